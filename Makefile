@@ -1,0 +1,35 @@
+# Thin wrapper over CMake for the README's two commands.
+#   make demo   install missing packages (as root), build, run the demo cluster
+#   make check  install missing packages, build, run every test with ctest,
+#               then the unit tests again under ASan+UBSan
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build build-asan demo check check-asan clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Sanitize >/dev/null
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+demo: build
+	scripts/demo.sh $(BUILD)
+
+check: build build-asan
+	cd $(BUILD) && ctest --output-on-failure -j 2
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j 2 -L unit
+
+check-asan: build-asan
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j 2 -L unit
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

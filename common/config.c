@@ -1,0 +1,1124 @@
+/* Cluster configuration loader (libconfig). Everything is validated before a
+ * daemon starts; every error is one line "FILE:LINE: SETTING: what was
+ * expected, got what". See docs/configuration.md for the format. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+
+#include "err.h"
+#include "gfn.h"
+
+#define CLUSTER_NAME_MAX 32u
+#define NODE_NAME_MAX (VMCA_NAME_MAX - 1)
+#define ADDRESS_MAX 63u
+#define TMEM_PAGES_MAX (1LL << VMCA_GFN_INDEX_BITS)
+#define MS_MAX 86400000LL                    /* one day */
+#define FILE_SIZE_MAX (64u << 20)
+#define SUN_PATH_SIZE (sizeof(((struct sockaddr_un *)0)->sun_path))
+#define SPATH_MAX 128                        /* "nodes.[4095].location.[7]" */
+
+/* An integer literal libconfig 1.5 silently truncated to 32 bits (it reads
+ * plain literals with atoi/strtoul; only an L suffix gives 64 bits). */
+struct big_literal {
+    unsigned line;
+    uint32_t truncated;      /* the low 32 bits libconfig kept */
+    int index;               /* element index inside [ ], else -1 */
+    char name[VMCA_NAME_MAX]; /* the setting it was assigned to */
+    char text[32];
+};
+
+struct node_aux {
+    const config_setting_t *group, *id, *name, *address, *port, *cert, *key;
+};
+
+struct ctx {
+    const char *file;        /* absolute path of the file being loaded */
+    const char *dir;         /* its directory, resolved */
+    char *err;
+    size_t errlen;
+    struct big_literal *bigs;
+    size_t n_bigs;
+};
+
+/* ---------------------------------------------------------------- errors */
+
+static void sanitize(char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            *s = '?';
+    }
+}
+
+static void __attribute__((format(printf, 2, 3)))
+raw_error(struct ctx *x, const char *fmt, ...)
+{
+    if (!x->err || x->errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->err, x->errlen, fmt, ap);
+    va_end(ap);
+    sanitize(x->err);
+}
+
+/* Line of a setting; settings without one (the root) report their parent's
+ * or, at the top, line 1. */
+static unsigned line_of(const config_setting_t *s)
+{
+    while (s && config_setting_source_line(s) == 0)
+        s = config_setting_parent(s);
+    return s ? config_setting_source_line(s) : 1u;
+}
+
+static const char *file_of(const struct ctx *x, const config_setting_t *s)
+{
+    const char *f = s ? config_setting_source_file(s) : NULL;
+    return f ? f : x->file;
+}
+
+/* "FILE:LINE: SPATH: message" for setting s (its line, its file). Always
+ * returns VMCA_ERR_CONFIG so callers can `return fail(...)`. */
+static int __attribute__((format(printf, 4, 5)))
+fail(struct ctx *x, const config_setting_t *s, const char *spath, const char *fmt, ...)
+{
+    if (!x->err || x->errlen == 0)
+        return VMCA_ERR_CONFIG;
+    int n = snprintf(x->err, x->errlen, "%s:%u: %s: ", file_of(x, s), line_of(s), spath);
+    if (n >= 0 && (size_t)n < x->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    sanitize(x->err);
+    return VMCA_ERR_CONFIG;
+}
+
+static const char *type_name(const config_setting_t *s)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_GROUP: return "a group";
+    case CONFIG_TYPE_INT: return "an integer";
+    case CONFIG_TYPE_INT64: return "a 64-bit integer";
+    case CONFIG_TYPE_FLOAT: return "a float";
+    case CONFIG_TYPE_STRING: return "a string";
+    case CONFIG_TYPE_BOOL: return "a boolean";
+    case CONFIG_TYPE_ARRAY: return "an array";
+    case CONFIG_TYPE_LIST: return "a list";
+    default: return "nothing";
+    }
+}
+
+/* out = parent.name (or name at the top), truncated to fit. */
+static void spath_join(char *out, size_t outsz, const char *parent, const char *name)
+{
+    const char *parts[3] = { parent, parent[0] ? "." : "", name };
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t len = strlen(parts[i]);
+        if (len > outsz - 1 - n)
+            len = outsz - 1 - n;
+        memcpy(out + n, parts[i], len);
+        n += len;
+    }
+    out[n] = '\0';
+}
+
+/* -------------------------------------------- 32-bit truncation detection */
+
+static int is_ident_start(char c)
+{
+    return isalpha((unsigned char)c) || c == '*' || c == '@';
+}
+
+static int is_ident_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '*';
+}
+
+static int is_float_char(char c)
+{
+    return isdigit((unsigned char)c) || c == '.' || c == 'e' || c == 'E' ||
+           c == '+' || c == '-';
+}
+
+static int add_big(struct ctx *x, unsigned line, uint32_t truncated, int index,
+                   const char *name, size_t name_len, const char *text, size_t len)
+{
+    struct big_literal *nb = realloc(x->bigs, (x->n_bigs + 1) * sizeof(*nb));
+    if (!nb)
+        return VMCA_ERR_NOMEM;
+    x->bigs = nb;
+    struct big_literal *b = &x->bigs[x->n_bigs++];
+    b->line = line;
+    b->truncated = truncated;
+    b->index = index;
+    if (name_len >= sizeof(b->name))
+        name_len = sizeof(b->name) - 1;
+    memcpy(b->name, name, name_len);
+    b->name[name_len] = '\0';
+    if (len >= sizeof(b->text))
+        len = sizeof(b->text) - 1;
+    memcpy(b->text, text, len);
+    b->text[len] = '\0';
+    return 0;
+}
+
+/* Finds integer literals (outside strings and comments) without an L suffix
+ * that do not fit an int: libconfig 1.5 keeps only their low 32 bits. Each is
+ * recorded with its line, the name of the setting it is assigned to and its
+ * index in an array, so the setting can be matched later. */
+static int scan_big_literals(struct ctx *x, const char *buf, size_t len)
+{
+    unsigned line = 1;
+    size_t i = 0;
+    const char *ident = "", *name = "";
+    size_t ident_len = 0, name_len = 0;
+    int in_array = 0, index = 0;
+    while (i < len) {
+        char c = buf[i];
+        if (c == '\n') {
+            line++;
+            i++;
+        } else if (c == '#' || (c == '/' && i + 1 < len && buf[i + 1] == '/')) {
+            while (i < len && buf[i] != '\n')
+                i++;
+        } else if (c == '/' && i + 1 < len && buf[i + 1] == '*') {
+            i += 2;
+            while (i < len && !(buf[i] == '*' && i + 1 < len && buf[i + 1] == '/')) {
+                if (buf[i] == '\n')
+                    line++;
+                i++;
+            }
+            i = i + 2 < len ? i + 2 : len;
+        } else if (c == '"') {
+            i++;
+            while (i < len && buf[i] != '"') {
+                if (buf[i] == '\\' && i + 1 < len)
+                    i++;
+                if (buf[i] == '\n')
+                    line++;
+                i++;
+            }
+            i++;
+        } else if (is_ident_start(c)) {
+            ident = buf + i;
+            while (i < len && is_ident_char(buf[i]))
+                i++;
+            ident_len = (size_t)(buf + i - ident);
+        } else if (c == '=' || c == ':') {
+            name = ident;
+            name_len = ident_len;
+            i++;
+        } else if (c == '[' || c == ']' || (c == ',' && in_array)) {
+            index = c == ',' ? index + 1 : 0;
+            in_array = c != ']';
+            i++;
+        } else if (c == '.' && i + 1 < len && isdigit((unsigned char)buf[i + 1])) {
+            while (i < len && is_float_char(buf[i]))
+                i++;
+        } else if (isdigit((unsigned char)c) ||
+                   ((c == '-' || c == '+') && i + 1 < len &&
+                    isdigit((unsigned char)buf[i + 1]))) {
+            size_t start = i;
+            int neg = c == '-';
+            if (c == '-' || c == '+')
+                i++;
+            int hex = buf[i] == '0' && i + 2 < len && (buf[i + 1] == 'x' || buf[i + 1] == 'X') &&
+                      isxdigit((unsigned char)buf[i + 2]);
+            /* value saturated like strtol/strtoul would */
+            unsigned long long v = 0;
+            int sat = 0;
+            if (hex) {
+                i += 2;
+                for (; i < len && isxdigit((unsigned char)buf[i]); i++) {
+                    char d = buf[i];
+                    unsigned dv = isdigit((unsigned char)d) ? (unsigned)(d - '0')
+                                                            : (unsigned)(tolower((unsigned char)d) - 'a' + 10);
+                    if (v > (ULLONG_MAX - dv) / 16)
+                        sat = 1;
+                    else
+                        v = v * 16 + dv;
+                }
+            } else {
+                for (; i < len && isdigit((unsigned char)buf[i]); i++) {
+                    unsigned dv = (unsigned)(buf[i] - '0');
+                    if (v > (ULLONG_MAX - dv) / 10)
+                        sat = 1;
+                    else
+                        v = v * 10 + dv;
+                }
+            }
+            if (i < len && buf[i] == 'L') {
+                while (i < len && buf[i] == 'L')
+                    i++;
+                continue;
+            }
+            if (!hex && i < len && (buf[i] == '.' || buf[i] == 'e' || buf[i] == 'E')) {
+                while (i < len && is_float_char(buf[i]))
+                    i++;
+                continue;
+            }
+            uint32_t kept;
+            int big;
+            if (hex) {
+                /* strtoul: saturates at ULONG_MAX, a leading '-' negates */
+                if (sat)
+                    v = ULLONG_MAX;
+                big = v > (unsigned long long)INT_MAX;
+                kept = (uint32_t)(neg ? 0u - v : v);
+            } else {
+                /* strtol: saturates at LLONG_MIN/LLONG_MAX (64-bit long) */
+                unsigned long long lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
+                if (sat || v > lim)
+                    v = lim;
+                big = neg ? v > (unsigned long long)INT_MAX + 1 : v > (unsigned long long)INT_MAX;
+                kept = (uint32_t)(neg ? 0u - v : v);
+            }
+            if (big && add_big(x, line, kept, in_array ? index : -1, name, name_len,
+                               buf + start, i - start) != 0)
+                return VMCA_ERR_NOMEM;
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* The literal libconfig truncated to give the INT setting s, if any. */
+static const struct big_literal *find_big(const struct ctx *x, const config_setting_t *s)
+{
+    if (config_setting_source_file(s) != NULL) /* an @include'd file: not scanned */
+        return NULL;
+    unsigned line = line_of(s);
+    uint32_t kept = (uint32_t)config_setting_get_int(s);
+    const char *name = config_setting_name(s);
+    int index = -1;
+    if (!name) { /* an element: its aggregate's name */
+        const config_setting_t *p = config_setting_parent(s);
+        name = p ? config_setting_name(p) : NULL;
+        if (p && config_setting_type(p) == CONFIG_TYPE_ARRAY)
+            index = config_setting_index(s);
+    }
+    if (!name)
+        name = "";
+    const struct big_literal *best = NULL;
+    for (size_t i = 0; i < x->n_bigs; i++) {
+        const struct big_literal *b = &x->bigs[i];
+        if (b->truncated == kept && b->line >= line && strcmp(b->name, name) == 0 &&
+            (index < 0 || b->index < 0 || b->index == index) &&
+            (!best || b->line < best->line))
+            best = b;
+    }
+    return best;
+}
+
+/* ----------------------------------------------------------- value access */
+
+static int check_int(struct ctx *x, const config_setting_t *s, const char *spath,
+                     long long lo, long long hi, long long *out)
+{
+    int t = config_setting_type(s);
+    if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+        return fail(x, s, spath, "expected an integer, got %s", type_name(s));
+    if (t == CONFIG_TYPE_INT) {
+        const struct big_literal *b = find_big(x, s);
+        if (b)
+            return fail(x, s, spath,
+                        "expected an integer in %lld..%lld, got %s (too big for a "
+                        "plain integer, libconfig keeps 32 bits: write %sL)",
+                        lo, hi, b->text, b->text);
+    }
+    long long v = config_setting_get_int64(s);
+    if (v < lo || v > hi)
+        return fail(x, s, spath, "expected an integer in %lld..%lld, got %lld", lo, hi, v);
+    *out = v;
+    return 0;
+}
+
+/* Optional/required member lookups: 1 = found (value in *out), 0 = absent
+ * (*out untouched, i.e. the caller's default), < 0 = error written. */
+static int get_int(struct ctx *x, const config_setting_t *grp, const char *gpath,
+                   const char *name, int required, long long lo, long long hi,
+                   long long *out, const config_setting_t **where)
+{
+    char sp[SPATH_MAX];
+    spath_join(sp, sizeof(sp), gpath, name);
+    const config_setting_t *s = config_setting_get_member(grp, name);
+    if (where)
+        *where = s;
+    if (!s)
+        return required ? fail(x, grp, sp, "missing required setting") : 0;
+    return check_int(x, s, sp, lo, hi, out) == 0 ? 1 : VMCA_ERR_CONFIG;
+}
+
+static int get_string(struct ctx *x, const config_setting_t *grp, const char *gpath,
+                      const char *name, int required, const char **out,
+                      const config_setting_t **where)
+{
+    char sp[SPATH_MAX];
+    spath_join(sp, sizeof(sp), gpath, name);
+    const config_setting_t *s = config_setting_get_member(grp, name);
+    if (where)
+        *where = s;
+    if (!s)
+        return required ? fail(x, grp, sp, "missing required setting") : 0;
+    if (config_setting_type(s) != CONFIG_TYPE_STRING)
+        return fail(x, s, sp, "expected a string, got %s", type_name(s));
+    *out = config_setting_get_string(s);
+    return 1;
+}
+
+static int get_group(struct ctx *x, const config_setting_t *grp, const char *name,
+                     int required, const config_setting_t **out)
+{
+    const config_setting_t *s = config_setting_get_member(grp, name);
+    *out = s;
+    if (!s)
+        return required ? fail(x, grp, name, "missing required setting") : 0;
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+        return fail(x, s, name, "expected a group, got %s", type_name(s));
+    return 1;
+}
+
+/* Every member of grp must be one of `known` (NULL-terminated). */
+static int check_known(struct ctx *x, const config_setting_t *grp, const char *gpath,
+                       const char *const *known)
+{
+    int n = config_setting_length(grp);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+        const char *name = config_setting_name(s);
+        int ok = 0;
+        for (const char *const *k = known; *k; k++)
+            if (name && strcmp(name, *k) == 0)
+                ok = 1;
+        if (ok)
+            continue;
+        char list[256] = "";
+        size_t used = 0;
+        for (const char *const *k = known; *k && used < sizeof(list); k++) {
+            int w = snprintf(list + used, sizeof(list) - used, "%s%s",
+                             k == known ? "" : ", ", *k);
+            if (w < 0)
+                break;
+            used += (size_t)w;
+        }
+        char sp[SPATH_MAX];
+        spath_join(sp, sizeof(sp), gpath, name ? name : "?");
+        return fail(x, s, sp, "unknown setting '%s' (expected one of: %s)",
+                    name ? name : "?", list);
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- checks */
+
+static int name_ok(const char *s, size_t max, int allow_dot)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!(isalnum(c) || c == '_' || c == '-' || (allow_dot && c == '.')))
+            return 0;
+    }
+    return 1;
+}
+
+static int address_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > ADDRESS_MAX)
+        return 0;
+    for (; *s; s++)
+        if (!isgraph((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* dir + "/" + rel (rel relative, leading "./" dropped) or rel (absolute). */
+static int path_join(char *out, size_t outsz, const char *dir, const char *rel, size_t *need)
+{
+    int n;
+    if (rel[0] == '/') {
+        n = snprintf(out, outsz, "%s", rel);
+    } else {
+        while (rel[0] == '.' && rel[1] == '/') {
+            rel += 2;
+            while (rel[0] == '/')
+                rel++;
+        }
+        if (strcmp(rel, ".") == 0 || rel[0] == '\0')
+            n = snprintf(out, outsz, "%s", dir);
+        else
+            n = snprintf(out, outsz, "%s%s%s", dir,
+                         dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", rel);
+    }
+    *need = n < 0 ? (size_t)-1 : (size_t)n;
+    return n >= 0 && (size_t)n < outsz ? 0 : -1;
+}
+
+/* Resolves a path setting's value against the configuration's directory. */
+static int resolve_path(struct ctx *x, const config_setting_t *s, const char *spath,
+                        const char *dir, const char *value, char *out, size_t outsz)
+{
+    if (value[0] == '\0')
+        return fail(x, s, spath, "expected a non-empty path, got \"\"");
+    size_t need;
+    if (path_join(out, outsz, dir, value, &need) != 0)
+        return fail(x, s, spath,
+                    "expected a path of at most %zu bytes after resolving, got %zu bytes (\"%s\")",
+                    outsz - 1, need, value);
+    return 0;
+}
+
+static const char *const first_tiers[] = {
+    "greedy-local", "greedy-remote", "tlp", "static", "reconf-static", "smart-alloc", NULL,
+};
+static const char *const second_tiers[] = { "sorted", "topology", NULL };
+
+static int get_choice(struct ctx *x, const config_setting_t *grp, const char *gpath,
+                      const char *name, const char *const *choices, char *out, size_t outsz)
+{
+    const char *v = NULL;
+    const config_setting_t *s;
+    int r = get_string(x, grp, gpath, name, 0, &v, &s);
+    if (r <= 0)
+        return r;
+    for (const char *const *c = choices; *c; c++) {
+        if (strcmp(v, *c) == 0) {
+            snprintf(out, outsz, "%s", *c);
+            return 1;
+        }
+    }
+    char list[256] = "";
+    size_t used = 0;
+    for (const char *const *c = choices; *c && used < sizeof(list); c++) {
+        int w = snprintf(list + used, sizeof(list) - used, "%s%s", c == choices ? "" : ", ", *c);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    char sp[SPATH_MAX];
+    spath_join(sp, sizeof(sp), gpath, name);
+    return fail(x, s, sp, "expected one of %s, got \"%s\"", list, v);
+}
+
+static void format_endpoint(char *out, size_t outsz, const char *address, unsigned port)
+{
+    if (strchr(address, ':'))
+        snprintf(out, outsz, "[%s]:%u", address, port);
+    else
+        snprintf(out, outsz, "%s:%u", address, port);
+}
+
+/* ---------------------------------------------------------------- parts */
+
+static const char *const top_known[] = {
+    "cluster", "page_size", "max_frame", "certs_dir", "ca", "master", "nodes",
+    "policy", "timing", NULL,
+};
+static const char *const master_known[] = { "node", "port", "admin_socket", NULL };
+static const char *const node_known[] = {
+    "id", "name", "address", "port", "tmem_pages", "location", "cert", "key", NULL,
+};
+static const char *const policy_known[] = {
+    "first_tier", "second_tier", "reserve_pages", "tlp_percent", "tlp_threshold",
+    "grant_batch", NULL,
+};
+static const char *const timing_known[] = {
+    "stats_interval_ms", "failure_timeout_ms", "reconnect_min_ms", "reconnect_max_ms",
+    "hello_timeout_ms", NULL,
+};
+
+static int parse_location(struct ctx *x, const config_setting_t *node, const char *npath,
+                          struct vmca_node_cfg *n)
+{
+    char sp[SPATH_MAX];
+    spath_join(sp, sizeof(sp), npath, "location");
+    const config_setting_t *s = config_setting_get_member(node, "location");
+    if (!s)
+        return 0;
+    int t = config_setting_type(s);
+    if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+        return fail(x, s, sp, "expected an array of integers, got %s", type_name(s));
+    int len = config_setting_length(s);
+    if (len > VMCA_LOCATION_MAX)
+        return fail(x, s, sp, "expected at most %d levels, got %d", VMCA_LOCATION_MAX, len);
+    for (int i = 0; i < len; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        char ep[SPATH_MAX + 16];
+        snprintf(ep, sizeof(ep), "%s.[%d]", sp, i);
+        long long v = 0;
+        if (check_int(x, e, ep, 0, UINT32_MAX, &v) != 0)
+            return VMCA_ERR_CONFIG;
+        n->location[i] = (uint32_t)v;
+    }
+    n->location_len = (unsigned)len;
+    return 0;
+}
+
+static int parse_node(struct ctx *x, const config_setting_t *g, int idx,
+                      const char *certs_dir, struct vmca_node_cfg *n, struct node_aux *aux)
+{
+    char np[SPATH_MAX], sp[SPATH_MAX];
+    snprintf(np, sizeof(np), "nodes.[%d]", idx);
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+        return fail(x, g, np, "expected a group, got %s", type_name(g));
+    aux->group = g;
+    if (check_known(x, g, np, node_known) != 0)
+        return VMCA_ERR_CONFIG;
+
+    long long v = 0;
+    if (get_int(x, g, np, "id", 1, 1, VMCA_NODE_MAX, &v, &aux->id) < 0)
+        return VMCA_ERR_CONFIG;
+    n->id = (uint32_t)v;
+
+    const char *str = NULL;
+    if (get_string(x, g, np, "name", 1, &str, &aux->name) < 0)
+        return VMCA_ERR_CONFIG;
+    if (!name_ok(str, NODE_NAME_MAX, 1)) {
+        spath_join(sp, sizeof(sp), np, "name");
+        return fail(x, aux->name, sp,
+                    "expected a name of 1..%u characters from [A-Za-z0-9._-], got \"%s\"",
+                    NODE_NAME_MAX, str);
+    }
+    snprintf(n->name, sizeof(n->name), "%s", str);
+
+    if (get_string(x, g, np, "address", 1, &str, &aux->address) < 0)
+        return VMCA_ERR_CONFIG;
+    if (!address_ok(str)) {
+        spath_join(sp, sizeof(sp), np, "address");
+        return fail(x, aux->address, sp,
+                    "expected an address of 1..%u characters without spaces, got \"%s\"",
+                    ADDRESS_MAX, str);
+    }
+    snprintf(n->address, sizeof(n->address), "%s", str);
+
+    if (get_int(x, g, np, "port", 1, 1, 65535, &v, &aux->port) < 0)
+        return VMCA_ERR_CONFIG;
+    n->port = (uint16_t)v;
+
+    if (get_int(x, g, np, "tmem_pages", 1, 1, TMEM_PAGES_MAX, &v, NULL) < 0)
+        return VMCA_ERR_CONFIG;
+    n->tmem_pages = (uint64_t)v;
+
+    if (parse_location(x, g, np, n) != 0)
+        return VMCA_ERR_CONFIG;
+
+    /* cert and key: given (relative to the file's directory) or
+     * <certs_dir>/<name>.crt and .key */
+    static const char *const which[2] = { "cert", "key" };
+    static const char *const suffix[2] = { ".crt", ".key" };
+    for (int k = 0; k < 2; k++) {
+        char *out = k == 0 ? n->cert : n->key;
+        const config_setting_t **where = k == 0 ? &aux->cert : &aux->key;
+        spath_join(sp, sizeof(sp), np, which[k]);
+        int r = get_string(x, g, np, which[k], 0, &str, where);
+        if (r < 0)
+            return VMCA_ERR_CONFIG;
+        if (r == 1) {
+            if (resolve_path(x, *where, sp, x->dir, str, out, VMCA_PATH_MAX) != 0)
+                return VMCA_ERR_CONFIG;
+        } else {
+            int w = snprintf(out, VMCA_PATH_MAX, "%s/%s%s", certs_dir, n->name, suffix[k]);
+            if (w < 0 || w >= VMCA_PATH_MAX)
+                return fail(x, g, sp,
+                            "expected a path of at most %d bytes after resolving, got %d bytes "
+                            "(default %s/%s%s)",
+                            VMCA_PATH_MAX - 1, w, certs_dir, n->name, suffix[k]);
+        }
+    }
+    return 0;
+}
+
+/* Duplicate ids, names, and (address, port) pairs among nodes 0..i. */
+static int check_node_unique(struct ctx *x, const struct vmca_node_cfg *nodes,
+                             const struct node_aux *aux, size_t i)
+{
+    char sp[SPATH_MAX], ep[96];
+    for (size_t j = 0; j < i; j++) {
+        if (nodes[j].id == nodes[i].id) {
+            snprintf(sp, sizeof(sp), "nodes.[%zu].id", i);
+            return fail(x, aux[i].id, sp, "duplicate node id %u (first at line %u)",
+                        (unsigned)nodes[i].id, line_of(aux[j].id));
+        }
+    }
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(nodes[j].name, nodes[i].name) == 0) {
+            snprintf(sp, sizeof(sp), "nodes.[%zu].name", i);
+            return fail(x, aux[i].name, sp, "duplicate node name \"%s\" (first at line %u)",
+                        nodes[i].name, line_of(aux[j].name));
+        }
+    }
+    for (size_t j = 0; j < i; j++) {
+        if (nodes[j].port == nodes[i].port &&
+            strcasecmp(nodes[j].address, nodes[i].address) == 0) {
+            snprintf(sp, sizeof(sp), "nodes.[%zu].port", i);
+            format_endpoint(ep, sizeof(ep), nodes[i].address, nodes[i].port);
+            return fail(x, aux[i].port, sp,
+                        "duplicate address and port %s (first at line %u, node \"%s\")", ep,
+                        line_of(aux[j].port), nodes[j].name);
+        }
+    }
+    return 0;
+}
+
+static int parse_nodes(struct ctx *x, const config_setting_t *root, struct vmca_config *c,
+                       struct node_aux **auxp)
+{
+    const config_setting_t *list = config_setting_get_member(root, "nodes");
+    if (!list)
+        return fail(x, root, "nodes", "missing required setting");
+    if (config_setting_type(list) != CONFIG_TYPE_LIST)
+        return fail(x, list, "nodes", "expected a list of node groups, got %s", type_name(list));
+    int n = config_setting_length(list);
+    if (n < 1 || n > VMCA_MAX_NODES)
+        return fail(x, list, "nodes", "expected 1..%d nodes, got %d", VMCA_MAX_NODES, n);
+    c->nodes = calloc((size_t)n, sizeof(*c->nodes));
+    *auxp = calloc((size_t)n, sizeof(**auxp));
+    if (!c->nodes || !*auxp) {
+        raw_error(x, "%s: out of memory", x->file);
+        return VMCA_ERR_NOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        if (parse_node(x, config_setting_get_elem(list, (unsigned)i), i, c->certs_dir,
+                       &c->nodes[i], &(*auxp)[i]) != 0)
+            return VMCA_ERR_CONFIG;
+        c->n_nodes = (size_t)i + 1;
+        if (check_node_unique(x, c->nodes, *auxp, (size_t)i) != 0)
+            return VMCA_ERR_CONFIG;
+    }
+    return 0;
+}
+
+static int parse_master(struct ctx *x, const config_setting_t *root, struct vmca_config *c,
+                        const config_setting_t **node_s, const config_setting_t **port_s)
+{
+    const config_setting_t *g;
+    if (get_group(x, root, "master", 1, &g) < 0)
+        return VMCA_ERR_CONFIG;
+    if (check_known(x, g, "master", master_known) != 0)
+        return VMCA_ERR_CONFIG;
+    const char *str = NULL;
+    if (get_string(x, g, "master", "node", 1, &str, node_s) < 0)
+        return VMCA_ERR_CONFIG;
+    snprintf(c->master.node, sizeof(c->master.node), "%s", str);
+    if (strlen(str) >= sizeof(c->master.node))
+        return fail(x, *node_s, "master.node",
+                    "expected the name of a node in 'nodes', got \"%s\"", str);
+    long long v = 0;
+    if (get_int(x, g, "master", "port", 1, 1, 65535, &v, port_s) < 0)
+        return VMCA_ERR_CONFIG;
+    c->master.port = (uint16_t)v;
+
+    const config_setting_t *s;
+    char def[VMCA_NAME_MAX + 16];
+    snprintf(def, sizeof(def), "%s-master.sock", c->cluster);
+    str = def;
+    int r = get_string(x, g, "master", "admin_socket", 0, &str, &s);
+    if (r < 0)
+        return VMCA_ERR_CONFIG;
+    const config_setting_t *at = r ? s : g;
+    if (resolve_path(x, at, "master.admin_socket", x->dir, str, c->master.admin_socket,
+                     sizeof(c->master.admin_socket)) != 0)
+        return VMCA_ERR_CONFIG;
+    size_t len = strlen(c->master.admin_socket);
+    if (len >= SUN_PATH_SIZE)
+        return fail(x, at, "master.admin_socket",
+                    "expected a socket path shorter than %zu bytes after resolving, got %zu "
+                    "bytes (%s)",
+                    SUN_PATH_SIZE, len, c->master.admin_socket);
+    return 0;
+}
+
+static int parse_policy(struct ctx *x, const config_setting_t *root, struct vmca_policy_cfg *p)
+{
+    snprintf(p->first_tier, sizeof(p->first_tier), "tlp");
+    snprintf(p->second_tier, sizeof(p->second_tier), "sorted");
+    long long reserve = 1024, percent = 2, threshold = 256, batch = 1000;
+    const config_setting_t *g;
+    int r = get_group(x, root, "policy", 0, &g);
+    if (r < 0)
+        return VMCA_ERR_CONFIG;
+    if (r == 1) {
+        if (check_known(x, g, "policy", policy_known) != 0 ||
+            get_choice(x, g, "policy", "first_tier", first_tiers, p->first_tier,
+                       sizeof(p->first_tier)) < 0 ||
+            get_choice(x, g, "policy", "second_tier", second_tiers, p->second_tier,
+                       sizeof(p->second_tier)) < 0 ||
+            get_int(x, g, "policy", "reserve_pages", 0, 0, TMEM_PAGES_MAX, &reserve, NULL) < 0 ||
+            get_int(x, g, "policy", "tlp_percent", 0, 1, 100, &percent, NULL) < 0 ||
+            get_int(x, g, "policy", "tlp_threshold", 0, 0, TMEM_PAGES_MAX, &threshold, NULL) < 0 ||
+            get_int(x, g, "policy", "grant_batch", 0, 1, TMEM_PAGES_MAX, &batch, NULL) < 0)
+            return VMCA_ERR_CONFIG;
+    }
+    p->reserve_pages = (uint64_t)reserve;
+    p->tlp_percent = (uint32_t)percent;
+    p->tlp_threshold = (uint64_t)threshold;
+    p->grant_batch = (uint64_t)batch;
+    return 0;
+}
+
+static int parse_timing(struct ctx *x, const config_setting_t *root, struct vmca_timing_cfg *t)
+{
+    long long stats = 1000, failure = 5000, rmin = 100, rmax = 5000, hello = 5000;
+    const config_setting_t *g, *stats_s = NULL, *failure_s = NULL, *rmin_s = NULL, *rmax_s = NULL;
+    int r = get_group(x, root, "timing", 0, &g);
+    if (r < 0)
+        return VMCA_ERR_CONFIG;
+    if (r == 1) {
+        if (check_known(x, g, "timing", timing_known) != 0 ||
+            get_int(x, g, "timing", "stats_interval_ms", 0, 10, 3600000, &stats, &stats_s) < 0 ||
+            get_int(x, g, "timing", "failure_timeout_ms", 0, 1, MS_MAX, &failure, &failure_s) < 0 ||
+            get_int(x, g, "timing", "reconnect_min_ms", 0, 1, MS_MAX, &rmin, &rmin_s) < 0 ||
+            get_int(x, g, "timing", "reconnect_max_ms", 0, 1, MS_MAX, &rmax, &rmax_s) < 0 ||
+            get_int(x, g, "timing", "hello_timeout_ms", 0, 1, MS_MAX, &hello, NULL) < 0)
+            return VMCA_ERR_CONFIG;
+        if (failure <= stats) {
+            if (failure_s)
+                return fail(x, failure_s, "timing.failure_timeout_ms",
+                            "expected more than stats_interval_ms (%lld), got %lld", stats, failure);
+            return fail(x, stats_s, "timing.stats_interval_ms",
+                        "expected less than failure_timeout_ms (%lld, the default), got %lld",
+                        failure, stats);
+        }
+        if (rmax < rmin) {
+            if (rmax_s)
+                return fail(x, rmax_s, "timing.reconnect_max_ms",
+                            "expected at least reconnect_min_ms (%lld), got %lld", rmin, rmax);
+            return fail(x, rmin_s, "timing.reconnect_min_ms",
+                        "expected at most reconnect_max_ms (%lld, the default), got %lld", rmax,
+                        rmin);
+        }
+    }
+    t->stats_interval_ms = (uint32_t)stats;
+    t->failure_timeout_ms = (uint32_t)failure;
+    t->reconnect_min_ms = (uint32_t)rmin;
+    t->reconnect_max_ms = (uint32_t)rmax;
+    t->hello_timeout_ms = (uint32_t)hello;
+    return 0;
+}
+
+static int check_readable(struct ctx *x, const config_setting_t *s, const char *spath,
+                          const char *file)
+{
+    struct stat st;
+    if (access(file, R_OK) != 0)
+        return fail(x, s, spath, "expected a readable file, got \"%s\" (%s)", file,
+                    strerror(errno));
+    if (stat(file, &st) != 0)
+        return fail(x, s, spath, "expected a readable file, got \"%s\" (%s)", file,
+                    strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return fail(x, s, spath, "expected a readable file, got \"%s\" (not a regular file)",
+                    file);
+    return 0;
+}
+
+static int parse_root(struct ctx *x, const config_setting_t *root, int check_files,
+                      struct vmca_config *c)
+{
+    if (check_known(x, root, "", top_known) != 0)
+        return VMCA_ERR_CONFIG;
+
+    const char *str = NULL;
+    const config_setting_t *s;
+    if (get_string(x, root, "", "cluster", 1, &str, &s) < 0)
+        return VMCA_ERR_CONFIG;
+    if (!name_ok(str, CLUSTER_NAME_MAX, 0))
+        return fail(x, s, "cluster",
+                    "expected a name of 1..%u characters from [A-Za-z0-9_-], got \"%s\"",
+                    CLUSTER_NAME_MAX, str);
+    snprintf(c->cluster, sizeof(c->cluster), "%s", str);
+
+    long long v = 4096;
+    if (get_int(x, root, "", "page_size", 0, 4096, 65536, &v, &s) < 0)
+        return VMCA_ERR_CONFIG;
+    if ((v & (v - 1)) != 0)
+        return fail(x, s, "page_size", "expected a power of two in 4096..65536, got %lld", v);
+    c->page_size = (uint32_t)v;
+
+    v = 1048576;
+    if (get_int(x, root, "", "max_frame", 0, 4096, 67108864, &v, NULL) < 0)
+        return VMCA_ERR_CONFIG;
+    c->max_frame = (uint32_t)v;
+
+    const config_setting_t *certs_s = NULL;
+    str = "certs";
+    if (get_string(x, root, "", "certs_dir", 0, &str, &certs_s) < 0 ||
+        resolve_path(x, certs_s ? certs_s : root, "certs_dir", x->dir, str, c->certs_dir,
+                     sizeof(c->certs_dir)) != 0)
+        return VMCA_ERR_CONFIG;
+
+    const config_setting_t *ca_s = NULL;
+    int r = get_string(x, root, "", "ca", 0, &str, &ca_s);
+    if (r < 0)
+        return VMCA_ERR_CONFIG;
+    if (r == 1) {
+        if (resolve_path(x, ca_s, "ca", x->dir, str, c->ca, sizeof(c->ca)) != 0)
+            return VMCA_ERR_CONFIG;
+    } else if (resolve_path(x, certs_s ? certs_s : root, "ca", c->certs_dir, "ca.crt", c->ca,
+                            sizeof(c->ca)) != 0) {
+        return VMCA_ERR_CONFIG;
+    }
+
+    const config_setting_t *mnode_s = NULL, *mport_s = NULL;
+    if (parse_master(x, root, c, &mnode_s, &mport_s) != 0)
+        return VMCA_ERR_CONFIG;
+
+    struct node_aux *aux = NULL;
+    int rc = parse_nodes(x, root, c, &aux);
+    if (rc == 0)
+        rc = parse_policy(x, root, &c->policy);
+    if (rc == 0)
+        rc = parse_timing(x, root, &c->timing);
+
+    /* the master's node and port */
+    const struct vmca_node_cfg *mn = NULL;
+    if (rc == 0) {
+        mn = vmca_config_node_by_name(c, c->master.node);
+        if (!mn)
+            rc = fail(x, mnode_s, "master.node",
+                      "expected the name of a node in 'nodes', got \"%s\"", c->master.node);
+        else
+            c->master.node_id = mn->id;
+    }
+    for (size_t i = 0; rc == 0 && i < c->n_nodes; i++) {
+        const struct vmca_node_cfg *n = &c->nodes[i];
+        if (n->port == c->master.port && strcasecmp(n->address, mn->address) == 0)
+            rc = fail(x, mport_s, "master.port",
+                      "expected a port not used by a node on %s, got %u (port of node \"%s\" "
+                      "at line %u)",
+                      mn->address, (unsigned)c->master.port, n->name, line_of(aux[i].port));
+    }
+
+    if (rc == 0 && check_files) {
+        rc = check_readable(x, ca_s ? ca_s : certs_s ? certs_s : root, "ca", c->ca);
+        for (size_t i = 0; rc == 0 && i < c->n_nodes; i++) {
+            char sp[SPATH_MAX];
+            snprintf(sp, sizeof(sp), "nodes.[%zu].cert", i);
+            rc = check_readable(x, aux[i].cert ? aux[i].cert : aux[i].group, sp,
+                                c->nodes[i].cert);
+            if (rc == 0) {
+                snprintf(sp, sizeof(sp), "nodes.[%zu].key", i);
+                rc = check_readable(x, aux[i].key ? aux[i].key : aux[i].group, sp,
+                                    c->nodes[i].key);
+            }
+        }
+    }
+    free(aux);
+    return rc;
+}
+
+/* ------------------------------------------------------------- the file */
+
+/* Reads the whole file (NUL-terminated) into *out. */
+static int read_all(struct ctx *x, char **out, size_t *lenp)
+{
+    int fd = open(x->file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        raw_error(x, "%s: cannot read: %s", x->file, strerror(errno));
+        return VMCA_ERR_CONFIG;
+    }
+    struct stat st;
+    int bad = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (bad) {
+        raw_error(x, "%s: cannot read: %s", x->file, strerror(bad));
+        close(fd);
+        return VMCA_ERR_CONFIG;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        raw_error(x, "%s: out of memory", x->file);
+        return VMCA_ERR_NOMEM;
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap >= FILE_SIZE_MAX) {
+                raw_error(x, "%s: cannot read: file larger than %u bytes", x->file,
+                          FILE_SIZE_MAX);
+                free(buf);
+                close(fd);
+                return VMCA_ERR_CONFIG;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                close(fd);
+                raw_error(x, "%s: out of memory", x->file);
+                return VMCA_ERR_NOMEM;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + len, cap - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            raw_error(x, "%s: cannot read: %s", x->file, strerror(errno));
+            free(buf);
+            close(fd);
+            return VMCA_ERR_CONFIG;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    *out = buf;
+    *lenp = len;
+    return 0;
+}
+
+int vmca_config_load(const char *path, int check_files, struct vmca_config *cfg,
+                     char *err, size_t errlen)
+{
+    struct ctx x = { .file = path ? path : "(null)", .err = err, .errlen = errlen };
+    if (err && errlen)
+        err[0] = '\0';
+    if (!cfg || !path || !path[0]) {
+        if (cfg)
+            memset(cfg, 0, sizeof(*cfg));
+        raw_error(&x, "%s: cannot read: no configuration file given", x.file);
+        return VMCA_ERR_INVAL;
+    }
+    memset(cfg, 0, sizeof(*cfg));
+
+    /* absolute path: realpath of the directory, then the file name */
+    struct vmca_config *c = calloc(1, sizeof(*c));
+    char *dcopy = strdup(path);
+    char *rdir = NULL, *buf = NULL;
+    config_t lc;
+    int lc_used = 0;
+    int rc = VMCA_ERR_CONFIG;
+    if (!c || !dcopy) {
+        raw_error(&x, "%s: out of memory", path);
+        rc = VMCA_ERR_NOMEM;
+        goto out;
+    }
+    char *slash = strrchr(dcopy, '/');
+    const char *base = path;
+    const char *dir = ".";
+    if (slash) {
+        base = path + (slash - dcopy) + 1;
+        *slash = '\0';
+        dir = slash == dcopy ? "/" : dcopy;
+    }
+    rdir = realpath(dir, NULL);
+    if (!rdir) {
+        raw_error(&x, "%s: cannot read: %s", path, strerror(errno));
+        goto out;
+    }
+    size_t need;
+    if (path_join(c->path, sizeof(c->path), rdir, base, &need) != 0) {
+        raw_error(&x, "%s: cannot read: path longer than %d bytes", path, VMCA_PATH_MAX - 1);
+        goto out;
+    }
+    x.file = c->path;
+    x.dir = rdir;
+
+    size_t len = 0;
+    rc = read_all(&x, &buf, &len);
+    if (rc != 0)
+        goto out;
+    rc = VMCA_ERR_CONFIG;
+    const char *nul = memchr(buf, '\0', len);
+    if (nul) {
+        unsigned line = 1;
+        for (const char *p = buf; p < nul; p++)
+            line += *p == '\n';
+        raw_error(&x, "%s:%u: syntax error: NUL byte in the file", x.file, line);
+        goto out;
+    }
+
+    config_init(&lc);
+    lc_used = 1;
+    config_set_include_dir(&lc, rdir);
+    if (!config_read_string(&lc, buf)) {
+        const char *ef = config_error_file(&lc);
+        const char *et = config_error_text(&lc);
+        if (!et)
+            et = "unknown error";
+        if (strcmp(et, "syntax error") == 0)
+            raw_error(&x, "%s:%d: syntax error", ef ? ef : x.file, config_error_line(&lc));
+        else
+            raw_error(&x, "%s:%d: syntax error: %s", ef ? ef : x.file, config_error_line(&lc),
+                      et);
+        goto out;
+    }
+    if (scan_big_literals(&x, buf, len) != 0) {
+        raw_error(&x, "%s: out of memory", x.file);
+        rc = VMCA_ERR_NOMEM;
+        goto out;
+    }
+
+    int r = parse_root(&x, config_root_setting(&lc), check_files, c);
+    if (r == 0) {
+        *cfg = *c;
+        c->nodes = NULL;
+        rc = VMCA_OK;
+    } else {
+        rc = r == VMCA_ERR_NOMEM ? VMCA_ERR_NOMEM : VMCA_ERR_CONFIG;
+    }
+
+out:
+    if (lc_used)
+        config_destroy(&lc);
+    if (c)
+        free(c->nodes);
+    free(c);
+    free(buf);
+    free(rdir);
+    free(dcopy);
+    free(x.bigs);
+    return rc;
+}
+
+void vmca_config_free(struct vmca_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->nodes);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+const struct vmca_node_cfg *vmca_config_node_by_name(const struct vmca_config *cfg,
+                                                     const char *name)
+{
+    if (!cfg || !name)
+        return NULL;
+    for (size_t i = 0; i < cfg->n_nodes; i++)
+        if (strcmp(cfg->nodes[i].name, name) == 0)
+            return &cfg->nodes[i];
+    return NULL;
+}
+
+const struct vmca_node_cfg *vmca_config_node_by_id(const struct vmca_config *cfg, uint32_t id)
+{
+    if (!cfg)
+        return NULL;
+    for (size_t i = 0; i < cfg->n_nodes; i++)
+        if (cfg->nodes[i].id == id)
+            return &cfg->nodes[i];
+    return NULL;
+}

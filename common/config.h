@@ -1,0 +1,81 @@
+/* Cluster configuration: one libconfig file shared by every node (see
+ * config/demo.conf and docs/configuration.md). Loading validates everything
+ * before any daemon starts; each error names file, line and setting and says
+ * what was expected. Relative paths in the file are taken relative to the
+ * directory holding the file. */
+#ifndef VMCA_CONFIG_H
+#define VMCA_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VMCA_NAME_MAX 64          /* node and cluster names, incl. NUL */
+#define VMCA_PATH_MAX 512
+#define VMCA_LOCATION_MAX 8       /* depth of the hardware tree */
+#define VMCA_MAX_NODES 4096       /* nodes in one configuration */
+
+struct vmca_node_cfg {
+    uint32_t id;                        /* 1..VMCA_NODE_MAX, unique */
+    char name[VMCA_NAME_MAX];           /* unique; = certificate CN */
+    char address[64];                   /* IPv4/IPv6 literal or host name */
+    uint16_t port;                      /* peer (slave) listening port */
+    char cert[VMCA_PATH_MAX];           /* absolute after loading */
+    char key[VMCA_PATH_MAX];
+    uint64_t tmem_pages;                /* pages of this node's tmem */
+    uint32_t location[VMCA_LOCATION_MAX]; /* hardware tree path, root first */
+    unsigned location_len;
+};
+
+struct vmca_master_cfg {
+    char node[VMCA_NAME_MAX];           /* node the master runs on */
+    uint32_t node_id;                   /* resolved from `node` */
+    uint16_t port;                      /* master's TLS port */
+    char admin_socket[VMCA_PATH_MAX];   /* Unix socket for vmcactl */
+};
+
+struct vmca_policy_cfg {
+    char first_tier[32];                /* "tlp", "greedy-local", ... */
+    char second_tier[32];               /* "sorted", "topology" */
+    uint64_t reserve_pages;             /* donor reserve R */
+    uint32_t tlp_percent;               /* P of thesis Algorithm 8, 1..100 */
+    uint64_t tlp_threshold;             /* pages */
+    uint64_t grant_batch;               /* greedy-remote batch, pages */
+};
+
+struct vmca_timing_cfg {
+    uint32_t stats_interval_ms;         /* Statistics period */
+    uint32_t failure_timeout_ms;        /* no connection + no stats -> failed */
+    uint32_t reconnect_min_ms;          /* backoff start */
+    uint32_t reconnect_max_ms;          /* backoff cap */
+    uint32_t hello_timeout_ms;          /* a connection must say Hello by then */
+};
+
+struct vmca_config {
+    char path[VMCA_PATH_MAX];           /* file it was loaded from */
+    char cluster[VMCA_NAME_MAX];        /* names shm segments etc. */
+    uint32_t page_size;                 /* power of two, 4096 by default */
+    uint32_t max_frame;                 /* bytes; default 1 MiB */
+    char ca[VMCA_PATH_MAX];             /* cluster CA certificate */
+    struct vmca_master_cfg master;
+    struct vmca_node_cfg *nodes;        /* owned; n_nodes entries */
+    size_t n_nodes;
+    struct vmca_policy_cfg policy;
+    struct vmca_timing_cfg timing;
+    char certs_dir[VMCA_PATH_MAX];      /* default home of ca/cert/key files */
+};
+
+/* Loads and validates `path` into *cfg. On failure returns VMCA_ERR_CONFIG
+ * (or VMCA_ERR_NOMEM), writes one line "FILE:LINE: ..." naming the setting
+ * into err, and leaves *cfg zeroed (nothing to free). `check_files` != 0 also
+ * requires the CA, certificate and key files to exist and be readable. */
+int vmca_config_load(const char *path, int check_files, struct vmca_config *cfg,
+                     char *err, size_t errlen);
+void vmca_config_free(struct vmca_config *cfg);
+
+/* Lookups; NULL when absent. */
+const struct vmca_node_cfg *vmca_config_node_by_name(const struct vmca_config *cfg,
+                                                     const char *name);
+const struct vmca_node_cfg *vmca_config_node_by_id(const struct vmca_config *cfg,
+                                                   uint32_t id);
+
+#endif

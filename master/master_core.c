@@ -1,0 +1,213 @@
+/* Master core; see master_core.h. */
+#include "master_core.h"
+
+#include <stdlib.h>
+
+#include "err.h"
+#include "gfn.h"
+
+/* Refusal reasons, one log line per node and reason. */
+enum refusal {
+    REFUSE_NOT_FOR_MASTER,
+    REFUSE_REGISTER_STATE,
+    REFUSE_REGISTER_IDENTITY,
+    REFUSE_STATS_STATE,
+    REFUSE_NOT_YET,
+};
+
+const char *vmca_state_name(Vmca__NodeState s)
+{
+    switch (s) {
+    case VMCA__NODE_STATE__NODE_INACTIVE: return "inactive";
+    case VMCA__NODE_STATE__NODE_ACTIVE: return "active";
+    case VMCA__NODE_STATE__NODE_LEAVING: return "leaving";
+    case VMCA__NODE_STATE__NODE_RECOVERY: return "recovery";
+    default: return "unknown";
+    }
+}
+
+static struct master_node *node_by_id(const struct master_core *m, uint32_t id)
+{
+    if (!vmca_node_valid(id) || m->index[id] == 0)
+        return NULL;
+    return &m->nodes[m->index[id] - 1];
+}
+
+const struct master_node *master_core_node(const struct master_core *m, uint32_t id)
+{
+    return node_by_id(m, id);
+}
+
+int master_core_init(struct master_core *m, const struct vmca_config *cfg,
+                     uint64_t incarnation, vmca_log_fn log, void *log_arg)
+{
+    *m = (struct master_core){.cfg = cfg, .log = log, .log_arg = log_arg};
+    m->nodes = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof *m->nodes);
+    m->index = calloc((size_t)VMCA_NODE_MAX + 1, sizeof *m->index);
+    if (!m->nodes || !m->index) {
+        master_core_free(m);
+        return VMCA_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < cfg->n_nodes; i++) {
+        m->nodes[i].cfg = &cfg->nodes[i];
+        m->nodes[i].state = VMCA__NODE_STATE__NODE_INACTIVE;
+        m->nodes[i].last_stats_ms = -1;
+        m->index[cfg->nodes[i].id] = (uint16_t)(i + 1);
+    }
+    vmca_outbox_init(&m->out, cfg->master.node_id, incarnation, cfg->max_frame);
+    return VMCA_OK;
+}
+
+void master_core_free(struct master_core *m)
+{
+    free(m->nodes);
+    free(m->index);
+    vmca_outbox_free(&m->out);
+    m->nodes = NULL;
+    m->index = NULL;
+}
+
+static int refuse(struct master_core *m, struct master_node *n, enum refusal why,
+                  int err, const char *fmt, const char *what)
+{
+    uint32_t bit = UINT32_C(1) << why;
+    if (!(n->refused_logged & bit)) {
+        n->refused_logged |= bit;
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_WARN,
+                    "refused %s from %s (node %u): %s (logged once)", what,
+                    n->cfg->name, n->cfg->id, fmt);
+    }
+    return err;
+}
+
+static void send_enable(struct master_core *m, uint32_t to, uint32_t *nodes,
+                        size_t n_nodes)
+{
+    Vmca__EnableNode en = VMCA__ENABLE_NODE__INIT;
+    en.nodes = nodes;
+    en.n_nodes = n_nodes;
+    en.enable = 1;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_ENABLE_NODE;
+    env.enable_node = &en;
+    int rc = vmca_outbox_send(&m->out, to, &env);
+    if (rc != VMCA_OK)
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_ERR,
+                    "cannot queue enable-node for node %u: %s", to, vmca_strerror(rc));
+}
+
+/* Thesis join flow: Enable-Node(R,1) to every other Active node, and the
+ * whole enabled set (R included) to R. */
+static void announce_join(struct master_core *m, struct master_node *r)
+{
+    uint32_t *set = malloc(m->cfg->n_nodes * sizeof *set);
+    size_t n_set = 0;
+    if (!set) {
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_ERR, "out of memory announcing join");
+        return;
+    }
+    uint32_t rid = r->cfg->id;
+    for (size_t i = 0; i < m->cfg->n_nodes; i++) {
+        struct master_node *n = &m->nodes[i];
+        if (n->state != VMCA__NODE_STATE__NODE_ACTIVE)
+            continue;
+        set[n_set++] = n->cfg->id;
+        if (n != r)
+            send_enable(m, n->cfg->id, &rid, 1);
+    }
+    send_enable(m, rid, set, n_set);
+    free(set);
+}
+
+static int on_register(struct master_core *m, struct master_node *n,
+                       const Vmca__Envelope *env)
+{
+    const Vmca__Register *reg = env->register_node;
+    if (reg->node != n->cfg->id)
+        return refuse(m, n, REFUSE_REGISTER_IDENTITY, VMCA_ERR_AUTH,
+                      "register names another node", "register");
+    if (n->state == VMCA__NODE_STATE__NODE_ACTIVE && n->incarnation == env->incarnation) {
+        /* A resend after a reconnect: answer again, change nothing. */
+        announce_join(m, n);
+        return VMCA_OK;
+    }
+    if (n->state != VMCA__NODE_STATE__NODE_INACTIVE)
+        return refuse(m, n, REFUSE_REGISTER_STATE, VMCA_ERR_STATE,
+                      n->state == VMCA__NODE_STATE__NODE_ACTIVE
+                          ? "already active with another incarnation (send invalidate first)"
+                          : "node is leaving or recovering", "register");
+    n->state = VMCA__NODE_STATE__NODE_ACTIVE;
+    n->incarnation = env->incarnation;
+    n->local_pages = reg->local_pages;
+    n->refused_logged = 0;
+    vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
+                "node %u (%s) registered: inactive -> active, %llu local pages",
+                n->cfg->id, n->cfg->name, (unsigned long long)reg->local_pages);
+    announce_join(m, n);
+    return VMCA_OK;
+}
+
+static int on_statistics(struct master_core *m, struct master_node *n,
+                         const Vmca__Envelope *env, int64_t now_ms)
+{
+    const Vmca__Statistics *st = env->statistics;
+    if (n->state == VMCA__NODE_STATE__NODE_INACTIVE) {
+        if (st->state != VMCA__NODE_STATE__NODE_ACTIVE)
+            return refuse(m, n, REFUSE_STATS_STATE, VMCA_ERR_STATE,
+                          "node is not registered", "statistics");
+        /* Master restart: an Active node tells us so; adopt it. */
+        n->state = VMCA__NODE_STATE__NODE_ACTIVE;
+        n->incarnation = env->incarnation;
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
+                    "node %u (%s) is active by its own statistics: table rebuilt",
+                    n->cfg->id, n->cfg->name);
+    }
+    n->last_stats_ms = now_ms;
+    n->stats_count++;
+    n->total_pages = st->total_pages;
+    n->free_pages = st->free_pages;
+    return VMCA_OK;
+}
+
+int master_core_on_message(struct master_core *m, uint32_t node,
+                           const Vmca__Envelope *env, int64_t now_ms)
+{
+    struct master_node *n = node_by_id(m, node);
+    if (!n)
+        return VMCA_ERR_AUTH; /* the shell only admits configured nodes */
+    const char *what = vmca_body_name(env->body_case);
+    switch (env->body_case) {
+    case VMCA__ENVELOPE__BODY_REGISTER_NODE:
+        return on_register(m, n, env);
+    case VMCA__ENVELOPE__BODY_STATISTICS:
+        return on_statistics(m, n, env, now_ms);
+    case VMCA__ENVELOPE__BODY_GRANT_ANY:
+    case VMCA__ENVELOPE__BODY_LEAVE_REQ:
+    case VMCA__ENVELOPE__BODY_INVALIDATE:
+    case VMCA__ENVELOPE__BODY_GRANT_ACK:
+    case VMCA__ENVELOPE__BODY_CENSUS_REPLY:
+        return refuse(m, n, REFUSE_NOT_YET, VMCA_ERR_STATE,
+                      "this flow is not implemented by this master yet", what);
+    default:
+        return refuse(m, n, REFUSE_NOT_FOR_MASTER, VMCA_ERR_PROTO,
+                      "not a message a slave sends to the master", what);
+    }
+}
+
+void master_core_on_connect(struct master_core *m, uint32_t node,
+                            uint64_t incarnation, int64_t now_ms)
+{
+    struct master_node *n = node_by_id(m, node);
+    if (!n)
+        return;
+    n->connected = true;
+    if (n->incarnation != incarnation)
+        n->refused_logged = 0; /* a new life gets its own log lines */
+}
+
+void master_core_on_disconnect(struct master_core *m, uint32_t node, int64_t now_ms)
+{
+    struct master_node *n = node_by_id(m, node);
+    if (n)
+        n->connected = false;
+}

@@ -1,0 +1,63 @@
+/* The master (MM-M) as a pure core: node table and node life cycle
+ * (Inactive -> Active on Register; Leaving/Recovery edges come with the
+ * leave and recovery flows). Events in (connection up/down, decoded
+ * messages, all stamped with the caller's clock in ms), frames out through
+ * an outbox. No sockets, clocks or globals: the daemon and the simulator
+ * drive the same code. Soft state only: after a restart the table is rebuilt
+ * from what the slaves say (Register, or Statistics from an Active node). */
+#ifndef VMCA_MASTER_CORE_H
+#define VMCA_MASTER_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "log.h"
+#include "outbox.h"
+
+struct master_node {
+    const struct vmca_node_cfg *cfg;  /* points into the configuration */
+    Vmca__NodeState state;
+    bool connected;
+    uint64_t incarnation;             /* from Hello / Register; 0 unknown */
+    int64_t last_stats_ms;            /* -1: no Statistics yet */
+    uint64_t stats_count;
+    uint64_t local_pages;             /* from Register */
+    uint64_t total_pages;             /* from the last Statistics */
+    uint64_t free_pages;
+    uint32_t refused_logged;          /* bit per refusal reason, log once */
+};
+
+struct master_core {
+    const struct vmca_config *cfg;    /* borrowed; outlives the core */
+    struct master_node *nodes;        /* one per configured node, config order */
+    uint16_t *index;                  /* node id -> index + 1 (0: unknown) */
+    struct vmca_outbox out;
+    vmca_log_fn log;
+    void *log_arg;
+};
+
+/* Returns 0 or VMCA_ERR_NOMEM. `incarnation` is the master's own. */
+int master_core_init(struct master_core *m, const struct vmca_config *cfg,
+                     uint64_t incarnation, vmca_log_fn log, void *log_arg);
+void master_core_free(struct master_core *m);
+
+/* A slave's connection passed Hello (identity already checked). */
+void master_core_on_connect(struct master_core *m, uint32_t node,
+                            uint64_t incarnation, int64_t now_ms);
+void master_core_on_disconnect(struct master_core *m, uint32_t node, int64_t now_ms);
+
+/* One message from `node` (the TLS identity of its connection). Returns 0
+ * when accepted, or VMCA_ERR_STATE / VMCA_ERR_AUTH / VMCA_ERR_PROTO when
+ * refused; a refused message changes no state and is logged once per node
+ * and reason. */
+int master_core_on_message(struct master_core *m, uint32_t node,
+                           const Vmca__Envelope *env, int64_t now_ms);
+
+/* Node table entry for id, or NULL. */
+const struct master_node *master_core_node(const struct master_core *m, uint32_t id);
+
+/* Lower-case state name: "inactive", "active", "leaving", "recovery". */
+const char *vmca_state_name(Vmca__NodeState s);
+
+#endif

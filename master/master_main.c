@@ -1,0 +1,297 @@
+/* vmca-master: the libevent shell around master_core. It accepts slaves'
+ * TLS connections, feeds their messages to the core, sends the core's
+ * frames, and serves vmcactl on the admin socket. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "admin.h"
+#include "config.h"
+#include "conn.h"
+#include "err.h"
+#include "log.h"
+#include "master_core.h"
+#include "sys.h"
+#include "tls.h"
+
+struct master_shell {
+    struct vmca_config cfg;
+    struct master_core core;
+    struct event_base *base;
+    SSL_CTX *tls;
+    struct vmca_conn_params params;
+    struct vmca_conn **conns; /* ready connection per node index, or NULL */
+    uint64_t dropped;         /* frames for nodes not connected */
+};
+
+static const char usage[] =
+    "usage: vmca-master --config FILE [options]\n"
+    "Runs the vMCA master (MM-M) of the cluster described by FILE, on the\n"
+    "address of the node named by the file's master.node and port master.port.\n"
+    "\n"
+    "  -c, --config FILE        cluster configuration (required)\n"
+    "  -a, --admin-socket PATH  admin socket for vmcactl (default: master.admin_socket)\n"
+    "  -l, --log-level LEVEL    err, warn, info (default) or debug\n"
+    "  -s, --syslog             log to syslog instead of stderr\n"
+    "  -h, --help               this text\n"
+    "  -V, --version            print the version\n";
+
+static int node_index(const struct master_shell *sh, uint32_t id)
+{
+    const struct vmca_node_cfg *n = vmca_config_node_by_id(&sh->cfg, id);
+    return n ? (int)(n - sh->cfg.nodes) : -1;
+}
+
+/* Sends what the core queued; frames for absent nodes are dropped (the
+ * protocol's acknowledged flows resend after reconnects). */
+static void drain(struct master_shell *sh)
+{
+    size_t n;
+    struct vmca_action *act = vmca_outbox_take(&sh->core.out, &n);
+    for (size_t i = 0; i < n; i++) {
+        int idx = node_index(sh, act[i].to);
+        struct vmca_conn *c = idx >= 0 ? sh->conns[idx] : NULL;
+        int rc = c ? vmca_conn_send_frame(c, act[i].frame, act[i].len) : VMCA_ERR_NOTFOUND;
+        if (rc != VMCA_OK) {
+            sh->dropped++;
+            log_debug("dropped %s for node %u: %s", vmca_body_name(act[i].body),
+                      act[i].to, c ? vmca_strerror(rc) : "not connected");
+        }
+    }
+    vmca_actions_free(act, n);
+}
+
+static const char *expected_name(void *arg, uint32_t node, int role)
+{
+    struct master_shell *sh = arg;
+    if (role != VMCA__ROLE__ROLE_SLAVE)
+        return NULL;
+    const struct vmca_node_cfg *n = vmca_config_node_by_id(&sh->cfg, node);
+    return n ? n->name : NULL;
+}
+
+static void on_ready(struct vmca_conn *c, void *arg)
+{
+    struct master_shell *sh = arg;
+    uint32_t node = vmca_conn_peer_node(c);
+    int idx = node_index(sh, node);
+    if (sh->conns[idx]) {
+        log_info("node %u reconnected from %s: replacing its old connection", node,
+                 vmca_conn_peer_desc(c));
+        vmca_conn_close(sh->conns[idx]);
+    }
+    sh->conns[idx] = c;
+    log_info("node %u connected from %s", node, vmca_conn_peer_desc(c));
+    master_core_on_connect(&sh->core, node, vmca_conn_peer_incarnation(c), vmca_now_ms());
+    drain(sh);
+}
+
+static void on_frame(struct vmca_conn *c, const Vmca__Envelope *env, void *arg)
+{
+    struct master_shell *sh = arg;
+    master_core_on_message(&sh->core, vmca_conn_peer_node(c), env, vmca_now_ms());
+    drain(sh);
+}
+
+static void on_close(struct vmca_conn *c, const char *why, void *arg)
+{
+    struct master_shell *sh = arg;
+    uint32_t node = vmca_conn_peer_node(c);
+    int idx = node ? node_index(sh, node) : -1;
+    if (idx >= 0 && sh->conns[idx] == c) {
+        log_info("node %u disconnected (%s): %s", node, vmca_conn_peer_desc(c), why);
+        sh->conns[idx] = NULL;
+        master_core_on_disconnect(&sh->core, node, vmca_now_ms());
+        drain(sh);
+    } else {
+        log_warn("connection from %s closed: %s", vmca_conn_peer_desc(c), why);
+    }
+}
+
+static const struct vmca_conn_cbs conn_cbs = {
+    .expected_name = expected_name,
+    .on_ready = on_ready,
+    .on_frame = on_frame,
+    .on_close = on_close,
+};
+
+static void on_accept(struct evconnlistener *lst, evutil_socket_t fd,
+                      struct sockaddr *sa, int salen, void *arg)
+{
+    struct master_shell *sh = arg;
+    char host[INET6_ADDRSTRLEN] = "?", peer[80];
+    uint16_t port = 0;
+    if (sa->sa_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(peer, sizeof peer, "%s:%u", host, port);
+    if (!vmca_conn_accept(&sh->params, &conn_cbs, sh, fd, peer))
+        log_err("cannot set up connection from %s", peer);
+}
+
+/* Admin request "status": one line per configured node. */
+static void admin_handler(void *arg, const char *cmd, struct evbuffer *out)
+{
+    struct master_shell *sh = arg;
+    if (strcmp(cmd, "status") != 0) {
+        evbuffer_add_printf(out, "error unknown request '%.64s' (known: status)\n", cmd);
+        return;
+    }
+    int64_t now = vmca_now_ms();
+    evbuffer_add_printf(out, "cluster %s master %s nodes %zu\n", sh->cfg.cluster,
+                        sh->cfg.master.node, sh->cfg.n_nodes);
+    for (size_t i = 0; i < sh->cfg.n_nodes; i++) {
+        const struct master_node *n = &sh->core.nodes[i];
+        long long age = n->last_stats_ms < 0 ? -1 : (long long)(now - n->last_stats_ms);
+        evbuffer_add_printf(out, "node %u %s %s %lld %d %llu %llu %llu\n", n->cfg->id,
+                            n->cfg->name, vmca_state_name(n->state), age,
+                            n->connected ? 1 : 0, (unsigned long long)n->stats_count,
+                            (unsigned long long)n->free_pages,
+                            (unsigned long long)n->total_pages);
+    }
+    evbuffer_add_printf(out, "end\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct master_shell *sh = arg;
+    log_info("signal %d: shutting down", (int)sig);
+    event_base_loopbreak(sh->base);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"admin-socket", required_argument, NULL, 'a'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"syslog", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *admin_path = NULL;
+    enum vmca_log_level level = VMCA_LOG_INFO;
+    bool use_syslog = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:a:l:shV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config = optarg; break;
+        case 'a': admin_path = optarg; break;
+        case 'l':
+            if (vmca_log_level_parse(optarg, &level) != VMCA_OK) {
+                fprintf(stderr, "vmca-master: --log-level: unknown level '%s' "
+                        "(expected err, warn, info or debug)\n", optarg);
+                return 2;
+            }
+            break;
+        case 's': use_syslog = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        case 'V': puts("vmca-master " VMCA_VERSION); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vmca-master: unexpected argument '%s'\n%s", argv[optind], usage);
+        return 2;
+    }
+    if (!config) {
+        fprintf(stderr, "vmca-master: --config is required\n%s", usage);
+        return 2;
+    }
+    vmca_log_init("vmca-master", NULL, use_syslog, level);
+
+    static struct master_shell sh;
+    char err[1024];
+    if (vmca_config_load(config, 1, &sh.cfg, err, sizeof err) != VMCA_OK) {
+        fprintf(stderr, "vmca-master: %s\n", err);
+        return 1;
+    }
+    const struct vmca_node_cfg *self = vmca_config_node_by_id(&sh.cfg, sh.cfg.master.node_id);
+    vmca_log_set_node(self->name);
+    sh.tls = vmca_tls_ctx_new(sh.cfg.ca, self->cert, self->key, err, sizeof err);
+    if (!sh.tls) {
+        log_err("TLS: %s", err);
+        return 1;
+    }
+    uint64_t incarnation = vmca_new_incarnation();
+    if (master_core_init(&sh.core, &sh.cfg, incarnation, vmca_log_sink, NULL) != VMCA_OK ||
+        !(sh.conns = calloc(sh.cfg.n_nodes, sizeof *sh.conns))) {
+        log_err("out of memory");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sh.base = event_base_new();
+    sh.params = (struct vmca_conn_params){
+        .base = sh.base, .tls = sh.tls, .max_frame = sh.cfg.max_frame,
+        .self = self->id, .incarnation = incarnation, .role = VMCA__ROLE__ROLE_MASTER,
+        .hello_timeout_ms = sh.cfg.timing.hello_timeout_ms,
+        .out_limit = 4 * (size_t)sh.cfg.max_frame,
+    };
+
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                    .ai_flags = AI_PASSIVE};
+    struct evutil_addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof port, "%u", sh.cfg.master.port);
+    if (evutil_getaddrinfo(self->address, port, &hints, &res) != 0 || !res) {
+        log_err("cannot resolve master address %s", self->address);
+        return 1;
+    }
+    struct evconnlistener *lst = evconnlistener_new_bind(
+        sh.base, on_accept, &sh,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 64,
+        res->ai_addr, (int)res->ai_addrlen);
+    evutil_freeaddrinfo(res);
+    if (!lst) {
+        log_err("cannot listen on %s:%u: %s", self->address, sh.cfg.master.port,
+                strerror(errno));
+        return 1;
+    }
+    struct vmca_admin *admin = vmca_admin_open(
+        sh.base, admin_path ? admin_path : sh.cfg.master.admin_socket, admin_handler, &sh,
+        err, sizeof err);
+    if (!admin) {
+        log_err("%s", err);
+        return 1;
+    }
+    struct event *sigterm = evsignal_new(sh.base, SIGTERM, on_signal, &sh);
+    struct event *sigint = evsignal_new(sh.base, SIGINT, on_signal, &sh);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    log_info("master of cluster %s listening on %s:%u, %zu nodes configured, "
+             "incarnation %llu", sh.cfg.cluster, self->address, sh.cfg.master.port,
+             sh.cfg.n_nodes, (unsigned long long)incarnation);
+
+    event_base_dispatch(sh.base);
+
+    for (size_t i = 0; i < sh.cfg.n_nodes; i++)
+        if (sh.conns[i])
+            vmca_conn_close(sh.conns[i]);
+    vmca_admin_close(admin);
+    evconnlistener_free(lst);
+    /* Let the closes flush (bounded by their own one-second timers). */
+    event_base_loop(sh.base, EVLOOP_NONBLOCK);
+    event_free(sigterm);
+    event_free(sigint);
+    event_base_free(sh.base);
+    master_core_free(&sh.core);
+    free(sh.conns);
+    SSL_CTX_free(sh.tls);
+    vmca_config_free(&sh.cfg);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,130 @@
+# Shared set-up for integration tests: a private directory, free loopback
+# ports, a cluster configuration and certificates, process start helpers,
+# and a cleanup trap that kills every started process and removes every file
+# even when the test fails (printing the logs then).
+set -euo pipefail
+
+: "${VMCA_BUILD:?VMCA_BUILD must name the build directory}"
+: "${VMCA_SOURCE:?VMCA_SOURCE must name the source directory}"
+MASTER_BIN=$VMCA_BUILD/master/vmca-master
+SLAVE_BIN=$VMCA_BUILD/slave/vmca-slave
+CTL_BIN=$VMCA_BUILD/tools/vmcactl
+
+T=$(mktemp -d /tmp/vmca-it.XXXXXX)
+CONF=$T/cluster.conf
+PIDS=()
+declare -A PID_OF=()
+
+cleanup() {
+    local rc=$?
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ "$rc" -ne 0 ]; then
+        for f in "$T"/*.log; do
+            [ -f "$f" ] || continue
+            echo "----- $(basename "$f") (last 40 lines)"
+            tail -n 40 "$f"
+        done
+    fi
+    [ -n "${VMCA_KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "PASS: $*"; }
+
+port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+
+# pick_ports N: sets PORTS to N consecutive free ports at a random base, so
+# two runs on one machine do not collide.
+pick_ports() {
+    local n=$1 tries=0 base ok i
+    while [ $tries -lt 50 ]; do
+        base=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        ok=1
+        for ((i = 0; i < n; i++)); do port_free $((base + i)) || { ok=0; break; }; done
+        if [ $ok -eq 1 ]; then
+            PORTS=()
+            for ((i = 0; i < n; i++)); do PORTS+=($((base + i))); done
+            return 0
+        fi
+        tries=$((tries + 1))
+    done
+    fail "no free ports found"
+}
+
+# make_cluster N [EXTRA_CERT_NAMES...]: configuration with nodes node1..nodeN
+# (master on node1) and certificates for them and for any extra names.
+make_cluster() {
+    local n=$1 i
+    shift
+    pick_ports $((n + 1))
+    MASTER_PORT=${PORTS[0]}
+    {
+        echo "cluster = \"it$$\";"
+        echo "master = { node = \"node1\"; port = $MASTER_PORT; admin_socket = \"admin.sock\"; };"
+        echo "nodes = ("
+        for ((i = 1; i <= n; i++)); do
+            echo "  { id = $i; name = \"node$i\"; address = \"127.0.0.1\"; port = ${PORTS[$i]};"
+            echo "    tmem_pages = $((1024 * i)); location = [0, $((i % 2)), $i]; }$([ $i -lt $n ] && echo ,)"
+        done
+        echo ");"
+        echo "timing = { stats_interval_ms = 200; failure_timeout_ms = 2000;"
+        echo "  reconnect_min_ms = 50; reconnect_max_ms = 500; hello_timeout_ms = 2000; };"
+    } > "$CONF"
+    "$VMCA_SOURCE/scripts/gen-certs.sh" --config "$CONF" "$@" >/dev/null
+}
+
+start_master() {
+    "$MASTER_BIN" --config "$CONF" --log-level debug >> "$T/master.log" 2>&1 &
+    PIDS+=($!)
+    PID_OF[master]=$!
+}
+
+# start_slave NAME [extra args]; the log is $T/NAME.log (or $LOG_AS.log).
+start_slave() {
+    local name=$1
+    shift
+    local log=${LOG_AS:-$name}
+    "$SLAVE_BIN" --config "$CONF" --node "$name" --log-level debug "$@" >> "$T/$log.log" 2>&1 &
+    PIDS+=($!)
+    PID_OF[$log]=$!
+}
+
+status_json() { "$CTL_BIN" --config "$CONF" --json status 2>/dev/null; }
+
+# node_field NAME FIELD: one field of one node from `vmcactl --json status`.
+node_field() {
+    status_json | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+for n in doc["nodes"]:
+    if n["name"] == sys.argv[1]:
+        v = n[sys.argv[2]]
+        print(json.dumps(v) if not isinstance(v, str) else v)
+' "$1" "$2"
+}
+
+# active_count: nodes that are active, connected and have reported stats.
+active_count() {
+    status_json | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+print(sum(1 for n in doc["nodes"] if n["state"] == "active" and n["connected"]
+          and n["stats_age_ms"] is not None))'
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: polls every 0.2 s.
+wait_until() {
+    local secs=$1 what=$2
+    shift 2
+    local end=$((SECONDS + secs))
+    while [ $SECONDS -lt $end ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.2
+    done
+    fail "timed out after ${secs}s waiting for: $what"
+}
+
+all_active() { [ "$(active_count 2>/dev/null)" = "$1" ]; }

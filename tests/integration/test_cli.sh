@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Command lines and configurations that are wrong get a precise error and a
+# non-zero exit before anything starts; --help tells the truth.
+. "$(dirname "$0")/lib.sh"
+
+make_cluster 2
+"$MASTER_BIN" --help | grep -q -- "--config FILE" || fail "master --help"
+"$SLAVE_BIN" --help | grep -q -- "--node NAME" || fail "slave --help"
+"$CTL_BIN" --help | grep -q "status" || fail "vmcactl --help"
+
+expect() {   # expect CODE PATTERN CMD...
+    local code=$1 pat=$2 rc=0
+    shift 2
+    "$@" > "$T/out.txt" 2>&1 || rc=$?
+    [ "$rc" -eq "$code" ] || fail "'$*' exited $rc, expected $code: $(cat "$T/out.txt")"
+    grep -q -- "$pat" "$T/out.txt" || fail "'$*' did not say '$pat': $(cat "$T/out.txt")"
+}
+expect 2 "--config is required" "$MASTER_BIN"
+expect 2 "unrecognized option" "$MASTER_BIN" --bogus
+expect 2 "unknown level 'loud'" "$MASTER_BIN" --config "$CONF" --log-level loud
+expect 2 "--config and --node are required" "$SLAVE_BIN" --config "$CONF"
+expect 1 "no node named 'node9'" "$SLAVE_BIN" --config "$CONF" --node node9
+expect 2 "unknown command 'frobnicate'" "$CTL_BIN" --config "$CONF" frobnicate
+expect 1 "cannot reach the master" "$CTL_BIN" --config "$CONF" status
+
+sed 's/port = '"$MASTER_PORT"'/port = 99999/' "$CONF" > "$T/bad.conf"
+expect 1 "bad.conf:2: master.port" "$MASTER_BIN" --config "$T/bad.conf"
+rm "$T/certs/node2.key"
+expect 1 "node2.key" "$SLAVE_BIN" --config "$CONF" --node node2
+pass "bad command lines and configurations refused precisely"

@@ -1,0 +1,199 @@
+/* Master core: Register edge, join announcements, refusals that change
+ * nothing, table rebuild from Statistics after a master restart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core_util.h"
+#include "master_core.h"
+
+struct fixture {
+    struct vmca_config cfg;
+    struct master_core m;
+    int warnings;
+};
+
+static void count_log(void *arg, enum vmca_log_level level, const char *msg)
+{
+    struct fixture *f = arg;
+    if (level <= VMCA_LOG_WARN)
+        f->warnings++;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    load_demo(&f->cfg);
+    assert_int_equal(master_core_init(&f->m, &f->cfg, 77, count_log, f), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    master_core_free(&f->m);
+    vmca_config_free(&f->cfg);
+    free(f);
+    return 0;
+}
+
+static int do_register(struct fixture *f, uint32_t node, uint32_t claims, uint64_t inc)
+{
+    Vmca__Register reg = VMCA__REGISTER__INIT;
+    reg.node = claims;
+    reg.local_pages = 1000 * node;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.version = 1;
+    env.from = node;
+    env.incarnation = inc;
+    env.body_case = VMCA__ENVELOPE__BODY_REGISTER_NODE;
+    env.register_node = &reg;
+    return master_core_on_message(&f->m, node, &env, 1000);
+}
+
+static int do_stats(struct fixture *f, uint32_t node, Vmca__NodeState view, int64_t now)
+{
+    Vmca__Statistics st = VMCA__STATISTICS__INIT;
+    st.state = view;
+    st.total_pages = 500;
+    st.free_pages = 400;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.version = 1;
+    env.from = node;
+    env.incarnation = 5;
+    env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
+    env.statistics = &st;
+    return master_core_on_message(&f->m, node, &env, now);
+}
+
+static void assert_enable(const struct sent *s, uint32_t to, const uint32_t *nodes, size_t n)
+{
+    assert_int_equal(s->to, to);
+    assert_int_equal(s->env->body_case, VMCA__ENVELOPE__BODY_ENABLE_NODE);
+    assert_true(s->env->enable_node->enable);
+    assert_int_equal(s->env->enable_node->n_nodes, n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(s->env->enable_node->nodes[i], nodes[i]);
+}
+
+static void test_register_announces(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[8];
+    assert_int_equal(master_core_node(&f->m, 1)->state, VMCA__NODE_STATE__NODE_INACTIVE);
+    assert_int_equal(do_register(f, 1, 1, 11), 0);
+    assert_int_equal(master_core_node(&f->m, 1)->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    size_t n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 1);
+    assert_enable(&s[0], 1, (uint32_t[]){1}, 1);
+    assert_int_equal(s[0].env->from, f->cfg.master.node_id);
+    free_sent(s, n);
+
+    assert_int_equal(do_register(f, 3, 3, 33), 0);
+    n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 2);
+    assert_enable(&s[0], 1, (uint32_t[]){3}, 1);        /* old member learns of 3 */
+    assert_enable(&s[1], 3, (uint32_t[]){1, 3}, 2);     /* 3 gets the enabled set */
+    assert_true(s[1].env->seq > s[0].env->seq);
+    free_sent(s, n);
+    assert_int_equal(master_core_node(&f->m, 3)->local_pages, 3000);
+    assert_true(master_core_node(&f->m, 3)->incarnation == 33);
+    assert_int_equal(f->warnings, 0);
+}
+
+static void test_register_resend_is_idempotent(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[8];
+    assert_int_equal(do_register(f, 2, 2, 22), 0);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    assert_int_equal(do_register(f, 2, 2, 22), 0);
+    size_t n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 1);
+    assert_enable(&s[0], 2, (uint32_t[]){2}, 1);
+    free_sent(s, n);
+    assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_ACTIVE);
+}
+
+static void test_refusals_change_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[8];
+    assert_int_equal(do_register(f, 2, 2, 22), 0);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    struct master_node before = *master_core_node(&f->m, 2);
+
+    /* A new incarnation must go through recovery first. */
+    assert_int_equal(do_register(f, 2, 2, 23), VMCA_ERR_STATE);
+    /* A node cannot register another one. */
+    assert_int_equal(do_register(f, 1, 2, 11), VMCA_ERR_AUTH);
+    assert_int_equal(master_core_node(&f->m, 1)->state, VMCA__NODE_STATE__NODE_INACTIVE);
+    /* Statistics from a node that never registered and says so. */
+    assert_int_equal(do_stats(f, 3, VMCA__NODE_STATE__NODE_INACTIVE, 10), VMCA_ERR_STATE);
+    assert_int_equal(master_core_node(&f->m, 3)->last_stats_ms, -1);
+    /* A master-to-slave message sent to the master. */
+    Vmca__GrantFwd fwd = VMCA__GRANT_FWD__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_GRANT_FWD;
+    env.grant_fwd = &fwd;
+    assert_int_equal(master_core_on_message(&f->m, 2, &env, 10), VMCA_ERR_PROTO);
+    /* Unknown node id. */
+    assert_int_equal(master_core_on_message(&f->m, 99, &env, 10), VMCA_ERR_AUTH);
+
+    const struct master_node *after = master_core_node(&f->m, 2);
+    assert_int_equal(after->state, before.state);
+    assert_true(after->incarnation == before.incarnation);
+    assert_int_equal(after->local_pages, before.local_pages);
+    assert_int_equal(after->last_stats_ms, before.last_stats_ms);
+    assert_int_equal(after->stats_count, before.stats_count);
+    size_t n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 0);
+    int warned = f->warnings;
+    assert_true(warned >= 4);
+    /* The same refusal again is not logged again. */
+    assert_int_equal(do_register(f, 2, 2, 23), VMCA_ERR_STATE);
+    assert_int_equal(f->warnings, warned);
+}
+
+static void test_rebuild_from_statistics(void **state)
+{
+    struct fixture *f = *state;
+    /* A restarted master hears Statistics from a node that is Active. */
+    assert_int_equal(do_stats(f, 2, VMCA__NODE_STATE__NODE_ACTIVE, 5000), 0);
+    const struct master_node *n = master_core_node(&f->m, 2);
+    assert_int_equal(n->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    assert_int_equal(n->last_stats_ms, 5000);
+    assert_int_equal(n->stats_count, 1);
+    assert_int_equal(n->free_pages, 400);
+    assert_int_equal(do_stats(f, 2, VMCA__NODE_STATE__NODE_ACTIVE, 6000), 0);
+    assert_int_equal(n->stats_count, 2);
+    assert_int_equal(n->last_stats_ms, 6000);
+}
+
+static void test_connection_tracking(void **state)
+{
+    struct fixture *f = *state;
+    master_core_on_connect(&f->m, 3, 9, 1);
+    assert_true(master_core_node(&f->m, 3)->connected);
+    master_core_on_disconnect(&f->m, 3, 2);
+    assert_false(master_core_node(&f->m, 3)->connected);
+    master_core_on_connect(&f->m, 4242, 9, 1);   /* unknown: ignored */
+    assert_null(master_core_node(&f->m, 4242));
+    assert_string_equal(vmca_state_name(VMCA__NODE_STATE__NODE_RECOVERY), "recovery");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_register_announces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_register_resend_is_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_from_statistics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_tracking, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

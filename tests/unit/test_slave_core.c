@@ -1,0 +1,146 @@
+/* Slave core: Register on first contact, enabled bitmap from Enable-Node,
+ * Statistics on schedule, re-announce after a master restart, refusals. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core_util.h"
+#include "slave_core.h"
+
+struct fixture {
+    struct vmca_config cfg;
+    struct slave_core s;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    load_demo(&f->cfg);
+    /* node2 is not the master's node in the demo. */
+    assert_int_equal(slave_core_init(&f->s, &f->cfg, vmca_config_node_by_name(&f->cfg, "node2"),
+                                     99, NULL, NULL), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    slave_core_free(&f->s);
+    vmca_config_free(&f->cfg);
+    free(f);
+    return 0;
+}
+
+static int enable(struct fixture *f, uint32_t from, uint32_t *nodes, size_t n, int on,
+                  int64_t now)
+{
+    Vmca__EnableNode en = VMCA__ENABLE_NODE__INIT;
+    en.nodes = nodes;
+    en.n_nodes = n;
+    en.enable = on;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_ENABLE_NODE;
+    env.enable_node = &en;
+    return slave_core_on_message(&f->s, from, &env, now);
+}
+
+static void test_register_then_active(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[4];
+    uint32_t master = f->cfg.master.node_id;
+    slave_core_on_tick(&f->s, 0);                       /* nothing before the master */
+    assert_int_equal(take_sent(&f->s.out, s, 4), 0);
+    slave_core_on_master_up(&f->s, 0);
+    size_t n = take_sent(&f->s.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].to, master);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_REGISTER_NODE);
+    assert_int_equal(s[0].env->register_node->node, 2);
+    assert_int_equal(s[0].env->register_node->local_pages, 65536);
+    assert_int_equal(s[0].env->register_node->n_location, 3);
+    free_sent(s, n);
+    slave_core_on_tick(&f->s, 5000);                    /* inactive: no statistics */
+    assert_int_equal(take_sent(&f->s.out, s, 4), 0);
+
+    assert_int_equal(enable(f, master, (uint32_t[]){1, 2}, 2, 1, 100), 0);
+    assert_int_equal(f->s.state, VMCA__NODE_STATE__NODE_ACTIVE);
+    assert_true(slave_core_enabled(&f->s, 1));
+    assert_true(slave_core_enabled(&f->s, 2));
+    assert_false(slave_core_enabled(&f->s, 3));
+    n = take_sent(&f->s.out, s, 4);                     /* first Statistics at once */
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_STATISTICS);
+    assert_int_equal(s[0].env->statistics->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    assert_int_equal(s[0].env->statistics->n_enabled, 2);
+    assert_int_equal(s[0].env->statistics->total_pages, 65536);
+    free_sent(s, n);
+}
+
+static void test_statistics_schedule(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[4];
+    uint32_t master = f->cfg.master.node_id;
+    uint32_t interval = f->cfg.timing.stats_interval_ms;
+    slave_core_on_master_up(&f->s, 0);
+    assert_int_equal(enable(f, master, (uint32_t[]){2}, 1, 1, 0), 0);
+    free_sent(s, take_sent(&f->s.out, s, 4));
+    slave_core_on_tick(&f->s, interval - 1);
+    assert_int_equal(take_sent(&f->s.out, s, 4), 0);
+    slave_core_on_tick(&f->s, interval);
+    size_t n = take_sent(&f->s.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->statistics->period, 2);
+    free_sent(s, n);
+    /* Master gone: nothing is sent; back: Statistics at once, not Register. */
+    slave_core_on_master_down(&f->s, interval + 1);
+    slave_core_on_tick(&f->s, 10 * interval);
+    assert_int_equal(take_sent(&f->s.out, s, 4), 0);
+    slave_core_on_master_up(&f->s, 10 * interval);
+    n = take_sent(&f->s.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_STATISTICS);
+    free_sent(s, n);
+}
+
+static void test_refusals(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[4];
+    uint32_t master = f->cfg.master.node_id;
+    /* Enable-Node from a peer, not the master. */
+    assert_int_not_equal(enable(f, 3, (uint32_t[]){2}, 1, 1, 0), 0);
+    assert_false(slave_core_enabled(&f->s, 2));
+    assert_int_equal(f->s.state, VMCA__NODE_STATE__NODE_INACTIVE);
+    /* A set naming an unknown node is refused whole. */
+    assert_int_equal(enable(f, master, (uint32_t[]){1, 77}, 2, 1, 0), VMCA_ERR_INVAL);
+    assert_false(slave_core_enabled(&f->s, 1));
+    assert_int_equal(enable(f, master, (uint32_t[]){0}, 1, 1, 0), VMCA_ERR_INVAL);
+    /* A message this slave does not serve yet. */
+    Vmca__MemLimit ml = VMCA__MEM_LIMIT__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_MEM_LIMIT;
+    env.mem_limit = &ml;
+    assert_int_equal(slave_core_on_message(&f->s, master, &env, 0), VMCA_ERR_STATE);
+    assert_int_equal(take_sent(&f->s.out, s, 4), 0);
+    /* Disable clears the bit. */
+    assert_int_equal(enable(f, master, (uint32_t[]){1, 2}, 2, 1, 0), 0);
+    assert_int_equal(enable(f, master, (uint32_t[]){1}, 1, 0, 0), 0);
+    assert_false(slave_core_enabled(&f->s, 1));
+    assert_true(slave_core_enabled(&f->s, 2));
+    free_sent(s, take_sent(&f->s.out, s, 4));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_register_then_active, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_statistics_schedule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

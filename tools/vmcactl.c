@@ -1,0 +1,218 @@
+/* vmcactl: the operator's CLI. Talks to the master over its admin Unix
+ * socket (docs/admin-protocol.md) and prints the reply for people or, with
+ * --json, for scripts. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "err.h"
+
+static const char usage[] =
+    "usage: vmcactl (--config FILE | --socket PATH) [--json] COMMAND\n"
+    "Asks the vMCA master of a cluster and prints its answer.\n"
+    "\n"
+    "commands:\n"
+    "  status               the node table: id, name, state, connection,\n"
+    "                       age of the last statistics, free/total pages\n"
+    "options:\n"
+    "  -c, --config FILE    cluster configuration (gives master.admin_socket)\n"
+    "  -S, --socket PATH    the master's admin socket, instead of --config\n"
+    "  -j, --json           machine-readable output\n"
+    "  -h, --help           this text\n"
+    "exit status: 0 done, 1 the master could not be asked, 2 bad usage\n";
+
+struct row {
+    unsigned id;
+    char name[VMCA_NAME_MAX];
+    char state[16];
+    long long age_ms;
+    int connected;
+    unsigned long long stats, free_pages, total_pages;
+};
+
+/* Sends one request line and reads the whole reply (malloc'ed, NUL-ended). */
+static char *ask(const char *path, const char *req)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sun.sun_path) {
+        fprintf(stderr, "vmcactl: socket path %s is too long\n", path);
+        return NULL;
+    }
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+        fprintf(stderr, "vmcactl: cannot reach the master at %s: %s\n", path,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    size_t rl = strlen(req);
+    if (write(fd, req, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1) {
+        fprintf(stderr, "vmcactl: sending to %s: %s\n", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf)
+            break;
+        if (cap - len < 1024) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+static int cmd_status(const char *path, bool json)
+{
+    char *reply = ask(path, "status");
+    if (!reply)
+        return 1;
+    char cluster[VMCA_NAME_MAX] = "", master[VMCA_NAME_MAX] = "";
+    size_t n_rows = 0, cap = 0;
+    struct row *rows = NULL;
+    bool ended = false;
+    int rc = 0;
+    for (char *save, *line = strtok_r(reply, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "error ", 6) == 0) {
+            fprintf(stderr, "vmcactl: master says: %s\n", line + 6);
+            rc = 1;
+            break;
+        }
+        if (strcmp(line, "end") == 0) {
+            ended = true;
+            break;
+        }
+        if (sscanf(line, "cluster %63s master %63s", cluster, master) == 2)
+            continue;
+        if (n_rows == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct row *nr = realloc(rows, cap * sizeof *rows);
+            if (!nr) {
+                rc = 1;
+                break;
+            }
+            rows = nr;
+        }
+        struct row *r = &rows[n_rows];
+        if (sscanf(line, "node %u %63s %15s %lld %d %llu %llu %llu", &r->id, r->name,
+                   r->state, &r->age_ms, &r->connected, &r->stats, &r->free_pages,
+                   &r->total_pages) != 8) {
+            fprintf(stderr, "vmcactl: unexpected line from the master: %s\n", line);
+            rc = 1;
+            break;
+        }
+        n_rows++;
+    }
+    if (rc == 0 && !ended) {
+        fprintf(stderr, "vmcactl: the master's reply ended early\n");
+        rc = 1;
+    }
+    if (rc == 0 && json) {
+        printf("{\"cluster\":\"%s\",\"master\":\"%s\",\"nodes\":[", cluster, master);
+        for (size_t i = 0; i < n_rows; i++) {
+            struct row *r = &rows[i];
+            printf("%s{\"id\":%u,\"name\":\"%s\",\"state\":\"%s\",\"connected\":%s,",
+                   i ? "," : "", r->id, r->name, r->state, r->connected ? "true" : "false");
+            if (r->age_ms < 0)
+                printf("\"stats_age_ms\":null,");
+            else
+                printf("\"stats_age_ms\":%lld,", r->age_ms);
+            printf("\"stats_count\":%llu,\"free_pages\":%llu,\"total_pages\":%llu}",
+                   r->stats, r->free_pages, r->total_pages);
+        }
+        printf("]}\n");
+    } else if (rc == 0) {
+        printf("cluster %s, master %s\n", cluster, master);
+        printf("%-5s %-16s %-9s %-5s %-10s %10s %10s\n", "ID", "NAME", "STATE", "CONN",
+               "STATS-AGE", "FREE", "TOTAL");
+        for (size_t i = 0; i < n_rows; i++) {
+            struct row *r = &rows[i];
+            char age[32];
+            if (r->age_ms < 0)
+                snprintf(age, sizeof age, "never");
+            else
+                snprintf(age, sizeof age, "%.1fs", (double)r->age_ms / 1000.0);
+            printf("%-5u %-16s %-9s %-5s %-10s %10llu %10llu\n", r->id, r->name, r->state,
+                   r->connected ? "yes" : "no", age, r->free_pages, r->total_pages);
+        }
+    }
+    free(rows);
+    free(reply);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"socket", required_argument, NULL, 'S'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *sock = NULL;
+    bool json = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:S:jh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config = optarg; break;
+        case 'S': sock = optarg; break;
+        case 'j': json = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "vmcactl: expected exactly one command\n%s", usage);
+        return 2;
+    }
+    const char *cmd = argv[optind];
+    if (strcmp(cmd, "status") != 0) {
+        fprintf(stderr, "vmcactl: unknown command '%s' (known: status)\n", cmd);
+        return 2;
+    }
+    if (!config == !sock) {
+        fprintf(stderr, "vmcactl: give one of --config or --socket\n%s", usage);
+        return 2;
+    }
+    struct vmca_config cfg;
+    char path[VMCA_PATH_MAX];
+    if (config) {
+        char err[1024];
+        if (vmca_config_load(config, 0, &cfg, err, sizeof err) != VMCA_OK) {
+            fprintf(stderr, "vmcactl: %s\n", err);
+            return 2;
+        }
+        snprintf(path, sizeof path, "%s", cfg.master.admin_socket);
+        vmca_config_free(&cfg);
+    } else {
+        snprintf(path, sizeof path, "%s", sock);
+    }
+    return cmd_status(path, json);
+}
