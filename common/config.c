@@ -84,20 +84,14 @@ static unsigned line_of(const config_setting_t *s)
     return s ? config_setting_source_line(s) : 1u;
 }
 
-static const char *file_of(const struct ctx *x, const config_setting_t *s)
-{
-    const char *f = s ? config_setting_source_file(s) : NULL;
-    return f ? f : x->file;
-}
-
-/* "FILE:LINE: SPATH: message" for setting s (its line, its file). Always
+/* "FILE:LINE: SPATH: message" at the line of setting s. Always
  * returns VMCA_ERR_CONFIG so callers can `return fail(...)`. */
 static int __attribute__((format(printf, 4, 5)))
 fail(struct ctx *x, const config_setting_t *s, const char *spath, const char *fmt, ...)
 {
     if (!x->err || x->errlen == 0)
         return VMCA_ERR_CONFIG;
-    int n = snprintf(x->err, x->errlen, "%s:%u: %s: ", file_of(x, s), line_of(s), spath);
+    int n = snprintf(x->err, x->errlen, "%s:%u: %s: ", x->file, line_of(s), spath);
     if (n >= 0 && (size_t)n < x->errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -181,8 +175,10 @@ static int add_big(struct ctx *x, unsigned line, uint32_t truncated, int index,
 /* Finds integer literals (outside strings and comments) without an L suffix
  * that do not fit an int: libconfig 1.5 keeps only their low 32 bits. Each is
  * recorded with its line, the name of the setting it is assigned to and its
- * index in an array, so the setting can be matched later. */
-static int scan_big_literals(struct ctx *x, const char *buf, size_t len)
+ * index in an array, so the setting can be matched later. Also notes the
+ * line of the first @directive (@include), which we refuse: one file holds
+ * the whole configuration. */
+static int scan_big_literals(struct ctx *x, const char *buf, size_t len, unsigned *include_line)
 {
     unsigned line = 1;
     size_t i = 0;
@@ -216,10 +212,12 @@ static int scan_big_literals(struct ctx *x, const char *buf, size_t len)
             }
             i++;
         } else if (is_ident_start(c)) {
-            ident = buf + i;
+            ident = buf + i++;
             while (i < len && is_ident_char(buf[i]))
                 i++;
             ident_len = (size_t)(buf + i - ident);
+            if (ident_len == 8 && memcmp(ident, "@include", 8) == 0 && !*include_line)
+                *include_line = line;
         } else if (c == '=' || c == ':') {
             name = ident;
             name_len = ident_len;
@@ -302,8 +300,6 @@ static int scan_big_literals(struct ctx *x, const char *buf, size_t len)
 /* The literal libconfig truncated to give the INT setting s, if any. */
 static const struct big_literal *find_big(const struct ctx *x, const config_setting_t *s)
 {
-    if (config_setting_source_file(s) != NULL) /* an @include'd file: not scanned */
-        return NULL;
     unsigned line = line_of(s);
     uint32_t kept = (uint32_t)config_setting_get_int(s);
     const char *name = config_setting_name(s);
@@ -1051,27 +1047,30 @@ int vmca_config_load(const char *path, int check_files, struct vmca_config *cfg,
         goto out;
     }
 
-    config_init(&lc);
-    lc_used = 1;
-    config_set_include_dir(&lc, rdir);
-    if (!config_read_string(&lc, buf)) {
-        const char *ef = config_error_file(&lc);
-        const char *et = config_error_text(&lc);
-        if (!et)
-            et = "unknown error";
-        if (strcmp(et, "syntax error") == 0)
-            raw_error(&x, "%s:%d: syntax error", ef ? ef : x.file, config_error_line(&lc));
-        else
-            raw_error(&x, "%s:%d: syntax error: %s", ef ? ef : x.file, config_error_line(&lc),
-                      et);
-        goto out;
-    }
-    if (scan_big_literals(&x, buf, len) != 0) {
+    unsigned include_line = 0;
+    if (scan_big_literals(&x, buf, len, &include_line) != 0) {
         raw_error(&x, "%s: out of memory", x.file);
         rc = VMCA_ERR_NOMEM;
         goto out;
     }
+    if (include_line) {
+        raw_error(&x, "%s:%u: @include: expected settings, got an @include directive (not "
+                  "supported: one file holds the whole configuration)", x.file, include_line);
+        goto out;
+    }
 
+    config_init(&lc);
+    lc_used = 1;
+    if (!config_read_string(&lc, buf)) {
+        const char *et = config_error_text(&lc);
+        if (!et)
+            et = "unknown error";
+        if (strcmp(et, "syntax error") == 0)
+            raw_error(&x, "%s:%d: syntax error", x.file, config_error_line(&lc));
+        else
+            raw_error(&x, "%s:%d: syntax error: %s", x.file, config_error_line(&lc), et);
+        goto out;
+    }
     int r = parse_root(&x, config_root_setting(&lc), check_files, c);
     if (r == 0) {
         *cfg = *c;

@@ -64,6 +64,19 @@ static inline uint64_t vmca_block_buddy(uint64_t gfn, unsigned order)
 /* Block (gfn, order) is well formed: valid gfn, order <= VMCA_ORDER_MAX, index
  * aligned to 2^order, and the block does not run past its home's index space
  * nor past `home_pages` pages when home_pages != 0. */
-bool vmca_block_valid(uint64_t gfn, unsigned order, uint64_t home_pages);
+static inline bool vmca_block_valid(uint64_t gfn, unsigned order, uint64_t home_pages)
+{
+    if (!vmca_gfn_valid(gfn) || order > VMCA_ORDER_MAX)
+        return false;
+    uint64_t index = vmca_gfn_index(gfn);
+    uint64_t size = UINT64_C(1) << order;
+    if (index & (size - 1))
+        return false;
+    if (size > VMCA_GFN_INDEX_MASK + 1 - index)
+        return false;
+    if (home_pages != 0 && (index >= home_pages || size > home_pages - index))
+        return false;
+    return true;
+}
 
 #endif

@@ -447,6 +447,9 @@ static void test_syntax_error(void **state)
     expect_bad(state, HEAD "page_size = ; " MARK "\n" MASTER NODES, NULL, "syntax error");
     expect_bad(state, HEAD "cluster = \"u\"; " MARK "\n" MASTER NODES, NULL,
                "syntax error: duplicate setting name");
+    /* one file holds everything: @include is refused */
+    expect_bad(state, HEAD MASTER "/* \"*/ @include \"nodes.conf\" " MARK "\n", "@include",
+               "expected settings, got an @include directive");
 }
 
 static void test_missing_file(void **state)

@@ -1,0 +1,74 @@
+/* The emulated global address space ("fabric"). Real UNIMEM/CXL hardware
+ * gives every node load/store access to every node's memory; here each
+ * node's tmem pages live in one POSIX shared-memory segment that every
+ * node's vmca-hv maps. A small control segment holds, per node id, the
+ * words the hardware features of the paper need:
+ *   online      the home's segment exists and it accepts remote access
+ *               (remote access is off until the home comes up);
+ *   generation  bumped every time the home (re)creates its segment: an
+ *               access through a mapping of an older generation faults,
+ *               so a page of a rebooted node is never read as if valid;
+ *   fenced      set while a node is fenced: its remote accesses fault.
+ * Segment names carry the cluster name ("/vmca-<cluster>-ctl",
+ * "/vmca-<cluster>-n<id>") so two clusters on one machine never collide.
+ * An optional busy-wait latency emulates remote access cost. */
+#ifndef VMCA_FABRIC_H
+#define VMCA_FABRIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fabric;
+
+/* Access faults (negative errno-style values, returned by fabric_page). */
+#define FABRIC_ERR_OFFLINE  (-1)  /* home has no segment / not online */
+#define FABRIC_ERR_STALE    (-2)  /* home's generation changed since mapping */
+#define FABRIC_ERR_FENCED   (-3)  /* the accessing node is fenced */
+#define FABRIC_ERR_RANGE    (-4)  /* gfn outside the home's segment */
+#define FABRIC_ERR_SYS      (-5)  /* shm_open/mmap failed */
+
+struct fabric_params {
+    const char *cluster;      /* [A-Za-z0-9_-]{1,32} */
+    uint32_t self;            /* this node's id, 1..max_node */
+    uint32_t max_node;        /* largest node id of the cluster (<= 65535) */
+    uint64_t self_pages;      /* pages in this node's segment */
+    uint32_t page_size;       /* bytes, power of two */
+    uint32_t remote_latency_ns; /* busy-wait per remote page access, 0 = none */
+};
+
+/* Maps (creating if needed) the control segment, then creates this node's
+ * segment afresh (an old one of the same name is unlinked first: a restart
+ * is a new memory), zero-filled, bumps its generation and sets it online.
+ * Returns NULL with a reason in err. */
+struct fabric *fabric_open(const struct fabric_params *p, char *err, size_t errlen);
+
+/* Clean shutdown: marks this node offline, unmaps everything, unlinks its
+ * own segment, and unlinks the control segment when no node is online. */
+void fabric_close(struct fabric *f);
+
+/* Pointer to the first byte of page `gfn` (home in the gfn's high bits, see
+ * common/gfn.h) or NULL with *fault set to a FABRIC_ERR_*. A remote home's
+ * segment is mapped on first access and remembered with its generation;
+ * after the home's generation changes every access faults with
+ * FABRIC_ERR_STALE until fabric_forget(home) is called (the hypervisor does
+ * that once it has invalidated every page of the old life). A remote access
+ * busy-waits remote_latency_ns first. */
+void *fabric_page(struct fabric *f, uint64_t gfn, int *fault);
+
+/* Drops the mapping of `home` so the next access maps its current segment. */
+void fabric_forget(struct fabric *f, uint32_t home);
+
+/* Fencing (what the master asks for before reusing a failed node's pages). */
+void fabric_fence(struct fabric *f, uint32_t node, bool fenced);
+bool fabric_is_fenced(const struct fabric *f, uint32_t node);
+
+uint64_t fabric_generation(const struct fabric *f, uint32_t node);
+bool fabric_online(const struct fabric *f, uint32_t node);
+/* Pages in `home`'s segment (0 when it has none). */
+uint64_t fabric_pages(const struct fabric *f, uint32_t home);
+
+/* Fault name for logs. */
+const char *fabric_strerror(int fault);
+
+#endif

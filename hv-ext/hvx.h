@@ -1,0 +1,196 @@
+/* libhvx: one node's hypervisor extension for vMCA, written so it could be
+ * compiled into a hypervisor: freestanding C (no libc I/O, no locks, no
+ * globals), no allocation in put/get/flush (memory comes from the embedder
+ * through struct hvx_env, and only in set-up, client/pool creation and
+ * ownership changes), time never read (none is needed here).
+ *
+ * What it holds:
+ *  - zones: one buddy allocator (buddy.h) per home node from which this node
+ *    owns pages, ordered by distance in the hardware tree (own node first);
+ *  - ownership: which pages of each home this node owns (bitmap per zone),
+ *    which of its own pages are lent, and how many to each borrower;
+ *  - the tmem store: clients (VMs), persistent/ephemeral pools, keys
+ *    (pool, object id, index) -> page, per-VM targets enforced on put,
+ *    statistics per period.
+ * Page data is reached through env->page(gfn), which the embedder backs
+ * with the (emulated) global address space and which may fault.
+ *
+ * Limits (checked at the boundary): a home has at most 2^24 pages, at most
+ * HVX_MAX_ZONES homes contribute pages at once, object ids have 48 bits. */
+#ifndef HVX_H
+#define HVX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HVX_MAX_ZONES 255u
+#define HVX_HOME_PAGES_MAX (UINT64_C(1) << 24)
+#define HVX_MAX_CLIENTS 1024u
+#define HVX_POOLS_PER_CLIENT 16u
+#define HVX_OID_MAX ((UINT64_C(1) << 48) - 1)
+#define HVX_LOCATION_MAX 8u
+
+/* Results (negative errno-like values, as Xen's tmem returned). */
+#define HVX_OK 0
+#define HVX_EPERM (-1)     /* home disabled: its blocks are refused */
+#define HVX_ENOENT (-2)    /* no such key / client / pool */
+#define HVX_EIO (-5)       /* persistent data lost: the VM has failed */
+#define HVX_ENOMEM (-12)   /* at target, or no free page */
+#define HVX_EFAULT (-14)   /* the page's memory faulted (home gone) */
+#define HVX_EEXIST (-17)   /* already owned / already exists */
+#define HVX_EINVAL (-22)   /* malformed argument */
+#define HVX_EBUSY (-16)    /* in-use pages still need migrating */
+
+struct hvx;
+
+struct hvx_env {
+    /* Zeroed memory for metadata; NULL on failure. Never called from
+     * put/get/flush. */
+    void *(*alloc)(void *arg, size_t bytes);
+    void (*free)(void *arg, void *p, size_t bytes);
+    /* Address of page gfn for loads/stores, or NULL and *fault set when
+     * the memory cannot be reached (home offline or restarted, or this
+     * node fenced). */
+    void *(*page)(void *arg, uint64_t gfn, int *fault);
+    void *arg;
+};
+
+struct hvx_home {
+    uint32_t id;                          /* node id, 1..65535 */
+    uint64_t pages;                       /* pages of its tmem segment */
+    uint32_t location[HVX_LOCATION_MAX];  /* hardware tree path, root first */
+    unsigned location_len;
+};
+
+struct hvx_params {
+    uint32_t self;                 /* this node's id; must be among homes */
+    uint32_t page_size;            /* bytes, power of two */
+    const struct hvx_home *homes;  /* every node of the cluster */
+    size_t n_homes;
+};
+
+struct hvx_block {
+    uint64_t gfn;   /* first frame; home in the high bits (common/gfn.h) */
+    unsigned order; /* 2^order pages */
+};
+
+/* Creates the instance; this node owns all its own pages, all free, and
+ * its own home is enabled. Returns NULL on bad params or no memory. */
+struct hvx *hvx_new(const struct hvx_params *p, const struct hvx_env *env);
+void hvx_destroy(struct hvx *h);
+
+/* ---- ownership (the TKM hypercalls) ---- */
+
+/* Per-block results of hvx_grant. */
+enum hvx_grant_result {
+    HVX_GRANT_ACCEPTED = 0,
+    HVX_GRANT_BOUNCED = 1,   /* home disabled: send it back to its home */
+    HVX_GRANT_REJECTED = 2,  /* malformed, unknown home, or already owned */
+};
+
+/* Adds blocks received from node `from`. result[i] says what happened to
+ * blocks[i]; a rejected or bounced block changes nothing. Blocks homed at
+ * this node are its own pages coming back (no longer lent). Returns the
+ * number of pages accepted, or HVX_ENOMEM when metadata could not be
+ * allocated (nothing accepted from that block on). */
+int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
+                  size_t n, enum hvx_grant_result *result);
+
+/* Gives away up to n free pages for node `to`, largest blocks first, from
+ * the homes closest to `to`. Writes at most cap blocks to out; returns the
+ * number of pages given (<= n). Pages homed here become lent to `to`. */
+uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *out,
+                     size_t cap, size_t *n_out);
+
+/* Returns pages homed at `home`: migrates up to max_migrate in-use pages to
+ * free pages of other homes (an ephemeral page that cannot move is dropped),
+ * then releases free blocks of that home into out (at most cap). *n_out
+ * gets the count. Returns HVX_OK when nothing of `home` is left, HVX_EBUSY
+ * when more calls are needed, HVX_ENOMEM when persistent pages cannot move
+ * (no free page elsewhere). */
+int hvx_return(struct hvx *h, uint32_t home, unsigned max_migrate,
+               struct hvx_block *out, size_t cap, size_t *n_out);
+
+/* Drops every page homed at `home`, free or in use. In-use persistent
+ * pages fail their VM; ephemeral ones simply vanish. Returns pages dropped. */
+uint64_t hvx_invalidate(struct hvx *h, uint32_t home);
+
+/* Accept (true) or reject pages homed at `home` from now on. */
+int hvx_enable(struct hvx *h, uint32_t home, bool enable);
+bool hvx_enabled(const struct hvx *h, uint32_t home);
+
+/* Every block of `home` this node owns (free or used), for the census.
+ * Calls fn per maximal aligned run; stops when fn returns non-zero. */
+int hvx_owned_blocks(const struct hvx *h, uint32_t home,
+                     int (*fn)(void *arg, struct hvx_block b), void *arg);
+
+/* ---- tmem (the guests' hypercalls) ---- */
+
+#define HVX_POOL_PERSISTENT 1u   /* frontswap-like: gets must succeed */
+#define HVX_POOL_EPHEMERAL 0u    /* cleancache-like: may be dropped */
+
+/* Registers VM `vm`; returns HVX_OK or HVX_EEXIST / HVX_ENOMEM / HVX_EINVAL.
+ * A new client has no target (unlimited) until hvx_set_target. */
+int hvx_client_new(struct hvx *h, uint32_t vm);
+/* Frees every page of the VM and forgets it. */
+int hvx_client_destroy(struct hvx *h, uint32_t vm);
+/* Per-VM target in pages (Mem-Limit); UINT64_MAX = unlimited. */
+int hvx_set_target(struct hvx *h, uint32_t vm, uint64_t pages);
+
+/* Creates a pool; returns its id (0..HVX_POOLS_PER_CLIENT-1) or an error. */
+int hvx_pool_new(struct hvx *h, uint32_t vm, unsigned kind);
+int hvx_pool_destroy(struct hvx *h, uint32_t vm, unsigned pool);
+
+/* put: copies page_size bytes from src. Replaces an existing entry of the
+ * key in place. HVX_ENOMEM at target or when no page is free. */
+int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t index,
+            const void *src);
+/* get: copies the page to dst. A persistent get keeps the page (Linux
+ * frontswap's default, non-exclusive); an ephemeral get removes it (Xen's
+ * cleancache semantics). HVX_ENOENT on a miss; HVX_EIO when a persistent
+ * page was lost (the VM has failed). */
+int hvx_get(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t index,
+            void *dst);
+int hvx_flush_page(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid,
+                   uint32_t index);
+/* Removes every page of the object; returns pages flushed or an error. */
+int64_t hvx_flush_object(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid);
+
+/* ---- statistics ---- */
+
+struct hvx_vm_stats {
+    uint32_t vm;
+    bool failed;             /* lost persistent data */
+    uint64_t tmem_used;      /* pages held now */
+    uint64_t mm_target;      /* UINT64_MAX = unlimited */
+    uint64_t puts_total, puts_succ, gets_total, gets_succ, flushes; /* this period */
+};
+
+struct hvx_home_pages {
+    uint32_t node;
+    uint64_t pages;
+};
+
+struct hvx_node_stats {
+    uint64_t owned_pages;    /* all homes */
+    uint64_t free_pages;
+    uint64_t used_pages;
+    uint64_t metadata_bytes; /* everything hvx allocated */
+    size_t n_homes;          /* entries written to owned[] */
+    size_t n_lent;           /* entries written to lent[] */
+    size_t n_vms;            /* entries written to vms[] */
+};
+
+/* Fills st and up to cap_* entries of the arrays (pages owned per home,
+ * own pages lent per borrower, per-VM figures). reset_period: zero the
+ * per-period counters afterwards (once per statistics interval). */
+void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *owned,
+               size_t cap_owned, struct hvx_home_pages *lent, size_t cap_lent,
+               struct hvx_vm_stats *vms, size_t cap_vms, bool reset_period);
+
+/* Distance between two homes in the hardware tree: 0 for the same node,
+ * else the number of tree levels below their lowest common parent. */
+unsigned hvx_distance(const struct hvx *h, uint32_t a, uint32_t b);
+
+#endif

@@ -1,0 +1,403 @@
+/* Zones and ownership: one buddy allocator per home this node owns pages
+ * of, kept in distance order; Grant, Request, Return, Invalidate and the
+ * census listing. */
+#include <string.h>
+
+#include "hvx_int.h"
+
+static size_t bitmap_bytes(uint64_t bits)
+{
+    return (size_t)((bits + 63) / 64) * 8;
+}
+
+struct hvx_zone *hvx_zone_find(struct hvx *h, uint32_t home)
+{
+    for (unsigned k = 0; k < h->n_zones; k++) {
+        struct hvx_zone *z = h->zones[h->by_distance[k]];
+        if (z->home == home)
+            return z;
+    }
+    return NULL;
+}
+
+static void sort_zones(struct hvx *h)
+{
+    unsigned n = 0;
+    for (unsigned s = 0; s < HVX_MAX_ZONES; s++)
+        if (h->zones[s])
+            h->by_distance[n++] = (uint8_t)s;
+    /* Insertion sort: few zones, changes are rare. Ties: lower home id. */
+    for (unsigned i = 1; i < n; i++) {
+        uint8_t v = h->by_distance[i];
+        unsigned j = i;
+        while (j > 0) {
+            const struct hvx_zone *a = h->zones[h->by_distance[j - 1]], *b = h->zones[v];
+            if (a->distance < b->distance || (a->distance == b->distance && a->home < b->home))
+                break;
+            h->by_distance[j] = h->by_distance[j - 1];
+            j--;
+        }
+        h->by_distance[j] = v;
+    }
+    h->n_zones = n;
+}
+
+static struct hvx_zone *zone_create(struct hvx *h, uint32_t home)
+{
+    const struct hvx_home *hm = hvx_home_find(h, home);
+    unsigned slot = 0;
+    while (slot < HVX_MAX_ZONES && h->zones[slot])
+        slot++;
+    if (!hm || slot == HVX_MAX_ZONES)
+        return NULL;
+    struct hvx_zone *z = hvx_alloc(h, sizeof *z);
+    if (!z)
+        return NULL;
+    z->home = home;
+    z->slot = slot;
+    z->pages = hm->pages;
+    z->distance = hvx_distance(h, h->self, home);
+    z->buddy_bytes = hvx_buddy_mem(hm->pages);
+    z->buddy_mem = hvx_alloc(h, z->buddy_bytes);
+    z->owned = hvx_alloc(h, bitmap_bytes(hm->pages));
+    z->n_chunks = (size_t)((hm->pages + REC_CHUNK - 1) >> REC_CHUNK_SHIFT);
+    z->chunks = hvx_alloc(h, z->n_chunks * sizeof *z->chunks);
+    h->zones[slot] = z;
+    if (!z->buddy_mem || !z->owned || !z->chunks) {
+        hvx_zone_delete(h, z);
+        return NULL;
+    }
+    hvx_buddy_init(&z->buddy, hm->pages, z->buddy_mem);
+    sort_zones(h);
+    return z;
+}
+
+void hvx_zone_delete(struct hvx *h, struct hvx_zone *z)
+{
+    for (size_t c = 0; z->chunks && c < z->n_chunks; c++)
+        hvx_free(h, z->chunks[c], REC_CHUNK * sizeof(struct hvx_rec));
+    hvx_free(h, z->chunks, z->n_chunks * sizeof *z->chunks);
+    hvx_free(h, z->owned, bitmap_bytes(z->pages));
+    hvx_free(h, z->buddy_mem, z->buddy_bytes);
+    h->zones[z->slot] = NULL;
+    hvx_free(h, z, sizeof *z);
+    sort_zones(h);
+}
+
+/* Whether any page of [idx, idx + n) is set in bitmap w. */
+static bool range_any(const uint64_t *w, uint64_t idx, uint64_t n)
+{
+    while (n) {
+        unsigned off = (unsigned)(idx & 63);
+        uint64_t take = 64 - off < n ? 64 - off : n;
+        uint64_t mask = (take == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << take) - 1)) << off;
+        if (w[idx >> 6] & mask)
+            return true;
+        idx += take;
+        n -= take;
+    }
+    return false;
+}
+
+/* Whether any page of [idx, idx + n) is clear in bitmap w. */
+static bool range_any_clear(const uint64_t *w, uint64_t idx, uint64_t n)
+{
+    while (n) {
+        unsigned off = (unsigned)(idx & 63);
+        uint64_t take = 64 - off < n ? 64 - off : n;
+        uint64_t mask = (take == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << take) - 1)) << off;
+        if ((w[idx >> 6] & mask) != mask)
+            return true;
+        idx += take;
+        n -= take;
+    }
+    return false;
+}
+
+static void range_set(uint64_t *w, uint64_t idx, uint64_t n, bool on)
+{
+    while (n) {
+        unsigned off = (unsigned)(idx & 63);
+        uint64_t take = 64 - off < n ? 64 - off : n;
+        uint64_t mask = (take == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << take) - 1)) << off;
+        if (on)
+            w[idx >> 6] |= mask;
+        else
+            w[idx >> 6] &= ~mask;
+        idx += take;
+        n -= take;
+    }
+}
+
+/* Grows the hash table so chains stay short (about 4 pages per bucket). */
+static void maybe_grow_buckets(struct hvx *h)
+{
+    uint64_t owned = 0;
+    for (unsigned k = 0; k < h->n_zones; k++)
+        owned += h->zones[h->by_distance[k]]->owned_pages;
+    uint64_t want = h->bucket_mask + 1;
+    while (want * 4 < owned && want < (UINT64_C(1) << 30))
+        want *= 2;
+    if (want == h->bucket_mask + 1)
+        return;
+    uint32_t *nb = hvx_alloc(h, want * sizeof *nb);
+    if (!nb)
+        return; /* longer chains, still correct */
+    memset(nb, 0xff, want * sizeof *nb);
+    hvx_tmem_rehash(h, nb, (uint32_t)(want - 1));
+    hvx_free(h, h->buckets, (h->bucket_mask + 1) * sizeof *h->buckets);
+    h->buckets = nb;
+    h->bucket_mask = (uint32_t)(want - 1);
+}
+
+int hvx_zone_add_block(struct hvx *h, uint32_t home, uint64_t idx, unsigned order)
+{
+    struct hvx_zone *z = hvx_zone_find(h, home);
+    if (!z && !(z = zone_create(h, home)))
+        return HVX_ENOMEM;
+    uint64_t n = UINT64_C(1) << order;
+    for (uint64_t c = idx >> REC_CHUNK_SHIFT; c <= (idx + n - 1) >> REC_CHUNK_SHIFT; c++) {
+        if (z->chunks[c])
+            continue;
+        z->chunks[c] = hvx_alloc(h, REC_CHUNK * sizeof(struct hvx_rec));
+        if (!z->chunks[c]) {
+            if (z->owned_pages == 0 && home != h->self)
+                hvx_zone_delete(h, z);
+            return HVX_ENOMEM;
+        }
+    }
+    range_set(z->owned, idx, n, true);
+    z->owned_pages += n;
+    hvx_buddy_free(&z->buddy, idx, order);
+    return HVX_OK;
+}
+
+int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
+                  size_t n, enum hvx_grant_result *result)
+{
+    int64_t accepted = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct hvx_block *b = &blocks[i];
+        uint32_t home = vmca_gfn_home(b->gfn);
+        uint64_t idx = vmca_gfn_index(b->gfn);
+        const struct hvx_home *hm = hvx_home_find(h, home);
+        result[i] = HVX_GRANT_REJECTED;
+        if (!hm || !vmca_block_valid(b->gfn, b->order, hm->pages) ||
+            b->order > HVX_BUDDY_MAX_ORDER)
+            continue;
+        uint64_t size = UINT64_C(1) << b->order;
+        struct hvx_zone *z = hvx_zone_find(h, home);
+        if (z && range_any(z->owned, idx, size))
+            continue; /* duplicate: some page is already ours */
+        if (!hvx_enabled(h, home)) {
+            result[i] = HVX_GRANT_BOUNCED;
+            continue;
+        }
+        if (hvx_zone_add_block(h, home, idx, b->order) != HVX_OK) {
+            for (; i < n; i++)
+                result[i] = HVX_GRANT_REJECTED;
+            maybe_grow_buckets(h);
+            return accepted ? accepted : HVX_ENOMEM;
+        }
+        result[i] = HVX_GRANT_ACCEPTED;
+        accepted += (int64_t)size;
+        if (home == h->self) {
+            range_set(h->lent, idx, size, false);
+            size_t slot = hvx_home_slot(h, from);
+            if (slot < h->n_homes)
+                h->lent_to[slot] -= h->lent_to[slot] < size ? h->lent_to[slot] : size;
+        }
+    }
+    maybe_grow_buckets(h);
+    return accepted;
+}
+
+/* Takes block (idx, order) of zone z out of this node's ownership. */
+static void release_block(struct hvx *h, struct hvx_zone *z, uint64_t idx, unsigned order,
+                          uint32_t to)
+{
+    uint64_t size = UINT64_C(1) << order;
+    range_set(z->owned, idx, size, false);
+    z->owned_pages -= size;
+    if (z->home == h->self && to != h->self) {
+        range_set(h->lent, idx, size, true);
+        size_t slot = hvx_home_slot(h, to);
+        if (slot < h->n_homes)
+            h->lent_to[slot] += size;
+    }
+}
+
+static unsigned floor_log2(uint64_t v)
+{
+    return 63u - (unsigned)__builtin_clzll(v);
+}
+
+uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *out,
+                     size_t cap, size_t *n_out)
+{
+    *n_out = 0;
+    uint64_t given = 0;
+    /* Zones in order of their home's distance to the receiver. */
+    uint8_t order[HVX_MAX_ZONES];
+    unsigned nz = h->n_zones;
+    memcpy(order, h->by_distance, nz);
+    for (unsigned i = 1; i < nz; i++) {
+        uint8_t v = order[i];
+        unsigned dv = hvx_distance(h, h->zones[v]->home, to), j = i;
+        while (j > 0 && hvx_distance(h, h->zones[order[j - 1]]->home, to) > dv) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    for (unsigned k = 0; k < nz && given < n && *n_out < cap; k++) {
+        struct hvx_zone *z = h->zones[order[k]];
+        while (given < n && *n_out < cap && z->buddy.free_pages) {
+            uint64_t idx;
+            unsigned ord;
+            hvx_buddy_largest(&z->buddy, &idx, &ord);
+            uint64_t want = n - given;
+            if ((UINT64_C(1) << ord) > want) {
+                ord = floor_log2(want);
+                int64_t got = hvx_buddy_alloc(&z->buddy, ord);
+                idx = (uint64_t)got; /* cannot fail: a larger block is free */
+            } else {
+                hvx_buddy_take(&z->buddy, idx, ord);
+            }
+            release_block(h, z, idx, ord, to);
+            out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(z->home, idx), ord};
+            given += UINT64_C(1) << ord;
+        }
+    }
+    /* A foreign zone with nothing left is dropped (its memory comes back). */
+    for (unsigned k = 0; k < nz; k++) {
+        struct hvx_zone *z = h->zones[order[k]];
+        if (z && z->home != h->self && z->owned_pages == 0)
+            hvx_zone_delete(h, z);
+    }
+    return given;
+}
+
+uint32_t hvx_zone_alloc_page(struct hvx *h, const struct hvx_zone *avoid, void **page)
+{
+    for (unsigned k = 0; k < h->n_zones; k++) {
+        struct hvx_zone *z = h->zones[h->by_distance[k]];
+        if (z == avoid || z->faulted || z->buddy.free_pages == 0)
+            continue;
+        int64_t idx = hvx_buddy_alloc(&z->buddy, 0);
+        int fault = 0;
+        void *p = h->env.page(h->env.arg, vmca_gfn_make(z->home, (uint64_t)idx), &fault);
+        if (!p) {
+            /* The home's memory is gone: stop allocating there. */
+            hvx_buddy_free(&z->buddy, (uint64_t)idx, 0);
+            z->faulted = true;
+            continue;
+        }
+        *page = p;
+        return ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)idx;
+    }
+    return HVX_NIL;
+}
+
+int hvx_return(struct hvx *h, uint32_t home, unsigned max_migrate,
+               struct hvx_block *out, size_t cap, size_t *n_out)
+{
+    *n_out = 0;
+    if (home == h->self)
+        return HVX_EINVAL;
+    struct hvx_zone *z = hvx_zone_find(h, home);
+    if (!z)
+        return HVX_OK;
+    bool stuck = false;
+    /* Move in-use pages elsewhere, a bounded number per call. */
+    for (uint64_t i = 0; i < z->pages && z->used_pages && max_migrate; i++) {
+        if (!bit_test(z->owned, i) || hvx_buddy_is_free(&z->buddy, i))
+            continue;
+        uint32_t from = ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)i;
+        struct hvx_rec *r = rec_of(h, from);
+        if (!r->key)
+            continue;
+        void *dst;
+        uint32_t to = hvx_zone_alloc_page(h, z, &dst);
+        int fault = 0;
+        void *src = h->env.page(h->env.arg, handle_gfn(h, from), &fault);
+        struct hvx_client *c;
+        struct hvx_pool *pool = hvx_tmem_pool_of(h, r->key, &c);
+        if (to == HVX_NIL || !src) {
+            if (to != HVX_NIL)
+                hvx_buddy_free(&zone_of(h, to)->buddy, handle_index(to), 0);
+            if (src && pool->kind == HVX_POOL_PERSISTENT) {
+                stuck = true; /* nowhere to put it: try again later */
+                break;
+            }
+            if (!src && pool->kind == HVX_POOL_PERSISTENT)
+                c->failed = true;
+            hvx_tmem_remove(h, from);
+        } else {
+            memcpy(dst, src, h->page_size);
+            hvx_tmem_move(h, from, to);
+        }
+        max_migrate--;
+    }
+    /* Release what is free, largest blocks first. */
+    while (*n_out < cap && z->buddy.free_pages) {
+        uint64_t idx;
+        unsigned ord;
+        hvx_buddy_largest(&z->buddy, &idx, &ord);
+        hvx_buddy_take(&z->buddy, idx, ord);
+        release_block(h, z, idx, ord, home);
+        out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(home, idx), ord};
+    }
+    if (z->owned_pages == 0) {
+        hvx_zone_delete(h, z);
+        return HVX_OK;
+    }
+    return stuck ? HVX_ENOMEM : HVX_EBUSY;
+}
+
+uint64_t hvx_invalidate(struct hvx *h, uint32_t home)
+{
+    struct hvx_zone *z = home == h->self ? NULL : hvx_zone_find(h, home);
+    if (!z)
+        return 0;
+    uint64_t dropped = z->owned_pages;
+    for (uint64_t i = 0; i < z->pages && z->used_pages; i++) {
+        if (!bit_test(z->owned, i))
+            continue;
+        uint32_t handle = ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)i;
+        struct hvx_rec *r = rec_of(h, handle);
+        if (!r->key)
+            continue;
+        struct hvx_client *c;
+        struct hvx_pool *pool = hvx_tmem_pool_of(h, r->key, &c);
+        if (pool->kind == HVX_POOL_PERSISTENT)
+            c->failed = true;
+        hvx_tmem_remove(h, handle);
+    }
+    hvx_zone_delete(h, z);
+    return dropped;
+}
+
+int hvx_owned_blocks(const struct hvx *h, uint32_t home,
+                     int (*fn)(void *arg, struct hvx_block b), void *arg)
+{
+    const struct hvx_zone *z = hvx_zone_find((struct hvx *)h, home);
+    if (!z)
+        return 0;
+    for (uint64_t i = 0; i < z->pages;) {
+        if (!bit_test(z->owned, i)) {
+            i++;
+            continue;
+        }
+        unsigned ord = 0;
+        while (ord < HVX_BUDDY_MAX_ORDER && !(i & (UINT64_C(1) << ord)) &&
+               i + (UINT64_C(2) << ord) <= z->pages &&
+               !range_any_clear(z->owned, i, UINT64_C(2) << ord))
+            ord++;
+        int rc = fn(arg, (struct hvx_block){vmca_gfn_make(home, i), ord});
+        if (rc)
+            return rc;
+        i += UINT64_C(1) << ord;
+    }
+    return 0;
+}

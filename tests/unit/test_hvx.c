@@ -1,0 +1,413 @@
+/* libhvx: ownership (grant/request/return/invalidate), tmem semantics
+ * (targets, persistent vs ephemeral, flush-object, destroy), faults, and the
+ * metadata budget, over an in-process fake of the global address space. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gfn.h"
+#include "hvx.h"
+
+#define PAGE 4096u
+#define NHOMES 4
+
+/* Fake memory: one array per home, and a fault switch per home. */
+struct fake {
+    uint8_t *mem[NHOMES + 1];
+    uint64_t pages[NHOMES + 1];
+    bool fault[NHOMES + 1];
+    size_t live_bytes;
+};
+
+static void *fake_alloc(void *arg, size_t n)
+{
+    ((struct fake *)arg)->live_bytes += n;
+    return calloc(1, n);
+}
+
+static void fake_free(void *arg, void *p, size_t n)
+{
+    ((struct fake *)arg)->live_bytes -= n;
+    free(p);
+}
+
+static void *fake_page(void *arg, uint64_t gfn, int *fault)
+{
+    struct fake *f = arg;
+    uint32_t home = vmca_gfn_home(gfn);
+    uint64_t idx = vmca_gfn_index(gfn);
+    if (home == 0 || home > NHOMES || f->fault[home] || idx >= f->pages[home]) {
+        *fault = -1;
+        return NULL;
+    }
+    return f->mem[home] + idx * PAGE;
+}
+
+struct fx {
+    struct fake fake;
+    struct hvx_home homes[NHOMES];
+    struct hvx *h;      /* node 1 */
+};
+
+static int setup(void **state)
+{
+    struct fx *x = calloc(1, sizeof *x);
+    /* node1 and node2 share a board, node3 another board, node4 another rack. */
+    static const uint32_t loc[NHOMES][3] = {{0, 0, 1}, {0, 0, 2}, {0, 1, 3}, {1, 2, 4}};
+    for (unsigned i = 0; i < NHOMES; i++) {
+        x->homes[i].id = i + 1;
+        x->homes[i].pages = 1024;
+        memcpy(x->homes[i].location, loc[i], sizeof loc[i]);
+        x->homes[i].location_len = 3;
+        x->fake.pages[i + 1] = 1024;
+        x->fake.mem[i + 1] = calloc(1024, PAGE);
+    }
+    struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = x->homes, .n_homes = NHOMES};
+    struct hvx_env env = {fake_alloc, fake_free, fake_page, &x->fake};
+    x->h = hvx_new(&p, &env);
+    assert_non_null(x->h);
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *x = *state;
+    hvx_destroy(x->h);
+    assert_int_equal(x->fake.live_bytes, 0);  /* every metadata byte freed */
+    for (unsigned i = 1; i <= NHOMES; i++)
+        free(x->fake.mem[i]);
+    free(x);
+    return 0;
+}
+
+static struct hvx_node_stats stats(struct hvx *h)
+{
+    struct hvx_node_stats st;
+    struct hvx_home_pages owned[8], lent[8];
+    struct hvx_vm_stats vms[8];
+    hvx_stats(h, &st, owned, 8, lent, 8, vms, 8, false);
+    return st;
+}
+
+static uint64_t owned_of(struct hvx *h, uint32_t home)
+{
+    struct hvx_node_stats st;
+    struct hvx_home_pages owned[8], lent[8];
+    struct hvx_vm_stats vms[8];
+    hvx_stats(h, &st, owned, 8, lent, 8, vms, 8, false);
+    for (size_t i = 0; i < st.n_homes; i++)
+        if (owned[i].node == home)
+            return owned[i].pages;
+    return 0;
+}
+
+static void fill(uint8_t *buf, uint64_t seed)
+{
+    for (unsigned i = 0; i < PAGE; i += 8)
+        memcpy(buf + i, &(uint64_t){seed * 1000003u + i}, 8);
+}
+
+static void test_initial_state(void **state)
+{
+    struct fx *x = *state;
+    struct hvx_node_stats st = stats(x->h);
+    assert_int_equal(st.owned_pages, 1024);
+    assert_int_equal(st.free_pages, 1024);
+    assert_int_equal(st.used_pages, 0);
+    assert_true(hvx_enabled(x->h, 1));
+    assert_false(hvx_enabled(x->h, 2));
+    assert_int_equal(hvx_distance(x->h, 1, 2), 1);
+    assert_int_equal(hvx_distance(x->h, 1, 3), 2);
+    assert_int_equal(hvx_distance(x->h, 1, 4), 3);
+    assert_int_equal(hvx_distance(x->h, 3, 3), 0);
+}
+
+static void test_grant_rules(void **state)
+{
+    struct fx *x = *state;
+    enum hvx_grant_result r[4];
+    struct hvx_block b[4] = {{vmca_gfn_make(2, 0), 4}};
+    /* Home 2 not enabled: bounced, nothing owned. */
+    assert_int_equal(hvx_grant(x->h, 2, b, 1, r), 0);
+    assert_int_equal(r[0], HVX_GRANT_BOUNCED);
+    assert_int_equal(owned_of(x->h, 2), 0);
+    assert_int_equal(hvx_enable(x->h, 2, true), HVX_OK);
+    assert_int_equal(hvx_grant(x->h, 2, b, 1, r), 16);
+    assert_int_equal(r[0], HVX_GRANT_ACCEPTED);
+    assert_int_equal(owned_of(x->h, 2), 16);
+    /* Double grant (whole or overlapping) refused. */
+    b[0] = (struct hvx_block){vmca_gfn_make(2, 0), 4};
+    b[1] = (struct hvx_block){vmca_gfn_make(2, 8), 2};
+    b[2] = (struct hvx_block){vmca_gfn_make(2, 0), 5};
+    assert_int_equal(hvx_grant(x->h, 2, b, 3, r), 0);
+    assert_int_equal(r[0], HVX_GRANT_REJECTED);
+    assert_int_equal(r[1], HVX_GRANT_REJECTED);
+    assert_int_equal(r[2], HVX_GRANT_REJECTED);
+    /* Malformed: misaligned, past the home, unknown home, own page already owned. */
+    b[0] = (struct hvx_block){vmca_gfn_make(2, 3), 2};
+    b[1] = (struct hvx_block){vmca_gfn_make(2, 1024), 0};
+    b[2] = (struct hvx_block){vmca_gfn_make(9, 0), 0};
+    b[3] = (struct hvx_block){vmca_gfn_make(1, 0), 0};
+    assert_int_equal(hvx_grant(x->h, 2, b, 4, r), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(r[i], HVX_GRANT_REJECTED);
+    assert_int_equal(stats(x->h).owned_pages, 1024 + 16);
+}
+
+static void test_request_prefers_large_close(void **state)
+{
+    struct fx *x = *state;
+    enum hvx_grant_result r[2];
+    hvx_enable(x->h, 2, true);
+    hvx_enable(x->h, 4, true);
+    struct hvx_block in[2] = {{vmca_gfn_make(2, 64), 6}, {vmca_gfn_make(4, 0), 6}};
+    assert_int_equal(hvx_grant(x->h, 2, in, 2, r), 128);
+    /* For node 4 (another rack) the closest pages are node 4's own. */
+    struct hvx_block out[16];
+    size_t n;
+    assert_int_equal(hvx_request(x->h, 64, 4, out, 16, &n), 64);
+    assert_int_equal(n, 1);
+    assert_int_equal(vmca_gfn_home(out[0].gfn), 4);
+    assert_int_equal(out[0].order, 6);
+    assert_int_equal(owned_of(x->h, 4), 0);
+    /* For node 2, its own pages first, then the rest, big blocks. */
+    assert_int_equal(hvx_request(x->h, 64 + 512 + 3, 2, out, 16, &n), 64 + 512 + 3);
+    assert_int_equal(vmca_gfn_home(out[0].gfn), 2);
+    assert_int_equal(out[0].order, 6);
+    assert_int_equal(vmca_gfn_home(out[1].gfn), 1);
+    assert_int_equal(out[1].order, 9);
+    assert_int_equal(n, 4);               /* 64 + 512 + 2 + 1 */
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += UINT64_C(1) << out[i].order;
+        assert_true(vmca_block_valid(out[i].gfn, out[i].order, 1024));
+    }
+    assert_int_equal(sum, 64 + 512 + 3);
+    /* Own pages given away are lent to node 2. */
+    struct hvx_node_stats st;
+    struct hvx_home_pages owned[8], lent[8];
+    struct hvx_vm_stats vms[8];
+    hvx_stats(x->h, &st, owned, 8, lent, 8, vms, 8, false);
+    assert_int_equal(st.n_lent, 1);     /* node 4 got its own pages back: not lent */
+    assert_int_equal(lent[0].node, 2);
+    assert_int_equal(lent[0].pages, 512 + 3);
+    /* More than is free: only what is free. */
+    assert_int_equal(hvx_request(x->h, 5000, 3, out, 16, &n), 1024 - 512 - 3);
+    assert_int_equal(stats(x->h).owned_pages, 0);
+}
+
+static void test_targets_and_semantics(void **state)
+{
+    struct fx *x = *state;
+    uint8_t buf[PAGE], out[PAGE];
+    assert_int_equal(hvx_client_new(x->h, 7), HVX_OK);
+    assert_int_equal(hvx_client_new(x->h, 7), HVX_EEXIST);
+    int pp = hvx_pool_new(x->h, 7, HVX_POOL_PERSISTENT);
+    int ep = hvx_pool_new(x->h, 7, HVX_POOL_EPHEMERAL);
+    assert_true(pp >= 0 && ep >= 0 && pp != ep);
+    assert_int_equal(hvx_set_target(x->h, 7, 10), HVX_OK);
+    for (uint32_t i = 0; i < 10; i++) {
+        fill(buf, i);
+        assert_int_equal(hvx_put(x->h, 7, (unsigned)pp, 1, i, buf), HVX_OK);
+    }
+    fill(buf, 99);
+    assert_int_equal(hvx_put(x->h, 7, (unsigned)pp, 1, 10, buf), HVX_ENOMEM); /* at target */
+    fill(buf, 5000);
+    assert_int_equal(hvx_put(x->h, 7, (unsigned)pp, 1, 3, buf), HVX_OK);      /* replace */
+    /* Persistent gets keep the page. */
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(hvx_get(x->h, 7, (unsigned)pp, 1, 3, out), HVX_OK);
+        assert_memory_equal(out, buf, PAGE);
+    }
+    assert_int_equal(hvx_get(x->h, 7, (unsigned)pp, 1, 10, out), HVX_ENOENT);
+    /* Ephemeral get removes the page. */
+    assert_int_equal(hvx_set_target(x->h, 7, UINT64_MAX), HVX_OK);
+    fill(buf, 77);
+    assert_int_equal(hvx_put(x->h, 7, (unsigned)ep, 2, 0, buf), HVX_OK);
+    assert_int_equal(hvx_get(x->h, 7, (unsigned)ep, 2, 0, out), HVX_OK);
+    assert_memory_equal(out, buf, PAGE);
+    assert_int_equal(hvx_get(x->h, 7, (unsigned)ep, 2, 0, out), HVX_ENOENT);
+    /* flush-object removes exactly that object's pages. */
+    for (uint32_t i = 0; i < 5; i++)
+        assert_int_equal(hvx_put(x->h, 7, (unsigned)pp, 2, i, buf), HVX_OK);
+    assert_int_equal(hvx_flush_object(x->h, 7, (unsigned)pp, 1), 10);
+    assert_int_equal(hvx_get(x->h, 7, (unsigned)pp, 1, 0, out), HVX_ENOENT);
+    assert_int_equal(hvx_get(x->h, 7, (unsigned)pp, 2, 4, out), HVX_OK);
+    assert_int_equal(hvx_flush_page(x->h, 7, (unsigned)pp, 2, 4), HVX_OK);
+    assert_int_equal(hvx_flush_page(x->h, 7, (unsigned)pp, 2, 4), HVX_ENOENT);
+    /* Bad arguments. */
+    assert_int_equal(hvx_put(x->h, 8, 0, 1, 0, buf), HVX_ENOENT);
+    assert_int_equal(hvx_put(x->h, 7, 15, 1, 0, buf), HVX_ENOENT);
+    assert_int_equal(hvx_put(x->h, 7, (unsigned)pp, HVX_OID_MAX + 1, 0, buf), HVX_EINVAL);
+    assert_int_equal(hvx_pool_new(x->h, 7, 9), HVX_EINVAL);
+    /* Statistics count the period and reset. */
+    struct hvx_node_stats st;
+    struct hvx_home_pages owned[8], lent[8];
+    struct hvx_vm_stats vms[8];
+    hvx_stats(x->h, &st, owned, 8, lent, 8, vms, 8, true);
+    assert_int_equal(st.n_vms, 1);
+    assert_int_equal(vms[0].vm, 7);
+    assert_int_equal(vms[0].tmem_used, 4);
+    assert_int_equal(vms[0].puts_total, 10 + 1 + 1 + 1 + 5);
+    assert_int_equal(vms[0].puts_succ, 10 + 1 + 1 + 5);
+    assert_int_equal(st.used_pages, 4);
+    hvx_stats(x->h, &st, owned, 8, lent, 8, vms, 8, false);
+    assert_int_equal(vms[0].puts_total, 0);
+    /* Destroying the pool and the client gives every page back. */
+    assert_int_equal(hvx_pool_destroy(x->h, 7, (unsigned)pp), HVX_OK);
+    assert_int_equal(stats(x->h).used_pages, 0);
+    assert_int_equal(hvx_client_destroy(x->h, 7), HVX_OK);
+    assert_int_equal(stats(x->h).free_pages, 1024);
+}
+
+static void test_no_free_page(void **state)
+{
+    struct fx *x = *state;
+    uint8_t buf[PAGE] = {1};
+    struct hvx_block out[64];
+    size_t n;
+    hvx_request(x->h, 1020, 2, out, 64, &n);
+    hvx_client_new(x->h, 1);
+    int p = hvx_pool_new(x->h, 1, HVX_POOL_PERSISTENT);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(hvx_put(x->h, 1, (unsigned)p, 0, i, buf), HVX_OK);
+    assert_int_equal(hvx_put(x->h, 1, (unsigned)p, 0, 4, buf), HVX_ENOMEM);
+}
+
+/* Puts from VM 7 until `n` pages land on home `home`. */
+static void fill_home(struct fx *x, int pool, uint32_t home, uint32_t n)
+{
+    uint8_t buf[PAGE];
+    for (uint32_t i = 0; i < n; i++) {
+        fill(buf, 100 + i);
+        assert_int_equal(hvx_put(x->h, 7, (unsigned)pool, home, i, buf), HVX_OK);
+    }
+}
+
+static void test_return_migrates(void **state)
+{
+    struct fx *x = *state;
+    enum hvx_grant_result r[1];
+    struct hvx_block out[64];
+    size_t n;
+    hvx_enable(x->h, 2, true);
+    /* Give away all own pages but 100, take 64 of node 2's, use them all. */
+    hvx_request(x->h, 924, 3, out, 64, &n);
+    struct hvx_block b = {vmca_gfn_make(2, 0), 6};
+    assert_int_equal(hvx_grant(x->h, 2, &b, 1, r), 64);
+    hvx_client_new(x->h, 7);
+    int pp = hvx_pool_new(x->h, 7, HVX_POOL_PERSISTENT);
+    fill_home(x, pp, 0, 164);              /* own 100 + node 2's 64 */
+    assert_int_equal(owned_of(x->h, 2), 64);
+    /* No free page elsewhere: persistent pages cannot move. */
+    assert_int_equal(hvx_return(x->h, 2, 1000, out, 64, &n), HVX_ENOMEM);
+    assert_int_equal(n, 0);
+    /* Free 64 own pages; now Return moves the data in bounded steps. */
+    for (uint32_t i = 0; i < 64; i++)
+        hvx_flush_page(x->h, 7, (unsigned)pp, 0, i);   /* own pages went first */
+    int rc;
+    int calls = 0;
+    size_t blocks = 0;
+    uint64_t pages = 0;
+    do {
+        rc = hvx_return(x->h, 2, 10, out, 64, &n);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(vmca_gfn_home(out[i].gfn), 2);
+            pages += UINT64_C(1) << out[i].order;
+        }
+        blocks += n;
+        calls++;
+    } while (rc == HVX_EBUSY && calls < 100);
+    assert_int_equal(rc, HVX_OK);
+    assert_true(calls >= 7);                /* 64 pages, 10 per call */
+    assert_int_equal(pages, 64);
+    assert_int_equal(owned_of(x->h, 2), 0);
+    struct hvx_node_stats st = stats(x->h);
+    assert_int_equal(st.owned_pages, 100);
+    /* Every remaining entry still reads back its data. */
+    uint8_t buf[PAGE], got[PAGE];
+    for (uint32_t i = 64; i < 164; i++) {
+        fill(buf, 100 + i);
+        assert_int_equal(hvx_get(x->h, 7, (unsigned)pp, 0, i, got), HVX_OK);
+        assert_memory_equal(got, buf, PAGE);
+    }
+    assert_int_equal(hvx_return(x->h, 1, 10, out, 64, &n), HVX_EINVAL);
+}
+
+static void test_invalidate_and_faults(void **state)
+{
+    struct fx *x = *state;
+    enum hvx_grant_result r[1];
+    struct hvx_block out[64];
+    size_t n;
+    uint8_t buf[PAGE], got[PAGE];
+    hvx_enable(x->h, 3, true);
+    hvx_request(x->h, 1024, 2, out, 64, &n);    /* no own pages left */
+    struct hvx_block b = {vmca_gfn_make(3, 128), 5};
+    assert_int_equal(hvx_grant(x->h, 3, &b, 1, r), 32);
+    hvx_client_new(x->h, 7);
+    hvx_client_new(x->h, 8);
+    int pp = hvx_pool_new(x->h, 7, HVX_POOL_PERSISTENT);
+    int ep = hvx_pool_new(x->h, 8, HVX_POOL_EPHEMERAL);
+    fill_home(x, pp, 1, 4);
+    fill(buf, 1);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(hvx_put(x->h, 8, (unsigned)ep, 1, i, buf), HVX_OK);
+    /* Home 3 restarts: its memory faults. Ephemeral: a miss; persistent:
+     * the VM fails. Never stale data. */
+    x->fake.fault[3] = true;
+    assert_int_equal(hvx_get(x->h, 8, (unsigned)ep, 1, 0, got), HVX_ENOENT);
+    assert_int_equal(hvx_get(x->h, 7, (unsigned)pp, 1, 0, got), HVX_EIO);
+    assert_int_equal(hvx_get(x->h, 7, (unsigned)pp, 1, 1, got), HVX_EIO);  /* stays failed */
+    /* Invalidate drops the rest; nothing of home 3 is left. */
+    assert_int_equal(hvx_invalidate(x->h, 3), 32);
+    assert_int_equal(owned_of(x->h, 3), 0);
+    struct hvx_node_stats st;
+    struct hvx_home_pages owned[8], lent[8];
+    struct hvx_vm_stats vms[8];
+    hvx_stats(x->h, &st, owned, 8, lent, 8, vms, 8, false);
+    assert_int_equal(st.used_pages, 0);
+    assert_int_equal(st.owned_pages, 0);
+    for (size_t i = 0; i < st.n_vms; i++) {
+        assert_int_equal(vms[i].tmem_used, 0);
+        assert_int_equal(vms[i].failed, vms[i].vm == 7);
+    }
+    assert_int_equal(hvx_get(x->h, 8, (unsigned)ep, 1, 1, got), HVX_ENOENT);
+    assert_int_equal(hvx_invalidate(x->h, 3), 0);
+    assert_int_equal(hvx_invalidate(x->h, 1), 0);           /* never its own */
+}
+
+static int count_block(void *arg, struct hvx_block b)
+{
+    *(uint64_t *)arg += UINT64_C(1) << b.order;
+    return 0;
+}
+
+static void test_census_listing_and_metadata(void **state)
+{
+    struct fx *x = *state;
+    struct hvx_block out[64];
+    size_t n;
+    hvx_request(x->h, 5, 2, out, 64, &n);
+    uint64_t pages = 0;
+    hvx_owned_blocks(x->h, 1, count_block, &pages);
+    assert_int_equal(pages, 1019);
+    struct hvx_node_stats st = stats(x->h);
+    assert_true(st.metadata_bytes == x->fake.live_bytes);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_initial_state), T(test_grant_rules), T(test_request_prefers_large_close),
+        T(test_targets_and_semantics), T(test_no_free_page), T(test_return_migrates),
+        T(test_invalidate_and_faults), T(test_census_listing_and_metadata),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
