@@ -1121,3 +1121,15 @@ const struct vmca_node_cfg *vmca_config_node_by_id(const struct vmca_config *cfg
             return &cfg->nodes[i];
     return NULL;
 }
+
+int vmca_config_socket_path(const struct vmca_config *cfg, const char *node,
+                            const char *kind, char *out, size_t outlen)
+{
+    const char *slash = strrchr(cfg->path, '/');
+    int dirlen = slash ? (int)(slash - cfg->path) : 1;
+    const char *dir = slash ? cfg->path : ".";
+    int n = snprintf(out, outlen, "%.*s/%s-%s-%s.sock", dirlen, dir, cfg->cluster, node, kind);
+    if (n < 0 || (size_t)n >= outlen || n >= 108)
+        return VMCA_ERR_INVAL;
+    return VMCA_OK;
+}

@@ -219,11 +219,51 @@ static void insert_block(struct hvx_buddy *b, uint64_t idx, unsigned order)
     set_free(b, idx, k);
 }
 
+/* The order of the free block that is or contains the block at idx of
+ * `order`, or -1. One bit per order, but free blocks are disjoint, so a
+ * free block seen inside a container proves that container and all above
+ * it are not free: a free buddy at order k ends the walk, any other free
+ * block in the same word at order k (the container of order k + 6) ends
+ * it after order k + 5. That keeps the order-0 paths short. */
+static int find_container(const struct hvx_buddy *b, uint64_t idx, unsigned order)
+{
+    unsigned limit = b->max_order;
+    for (unsigned k = order; k <= limit; k++) {
+        const struct hvx_hbm *h = &b->order[k];
+        uint64_t bit = idx >> k;
+        if (bit >= h->nbits)
+            break;      /* the container passes the end here and above */
+        uint64_t word = h->level[0][bit >> 6];
+        if ((word >> (bit & 63)) & 1u)
+            return (int)k;
+        if (word != 0) {
+            if ((word >> ((bit ^ 1u) & 63)) & 1u)
+                break;
+            if (k + 5 < limit)
+                limit = k + 5;
+        }
+    }
+    return -1;
+}
+
+/* Whether any page of the valid block (idx, order) is free: it or a
+ * container is free, or a sub-block is (a bitmap range per lower order). */
+static bool block_has_free(const struct hvx_buddy *b, uint64_t idx, unsigned order)
+{
+    if (find_container(b, idx, order) >= 0)
+        return true;
+    uint64_t end = idx + (UINT64_C(1) << order);
+    for (unsigned k = 0; k < order; k++)
+        if (hbm_any(&b->order[k], idx >> k, end >> k))
+            return true;
+    return false;
+}
+
 int hvx_buddy_free(struct hvx_buddy *b, uint64_t idx, unsigned order)
 {
     if (!block_valid(b, idx, order))
         return -1;
-    if (range_has_free(b, idx, idx + (UINT64_C(1) << order)))
+    if (block_has_free(b, idx, order))
         return -1;
     insert_block(b, idx, order);
     return 0;
@@ -260,28 +300,18 @@ int hvx_buddy_take(struct hvx_buddy *b, uint64_t idx, unsigned order)
 {
     if (!block_valid(b, idx, order))
         return -1;
-    for (unsigned k = order; k <= b->max_order; k++) {
-        const struct hvx_hbm *h = &b->order[k];
-        uint64_t bit = idx >> k;
-        if (bit < h->nbits && hbm_test(h, bit)) {
-            split_out(b, bit << k, k, idx, order);
-            return 0;
-        }
-    }
-    return -1;
+    int k = find_container(b, idx, order);
+    if (k < 0)
+        return -1;
+    split_out(b, (idx >> k) << k, (unsigned)k, idx, order);
+    return 0;
 }
 
 bool hvx_buddy_is_free(const struct hvx_buddy *b, uint64_t idx)
 {
     if (idx >= b->npages)
         return false;
-    for (unsigned k = 0; k <= b->max_order; k++) {
-        const struct hvx_hbm *h = &b->order[k];
-        uint64_t bit = idx >> k;
-        if (bit < h->nbits && hbm_test(h, bit))
-            return true;
-    }
-    return false;
+    return find_container(b, idx, 0) >= 0;
 }
 
 int hvx_buddy_largest(const struct hvx_buddy *b, uint64_t *idx, unsigned *order)

@@ -133,6 +133,8 @@ int hvx_owned_blocks(const struct hvx *h, uint32_t home,
 /* Registers VM `vm`; returns HVX_OK or HVX_EEXIST / HVX_ENOMEM / HVX_EINVAL.
  * A new client has no target (unlimited) until hvx_set_target. */
 int hvx_client_new(struct hvx *h, uint32_t vm);
+/* Whether VM `vm` is registered. */
+bool hvx_client_known(struct hvx *h, uint32_t vm);
 /* Frees every page of the VM and forgets it. */
 int hvx_client_destroy(struct hvx *h, uint32_t vm);
 /* Per-VM target in pages (Mem-Limit); UINT64_MAX = unlimited. */
@@ -143,10 +145,12 @@ int hvx_pool_new(struct hvx *h, uint32_t vm, unsigned kind);
 int hvx_pool_destroy(struct hvx *h, uint32_t vm, unsigned pool);
 
 /* put: copies page_size bytes from src. Replaces an existing entry of the
- * key in place. HVX_ENOMEM at target or when no page is free. */
+ * key in place. Returns 0 when the page is local, 1 when it lives on another
+ * node (remote access cost), HVX_ENOMEM at target or when no page is free. */
 int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t index,
             const void *src);
-/* get: copies the page to dst. A persistent get keeps the page (Linux
+/* get: copies the page to dst; returns 0 (local page) or 1 (remote page) as
+ * put does. A persistent get keeps the page (Linux
  * frontswap's default, non-exclusive); an ephemeral get removes it (Xen's
  * cleancache semantics). HVX_ENOENT on a miss; HVX_EIO when a persistent
  * page was lost (the VM has failed). */

@@ -114,6 +114,11 @@ void hvx_tmem_move(struct hvx *h, uint32_t from, uint32_t to)
     hvx_buddy_free(&zf->buddy, handle_index(from), 0);
 }
 
+bool hvx_client_known(struct hvx *h, uint32_t vm)
+{
+    return client_find(h, vm, NULL) != NULL;
+}
+
 int hvx_client_new(struct hvx *h, uint32_t vm)
 {
     if (client_find(h, vm, NULL))
@@ -246,7 +251,7 @@ int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
             return entry_lost(h, c, pool, x);
         memcpy(p, src, h->page_size);
         c->puts_succ++;
-        return HVX_OK;
+        return zone_of(h, x)->home != h->self;
     }
     if (c->used >= c->target)
         return HVX_ENOMEM;
@@ -263,7 +268,7 @@ int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
     c->used++;
     c->pools[pool].pages++;
     c->puts_succ++;
-    return HVX_OK;
+    return zone_of(h, x)->home != h->self;
 }
 
 int hvx_get(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t index,
@@ -283,10 +288,11 @@ int hvx_get(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
     if (!p)
         return entry_lost(h, c, pool, x);
     memcpy(dst, p, h->page_size);
+    int remote = zone_of(h, x)->home != h->self;
     if (c->pools[pool].kind == HVX_POOL_EPHEMERAL)
         hvx_tmem_remove(h, x);
     c->gets_succ++;
-    return HVX_OK;
+    return remote;
 }
 
 int hvx_flush_page(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid,

@@ -1,25 +1,23 @@
 /* Admin Unix socket; see admin.h. */
 #include "admin.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
 #include "log.h"
+#include "unixsock.h"
 
 #define ADMIN_LINE_MAX 256
 
 struct vmca_admin {
     struct evconnlistener *lst;
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char path[108];
     vmca_admin_handler handler;
     void *arg;
 };
@@ -60,11 +58,8 @@ static void on_accept(struct evconnlistener *lst, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
 {
     struct vmca_admin *a = arg;
-    struct ucred cred;
-    socklen_t cl = sizeof cred;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
-        (cred.uid != 0 && cred.uid != geteuid())) {
-        log_warn("admin: refused client with uid %d", (int)cred.uid);
+    if (!vmca_unix_peer_allowed(fd)) {
+        log_warn("admin: refused a client running as another user");
         close(fd);
         return;
     }
@@ -84,35 +79,9 @@ struct vmca_admin *vmca_admin_open(struct event_base *base, const char *path,
                                    vmca_admin_handler handler, void *arg,
                                    char *err, size_t errlen)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sun.sun_path) {
-        snprintf(err, errlen, "admin socket path %s is too long", path);
+    int fd = vmca_unix_listen(path, SOCK_STREAM, err, errlen);
+    if (fd < 0)
         return NULL;
-    }
-    strcpy(sun.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "admin socket: %s", strerror(errno));
-        return NULL;
-    }
-    /* A socket file that still answers belongs to a live master. */
-    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
-        snprintf(err, errlen, "another master already serves %s", path);
-        close(fd);
-        return NULL;
-    }
-    close(fd);
-    unlink(path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    mode_t old = umask(077);
-    int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof sun);
-    umask(old);
-    if (rc != 0 || chmod(path, 0600) != 0) {
-        snprintf(err, errlen, "cannot bind admin socket %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
     struct vmca_admin *a = calloc(1, sizeof *a);
     if (!a) {
         close(fd);
@@ -123,7 +92,7 @@ struct vmca_admin *vmca_admin_open(struct event_base *base, const char *path,
     snprintf(a->path, sizeof a->path, "%s", path);
     a->handler = handler;
     a->arg = arg;
-    a->lst = evconnlistener_new(base, on_accept, a, LEV_OPT_CLOSE_ON_FREE, 16, fd);
+    a->lst = evconnlistener_new(base, on_accept, a, LEV_OPT_CLOSE_ON_FREE, -1, fd);
     if (!a->lst) {
         snprintf(err, errlen, "cannot listen on admin socket %s", path);
         close(fd);

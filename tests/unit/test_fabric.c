@@ -11,10 +11,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -402,6 +405,13 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 static void test_remote_latency(void **state)
 {
     struct ctx *c = *state;
@@ -670,40 +680,164 @@ static void test_concurrent_start(void **state)
     }
 }
 
+/* A barrier for forked children in MAP_SHARED memory; a child that waits
+ * too long (a sibling died) exits with 30. */
+struct barrier {
+    _Atomic int count;
+    _Atomic int phase;
+    int n;
+};
+
+static void barrier_wait(struct barrier *b)
+{
+    int ph = atomic_load(&b->phase);
+    if (atomic_fetch_add(&b->count, 1) == b->n - 1) {
+        atomic_store(&b->count, 0);
+        atomic_fetch_add(&b->phase, 1);
+        return;
+    }
+    int64_t deadline = now_ns() + 30000000000LL;
+    while (atomic_load(&b->phase) == ph) {
+        if (now_ns() > deadline)
+            _exit(30);
+        sched_yield();
+    }
+}
+
+enum { STRESS_PROCS = 4, STRESS_ROUNDS = 300 };
+
+static int child_stress(const char *cluster, uint32_t self, struct barrier *b)
+{
+    for (int k = 0; k < STRESS_ROUNDS; k++) {
+        char err[256];
+        struct fabric_params p = params(cluster, self, 1);
+        struct fabric *f = fabric_open(&p, err, sizeof(err));
+        if (f == NULL) {
+            fprintf(stderr, "node %u: %s\n", self, err);
+            return 20;
+        }
+        /* Everybody of this round is open: all must be in one control
+         * segment, none left behind in one the last closer removed. */
+        barrier_wait(b);
+        for (uint32_t n = 1; n <= STRESS_PROCS; n++) {
+            if (!fabric_online(f, n)) {
+                fprintf(stderr, "node %u round %d: node %u not online\n", self, k, n);
+                return 21;
+            }
+        }
+        barrier_wait(b);
+        /* No barrier after the close: the fast ones reopen while the slow
+         * ones are still closing (maybe as the last node). */
+        fabric_close(f);
+    }
+    return 0;
+}
+
 /* Opens racing closes (the last node removing the control segment while
- * another creates or joins it): every open must succeed and see itself
- * online, and the end state is clean. */
+ * another joins it): every node must end up in the one live control
+ * segment, and the end state is clean. */
 static void test_open_close_stress(void **state)
 {
     struct ctx *c = *state;
-    pid_t pids[4];
-    for (int i = 0; i < 4; i++) {
+    struct barrier *b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
+                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(b != MAP_FAILED);
+    b->n = STRESS_PROCS;
+    pid_t pids[STRESS_PROCS];
+    for (int i = 0; i < STRESS_PROCS; i++) {
         pids[i] = fork();
         assert_true(pids[i] >= 0);
-        if (pids[i] == 0) {
-            uint32_t self = (uint32_t)i + 1;
-            for (int k = 0; k < 200; k++) {
-                char err[256];
-                struct fabric_params p = params(c->cluster, self, 1);
-                struct fabric *f = fabric_open(&p, err, sizeof(err));
-                if (f == NULL) {
-                    fprintf(stderr, "node %u: %s\n", self, err);
-                    _exit(20);
-                }
-                if (!fabric_online(f, self))
-                    _exit(21);
-                fabric_close(f);
-            }
-            _exit(0);
-        }
+        if (pids[i] == 0)
+            _exit(child_stress(c->cluster, (uint32_t)i + 1, b));
     }
-    for (int i = 0; i < 4; i++) {
+    int failed = 0;
+    for (int i = 0; i < STRESS_PROCS; i++) {
         int st;
         assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
-        assert_true(WIFEXITED(st));
-        assert_int_equal(WEXITSTATUS(st), 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            failed++;
     }
+    munmap(b, sizeof(*b));
+    assert_int_equal(failed, 0);
     assert_false(shm_exists(c->cluster, "ctl"));
+}
+
+/* The deterministic version of the race above. The fabric serialises
+ * joining and the last close with flock on the control segment; a helper
+ * process holds that lock while node 2 joins (it has opened the segment and
+ * waits for the lock), then removes the segment as a last closer would.
+ * Node 2 must notice and start a fresh control segment instead of living
+ * alone in the removed one: node 3, joining later, must see it. */
+static void test_join_while_last_closes(void **state)
+{
+    struct ctx *c = *state;
+    char ctl[96];
+    snprintf(ctl, sizeof(ctl), "/vmca-%s-ctl", c->cluster);
+    struct fabric *l = open_node(c->cluster, 1, 1);
+
+    int locked[2], unlink_now[2], opened[2], quit[2];
+    assert_int_equal(pipe(locked), 0);
+    assert_int_equal(pipe(unlink_now), 0);
+    assert_int_equal(pipe(opened), 0);
+    assert_int_equal(pipe(quit), 0);
+
+    pid_t holder = fork();
+    assert_true(holder >= 0);
+    if (holder == 0) {
+        int fd = shm_open(ctl, O_RDWR, 0);
+        if (fd < 0 || flock(fd, LOCK_EX) != 0)
+            _exit(41);
+        sync_write(locked[1], 1);
+        sync_read(unlink_now[0]);
+        shm_unlink(ctl);
+        flock(fd, LOCK_UN);
+        _exit(0);
+    }
+    sync_read(locked[0]);
+
+    pid_t joiner = fork();
+    assert_true(joiner >= 0);
+    if (joiner == 0) {
+        char err[256];
+        struct fabric_params p = params(c->cluster, 2, 1);
+        struct fabric *f = fabric_open(&p, err, sizeof(err));
+        if (f == NULL) {
+            fprintf(stderr, "node 2: %s\n", err);
+            _exit(42);
+        }
+        sync_write(opened[1], 1);
+        sync_read(quit[0]);
+        fabric_close(f);
+        _exit(0);
+    }
+    nap_ms(200); /* let node 2 reach the lock (if it is slower, it simply
+                  * finds no segment and creates one: the test still holds) */
+    sync_write(unlink_now[1], 1);
+    sync_read(opened[0]);
+
+    struct fabric *n3 = open_node(c->cluster, 3, 1);
+    assert_true(fabric_online(n3, 2));
+    assert_true(fabric_online(n3, 3));
+    assert_false(fabric_online(n3, 1)); /* node 1 is in the removed segment */
+
+    /* Node 1 closing as the last node of its (removed) control segment
+     * must not remove the live one that has the same name now. */
+    fabric_close(l);
+    assert_true(shm_exists(c->cluster, "ctl"));
+
+    sync_write(quit[1], 1);
+    int st;
+    assert_int_equal(waitpid(holder, &st, 0), holder);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(waitpid(joiner, &st, 0), joiner);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(shm_exists(c->cluster, "ctl")); /* node 3 still online */
+    fabric_close(n3);
+    assert_false(shm_exists(c->cluster, "ctl"));
+    int fds[] = {locked[0], locked[1], unlink_now[0], unlink_now[1],
+                 opened[0], opened[1], quit[0], quit[1]};
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        close(fds[i]);
 }
 
 static void test_strerror(void **state)
@@ -735,6 +869,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ctl_uninitialised, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_close_stress, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_while_last_closes, setup, teardown),
         cmocka_unit_test(test_strerror),
     };
     signal(SIGPIPE, SIG_IGN);

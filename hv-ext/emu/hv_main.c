@@ -1,0 +1,779 @@
+/* vmca-hv: the emulated hypervisor of one node. It holds the node's libhvx
+ * instance over the emulated global address space (fabric.c), serves
+ * emulated VMs on the guest socket (guest_proto.h) and the node's memory
+ * manager on the TKM socket (proto/tkm.proto), and pushes statistics every
+ * interval. A restart is a node crash: the node's segment comes back empty
+ * with a new generation. */
+#define _GNU_SOURCE /* struct ucred via unixsock, memfd in guests */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "err.h"
+#include "fabric.h"
+#include "guest_proto.h"
+#include "hvx.h"
+#include "log.h"
+#include "tkm_wire.h"
+#include "unixsock.h"
+
+struct hv;
+
+struct guest {
+    struct hv *hv;
+    int fd;
+    struct event *ev;
+    bool registered;
+    uint32_t vm;
+    uint8_t *buf;             /* the guest's shared page buffer */
+    size_t buf_len;
+    uint32_t slots;
+    struct guest *next;
+};
+
+struct tkm_client {
+    struct hv *hv;
+    int fd;
+    struct event *ev;
+    struct tkm_client *next;
+};
+
+struct hv {
+    struct vmca_config cfg;
+    const struct vmca_node_cfg *self;
+    struct event_base *base;
+    struct fabric *fabric;
+    struct hvx *hvx;
+    int guest_lfd, tkm_lfd;
+    struct event *guest_lev, *tkm_lev, *stats_ev;
+    char guest_path[108], tkm_path[108];
+    struct guest *guests;
+    struct tkm_client *tkms;
+    uint64_t period;
+    uint32_t fault_logged_home;   /* last home whose fault was logged */
+};
+
+static const char usage[] =
+    "usage: vmca-hv --config FILE --node NAME [options]\n"
+    "Runs the emulated hypervisor of node NAME: its tmem pages live in a shared\n"
+    "memory segment of the emulated global address space; emulated VMs\n"
+    "(vmca-guest) connect to the guest socket, the node's memory manager\n"
+    "(vmca-slave) to the TKM socket.\n"
+    "\n"
+    "  -c, --config FILE          cluster configuration (required)\n"
+    "  -n, --node NAME            this node's name in FILE (required)\n"
+    "      --guest-socket PATH    default: <config dir>/<cluster>-<node>-guest.sock\n"
+    "      --tkm-socket PATH      default: <config dir>/<cluster>-<node>-tkm.sock\n"
+    "      --remote-latency-us N  busy-wait per remote page access (default 0;\n"
+    "                             the paper's hardware: 50)\n"
+    "  -l, --log-level LEVEL      err, warn, info (default) or debug\n"
+    "  -s, --syslog               log to syslog instead of stderr\n"
+    "  -h, --help                 this text\n";
+
+/* ---- libhvx environment: memory from the heap, pages from the fabric ---- */
+
+static void *env_alloc(void *arg, size_t n)
+{
+    return calloc(1, n);
+}
+
+static void env_free(void *arg, void *p, size_t n)
+{
+    free(p);
+}
+
+static void *env_page(void *arg, uint64_t gfn, int *fault)
+{
+    struct hv *hv = arg;
+    void *p = fabric_page(hv->fabric, gfn, fault);
+    if (!p && hv->fault_logged_home != (gfn >> 36)) {
+        hv->fault_logged_home = (uint32_t)(gfn >> 36);
+        log_warn("access to a page of node %u faulted: %s", (unsigned)(gfn >> 36),
+                 fabric_strerror(*fault));
+    }
+    return p;
+}
+
+/* ---- guests ---- */
+
+static void guest_close(struct guest *g, const char *why)
+{
+    struct hv *hv = g->hv;
+    if (g->registered) {
+        hvx_client_destroy(hv->hvx, g->vm);
+        log_info("VM %u disconnected: %s", g->vm, why);
+    } else {
+        log_warn("guest connection closed: %s", why);
+    }
+    for (struct guest **p = &hv->guests; *p; p = &(*p)->next)
+        if (*p == g) {
+            *p = g->next;
+            break;
+        }
+    event_free(g->ev);
+    close(g->fd);
+    if (g->buf)
+        munmap(g->buf, g->buf_len);
+    free(g);
+}
+
+static int guest_hello(struct guest *g, const uint8_t *msg, size_t len, int passed_fd,
+                       char *why, size_t whylen)
+{
+    struct hv *hv = g->hv;
+    struct guest_hello hello;
+    if (len != sizeof hello) {
+        snprintf(why, whylen, "hello of %zu bytes, expected %zu", len, sizeof hello);
+        return -1;
+    }
+    memcpy(&hello, msg, sizeof hello);
+    if (hello.magic != GUEST_MAGIC || hello.type != GUEST_MSG_HELLO) {
+        snprintf(why, whylen, "first message is not a hello");
+        return -1;
+    }
+    if (hello.slots == 0 || hello.slots > GUEST_MAX_SLOTS) {
+        snprintf(why, whylen, "hello: slots %u not in 1..%u", hello.slots, GUEST_MAX_SLOTS);
+        return -1;
+    }
+    struct stat st;
+    size_t need = (size_t)hello.slots * hv->cfg.page_size;
+    if (passed_fd < 0 || fstat(passed_fd, &st) != 0 || (size_t)st.st_size < need) {
+        snprintf(why, whylen, "hello: no page buffer of %zu bytes passed", need);
+        return -1;
+    }
+    g->buf = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_SHARED, passed_fd, 0);
+    if (g->buf == MAP_FAILED) {
+        g->buf = NULL;
+        snprintf(why, whylen, "cannot map the page buffer: %s", strerror(errno));
+        return -1;
+    }
+    g->buf_len = need;
+    g->slots = hello.slots;
+    struct guest_hello_reply reply = {
+        .magic = GUEST_MAGIC, .type = GUEST_MSG_HELLO,
+        .status = hvx_client_new(hv->hvx, hello.vm),
+        .page_size = hv->cfg.page_size, .max_batch = GUEST_MAX_BATCH,
+        .node = hv->self->id,
+    };
+    send(g->fd, &reply, sizeof reply, MSG_NOSIGNAL);
+    if (reply.status != HVX_OK) {
+        snprintf(why, whylen, "VM %u refused: %s", hello.vm,
+                 reply.status == HVX_EEXIST ? "a VM with that id is connected" : "no room");
+        return -1;
+    }
+    g->registered = true;
+    g->vm = hello.vm;
+    log_info("VM %u connected (%u-page buffer)", g->vm, g->slots);
+    return 0;
+}
+
+static int32_t guest_op(struct guest *g, const struct guest_op *op)
+{
+    struct hvx *h = g->hv->hvx;
+    bool paged = op->op == GUEST_OP_PUT || op->op == GUEST_OP_GET;
+    if (paged && op->slot >= g->slots)
+        return HVX_EINVAL;
+    uint8_t *slot = paged ? g->buf + (size_t)op->slot * g->hv->cfg.page_size : NULL;
+    switch (op->op) {
+    case GUEST_OP_NEW_POOL: return hvx_pool_new(h, g->vm, op->pool);
+    case GUEST_OP_DESTROY_POOL: return hvx_pool_destroy(h, g->vm, op->pool);
+    case GUEST_OP_PUT: return hvx_put(h, g->vm, op->pool, op->oid, op->index, slot);
+    case GUEST_OP_GET: return hvx_get(h, g->vm, op->pool, op->oid, op->index, slot);
+    case GUEST_OP_FLUSH_PAGE: return hvx_flush_page(h, g->vm, op->pool, op->oid, op->index);
+    case GUEST_OP_FLUSH_OBJECT: {
+        int64_t n = hvx_flush_object(h, g->vm, op->pool, op->oid);
+        return n > INT32_MAX ? INT32_MAX : (int32_t)n;
+    }
+    default: return HVX_EINVAL;
+    }
+}
+
+#define GUEST_MSG_MAX (sizeof(struct guest_ops_hdr) + GUEST_MAX_BATCH * sizeof(struct guest_op))
+
+static void on_guest(evutil_socket_t fd, short what, void *arg)
+{
+    struct guest *g = arg;
+    static uint8_t msg[GUEST_MSG_MAX + 1];
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {msg, sizeof msg};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                        .msg_controllen = sizeof ctl.buf};
+    ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    /* Collect passed descriptors; only a hello may carry one. */
+    int passed = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < nfd; i++) {
+            int pfd;
+            memcpy(&pfd, CMSG_DATA(c) + i * sizeof(int), sizeof pfd);
+            if (passed < 0 && !g->registered)
+                passed = pfd;
+            else
+                close(pfd);
+        }
+    }
+    char why[256];
+    if (n <= 0) {
+        if (passed >= 0)
+            close(passed);
+        guest_close(g, n == 0 ? "closed by the guest" : strerror(errno));
+        return;
+    }
+    if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+        if (passed >= 0)
+            close(passed);
+        guest_close(g, "message larger than the protocol allows");
+        return;
+    }
+    if (!g->registered) {
+        int rc = guest_hello(g, msg, (size_t)n, passed, why, sizeof why);
+        if (passed >= 0)
+            close(passed);
+        if (rc != 0)
+            guest_close(g, why);
+        return;
+    }
+    struct guest_ops_hdr hdr;
+    if ((size_t)n < sizeof hdr) {
+        guest_close(g, "short message");
+        return;
+    }
+    memcpy(&hdr, msg, sizeof hdr);
+    if (hdr.magic != GUEST_MAGIC || hdr.type != GUEST_MSG_OPS || hdr.count > GUEST_MAX_BATCH ||
+        (size_t)n != sizeof hdr + hdr.count * sizeof(struct guest_op)) {
+        snprintf(why, sizeof why, "malformed batch (%zd bytes, count %u)", n, hdr.count);
+        guest_close(g, why);
+        return;
+    }
+    struct guest_op *ops = (struct guest_op *)(msg + sizeof hdr);
+    for (uint32_t i = 0; i < hdr.count; i++)
+        ops[i].result = guest_op(g, &ops[i]);
+    if (send(fd, msg, (size_t)n, MSG_NOSIGNAL) != n)
+        guest_close(g, "cannot answer the guest");
+}
+
+static void on_guest_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    struct hv *hv = arg;
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (!vmca_unix_peer_allowed(fd)) {
+        log_warn("guest socket: refused a client running as another user");
+        close(fd);
+        return;
+    }
+    struct guest *g = calloc(1, sizeof *g);
+    if (!g) {
+        close(fd);
+        return;
+    }
+    g->hv = hv;
+    g->fd = fd;
+    g->ev = event_new(hv->base, fd, EV_READ | EV_PERSIST, on_guest, g);
+    event_add(g->ev, NULL);
+    g->next = hv->guests;
+    hv->guests = g;
+}
+
+/* ---- TKM ---- */
+
+static void tkm_close(struct tkm_client *c, const char *why)
+{
+    struct hv *hv = c->hv;
+    log_info("memory manager disconnected: %s", why);
+    for (struct tkm_client **p = &hv->tkms; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    event_free(c->ev);
+    close(c->fd);
+    free(c);
+}
+
+static bool node_known(struct hv *hv, uint32_t id)
+{
+    return vmca_config_node_by_id(&hv->cfg, id) != NULL;
+}
+
+static void set_error(Vmca__TkmReply *r, int status, char *buf, size_t len,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void set_error(Vmca__TkmReply *r, int status, char *buf, size_t len,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    r->status = status;
+    r->error = buf;
+}
+
+/* Fills `blocks` from hvx blocks (pointers into `store`). */
+static void put_blocks(Vmca__TkmReply *r, const struct hvx_block *b, size_t n,
+                       Vmca__Block *store, Vmca__Block **ptrs)
+{
+    for (size_t i = 0; i < n; i++) {
+        vmca__block__init(&store[i]);
+        store[i].gfn = b[i].gfn;
+        store[i].order = b[i].order;
+        ptrs[i] = &store[i];
+    }
+    r->blocks = ptrs;
+    r->n_blocks = n;
+}
+
+struct owned_acc {
+    struct hvx_block *out;
+    size_t n, cap;
+};
+
+static int owned_cb(void *arg, struct hvx_block b)
+{
+    struct owned_acc *a = arg;
+    if (a->n == a->cap)
+        return 1;
+    a->out[a->n++] = b;
+    return 0;
+}
+
+static void push_stats(struct hv *hv, struct tkm_client *only);
+
+static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
+{
+    struct hv *hv = c->hv;
+    static struct hvx_block blocks[TKM_MAX_BLOCKS];
+    static Vmca__Block store[TKM_MAX_BLOCKS];
+    static Vmca__Block *ptrs[TKM_MAX_BLOCKS];
+    static Vmca__GrantResult results[TKM_MAX_BLOCKS];
+    static enum hvx_grant_result hres[TKM_MAX_BLOCKS];
+    char err[256];
+    size_t n = 0;
+    Vmca__TkmReply r = VMCA__TKM_REPLY__INIT;
+    r.id = m->id;
+    switch (m->call_case) {
+    case VMCA__TKM_TO_HV__CALL_MEM_LIMIT: {
+        const Vmca__TkmMemLimit *ml = m->mem_limit;
+        /* Check every VM first: a bad call changes nothing. */
+        for (size_t i = 0; i < ml->n_targets && r.status == 0; i++)
+            if (!hvx_client_known(hv->hvx, ml->targets[i]->vm))
+                set_error(&r, HVX_ENOENT, err, sizeof err, "mem-limit: no VM %u", ml->targets[i]->vm);
+        if (r.status == 0)
+            for (size_t i = 0; i < ml->n_targets; i++)
+                hvx_set_target(hv->hvx, ml->targets[i]->vm, ml->targets[i]->pages);
+        break;
+    }
+    case VMCA__TKM_TO_HV__CALL_GRANT: {
+        const Vmca__TkmGrant *g = m->grant;
+        if (g->n_blocks > TKM_MAX_BLOCKS) {
+            set_error(&r, HVX_EINVAL, err, sizeof err, "grant: more than %u blocks", TKM_MAX_BLOCKS);
+            break;
+        }
+        for (size_t i = 0; i < g->n_blocks; i++) {
+            blocks[i].gfn = g->blocks[i]->gfn;
+            blocks[i].order = g->blocks[i]->order > 63 ? 63 : g->blocks[i]->order;
+        }
+        int64_t got = hvx_grant(hv->hvx, g->from, blocks, g->n_blocks, hres);
+        if (got < 0) {
+            set_error(&r, (int)got, err, sizeof err, "grant: out of memory for metadata");
+            break;
+        }
+        for (size_t i = 0; i < g->n_blocks; i++)
+            results[i] = (Vmca__GrantResult)hres[i];
+        r.results = results;
+        r.n_results = g->n_blocks;
+        r.pages = (uint64_t)got;
+        log_info("grant from node %u: %llu pages accepted of %zu blocks", g->from,
+                 (unsigned long long)got, g->n_blocks);
+        break;
+    }
+    case VMCA__TKM_TO_HV__CALL_REQUEST: {
+        const Vmca__TkmRequest *rq = m->request;
+        if (!node_known(hv, rq->to) || rq->to == hv->self->id) {
+            set_error(&r, HVX_EINVAL, err, sizeof err, "request: node %u is not another node of the cluster", rq->to);
+            break;
+        }
+        r.pages = hvx_request(hv->hvx, rq->pages, rq->to, blocks, TKM_MAX_BLOCKS, &n);
+        put_blocks(&r, blocks, n, store, ptrs);
+        log_info("request for node %u: gave %llu of %llu pages in %zu blocks", rq->to,
+                 (unsigned long long)r.pages, (unsigned long long)rq->pages, n);
+        break;
+    }
+    case VMCA__TKM_TO_HV__CALL_RET: {
+        const Vmca__TkmReturn *rt = m->ret;
+        if (!node_known(hv, rt->home) || rt->home == hv->self->id) {
+            set_error(&r, HVX_EINVAL, err, sizeof err, "return: node %u is not another node of the cluster", rt->home);
+            break;
+        }
+        int rc = hvx_return(hv->hvx, rt->home, rt->max_migrate ? rt->max_migrate : 256,
+                            blocks, TKM_MAX_BLOCKS, &n);
+        put_blocks(&r, blocks, n, store, ptrs);
+        for (size_t i = 0; i < n; i++)
+            r.pages += UINT64_C(1) << blocks[i].order;
+        r.done = rc == HVX_OK;
+        r.status = rc == HVX_EBUSY ? 0 : rc;
+        break;
+    }
+    case VMCA__TKM_TO_HV__CALL_INVALIDATE: {
+        uint32_t home = m->invalidate->home;
+        if (!node_known(hv, home) || home == hv->self->id) {
+            set_error(&r, HVX_EINVAL, err, sizeof err, "invalidate: node %u is not another node of the cluster", home);
+            break;
+        }
+        r.pages = hvx_invalidate(hv->hvx, home);
+        fabric_forget(hv->fabric, home); /* its next life maps afresh */
+        log_info("invalidated node %u: %llu pages dropped", home, (unsigned long long)r.pages);
+        break;
+    }
+    case VMCA__TKM_TO_HV__CALL_ENABLE:
+        if (!node_known(hv, m->enable->home) ||
+            hvx_enable(hv->hvx, m->enable->home, m->enable->enable) != HVX_OK)
+            set_error(&r, HVX_EINVAL, err, sizeof err, "enable: cannot change node %u", m->enable->home);
+        break;
+    case VMCA__TKM_TO_HV__CALL_OWNED: {
+        if (!node_known(hv, m->owned->home)) {
+            set_error(&r, HVX_EINVAL, err, sizeof err, "owned: no node %u", m->owned->home);
+            break;
+        }
+        struct owned_acc acc = {blocks, 0, TKM_MAX_BLOCKS};
+        hvx_owned_blocks(hv->hvx, m->owned->home, owned_cb, &acc);
+        put_blocks(&r, blocks, acc.n, store, ptrs);
+        for (size_t i = 0; i < acc.n; i++)
+            r.pages += UINT64_C(1) << blocks[i].order;
+        r.done = acc.n < acc.cap;
+        break;
+    }
+    case VMCA__TKM_TO_HV__CALL_STATS_NOW:
+        break;
+    default:
+        set_error(&r, HVX_EINVAL, err, sizeof err, "unknown call");
+        break;
+    }
+    Vmca__TkmFromHv out = VMCA__TKM_FROM_HV__INIT;
+    out.msg_case = VMCA__TKM_FROM_HV__MSG_REPLY;
+    out.reply = &r;
+    if (tkm_send_from_hv(c->fd, &out) != VMCA_OK)
+        log_warn("cannot answer the memory manager");
+    if (m->call_case == VMCA__TKM_TO_HV__CALL_STATS_NOW)
+        push_stats(hv, c);
+}
+
+static void on_tkm(evutil_socket_t fd, short what, void *arg)
+{
+    struct tkm_client *c = arg;
+    Vmca__TkmToHv *m;
+    char err[256];
+    int rc = tkm_recv_to_hv(fd, &m, err, sizeof err);
+    if (rc == VMCA_ERR_AGAIN)
+        return;
+    if (rc != VMCA_OK) {
+        tkm_close(c, err);
+        return;
+    }
+    tkm_dispatch(c, m);
+    vmca__tkm_to_hv__free_unpacked(m, NULL);
+}
+
+static void on_tkm_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    struct hv *hv = arg;
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (!vmca_unix_peer_allowed(fd)) {
+        log_warn("TKM socket: refused a client running as another user");
+        close(fd);
+        return;
+    }
+    int sz = 1 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    struct tkm_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->hv = hv;
+    c->fd = fd;
+    c->ev = event_new(hv->base, fd, EV_READ | EV_PERSIST, on_tkm, c);
+    event_add(c->ev, NULL);
+    c->next = hv->tkms;
+    hv->tkms = c;
+    log_info("memory manager connected");
+    push_stats(hv, c);
+}
+
+/* ---- statistics ---- */
+
+#define STATS_CAP 4096
+
+static void push_stats(struct hv *hv, struct tkm_client *only)
+{
+    static struct hvx_home_pages owned[STATS_CAP], lent[STATS_CAP];
+    static struct hvx_vm_stats vms[HVX_MAX_CLIENTS];
+    static Vmca__HomePages po[STATS_CAP], pl[STATS_CAP];
+    static Vmca__HomePages *ppo[STATS_CAP], *ppl[STATS_CAP];
+    static Vmca__VmStats pv[HVX_MAX_CLIENTS];
+    static Vmca__VmStats *ppv[HVX_MAX_CLIENTS];
+    static uint32_t failed[HVX_MAX_CLIENTS];
+    struct hvx_node_stats st;
+    /* A push to one new client must not eat the period's counters. */
+    hvx_stats(hv->hvx, &st, owned, STATS_CAP, lent, STATS_CAP, vms, HVX_MAX_CLIENTS,
+              only == NULL);
+    Vmca__TkmStats s = VMCA__TKM_STATS__INIT;
+    s.period = hv->period;
+    s.owned_pages = st.owned_pages;
+    s.free_pages = st.free_pages;
+    s.used_pages = st.used_pages;
+    s.metadata_bytes = st.metadata_bytes;
+    s.generation = fabric_generation(hv->fabric, hv->self->id);
+    for (size_t i = 0; i < st.n_homes; i++) {
+        vmca__home_pages__init(&po[i]);
+        po[i].node = owned[i].node;
+        po[i].pages = owned[i].pages;
+        ppo[i] = &po[i];
+    }
+    for (size_t i = 0; i < st.n_lent; i++) {
+        vmca__home_pages__init(&pl[i]);
+        pl[i].node = lent[i].node;
+        pl[i].pages = lent[i].pages;
+        ppl[i] = &pl[i];
+    }
+    size_t n_failed = 0;
+    for (size_t i = 0; i < st.n_vms; i++) {
+        vmca__vm_stats__init(&pv[i]);
+        pv[i].vm = vms[i].vm;
+        pv[i].tmem_used = vms[i].tmem_used;
+        pv[i].mm_target = vms[i].mm_target;
+        pv[i].puts_total = vms[i].puts_total;
+        pv[i].puts_succ = vms[i].puts_succ;
+        pv[i].gets = vms[i].gets_total;
+        pv[i].flushes = vms[i].flushes;
+        ppv[i] = &pv[i];
+        if (vms[i].failed)
+            failed[n_failed++] = vms[i].vm;
+    }
+    s.owned = ppo;
+    s.n_owned = st.n_homes;
+    s.lent = ppl;
+    s.n_lent = st.n_lent;
+    s.vms = ppv;
+    s.n_vms = st.n_vms;
+    s.failed_vms = failed;
+    s.n_failed_vms = n_failed;
+    Vmca__TkmFromHv out = VMCA__TKM_FROM_HV__INIT;
+    out.msg_case = VMCA__TKM_FROM_HV__MSG_STATS;
+    out.stats = &s;
+    for (struct tkm_client *c = hv->tkms; c; c = c->next)
+        if (!only || c == only)
+            tkm_send_from_hv(c->fd, &out);
+}
+
+static void on_stats_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct hv *hv = arg;
+    hv->period++;
+    push_stats(hv, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct hv *hv = arg;
+    log_info("signal %d: shutting down", (int)sig);
+    event_base_loopbreak(hv->base);
+}
+
+static int parse_u32(const char *opt, const char *s, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v > max) {
+        fprintf(stderr, "vmca-hv: %s: expected a number in 0..%u, got '%s'\n", opt, max, s);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_GUEST = 256, OPT_TKM, OPT_LAT };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"node", required_argument, NULL, 'n'},
+        {"guest-socket", required_argument, NULL, OPT_GUEST},
+        {"tkm-socket", required_argument, NULL, OPT_TKM},
+        {"remote-latency-us", required_argument, NULL, OPT_LAT},
+        {"log-level", required_argument, NULL, 'l'},
+        {"syslog", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *node = NULL, *guest_path = NULL, *tkm_path = NULL;
+    uint32_t latency_us = 0;
+    enum vmca_log_level level = VMCA_LOG_INFO;
+    bool use_syslog = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:n:l:sh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config = optarg; break;
+        case 'n': node = optarg; break;
+        case OPT_GUEST: guest_path = optarg; break;
+        case OPT_TKM: tkm_path = optarg; break;
+        case OPT_LAT:
+            if (parse_u32("--remote-latency-us", optarg, 1000000, &latency_us))
+                return 2;
+            break;
+        case 'l':
+            if (vmca_log_level_parse(optarg, &level) != VMCA_OK) {
+                fprintf(stderr, "vmca-hv: --log-level: unknown level '%s' "
+                        "(expected err, warn, info or debug)\n", optarg);
+                return 2;
+            }
+            break;
+        case 's': use_syslog = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vmca-hv: unexpected argument '%s'\n%s", argv[optind], usage);
+        return 2;
+    }
+    if (!config || !node) {
+        fprintf(stderr, "vmca-hv: --config and --node are required\n%s", usage);
+        return 2;
+    }
+    vmca_log_init("vmca-hv", node, use_syslog, level);
+    static struct hv hv;
+    char err[1024];
+    if (vmca_config_load(config, 0, &hv.cfg, err, sizeof err) != VMCA_OK) {
+        fprintf(stderr, "vmca-hv: %s\n", err);
+        return 1;
+    }
+    hv.self = vmca_config_node_by_name(&hv.cfg, node);
+    if (!hv.self) {
+        fprintf(stderr, "vmca-hv: --node: no node named '%s' in %s\n", node, hv.cfg.path);
+        return 1;
+    }
+    if (hv.self->tmem_pages > HVX_HOME_PAGES_MAX) {
+        fprintf(stderr, "vmca-hv: node %s: tmem_pages %llu exceeds what libhvx manages per "
+                "node (%llu)\n", node, (unsigned long long)hv.self->tmem_pages,
+                (unsigned long long)HVX_HOME_PAGES_MAX);
+        return 1;
+    }
+    if (guest_path)
+        snprintf(hv.guest_path, sizeof hv.guest_path, "%s", guest_path);
+    else if (vmca_config_socket_path(&hv.cfg, node, "guest", hv.guest_path,
+                                     sizeof hv.guest_path)) {
+        fprintf(stderr, "vmca-hv: the default guest socket path is too long; use --guest-socket\n");
+        return 1;
+    }
+    if (tkm_path)
+        snprintf(hv.tkm_path, sizeof hv.tkm_path, "%s", tkm_path);
+    else if (vmca_config_socket_path(&hv.cfg, node, "tkm", hv.tkm_path, sizeof hv.tkm_path)) {
+        fprintf(stderr, "vmca-hv: the default TKM socket path is too long; use --tkm-socket\n");
+        return 1;
+    }
+    uint32_t max_node = 0;
+    struct hvx_home *homes = calloc(hv.cfg.n_nodes, sizeof *homes);
+    for (size_t i = 0; homes && i < hv.cfg.n_nodes; i++) {
+        const struct vmca_node_cfg *nc = &hv.cfg.nodes[i];
+        if (nc->id > max_node)
+            max_node = nc->id;
+        homes[i].id = nc->id;
+        homes[i].pages = nc->tmem_pages > HVX_HOME_PAGES_MAX ? HVX_HOME_PAGES_MAX : nc->tmem_pages;
+        homes[i].location_len = nc->location_len > HVX_LOCATION_MAX ? HVX_LOCATION_MAX
+                                                                    : nc->location_len;
+        memcpy(homes[i].location, nc->location, homes[i].location_len * sizeof(uint32_t));
+    }
+    struct fabric_params fp = {
+        .cluster = hv.cfg.cluster, .self = hv.self->id, .max_node = max_node,
+        .self_pages = hv.self->tmem_pages, .page_size = hv.cfg.page_size,
+        .remote_latency_ns = latency_us * 1000u,
+    };
+    hv.fabric = fabric_open(&fp, err, sizeof err);
+    if (!hv.fabric) {
+        log_err("fabric: %s", err);
+        return 1;
+    }
+    struct hvx_params hp = {.self = hv.self->id, .page_size = hv.cfg.page_size,
+                            .homes = homes, .n_homes = hv.cfg.n_nodes};
+    struct hvx_env env = {env_alloc, env_free, env_page, &hv};
+    hv.hvx = homes ? hvx_new(&hp, &env) : NULL;
+    free(homes);
+    if (!hv.hvx) {
+        log_err("cannot set up the hypervisor state (out of memory?)");
+        fabric_close(hv.fabric);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    hv.base = event_base_new();
+    hv.guest_lfd = vmca_unix_listen(hv.guest_path, SOCK_SEQPACKET, err, sizeof err);
+    hv.tkm_lfd = hv.guest_lfd < 0 ? -1
+                                  : vmca_unix_listen(hv.tkm_path, SOCK_SEQPACKET, err, sizeof err);
+    if (hv.guest_lfd < 0 || hv.tkm_lfd < 0) {
+        log_err("%s", err);
+        if (hv.guest_lfd >= 0)
+            unlink(hv.guest_path);
+        fabric_close(hv.fabric);
+        return 1;
+    }
+    hv.guest_lev = event_new(hv.base, hv.guest_lfd, EV_READ | EV_PERSIST, on_guest_accept, &hv);
+    hv.tkm_lev = event_new(hv.base, hv.tkm_lfd, EV_READ | EV_PERSIST, on_tkm_accept, &hv);
+    hv.stats_ev = event_new(hv.base, -1, EV_PERSIST, on_stats_timer, &hv);
+    event_add(hv.guest_lev, NULL);
+    event_add(hv.tkm_lev, NULL);
+    uint32_t ms = hv.cfg.timing.stats_interval_ms;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    event_add(hv.stats_ev, &tv);
+    struct event *sigterm = evsignal_new(hv.base, SIGTERM, on_signal, &hv);
+    struct event *sigint = evsignal_new(hv.base, SIGINT, on_signal, &hv);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    log_info("node %u: %llu tmem pages, generation %llu; guests at %s, TKM at %s",
+             hv.self->id, (unsigned long long)hv.self->tmem_pages,
+             (unsigned long long)fabric_generation(hv.fabric, hv.self->id), hv.guest_path,
+             hv.tkm_path);
+
+    event_base_dispatch(hv.base);
+
+    while (hv.guests)
+        guest_close(hv.guests, "hypervisor shutting down");
+    while (hv.tkms)
+        tkm_close(hv.tkms, "hypervisor shutting down");
+    event_free(hv.guest_lev);
+    event_free(hv.tkm_lev);
+    event_free(hv.stats_ev);
+    event_free(sigterm);
+    event_free(sigint);
+    close(hv.guest_lfd);
+    close(hv.tkm_lfd);
+    unlink(hv.guest_path);
+    unlink(hv.tkm_path);
+    event_base_free(hv.base);
+    hvx_destroy(hv.hvx);
+    fabric_close(hv.fabric);
+    vmca_config_free(&hv.cfg);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,149 @@
+/* TKM client on libevent; see tkm.h. */
+#include "tkm.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "err.h"
+#include "log.h"
+#include "sys.h"
+#include "tkm_wire.h"
+#include "unixsock.h"
+
+struct tkm {
+    struct event_base *base;
+    char path[108];
+    struct tkm_cbs cbs;
+    void *arg;
+    int fd;
+    struct event *rd;
+    struct event *retry;
+    struct vmca_backoff backoff;
+    uint64_t next_id;
+    bool warned;        /* "cannot reach" logged once per outage */
+};
+
+static void schedule_retry(struct tkm *t)
+{
+    uint32_t ms = vmca_backoff_next(&t->backoff, vmca_random_u32());
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    evtimer_add(t->retry, &tv);
+}
+
+static void go_down(struct tkm *t, const char *why)
+{
+    if (t->rd) {
+        event_free(t->rd);
+        t->rd = NULL;
+    }
+    if (t->fd >= 0) {
+        close(t->fd);
+        t->fd = -1;
+        if (t->cbs.on_down)
+            t->cbs.on_down(t->arg, why);
+    }
+    schedule_retry(t);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct tkm *t = arg;
+    for (;;) {
+        Vmca__TkmFromHv *m;
+        char err[256];
+        int rc = tkm_recv_from_hv(t->fd, &m, err, sizeof err);
+        if (rc == VMCA_ERR_AGAIN)
+            return;
+        if (rc != VMCA_OK) {
+            log_warn("hypervisor channel %s: %s", t->path, err);
+            go_down(t, err);
+            return;
+        }
+        if (m->msg_case == VMCA__TKM_FROM_HV__MSG_STATS && t->cbs.on_stats)
+            t->cbs.on_stats(t->arg, m->stats);
+        else if (m->msg_case == VMCA__TKM_FROM_HV__MSG_REPLY && t->cbs.on_reply)
+            t->cbs.on_reply(t->arg, m->reply);
+        vmca__tkm_from_hv__free_unpacked(m, NULL);
+        if (t->fd < 0)
+            return; /* a callback closed us */
+    }
+}
+
+static void try_connect(evutil_socket_t fd_unused, short what, void *arg)
+{
+    struct tkm *t = arg;
+    char err[256];
+    int fd = vmca_unix_connect(t->path, SOCK_SEQPACKET, err, sizeof err);
+    if (fd < 0) {
+        if (!t->warned)
+            log_warn("hypervisor not reachable (%s); retrying", err);
+        t->warned = true;
+        schedule_retry(t);
+        return;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    t->fd = fd;
+    t->rd = event_new(t->base, fd, EV_READ | EV_PERSIST, on_read, t);
+    event_add(t->rd, NULL);
+    vmca_backoff_reset(&t->backoff);
+    t->warned = false;
+    log_info("connected to the hypervisor at %s", t->path);
+    if (t->cbs.on_up)
+        t->cbs.on_up(t->arg);
+}
+
+struct tkm *tkm_new(struct event_base *base, const char *path, uint32_t min_ms,
+                    uint32_t max_ms, const struct tkm_cbs *cbs, void *arg)
+{
+    struct tkm *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->base = base;
+    snprintf(t->path, sizeof t->path, "%s", path);
+    t->cbs = *cbs;
+    t->arg = arg;
+    t->fd = -1;
+    t->next_id = 1;
+    vmca_backoff_init(&t->backoff, min_ms, max_ms);
+    t->retry = evtimer_new(base, try_connect, t);
+    if (!t->retry) {
+        free(t);
+        return NULL;
+    }
+    try_connect(-1, 0, t);
+    return t;
+}
+
+void tkm_free(struct tkm *t)
+{
+    if (!t)
+        return;
+    if (t->rd)
+        event_free(t->rd);
+    if (t->fd >= 0)
+        close(t->fd);
+    event_free(t->retry);
+    free(t);
+}
+
+bool tkm_up(const struct tkm *t)
+{
+    return t->fd >= 0;
+}
+
+int tkm_call(struct tkm *t, Vmca__TkmToHv *m, uint64_t *id)
+{
+    if (t->fd < 0)
+        return VMCA_ERR_STATE;
+    m->id = t->next_id++;
+    if (id)
+        *id = m->id;
+    int rc = tkm_send_to_hv(t->fd, m);
+    if (rc == VMCA_ERR_IO)
+        go_down(t, "send failed");
+    return rc;
+}
