@@ -2,6 +2,7 @@
 #include "slave_core.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 #include "gfn.h"
@@ -13,7 +14,6 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     *s = (struct slave_core){
         .cfg = cfg, .self = self, .master = cfg->master.node_id,
         .state = VMCA__NODE_STATE__NODE_INACTIVE, .log = log, .log_arg = log_arg,
-        .hv = {.total_pages = self->tmem_pages, .free_pages = self->tmem_pages},
     };
     if (vmca_bitmap_init(&s->enabled, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK)
         return VMCA_ERR_NOMEM;
@@ -21,8 +21,52 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     return VMCA_OK;
 }
 
+static void hv_sample_free(struct slave_hv_sample *hv)
+{
+    free(hv->owned);
+    free(hv->lent);
+    free(hv->vms);
+    *hv = (struct slave_hv_sample){0};
+}
+
+static void *dup_array(const void *src, size_t n, size_t size, bool *fail)
+{
+    if (n == 0)
+        return NULL;
+    void *p = malloc(n * size);
+    if (!p)
+        *fail = true;
+    else
+        memcpy(p, src, n * size);
+    return p;
+}
+
+int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *in)
+{
+    bool fail = false;
+    struct slave_hv_sample copy = *in;
+    copy.owned = dup_array(in->owned, in->n_owned, sizeof *in->owned, &fail);
+    copy.lent = dup_array(in->lent, in->n_lent, sizeof *in->lent, &fail);
+    copy.vms = dup_array(in->vms, in->n_vms, sizeof *in->vms, &fail);
+    if (fail) {
+        hv_sample_free(&copy);
+        return VMCA_ERR_NOMEM;
+    }
+    hv_sample_free(&s->hv);
+    s->hv = copy;
+    s->hv_up = true;
+    return VMCA_OK;
+}
+
+void slave_core_on_hv_down(struct slave_core *s)
+{
+    hv_sample_free(&s->hv);
+    s->hv_up = false;
+}
+
 void slave_core_free(struct slave_core *s)
 {
+    hv_sample_free(&s->hv);
     vmca_bitmap_free(&s->enabled);
     vmca_outbox_free(&s->out);
 }
@@ -53,27 +97,58 @@ static void send_register(struct slave_core *s)
     send_to_master(s, &env);
 }
 
+/* HomePages entries for `n` slave_pages, in `store` (pointers in `ptrs`). */
+static void home_pages(const struct slave_pages *in, size_t n, Vmca__HomePages *store,
+                       Vmca__HomePages **ptrs)
+{
+    for (size_t i = 0; i < n; i++) {
+        vmca__home_pages__init(&store[i]);
+        store[i].node = in[i].node;
+        store[i].pages = in[i].pages;
+        ptrs[i] = &store[i];
+    }
+}
+
 static void send_statistics(struct slave_core *s)
 {
+    const struct slave_hv_sample *hv = &s->hv;
     size_t n_enabled = vmca_bitmap_count(&s->enabled);
+    size_t n_pages = hv->n_owned + hv->n_lent;
     uint32_t *enabled = malloc((n_enabled ? n_enabled : 1) * sizeof *enabled);
-    if (!enabled) {
+    Vmca__HomePages *hp = malloc((n_pages ? n_pages : 1) * sizeof *hp);
+    Vmca__HomePages **hpp = malloc((n_pages ? n_pages : 1) * sizeof *hpp);
+    Vmca__VmStats *vs = malloc((hv->n_vms ? hv->n_vms : 1) * sizeof *vs);
+    Vmca__VmStats **vsp = malloc((hv->n_vms ? hv->n_vms : 1) * sizeof *vsp);
+    if (!enabled || !hp || !hpp || !vs || !vsp) {
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory building statistics");
-        return;
+        goto out;
     }
     size_t k = 0;
     for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
          b = vmca_bitmap_next_set(&s->enabled, b + 1))
         enabled[k++] = (uint32_t)b;
-    Vmca__HomePages own = VMCA__HOME_PAGES__INIT;
-    own.node = s->self->id;
-    own.pages = s->hv.total_pages;
-    Vmca__HomePages *owned[] = {&own};
+    home_pages(hv->owned, hv->n_owned, hp, hpp);
+    home_pages(hv->lent, hv->n_lent, hp + hv->n_owned, hpp + hv->n_owned);
+    for (size_t i = 0; i < hv->n_vms; i++) {
+        vmca__vm_stats__init(&vs[i]);
+        vs[i].vm = hv->vms[i].vm;
+        vs[i].tmem_used = hv->vms[i].used;
+        vs[i].mm_target = hv->vms[i].target;
+        vs[i].puts_total = hv->vms[i].puts_total;
+        vs[i].puts_succ = hv->vms[i].puts_succ;
+        vs[i].gets = hv->vms[i].gets;
+        vs[i].flushes = hv->vms[i].flushes;
+        vsp[i] = &vs[i];
+    }
     Vmca__Statistics st = VMCA__STATISTICS__INIT;
-    st.total_pages = s->hv.total_pages;
-    st.free_pages = s->hv.free_pages;
-    st.owned = owned;
-    st.n_owned = 1;
+    st.total_pages = hv->total_pages;
+    st.free_pages = hv->free_pages;
+    st.owned = hpp;
+    st.n_owned = hv->n_owned;
+    st.lent = hpp + hv->n_owned;
+    st.n_lent = hv->n_lent;
+    st.vms = vsp;
+    st.n_vms = hv->n_vms;
     st.enabled = enabled;
     st.n_enabled = k;
     st.state = s->state;
@@ -82,7 +157,12 @@ static void send_statistics(struct slave_core *s)
     env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
     env.statistics = &st;
     send_to_master(s, &env);
+out:
     free(enabled);
+    free(hp);
+    free(hpp);
+    free(vs);
+    free(vsp);
 }
 
 void slave_core_on_master_up(struct slave_core *s, int64_t now_ms)

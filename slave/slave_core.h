@@ -13,11 +13,28 @@
 #include "log.h"
 #include "outbox.h"
 
-/* What the hypervisor reported last (until the TKM channel exists: the
- * configured tmem size, all of it free and own). */
+/* Pages per node (owned per home, or lent per borrower). */
+struct slave_pages {
+    uint32_t node;
+    uint64_t pages;
+};
+
+struct slave_vm {
+    uint32_t vm;
+    uint64_t used, target, puts_total, puts_succ, gets, flushes;
+};
+
+/* A statistics sample of the node's hypervisor (TKM). Arrays are borrowed
+ * by slave_core_on_hv_stats, which copies them. */
 struct slave_hv_sample {
-    uint64_t total_pages;
+    uint64_t total_pages;      /* owned, all homes */
     uint64_t free_pages;
+    struct slave_pages *owned;
+    size_t n_owned;
+    struct slave_pages *lent;
+    size_t n_lent;
+    struct slave_vm *vms;
+    size_t n_vms;
 };
 
 struct slave_core {
@@ -29,7 +46,8 @@ struct slave_core {
     struct vmca_bitmap enabled;        /* by node id */
     int64_t next_stats_ms;
     uint64_t period;                   /* Statistics sent */
-    struct slave_hv_sample hv;
+    struct slave_hv_sample hv;         /* last sample; owned copies */
+    bool hv_up;                        /* a sample arrived since the last outage */
     struct vmca_outbox out;
     vmca_log_fn log;
     void *log_arg;
@@ -56,5 +74,11 @@ int slave_core_on_message(struct slave_core *s, uint32_t from,
 void slave_core_on_tick(struct slave_core *s, int64_t now_ms);
 
 bool slave_core_enabled(const struct slave_core *s, uint32_t node);
+
+/* The hypervisor pushed statistics: the next Statistics report them.
+ * Returns 0 or VMCA_ERR_NOMEM (the previous sample is kept). */
+int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *in);
+/* The hypervisor is unreachable: Statistics report nothing owned. */
+void slave_core_on_hv_down(struct slave_core *s);
 
 #endif

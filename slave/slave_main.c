@@ -17,6 +17,7 @@
 #include "log.h"
 #include "slave_core.h"
 #include "sys.h"
+#include "tkm.h"
 #include "tls.h"
 
 struct slave_shell {
@@ -32,17 +33,22 @@ struct slave_shell {
     struct vmca_backoff backoff;
     struct event *reconnect;
     struct event *tick;
+    struct tkm *tkm;                 /* channel to this node's vmca-hv */
+    char tkm_path[108];
 };
 
 static const char usage[] =
     "usage: vmca-slave --config FILE --node NAME [options]\n"
     "Runs the memory manager of node NAME of the cluster described by FILE:\n"
-    "registers with the master and reports statistics every stats interval.\n"
+    "registers with the master and reports the statistics of the node's\n"
+    "hypervisor (vmca-hv, over the TKM socket) every stats interval.\n"
     "\n"
     "  -c, --config FILE      cluster configuration (required)\n"
     "  -n, --node NAME        this node's name in FILE (required)\n"
     "      --cert FILE        override the node's certificate\n"
     "      --key FILE         override the node's private key\n"
+    "      --tkm-socket PATH  the node's hypervisor (vmca-hv) TKM socket\n"
+    "                         (default: <config dir>/<cluster>-<node>-tkm.sock)\n"
     "  -l, --log-level LEVEL  err, warn, info (default) or debug\n"
     "  -s, --syslog           log to syslog instead of stderr\n"
     "  -h, --help             this text\n"
@@ -146,6 +152,49 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     drain(sh);
 }
 
+/* ---- hypervisor (TKM) ---- */
+
+static void on_hv_stats(void *arg, const Vmca__TkmStats *st)
+{
+    struct slave_shell *sh = arg;
+    struct slave_pages *owned = calloc(st->n_owned + 1, sizeof *owned);
+    struct slave_pages *lent = calloc(st->n_lent + 1, sizeof *lent);
+    struct slave_vm *vms = calloc(st->n_vms + 1, sizeof *vms);
+    if (owned && lent && vms) {
+        for (size_t i = 0; i < st->n_owned; i++)
+            owned[i] = (struct slave_pages){st->owned[i]->node, st->owned[i]->pages};
+        for (size_t i = 0; i < st->n_lent; i++)
+            lent[i] = (struct slave_pages){st->lent[i]->node, st->lent[i]->pages};
+        for (size_t i = 0; i < st->n_vms; i++) {
+            const Vmca__VmStats *v = st->vms[i];
+            vms[i] = (struct slave_vm){v->vm, v->tmem_used, v->mm_target, v->puts_total,
+                                       v->puts_succ, v->gets, v->flushes};
+        }
+        struct slave_hv_sample sample = {
+            .total_pages = st->owned_pages, .free_pages = st->free_pages,
+            .owned = owned, .n_owned = st->n_owned, .lent = lent, .n_lent = st->n_lent,
+            .vms = vms, .n_vms = st->n_vms,
+        };
+        if (slave_core_on_hv_stats(&sh->core, &sample) != VMCA_OK)
+            log_err("out of memory keeping hypervisor statistics");
+    }
+    free(owned);
+    free(lent);
+    free(vms);
+}
+
+static void on_hv_down(void *arg, const char *why)
+{
+    struct slave_shell *sh = arg;
+    log_warn("lost the hypervisor: %s", why);
+    slave_core_on_hv_down(&sh->core);
+}
+
+static const struct tkm_cbs tkm_callbacks = {
+    .on_stats = on_hv_stats,
+    .on_down = on_hv_down,
+};
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct slave_shell *sh = arg;
@@ -155,19 +204,20 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_CERT = 256, OPT_KEY };
+    enum { OPT_CERT = 256, OPT_KEY, OPT_TKM };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"node", required_argument, NULL, 'n'},
         {"cert", required_argument, NULL, OPT_CERT},
         {"key", required_argument, NULL, OPT_KEY},
+        {"tkm-socket", required_argument, NULL, OPT_TKM},
         {"log-level", required_argument, NULL, 'l'},
         {"syslog", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *node = NULL, *cert = NULL, *key = NULL;
+    const char *config = NULL, *node = NULL, *cert = NULL, *key = NULL, *tkm_path = NULL;
     enum vmca_log_level level = VMCA_LOG_INFO;
     bool use_syslog = false;
     int opt;
@@ -177,6 +227,7 @@ int main(int argc, char **argv)
         case 'n': node = optarg; break;
         case OPT_CERT: cert = optarg; break;
         case OPT_KEY: key = optarg; break;
+        case OPT_TKM: tkm_path = optarg; break;
         case 'l':
             if (vmca_log_level_parse(optarg, &level) != VMCA_OK) {
                 fprintf(stderr, "vmca-slave: --log-level: unknown level '%s' "
@@ -212,6 +263,17 @@ int main(int argc, char **argv)
         return 1;
     }
     sh.master = vmca_config_node_by_id(&sh.cfg, sh.cfg.master.node_id);
+    if (tkm_path) {
+        if (strlen(tkm_path) >= sizeof sh.tkm_path) {
+            fprintf(stderr, "vmca-slave: --tkm-socket: path longer than %zu bytes\n",
+                    sizeof sh.tkm_path - 1);
+            return 2;
+        }
+        snprintf(sh.tkm_path, sizeof sh.tkm_path, "%s", tkm_path);
+    } else if (vmca_config_socket_path(&sh.cfg, node, "tkm", sh.tkm_path, sizeof sh.tkm_path)) {
+        fprintf(stderr, "vmca-slave: the default TKM socket path is too long; use --tkm-socket\n");
+        return 1;
+    }
     sh.tls = vmca_tls_ctx_new(sh.cfg.ca, cert ? cert : sh.self->cert,
                               key ? key : sh.self->key, err, sizeof err);
     if (!sh.tls) {
@@ -245,6 +307,12 @@ int main(int argc, char **argv)
     event_add(sigint, NULL);
     log_info("node %u (%s) of cluster %s starting, incarnation %llu", sh.self->id,
              sh.self->name, sh.cfg.cluster, (unsigned long long)incarnation);
+    sh.tkm = tkm_new(sh.base, sh.tkm_path, sh.cfg.timing.reconnect_min_ms,
+                     sh.cfg.timing.reconnect_max_ms, &tkm_callbacks, &sh);
+    if (!sh.tkm) {
+        log_err("out of memory");
+        return 1;
+    }
     connect_master(&sh);
 
     event_base_dispatch(sh.base);
@@ -252,6 +320,7 @@ int main(int argc, char **argv)
     if (sh.master_conn)
         vmca_conn_close(sh.master_conn);
     event_base_loop(sh.base, EVLOOP_NONBLOCK);
+    tkm_free(sh.tkm);
     event_free(sigterm);
     event_free(sigint);
     event_free(sh.tick);

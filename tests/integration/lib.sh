@@ -9,6 +9,10 @@ set -euo pipefail
 MASTER_BIN=$VMCA_BUILD/master/vmca-master
 SLAVE_BIN=$VMCA_BUILD/slave/vmca-slave
 CTL_BIN=$VMCA_BUILD/tools/vmcactl
+HV_BIN=$VMCA_BUILD/hv-ext/vmca-hv
+TKM_BIN=$VMCA_BUILD/tools/vmca-tkm
+GUEST_BIN=$VMCA_BUILD/tools/vmca-guest
+CLUSTER=it$$
 
 T=$(mktemp -d /tmp/vmca-it.XXXXXX)
 CONF=$T/cluster.conf
@@ -19,6 +23,7 @@ cleanup() {
     local rc=$?
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    rm -f /dev/shm/vmca-$CLUSTER-*   # fabric segments of killed hypervisors
     if [ "$rc" -ne 0 ]; then
         for f in "$T"/*.log; do
             [ -f "$f" ] || continue
@@ -62,7 +67,7 @@ make_cluster() {
     pick_ports $((n + 1))
     MASTER_PORT=${PORTS[0]}
     {
-        echo "cluster = \"it$$\";"
+        echo "cluster = \"$CLUSTER\";"
         echo "master = { node = \"node1\"; port = $MASTER_PORT; admin_socket = \"admin.sock\"; };"
         echo "nodes = ("
         for ((i = 1; i <= n; i++)); do
@@ -91,6 +96,22 @@ start_slave() {
     PIDS+=($!)
     PID_OF[$log]=$!
 }
+
+# start_hv NAME: the node's emulated hypervisor; log $T/hv-NAME.log.
+start_hv() {
+    "$HV_BIN" --config "$CONF" --node "$1" --log-level debug >> "$T/hv-$1.log" 2>&1 &
+    PIDS+=($!)
+    PID_OF[hv-$1]=$!
+    wait_until 10 "hypervisor of $1 up" test -S "$T/$CLUSTER-$1-tkm.sock"
+}
+
+# start_node NAME: hypervisor + memory manager of a node.
+start_node() {
+    start_hv "$1"
+    start_slave "$1"
+}
+
+tkm() { "$TKM_BIN" --config "$CONF" "$@"; }
 
 status_json() { "$CTL_BIN" --config "$CONF" --json status 2>/dev/null; }
 
@@ -126,5 +147,8 @@ wait_until() {
     done
     fail "timed out after ${secs}s waiting for: $what"
 }
+
+# field_is NAME FIELD VALUE: for wait_until (re-reads the status every poll).
+field_is() { [ "$(node_field "$1" "$2" 2>/dev/null)" = "$3" ]; }
 
 all_active() { [ "$(active_count 2>/dev/null)" = "$1" ]; }

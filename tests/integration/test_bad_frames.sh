@@ -6,7 +6,7 @@
 
 make_cluster 3
 start_master
-for n in node1 node2 node3; do start_slave $n; done
+for n in node1 node2 node3; do start_node $n; done
 wait_until 20 "3 nodes active" all_active 3
 
 # tls_send FILE: connect as node3 (a valid certificate) and send FILE's bytes.

@@ -5,7 +5,7 @@
 
 make_cluster 3
 start_master
-for n in node1 node2 node3; do start_slave $n; done
+for n in node1 node2 node3; do start_node $n; done
 wait_until 20 "3 nodes active" all_active 3
 json=$(status_json)
 echo "$json"
@@ -14,6 +14,12 @@ for n in node1 node2 node3; do
     [ "$(node_field $n connected)" = true ] || fail "$n not connected"
 done
 [ "$(node_field node2 total_pages)" = 2048 ] || fail "node2 total_pages is not its tmem size"
+# The figures come from the hypervisor: take 100 pages away from node2's
+# hypervisor (for node3) and the master sees node2 own 100 fewer.
+tkm --node node2 request 100 3 > "$T/request.txt"
+grep -q "^pages=100" "$T/request.txt" || fail "request: $(cat "$T/request.txt")"
+wait_until 10 "master sees node2's hypervisor figures" \
+    field_is node2 total_pages 1948
 c1=$(node_field node3 stats_count)
 sleep 1
 c2=$(node_field node3 stats_count)

@@ -66,6 +66,13 @@ static void test_register_then_active(void **state)
     slave_core_on_tick(&f->s, 5000);                    /* inactive: no statistics */
     assert_int_equal(take_sent(&f->s.out, s, 4), 0);
 
+    /* The hypervisor's figures go into Statistics (copied, not borrowed). */
+    struct slave_pages owned[2] = {{2, 400}, {1, 100}}, lent[1] = {{3, 50}};
+    struct slave_vm vms[1] = {{7, 20, 30, 5, 4, 3, 2}};
+    struct slave_hv_sample hv = {500, 300, owned, 2, lent, 1, vms, 1};
+    assert_int_equal(slave_core_on_hv_stats(&f->s, &hv), 0);
+    owned[0].pages = 1;
+    vms[0].used = 999;
     assert_int_equal(enable(f, master, (uint32_t[]){1, 2}, 2, 1, 100), 0);
     assert_int_equal(f->s.state, VMCA__NODE_STATE__NODE_ACTIVE);
     assert_true(slave_core_enabled(&f->s, 1));
@@ -76,7 +83,27 @@ static void test_register_then_active(void **state)
     assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_STATISTICS);
     assert_int_equal(s[0].env->statistics->state, VMCA__NODE_STATE__NODE_ACTIVE);
     assert_int_equal(s[0].env->statistics->n_enabled, 2);
-    assert_int_equal(s[0].env->statistics->total_pages, 65536);
+    const Vmca__Statistics *st = s[0].env->statistics;
+    assert_int_equal(st->total_pages, 500);
+    assert_int_equal(st->free_pages, 300);
+    assert_int_equal(st->n_owned, 2);
+    assert_int_equal(st->owned[0]->node, 2);
+    assert_int_equal(st->owned[0]->pages, 400);
+    assert_int_equal(st->n_lent, 1);
+    assert_int_equal(st->lent[0]->node, 3);
+    assert_int_equal(st->lent[0]->pages, 50);
+    assert_int_equal(st->n_vms, 1);
+    assert_int_equal(st->vms[0]->vm, 7);
+    assert_int_equal(st->vms[0]->tmem_used, 20);
+    assert_int_equal(st->vms[0]->mm_target, 30);
+    free_sent(s, n);
+    /* Hypervisor gone: nothing is reported as owned. */
+    slave_core_on_hv_down(&f->s);
+    slave_core_on_tick(&f->s, 100 + f->cfg.timing.stats_interval_ms);
+    n = take_sent(&f->s.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->statistics->total_pages, 0);
+    assert_int_equal(s[0].env->statistics->n_owned, 0);
     free_sent(s, n);
 }
 
