@@ -2,11 +2,12 @@
 #   make demo   install missing packages (as root), build, run the demo cluster
 #   make check  install missing packages, build, run every test with ctest,
 #               then the unit tests again under ASan+UBSan
+#   make bench  build and run the benchmarks (bench/)
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build build-asan demo check check-asan clean
+.PHONY: all deps build build-asan demo check check-asan bench clean
 
 all: build
 
@@ -30,6 +31,10 @@ check: build build-asan
 
 check-asan: build-asan
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j 2 -L unit
+
+# Benchmarks print their figures beside a baseline measured in the same run.
+bench: build
+	scripts/bench.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -180,8 +180,8 @@ static bool block_valid(const struct hvx_buddy *b, uint64_t idx, unsigned order)
 }
 
 /* Whether any page of [lo, hi) (inside the zone, lo < hi) is free: at each
- * order, whether a free block overlaps the range. Above the range's own
- * size this is the single containing block; below it a bitmap range. */
+ * order, whether a free block overlaps the range (one or two bits at the
+ * orders above the range's length, a bitmap range below). */
 static bool range_has_free(const struct hvx_buddy *b, uint64_t lo, uint64_t hi)
 {
     for (unsigned k = 0; k <= b->max_order; k++)

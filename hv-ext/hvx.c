@@ -101,6 +101,7 @@ struct hvx *hvx_new(const struct hvx_params *p, const struct hvx_env *env)
             goto fail;
         i += UINT64_C(1) << order;
     }
+    hvx_grow_buckets(h);
     return h;
 fail:
     hvx_destroy(h);

@@ -82,6 +82,8 @@ size_t hvx_home_slot(const struct hvx *h, uint32_t id);   /* n_homes if absent *
 struct hvx_zone *hvx_zone_find(struct hvx *h, uint32_t home);
 int hvx_zone_add_block(struct hvx *h, uint32_t home, uint64_t idx, unsigned order);
 void hvx_zone_delete(struct hvx *h, struct hvx_zone *z);
+/* Grows the hash table so chains stay about 4 long (called when ownership grows). */
+void hvx_grow_buckets(struct hvx *h);
 /* Allocates one page from the closest zone that has one, skipping `avoid`
  * (NULL: none). Returns its handle or HVX_NIL; *page gets its address. */
 uint32_t hvx_zone_alloc_page(struct hvx *h, const struct hvx_zone *avoid, void **page);

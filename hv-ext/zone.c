@@ -130,7 +130,7 @@ static void range_set(uint64_t *w, uint64_t idx, uint64_t n, bool on)
 }
 
 /* Grows the hash table so chains stay short (about 4 pages per bucket). */
-static void maybe_grow_buckets(struct hvx *h)
+void hvx_grow_buckets(struct hvx *h)
 {
     uint64_t owned = 0;
     for (unsigned k = 0; k < h->n_zones; k++)
@@ -196,7 +196,7 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
         if (hvx_zone_add_block(h, home, idx, b->order) != HVX_OK) {
             for (; i < n; i++)
                 result[i] = HVX_GRANT_REJECTED;
-            maybe_grow_buckets(h);
+            hvx_grow_buckets(h);
             return accepted ? accepted : HVX_ENOMEM;
         }
         result[i] = HVX_GRANT_ACCEPTED;
@@ -208,7 +208,7 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
                 h->lent_to[slot] -= h->lent_to[slot] < size ? h->lent_to[slot] : size;
         }
     }
-    maybe_grow_buckets(h);
+    hvx_grow_buckets(h);
     return accepted;
 }
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every benchmark; each prints its figure next to a baseline measured in
+# the same run (this machine is shared and noisy, so ratios, not absolutes).
+#   scripts/bench.sh [BUILD_DIR]
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
+for b in "$build"/bench/bench_*; do
+    echo "== $(basename "$b")"
+    "$b"
+done
+if [ -x "$src/bench/guest_path.sh" ]; then
+    echo "== guest_path"
+    bash "$src/bench/guest_path.sh" "$build"
+fi
