@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: a throw-away CA and node certificates, one master and three
-# slaves on loopback from config/demo.conf, the node table shown as the
-# nodes register, then a clean shutdown of everything.
+# nodes (emulated hypervisor vmca-hv + memory manager vmca-slave each) on
+# loopback from config/demo.conf, the node table shown as the nodes
+# register, a block of node3's pages granted to node1 by hand over TKM, then
+# a clean shutdown of everything.
 #   scripts/demo.sh [BUILD_DIR]     (make demo runs it)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,11 +30,14 @@ done
 echo "== certificates"
 "$src/scripts/gen-certs.sh" --config "$conf"
 
-echo "== starting the master (node1) and three slaves; logs in $run/*.log"
+echo "== starting the master (node1) and three nodes (vmca-hv + vmca-slave); logs in $run/*.log"
 "$build/master/vmca-master" --config "$conf" > "$run/master.log" 2>&1 &
 pids+=($!)
 sleep 0.3
 for n in node1 node2 node3; do
+    "$build/hv-ext/vmca-hv" --config "$conf" --node "$n" > "$run/hv-$n.log" 2>&1 &
+    pids+=($!)
+    sleep 0.2
     "$build/slave/vmca-slave" --config "$conf" --node "$n" > "$run/$n.log" 2>&1 &
     pids+=($!)
     sleep 0.7
@@ -51,11 +56,21 @@ echo "== the same for scripts (vmcactl --json status)"
 "$build/tools/vmcactl" --config "$conf" --json status
 [ "$active" -eq 3 ] || { echo "demo: only $active of 3 nodes became active" >&2; exit 1; }
 
+echo "== ownership by hand over TKM: node3's hypervisor gives 4096 pages for node1"
+tkm="$build/tools/vmca-tkm --config $conf"
+blocks=$($tkm --node node3 request 4096 1 | tail -n 1)
+echo "   blocks: $blocks"
+$tkm --node node1 enable 3 1
+$tkm --node node1 grant 3 $blocks | head -n 1
+sleep 2.2   # hypervisor -> slave -> master: up to two statistics intervals
+"$build/tools/vmcactl" --config "$conf" status
+
 echo "== shutting down"
 stop_all
 pids=()
-for f in master node1 node2 node3; do
+for f in master node1 node2 node3 hv-node1 hv-node2 hv-node3; do
     grep -q "stopped" "$run/$f.log" || { echo "demo: $f did not stop cleanly" >&2; exit 1; }
 done
 [ ! -e "$run/demo-master.sock" ] || { echo "demo: admin socket left behind" >&2; exit 1; }
+ls /dev/shm 2>/dev/null | grep -q '^vmca-demo-' && { echo "demo: fabric segments left behind" >&2; exit 1; }
 echo "demo: all processes stopped cleanly"

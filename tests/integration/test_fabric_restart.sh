@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Two nodes' vmca-hv on one machine. Node A (node1) is granted a block homed
+# at node B (node2); guests on A put pages that land in B's segment. Then B's
+# hypervisor is killed and restarted (a node crash: new generation). A's gets
+# of those pages fail cleanly — ephemeral: a miss; persistent: the VM fails —
+# and never return stale data. Invalidate(B) on A then leaves nothing of B.
+. "$(dirname "$0")/lib.sh"
+
+make_cluster 2
+# A small node A (256 pages), a bigger node B.
+sed -i 's/tmem_pages = 1024;/tmem_pages = 256;/; s/tmem_pages = 2048;/tmem_pages = 4096;/' "$CONF"
+start_hv node1
+start_hv node2
+
+# B gives 512 pages for A; A accepts them once B is enabled.
+tkm --node node2 request 512 1 > "$T/req.txt"
+grep -q '^pages=512$' "$T/req.txt" || fail "request: $(cat "$T/req.txt")"
+blocks=$(tail -n 1 "$T/req.txt")
+tkm --node node1 grant 2 $blocks | grep -q "bounced" || fail "a disabled home's block was not bounced"
+tkm --node node1 enable 2 1
+tkm --node node1 grant 2 $blocks > "$T/grant.txt"
+grep -q '^accepted=512$' "$T/grant.txt" || fail "grant: $(cat "$T/grant.txt")"
+tkm --node node1 stats > "$T/stats1.txt"
+grep -q '^owned_home 2 512$' "$T/stats1.txt" || fail "A does not own B's block: $(cat "$T/stats1.txt")"
+
+# Two guests on A with 1 MiB of RAM each touch 600 pages: 344 pages each go
+# to tmem; 256 fit in A's own pages, the rest land in B's segment.
+gsock=$T/$CLUSTER-node1-guest.sock
+"$GUEST_BIN" --socket "$gsock" --vm 1 --ram 1 --workload hold:600 --pool persistent \
+    > "$T/guest1.out" 2> "$T/guest1.log" &
+G1=$!
+PIDS+=($G1)
+"$GUEST_BIN" --socket "$gsock" --vm 2 --ram 1 --workload hold:600 --pool ephemeral \
+    > "$T/guest2.out" 2> "$T/guest2.log" &
+G2=$!
+PIDS+=($G2)
+wait_until 20 "both guests holding their pages" \
+    bash -c "grep -q holding '$T/guest1.out' '$T/guest1.log' 2>/dev/null && grep -q holding '$T/guest2.out' '$T/guest2.log' 2>/dev/null"
+tkm --node node1 stats > "$T/stats2.txt"
+used=$(sed -n 's/.* used=\([0-9]*\) .*/\1/p' "$T/stats2.txt" | head -n 1)
+[ "$used" -eq 688 ] || fail "expected 688 pages in tmem on A, saw $used"
+
+# Node B crashes and comes back: new generation, empty segment.
+gen_before=$(tkm --node node2 stats | sed -n 's/.*generation=\([0-9]*\).*/\1/p')
+kill -9 "${PID_OF[hv-node2]}"
+wait "${PID_OF[hv-node2]}" 2>/dev/null || true
+start_hv node2
+gen_after=$(tkm --node node2 stats | sed -n 's/.*generation=\([0-9]*\).*/\1/p')
+[ "$gen_after" -gt "$gen_before" ] || fail "B's generation did not change ($gen_before -> $gen_after)"
+
+# The guests read everything back.
+kill -USR1 $G1 $G2
+rc1=0; wait $G1 || rc1=$?
+rc2=0; wait $G2 || rc2=$?
+cat "$T/guest1.out" "$T/guest2.out"
+grep -q 'mismatches=0' "$T/guest2.out" || fail "ephemeral guest saw wrong data"
+[ "$rc2" -eq 0 ] || fail "ephemeral guest exited $rc2"
+misses=$(sed -n 's/.*gets_miss=\([0-9]*\).*/\1/p' "$T/guest2.out")
+[ "$misses" -gt 0 ] || fail "ephemeral guest had no misses although B restarted"
+verified=$(sed -n 's/.* verified=\([0-9]*\).*/\1/p' "$T/guest2.out")
+[ "$verified" -gt 0 ] || fail "ephemeral guest verified nothing"
+[ "$rc1" -eq 3 ] || fail "persistent guest exited $rc1, expected 3 (VM failed)"
+grep -qi "fail" "$T/guest1.log" || fail "persistent guest did not say it failed"
+grep -q 'mismatches=[1-9]' "$T/guest1.out" "$T/guest1.log" && fail "persistent guest saw wrong data"
+tkm --node node1 stats | grep -q '^failed_vm 1$' || fail "A does not report VM 1 failed"
+
+# Invalidate(B) on A: nothing of B's old life is left.
+tkm --node node1 invalidate 2 > "$T/inv.txt"
+grep -q '^pages=512$' "$T/inv.txt" || fail "invalidate: $(cat "$T/inv.txt")"
+tkm --node node1 stats | grep -q '^owned_home 2 ' && fail "A still owns pages of B"
+pass "B's restart: ephemeral misses ($misses), persistent VM failed, no stale data, invalidate clean"
