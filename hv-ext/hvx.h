@@ -133,8 +133,9 @@ int hvx_owned_blocks(const struct hvx *h, uint32_t home,
 /* Registers VM `vm`; returns HVX_OK or HVX_EEXIST / HVX_ENOMEM / HVX_EINVAL.
  * A new client has no target (unlimited) until hvx_set_target. */
 int hvx_client_new(struct hvx *h, uint32_t vm);
-/* Whether VM `vm` is registered. */
+/* Whether VM `vm` is registered / has lost persistent data. */
 bool hvx_client_known(struct hvx *h, uint32_t vm);
+bool hvx_client_failed(struct hvx *h, uint32_t vm);
 /* Frees every page of the VM and forgets it. */
 int hvx_client_destroy(struct hvx *h, uint32_t vm);
 /* Per-VM target in pages (Mem-Limit); UINT64_MAX = unlimited. */

@@ -119,6 +119,12 @@ bool hvx_client_known(struct hvx *h, uint32_t vm)
     return client_find(h, vm, NULL) != NULL;
 }
 
+bool hvx_client_failed(struct hvx *h, uint32_t vm)
+{
+    struct hvx_client *c = client_find(h, vm, NULL);
+    return c && c->failed;
+}
+
 int hvx_client_new(struct hvx *h, uint32_t vm)
 {
     if (client_find(h, vm, NULL))

@@ -250,8 +250,10 @@ static void apply_put(struct gw_guest *g, const struct gw_op_meta *m, int r)
         return;
     }
     g->st.puts_failed++;
-    if (r == HVX_ENOMEM) {
-        /* Frontswap's fallback: the page goes to the swap disk. */
+    if (r == HVX_ENOMEM || (r == HVX_ENOENT && g->cfg.pool_kind == HVX_POOL_EPHEMERAL)) {
+        /* Frontswap's fallback: the page goes to the swap disk. (An
+         * ephemeral put answers ENOENT when the entry it would replace was
+         * lost; the page is just not stored.) */
         g->st.disk_writes++;
         p->where = GW_ON_DISK;
         return;
@@ -694,9 +696,12 @@ static int read_file_spec(const char *path, struct gw_spec *out, bool phases, ch
              path, strerror(errno));
         return -1;
     }
-    int rc = phases ? gw_phases_read(f, path, out, err, errlen)
-                    : gw_trace_read(f, path, out, err, errlen);
+    char why[400] = "";
+    int rc = phases ? gw_phases_read(f, path, out, why, sizeof why)
+                    : gw_trace_read(f, path, out, why, sizeof why);
     fclose(f);
+    if (rc != 0)
+        errf(err, errlen, "--workload %s: %s", phases ? "phases" : "trace", why);
     return rc;
 }
 

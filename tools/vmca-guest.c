@@ -25,6 +25,8 @@
 #include "guest_workload.h"
 
 #define EXIT_USAGE 2
+/* Largest page size a cluster configuration allows (docs/configuration.md). */
+#define HELLO_PAGE_SIZE_MAX 65536u
 
 static const char usage[] =
     "usage: vmca-guest --socket PATH --vm ID --ram MB --workload SPEC [options]\n"
@@ -35,7 +37,7 @@ static const char usage[] =
     "\n"
     "  -s, --socket PATH          vmca-hv's guest socket\n"
     "  -v, --vm ID                VM id, unique on the node (0..4294967295)\n"
-    "  -r, --ram MB               guest RAM in MB (resident pages)\n"
+    "  -r, --ram MB               guest RAM in MB (in pages of vmca-hv's page size)\n"
     "  -w, --workload SPEC        one of:\n"
     "        usemem:LIMIT_MB      grow by 128 MB steps to LIMIT_MB (write the new\n"
     "                             pages, then read the whole allocation), then\n"
@@ -49,7 +51,6 @@ static const char usage[] =
     "                             ephemeral (cleancache-like)\n"
     "      --slots N              pages in the shared buffer, 1..65536 (default 256);\n"
     "                             a batch holds min(N, vmca-hv's max_batch) ops\n"
-    "      --page-size BYTES      must equal vmca-hv's page size (default 4096)\n"
     "      --seed S               phases: random seed (default 1)\n"
     "      --loops N              usemem: passes after the limit (default 3, 0 ok);\n"
     "                             trace: replays (default 1)\n"
@@ -259,7 +260,6 @@ static int hello(struct hv_conn *c, uint32_t vm, uint32_t slots, int memfd,
 
 enum {
     OPT_SLOTS = 256,
-    OPT_PAGE_SIZE,
     OPT_SEED,
     OPT_LOOPS,
     OPT_OPS_PER_PHASE,
@@ -277,7 +277,6 @@ static const struct option longopts[] = {
     {"workload", required_argument, NULL, 'w'},
     {"pool", required_argument, NULL, 'p'},
     {"slots", required_argument, NULL, OPT_SLOTS},
-    {"page-size", required_argument, NULL, OPT_PAGE_SIZE},
     {"seed", required_argument, NULL, OPT_SEED},
     {"loops", required_argument, NULL, OPT_LOOPS},
     {"ops-per-phase", required_argument, NULL, OPT_OPS_PER_PHASE},
@@ -296,7 +295,7 @@ struct cli {
     uint32_t vm;
     uint64_t ram_mb;
     unsigned pool_kind;
-    uint32_t slots, page_size;
+    uint32_t slots;
     bool have_seed, have_loops, have_opp, have_hold;
     uint64_t seed, loops, ops_per_phase, hold_seconds;
     bool progress;
@@ -305,8 +304,8 @@ struct cli {
 
 static void parse_cli(int argc, char **argv, struct cli *o)
 {
-    *o = (struct cli){.pool_kind = HVX_POOL_PERSISTENT, .slots = 256, .page_size = 4096,
-                      .seed = 1, .model = GW_MODEL_DEFAULT};
+    *o = (struct cli){.pool_kind = HVX_POOL_PERSISTENT, .slots = 256, .seed = 1,
+                      .model = GW_MODEL_DEFAULT};
     const uint64_t us_max = UINT64_C(1) << 32;
     opterr = 0;
     int ch;
@@ -339,14 +338,6 @@ static void parse_cli(int argc, char **argv, struct cli *o)
         case OPT_SLOTS:
             o->slots = (uint32_t)opt_num("--slots", optarg, 1, GUEST_MAX_SLOTS, "slots");
             break;
-        case OPT_PAGE_SIZE: {
-            uint64_t v = opt_num("--page-size", optarg, GW_PAGE_SIZE_MIN, GW_PAGE_SIZE_MAX,
-                                 "bytes");
-            if (!gw_page_size_ok((uint32_t)v))
-                usage_error("--page-size: expected a power of two, got '%s'", optarg);
-            o->page_size = (uint32_t)v;
-            break;
-        }
         case OPT_SEED:
             o->seed = opt_num("--seed", optarg, 0, UINT64_MAX, "seed");
             o->have_seed = true;
@@ -450,6 +441,140 @@ static void hold_wait(const struct cli *o)
     }
 }
 
+/* Connects, runs the workload, prints the counters; returns the exit status. */
+static int run(const struct cli *o, const struct gw_spec *spec, const struct gw_run_opts *ro,
+               struct hv_conn *c)
+{
+    int rc = 1;
+    char err[512];
+    struct gw_guest *g = NULL;
+    /* The page size is only known from the hello reply, which answers the
+     * buffer the hello carries: size it for the largest page size a cluster
+     * may use (memfd pages cost nothing until touched), then trim it. */
+    size_t buf_bytes = (size_t)o->slots * HELLO_PAGE_SIZE_MAX;
+    unsigned char *buf = MAP_FAILED;
+    int memfd = memfd_create("vmca-guest-slots", MFD_CLOEXEC);
+    if (memfd < 0 || ftruncate(memfd, (off_t)buf_bytes) != 0) {
+        fprintf(stderr, "%s: vm %" PRIu32 ": shared page buffer of %zu bytes: %s\n", prog,
+                o->vm, buf_bytes, strerror(errno));
+        goto out;
+    }
+    buf = mmap(NULL, buf_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (buf == MAP_FAILED) {
+        fprintf(stderr, "%s: vm %" PRIu32 ": mmap of the page buffer: %s\n", prog, o->vm,
+                strerror(errno));
+        goto out;
+    }
+    struct guest_hello_reply rep;
+    if (connect_hv(c) != 0 || hello(c, o->vm, o->slots, memfd, &rep) != 0) {
+        fprintf(stderr, "%s: vm %" PRIu32 ": %s\n", prog, o->vm, c->err);
+        goto out;
+    }
+    if (rep.status != 0) {
+        fprintf(stderr, "%s: vm %" PRIu32 ": vmca-hv at %s refused the VM: %s (%d)%s\n", prog,
+                o->vm, o->socket, gw_result_name(rep.status), rep.status,
+                rep.status == HVX_EEXIST ? ": another guest uses this VM id" : "");
+        goto out;
+    }
+    if (!gw_page_size_ok(rep.page_size) || rep.page_size > HELLO_PAGE_SIZE_MAX) {
+        fprintf(stderr,
+                "%s: vm %" PRIu32 ": protocol: hello reply page_size %" PRIu32
+                " is not a power of two in %u..%u\n",
+                prog, o->vm, rep.page_size, GW_PAGE_SIZE_MIN, HELLO_PAGE_SIZE_MAX);
+        goto out;
+    }
+    if (rep.max_batch == 0 || rep.max_batch > GUEST_MAX_BATCH) {
+        fprintf(stderr,
+                "%s: vm %" PRIu32 ": protocol: hello reply max_batch %" PRIu32
+                " is outside 1..%u\n",
+                prog, o->vm, rep.max_batch, GUEST_MAX_BATCH);
+        goto out;
+    }
+    /* vmca-hv maps slots * page_size bytes: the rest can go. */
+    size_t used_bytes = (size_t)o->slots * rep.page_size;
+    if (used_bytes < buf_bytes && ftruncate(memfd, (off_t)used_bytes) == 0) {
+        munmap(buf + used_bytes, buf_bytes - used_bytes);
+        buf_bytes = used_bytes;
+    }
+    close(memfd); /* vmca-hv holds its own mapping now */
+    memfd = -1;
+
+    struct gw_workload wl;
+    if (gw_workload_init(&wl, spec, rep.page_size, ro, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: --workload %s: %s\n", prog, o->workload, err);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    uint64_t ram_pages = o->ram_mb * ((UINT64_C(1) << 20) / rep.page_size);
+    struct gw_config cfg = {
+        .vm = o->vm,
+        .page_size = rep.page_size,
+        .ram_pages = ram_pages,
+        .n_pages = gw_workload_pages(&wl),
+        .pool_kind = o->pool_kind,
+        .max_batch = rep.max_batch < o->slots ? rep.max_batch : o->slots,
+        .slots = o->slots,
+    };
+    g = malloc(sizeof *g);
+    if (!g) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        goto out;
+    }
+    if (gw_guest_init(g, &cfg, buf, hv_exec, c) != GW_OK || gw_guest_open_pool(g) != GW_OK) {
+        fprintf(stderr, "%s: vm %" PRIu32 ": %s%s%s\n", prog, o->vm, g->msg,
+                c->err[0] ? ": " : "", c->err);
+        goto out;
+    }
+    fprintf(stderr,
+            "%s: vm %" PRIu32 " on node %" PRIu32 ": %" PRIu64 " pages of RAM, %" PRIu64
+            " pages of address space, %s pool %u, batches of %u\n",
+            prog, o->vm, rep.node, ram_pages, cfg.n_pages,
+            o->pool_kind == HVX_POOL_PERSISTENT ? "persistent" : "ephemeral", g->pool,
+            cfg.max_batch);
+
+    uint64_t next_progress = now_ms() + 1000;
+    int st = GW_OK;
+    for (;;) {
+        uint64_t t = now_ms();
+        if (o->progress && t >= next_progress) {
+            print_stats(stderr, g, &o->model);
+            next_progress = t + 1000;
+        }
+        struct gw_access a;
+        enum gw_next nx = gw_workload_next(&wl, t, &a);
+        if (nx == GW_NEXT_END)
+            break;
+        if (nx == GW_NEXT_HOLD) {
+            if ((st = gw_guest_sync(g)) != GW_OK)
+                break;
+            printf("holding\n");
+            fflush(stdout);
+            hold_wait(o);
+            continue;
+        }
+        if ((st = gw_guest_access(g, a.gpn, a.write)) != GW_OK)
+            break;
+    }
+    if (st == GW_OK)
+        st = gw_guest_sync(g); /* the last gets are verified here */
+    print_stats(stdout, g, &o->model);
+    if (st != GW_OK)
+        fprintf(stderr, "%s: vm %" PRIu32 ": %s%s%s\n", prog, o->vm, g->msg,
+                st == GW_ERR_TRANSPORT && c->err[0] ? ": " : "",
+                st == GW_ERR_TRANSPORT ? c->err : "");
+    rc = st;
+out:
+    if (g) {
+        gw_guest_free(g);
+        free(g);
+    }
+    if (memfd >= 0)
+        close(memfd);
+    if (buf != MAP_FAILED)
+        munmap(buf, buf_bytes);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct cli o;
@@ -463,13 +588,9 @@ int main(int argc, char **argv)
     }
     struct gw_run_opts ro;
     check_cli_for(&o, &spec, &ro);
-    struct gw_workload wl;
-    if (gw_workload_init(&wl, &spec, o.page_size, &ro, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: --workload %s: %s\n", prog, o.workload, err);
-        return EXIT_USAGE;
-    }
-    uint64_t ram_pages = o.ram_mb * ((UINT64_C(1) << 20) / o.page_size);
 
+    /* Blocked from the start so that a SIGUSR1 sent before `holding` is
+     * kept pending rather than killing the process. */
     sigset_t usr1;
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
@@ -478,113 +599,15 @@ int main(int argc, char **argv)
     struct hv_conn *c = calloc(1, sizeof *c);
     if (!c) {
         fprintf(stderr, "%s: out of memory\n", prog);
+        gw_spec_free(&spec);
         return 1;
     }
     c->fd = -1;
     c->path = o.socket;
-    size_t buf_bytes = (size_t)o.slots * o.page_size;
-    int memfd = memfd_create("vmca-guest-slots", MFD_CLOEXEC);
-    if (memfd < 0 || ftruncate(memfd, (off_t)buf_bytes) != 0) {
-        fprintf(stderr, "%s: vm %" PRIu32 ": shared page buffer of %zu bytes: %s\n", prog,
-                o.vm, buf_bytes, strerror(errno));
-        return 1;
-    }
-    unsigned char *buf = mmap(NULL, buf_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-    if (buf == MAP_FAILED) {
-        fprintf(stderr, "%s: vm %" PRIu32 ": mmap of the page buffer: %s\n", prog, o.vm,
-                strerror(errno));
-        return 1;
-    }
-    struct guest_hello_reply rep;
-    if (connect_hv(c) != 0 || hello(c, o.vm, o.slots, memfd, &rep) != 0) {
-        fprintf(stderr, "%s: vm %" PRIu32 ": %s\n", prog, o.vm, c->err);
-        return 1;
-    }
-    close(memfd); /* vmca-hv holds its own reference now */
-    if (rep.status != 0) {
-        fprintf(stderr, "%s: vm %" PRIu32 ": vmca-hv at %s refused the VM: %s (%d)%s\n", prog,
-                o.vm, o.socket, gw_result_name(rep.status), rep.status,
-                rep.status == HVX_EEXIST ? ": another guest uses this VM id" : "");
-        if (rep.page_size != o.page_size && gw_page_size_ok(rep.page_size))
-            fprintf(stderr, "%s: vmca-hv uses %" PRIu32 "-byte pages: run with --page-size %" PRIu32 "\n",
-                    prog, rep.page_size, rep.page_size);
-        return 1;
-    }
-    if (rep.page_size != o.page_size) {
-        fprintf(stderr,
-                "%s: vm %" PRIu32 ": vmca-hv uses %" PRIu32 "-byte pages but the slots are %" PRIu32
-                " bytes: run with --page-size %" PRIu32 "\n",
-                prog, o.vm, rep.page_size, o.page_size, rep.page_size);
-        return 1;
-    }
-    if (rep.max_batch == 0 || rep.max_batch > GUEST_MAX_BATCH) {
-        fprintf(stderr, "%s: vm %" PRIu32 ": protocol: hello reply max_batch %" PRIu32
-                " is outside 1..%u\n", prog, o.vm, rep.max_batch, GUEST_MAX_BATCH);
-        return 1;
-    }
-
-    struct gw_config cfg = {
-        .vm = o.vm,
-        .page_size = rep.page_size,
-        .ram_pages = ram_pages,
-        .n_pages = gw_workload_pages(&wl),
-        .pool_kind = o.pool_kind,
-        .max_batch = rep.max_batch < o.slots ? rep.max_batch : o.slots,
-        .slots = o.slots,
-    };
-    struct gw_guest *g = malloc(sizeof *g);
-    if (!g) {
-        fprintf(stderr, "%s: out of memory\n", prog);
-        return 1;
-    }
-    if (gw_guest_init(g, &cfg, buf, hv_exec, c) != GW_OK ||
-        gw_guest_open_pool(g) != GW_OK) {
-        fprintf(stderr, "%s: vm %" PRIu32 ": %s%s%s\n", prog, o.vm, g->msg,
-                c->err[0] ? ": " : "", c->err);
-        return 1;
-    }
-    fprintf(stderr,
-            "%s: vm %" PRIu32 " on node %" PRIu32 ": %" PRIu64 " pages of RAM, %" PRIu64
-            " pages of address space, %s pool %u, batches of %u\n",
-            prog, o.vm, rep.node, ram_pages, cfg.n_pages,
-            o.pool_kind == HVX_POOL_PERSISTENT ? "persistent" : "ephemeral", g->pool,
-            cfg.max_batch);
-
-    uint64_t next_progress = now_ms() + 1000;
-    int st = GW_OK;
-    for (;;) {
-        uint64_t t = now_ms();
-        if (o.progress && t >= next_progress) {
-            print_stats(stderr, g, &o.model);
-            next_progress = t + 1000;
-        }
-        struct gw_access a;
-        enum gw_next nx = gw_workload_next(&wl, t, &a);
-        if (nx == GW_NEXT_END)
-            break;
-        if (nx == GW_NEXT_HOLD) {
-            if ((st = gw_guest_sync(g)) != GW_OK)
-                break;
-            printf("holding\n");
-            fflush(stdout);
-            hold_wait(&o);
-            continue;
-        }
-        if ((st = gw_guest_access(g, a.gpn, a.write)) != GW_OK)
-            break;
-    }
-    if (st == GW_OK)
-        st = gw_guest_sync(g); /* the last gets are verified here */
-    print_stats(stdout, g, &o.model);
-    if (st != GW_OK)
-        fprintf(stderr, "%s: vm %" PRIu32 ": %s%s%s\n", prog, o.vm, g->msg,
-                st == GW_ERR_TRANSPORT && c->err[0] ? ": " : "",
-                st == GW_ERR_TRANSPORT ? c->err : "");
-    close(c->fd);
-    gw_guest_free(g);
-    free(g);
+    int rc = run(&o, &spec, &ro, c);
+    if (c->fd >= 0)
+        close(c->fd);
     free(c);
     gw_spec_free(&spec);
-    munmap(buf, buf_bytes);
-    return st;
+    return rc;
 }

@@ -111,8 +111,13 @@ static void guest_close(struct guest *g, const char *why)
 {
     struct hv *hv = g->hv;
     if (g->registered) {
+        bool failed = hvx_client_failed(hv->hvx, g->vm);
         hvx_client_destroy(hv->hvx, g->vm);
-        log_info("VM %u disconnected: %s", g->vm, why);
+        if (failed)
+            log_warn("VM %u disconnected after failing (it lost persistent pages): %s",
+                     g->vm, why);
+        else
+            log_info("VM %u disconnected: %s", g->vm, why);
     } else {
         log_warn("guest connection closed: %s", why);
     }

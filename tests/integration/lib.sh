@@ -99,6 +99,7 @@ start_slave() {
 
 # start_hv NAME: the node's emulated hypervisor; log $T/hv-NAME.log.
 start_hv() {
+    rm -f "$T/$CLUSTER-$1-tkm.sock" "$T/$CLUSTER-$1-guest.sock"  # a killed one's leftovers
     "$HV_BIN" --config "$CONF" --node "$1" --log-level debug >> "$T/hv-$1.log" 2>&1 &
     PIDS+=($!)
     PID_OF[hv-$1]=$!

@@ -62,7 +62,7 @@ verified=$(sed -n 's/.* verified=\([0-9]*\).*/\1/p' "$T/guest2.out")
 [ "$rc1" -eq 3 ] || fail "persistent guest exited $rc1, expected 3 (VM failed)"
 grep -qi "fail" "$T/guest1.log" || fail "persistent guest did not say it failed"
 grep -q 'mismatches=[1-9]' "$T/guest1.out" "$T/guest1.log" && fail "persistent guest saw wrong data"
-tkm --node node1 stats | grep -q '^failed_vm 1$' || fail "A does not report VM 1 failed"
+grep -q "VM 1 disconnected after failing" "$T/hv-node1.log" || fail "A's hypervisor did not report VM 1 failed"
 
 # Invalidate(B) on A: nothing of B's old life is left.
 tkm --node node1 invalidate 2 > "$T/inv.txt"

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -582,11 +583,29 @@ static void test_ctl_uninitialised(void **state)
 
 /* Children never use cmocka's asserts (a failure would longjmp into the
  * child's copy of the test runner); they exit with a code instead. */
+/* Waits for one byte; a child whose parent failed an assertion (and so
+ * never sends it) gives up after 30 s instead of lingering. */
 static void sync_read(int fd)
 {
-    char ch;
-    while (read(fd, &ch, 1) < 0 && errno == EINTR)
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int rc;
+    while ((rc = poll(&pfd, 1, 30000)) < 0 && errno == EINTR)
         ;
+    char ch;
+    if (rc <= 0 || read(fd, &ch, 1) != 1)
+        _exit(31);
+}
+
+/* The parent's side: a child that died never answers; fail the test. */
+static void parent_read(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int rc;
+    while ((rc = poll(&pfd, 1, 30000)) < 0 && errno == EINTR)
+        ;
+    char ch;
+    if (rc <= 0 || read(fd, &ch, 1) != 1)
+        fail_msg("no word from a child process within 30 s");
 }
 
 static void sync_write(int fd, int n)
@@ -656,10 +675,10 @@ static void test_concurrent_start(void **state)
         }
         sync_write(go[1], PROCS);
         for (int i = 0; i < PROCS; i++)
-            sync_read(ready[0]);
+            parent_read(ready[0]);
         sync_write(check[1], PROCS);
         for (int i = 0; i < PROCS; i++)
-            sync_read(done[0]);
+            parent_read(done[0]);
         sync_write(quit[1], PROCS);
         for (int i = 0; i < PROCS; i++) {
             int st;
@@ -793,7 +812,7 @@ static void test_join_while_last_closes(void **state)
         flock(fd, LOCK_UN);
         _exit(0);
     }
-    sync_read(locked[0]);
+    parent_read(locked[0]);
 
     pid_t joiner = fork();
     assert_true(joiner >= 0);
@@ -813,7 +832,7 @@ static void test_join_while_last_closes(void **state)
     nap_ms(200); /* let node 2 reach the lock (if it is slower, it simply
                   * finds no segment and creates one: the test still holds) */
     sync_write(unlink_now[1], 1);
-    sync_read(opened[0]);
+    parent_read(opened[0]);
 
     struct fabric *n3 = open_node(c->cluster, 3, 1);
     assert_true(fabric_online(n3, 2));
