@@ -45,9 +45,12 @@ for round in 1 2 3; do
     [ "$sock" -gt "$best_sock" ] && best_sock=$sock
     [ "$inproc" -gt "$best_in" ] && best_in=$inproc
 done
+meta=$("$build/tools/vmca-tkm" --socket "$dir/$cluster-n1-tkm.sock" stats | head -n 1)
 ratio=$(awk -v a="$best_sock" -v b="$best_in" 'BEGIN{printf "%.2f", a / b}')
 verdict=$(awk -v r="$ratio" 'BEGIN{print (r >= 0.3) ? "PASS" : "MISS"}')
 echo "guest_path: usemem:${USEMEM_MB} with ${RAM_MB} MiB of guest RAM, $LOOPS loops, best of 3"
 echo "in-process (libhvx called directly):   $best_in tmem ops/s"
 echo "vmca-guest -> vmca-hv (socket, batched): $best_sock tmem ops/s"
 echo "ratio $ratio (target >= 0.30: $verdict)"
+echo "$meta" | tr ' ' '\n' | awk -F= '$1=="owned"{o=$2} $1=="metadata_bytes"{m=$2}
+    END{printf "vmca-hv metadata: %.2f bytes per managed page (%d bytes, %d pages)\n", m/o, m, o}'

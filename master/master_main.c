@@ -14,6 +14,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "daemon.h"
 #include "conn.h"
 #include "err.h"
 #include "log.h"
@@ -165,13 +166,6 @@ static void admin_handler(void *arg, const char *cmd, struct evbuffer *out)
     evbuffer_add_printf(out, "end\n");
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    struct master_shell *sh = arg;
-    log_info("signal %d: shutting down", (int)sig);
-    event_base_loopbreak(sh->base);
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -192,11 +186,8 @@ int main(int argc, char **argv)
         case 'c': config = optarg; break;
         case 'a': admin_path = optarg; break;
         case 'l':
-            if (vmca_log_level_parse(optarg, &level) != VMCA_OK) {
-                fprintf(stderr, "vmca-master: --log-level: unknown level '%s' "
-                        "(expected err, warn, info or debug)\n", optarg);
+            if (vmca_opt_log_level("vmca-master", optarg, &level))
                 return 2;
-            }
             break;
         case 's': use_syslog = true; break;
         case 'h': fputs(usage, stdout); return 0;
@@ -233,7 +224,6 @@ int main(int argc, char **argv)
         log_err("out of memory");
         return 1;
     }
-    signal(SIGPIPE, SIG_IGN);
     sh.base = event_base_new();
     sh.params = (struct vmca_conn_params){
         .base = sh.base, .tls = sh.tls, .max_frame = sh.cfg.max_frame,
@@ -268,10 +258,11 @@ int main(int argc, char **argv)
         log_err("%s", err);
         return 1;
     }
-    struct event *sigterm = evsignal_new(sh.base, SIGTERM, on_signal, &sh);
-    struct event *sigint = evsignal_new(sh.base, SIGINT, on_signal, &sh);
-    event_add(sigterm, NULL);
-    event_add(sigint, NULL);
+    struct vmca_stop_signals stop = {0};
+    if (vmca_stop_signals_install(&stop, sh.base)) {
+        log_err("cannot install signal handlers");
+        return 1;
+    }
     log_info("master of cluster %s listening on %s:%u, %zu nodes configured, "
              "incarnation %llu", sh.cfg.cluster, self->address, sh.cfg.master.port,
              sh.cfg.n_nodes, (unsigned long long)incarnation);
@@ -285,8 +276,7 @@ int main(int argc, char **argv)
     evconnlistener_free(lst);
     /* Let the closes flush (bounded by their own one-second timers). */
     event_base_loop(sh.base, EVLOOP_NONBLOCK);
-    event_free(sigterm);
-    event_free(sigint);
+    vmca_stop_signals_free(&stop);
     event_base_free(sh.base);
     master_core_free(&sh.core);
     free(sh.conns);

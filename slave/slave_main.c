@@ -12,6 +12,7 @@
 
 #include "backoff.h"
 #include "config.h"
+#include "daemon.h"
 #include "conn.h"
 #include "err.h"
 #include "log.h"
@@ -195,13 +196,6 @@ static const struct tkm_cbs tkm_callbacks = {
     .on_down = on_hv_down,
 };
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    struct slave_shell *sh = arg;
-    log_info("signal %d: shutting down", (int)sig);
-    event_base_loopbreak(sh->base);
-}
-
 int main(int argc, char **argv)
 {
     enum { OPT_CERT = 256, OPT_KEY, OPT_TKM };
@@ -229,11 +223,8 @@ int main(int argc, char **argv)
         case OPT_KEY: key = optarg; break;
         case OPT_TKM: tkm_path = optarg; break;
         case 'l':
-            if (vmca_log_level_parse(optarg, &level) != VMCA_OK) {
-                fprintf(stderr, "vmca-slave: --log-level: unknown level '%s' "
-                        "(expected err, warn, info or debug)\n", optarg);
+            if (vmca_opt_log_level("vmca-slave", optarg, &level))
                 return 2;
-            }
             break;
         case 's': use_syslog = true; break;
         case 'h': fputs(usage, stdout); return 0;
@@ -285,7 +276,6 @@ int main(int argc, char **argv)
         log_err("out of memory");
         return 1;
     }
-    signal(SIGPIPE, SIG_IGN);
     sh.base = event_base_new();
     sh.params = (struct vmca_conn_params){
         .base = sh.base, .tls = sh.tls, .max_frame = sh.cfg.max_frame,
@@ -301,10 +291,11 @@ int main(int argc, char **argv)
     tick_ms = tick_ms < 10 ? 10 : tick_ms > 100 ? 100 : tick_ms;
     struct timeval tv = {.tv_sec = 0, .tv_usec = tick_ms * 1000};
     event_add(sh.tick, &tv);
-    struct event *sigterm = evsignal_new(sh.base, SIGTERM, on_signal, &sh);
-    struct event *sigint = evsignal_new(sh.base, SIGINT, on_signal, &sh);
-    event_add(sigterm, NULL);
-    event_add(sigint, NULL);
+    struct vmca_stop_signals stop = {0};
+    if (vmca_stop_signals_install(&stop, sh.base)) {
+        log_err("cannot install signal handlers");
+        return 1;
+    }
     log_info("node %u (%s) of cluster %s starting, incarnation %llu", sh.self->id,
              sh.self->name, sh.cfg.cluster, (unsigned long long)incarnation);
     sh.tkm = tkm_new(sh.base, sh.tkm_path, sh.cfg.timing.reconnect_min_ms,
@@ -321,8 +312,7 @@ int main(int argc, char **argv)
         vmca_conn_close(sh.master_conn);
     event_base_loop(sh.base, EVLOOP_NONBLOCK);
     tkm_free(sh.tkm);
-    event_free(sigterm);
-    event_free(sigint);
+    vmca_stop_signals_free(&stop);
     event_free(sh.tick);
     event_free(sh.reconnect);
     event_base_free(sh.base);

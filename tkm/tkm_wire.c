@@ -66,7 +66,11 @@ static int recv_datagram(int fd, uint8_t **buf, size_t *len, char *err, size_t e
     return VMCA_OK;
 }
 
-int tkm_recv_to_hv(int fd, Vmca__TkmToHv **out, char *err, size_t errlen)
+/* Reads and unpacks one message of type `desc`; `body_set` says whether its
+ * oneof holds a known call or message. */
+static int recv_message(int fd, const ProtobufCMessageDescriptor *desc,
+                        int (*body_set)(const ProtobufCMessage *), const char *what,
+                        ProtobufCMessage **out, char *err, size_t errlen)
 {
     uint8_t *buf;
     size_t len;
@@ -74,34 +78,36 @@ int tkm_recv_to_hv(int fd, Vmca__TkmToHv **out, char *err, size_t errlen)
     int rc = recv_datagram(fd, &buf, &len, err, errlen);
     if (rc != VMCA_OK)
         return rc;
-    *out = vmca__tkm_to_hv__unpack(NULL, len, buf);
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, buf);
     free(buf);
-    if (!*out || (*out)->call_case == VMCA__TKM_TO_HV__CALL__NOT_SET) {
-        snprintf(err, errlen, "malformed TKM call (%zu bytes)", len);
-        if (*out)
-            vmca__tkm_to_hv__free_unpacked(*out, NULL);
-        *out = NULL;
+    if (!m || !body_set(m)) {
+        snprintf(err, errlen, "malformed %s (%zu bytes)", what, len);
+        if (m)
+            protobuf_c_message_free_unpacked(m, NULL);
         return VMCA_ERR_PROTO;
     }
+    *out = m;
     return VMCA_OK;
+}
+
+static int call_set(const ProtobufCMessage *m)
+{
+    return ((const Vmca__TkmToHv *)m)->call_case != VMCA__TKM_TO_HV__CALL__NOT_SET;
+}
+
+static int msg_set(const ProtobufCMessage *m)
+{
+    return ((const Vmca__TkmFromHv *)m)->msg_case != VMCA__TKM_FROM_HV__MSG__NOT_SET;
+}
+
+int tkm_recv_to_hv(int fd, Vmca__TkmToHv **out, char *err, size_t errlen)
+{
+    return recv_message(fd, &vmca__tkm_to_hv__descriptor, call_set, "TKM call",
+                        (ProtobufCMessage **)out, err, errlen);
 }
 
 int tkm_recv_from_hv(int fd, Vmca__TkmFromHv **out, char *err, size_t errlen)
 {
-    uint8_t *buf;
-    size_t len;
-    *out = NULL;
-    int rc = recv_datagram(fd, &buf, &len, err, errlen);
-    if (rc != VMCA_OK)
-        return rc;
-    *out = vmca__tkm_from_hv__unpack(NULL, len, buf);
-    free(buf);
-    if (!*out || (*out)->msg_case == VMCA__TKM_FROM_HV__MSG__NOT_SET) {
-        snprintf(err, errlen, "malformed TKM message (%zu bytes)", len);
-        if (*out)
-            vmca__tkm_from_hv__free_unpacked(*out, NULL);
-        *out = NULL;
-        return VMCA_ERR_PROTO;
-    }
-    return VMCA_OK;
+    return recv_message(fd, &vmca__tkm_from_hv__descriptor, msg_set, "TKM message",
+                        (ProtobufCMessage **)out, err, errlen);
 }

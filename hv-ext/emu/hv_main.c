@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "err.h"
 #include "fabric.h"
 #include "guest_proto.h"
@@ -599,13 +600,6 @@ static void on_stats_timer(evutil_socket_t fd, short what, void *arg)
     push_stats(hv, NULL);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    struct hv *hv = arg;
-    log_info("signal %d: shutting down", (int)sig);
-    event_base_loopbreak(hv->base);
-}
-
 static int parse_u32(const char *opt, const char *s, uint32_t max, uint32_t *out)
 {
     char *end;
@@ -649,11 +643,8 @@ int main(int argc, char **argv)
                 return 2;
             break;
         case 'l':
-            if (vmca_log_level_parse(optarg, &level) != VMCA_OK) {
-                fprintf(stderr, "vmca-hv: --log-level: unknown level '%s' "
-                        "(expected err, warn, info or debug)\n", optarg);
+            if (vmca_opt_log_level("vmca-hv", optarg, &level))
                 return 2;
-            }
             break;
         case 's': use_syslog = true; break;
         case 'h': fputs(usage, stdout); return 0;
@@ -731,7 +722,6 @@ int main(int argc, char **argv)
         fabric_close(hv.fabric);
         return 1;
     }
-    signal(SIGPIPE, SIG_IGN);
     hv.base = event_base_new();
     hv.guest_lfd = vmca_unix_listen(hv.guest_path, SOCK_SEQPACKET, err, sizeof err);
     hv.tkm_lfd = hv.guest_lfd < 0 ? -1
@@ -751,10 +741,11 @@ int main(int argc, char **argv)
     uint32_t ms = hv.cfg.timing.stats_interval_ms;
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     event_add(hv.stats_ev, &tv);
-    struct event *sigterm = evsignal_new(hv.base, SIGTERM, on_signal, &hv);
-    struct event *sigint = evsignal_new(hv.base, SIGINT, on_signal, &hv);
-    event_add(sigterm, NULL);
-    event_add(sigint, NULL);
+    struct vmca_stop_signals stop = {0};
+    if (vmca_stop_signals_install(&stop, hv.base)) {
+        log_err("cannot install signal handlers");
+        return 1;
+    }
     log_info("node %u: %llu tmem pages, generation %llu; guests at %s, TKM at %s",
              hv.self->id, (unsigned long long)hv.self->tmem_pages,
              (unsigned long long)fabric_generation(hv.fabric, hv.self->id), hv.guest_path,
@@ -769,8 +760,7 @@ int main(int argc, char **argv)
     event_free(hv.guest_lev);
     event_free(hv.tkm_lev);
     event_free(hv.stats_ev);
-    event_free(sigterm);
-    event_free(sigint);
+    vmca_stop_signals_free(&stop);
     close(hv.guest_lfd);
     close(hv.tkm_lfd);
     unlink(hv.guest_path);
