@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "gfn.h"
+#include "second_tier.h"
 
 /* Refusal reasons, one log line per node and reason. */
 enum refusal {
@@ -13,6 +14,7 @@ enum refusal {
     REFUSE_REGISTER_IDENTITY,
     REFUSE_STATS_STATE,
     REFUSE_NOT_YET,
+    REFUSE_GRANT_ANY,
 };
 
 const char *vmca_state_name(Vmca__NodeState s)
@@ -169,6 +171,57 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     return VMCA_OK;
 }
 
+/* Grant-Any(n, x): thesis Algorithm 9 picks donors among the other Active
+ * nodes; each gets a Grant-Fwd. The donors' free pages in the master's view
+ * drop at once so a burst of requests does not promise the same pages twice
+ * (their next Statistics correct it). */
+static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca__GrantAny *ga)
+{
+    if (n->state != VMCA__NODE_STATE__NODE_ACTIVE)
+        return refuse(m, n, REFUSE_GRANT_ANY, VMCA_ERR_STATE, "node is not active", "grant-any");
+    if (ga->node != n->cfg->id || ga->pages == 0 || ga->pages > VMCA_GFN_INDEX_MASK)
+        return refuse(m, n, REFUSE_GRANT_ANY, VMCA_ERR_PROTO,
+                      "must name the sender and ask for 1..2^36 pages", "grant-any");
+    size_t nd = 0;
+    struct tier2_donor *donors = malloc(m->cfg->n_nodes * sizeof *donors);
+    struct tier2_fwd *fwd = malloc(m->cfg->n_nodes * sizeof *fwd);
+    if (!donors || !fwd) {
+        free(donors);
+        free(fwd);
+        return VMCA_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < m->cfg->n_nodes; i++) {
+        const struct master_node *d = &m->nodes[i];
+        if (d != n && d->state == VMCA__NODE_STATE__NODE_ACTIVE && d->connected &&
+            d->last_stats_ms >= 0)
+            donors[nd++] = (struct tier2_donor){d->cfg->id, d->free_pages};
+    }
+    size_t nf = tier2_sorted(donors, nd, ga->pages, m->cfg->policy.reserve_pages, fwd,
+                             m->cfg->n_nodes);
+    uint64_t promised = 0;
+    for (size_t i = 0; i < nf; i++) {
+        Vmca__GrantFwd gf = VMCA__GRANT_FWD__INIT;
+        gf.donor = fwd[i].donor;
+        gf.requester = n->cfg->id;
+        gf.pages = fwd[i].pages;
+        gf.req = ga->req;
+        Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+        env.body_case = VMCA__ENVELOPE__BODY_GRANT_FWD;
+        env.grant_fwd = &gf;
+        if (vmca_outbox_send(&m->out, fwd[i].donor, &env) != VMCA_OK)
+            continue;
+        node_by_id(m, fwd[i].donor)->free_pages -= fwd[i].pages;
+        promised += fwd[i].pages;
+    }
+    vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
+                "grant-any %llu from node %u (req %llu): forwarded %llu pages to %zu donor(s)",
+                (unsigned long long)ga->pages, n->cfg->id, (unsigned long long)ga->req,
+                (unsigned long long)promised, nf);
+    free(donors);
+    free(fwd);
+    return VMCA_OK;
+}
+
 int master_core_on_message(struct master_core *m, uint32_t node,
                            const Vmca__Envelope *env, int64_t now_ms)
 {
@@ -182,9 +235,9 @@ int master_core_on_message(struct master_core *m, uint32_t node,
     case VMCA__ENVELOPE__BODY_STATISTICS:
         return on_statistics(m, n, env, now_ms);
     case VMCA__ENVELOPE__BODY_GRANT_ANY:
+        return on_grant_any(m, n, env->grant_any);
     case VMCA__ENVELOPE__BODY_LEAVE_REQ:
     case VMCA__ENVELOPE__BODY_INVALIDATE:
-    case VMCA__ENVELOPE__BODY_GRANT_ACK:
     case VMCA__ENVELOPE__BODY_CENSUS_REPLY:
         return refuse(m, n, REFUSE_NOT_YET, VMCA_ERR_STATE,
                       "this flow is not implemented by this master yet", what);

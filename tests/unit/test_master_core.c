@@ -9,6 +9,7 @@
 
 #include "core_util.h"
 #include "master_core.h"
+#include "second_tier.h"
 
 struct fixture {
     struct vmca_config cfg;
@@ -186,6 +187,87 @@ static void test_connection_tracking(void **state)
     assert_string_equal(vmca_state_name(VMCA__NODE_STATE__NODE_RECOVERY), "recovery");
 }
 
+static void test_tier2_sorted(void **state)
+{
+    struct tier2_donor d[3];
+    struct tier2_fwd out[3];
+    /* The whole request to the richest donor that stays above the reserve. */
+    memcpy(d, (struct tier2_donor[]){{1, 500}, {2, 900}, {3, 700}}, sizeof d);
+    assert_int_equal(tier2_sorted(d, 3, 300, 100, out, 3), 1);
+    assert_int_equal(out[0].donor, 2);
+    assert_int_equal(out[0].pages, 300);
+    /* Nobody can give it all: each gives what it has above the reserve. */
+    memcpy(d, (struct tier2_donor[]){{1, 500}, {2, 900}, {3, 700}}, sizeof d);
+    assert_int_equal(tier2_sorted(d, 3, 1500, 100, out, 3), 3);
+    assert_int_equal(out[0].donor, 2);
+    assert_int_equal(out[0].pages, 800);
+    assert_int_equal(out[1].donor, 3);
+    assert_int_equal(out[1].pages, 600);
+    assert_int_equal(out[2].donor, 1);
+    assert_int_equal(out[2].pages, 100);
+    /* Not served beyond what exists above the reserve. */
+    memcpy(d, (struct tier2_donor[]){{1, 150}, {2, 100}, {3, 90}}, sizeof d);
+    assert_int_equal(tier2_sorted(d, 3, 1000, 100, out, 3), 1);
+    assert_int_equal(out[0].donor, 1);
+    assert_int_equal(out[0].pages, 50);
+    memcpy(d, (struct tier2_donor[]){{1, 100}, {2, 10}, {3, 0}}, sizeof d);
+    assert_int_equal(tier2_sorted(d, 3, 5, 100, out, 3), 0);
+    assert_int_equal(tier2_sorted(d, 0, 5, 100, out, 3), 0);
+}
+
+static int do_grant_any(struct fixture *f, uint32_t node, uint32_t names, uint64_t pages)
+{
+    Vmca__GrantAny ga = VMCA__GRANT_ANY__INIT;
+    ga.node = names;
+    ga.pages = pages;
+    ga.req = 42;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_GRANT_ANY;
+    env.grant_any = &ga;
+    return master_core_on_message(&f->m, node, &env, 2000);
+}
+
+static void test_grant_any_forwards(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[8];
+    /* An inactive node may not ask. */
+    assert_int_equal(do_grant_any(f, 1, 1, 100), VMCA_ERR_STATE);
+    for (uint32_t n = 1; n <= 3; n++) {
+        assert_int_equal(do_register(f, n, n, n), 0);
+        master_core_on_connect(&f->m, n, n, 0);
+    }
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    /* Donors' free pages from Statistics: node2 has the most. */
+    do_stats(f, 1, VMCA__NODE_STATE__NODE_ACTIVE, 1000);
+    do_stats(f, 2, VMCA__NODE_STATE__NODE_ACTIVE, 1000);
+    do_stats(f, 3, VMCA__NODE_STATE__NODE_ACTIVE, 1000);
+    f->m.nodes[1].free_pages = 3000;
+    f->m.nodes[2].free_pages = 2000;
+    uint64_t reserve = f->cfg.policy.reserve_pages;
+    assert_int_equal(do_grant_any(f, 1, 1, 500), 0);
+    size_t n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].to, 2);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_GRANT_FWD);
+    assert_int_equal(s[0].env->grant_fwd->donor, 2);
+    assert_int_equal(s[0].env->grant_fwd->requester, 1);
+    assert_int_equal(s[0].env->grant_fwd->pages, 500);
+    assert_int_equal(s[0].env->grant_fwd->req, 42);
+    free_sent(s, n);
+    /* The promise is remembered: the next request goes elsewhere or is split. */
+    assert_int_equal(master_core_node(&f->m, 2)->free_pages, 2500);
+    assert_int_equal(do_grant_any(f, 1, 1, 2500 - reserve + 1), 0);
+    n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 2);
+    assert_int_equal(s[0].env->grant_fwd->pages + s[1].env->grant_fwd->pages, 2500 - reserve + 1);
+    free_sent(s, n);
+    /* A node asking for another, or for nothing, is refused. */
+    assert_int_equal(do_grant_any(f, 1, 3, 10), VMCA_ERR_PROTO);
+    assert_int_equal(do_grant_any(f, 1, 1, 0), VMCA_ERR_PROTO);
+    assert_int_equal(take_sent(&f->m.out, s, 8), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +276,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_from_statistics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_tracking, setup, teardown),
+        cmocka_unit_test(test_tier2_sorted),
+        cmocka_unit_test_setup_teardown(test_grant_any_forwards, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
