@@ -55,6 +55,12 @@ static inline uint64_t vmca_addr_to_gfn(uint64_t addr, unsigned page_shift)
     return addr >> page_shift;
 }
 
+/* A block of global frames as protocol code passes it around. */
+struct vmca_block {
+    uint64_t gfn;
+    uint32_t order;
+};
+
 /* The buddy of block (gfn, order): same home, index xor 2^order. */
 static inline uint64_t vmca_block_buddy(uint64_t gfn, unsigned order)
 {

@@ -15,8 +15,14 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
         .cfg = cfg, .self = self, .master = cfg->master.node_id,
         .state = VMCA__NODE_STATE__NODE_INACTIVE, .log = log, .log_arg = log_arg,
     };
+    s->next_hc_id = 1;
+    s->next_req = 1;
     if (vmca_bitmap_init(&s->enabled, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK)
         return VMCA_ERR_NOMEM;
+    if (xfer_init(&s->xfers, cfg->n_nodes) != VMCA_OK) {
+        vmca_bitmap_free(&s->enabled);
+        return VMCA_ERR_NOMEM;
+    }
     vmca_outbox_init(&s->out, self->id, incarnation, cfg->max_frame);
     return VMCA_OK;
 }
@@ -55,6 +61,7 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     hv_sample_free(&s->hv);
     s->hv = copy;
     s->hv_up = true;
+    s->sample_fresh = true;
     return VMCA_OK;
 }
 
@@ -67,6 +74,9 @@ void slave_core_on_hv_down(struct slave_core *s)
 void slave_core_free(struct slave_core *s)
 {
     hv_sample_free(&s->hv);
+    xfer_free(&s->xfers);
+    slave_hcalls_free(s->hc, s->n_hc);
+    free(s->pend);
     vmca_bitmap_free(&s->enabled);
     vmca_outbox_free(&s->out);
 }
@@ -181,6 +191,343 @@ void slave_core_on_master_down(struct slave_core *s, int64_t now_ms)
     s->master_up = false;
 }
 
+/* ---- hypercalls ---- */
+
+static void queue_hcall(struct slave_core *s, enum slave_hc_kind kind, uint32_t node,
+                        uint64_t pages, bool enable, const struct vmca_block *blocks,
+                        size_t n_blocks)
+{
+    if (s->n_hc == s->cap_hc) {
+        size_t cap = s->cap_hc ? s->cap_hc * 2 : 16;
+        struct slave_hcall *v = realloc(s->hc, cap * sizeof *v);
+        if (!v)
+            goto nomem;
+        s->hc = v;
+        s->cap_hc = cap;
+    }
+    struct vmca_block *copy = NULL;
+    if (n_blocks) {
+        copy = malloc(n_blocks * sizeof *copy);
+        if (!copy)
+            goto nomem;
+        memcpy(copy, blocks, n_blocks * sizeof *copy);
+    }
+    s->hc[s->n_hc++] = (struct slave_hcall){s->next_hc_id++, kind, node, pages, enable,
+                                            copy, n_blocks};
+    return;
+nomem:
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory queueing a hypercall");
+}
+
+/* Remembers what the last queued hypercall is for. */
+static void expect_reply(struct slave_core *s, struct slave_pending p)
+{
+    if (s->n_pend == s->cap_pend) {
+        size_t cap = s->cap_pend ? s->cap_pend * 2 : 16;
+        struct slave_pending *v = realloc(s->pend, cap * sizeof *v);
+        if (!v) {
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory");
+            return;
+        }
+        s->pend = v;
+        s->cap_pend = cap;
+    }
+    p.id = s->next_hc_id - 1;
+    s->pend[s->n_pend++] = p;
+}
+
+struct slave_hcall *slave_core_take_hcalls(struct slave_core *s, size_t *n)
+{
+    struct slave_hcall *v = s->hc;
+    *n = s->n_hc;
+    s->hc = NULL;
+    s->n_hc = s->cap_hc = 0;
+    return v;
+}
+
+void slave_hcalls_free(struct slave_hcall *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].blocks);
+    free(v);
+}
+
+void slave_core_on_hv_up(struct slave_core *s)
+{
+    for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
+         b = vmca_bitmap_next_set(&s->enabled, b + 1))
+        if (b != s->self->id)
+            queue_hcall(s, SLAVE_HC_ENABLE, (uint32_t)b, 0, true, NULL, 0);
+}
+
+/* ---- grants ---- */
+
+static void send_grant(struct slave_core *s, const struct xfer_out *x)
+{
+    Vmca__Block *store = malloc((x->n ? x->n : 1) * sizeof *store);
+    Vmca__Block **ptrs = malloc((x->n ? x->n : 1) * sizeof *ptrs);
+    if (!store || !ptrs) {
+        free(store);
+        free(ptrs);
+        return; /* resent later */
+    }
+    for (size_t i = 0; i < x->n; i++) {
+        vmca__block__init(&store[i]);
+        store[i].gfn = x->blocks[i].gfn;
+        store[i].order = x->blocks[i].order;
+        ptrs[i] = &store[i];
+    }
+    Vmca__Grant g = VMCA__GRANT__INIT;
+    g.xfer = x->xfer;
+    g.blocks = ptrs;
+    g.n_blocks = x->n;
+    g.req = x->req;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_GRANT;
+    env.grant = &g;
+    vmca_outbox_send(&s->out, x->to, &env);
+    free(store);
+    free(ptrs);
+}
+
+/* Starts transfer of `blocks` to `to` and sends it. */
+static void transfer(struct slave_core *s, uint32_t to, uint64_t req,
+                     const struct vmca_block *blocks, size_t n)
+{
+    struct xfer_out *x = xfer_add(&s->xfers, to, req, blocks, n);
+    if (!x) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR,
+                    "out of memory: %zu blocks for node %u are lost", n, to);
+        return;
+    }
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO, "grant %llu: %llu pages to node %u",
+                (unsigned long long)x->xfer, (unsigned long long)x->pages, to);
+    send_grant(s, x);
+}
+
+static bool peer_active(const struct slave_core *s, uint32_t node)
+{
+    return node != s->self->id && vmca_config_node_by_id(s->cfg, node) &&
+           vmca_bitmap_test(&s->enabled, node);
+}
+
+static int on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
+{
+    if (gf->donor != s->self->id || !peer_active(s, gf->requester) || gf->pages == 0) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "refused grant-fwd: donor %u, requester %u, %llu pages", gf->donor,
+                    gf->requester, (unsigned long long)gf->pages);
+        return VMCA_ERR_INVAL;
+    }
+    queue_hcall(s, SLAVE_HC_REQUEST, gf->requester, gf->pages, false, NULL, 0);
+    expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_REQUEST, .peer = gf->requester,
+                                           .req = gf->req});
+    return VMCA_OK;
+}
+
+static void send_grant_ack(struct slave_core *s, uint32_t to, uint64_t xfer, uint64_t accepted,
+                           const struct vmca_block *bounced, size_t n_bounced)
+{
+    Vmca__Block *store = malloc((n_bounced ? n_bounced : 1) * sizeof *store);
+    Vmca__Block **ptrs = malloc((n_bounced ? n_bounced : 1) * sizeof *ptrs);
+    if (!store || !ptrs) {
+        free(store);
+        free(ptrs);
+        return; /* the sender resends; we ack then */
+    }
+    for (size_t i = 0; i < n_bounced; i++) {
+        vmca__block__init(&store[i]);
+        store[i].gfn = bounced[i].gfn;
+        store[i].order = bounced[i].order;
+        ptrs[i] = &store[i];
+    }
+    Vmca__GrantAck ack = VMCA__GRANT_ACK__INIT;
+    ack.xfer = xfer;
+    ack.accepted = accepted;
+    ack.bounced = ptrs;
+    ack.n_bounced = n_bounced;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_GRANT_ACK;
+    env.grant_ack = &ack;
+    vmca_outbox_send(&s->out, to, &env);
+    free(store);
+    free(ptrs);
+}
+
+static size_t node_index(const struct slave_core *s, uint32_t node)
+{
+    const struct vmca_node_cfg *n = vmca_config_node_by_id(s->cfg, node);
+    return n ? (size_t)(n - s->cfg->nodes) : s->cfg->n_nodes;
+}
+
+static int on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmca__Grant *g,
+                    int64_t now_ms)
+{
+    size_t idx = node_index(s, from);
+    uint64_t accepted;
+    enum xfer_seen_state seen = xfer_seen(&s->xfers, idx, inc, g->xfer, &accepted);
+    if (seen == XFER_APPLIED) {
+        send_grant_ack(s, from, g->xfer, accepted, NULL, 0); /* a resend: ack again */
+        return VMCA_OK;
+    }
+    if (seen == XFER_PENDING)
+        return VMCA_OK; /* being applied; the ack follows */
+    if (s->state == VMCA__NODE_STATE__NODE_INACTIVE || !vmca_bitmap_test(&s->enabled, from)) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "refused grant %llu from node %u: %s", (unsigned long long)g->xfer, from,
+                    s->state == VMCA__NODE_STATE__NODE_INACTIVE ? "not active yet"
+                                                                : "sender not enabled");
+        return VMCA_ERR_STATE;
+    }
+    if (g->n_blocks == 0 || g->n_blocks > 8192) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "refused grant %llu from node %u: %zu blocks (1..8192 allowed)",
+                    (unsigned long long)g->xfer, from, g->n_blocks);
+        return VMCA_ERR_PROTO;
+    }
+    struct vmca_block *b = malloc(g->n_blocks * sizeof *b);
+    if (!b)
+        return VMCA_ERR_NOMEM;
+    for (size_t i = 0; i < g->n_blocks; i++) {
+        b[i].gfn = g->blocks[i]->gfn;
+        b[i].order = g->blocks[i]->order;
+        if (!vmca_block_valid(b[i].gfn, b[i].order, 0)) {
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                        "refused grant %llu from node %u: block %zu is malformed",
+                        (unsigned long long)g->xfer, from, i);
+            free(b);
+            return VMCA_ERR_PROTO;
+        }
+    }
+    queue_hcall(s, SLAVE_HC_GRANT, from, 0, false, b, g->n_blocks);
+    expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_GRANT, .peer = from,
+                                           .peer_inc = inc, .xfer = g->xfer,
+                                           .grant_req = g->req});
+    xfer_mark(&s->xfers, idx, inc, g->xfer, XFER_PENDING, 0);
+    free(b);
+    return VMCA_OK;
+}
+
+static int on_grant_ack(struct slave_core *s, uint32_t from, const Vmca__GrantAck *ack)
+{
+    if (!xfer_acked(&s->xfers, ack->xfer, from))
+        return VMCA_OK; /* a repeated ack */
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                "grant %llu acknowledged by node %u: %llu pages accepted, %zu blocks bounced",
+                (unsigned long long)ack->xfer, from, (unsigned long long)ack->accepted,
+                ack->n_bounced);
+    return VMCA_OK;
+}
+
+static void reply_request(struct slave_core *s, const struct slave_pending *p,
+                          const struct slave_hv_reply *r)
+{
+    if (r->status != 0 || r->n_blocks == 0) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "cannot serve node %u (req %llu): the hypervisor gave no pages (%d)",
+                    p->peer, (unsigned long long)p->req, r->status);
+        return;
+    }
+    transfer(s, p->peer, p->req, r->blocks, r->n_blocks);
+}
+
+static void reply_grant(struct slave_core *s, const struct slave_pending *p,
+                        const struct slave_hv_reply *r)
+{
+    size_t idx = node_index(s, p->peer);
+    if (r->status != 0 || r->n_results == 0) {
+        /* Not applied (hypervisor down or out of memory): forget we saw it
+         * so the sender's resend is applied later. */
+        xfer_mark(&s->xfers, idx, p->peer_inc, p->xfer, XFER_NEW, 0);
+        return;
+    }
+    /* Bounced blocks (home disabled here) go back to their homes. */
+    struct vmca_block *bounced = malloc(r->n_results * sizeof *bounced);
+    size_t nb = 0;
+    for (size_t i = 0; bounced && i < r->n_results && i < r->n_blocks; i++) {
+        if (r->results[i] == SLAVE_GRANT_BOUNCED)
+            bounced[nb++] = r->blocks[i];
+        else if (r->results[i] == SLAVE_GRANT_REJECTED)
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                        "grant %llu from node %u: block %zu rejected by the hypervisor",
+                        (unsigned long long)p->xfer, p->peer, i);
+    }
+    xfer_mark(&s->xfers, idx, p->peer_inc, p->xfer, XFER_APPLIED, r->pages);
+    send_grant_ack(s, p->peer, p->xfer, r->pages, bounced, nb);
+    for (size_t i = 0; i < nb;) {
+        uint32_t home = vmca_gfn_home(bounced[i].gfn);
+        size_t j = i;
+        while (j < nb && vmca_gfn_home(bounced[j].gfn) == home)
+            j++;
+        transfer(s, home, 0, bounced + i, j - i);
+        i = j;
+    }
+    free(bounced);
+    if (p->grant_req && p->grant_req == s->grant_any_req)
+        s->grant_any_req = 0; /* served (maybe in part): the policy may ask again */
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                "grant %llu from node %u applied: %llu pages", (unsigned long long)p->xfer,
+                p->peer, (unsigned long long)r->pages);
+}
+
+void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r,
+                            int64_t now_ms)
+{
+    for (size_t i = 0; i < s->n_pend; i++) {
+        if (s->pend[i].id != r->id)
+            continue;
+        struct slave_pending p = s->pend[i];
+        s->pend[i] = s->pend[--s->n_pend];
+        if (p.kind == SLAVE_HC_REQUEST)
+            reply_request(s, &p, r);
+        else if (p.kind == SLAVE_HC_GRANT)
+            reply_grant(s, &p, r);
+        return;
+    }
+    if (r->status != 0)
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "hypercall %llu failed: %d",
+                    (unsigned long long)r->id, r->status);
+}
+
+void slave_core_on_peer_up(struct slave_core *s, uint32_t peer, int64_t now_ms)
+{
+    for (size_t i = 0; i < s->xfers.n_out; i++)
+        if (s->xfers.out[i].to == peer)
+            send_grant(s, &s->xfers.out[i]);
+}
+
+/* ---- first tier ---- */
+
+/* greedy-remote (POLICIES.md): when a VM's puts failed in the last period,
+ * ask the master for a batch of pages, one request at a time. greedy-local
+ * never asks. The other first-tier policies (per-VM targets) come with the
+ * policies work; until then they ask like greedy-remote. */
+static void first_tier(struct slave_core *s, int64_t now_ms)
+{
+    if (strcmp(s->cfg->policy.first_tier, "greedy-local") == 0 || s->grant_any_req ||
+        !s->master_up || s->state != VMCA__NODE_STATE__NODE_ACTIVE)
+        return;
+    bool failed = false;
+    for (size_t i = 0; i < s->hv.n_vms; i++)
+        failed |= s->hv.vms[i].puts_total > s->hv.vms[i].puts_succ;
+    if (!failed)
+        return;
+    Vmca__GrantAny ga = VMCA__GRANT_ANY__INIT;
+    ga.node = s->self->id;
+    ga.pages = s->cfg->policy.grant_batch;
+    ga.req = s->next_req++;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_GRANT_ANY;
+    env.grant_any = &ga;
+    if (vmca_outbox_send(&s->out, s->master, &env) == VMCA_OK) {
+        s->grant_any_req = ga.req;
+        s->grant_any_ms = now_ms;
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                    "puts failed: asking the master for %llu pages (req %llu)",
+                    (unsigned long long)ga.pages, (unsigned long long)ga.req);
+    }
+}
+
 static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t now_ms)
 {
     for (size_t i = 0; i < en->n_nodes; i++) {
@@ -197,6 +544,8 @@ static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t n
             vmca_bitmap_set(&s->enabled, x);
         else
             vmca_bitmap_clear(&s->enabled, x);
+        if (x != s->self->id)
+            queue_hcall(s, SLAVE_HC_ENABLE, x, 0, en->enable != 0, NULL, 0);
         if (x == s->self->id && en->enable && s->state == VMCA__NODE_STATE__NODE_INACTIVE) {
             s->state = VMCA__NODE_STATE__NODE_ACTIVE;
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
@@ -209,18 +558,35 @@ static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t n
     return VMCA_OK;
 }
 
-int slave_core_on_message(struct slave_core *s, uint32_t from,
+int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
                           const Vmca__Envelope *env, int64_t now_ms)
 {
-    if (from != s->master) {
+    /* The master's node runs a slave too, so the node id alone does not
+     * say who speaks: the connection's role (checked at Hello) does. */
+    bool peer_msg = env->body_case == VMCA__ENVELOPE__BODY_GRANT ||
+                    env->body_case == VMCA__ENVELOPE__BODY_GRANT_ACK;
+    if (peer_msg) {
+        if (from_master || !vmca_config_node_by_id(s->cfg, from) || from == s->self->id) {
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                        "refused %s from node %u: not a peer", vmca_body_name(env->body_case),
+                        from);
+            return VMCA_ERR_AUTH;
+        }
+        return env->body_case == VMCA__ENVELOPE__BODY_GRANT
+                   ? on_grant(s, from, env->incarnation, env->grant, now_ms)
+                   : on_grant_ack(s, from, env->grant_ack);
+    }
+    if (!from_master || from != s->master) {
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                    "refused %s from node %u: peer messages are not served yet",
+                    "refused %s from node %u: only the master sends it",
                     vmca_body_name(env->body_case), from);
-        return VMCA_ERR_STATE;
+        return VMCA_ERR_AUTH;
     }
     switch (env->body_case) {
     case VMCA__ENVELOPE__BODY_ENABLE_NODE:
         return on_enable(s, env->enable_node, now_ms);
+    case VMCA__ENVELOPE__BODY_GRANT_FWD:
+        return on_grant_fwd(s, env->grant_fwd);
     default:
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "refused %s from the master: not handled by this slave yet",
@@ -231,6 +597,19 @@ int slave_core_on_message(struct slave_core *s, uint32_t from,
 
 void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
 {
+    int64_t patience = 5 * (int64_t)s->cfg->timing.stats_interval_ms;
+    if (now_ms >= s->next_resend_ms) {
+        /* Unacknowledged transfers go out again (the receiver dedups). */
+        for (size_t i = 0; i < s->xfers.n_out; i++)
+            send_grant(s, &s->xfers.out[i]);
+        s->next_resend_ms = now_ms + patience;
+    }
+    if (s->grant_any_req && now_ms - s->grant_any_ms > patience)
+        s->grant_any_req = 0; /* no answer: the master may ask donors again */
+    if (s->sample_fresh) {
+        s->sample_fresh = false;
+        first_tier(s, now_ms);
+    }
     if (!s->master_up || s->state == VMCA__NODE_STATE__NODE_INACTIVE)
         return;
     if (now_ms < s->next_stats_ms)

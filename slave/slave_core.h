@@ -12,6 +12,51 @@
 #include "config.h"
 #include "log.h"
 #include "outbox.h"
+#include "transfer.h"
+
+/* Hypercalls the core asks its shell to make on the node's hypervisor
+ * (TKM); the answer comes back through slave_core_on_hv_reply. */
+enum slave_hc_kind {
+    SLAVE_HC_REQUEST = 1,   /* node = receiver, pages */
+    SLAVE_HC_GRANT = 2,     /* node = sender, blocks */
+    SLAVE_HC_ENABLE = 3,    /* node = home, enable */
+};
+
+struct slave_hcall {
+    uint64_t id;            /* unique, from 1; echoed in the reply */
+    enum slave_hc_kind kind;
+    uint32_t node;
+    uint64_t pages;
+    bool enable;
+    struct vmca_block *blocks;   /* owned by the array (slave_hcalls_free) */
+    size_t n_blocks;
+};
+
+/* Grant results per block, as the hypervisor reports them. */
+#define SLAVE_GRANT_ACCEPTED 0
+#define SLAVE_GRANT_BOUNCED 1
+#define SLAVE_GRANT_REJECTED 2
+
+struct slave_hv_reply {
+    uint64_t id;
+    int status;                       /* 0 or a negative hypervisor error */
+    uint64_t pages;
+    const struct vmca_block *blocks;  /* request: the blocks given */
+    size_t n_blocks;
+    const int *results;               /* grant: one SLAVE_GRANT_* per block */
+    size_t n_results;
+};
+
+/* Context of a hypercall awaiting its reply. */
+struct slave_pending {
+    uint64_t id;
+    enum slave_hc_kind kind;
+    uint32_t peer;          /* request: receiver; grant: sender */
+    uint64_t req;           /* request: the Grant-Fwd's req */
+    uint64_t peer_inc;      /* grant: sender's incarnation */
+    uint64_t xfer;          /* grant: sender's transfer id */
+    uint64_t grant_req;     /* grant: the req the transfer served */
+};
 
 /* Pages per node (owned per home, or lent per borrower). */
 struct slave_pages {
@@ -51,6 +96,17 @@ struct slave_core {
     struct vmca_outbox out;
     vmca_log_fn log;
     void *log_arg;
+    struct xfer_table xfers;
+    struct slave_hcall *hc;            /* hypercalls to make */
+    size_t n_hc, cap_hc;
+    struct slave_pending *pend;        /* hypercalls awaiting replies */
+    size_t n_pend, cap_pend;
+    uint64_t next_hc_id;
+    uint64_t next_req;                 /* Grant-Any request ids */
+    uint64_t grant_any_req;            /* outstanding Grant-Any, 0 none */
+    int64_t grant_any_ms;
+    bool sample_fresh;                 /* policy not yet run on hv */
+    int64_t next_resend_ms;
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */
@@ -65,9 +121,11 @@ void slave_core_free(struct slave_core *s);
 void slave_core_on_master_up(struct slave_core *s, int64_t now_ms);
 void slave_core_on_master_down(struct slave_core *s, int64_t now_ms);
 
-/* A message from node `from` (its TLS identity). Returns 0 or a vmca_err
- * when refused (state unchanged, logged). */
-int slave_core_on_message(struct slave_core *s, uint32_t from,
+/* A message from node `from` (its TLS identity) on a connection whose
+ * peer said it is the master (from_master) or a peer slave. Commands only
+ * the master gives are refused on peer connections and vice versa.
+ * Returns 0 or a vmca_err when refused (state unchanged, logged). */
+int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
                           const Vmca__Envelope *env, int64_t now_ms);
 
 /* Timer: sends Statistics when due. Call at least every stats interval. */
@@ -80,5 +138,17 @@ bool slave_core_enabled(const struct slave_core *s, uint32_t node);
 int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *in);
 /* The hypervisor is unreachable: Statistics report nothing owned. */
 void slave_core_on_hv_down(struct slave_core *s);
+/* The hypervisor (re)connected: it is told the enabled homes again. */
+void slave_core_on_hv_up(struct slave_core *s);
+/* Answer to hypercall r->id. */
+void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r,
+                            int64_t now_ms);
+/* A connection to peer `peer` is ready: transfers in transit to it are
+ * sent again. */
+void slave_core_on_peer_up(struct slave_core *s, uint32_t peer, int64_t now_ms);
+
+/* Hands the queued hypercalls to the caller (free with slave_hcalls_free). */
+struct slave_hcall *slave_core_take_hcalls(struct slave_core *s, size_t *n);
+void slave_hcalls_free(struct slave_hcall *v, size_t n);
 
 #endif

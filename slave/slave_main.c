@@ -102,7 +102,8 @@ static void on_ready(struct vmca_conn *c, void *arg)
 static void on_frame(struct vmca_conn *c, const Vmca__Envelope *env, void *arg)
 {
     struct slave_shell *sh = arg;
-    slave_core_on_message(&sh->core, vmca_conn_peer_node(c), env, vmca_now_ms());
+    slave_core_on_message(&sh->core, vmca_conn_peer_node(c),
+                          vmca_conn_peer_role(c) == VMCA__ROLE__ROLE_MASTER, env, vmca_now_ms());
     drain(sh);
 }
 

@@ -44,7 +44,7 @@ static int enable(struct fixture *f, uint32_t from, uint32_t *nodes, size_t n, i
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_ENABLE_NODE;
     env.enable_node = &en;
-    return slave_core_on_message(&f->s, from, &env, now);
+    return slave_core_on_message(&f->s, from, from == f->cfg.master.node_id, &env, now);
 }
 
 static void test_register_then_active(void **state)
@@ -152,7 +152,7 @@ static void test_refusals(void **state)
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_MEM_LIMIT;
     env.mem_limit = &ml;
-    assert_int_equal(slave_core_on_message(&f->s, master, &env, 0), VMCA_ERR_STATE);
+    assert_int_equal(slave_core_on_message(&f->s, master, true, &env, 0), VMCA_ERR_STATE);
     assert_int_equal(take_sent(&f->s.out, s, 4), 0);
     /* Disable clears the bit. */
     assert_int_equal(enable(f, master, (uint32_t[]){1, 2}, 2, 1, 0), 0);

@@ -1,0 +1,268 @@
+/* The grant flow between two slave cores, wired by hand: Grant-Fwd ->
+ * Request hypercall -> Grant -> Grant hypercall -> Grant-Ack; applied once
+ * under resends (per sender incarnation), bounced blocks back to their home,
+ * resend on peer-up, and the greedy-remote Grant-Any trigger. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core_util.h"
+#include "slave_core.h"
+
+struct fx {
+    struct vmca_config cfg;
+    struct slave_core donor;     /* node2 */
+    struct slave_core recv;      /* node3 */
+};
+
+static Vmca__Envelope *one(struct slave_core *s, uint32_t to, int body)
+{
+    struct sent out[8];
+    size_t n = take_sent(&s->out, out, 8);
+    Vmca__Envelope *found = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!found && out[i].to == to && (int)out[i].env->body_case == body)
+            found = out[i].env;
+        else
+            vmca_envelope_free(out[i].env);
+    }
+    assert_non_null(found);
+    return found;
+}
+
+static void enable_all(struct fx *x, struct slave_core *s)
+{
+    Vmca__EnableNode en = VMCA__ENABLE_NODE__INIT;
+    uint32_t nodes[] = {1, 2, 3};
+    en.nodes = nodes;
+    en.n_nodes = 3;
+    en.enable = 1;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_ENABLE_NODE;
+    env.enable_node = &en;
+    slave_core_on_master_up(s, 0);
+    assert_int_equal(slave_core_on_message(s, 1, true, &env, 0), 0);
+    struct sent out[8];
+    free_sent(out, take_sent(&s->out, out, 8));
+    size_t n;
+    struct slave_hcall *hc = slave_core_take_hcalls(s, &n);
+    assert_int_equal(n, 2);               /* enable the two other homes */
+    assert_int_equal(hc[0].kind, SLAVE_HC_ENABLE);
+    slave_hcalls_free(hc, n);
+}
+
+static int setup(void **state)
+{
+    struct fx *x = calloc(1, sizeof *x);
+    load_demo(&x->cfg);
+    assert_int_equal(slave_core_init(&x->donor, &x->cfg, vmca_config_node_by_id(&x->cfg, 2),
+                                     222, NULL, NULL), 0);
+    assert_int_equal(slave_core_init(&x->recv, &x->cfg, vmca_config_node_by_id(&x->cfg, 3),
+                                     333, NULL, NULL), 0);
+    enable_all(x, &x->donor);
+    enable_all(x, &x->recv);
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *x = *state;
+    slave_core_free(&x->donor);
+    slave_core_free(&x->recv);
+    vmca_config_free(&x->cfg);
+    free(x);
+    return 0;
+}
+
+static struct slave_hcall take_one_hcall(struct slave_core *s, enum slave_hc_kind kind,
+                                         struct vmca_block *blocks, size_t *n_blocks)
+{
+    size_t n;
+    struct slave_hcall *hc = slave_core_take_hcalls(s, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].kind, kind);
+    struct slave_hcall h = hc[0];
+    if (blocks) {
+        memcpy(blocks, hc[0].blocks, hc[0].n_blocks * sizeof *blocks);
+        *n_blocks = hc[0].n_blocks;
+    }
+    h.blocks = NULL;
+    slave_hcalls_free(hc, n);
+    return h;
+}
+
+/* Drops the queued hypercalls and says how many there were. */
+static size_t drop_hcalls(struct slave_core *s)
+{
+    size_t n;
+    struct slave_hcall *hc = slave_core_take_hcalls(s, &n);
+    slave_hcalls_free(hc, n);
+    return n;
+}
+
+static void deliver(struct slave_core *to, uint32_t from, uint64_t inc, Vmca__Envelope *env)
+{
+    env->incarnation = inc;
+    slave_core_on_message(to, from, false, env, 10);
+}
+
+static void test_grant_flow(void **state)
+{
+    struct fx *x = *state;
+    /* Master -> donor: Grant-Fwd(2 gives 100 pages to 3). */
+    Vmca__GrantFwd gf = VMCA__GRANT_FWD__INIT;
+    gf.donor = 2;
+    gf.requester = 3;
+    gf.pages = 100;
+    gf.req = 7;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_GRANT_FWD;
+    env.grant_fwd = &gf;
+    assert_int_equal(slave_core_on_message(&x->donor, 1, true, &env, 5), 0);
+    /* ... on a peer connection it would be refused. */
+    assert_int_equal(slave_core_on_message(&x->donor, 1, false, &env, 5), VMCA_ERR_AUTH);
+    struct slave_hcall rq = take_one_hcall(&x->donor, SLAVE_HC_REQUEST, NULL, NULL);
+    assert_int_equal(rq.node, 3);
+    assert_int_equal(rq.pages, 100);
+    /* The donor's hypervisor gives three blocks. */
+    struct vmca_block given[3] = {{vmca_gfn_make(2, 0), 6}, {vmca_gfn_make(2, 64), 5},
+                                  {vmca_gfn_make(2, 96), 2}};
+    struct slave_hv_reply r = {.id = rq.id, .pages = 100, .blocks = given, .n_blocks = 3};
+    slave_core_on_hv_reply(&x->donor, &r, 6);
+    assert_int_equal(xfer_in_transit(&x->donor.xfers), 100);
+    Vmca__Envelope *grant = one(&x->donor, 3, VMCA__ENVELOPE__BODY_GRANT);
+    assert_int_equal(grant->grant->n_blocks, 3);
+    assert_int_equal(grant->grant->req, 7);
+
+    /* Receiver: one Grant hypercall, even when the Grant arrives twice. */
+    deliver(&x->recv, 2, 222, grant);
+    struct vmca_block got[8];
+    size_t n_got;
+    struct slave_hcall gh = take_one_hcall(&x->recv, SLAVE_HC_GRANT, got, &n_got);
+    assert_int_equal(gh.node, 2);
+    assert_int_equal(n_got, 3);
+    assert_true(got[1].gfn == given[1].gfn && got[1].order == 5);
+    deliver(&x->recv, 2, 222, grant);
+    assert_int_equal(drop_hcalls(&x->recv), 0);
+    int results[3] = {SLAVE_GRANT_ACCEPTED, SLAVE_GRANT_ACCEPTED, SLAVE_GRANT_ACCEPTED};
+    struct slave_hv_reply gr = {.id = gh.id, .pages = 100, .blocks = got, .n_blocks = 3,
+                                .results = results, .n_results = 3};
+    slave_core_on_hv_reply(&x->recv, &gr, 11);
+    Vmca__Envelope *ack = one(&x->recv, 2, VMCA__ENVELOPE__BODY_GRANT_ACK);
+    assert_true(ack->grant_ack->xfer == grant->grant->xfer);
+    assert_int_equal(ack->grant_ack->accepted, 100);
+    assert_int_equal(ack->grant_ack->n_bounced, 0);
+    /* A resend after that is acknowledged again, not applied again. */
+    deliver(&x->recv, 2, 222, grant);
+    assert_int_equal(drop_hcalls(&x->recv), 0);
+    Vmca__Envelope *ack2 = one(&x->recv, 2, VMCA__ENVELOPE__BODY_GRANT_ACK);
+    assert_int_equal(ack2->grant_ack->accepted, 100);
+    vmca_envelope_free(ack2);
+    /* The same transfer id from a new life of the sender is a new transfer. */
+    deliver(&x->recv, 2, 999, grant);
+    take_one_hcall(&x->recv, SLAVE_HC_GRANT, NULL, NULL);
+
+    /* Before the ack the donor resends on peer-up; after it, nothing. */
+    slave_core_on_peer_up(&x->donor, 3, 12);
+    vmca_envelope_free(one(&x->donor, 3, VMCA__ENVELOPE__BODY_GRANT));
+    ack->incarnation = 333;
+    slave_core_on_message(&x->donor, 3, false, ack, 13);
+    assert_int_equal(xfer_in_transit(&x->donor.xfers), 0);
+    slave_core_on_peer_up(&x->donor, 3, 14);
+    struct sent out[4];
+    assert_int_equal(take_sent(&x->donor.out, out, 4), 0);
+    vmca_envelope_free(ack);
+    vmca_envelope_free(grant);
+}
+
+static void test_bounce_to_home(void **state)
+{
+    struct fx *x = *state;
+    size_t n;
+    /* Node 2 sends node 3 a block homed at node 1 that node 3's hypervisor
+     * bounces (home disabled there): it goes back to node 1. */
+    Vmca__Block b = VMCA__BLOCK__INIT;
+    b.gfn = vmca_gfn_make(1, 512);
+    b.order = 3;
+    Vmca__Block *bp = &b;
+    Vmca__Grant g = VMCA__GRANT__INIT;
+    g.xfer = 5;
+    g.blocks = &bp;
+    g.n_blocks = 1;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_GRANT;
+    env.grant = &g;
+    deliver(&x->recv, 2, 222, &env);
+    struct vmca_block got[1];
+    size_t n_got;
+    struct slave_hcall gh = take_one_hcall(&x->recv, SLAVE_HC_GRANT, got, &n_got);
+    int results[1] = {SLAVE_GRANT_BOUNCED};
+    struct slave_hv_reply gr = {.id = gh.id, .pages = 0, .blocks = got, .n_blocks = 1,
+                                .results = results, .n_results = 1};
+    slave_core_on_hv_reply(&x->recv, &gr, 11);
+    struct sent out[4];
+    n = take_sent(&x->recv.out, out, 4);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].to, 2);   /* ack to the sender, naming the bounce */
+    assert_int_equal(out[0].env->grant_ack->n_bounced, 1);
+    assert_int_equal(out[1].to, 1);   /* the block goes home */
+    assert_int_equal(out[1].env->body_case, VMCA__ENVELOPE__BODY_GRANT);
+    assert_true(out[1].env->grant->blocks[0]->gfn == b.gfn);
+    assert_int_equal(xfer_in_transit(&x->recv.xfers), 8);
+    free_sent(out, n);
+    /* Malformed and unauthorised grants change nothing. */
+    b.gfn = vmca_gfn_make(1, 3);   /* misaligned for order 3 */
+    g.xfer = 6;                    /* a new transfer (5 would be re-acked) */
+    deliver(&x->recv, 2, 222, &env);
+    assert_int_equal(take_sent(&x->recv.out, out, 4), 0);
+    assert_int_equal(drop_hcalls(&x->recv), 0);
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 0), VMCA_ERR_AUTH);
+}
+
+static void test_greedy_remote_asks_once(void **state)
+{
+    struct fx *x = *state;
+    struct slave_vm vm = {.vm = 1, .puts_total = 10, .puts_succ = 4};
+    struct slave_hv_sample hv = {.total_pages = 10, .vms = &vm, .n_vms = 1};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 100);
+    Vmca__Envelope *ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);
+    assert_int_equal(ga->grant_any->node, 3);
+    assert_int_equal(ga->grant_any->pages, x->cfg.policy.grant_batch);
+    vmca_envelope_free(ga);
+    /* Still failing, but a request is outstanding: no second one... */
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 200);
+    struct sent out[4];
+    size_t n = take_sent(&x->recv.out, out, 4);
+    for (size_t i = 0; i < n; i++)
+        assert_int_not_equal(out[i].env->body_case, VMCA__ENVELOPE__BODY_GRANT_ANY);
+    free_sent(out, n);
+    /* ... until it times out. */
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 200 + 6 * (int64_t)x->cfg.timing.stats_interval_ms);
+    vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
+    /* No failures: no request. */
+    vm.puts_succ = 10;
+    x->recv.grant_any_req = 0;
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 100000);
+    n = take_sent(&x->recv.out, out, 4);
+    for (size_t i = 0; i < n; i++)
+        assert_int_not_equal(out[i].env->body_case, VMCA__ENVELOPE__BODY_GRANT_ANY);
+    free_sent(out, n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_grant_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bounce_to_home, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_greedy_remote_asks_once, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
