@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
 #include <openssl/err.h>
 
 #include "err.h"
@@ -28,8 +30,8 @@ struct vmca_conn {
     enum conn_state state;
     int in_read;              /* inside the read loop: defer the free */
     int dead;                 /* free when the read loop unwinds */
-    char addr[64];
-    char desc[160];
+    char addr[96];
+    char desc[176];
     char cn[64];
     uint32_t peer_node;
     uint64_t peer_incarnation;
@@ -344,6 +346,77 @@ void vmca_conn_close(struct vmca_conn *c)
         return;
     }
     arm_timer(c, 1000);
+}
+
+struct vmca_listener {
+    struct evconnlistener *lst;
+    struct vmca_conn_params p;
+    struct vmca_conn_cbs cbs;
+    void *arg;
+};
+
+static void on_accept(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    struct vmca_listener *l = arg;
+    char host[INET6_ADDRSTRLEN] = "?", peer[80];
+    uint16_t port = 0;
+    if (sa->sa_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(peer, sizeof peer, "%s:%u", host, port);
+    if (!vmca_conn_accept(&l->p, &l->cbs, l->arg, fd, peer))
+        log_err("cannot set up connection from %s", peer);
+}
+
+struct vmca_listener *vmca_conn_listen(const struct vmca_conn_params *p,
+                                       const struct vmca_conn_cbs *cbs, void *arg,
+                                       const char *address, uint16_t port, char *err,
+                                       size_t errlen)
+{
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                    .ai_flags = AI_PASSIVE};
+    struct evutil_addrinfo *res = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%u", port);
+    if (evutil_getaddrinfo(address, portstr, &hints, &res) != 0 || !res) {
+        snprintf(err, errlen, "cannot resolve %s", address);
+        return NULL;
+    }
+    struct vmca_listener *l = calloc(1, sizeof *l);
+    if (!l) {
+        evutil_freeaddrinfo(res);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->p = *p;
+    l->cbs = *cbs;
+    l->arg = arg;
+    l->lst = evconnlistener_new_bind(p->base, on_accept, l,
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                         LEV_OPT_CLOSE_ON_EXEC,
+                                     64, res->ai_addr, (int)res->ai_addrlen);
+    evutil_freeaddrinfo(res);
+    if (!l->lst) {
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", address, port, strerror(errno));
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void vmca_listener_free(struct vmca_listener *l)
+{
+    if (!l)
+        return;
+    evconnlistener_free(l->lst);
+    free(l);
 }
 
 uint32_t vmca_conn_peer_node(const struct vmca_conn *c) { return c->peer_node; }

@@ -67,6 +67,15 @@ size_t vmca_conn_pending(const struct vmca_conn *c);
  * then free. No callback follows; the pointer is invalid for the caller. */
 void vmca_conn_close(struct vmca_conn *c);
 
+/* A listening TLS socket: every accepted connection becomes a vmca_conn
+ * with the given parameters and callbacks. */
+struct vmca_listener;
+struct vmca_listener *vmca_conn_listen(const struct vmca_conn_params *p,
+                                       const struct vmca_conn_cbs *cbs, void *arg,
+                                       const char *address, uint16_t port, char *err,
+                                       size_t errlen);
+void vmca_listener_free(struct vmca_listener *l);
+
 uint32_t vmca_conn_peer_node(const struct vmca_conn *c);
 uint64_t vmca_conn_peer_incarnation(const struct vmca_conn *c);
 int vmca_conn_peer_role(const struct vmca_conn *c);

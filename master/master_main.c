@@ -123,26 +123,6 @@ static const struct vmca_conn_cbs conn_cbs = {
     .on_close = on_close,
 };
 
-static void on_accept(struct evconnlistener *lst, evutil_socket_t fd,
-                      struct sockaddr *sa, int salen, void *arg)
-{
-    struct master_shell *sh = arg;
-    char host[INET6_ADDRSTRLEN] = "?", peer[80];
-    uint16_t port = 0;
-    if (sa->sa_family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        port = ntohs(in->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        port = ntohs(in6->sin6_port);
-    }
-    snprintf(peer, sizeof peer, "%s:%u", host, port);
-    if (!vmca_conn_accept(&sh->params, &conn_cbs, sh, fd, peer))
-        log_err("cannot set up connection from %s", peer);
-}
-
 /* Admin request "status": one line per configured node. */
 static void admin_handler(void *arg, const char *cmd, struct evbuffer *out)
 {
@@ -232,23 +212,10 @@ int main(int argc, char **argv)
         .out_limit = 4 * (size_t)sh.cfg.max_frame,
     };
 
-    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                    .ai_flags = AI_PASSIVE};
-    struct evutil_addrinfo *res = NULL;
-    char port[8];
-    snprintf(port, sizeof port, "%u", sh.cfg.master.port);
-    if (evutil_getaddrinfo(self->address, port, &hints, &res) != 0 || !res) {
-        log_err("cannot resolve master address %s", self->address);
-        return 1;
-    }
-    struct evconnlistener *lst = evconnlistener_new_bind(
-        sh.base, on_accept, &sh,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 64,
-        res->ai_addr, (int)res->ai_addrlen);
-    evutil_freeaddrinfo(res);
+    struct vmca_listener *lst = vmca_conn_listen(&sh.params, &conn_cbs, &sh, self->address,
+                                                 sh.cfg.master.port, err, sizeof err);
     if (!lst) {
-        log_err("cannot listen on %s:%u: %s", self->address, sh.cfg.master.port,
-                strerror(errno));
+        log_err("%s", err);
         return 1;
     }
     struct vmca_admin *admin = vmca_admin_open(
@@ -273,7 +240,7 @@ int main(int argc, char **argv)
         if (sh.conns[i])
             vmca_conn_close(sh.conns[i]);
     vmca_admin_close(admin);
-    evconnlistener_free(lst);
+    vmca_listener_free(lst);
     /* Let the closes flush (bounded by their own one-second timers). */
     event_base_loop(sh.base, EVLOOP_NONBLOCK);
     vmca_stop_signals_free(&stop);
