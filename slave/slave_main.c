@@ -1,7 +1,9 @@
 /* vmca-slave: the libevent shell around slave_core. It keeps a TLS
  * connection to the master (reconnecting with capped exponential backoff
- * and jitter), feeds the core its messages and a periodic tick, and sends
- * the core's frames. */
+ * and jitter), listens for and opens TLS connections to peer slaves (for
+ * grants), talks to the node's hypervisor over TKM, feeds the core its
+ * events and a periodic tick, and carries out the core's frames and
+ * hypercalls. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +23,19 @@
 #include "tkm.h"
 #include "tls.h"
 
+struct slave_shell;
+
+/* A peer slave: our outgoing connection and/or its incoming one. Frames for
+ * a peer without a ready connection are dropped and a connection is opened:
+ * the core resends unacknowledged transfers when the peer comes up. */
+struct peer {
+    struct slave_shell *sh;
+    const struct vmca_node_cfg *node;
+    struct vmca_conn *out;
+    bool out_ready;
+    struct vmca_conn *in;        /* ready (registered after Hello) */
+};
+
 struct slave_shell {
     struct vmca_config cfg;
     const struct vmca_node_cfg *self;
@@ -36,6 +51,8 @@ struct slave_shell {
     struct event *tick;
     struct tkm *tkm;                 /* channel to this node's vmca-hv */
     char tkm_path[108];
+    struct peer *peers;              /* by configured node index */
+    struct vmca_listener *listener;  /* peers connect here */
 };
 
 static const char usage[] =
@@ -57,25 +74,46 @@ static const char usage[] =
 
 static void connect_master(struct slave_shell *sh);
 
+static void connect_peer(struct peer *p);
+static void drain_hcalls(struct slave_shell *sh);
+
+static struct peer *peer_of(struct slave_shell *sh, uint32_t id)
+{
+    const struct vmca_node_cfg *n = vmca_config_node_by_id(&sh->cfg, id);
+    return n && n != sh->self ? &sh->peers[n - sh->cfg.nodes] : NULL;
+}
+
+/* Frames the core queued: master-bound ones (everything but grants) go on
+ * the master connection, grants and acks to peers. */
 static void drain(struct slave_shell *sh)
 {
     size_t n;
     struct vmca_action *act = vmca_outbox_take(&sh->core.out, &n);
     for (size_t i = 0; i < n; i++) {
         int rc = VMCA_ERR_NOTFOUND;
-        if (act[i].to == sh->master->id && sh->master_ready)
+        bool to_peer = act[i].body == VMCA__ENVELOPE__BODY_GRANT ||
+                       act[i].body == VMCA__ENVELOPE__BODY_GRANT_ACK;
+        struct peer *p = to_peer ? peer_of(sh, act[i].to) : NULL;
+        if (!to_peer && act[i].to == sh->master->id && sh->master_ready) {
             rc = vmca_conn_send_frame(sh->master_conn, act[i].frame, act[i].len);
+        } else if (p && p->out_ready) {
+            rc = vmca_conn_send_frame(p->out, act[i].frame, act[i].len);
+        } else if (p && p->in) {
+            rc = vmca_conn_send_frame(p->in, act[i].frame, act[i].len);
+        } else if (p) {
+            connect_peer(p); /* the core resends when the peer is up */
+        }
         if (rc != VMCA_OK)
             log_debug("dropped %s for node %u: %s", vmca_body_name(act[i].body),
                       act[i].to, vmca_strerror(rc));
     }
     vmca_actions_free(act, n);
+    drain_hcalls(sh);
 }
 
 static const char *expected_name(void *arg, uint32_t node, int role)
 {
     struct slave_shell *sh = arg;
-    /* Only the master talks to a slave today; peers come with grants. */
     if (role != VMCA__ROLE__ROLE_MASTER || node != sh->master->id)
         return NULL;
     return sh->master->name;
@@ -122,6 +160,163 @@ static void on_close(struct vmca_conn *c, const char *why, void *arg)
         drain(sh);
     }
     schedule_reconnect(sh);
+}
+
+/* ---- peers ---- */
+
+static const char *peer_expected_in(void *arg, uint32_t node, int role)
+{
+    struct slave_shell *sh = arg;
+    struct peer *p = role == VMCA__ROLE__ROLE_SLAVE ? peer_of(sh, node) : NULL;
+    return p ? p->node->name : NULL;
+}
+
+static void peer_in_ready(struct vmca_conn *c, void *arg)
+{
+    struct slave_shell *sh = arg;
+    struct peer *p = peer_of(sh, vmca_conn_peer_node(c));
+    if (p->in)
+        vmca_conn_close(p->in);
+    p->in = c;
+    log_info("peer node %u connected from %s", p->node->id, vmca_conn_peer_desc(c));
+    slave_core_on_peer_up(&sh->core, p->node->id, vmca_now_ms());
+    drain(sh);
+}
+
+static void peer_in_close(struct vmca_conn *c, const char *why, void *arg)
+{
+    struct slave_shell *sh = arg;
+    struct peer *p = vmca_conn_peer_node(c) ? peer_of(sh, vmca_conn_peer_node(c)) : NULL;
+    if (p && p->in == c) {
+        p->in = NULL;
+        log_info("peer node %u disconnected: %s", p->node->id, why);
+    } else {
+        log_warn("connection from %s closed: %s", vmca_conn_peer_desc(c), why);
+    }
+}
+
+static const char *peer_expected_out(void *arg, uint32_t node, int role)
+{
+    struct peer *p = arg;
+    return role == VMCA__ROLE__ROLE_SLAVE && node == p->node->id ? p->node->name : NULL;
+}
+
+static void peer_out_ready(struct vmca_conn *c, void *arg)
+{
+    struct peer *p = arg;
+    p->out_ready = true;
+    log_info("connected to peer node %u at %s", p->node->id, vmca_conn_peer_desc(c));
+    slave_core_on_peer_up(&p->sh->core, p->node->id, vmca_now_ms());
+    drain(p->sh);
+}
+
+static void peer_out_close(struct vmca_conn *c, const char *why, void *arg)
+{
+    struct peer *p = arg;
+    log_info("connection to peer node %u closed: %s", p->node->id, why);
+    p->out = NULL;
+    p->out_ready = false;
+}
+
+static void peer_frame(struct vmca_conn *c, const Vmca__Envelope *env, struct slave_shell *sh)
+{
+    slave_core_on_message(&sh->core, vmca_conn_peer_node(c), false, env, vmca_now_ms());
+    drain(sh);
+}
+
+static void peer_in_frame(struct vmca_conn *c, const Vmca__Envelope *env, void *arg)
+{
+    peer_frame(c, env, arg);
+}
+
+static void peer_out_frame(struct vmca_conn *c, const Vmca__Envelope *env, void *arg)
+{
+    peer_frame(c, env, ((struct peer *)arg)->sh);
+}
+
+static const struct vmca_conn_cbs peer_in_cbs = {
+    .expected_name = peer_expected_in,
+    .on_ready = peer_in_ready,
+    .on_frame = peer_in_frame,
+    .on_close = peer_in_close,
+};
+
+static const struct vmca_conn_cbs peer_out_cbs = {
+    .expected_name = peer_expected_out,
+    .on_ready = peer_out_ready,
+    .on_frame = peer_out_frame,
+    .on_close = peer_out_close,
+};
+
+static void connect_peer(struct peer *p)
+{
+    if (p->out)
+        return; /* already connecting */
+    p->out = vmca_conn_connect(&p->sh->params, &peer_out_cbs, p, p->node->address,
+                               p->node->port);
+    if (!p->out)
+        log_warn("cannot start a connection to peer node %u at %s:%u", p->node->id,
+                 p->node->address, p->node->port);
+}
+
+/* ---- hypercalls ---- */
+
+/* Tells the core a hypercall could not be made (hypervisor down). */
+static void hcall_failed(struct slave_shell *sh, uint64_t id)
+{
+    struct slave_hv_reply r = {.id = id, .status = -5};
+    slave_core_on_hv_reply(&sh->core, &r, vmca_now_ms());
+}
+
+static void drain_hcalls(struct slave_shell *sh)
+{
+    size_t n;
+    struct slave_hcall *hc = slave_core_take_hcalls(&sh->core, &n);
+    for (size_t i = 0; i < n; i++) {
+        Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
+        Vmca__TkmRequest rq = VMCA__TKM_REQUEST__INIT;
+        Vmca__TkmGrant gr = VMCA__TKM_GRANT__INIT;
+        Vmca__TkmEnable en = VMCA__TKM_ENABLE__INIT;
+        Vmca__Block *store = NULL, **ptrs = NULL;
+        m.id = hc[i].id;
+        switch (hc[i].kind) {
+        case SLAVE_HC_REQUEST:
+            rq.pages = hc[i].pages;
+            rq.to = hc[i].node;
+            m.call_case = VMCA__TKM_TO_HV__CALL_REQUEST;
+            m.request = &rq;
+            break;
+        case SLAVE_HC_GRANT:
+            store = calloc(hc[i].n_blocks, sizeof *store);
+            ptrs = calloc(hc[i].n_blocks, sizeof *ptrs);
+            for (size_t b = 0; store && ptrs && b < hc[i].n_blocks; b++) {
+                vmca__block__init(&store[b]);
+                store[b].gfn = hc[i].blocks[b].gfn;
+                store[b].order = hc[i].blocks[b].order;
+                ptrs[b] = &store[b];
+            }
+            gr.from = hc[i].node;
+            gr.blocks = ptrs;
+            gr.n_blocks = store && ptrs ? hc[i].n_blocks : 0;
+            m.call_case = VMCA__TKM_TO_HV__CALL_GRANT;
+            m.grant = &gr;
+            break;
+        case SLAVE_HC_ENABLE:
+            en.home = hc[i].node;
+            en.enable = hc[i].enable;
+            m.call_case = VMCA__TKM_TO_HV__CALL_ENABLE;
+            m.enable = &en;
+            break;
+        }
+        if (tkm_call(sh->tkm, &m, NULL) != VMCA_OK)
+            hcall_failed(sh, hc[i].id);
+        free(store);
+        free(ptrs);
+    }
+    slave_hcalls_free(hc, n);
+    /* A failed hypercall's handling may have queued frames. */
+    if (n && (sh->core.out.n || sh->core.n_hc))
+        drain(sh);
 }
 
 static const struct vmca_conn_cbs conn_cbs = {
@@ -192,8 +387,42 @@ static void on_hv_down(void *arg, const char *why)
     slave_core_on_hv_down(&sh->core);
 }
 
+static void on_hv_up(void *arg)
+{
+    struct slave_shell *sh = arg;
+    slave_core_on_hv_up(&sh->core);
+    drain(sh);
+}
+
+static void on_hv_reply(void *arg, const Vmca__TkmReply *r)
+{
+    struct slave_shell *sh = arg;
+    struct vmca_block *blocks = calloc(r->n_blocks + 1, sizeof *blocks);
+    int *results = calloc(r->n_results + 1, sizeof *results);
+    if (!blocks || !results) {
+        free(blocks);
+        free(results);
+        log_err("out of memory handling a hypervisor reply");
+        return;
+    }
+    for (size_t i = 0; i < r->n_blocks; i++)
+        blocks[i] = (struct vmca_block){r->blocks[i]->gfn, r->blocks[i]->order};
+    for (size_t i = 0; i < r->n_results; i++)
+        results[i] = (int)r->results[i];
+    struct slave_hv_reply rep = {
+        .id = r->id, .status = r->status, .pages = r->pages, .blocks = blocks,
+        .n_blocks = r->n_blocks, .results = results, .n_results = r->n_results,
+    };
+    slave_core_on_hv_reply(&sh->core, &rep, vmca_now_ms());
+    free(blocks);
+    free(results);
+    drain(sh);
+}
+
 static const struct tkm_cbs tkm_callbacks = {
+    .on_up = on_hv_up,
     .on_stats = on_hv_stats,
+    .on_reply = on_hv_reply,
     .on_down = on_hv_down,
 };
 
@@ -299,6 +528,19 @@ int main(int argc, char **argv)
     }
     log_info("node %u (%s) of cluster %s starting, incarnation %llu", sh.self->id,
              sh.self->name, sh.cfg.cluster, (unsigned long long)incarnation);
+    sh.peers = calloc(sh.cfg.n_nodes, sizeof *sh.peers);
+    if (!sh.peers) {
+        log_err("out of memory");
+        return 1;
+    }
+    for (size_t i = 0; i < sh.cfg.n_nodes; i++)
+        sh.peers[i] = (struct peer){.sh = &sh, .node = &sh.cfg.nodes[i]};
+    sh.listener = vmca_conn_listen(&sh.params, &peer_in_cbs, &sh, sh.self->address,
+                                   sh.self->port, err, sizeof err);
+    if (!sh.listener) {
+        log_err("peers: %s", err);
+        return 1;
+    }
     sh.tkm = tkm_new(sh.base, sh.tkm_path, sh.cfg.timing.reconnect_min_ms,
                      sh.cfg.timing.reconnect_max_ms, &tkm_callbacks, &sh);
     if (!sh.tkm) {
@@ -311,8 +553,16 @@ int main(int argc, char **argv)
 
     if (sh.master_conn)
         vmca_conn_close(sh.master_conn);
+    for (size_t i = 0; i < sh.cfg.n_nodes; i++) {
+        if (sh.peers[i].out)
+            vmca_conn_close(sh.peers[i].out);
+        if (sh.peers[i].in)
+            vmca_conn_close(sh.peers[i].in);
+    }
+    vmca_listener_free(sh.listener);
     event_base_loop(sh.base, EVLOOP_NONBLOCK);
     tkm_free(sh.tkm);
+    free(sh.peers);
     vmca_stop_signals_free(&stop);
     event_free(sh.tick);
     event_free(sh.reconnect);

@@ -139,7 +139,8 @@ int tkm_call(struct tkm *t, Vmca__TkmToHv *m, uint64_t *id)
 {
     if (t->fd < 0)
         return VMCA_ERR_STATE;
-    m->id = t->next_id++;
+    if (m->id == 0)
+        m->id = t->next_id++;
     if (id)
         *id = m->id;
     int rc = tkm_send_to_hv(t->fd, m);

@@ -29,7 +29,8 @@ void tkm_free(struct tkm *t);
 
 bool tkm_up(const struct tkm *t);
 
-/* Sends a call; sets m->id (returned in *id). Returns 0 or a vmca_err
+/* Sends a call; m->id is the caller's when not 0, else chosen here
+ * (returned in *id). Returns 0 or a vmca_err
  * (VMCA_ERR_STATE when the channel is down). */
 int tkm_call(struct tkm *t, Vmca__TkmToHv *m, uint64_t *id);
 
