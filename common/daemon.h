@@ -15,10 +15,15 @@ int vmca_opt_log_level(const char *prog, const char *arg, enum vmca_log_level *o
 struct vmca_stop_signals {
     struct event *term;
     struct event *intr;
+    struct event_base *base;
+    void (*on_stop)(void *arg);
+    void *arg;
 };
 
-/* Returns 0, or -1 when libevent could not set the handlers up. */
-int vmca_stop_signals_install(struct vmca_stop_signals *s, struct event_base *base);
+/* On SIGTERM/SIGINT: on_stop(arg) when given, else end the event loop.
+ * Returns 0, or -1 when libevent could not set the handlers up. */
+int vmca_stop_signals_install(struct vmca_stop_signals *s, struct event_base *base,
+                              void (*on_stop)(void *arg), void *arg);
 void vmca_stop_signals_free(struct vmca_stop_signals *s);
 
 #endif

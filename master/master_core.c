@@ -15,6 +15,7 @@ enum refusal {
     REFUSE_STATS_STATE,
     REFUSE_NOT_YET,
     REFUSE_GRANT_ANY,
+    REFUSE_LEAVE,
 };
 
 const char *vmca_state_name(Vmca__NodeState s)
@@ -149,17 +150,106 @@ static int on_register(struct master_core *m, struct master_node *n,
     return VMCA_OK;
 }
 
+/* Leave complete when every other Active/Leaving node is clear of R and R
+ * holds nothing foreign, nothing in transit, and all its own pages. */
+static void check_flows(struct master_core *m, int64_t now_ms)
+{
+    for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++) {
+        struct master_node *r = m->flows[f].node ? node_by_id(m, m->flows[f].node) : NULL;
+        if (!r || r->state != VMCA__NODE_STATE__NODE_LEAVING)
+            continue;
+        if (r->last_stats_ms < m->flows[f].started_ms || r->holds_foreign || r->pending ||
+            r->own_pages != r->local_pages)
+            continue;
+        bool all = true;
+        for (size_t i = 0; all && i < m->cfg->n_nodes; i++) {
+            const struct master_node *n = &m->nodes[i];
+            if (n != r && (n->state == VMCA__NODE_STATE__NODE_ACTIVE ||
+                           n->state == VMCA__NODE_STATE__NODE_LEAVING))
+                all = (n->flow_clear >> f) & 1;
+        }
+        if (!all)
+            continue;
+        r->state = VMCA__NODE_STATE__NODE_INACTIVE;
+        m->flows[f].node = 0;
+        Vmca__LeaveNotify ln = VMCA__LEAVE_NOTIFY__INIT;
+        Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+        env.body_case = VMCA__ENVELOPE__BODY_LEAVE_NOTIFY;
+        env.leave_notify = &ln;
+        vmca_outbox_send(&m->out, r->cfg->id, &env);
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
+                    "node %u (%s) left: leaving -> inactive after %lld ms", r->cfg->id,
+                    r->cfg->name, (long long)(now_ms - m->flows[f].started_ms));
+    }
+}
+
+/* Starts (or, after a master restart, resumes) a flow for node r. */
+static int start_flow(struct master_core *m, struct master_node *r, int64_t now_ms)
+{
+    unsigned f, free_slot = MASTER_MAX_FLOWS;
+    for (f = 0; f < MASTER_MAX_FLOWS; f++) {
+        if (m->flows[f].node == r->cfg->id)
+            return (int)f;
+        if (!m->flows[f].node && free_slot == MASTER_MAX_FLOWS)
+            free_slot = f;
+    }
+    if (free_slot == MASTER_MAX_FLOWS)
+        return -1;
+    m->flows[free_slot] = (struct master_flow){r->cfg->id, now_ms};
+    for (size_t i = 0; i < m->cfg->n_nodes; i++)
+        m->nodes[i].flow_clear &= ~(UINT64_C(1) << free_slot);
+    return (int)free_slot;
+}
+
+/* Leave-Req: R -> Leaving, Force-Return(R) to every other member. A
+ * Leaving node re-sends it after a master restart: the flow resumes. */
+static int on_leave_req(struct master_core *m, struct master_node *n, const Vmca__Envelope *env,
+                        int64_t now_ms)
+{
+    if (n->state == VMCA__NODE_STATE__NODE_RECOVERY)
+        return refuse(m, n, REFUSE_LEAVE, VMCA_ERR_STATE, "node is recovering", "leave-req");
+    if (n->state == VMCA__NODE_STATE__NODE_INACTIVE) {
+        n->incarnation = env->incarnation;  /* a restarted master learns it here */
+        if (!n->local_pages)
+            n->local_pages = n->cfg->tmem_pages;
+    }
+    if (start_flow(m, n, now_ms) < 0)
+        return refuse(m, n, REFUSE_LEAVE, VMCA_ERR_STATE, "too many flows in progress",
+                      "leave-req");
+    if (n->state != VMCA__NODE_STATE__NODE_LEAVING)
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "node %u (%s) leaving: %s -> leaving",
+                    n->cfg->id, n->cfg->name, vmca_state_name(n->state));
+    n->state = VMCA__NODE_STATE__NODE_LEAVING;
+    for (size_t i = 0; i < m->cfg->n_nodes; i++) {
+        struct master_node *o = &m->nodes[i];
+        if (o == n || (o->state != VMCA__NODE_STATE__NODE_ACTIVE &&
+                       o->state != VMCA__NODE_STATE__NODE_LEAVING))
+            continue;
+        Vmca__ForceReturn fr = VMCA__FORCE_RETURN__INIT;
+        fr.node = n->cfg->id;
+        Vmca__Envelope out = VMCA__ENVELOPE__INIT;
+        out.body_case = VMCA__ENVELOPE__BODY_FORCE_RETURN;
+        out.force_return = &fr;
+        vmca_outbox_send(&m->out, o->cfg->id, &out);
+    }
+    check_flows(m, now_ms);
+    return VMCA_OK;
+}
+
 static int on_statistics(struct master_core *m, struct master_node *n,
                          const Vmca__Envelope *env, int64_t now_ms)
 {
     const Vmca__Statistics *st = env->statistics;
     if (n->state == VMCA__NODE_STATE__NODE_INACTIVE) {
+        if (st->state == VMCA__NODE_STATE__NODE_LEAVING)
+            return VMCA_OK; /* its Leave-Req (re-sent after our restart) follows */
         if (st->state != VMCA__NODE_STATE__NODE_ACTIVE)
             return refuse(m, n, REFUSE_STATS_STATE, VMCA_ERR_STATE,
                           "node is not registered", "statistics");
         /* Master restart: an Active node tells us so; adopt it. */
         n->state = VMCA__NODE_STATE__NODE_ACTIVE;
         n->incarnation = env->incarnation;
+        n->local_pages = n->cfg->tmem_pages;
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
                     "node %u (%s) is active by its own statistics: table rebuilt",
                     n->cfg->id, n->cfg->name);
@@ -168,6 +258,30 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     n->stats_count++;
     n->total_pages = st->total_pages;
     n->free_pages = st->free_pages;
+    n->pending = st->pending_transfers;
+    n->own_pages = 0;
+    n->holds_foreign = false;
+    for (size_t i = 0; i < st->n_owned; i++) {
+        if (st->owned[i]->node == n->cfg->id)
+            n->own_pages = st->owned[i]->pages;
+        else if (st->owned[i]->pages)
+            n->holds_foreign = true;
+    }
+    for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++) {
+        uint32_t r = m->flows[f].node;
+        if (!r || r == n->cfg->id)
+            continue;
+        bool clear = st->pending_transfers == 0;
+        for (size_t i = 0; clear && i < st->n_enabled; i++)
+            clear = st->enabled[i] != r;
+        for (size_t i = 0; clear && i < st->n_owned; i++)
+            clear = st->owned[i]->node != r || st->owned[i]->pages == 0;
+        if (clear)
+            n->flow_clear |= UINT64_C(1) << f;
+        else
+            n->flow_clear &= ~(UINT64_C(1) << f);
+    }
+    check_flows(m, now_ms);
     return VMCA_OK;
 }
 
@@ -237,6 +351,7 @@ int master_core_on_message(struct master_core *m, uint32_t node,
     case VMCA__ENVELOPE__BODY_GRANT_ANY:
         return on_grant_any(m, n, env->grant_any);
     case VMCA__ENVELOPE__BODY_LEAVE_REQ:
+        return on_leave_req(m, n, env, now_ms);
     case VMCA__ENVELOPE__BODY_INVALIDATE:
     case VMCA__ENVELOPE__BODY_CENSUS_REPLY:
         return refuse(m, n, REFUSE_NOT_YET, VMCA_ERR_STATE,

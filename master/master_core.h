@@ -26,6 +26,20 @@ struct master_node {
     uint64_t total_pages;             /* from the last Statistics */
     uint64_t free_pages;
     uint32_t refused_logged;          /* bit per refusal reason, log once */
+    /* From the last Statistics: */
+    uint64_t own_pages;               /* pages of its own home it owns */
+    bool holds_foreign;               /* owns pages of another home */
+    uint32_t pending;                 /* transfers in transit */
+    uint64_t flow_clear;              /* bit f: clear of flow f's node (below) */
+};
+
+/* A leave (or, later, a recovery) in progress: the master waits until every
+ * other node's Statistics, sent after the flow began, show `node` disabled,
+ * none of its pages held and nothing in transit. */
+#define MASTER_MAX_FLOWS 64
+struct master_flow {
+    uint32_t node;                    /* 0: slot free */
+    int64_t started_ms;
 };
 
 struct master_core {
@@ -35,6 +49,7 @@ struct master_core {
     struct vmca_outbox out;
     vmca_log_fn log;
     void *log_arg;
+    struct master_flow flows[MASTER_MAX_FLOWS];
 };
 
 /* Returns 0 or VMCA_ERR_NOMEM. `incarnation` is the master's own. */

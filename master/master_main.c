@@ -226,7 +226,7 @@ int main(int argc, char **argv)
         return 1;
     }
     struct vmca_stop_signals stop = {0};
-    if (vmca_stop_signals_install(&stop, sh.base)) {
+    if (vmca_stop_signals_install(&stop, sh.base, NULL, NULL)) {
         log_err("cannot install signal handlers");
         return 1;
     }

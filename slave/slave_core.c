@@ -19,8 +19,11 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     s->next_req = 1;
     if (vmca_bitmap_init(&s->enabled, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK)
         return VMCA_ERR_NOMEM;
-    if (xfer_init(&s->xfers, cfg->n_nodes) != VMCA_OK) {
-        vmca_bitmap_free(&s->enabled);
+    if (xfer_init(&s->xfers, cfg->n_nodes) != VMCA_OK ||
+        vmca_bitmap_init(&s->returning, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
+        vmca_bitmap_init(&s->return_pending, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
+        vmca_bitmap_init(&s->return_stuck, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK) {
+        slave_core_free(s);
         return VMCA_ERR_NOMEM;
     }
     vmca_outbox_init(&s->out, self->id, incarnation, cfg->max_frame);
@@ -75,9 +78,12 @@ void slave_core_free(struct slave_core *s)
 {
     hv_sample_free(&s->hv);
     xfer_free(&s->xfers);
+    vmca_bitmap_free(&s->enabled);
+    vmca_bitmap_free(&s->returning);
+    vmca_bitmap_free(&s->return_pending);
+    vmca_bitmap_free(&s->return_stuck);
     slave_hcalls_free(s->hc, s->n_hc);
     free(s->pend);
-    vmca_bitmap_free(&s->enabled);
     vmca_outbox_free(&s->out);
 }
 
@@ -92,6 +98,15 @@ static void send_to_master(struct slave_core *s, Vmca__Envelope *env)
     if (rc != VMCA_OK)
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "cannot queue %s: %s",
                     vmca_body_name(env->body_case), vmca_strerror(rc));
+}
+
+static void send_leave_req(struct slave_core *s)
+{
+    Vmca__LeaveReq lr = VMCA__LEAVE_REQ__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_LEAVE_REQ;
+    env.leave_req = &lr;
+    send_to_master(s, &env);
 }
 
 static void send_register(struct slave_core *s)
@@ -162,6 +177,7 @@ static void send_statistics(struct slave_core *s)
     st.enabled = enabled;
     st.n_enabled = k;
     st.state = s->state;
+    st.pending_transfers = (uint32_t)s->xfers.n_out;
     st.period = ++s->period;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
@@ -179,10 +195,13 @@ void slave_core_on_master_up(struct slave_core *s, int64_t now_ms)
 {
     s->master_up = true;
     if (s->state == VMCA__NODE_STATE__NODE_INACTIVE) {
-        send_register(s);
+        if (!s->left)
+            send_register(s);
     } else {
         send_statistics(s);
         s->next_stats_ms = now_ms + s->cfg->timing.stats_interval_ms;
+        if (s->state == VMCA__NODE_STATE__NODE_LEAVING)
+            send_leave_req(s);
     }
 }
 
@@ -313,7 +332,8 @@ static bool peer_active(const struct slave_core *s, uint32_t node)
 
 static int on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
 {
-    if (gf->donor != s->self->id || !peer_active(s, gf->requester) || gf->pages == 0) {
+    if (gf->donor != s->self->id || !peer_active(s, gf->requester) || gf->pages == 0 ||
+        s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "refused grant-fwd: donor %u, requester %u, %llu pages", gf->donor,
                     gf->requester, (unsigned long long)gf->pages);
@@ -372,7 +392,13 @@ static int on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmc
     }
     if (seen == XFER_PENDING)
         return VMCA_OK; /* being applied; the ack follows */
-    if (s->state == VMCA__NODE_STATE__NODE_INACTIVE || !vmca_bitmap_test(&s->enabled, from)) {
+    /* Our own pages may come back from anyone (a leaving node returns them
+     * after we disabled it); other pages only from an enabled peer. */
+    bool all_own = g->n_blocks > 0;
+    for (size_t i = 0; all_own && i < g->n_blocks; i++)
+        all_own = vmca_gfn_home(g->blocks[i]->gfn) == s->self->id;
+    if (s->state == VMCA__NODE_STATE__NODE_INACTIVE ||
+        (!all_own && !vmca_bitmap_test(&s->enabled, from))) {
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "refused grant %llu from node %u: %s", (unsigned long long)g->xfer, from,
                     s->state == VMCA__NODE_STATE__NODE_INACTIVE ? "not active yet"
@@ -470,6 +496,111 @@ static void reply_grant(struct slave_core *s, const struct slave_pending *p,
                 p->peer, (unsigned long long)r->pages);
 }
 
+static void ask_pages(struct slave_core *s, uint64_t pages, int64_t now_ms, const char *why);
+
+/* Pages of home p->peer released by the hypervisor go home in a transfer;
+ * in-use pages that cannot move (nowhere free) make us ask for pages. */
+static void reply_return(struct slave_core *s, const struct slave_pending *p,
+                         const struct slave_hv_reply *r, int64_t now_ms)
+{
+    vmca_bitmap_clear(&s->return_pending, p->peer);
+    if (r->n_blocks)
+        transfer(s, p->peer, 0, r->blocks, r->n_blocks);
+    if (r->status != 0) {
+        if (!vmca_bitmap_test(&s->return_stuck, p->peer))
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                        "returning pages of node %u: in-use pages cannot move yet (%d); "
+                        "asking for room and trying again", p->peer, r->status);
+        vmca_bitmap_set(&s->return_stuck, p->peer);
+        uint64_t held = 0;
+        for (size_t i = 0; i < s->hv.n_owned; i++)
+            if (s->hv.owned[i].node == p->peer)
+                held = s->hv.owned[i].pages;
+        ask_pages(s, held, now_ms, "pages to return cannot move");
+    } else if (r->done) {
+        vmca_bitmap_clear(&s->returning, p->peer);
+        vmca_bitmap_clear(&s->return_stuck, p->peer);
+    }
+}
+
+/* One Return hypercall in flight per home being returned. */
+static void run_returns(struct slave_core *s)
+{
+    if (s->state == VMCA__NODE_STATE__NODE_LEAVING)
+        for (size_t i = 0; i < s->hv.n_owned; i++)
+            if (s->hv.owned[i].node != s->self->id && s->hv.owned[i].pages)
+                vmca_bitmap_set(&s->returning, s->hv.owned[i].node);
+    for (size_t h = vmca_bitmap_next_set(&s->returning, 0); h < s->returning.nbits;
+         h = vmca_bitmap_next_set(&s->returning, h + 1)) {
+        if (vmca_bitmap_test(&s->return_pending, h) || h == s->self->id)
+            continue;
+        vmca_bitmap_set(&s->return_pending, h);
+        queue_hcall(s, SLAVE_HC_RETURN, (uint32_t)h, 256, false, NULL, 0);
+        expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_RETURN, .peer = (uint32_t)h});
+    }
+}
+
+bool slave_core_leave(struct slave_core *s, int64_t now_ms)
+{
+    if (s->state == VMCA__NODE_STATE__NODE_INACTIVE)
+        return true;
+    if (s->state == VMCA__NODE_STATE__NODE_ACTIVE) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                    "leaving: returning every page of other nodes to its home");
+        s->state = VMCA__NODE_STATE__NODE_LEAVING;
+        /* Refuse further foreign pages: they bounce back to their homes. */
+        for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
+             b = vmca_bitmap_next_set(&s->enabled, b + 1))
+            if (b != s->self->id)
+                queue_hcall(s, SLAVE_HC_ENABLE, (uint32_t)b, 0, false, NULL, 0);
+    }
+    send_leave_req(s);
+    run_returns(s);
+    return false;
+}
+
+static int on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
+{
+    uint32_t r = fr->node;
+    if (r == s->self->id || !vmca_config_node_by_id(s->cfg, r)) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "refused force-return of node %u", r);
+        return VMCA_ERR_INVAL;
+    }
+    if (vmca_bitmap_test(&s->enabled, r)) {
+        vmca_bitmap_clear(&s->enabled, r);
+        queue_hcall(s, SLAVE_HC_ENABLE, r, 0, false, NULL, 0);
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                    "force-return of node %u: returning its pages", r);
+    }
+    vmca_bitmap_set(&s->returning, r);
+    run_returns(s);
+    return VMCA_OK;
+}
+
+static int on_leave_notify(struct slave_core *s)
+{
+    if (s->state != VMCA__NODE_STATE__NODE_LEAVING) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "refused leave-notify: not leaving");
+        return VMCA_ERR_STATE;
+    }
+    uint64_t own = 0;
+    bool foreign = false;
+    for (size_t i = 0; i < s->hv.n_owned; i++) {
+        if (s->hv.owned[i].node == s->self->id)
+            own = s->hv.owned[i].pages;
+        else if (s->hv.owned[i].pages)
+            foreign = true;
+    }
+    s->state = VMCA__NODE_STATE__NODE_INACTIVE;
+    s->left = true;
+    s->left_clean = own == s->self->tmem_pages && !foreign;
+    vmca_log_to(s->log, s->log_arg, s->left_clean ? VMCA_LOG_INFO : VMCA_LOG_ERR,
+                "left the cluster: %llu of %llu own pages back%s",
+                (unsigned long long)own, (unsigned long long)s->self->tmem_pages,
+                foreign ? ", still holding pages of other nodes" : "");
+    return VMCA_OK;
+}
+
 void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r,
                             int64_t now_ms)
 {
@@ -482,6 +613,8 @@ void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r
             reply_request(s, &p, r);
         else if (p.kind == SLAVE_HC_GRANT)
             reply_grant(s, &p, r);
+        else if (p.kind == SLAVE_HC_RETURN)
+            reply_return(s, &p, r, now_ms);
         return;
     }
     if (r->status != 0)
@@ -498,23 +631,15 @@ void slave_core_on_peer_up(struct slave_core *s, uint32_t peer, int64_t now_ms)
 
 /* ---- first tier ---- */
 
-/* greedy-remote (POLICIES.md): when a VM's puts failed in the last period,
- * ask the master for a batch of pages, one request at a time. greedy-local
- * never asks. The other first-tier policies (per-VM targets) come with the
- * policies work; until then they ask like greedy-remote. */
-static void first_tier(struct slave_core *s, int64_t now_ms)
+/* Grant-Any for `pages`, one request outstanding at a time. */
+static void ask_pages(struct slave_core *s, uint64_t pages, int64_t now_ms, const char *why)
 {
-    if (strcmp(s->cfg->policy.first_tier, "greedy-local") == 0 || s->grant_any_req ||
-        !s->master_up || s->state != VMCA__NODE_STATE__NODE_ACTIVE)
-        return;
-    bool failed = false;
-    for (size_t i = 0; i < s->hv.n_vms; i++)
-        failed |= s->hv.vms[i].puts_total > s->hv.vms[i].puts_succ;
-    if (!failed)
+    if (s->grant_any_req || !s->master_up || s->state != VMCA__NODE_STATE__NODE_ACTIVE ||
+        pages == 0)
         return;
     Vmca__GrantAny ga = VMCA__GRANT_ANY__INIT;
     ga.node = s->self->id;
-    ga.pages = s->cfg->policy.grant_batch;
+    ga.pages = pages;
     ga.req = s->next_req++;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_GRANT_ANY;
@@ -523,9 +648,24 @@ static void first_tier(struct slave_core *s, int64_t now_ms)
         s->grant_any_req = ga.req;
         s->grant_any_ms = now_ms;
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
-                    "puts failed: asking the master for %llu pages (req %llu)",
+                    "%s: asking the master for %llu pages (req %llu)", why,
                     (unsigned long long)ga.pages, (unsigned long long)ga.req);
     }
+}
+
+/* greedy-remote (POLICIES.md): when a VM's puts failed in the last period,
+ * ask the master for a batch of pages, one request at a time. greedy-local
+ * never asks. The other first-tier policies (per-VM targets) come with the
+ * policies work; until then they ask like greedy-remote. */
+static void first_tier(struct slave_core *s, int64_t now_ms)
+{
+    if (strcmp(s->cfg->policy.first_tier, "greedy-local") == 0)
+        return;
+    bool failed = false;
+    for (size_t i = 0; i < s->hv.n_vms; i++)
+        failed |= s->hv.vms[i].puts_total > s->hv.vms[i].puts_succ;
+    if (failed)
+        ask_pages(s, s->cfg->policy.grant_batch, now_ms, "puts failed");
 }
 
 static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t now_ms)
@@ -587,6 +727,10 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
         return on_enable(s, env->enable_node, now_ms);
     case VMCA__ENVELOPE__BODY_GRANT_FWD:
         return on_grant_fwd(s, env->grant_fwd);
+    case VMCA__ENVELOPE__BODY_FORCE_RETURN:
+        return on_force_return(s, env->force_return);
+    case VMCA__ENVELOPE__BODY_LEAVE_NOTIFY:
+        return on_leave_notify(s);
     default:
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "refused %s from the master: not handled by this slave yet",
@@ -610,6 +754,7 @@ void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
         s->sample_fresh = false;
         first_tier(s, now_ms);
     }
+    run_returns(s);
     if (!s->master_up || s->state == VMCA__NODE_STATE__NODE_INACTIVE)
         return;
     if (now_ms < s->next_stats_ms)

@@ -20,6 +20,7 @@ enum slave_hc_kind {
     SLAVE_HC_REQUEST = 1,   /* node = receiver, pages */
     SLAVE_HC_GRANT = 2,     /* node = sender, blocks */
     SLAVE_HC_ENABLE = 3,    /* node = home, enable */
+    SLAVE_HC_RETURN = 4,    /* node = home, pages = most in-use pages to move */
 };
 
 struct slave_hcall {
@@ -45,6 +46,7 @@ struct slave_hv_reply {
     size_t n_blocks;
     const int *results;               /* grant: one SLAVE_GRANT_* per block */
     size_t n_results;
+    bool done;                        /* return: nothing of the home left */
 };
 
 /* Context of a hypercall awaiting its reply. */
@@ -107,6 +109,11 @@ struct slave_core {
     int64_t grant_any_ms;
     bool sample_fresh;                 /* policy not yet run on hv */
     int64_t next_resend_ms;
+    struct vmca_bitmap returning;      /* homes whose pages go back to them */
+    struct vmca_bitmap return_pending; /* a Return hypercall is in flight */
+    struct vmca_bitmap return_stuck;   /* logged: in-use pages cannot move */
+    bool left;                         /* Leave-Notify received */
+    bool left_clean;                   /* ... and all own pages were back */
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */
@@ -146,6 +153,11 @@ void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r
 /* A connection to peer `peer` is ready: transfers in transit to it are
  * sent again. */
 void slave_core_on_peer_up(struct slave_core *s, uint32_t peer, int64_t now_ms);
+
+/* Shutdown asked (SIGTERM): an Active node starts the leave flow (Leave-Req,
+ * returns every foreign page to its home) and may exit once s->left; a node
+ * that never became Active may exit at once (returns true). */
+bool slave_core_leave(struct slave_core *s, int64_t now_ms);
 
 /* Hands the queued hypercalls to the caller (free with slave_hcalls_free). */
 struct slave_hcall *slave_core_take_hcalls(struct slave_core *s, size_t *n);

@@ -52,19 +52,24 @@ struct slave_shell {
     struct tkm *tkm;                 /* channel to this node's vmca-hv */
     char tkm_path[108];
     struct peer *peers;              /* by configured node index */
+    bool stopping;                   /* a stop signal came: leaving */
     struct vmca_listener *listener;  /* peers connect here */
 };
 
 static const char usage[] =
     "usage: vmca-slave --config FILE --node NAME [options]\n"
     "Runs the memory manager of node NAME of the cluster described by FILE:\n"
-    "registers with the master and reports the statistics of the node's\n"
-    "hypervisor (vmca-hv, over the TKM socket) every stats interval.\n"
+    "registers with the master, reports the statistics of the node's hypervisor\n"
+    "(vmca-hv, over the TKM socket) every stats interval, asks for pages when\n"
+    "its VMs' puts fail and gives pages to peers when the master says so.\n"
+    "SIGTERM/SIGINT: leave the cluster cleanly (every page of other nodes goes\n"
+    "home, every own page comes back) and exit; a second signal exits at once.\n"
     "\n"
     "  -c, --config FILE      cluster configuration (required)\n"
     "  -n, --node NAME        this node's name in FILE (required)\n"
     "      --cert FILE        override the node's certificate\n"
     "      --key FILE         override the node's private key\n"
+    "      --port N           listen for peers on port N instead of the node's\n"
     "      --tkm-socket PATH  the node's hypervisor (vmca-hv) TKM socket\n"
     "                         (default: <config dir>/<cluster>-<node>-tkm.sock)\n"
     "  -l, --log-level LEVEL  err, warn, info (default) or debug\n"
@@ -109,6 +114,8 @@ static void drain(struct slave_shell *sh)
     }
     vmca_actions_free(act, n);
     drain_hcalls(sh);
+    if (sh->core.left)
+        event_base_loopbreak(sh->base);
 }
 
 static const char *expected_name(void *arg, uint32_t node, int role)
@@ -131,7 +138,6 @@ static void on_ready(struct vmca_conn *c, void *arg)
 {
     struct slave_shell *sh = arg;
     sh->master_ready = true;
-    vmca_backoff_reset(&sh->backoff);
     log_info("connected to the master at %s", vmca_conn_peer_desc(c));
     slave_core_on_master_up(&sh->core, vmca_now_ms());
     drain(sh);
@@ -140,6 +146,9 @@ static void on_ready(struct vmca_conn *c, void *arg)
 static void on_frame(struct vmca_conn *c, const Vmca__Envelope *env, void *arg)
 {
     struct slave_shell *sh = arg;
+    /* The master answered, so it accepted us: back off from scratch next
+     * time (not on Hello alone: a master that refuses us closes right after). */
+    vmca_backoff_reset(&sh->backoff);
     slave_core_on_message(&sh->core, vmca_conn_peer_node(c),
                           vmca_conn_peer_role(c) == VMCA__ROLE__ROLE_MASTER, env, vmca_now_ms());
     drain(sh);
@@ -277,6 +286,7 @@ static void drain_hcalls(struct slave_shell *sh)
         Vmca__TkmRequest rq = VMCA__TKM_REQUEST__INIT;
         Vmca__TkmGrant gr = VMCA__TKM_GRANT__INIT;
         Vmca__TkmEnable en = VMCA__TKM_ENABLE__INIT;
+        Vmca__TkmReturn rt = VMCA__TKM_RETURN__INIT;
         Vmca__Block *store = NULL, **ptrs = NULL;
         m.id = hc[i].id;
         switch (hc[i].kind) {
@@ -300,6 +310,12 @@ static void drain_hcalls(struct slave_shell *sh)
             gr.n_blocks = store && ptrs ? hc[i].n_blocks : 0;
             m.call_case = VMCA__TKM_TO_HV__CALL_GRANT;
             m.grant = &gr;
+            break;
+        case SLAVE_HC_RETURN:
+            rt.home = hc[i].node;
+            rt.max_migrate = (uint32_t)hc[i].pages;
+            m.call_case = VMCA__TKM_TO_HV__CALL_RET;
+            m.ret = &rt;
             break;
         case SLAVE_HC_ENABLE:
             en.home = hc[i].node;
@@ -346,6 +362,22 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct slave_shell *sh = arg;
     slave_core_on_tick(&sh->core, vmca_now_ms());
+    drain(sh);
+}
+
+/* First stop signal: leave the cluster cleanly (the loop ends on
+ * Leave-Notify); a second one: stop at once. */
+static void on_stop(void *arg)
+{
+    struct slave_shell *sh = arg;
+    if (sh->stopping) {
+        log_warn("second stop signal: exiting without a clean leave");
+        event_base_loopbreak(sh->base);
+        return;
+    }
+    sh->stopping = true;
+    if (slave_core_leave(&sh->core, vmca_now_ms()))
+        event_base_loopbreak(sh->base);
     drain(sh);
 }
 
@@ -412,6 +444,7 @@ static void on_hv_reply(void *arg, const Vmca__TkmReply *r)
     struct slave_hv_reply rep = {
         .id = r->id, .status = r->status, .pages = r->pages, .blocks = blocks,
         .n_blocks = r->n_blocks, .results = results, .n_results = r->n_results,
+        .done = r->done,
     };
     slave_core_on_hv_reply(&sh->core, &rep, vmca_now_ms());
     free(blocks);
@@ -428,13 +461,14 @@ static const struct tkm_cbs tkm_callbacks = {
 
 int main(int argc, char **argv)
 {
-    enum { OPT_CERT = 256, OPT_KEY, OPT_TKM };
+    enum { OPT_CERT = 256, OPT_KEY, OPT_TKM, OPT_PORT };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"node", required_argument, NULL, 'n'},
         {"cert", required_argument, NULL, OPT_CERT},
         {"key", required_argument, NULL, OPT_KEY},
         {"tkm-socket", required_argument, NULL, OPT_TKM},
+        {"port", required_argument, NULL, OPT_PORT},
         {"log-level", required_argument, NULL, 'l'},
         {"syslog", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
@@ -442,6 +476,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *node = NULL, *cert = NULL, *key = NULL, *tkm_path = NULL;
+    uint16_t listen_port = 0;
     enum vmca_log_level level = VMCA_LOG_INFO;
     bool use_syslog = false;
     int opt;
@@ -452,6 +487,17 @@ int main(int argc, char **argv)
         case OPT_CERT: cert = optarg; break;
         case OPT_KEY: key = optarg; break;
         case OPT_TKM: tkm_path = optarg; break;
+        case OPT_PORT: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end || v < 1 || v > 65535) {
+                fprintf(stderr, "vmca-slave: --port: expected a number in 1..65535, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            listen_port = (uint16_t)v;
+            break;
+        }
         case 'l':
             if (vmca_opt_log_level("vmca-slave", optarg, &level))
                 return 2;
@@ -522,7 +568,7 @@ int main(int argc, char **argv)
     struct timeval tv = {.tv_sec = 0, .tv_usec = tick_ms * 1000};
     event_add(sh.tick, &tv);
     struct vmca_stop_signals stop = {0};
-    if (vmca_stop_signals_install(&stop, sh.base)) {
+    if (vmca_stop_signals_install(&stop, sh.base, on_stop, &sh)) {
         log_err("cannot install signal handlers");
         return 1;
     }
@@ -536,7 +582,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sh.cfg.n_nodes; i++)
         sh.peers[i] = (struct peer){.sh = &sh, .node = &sh.cfg.nodes[i]};
     sh.listener = vmca_conn_listen(&sh.params, &peer_in_cbs, &sh, sh.self->address,
-                                   sh.self->port, err, sizeof err);
+                                   listen_port ? listen_port : sh.self->port, err, sizeof err);
     if (!sh.listener) {
         log_err("peers: %s", err);
         return 1;
@@ -570,6 +616,10 @@ int main(int argc, char **argv)
     slave_core_free(&sh.core);
     SSL_CTX_free(sh.tls);
     vmca_config_free(&sh.cfg);
-    log_info("stopped");
-    return 0;
+    if (sh.core.left)
+        log_info("stopped after leaving the cluster%s",
+                 sh.core.left_clean ? "" : " (not all own pages came back)");
+    else
+        log_info("stopped");
+    return sh.core.left && !sh.core.left_clean ? 1 : 0;
 }

@@ -742,7 +742,7 @@ int main(int argc, char **argv)
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     event_add(hv.stats_ev, &tv);
     struct vmca_stop_signals stop = {0};
-    if (vmca_stop_signals_install(&stop, hv.base)) {
+    if (vmca_stop_signals_install(&stop, hv.base, NULL, NULL)) {
         log_err("cannot install signal handlers");
         return 1;
     }
