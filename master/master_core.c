@@ -16,6 +16,7 @@ enum refusal {
     REFUSE_NOT_YET,
     REFUSE_GRANT_ANY,
     REFUSE_LEAVE,
+    REFUSE_RECOVERING,
 };
 
 const char *vmca_state_name(Vmca__NodeState s)
@@ -55,6 +56,7 @@ int master_core_init(struct master_core *m, const struct vmca_config *cfg,
         m->nodes[i].cfg = &cfg->nodes[i];
         m->nodes[i].state = VMCA__NODE_STATE__NODE_INACTIVE;
         m->nodes[i].last_stats_ms = -1;
+        m->nodes[i].down_since_ms = -1;
         m->index[cfg->nodes[i].id] = (uint16_t)(i + 1);
     }
     vmca_outbox_init(&m->out, cfg->master.node_id, incarnation, cfg->max_frame);
@@ -63,6 +65,8 @@ int master_core_init(struct master_core *m, const struct vmca_config *cfg,
 
 void master_core_free(struct master_core *m)
 {
+    free(m->fences);
+    m->fences = NULL;
     free(m->nodes);
     free(m->index);
     vmca_outbox_free(&m->out);
@@ -122,8 +126,12 @@ static void announce_join(struct master_core *m, struct master_node *r)
     free(set);
 }
 
+static void start_recovery(struct master_core *m, struct master_node *r, int64_t now_ms,
+                           const char *why);
+static void queue_fence(struct master_core *m, uint32_t node, bool fenced);
+
 static int on_register(struct master_core *m, struct master_node *n,
-                       const Vmca__Envelope *env)
+                       const Vmca__Envelope *env, int64_t now_ms)
 {
     const Vmca__Register *reg = env->register_node;
     if (reg->node != n->cfg->id)
@@ -134,11 +142,16 @@ static int on_register(struct master_core *m, struct master_node *n,
         announce_join(m, n);
         return VMCA_OK;
     }
-    if (n->state != VMCA__NODE_STATE__NODE_INACTIVE)
-        return refuse(m, n, REFUSE_REGISTER_STATE, VMCA_ERR_STATE,
-                      n->state == VMCA__NODE_STATE__NODE_ACTIVE
-                          ? "already active with another incarnation (send invalidate first)"
-                          : "node is leaving or recovering", "register");
+    if (n->state == VMCA__NODE_STATE__NODE_ACTIVE || n->state == VMCA__NODE_STATE__NODE_LEAVING) {
+        /* A new life of a member: it crashed and rebooted. */
+        start_recovery(m, n, now_ms, "restarted without leaving");
+        return VMCA_OK;
+    }
+    if (n->state == VMCA__NODE_STATE__NODE_RECOVERY)
+        return refuse(m, n, REFUSE_RECOVERING, VMCA_ERR_STATE,
+                      "recovery in progress (register again after invalidate-notify)",
+                      "register");
+    queue_fence(m, n->cfg->id, false); /* a fresh life may use the fabric */
     n->state = VMCA__NODE_STATE__NODE_ACTIVE;
     n->incarnation = env->incarnation;
     n->local_pages = reg->local_pages;
@@ -156,10 +169,12 @@ static void check_flows(struct master_core *m, int64_t now_ms)
 {
     for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++) {
         struct master_node *r = m->flows[f].node ? node_by_id(m, m->flows[f].node) : NULL;
-        if (!r || r->state != VMCA__NODE_STATE__NODE_LEAVING)
+        if (!r || (r->state != VMCA__NODE_STATE__NODE_LEAVING &&
+                   r->state != VMCA__NODE_STATE__NODE_RECOVERY))
             continue;
-        if (r->last_stats_ms < m->flows[f].started_ms || r->holds_foreign || r->pending ||
-            r->own_pages != r->local_pages)
+        bool leaving = r->state == VMCA__NODE_STATE__NODE_LEAVING;
+        if (leaving && (r->last_stats_ms < m->flows[f].started_ms || r->holds_foreign ||
+                        r->pending || r->own_pages != r->local_pages))
             continue;
         bool all = true;
         for (size_t i = 0; all && i < m->cfg->n_nodes; i++) {
@@ -173,13 +188,20 @@ static void check_flows(struct master_core *m, int64_t now_ms)
         r->state = VMCA__NODE_STATE__NODE_INACTIVE;
         m->flows[f].node = 0;
         Vmca__LeaveNotify ln = VMCA__LEAVE_NOTIFY__INIT;
+        Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
         Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-        env.body_case = VMCA__ENVELOPE__BODY_LEAVE_NOTIFY;
-        env.leave_notify = &ln;
+        if (leaving) {
+            env.body_case = VMCA__ENVELOPE__BODY_LEAVE_NOTIFY;
+            env.leave_notify = &ln;
+        } else {
+            env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY;
+            env.invalidate_notify = &in;
+        }
         vmca_outbox_send(&m->out, r->cfg->id, &env);
-        vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
-                    "node %u (%s) left: leaving -> inactive after %lld ms", r->cfg->id,
-                    r->cfg->name, (long long)(now_ms - m->flows[f].started_ms));
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "node %u (%s) %s after %lld ms",
+                    r->cfg->id, r->cfg->name,
+                    leaving ? "left: leaving -> inactive" : "recovered: recovery -> inactive",
+                    (long long)(now_ms - m->flows[f].started_ms));
     }
 }
 
@@ -199,6 +221,79 @@ static int start_flow(struct master_core *m, struct master_node *r, int64_t now_
     for (size_t i = 0; i < m->cfg->n_nodes; i++)
         m->nodes[i].flow_clear &= ~(UINT64_C(1) << free_slot);
     return (int)free_slot;
+}
+
+static void queue_fence(struct master_core *m, uint32_t node, bool fenced)
+{
+    if (m->n_fences == m->cap_fences) {
+        size_t cap = m->cap_fences ? m->cap_fences * 2 : 8;
+        struct master_fence *v = realloc(m->fences, cap * sizeof *v);
+        if (!v) {
+            vmca_log_to(m->log, m->log_arg, VMCA_LOG_ERR, "out of memory queueing a fence");
+            return;
+        }
+        m->fences = v;
+        m->cap_fences = cap;
+    }
+    m->fences[m->n_fences++] = (struct master_fence){node, fenced};
+}
+
+struct master_fence *master_core_take_fences(struct master_core *m, size_t *n)
+{
+    struct master_fence *v = m->fences;
+    *n = m->n_fences;
+    m->fences = NULL;
+    m->n_fences = m->cap_fences = 0;
+    return v;
+}
+
+/* Recovery of R (crashed, rebooted, or declared failed): R -> Recovery,
+ * Invalidate(R) to every other member; Invalidate-Notify to R once all of
+ * them show R disabled and none of its pages (check_flows). */
+static void start_recovery(struct master_core *m, struct master_node *r, int64_t now_ms,
+                           const char *why)
+{
+    if (start_flow(m, r, now_ms) < 0) {
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_ERR,
+                    "cannot recover node %u now: too many flows in progress", r->cfg->id);
+        return;
+    }
+    if (r->state != VMCA__NODE_STATE__NODE_RECOVERY)
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_WARN, "node %u (%s) %s: %s -> recovery",
+                    r->cfg->id, r->cfg->name, why, vmca_state_name(r->state));
+    r->state = VMCA__NODE_STATE__NODE_RECOVERY;
+    for (size_t i = 0; i < m->cfg->n_nodes; i++) {
+        struct master_node *o = &m->nodes[i];
+        if (o == r || (o->state != VMCA__NODE_STATE__NODE_ACTIVE &&
+                       o->state != VMCA__NODE_STATE__NODE_LEAVING))
+            continue;
+        Vmca__InvalidateNode inv = VMCA__INVALIDATE_NODE__INIT;
+        inv.node = r->cfg->id;
+        Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+        env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NODE;
+        env.invalidate_node = &inv;
+        vmca_outbox_send(&m->out, o->cfg->id, &env);
+    }
+    check_flows(m, now_ms);
+}
+
+void master_core_on_tick(struct master_core *m, int64_t now_ms)
+{
+    int64_t timeout = m->cfg->timing.failure_timeout_ms;
+    for (size_t i = 0; i < m->cfg->n_nodes; i++) {
+        struct master_node *n = &m->nodes[i];
+        if (n->connected || n->down_since_ms < 0 ||
+            (n->state != VMCA__NODE_STATE__NODE_ACTIVE &&
+             n->state != VMCA__NODE_STATE__NODE_LEAVING))
+            continue;
+        int64_t last = n->last_stats_ms > n->down_since_ms ? n->last_stats_ms : n->down_since_ms;
+        if (now_ms - last < timeout)
+            continue;
+        /* Fence first: a node that is only cut off must not touch pages
+         * that get new owners. */
+        queue_fence(m, n->cfg->id, true);
+        start_recovery(m, n, now_ms, "failed (no connection, no statistics)");
+    }
 }
 
 /* Leave-Req: R -> Leaving, Force-Return(R) to every other member. A
@@ -345,7 +440,7 @@ int master_core_on_message(struct master_core *m, uint32_t node,
     const char *what = vmca_body_name(env->body_case);
     switch (env->body_case) {
     case VMCA__ENVELOPE__BODY_REGISTER_NODE:
-        return on_register(m, n, env);
+        return on_register(m, n, env, now_ms);
     case VMCA__ENVELOPE__BODY_STATISTICS:
         return on_statistics(m, n, env, now_ms);
     case VMCA__ENVELOPE__BODY_GRANT_ANY:
@@ -353,6 +448,10 @@ int master_core_on_message(struct master_core *m, uint32_t node,
     case VMCA__ENVELOPE__BODY_LEAVE_REQ:
         return on_leave_req(m, n, env, now_ms);
     case VMCA__ENVELOPE__BODY_INVALIDATE:
+        if (n->state == VMCA__NODE_STATE__NODE_INACTIVE && !n->incarnation)
+            n->local_pages = n->cfg->tmem_pages; /* a restarted master meets it */
+        start_recovery(m, n, now_ms, "reports a crash");
+        return VMCA_OK;
     case VMCA__ENVELOPE__BODY_CENSUS_REPLY:
         return refuse(m, n, REFUSE_NOT_YET, VMCA_ERR_STATE,
                       "this flow is not implemented by this master yet", what);
@@ -369,6 +468,7 @@ void master_core_on_connect(struct master_core *m, uint32_t node,
     if (!n)
         return;
     n->connected = true;
+    n->down_since_ms = -1;
     if (n->incarnation != incarnation)
         n->refused_logged = 0; /* a new life gets its own log lines */
 }
@@ -376,6 +476,8 @@ void master_core_on_connect(struct master_core *m, uint32_t node,
 void master_core_on_disconnect(struct master_core *m, uint32_t node, int64_t now_ms)
 {
     struct master_node *n = node_by_id(m, node);
-    if (n)
+    if (n) {
         n->connected = false;
+        n->down_since_ms = now_ms;
+    }
 }

@@ -31,9 +31,18 @@ struct master_node {
     bool holds_foreign;               /* owns pages of another home */
     uint32_t pending;                 /* transfers in transit */
     uint64_t flow_clear;              /* bit f: clear of flow f's node (below) */
+    int64_t down_since_ms;            /* connection lost at; -1 connected/never */
 };
 
-/* A leave (or, later, a recovery) in progress: the master waits until every
+/* Fencing through the fabric (the shell carries it out): a node declared
+ * failed is fenced before its pages are reused; a fresh registration
+ * lifts the fence. */
+struct master_fence {
+    uint32_t node;
+    bool fenced;
+};
+
+/* A leave or a recovery in progress: the master waits until every
  * other node's Statistics, sent after the flow began, show `node` disabled,
  * none of its pages held and nothing in transit. */
 #define MASTER_MAX_FLOWS 64
@@ -50,6 +59,8 @@ struct master_core {
     vmca_log_fn log;
     void *log_arg;
     struct master_flow flows[MASTER_MAX_FLOWS];
+    struct master_fence *fences;      /* fencing actions for the shell */
+    size_t n_fences, cap_fences;
 };
 
 /* Returns 0 or VMCA_ERR_NOMEM. `incarnation` is the master's own. */
@@ -68,6 +79,14 @@ void master_core_on_disconnect(struct master_core *m, uint32_t node, int64_t now
  * and reason. */
 int master_core_on_message(struct master_core *m, uint32_t node,
                            const Vmca__Envelope *env, int64_t now_ms);
+
+/* Timer: failure detection. A node whose connection is gone and that sent
+ * no Statistics for timing.failure_timeout_ms is fenced and recovered
+ * (Invalidate to all). Call at least every few hundred ms. */
+void master_core_on_tick(struct master_core *m, int64_t now_ms);
+
+/* Hands the queued fencing actions to the caller (free() the array). */
+struct master_fence *master_core_take_fences(struct master_core *m, size_t *n);
 
 /* Node table entry for id, or NULL. */
 const struct master_node *master_core_node(const struct master_core *m, uint32_t id);

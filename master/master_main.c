@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "conn.h"
 #include "err.h"
+#include "fabric.h"
 #include "log.h"
 #include "master_core.h"
 #include "sys.h"
@@ -30,6 +31,7 @@ struct master_shell {
     struct vmca_conn_params params;
     struct vmca_conn **conns; /* ready connection per node index, or NULL */
     uint64_t dropped;         /* frames for nodes not connected */
+    struct event *tick;
 };
 
 static const char usage[] =
@@ -50,6 +52,23 @@ static int node_index(const struct master_shell *sh, uint32_t id)
     return n ? (int)(n - sh->cfg.nodes) : -1;
 }
 
+/* Fences the core asked for, through the fabric's control segment. */
+static void drain_fences(struct master_shell *sh)
+{
+    size_t n;
+    struct master_fence *f = master_core_take_fences(&sh->core, &n);
+    for (size_t i = 0; i < n; i++) {
+        char err[256];
+        if (fabric_fence_node(sh->cfg.cluster, f[i].node, f[i].fenced, err, sizeof err) == 0)
+            log_info("node %u %s", f[i].node, f[i].fenced ? "fenced" : "unfenced");
+        else if (f[i].fenced)
+            log_warn("cannot fence node %u: %s", f[i].node, err);
+        else
+            log_debug("no fence to lift for node %u: %s", f[i].node, err);
+    }
+    free(f);
+}
+
 /* Sends what the core queued; frames for absent nodes are dropped (the
  * protocol's acknowledged flows resend after reconnects). */
 static void drain(struct master_shell *sh)
@@ -67,6 +86,14 @@ static void drain(struct master_shell *sh)
         }
     }
     vmca_actions_free(act, n);
+    drain_fences(sh);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct master_shell *sh = arg;
+    master_core_on_tick(&sh->core, vmca_now_ms());
+    drain(sh);
 }
 
 static const char *expected_name(void *arg, uint32_t node, int role)
@@ -225,6 +252,9 @@ int main(int argc, char **argv)
         log_err("%s", err);
         return 1;
     }
+    sh.tick = event_new(sh.base, -1, EV_PERSIST, on_tick, &sh);
+    struct timeval tick_tv = {0, 100 * 1000};
+    event_add(sh.tick, &tick_tv);
     struct vmca_stop_signals stop = {0};
     if (vmca_stop_signals_install(&stop, sh.base, NULL, NULL)) {
         log_err("cannot install signal handlers");
@@ -244,6 +274,7 @@ int main(int argc, char **argv)
     /* Let the closes flush (bounded by their own one-second timers). */
     event_base_loop(sh.base, EVLOOP_NONBLOCK);
     vmca_stop_signals_free(&stop);
+    event_free(sh.tick);
     event_base_free(sh.base);
     master_core_free(&sh.core);
     free(sh.conns);

@@ -50,6 +50,36 @@ static void *dup_array(const void *src, size_t n, size_t size, bool *fail)
     return p;
 }
 
+static void send_to_master(struct slave_core *s, Vmca__Envelope *env);
+
+static void send_invalidate(struct slave_core *s)
+{
+    Vmca__Invalidate inv = VMCA__INVALIDATE__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE;
+    env.invalidate = &inv;
+    send_to_master(s, &env);
+}
+
+/* The hypervisor restarted under us: this node's memory (and every page it
+ * owned or lent) is gone. Forget transfers, tell the master, and register
+ * again after Invalidate-Notify. */
+static void node_crashed(struct slave_core *s)
+{
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                "the hypervisor restarted (new memory generation): recovering");
+    xfer_drop_all(&s->xfers);
+    vmca_bitmap_clear_all(&s->returning);
+    vmca_bitmap_clear_all(&s->return_pending);
+    s->n_pend = 0;
+    s->grant_any_req = 0;
+    if (s->state == VMCA__NODE_STATE__NODE_INACTIVE)
+        return; /* not a member yet: a plain Register follows */
+    s->state = VMCA__NODE_STATE__NODE_RECOVERY;
+    if (s->master_up)
+        send_invalidate(s);
+}
+
 int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *in)
 {
     bool fail = false;
@@ -65,6 +95,10 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     s->hv = copy;
     s->hv_up = true;
     s->sample_fresh = true;
+    if (in->generation && s->hv_generation && in->generation != s->hv_generation)
+        node_crashed(s);
+    if (in->generation)
+        s->hv_generation = in->generation;
     return VMCA_OK;
 }
 
@@ -197,6 +231,8 @@ void slave_core_on_master_up(struct slave_core *s, int64_t now_ms)
     if (s->state == VMCA__NODE_STATE__NODE_INACTIVE) {
         if (!s->left)
             send_register(s);
+    } else if (s->state == VMCA__NODE_STATE__NODE_RECOVERY) {
+        send_invalidate(s);
     } else {
         send_statistics(s);
         s->next_stats_ms = now_ms + s->cfg->timing.stats_interval_ms;
@@ -577,6 +613,38 @@ static int on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
     return VMCA_OK;
 }
 
+static int on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *in)
+{
+    uint32_t r = in->node;
+    if (r == s->self->id || !vmca_config_node_by_id(s->cfg, r)) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "refused invalidate of node %u", r);
+        return VMCA_ERR_INVAL;
+    }
+    vmca_bitmap_clear(&s->enabled, r);
+    vmca_bitmap_clear(&s->returning, r);
+    queue_hcall(s, SLAVE_HC_ENABLE, r, 0, false, NULL, 0);
+    queue_hcall(s, SLAVE_HC_INVALIDATE, r, 0, false, NULL, 0);
+    size_t dropped = xfer_drop_to(&s->xfers, r);
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                "invalidate node %u: dropping its pages%s", r,
+                dropped ? " and the transfers in transit to it" : "");
+    return VMCA_OK;
+}
+
+static int on_invalidate_notify(struct slave_core *s)
+{
+    if (s->state != VMCA__NODE_STATE__NODE_RECOVERY && s->state != VMCA__NODE_STATE__NODE_INACTIVE) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "refused invalidate-notify: %s",
+                    "not recovering");
+        return VMCA_ERR_STATE;
+    }
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO, "recovery done: registering again");
+    s->state = VMCA__NODE_STATE__NODE_INACTIVE;
+    vmca_bitmap_clear_all(&s->enabled);
+    send_register(s);
+    return VMCA_OK;
+}
+
 static int on_leave_notify(struct slave_core *s)
 {
     if (s->state != VMCA__NODE_STATE__NODE_LEAVING) {
@@ -731,6 +799,10 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
         return on_force_return(s, env->force_return);
     case VMCA__ENVELOPE__BODY_LEAVE_NOTIFY:
         return on_leave_notify(s);
+    case VMCA__ENVELOPE__BODY_INVALIDATE_NODE:
+        return on_invalidate_node(s, env->invalidate_node);
+    case VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY:
+        return on_invalidate_notify(s);
     default:
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "refused %s from the master: not handled by this slave yet",

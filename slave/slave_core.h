@@ -21,6 +21,7 @@ enum slave_hc_kind {
     SLAVE_HC_GRANT = 2,     /* node = sender, blocks */
     SLAVE_HC_ENABLE = 3,    /* node = home, enable */
     SLAVE_HC_RETURN = 4,    /* node = home, pages = most in-use pages to move */
+    SLAVE_HC_INVALIDATE = 5,/* node = home: drop every page of it */
 };
 
 struct slave_hcall {
@@ -74,6 +75,7 @@ struct slave_vm {
 /* A statistics sample of the node's hypervisor (TKM). Arrays are borrowed
  * by slave_core_on_hv_stats, which copies them. */
 struct slave_hv_sample {
+    uint64_t generation;       /* the node's memory generation (fabric) */
     uint64_t total_pages;      /* owned, all homes */
     uint64_t free_pages;
     struct slave_pages *owned;
@@ -114,6 +116,7 @@ struct slave_core {
     struct vmca_bitmap return_stuck;   /* logged: in-use pages cannot move */
     bool left;                         /* Leave-Notify received */
     bool left_clean;                   /* ... and all own pages were back */
+    uint64_t hv_generation;            /* of the memory we registered with */
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */

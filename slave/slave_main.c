@@ -287,6 +287,7 @@ static void drain_hcalls(struct slave_shell *sh)
         Vmca__TkmGrant gr = VMCA__TKM_GRANT__INIT;
         Vmca__TkmEnable en = VMCA__TKM_ENABLE__INIT;
         Vmca__TkmReturn rt = VMCA__TKM_RETURN__INIT;
+        Vmca__TkmInvalidate inv = VMCA__TKM_INVALIDATE__INIT;
         Vmca__Block *store = NULL, **ptrs = NULL;
         m.id = hc[i].id;
         switch (hc[i].kind) {
@@ -310,6 +311,11 @@ static void drain_hcalls(struct slave_shell *sh)
             gr.n_blocks = store && ptrs ? hc[i].n_blocks : 0;
             m.call_case = VMCA__TKM_TO_HV__CALL_GRANT;
             m.grant = &gr;
+            break;
+        case SLAVE_HC_INVALIDATE:
+            inv.home = hc[i].node;
+            m.call_case = VMCA__TKM_TO_HV__CALL_INVALIDATE;
+            m.invalidate = &inv;
             break;
         case SLAVE_HC_RETURN:
             rt.home = hc[i].node;
@@ -400,6 +406,7 @@ static void on_hv_stats(void *arg, const Vmca__TkmStats *st)
                                        v->puts_succ, v->gets, v->flushes};
         }
         struct slave_hv_sample sample = {
+            .generation = st->generation,
             .total_pages = st->owned_pages, .free_pages = st->free_pages,
             .owned = owned, .n_owned = st->n_owned, .lent = lent, .n_lent = st->n_lent,
             .vms = vms, .n_vms = st->n_vms,

@@ -57,6 +57,28 @@ bool xfer_acked(struct xfer_table *t, uint64_t xfer, uint32_t from)
     return false;
 }
 
+size_t xfer_drop_to(struct xfer_table *t, uint32_t to)
+{
+    size_t dropped = 0;
+    for (size_t i = 0; i < t->n_out;) {
+        if (t->out[i].to == to) {
+            free(t->out[i].blocks);
+            t->out[i] = t->out[--t->n_out];
+            dropped++;
+        } else {
+            i++;
+        }
+    }
+    return dropped;
+}
+
+void xfer_drop_all(struct xfer_table *t)
+{
+    for (size_t i = 0; i < t->n_out; i++)
+        free(t->out[i].blocks);
+    t->n_out = 0;
+}
+
 uint64_t xfer_in_transit(const struct xfer_table *t)
 {
     uint64_t pages = 0;

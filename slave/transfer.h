@@ -56,6 +56,10 @@ struct xfer_out *xfer_add(struct xfer_table *t, uint32_t to, uint64_t req,
 /* The receiver acknowledged: forget the transfer. false if unknown (or not
  * addressed to `from`). */
 bool xfer_acked(struct xfer_table *t, uint64_t xfer, uint32_t from);
+/* Forgets every transfer to `to` (it was invalidated); returns how many. */
+size_t xfer_drop_to(struct xfer_table *t, uint32_t to);
+/* Forgets every transfer (this node's memory was lost). */
+void xfer_drop_all(struct xfer_table *t);
 /* Pages in transit, all transfers. */
 uint64_t xfer_in_transit(const struct xfer_table *t);
 

@@ -670,6 +670,47 @@ uint64_t fabric_pages(const struct fabric *f, uint32_t home)
     return atomic_load_explicit(&f->nodes[home].pages, memory_order_acquire);
 }
 
+int fabric_fence_node(const char *cluster, uint32_t node, bool fenced, char *err,
+                      size_t errlen)
+{
+    if (!cluster_ok(cluster)) {
+        set_err(err, errlen, "fence: bad cluster name");
+        return -1;
+    }
+    char name[NAME_MAX_LEN];
+    snprintf(name, sizeof name, "/vmca-%s-ctl", cluster);
+    int fd = shm_open(name, O_RDWR, 0600);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(struct ctl_hdr)) {
+        set_err(err, errlen, "fence: control segment %s: %s", name,
+                fd < 0 ? strerror(errno) : "too small");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (base == MAP_FAILED) {
+        set_err(err, errlen, "fence: control segment %s: mmap: %s", name, strerror(errno));
+        return -1;
+    }
+    struct ctl_hdr *h = base;
+    int rc = -1;
+    if (atomic_load_explicit(&h->magic, memory_order_acquire) != CTL_MAGIC ||
+        h->entry_size != sizeof(struct ctl_node) ||
+        (size_t)st.st_size < ctl_size_for(h->max_node)) {
+        set_err(err, errlen, "fence: control segment %s is not a vMCA fabric", name);
+    } else if (node == 0 || node > h->max_node) {
+        set_err(err, errlen, "fence: node %u is not in 1..%u", node, h->max_node);
+    } else {
+        struct ctl_node *nodes = (struct ctl_node *)(h + 1);
+        atomic_store_explicit(&nodes[node].fenced, fenced ? 1u : 0u, memory_order_release);
+        rc = 0;
+    }
+    munmap(base, (size_t)st.st_size);
+    return rc;
+}
+
 const char *fabric_strerror(int fault)
 {
     switch (fault) {

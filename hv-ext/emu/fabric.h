@@ -68,6 +68,13 @@ bool fabric_online(const struct fabric *f, uint32_t node);
 /* Pages in `home`'s segment (0 when it has none). */
 uint64_t fabric_pages(const struct fabric *f, uint32_t home);
 
+/* For a process that is not a node (the master): sets or clears `node`'s
+ * fenced word in cluster's existing control segment. Returns 0, or -1 with
+ * a reason in err (no control segment: no node of the cluster is up; a
+ * segment of another shape). Nothing is created. */
+int fabric_fence_node(const char *cluster, uint32_t node, bool fenced, char *err,
+                      size_t errlen);
+
 /* Fault name for logs. */
 const char *fabric_strerror(int fault);
 

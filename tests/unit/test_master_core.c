@@ -128,8 +128,6 @@ static void test_refusals_change_nothing(void **state)
     free_sent(s, take_sent(&f->m.out, s, 8));
     struct master_node before = *master_core_node(&f->m, 2);
 
-    /* A new incarnation must go through recovery first. */
-    assert_int_equal(do_register(f, 2, 2, 23), VMCA_ERR_STATE);
     /* A node cannot register another one. */
     assert_int_equal(do_register(f, 1, 2, 11), VMCA_ERR_AUTH);
     assert_int_equal(master_core_node(&f->m, 1)->state, VMCA__NODE_STATE__NODE_INACTIVE);
@@ -154,9 +152,9 @@ static void test_refusals_change_nothing(void **state)
     size_t n = take_sent(&f->m.out, s, 8);
     assert_int_equal(n, 0);
     int warned = f->warnings;
-    assert_true(warned >= 4);
+    assert_true(warned >= 3);
     /* The same refusal again is not logged again. */
-    assert_int_equal(do_register(f, 2, 2, 23), VMCA_ERR_STATE);
+    assert_int_equal(do_register(f, 1, 2, 11), VMCA_ERR_AUTH);
     assert_int_equal(f->warnings, warned);
 }
 
@@ -268,6 +266,76 @@ static void test_grant_any_forwards(void **state)
     assert_int_equal(take_sent(&f->m.out, s, 8), 0);
 }
 
+static size_t count_body(struct sent *s, size_t n, int body, uint32_t to)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += (int)s[i].env->body_case == body && (to == 0 || s[i].to == to);
+    return k;
+}
+
+static void test_recovery_and_failure_detection(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[16];
+    size_t n, nf;
+    for (uint32_t i = 1; i <= 3; i++) {
+        assert_int_equal(do_register(f, i, i, i), 0);
+        master_core_on_connect(&f->m, i, i, 0);
+    }
+    free(master_core_take_fences(&f->m, &nf));
+    assert_int_equal(nf, 3);                     /* every registration lifts a fence */
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    /* Node 2 comes back with a new incarnation: it crashed and rebooted. */
+    assert_int_equal(do_register(f, 2, 2, 99), 0);
+    assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_RECOVERY);
+    n = take_sent(&f->m.out, s, 16);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_INVALIDATE_NODE, 1), 1);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_INVALIDATE_NODE, 3), 1);
+    assert_int_equal(s[0].env->invalidate_node->node, 2);
+    free_sent(s, n);
+    /* It may not register until recovery is done. */
+    assert_int_equal(do_register(f, 2, 2, 99), VMCA_ERR_STATE);
+    /* Statistics from node 1 only: not done yet. */
+    do_stats(f, 1, VMCA__NODE_STATE__NODE_ACTIVE, 100);
+    assert_int_equal(take_sent(&f->m.out, s, 16), 0);
+    do_stats(f, 3, VMCA__NODE_STATE__NODE_ACTIVE, 100);
+    n = take_sent(&f->m.out, s, 16);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY, 2), 1);
+    free_sent(s, n);
+    assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_INACTIVE);
+    assert_int_equal(do_register(f, 2, 2, 99), 0);
+    assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    struct master_fence *fc = master_core_take_fences(&f->m, &nf);
+    assert_int_equal(nf, 1);
+    assert_int_equal(fc[0].node, 2);
+    assert_false(fc[0].fenced);
+    free(fc);
+
+    /* Node 3's connection drops; it is declared failed only after the
+     * failure timeout without statistics, then fenced and recovered. */
+    int64_t t0 = 10000, timeout = f->cfg.timing.failure_timeout_ms;
+    master_core_on_disconnect(&f->m, 3, t0);
+    master_core_on_tick(&f->m, t0 + timeout - 1);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    assert_int_equal(take_sent(&f->m.out, s, 16), 0);
+    master_core_on_tick(&f->m, t0 + timeout);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_RECOVERY);
+    fc = master_core_take_fences(&f->m, &nf);
+    assert_int_equal(nf, 1);
+    assert_int_equal(fc[0].node, 3);
+    assert_true(fc[0].fenced);
+    free(fc);
+    n = take_sent(&f->m.out, s, 16);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_INVALIDATE_NODE, 0), 2);
+    free_sent(s, n);
+    /* Once recovering it is not declared failed again. */
+    master_core_on_tick(&f->m, t0 + 10 * timeout);
+    free(master_core_take_fences(&f->m, &nf));
+    assert_int_equal(nf, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +346,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_tracking, setup, teardown),
         cmocka_unit_test(test_tier2_sorted),
         cmocka_unit_test_setup_teardown(test_grant_any_forwards, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_and_failure_detection, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
