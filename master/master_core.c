@@ -349,6 +349,21 @@ static int on_statistics(struct master_core *m, struct master_node *n,
                     "node %u (%s) is active by its own statistics: table rebuilt",
                     n->cfg->id, n->cfg->name);
     }
+    /* After a master restart, members still list nodes we have not heard
+     * from: they are members too (silent ones), so failure detection runs. */
+    for (size_t i = 0; i < st->n_enabled; i++) {
+        struct master_node *x = node_by_id(m, st->enabled[i]);
+        if (x && x != n && x->state == VMCA__NODE_STATE__NODE_INACTIVE && !x->connected &&
+            x->last_stats_ms < 0 && x->incarnation == 0) {
+            x->state = VMCA__NODE_STATE__NODE_ACTIVE;
+            x->local_pages = x->cfg->tmem_pages;
+            x->down_since_ms = now_ms;
+            vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
+                        "node %u (%s) is a member by node %u's statistics but silent: "
+                        "active until it reports or times out", x->cfg->id, x->cfg->name,
+                        n->cfg->id);
+        }
+    }
     n->last_stats_ms = now_ms;
     n->stats_count++;
     n->total_pages = st->total_pages;
