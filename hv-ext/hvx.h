@@ -125,6 +125,16 @@ bool hvx_enabled(const struct hvx *h, uint32_t home);
 int hvx_owned_blocks(const struct hvx *h, uint32_t home,
                      int (*fn)(void *arg, struct hvx_block b), void *arg);
 
+/* Census result for this node's own home: `held` are the blocks of its
+ * pages that live nodes reported owning or having in transit, owners[i]
+ * the node holding held[i]. Every own page neither owned here nor held is
+ * taken back (it belonged to a failed node); the lent figures are set from
+ * the census. Returns the pages taken back, or HVX_EINVAL (a held block is
+ * not of this home, or malformed, or overlaps pages owned here: nothing
+ * changes), or HVX_ENOMEM. */
+int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t *owners,
+                    size_t n);
+
 /* ---- tmem (the guests' hypercalls) ---- */
 
 #define HVX_POOL_PERSISTENT 1u   /* frontswap-like: gets must succeed */

@@ -401,3 +401,55 @@ int hvx_owned_blocks(const struct hvx *h, uint32_t home,
     }
     return 0;
 }
+
+int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t *owners,
+                    size_t n)
+{
+    struct hvx_zone *z = hvx_zone_find(h, h->self);
+    uint64_t pages = z->pages;
+    size_t bytes = bitmap_bytes(pages);
+    uint64_t *mark = hvx_alloc(h, bytes);
+    if (!mark)
+        return HVX_ENOMEM;
+    /* Validate everything first: a bad census changes nothing. */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t idx = vmca_gfn_index(held[i].gfn), size = UINT64_C(1) << held[i].order;
+        if (vmca_gfn_home(held[i].gfn) != h->self ||
+            !vmca_block_valid(held[i].gfn, held[i].order, pages) ||
+            range_any(z->owned, idx, size) || range_any(mark, idx, size)) {
+            hvx_free(h, mark, bytes);
+            return HVX_EINVAL;
+        }
+        range_set(mark, idx, size, true);
+    }
+    int64_t taken = 0;
+    for (uint64_t i = 0; i < pages;) {
+        if (bit_test(z->owned, i) || bit_test(mark, i)) {
+            i++;
+            continue;
+        }
+        unsigned ord = 0; /* largest aligned run of unclaimed pages from i */
+        while (ord < HVX_BUDDY_MAX_ORDER && !(i & (UINT64_C(1) << ord)) &&
+               i + (UINT64_C(2) << ord) <= pages &&
+               !range_any(z->owned, i, UINT64_C(2) << ord) &&
+               !range_any(mark, i, UINT64_C(2) << ord))
+            ord++;
+        if (hvx_zone_add_block(h, h->self, i, ord) != HVX_OK) {
+            hvx_free(h, mark, bytes);
+            return HVX_ENOMEM;
+        }
+        taken += (int64_t)(UINT64_C(1) << ord);
+        i += UINT64_C(1) << ord;
+    }
+    /* What is lent, and to whom, is what the census says. */
+    memcpy(h->lent, mark, bytes);
+    for (size_t i = 0; i < h->n_homes; i++)
+        h->lent_to[i] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t slot = hvx_home_slot(h, owners[i]);
+        if (slot < h->n_homes)
+            h->lent_to[slot] += UINT64_C(1) << held[i].order;
+    }
+    hvx_free(h, mark, bytes);
+    return taken;
+}

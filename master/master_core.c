@@ -130,6 +130,33 @@ static void start_recovery(struct master_core *m, struct master_node *r, int64_t
                            const char *why);
 static void queue_fence(struct master_core *m, uint32_t node, bool fenced);
 
+/* A node that becomes a member while flows run (it registered, or a
+ * restarted master rebuilt it) must take part in them: Force-Return for
+ * every leaving node, Invalidate for every recovering one; the flows wait
+ * for its Statistics. */
+static void join_flows(struct master_core *m, struct master_node *n)
+{
+    for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++) {
+        struct master_node *r = m->flows[f].node ? node_by_id(m, m->flows[f].node) : NULL;
+        if (!r || r == n)
+            continue;
+        n->flow_clear &= ~(UINT64_C(1) << f);
+        Vmca__ForceReturn fr = VMCA__FORCE_RETURN__INIT;
+        Vmca__InvalidateNode inv = VMCA__INVALIDATE_NODE__INIT;
+        Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+        if (r->state == VMCA__NODE_STATE__NODE_LEAVING) {
+            fr.node = r->cfg->id;
+            env.body_case = VMCA__ENVELOPE__BODY_FORCE_RETURN;
+            env.force_return = &fr;
+        } else {
+            inv.node = r->cfg->id;
+            env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NODE;
+            env.invalidate_node = &inv;
+        }
+        vmca_outbox_send(&m->out, n->cfg->id, &env);
+    }
+}
+
 static int on_register(struct master_core *m, struct master_node *n,
                        const Vmca__Envelope *env, int64_t now_ms)
 {
@@ -160,7 +187,25 @@ static int on_register(struct master_core *m, struct master_node *n,
                 "node %u (%s) registered: inactive -> active, %llu local pages",
                 n->cfg->id, n->cfg->name, (unsigned long long)reg->local_pages);
     announce_join(m, n);
+    join_flows(m, n);
     return VMCA_OK;
+}
+
+/* After a recovery every home takes a census, so pages the failed node
+ * owned (or had in transit) come back to their homes (leak-free). */
+static void census_all(struct master_core *m)
+{
+    for (size_t i = 0; i < m->cfg->n_nodes; i++) {
+        struct master_node *h = &m->nodes[i];
+        if (h->state != VMCA__NODE_STATE__NODE_ACTIVE)
+            continue;
+        Vmca__Census c = VMCA__CENSUS__INIT;
+        c.home = h->cfg->id;
+        Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+        env.body_case = VMCA__ENVELOPE__BODY_CENSUS;
+        env.census = &c;
+        vmca_outbox_send(&m->out, h->cfg->id, &env);
+    }
 }
 
 /* Leave complete when every other Active/Leaving node is clear of R and R
@@ -202,6 +247,8 @@ static void check_flows(struct master_core *m, int64_t now_ms)
                     r->cfg->id, r->cfg->name,
                     leaving ? "left: leaving -> inactive" : "recovered: recovery -> inactive",
                     (long long)(now_ms - m->flows[f].started_ms));
+        if (!leaving)
+            census_all(m);
     }
 }
 
@@ -348,6 +395,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
                     "node %u (%s) is active by its own statistics: table rebuilt",
                     n->cfg->id, n->cfg->name);
+        join_flows(m, n);
     }
     /* After a master restart, members still list nodes we have not heard
      * from: they are members too (silent ones), so failure detection runs. */
@@ -362,6 +410,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
                         "node %u (%s) is a member by node %u's statistics but silent: "
                         "active until it reports or times out", x->cfg->id, x->cfg->name,
                         n->cfg->id);
+            join_flows(m, x);
         }
     }
     n->last_stats_ms = now_ms;

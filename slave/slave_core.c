@@ -22,7 +22,8 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     if (xfer_init(&s->xfers, cfg->n_nodes) != VMCA_OK ||
         vmca_bitmap_init(&s->returning, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
         vmca_bitmap_init(&s->return_pending, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
-        vmca_bitmap_init(&s->return_stuck, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK) {
+        vmca_bitmap_init(&s->return_stuck, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
+        vmca_bitmap_init(&s->census.waiting, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK) {
         slave_core_free(s);
         return VMCA_ERR_NOMEM;
     }
@@ -116,6 +117,9 @@ void slave_core_free(struct slave_core *s)
     vmca_bitmap_free(&s->returning);
     vmca_bitmap_free(&s->return_pending);
     vmca_bitmap_free(&s->return_stuck);
+    vmca_bitmap_free(&s->census.waiting);
+    free(s->census.held);
+    free(s->census.owners);
     slave_hcalls_free(s->hc, s->n_hc);
     free(s->pend);
     vmca_outbox_free(&s->out);
@@ -268,7 +272,7 @@ static void queue_hcall(struct slave_core *s, enum slave_hc_kind kind, uint32_t 
         memcpy(copy, blocks, n_blocks * sizeof *copy);
     }
     s->hc[s->n_hc++] = (struct slave_hcall){s->next_hc_id++, kind, node, pages, enable,
-                                            copy, n_blocks};
+                                            copy, n_blocks, NULL};
     return;
 nomem:
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory queueing a hypercall");
@@ -302,9 +306,22 @@ struct slave_hcall *slave_core_take_hcalls(struct slave_core *s, size_t *n)
 
 void slave_hcalls_free(struct slave_hcall *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(v[i].blocks);
+        free(v[i].owners);
+    }
     free(v);
+}
+
+/* The last queued hypercall also carries owners (copied). */
+static void hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n)
+{
+    struct slave_hcall *h = &s->hc[s->n_hc - 1];
+    h->owners = malloc((n ? n : 1) * sizeof *owners);
+    if (h->owners && n)
+        memcpy(h->owners, owners, n * sizeof *owners);
+    else
+        h->n_blocks = 0; /* an empty census: reclaims nothing wrongly */
 }
 
 void slave_core_on_hv_up(struct slave_core *s)
@@ -613,6 +630,171 @@ static int on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
     return VMCA_OK;
 }
 
+/* ---- census (leak-free recovery) ---- */
+
+static void census_add(struct slave_core *s, struct vmca_block b, uint32_t owner)
+{
+    struct slave_census *c = &s->census;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        struct vmca_block *h = realloc(c->held, cap * sizeof *h);
+        if (h)
+            c->held = h;
+        uint32_t *o = h ? realloc(c->owners, cap * sizeof *o) : NULL;
+        if (!o) {
+            c->running = false; /* give up this round rather than reclaim wrongly */
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "census: out of memory");
+            return;
+        }
+        c->owners = o;
+        c->cap = cap;
+    }
+    c->held[c->n] = b;
+    c->owners[c->n++] = owner;
+}
+
+static void send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_t round,
+                        const struct vmca_block *blocks, size_t n, bool reply)
+{
+    Vmca__Block *store = malloc((n ? n : 1) * sizeof *store);
+    Vmca__Block **ptrs = malloc((n ? n : 1) * sizeof *ptrs);
+    if (!store || !ptrs) {
+        free(store);
+        free(ptrs);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        vmca__block__init(&store[i]);
+        store[i].gfn = blocks[i].gfn;
+        store[i].order = blocks[i].order;
+        ptrs[i] = &store[i];
+    }
+    Vmca__Census c = VMCA__CENSUS__INIT;
+    Vmca__CensusReply cr = VMCA__CENSUS_REPLY__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    if (reply) {
+        cr.home = home;
+        cr.round = round;
+        cr.blocks = ptrs;
+        cr.n_blocks = n;
+        env.body_case = VMCA__ENVELOPE__BODY_CENSUS_REPLY;
+        env.census_reply = &cr;
+    } else {
+        c.home = home;
+        c.round = round;
+        env.body_case = VMCA__ENVELOPE__BODY_CENSUS;
+        env.census = &c;
+    }
+    vmca_outbox_send(&s->out, to, &env);
+    free(store);
+    free(ptrs);
+}
+
+static void census_finish(struct slave_core *s)
+{
+    struct slave_census *c = &s->census;
+    c->running = false;
+    queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, c->held, c->n);
+    hcall_owners(s, c->owners, c->n);
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                "census %llu: %zu blocks of ours held by live nodes; taking back the rest",
+                (unsigned long long)c->round, c->n);
+}
+
+/* The master says: run the census of our home. */
+static void census_start(struct slave_core *s, int64_t now_ms)
+{
+    struct slave_census *c = &s->census;
+    c->round++;
+    c->running = true;
+    c->started_ms = now_ms;
+    c->n = 0;
+    vmca_bitmap_clear_all(&c->waiting);
+    /* Our own transfers in flight: the receiver will own them. */
+    for (size_t i = 0; i < s->xfers.n_out; i++)
+        for (size_t b = 0; b < s->xfers.out[i].n; b++)
+            if (vmca_gfn_home(s->xfers.out[i].blocks[b].gfn) == s->self->id)
+                census_add(s, s->xfers.out[i].blocks[b], s->xfers.out[i].to);
+    for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
+         b = vmca_bitmap_next_set(&s->enabled, b + 1)) {
+        if (b == s->self->id)
+            continue;
+        vmca_bitmap_set(&c->waiting, b);
+        send_census(s, (uint32_t)b, s->self->id, c->round, NULL, 0, false);
+    }
+    if (vmca_bitmap_count(&c->waiting) == 0 && c->running)
+        census_finish(s);
+}
+
+static int on_census(struct slave_core *s, uint32_t from, bool from_master,
+                     const Vmca__Census *c, int64_t now_ms)
+{
+    if (from_master) {
+        if (c->home != s->self->id || s->state != VMCA__NODE_STATE__NODE_ACTIVE)
+            return VMCA_ERR_STATE;
+        census_start(s, now_ms);
+        return VMCA_OK;
+    }
+    if (c->home != from) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "refused census of node %u from node %u: only a home asks", c->home, from);
+        return VMCA_ERR_AUTH;
+    }
+    queue_hcall(s, SLAVE_HC_OWNED, from, 0, false, NULL, 0);
+    expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_OWNED, .peer = from,
+                                           .round = c->round});
+    return VMCA_OK;
+}
+
+/* Our answer to home p->peer: what we own of it plus what we have in transit. */
+static void reply_owned(struct slave_core *s, const struct slave_pending *p,
+                        const struct slave_hv_reply *r)
+{
+    if (r->status != 0)
+        return; /* no answer: the home gives this round up */
+    size_t n = r->n_blocks;
+    for (size_t i = 0; i < s->xfers.n_out; i++)
+        for (size_t b = 0; b < s->xfers.out[i].n; b++)
+            n += vmca_gfn_home(s->xfers.out[i].blocks[b].gfn) == p->peer;
+    struct vmca_block *all = malloc((n ? n : 1) * sizeof *all);
+    if (!all)
+        return;
+    if (r->n_blocks)
+        memcpy(all, r->blocks, r->n_blocks * sizeof *all);
+    size_t k = r->n_blocks;
+    for (size_t i = 0; i < s->xfers.n_out; i++)
+        for (size_t b = 0; b < s->xfers.out[i].n; b++)
+            if (vmca_gfn_home(s->xfers.out[i].blocks[b].gfn) == p->peer)
+                all[k++] = s->xfers.out[i].blocks[b];
+    send_census(s, p->peer, p->peer, p->round, all, k, true);
+    free(all);
+}
+
+static int on_census_reply(struct slave_core *s, uint32_t from, const Vmca__CensusReply *cr)
+{
+    struct slave_census *c = &s->census;
+    if (!c->running || cr->home != s->self->id || cr->round != c->round ||
+        !vmca_bitmap_test(&c->waiting, from))
+        return VMCA_OK; /* late or repeated: ignore */
+    for (size_t i = 0; i < cr->n_blocks; i++) {
+        struct vmca_block b = {cr->blocks[i]->gfn, cr->blocks[i]->order};
+        if (vmca_gfn_home(b.gfn) != s->self->id ||
+            !vmca_block_valid(b.gfn, b.order, s->self->tmem_pages)) {
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                        "census reply from node %u names a block not of ours: round given up",
+                        from);
+            c->running = false;
+            return VMCA_ERR_PROTO;
+        }
+    }
+    for (size_t i = 0; i < cr->n_blocks && c->running; i++)
+        census_add(s, (struct vmca_block){cr->blocks[i]->gfn, cr->blocks[i]->order}, from);
+    vmca_bitmap_clear(&c->waiting, from);
+    if (c->running && vmca_bitmap_count(&c->waiting) == 0)
+        census_finish(s);
+    return VMCA_OK;
+}
+
 static int on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *in)
 {
     uint32_t r = in->node;
@@ -683,6 +865,8 @@ void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r
             reply_grant(s, &p, r);
         else if (p.kind == SLAVE_HC_RETURN)
             reply_return(s, &p, r, now_ms);
+        else if (p.kind == SLAVE_HC_OWNED)
+            reply_owned(s, &p, r);
         return;
     }
     if (r->status != 0)
@@ -692,6 +876,8 @@ void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r
 
 void slave_core_on_peer_up(struct slave_core *s, uint32_t peer, int64_t now_ms)
 {
+    if (s->census.running && vmca_bitmap_test(&s->census.waiting, peer))
+        send_census(s, peer, s->self->id, s->census.round, NULL, 0, false);
     for (size_t i = 0; i < s->xfers.n_out; i++)
         if (s->xfers.out[i].to == peer)
             send_grant(s, &s->xfers.out[i]);
@@ -771,8 +957,11 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
 {
     /* The master's node runs a slave too, so the node id alone does not
      * say who speaks: the connection's role (checked at Hello) does. */
+    if (env->body_case == VMCA__ENVELOPE__BODY_CENSUS)
+        return on_census(s, from, from_master, env->census, now_ms);
     bool peer_msg = env->body_case == VMCA__ENVELOPE__BODY_GRANT ||
-                    env->body_case == VMCA__ENVELOPE__BODY_GRANT_ACK;
+                    env->body_case == VMCA__ENVELOPE__BODY_GRANT_ACK ||
+                    env->body_case == VMCA__ENVELOPE__BODY_CENSUS_REPLY;
     if (peer_msg) {
         if (from_master || !vmca_config_node_by_id(s->cfg, from) || from == s->self->id) {
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
@@ -780,6 +969,8 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
                         from);
             return VMCA_ERR_AUTH;
         }
+        if (env->body_case == VMCA__ENVELOPE__BODY_CENSUS_REPLY)
+            return on_census_reply(s, from, env->census_reply);
         return env->body_case == VMCA__ENVELOPE__BODY_GRANT
                    ? on_grant(s, from, env->incarnation, env->grant, now_ms)
                    : on_grant_ack(s, from, env->grant_ack);
@@ -827,6 +1018,12 @@ void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
         first_tier(s, now_ms);
     }
     run_returns(s);
+    if (s->census.running && now_ms - s->census.started_ms > patience) {
+        s->census.running = false; /* a peer did not answer: the next round will do */
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "census %llu given up: %zu peers did not answer",
+                    (unsigned long long)s->census.round, vmca_bitmap_count(&s->census.waiting));
+    }
     if (!s->master_up || s->state == VMCA__NODE_STATE__NODE_INACTIVE)
         return;
     if (now_ms < s->next_stats_ms)

@@ -22,6 +22,8 @@ enum slave_hc_kind {
     SLAVE_HC_ENABLE = 3,    /* node = home, enable */
     SLAVE_HC_RETURN = 4,    /* node = home, pages = most in-use pages to move */
     SLAVE_HC_INVALIDATE = 5,/* node = home: drop every page of it */
+    SLAVE_HC_OWNED = 6,     /* node = home: blocks of it owned here */
+    SLAVE_HC_RECLAIM = 7,   /* blocks held by owners[]: census result */
 };
 
 struct slave_hcall {
@@ -32,6 +34,7 @@ struct slave_hcall {
     bool enable;
     struct vmca_block *blocks;   /* owned by the array (slave_hcalls_free) */
     size_t n_blocks;
+    uint32_t *owners;            /* reclaim: one per block; owned likewise */
 };
 
 /* Grant results per block, as the hypervisor reports them. */
@@ -59,6 +62,19 @@ struct slave_pending {
     uint64_t peer_inc;      /* grant: sender's incarnation */
     uint64_t xfer;          /* grant: sender's transfer id */
     uint64_t grant_req;     /* grant: the req the transfer served */
+    uint64_t round;         /* owned: the census round to answer */
+};
+
+/* The census of this node's home (leak-free recovery): ask every live peer
+ * which of our pages it holds, then take back the rest. */
+struct slave_census {
+    uint64_t round;
+    bool running;
+    int64_t started_ms;
+    struct vmca_bitmap waiting;        /* peers that have not answered */
+    struct vmca_block *held;
+    uint32_t *owners;
+    size_t n, cap;
 };
 
 /* Pages per node (owned per home, or lent per borrower). */
@@ -117,6 +133,7 @@ struct slave_core {
     bool left;                         /* Leave-Notify received */
     bool left_clean;                   /* ... and all own pages were back */
     uint64_t hv_generation;            /* of the memory we registered with */
+    struct slave_census census;
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */

@@ -97,7 +97,9 @@ static void drain(struct slave_shell *sh)
     for (size_t i = 0; i < n; i++) {
         int rc = VMCA_ERR_NOTFOUND;
         bool to_peer = act[i].body == VMCA__ENVELOPE__BODY_GRANT ||
-                       act[i].body == VMCA__ENVELOPE__BODY_GRANT_ACK;
+                       act[i].body == VMCA__ENVELOPE__BODY_GRANT_ACK ||
+                       act[i].body == VMCA__ENVELOPE__BODY_CENSUS ||
+                       act[i].body == VMCA__ENVELOPE__BODY_CENSUS_REPLY;
         struct peer *p = to_peer ? peer_of(sh, act[i].to) : NULL;
         if (!to_peer && act[i].to == sh->master->id && sh->master_ready) {
             rc = vmca_conn_send_frame(sh->master_conn, act[i].frame, act[i].len);
@@ -288,6 +290,8 @@ static void drain_hcalls(struct slave_shell *sh)
         Vmca__TkmEnable en = VMCA__TKM_ENABLE__INIT;
         Vmca__TkmReturn rt = VMCA__TKM_RETURN__INIT;
         Vmca__TkmInvalidate inv = VMCA__TKM_INVALIDATE__INIT;
+        Vmca__TkmOwned ow = VMCA__TKM_OWNED__INIT;
+        Vmca__TkmReclaim rc = VMCA__TKM_RECLAIM__INIT;
         Vmca__Block *store = NULL, **ptrs = NULL;
         m.id = hc[i].id;
         switch (hc[i].kind) {
@@ -298,19 +302,34 @@ static void drain_hcalls(struct slave_shell *sh)
             m.request = &rq;
             break;
         case SLAVE_HC_GRANT:
-            store = calloc(hc[i].n_blocks, sizeof *store);
-            ptrs = calloc(hc[i].n_blocks, sizeof *ptrs);
+        case SLAVE_HC_RECLAIM:
+            store = calloc(hc[i].n_blocks + 1, sizeof *store);
+            ptrs = calloc(hc[i].n_blocks + 1, sizeof *ptrs);
             for (size_t b = 0; store && ptrs && b < hc[i].n_blocks; b++) {
                 vmca__block__init(&store[b]);
                 store[b].gfn = hc[i].blocks[b].gfn;
                 store[b].order = hc[i].blocks[b].order;
                 ptrs[b] = &store[b];
             }
-            gr.from = hc[i].node;
-            gr.blocks = ptrs;
-            gr.n_blocks = store && ptrs ? hc[i].n_blocks : 0;
-            m.call_case = VMCA__TKM_TO_HV__CALL_GRANT;
-            m.grant = &gr;
+            if (hc[i].kind == SLAVE_HC_GRANT) {
+                gr.from = hc[i].node;
+                gr.blocks = ptrs;
+                gr.n_blocks = store && ptrs ? hc[i].n_blocks : 0;
+                m.call_case = VMCA__TKM_TO_HV__CALL_GRANT;
+                m.grant = &gr;
+            } else {
+                rc.held = ptrs;
+                rc.n_held = store && ptrs && hc[i].owners ? hc[i].n_blocks : 0;
+                rc.owners = hc[i].owners;
+                rc.n_owners = rc.n_held;
+                m.call_case = VMCA__TKM_TO_HV__CALL_RECLAIM;
+                m.reclaim = &rc;
+            }
+            break;
+        case SLAVE_HC_OWNED:
+            ow.home = hc[i].node;
+            m.call_case = VMCA__TKM_TO_HV__CALL_OWNED;
+            m.owned = &ow;
             break;
         case SLAVE_HC_INVALIDATE:
             inv.home = hc[i].node;

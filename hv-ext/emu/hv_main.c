@@ -468,6 +468,31 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
         r.done = acc.n < acc.cap;
         break;
     }
+    case VMCA__TKM_TO_HV__CALL_RECLAIM: {
+        const Vmca__TkmReclaim *rc = m->reclaim;
+        static uint32_t owners[TKM_MAX_BLOCKS];
+        if (rc->n_held > TKM_MAX_BLOCKS || rc->n_owners != rc->n_held) {
+            set_error(&r, HVX_EINVAL, err, sizeof err,
+                      "reclaim: %zu blocks and %zu owners (at most %u, one owner each)",
+                      rc->n_held, rc->n_owners, TKM_MAX_BLOCKS);
+            break;
+        }
+        for (size_t i = 0; i < rc->n_held; i++) {
+            blocks[i].gfn = rc->held[i]->gfn;
+            blocks[i].order = rc->held[i]->order > 63 ? 63 : rc->held[i]->order;
+            owners[i] = rc->owners[i];
+        }
+        int64_t got = hvx_reclaim(hv->hvx, blocks, owners, rc->n_held);
+        if (got < 0) {
+            set_error(&r, (int)got, err, sizeof err,
+                      "reclaim: the census does not fit this node's ownership");
+            break;
+        }
+        r.pages = (uint64_t)got;
+        log_info("census: %llu pages of this node taken back, %zu blocks held by others",
+                 (unsigned long long)got, rc->n_held);
+        break;
+    }
     case VMCA__TKM_TO_HV__CALL_STATS_NOW:
         break;
     default:

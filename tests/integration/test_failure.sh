@@ -8,17 +8,29 @@
 . "$(dirname "$0")/lib.sh"
 
 make_cluster 4
-sed -i 's/tmem_pages = 2048;/tmem_pages = 256;/; s/tmem_pages = 3072;/tmem_pages = 4096;/' "$CONF"
+# node3 is the big donor (node1 and node4 can spare 512 pages each above the
+# reserve), so node2's guest surely keeps pages in node3's memory.
+sed -i 's/tmem_pages = 2048;/tmem_pages = 256;/; s/tmem_pages = 3072;/tmem_pages = 4096;/; s/tmem_pages = 4096; location = \[0, 0, 4\]/tmem_pages = 1024; location = [0, 0, 4]/' "$CONF"
+grep -q 'tmem_pages = 1024; location = \[0, 0, 4\]' "$CONF" || fail "test set-up: node4 not resized"
 echo 'policy = { first_tier = "greedy-remote"; reserve_pages = 512; grant_batch = 1024; };' >> "$CONF"
 start_master
 for n in node1 node2 node3 node4; do start_node $n; done
 wait_until 20 "4 nodes active" all_active 4
 
+# node3 borrows first (24 MiB working set > its 16 MiB): when it dies, those
+# pages must come back to their homes through the census.
+echo "24 3" > "$T/phases3"
+"$GUEST_BIN" --socket "$T/$CLUSTER-node3-guest.sock" --vm 3 --ram 1 \
+    --workload "phases:$T/phases3" --seed 9 --pool ephemeral > "$T/warm3.out" 2> "$T/warm3.log" ||
+    fail "node3's warm-up guest failed"
+tkm --node node3 stats | grep -Eq '^owned_home (1|2|4) [1-9]' || fail "node3 borrowed nothing"
+# Then node2 borrows, mostly from node3 (the richest donor now).
 gsock=$T/$CLUSTER-node2-guest.sock
 echo "16 4" > "$T/phases"
 "$GUEST_BIN" --socket "$gsock" --vm 1 --ram 1 --workload "phases:$T/phases" --seed 5 \
     --pool ephemeral > "$T/warm.out" 2> "$T/warm.log" || fail "warm-up guest failed"
 tkm --node node2 stats | grep -Eq '^owned_home 3 [1-9]' || fail "node2 holds no pages of node3"
+
 "$GUEST_BIN" --socket "$gsock" --vm 2 --ram 1 --workload hold:3000 --pool ephemeral \
     > "$T/hold.out" 2> "$T/hold.log" &
 G=$!
@@ -34,6 +46,8 @@ wait_until 20 "the master recovers node3" grep -q "node 3 (node3) recovered" "$T
 grep -q "node 3 fenced" "$T/master.log" || fail "node3 was not fenced"
 grep -q "invalidated node 3" "$T/hv-node2.log" || fail "node2's hypervisor did not invalidate node3"
 tkm --node node2 stats | grep -q '^owned_home 3 ' && fail "node2 still owns pages of node3"
+wait_until 15 "a home took back pages node3 held" \
+    grep -Eq "census: [1-9][0-9]* pages of this node taken back" "$T"/hv-node*.log
 
 # node3 reboots: a fresh registration.
 start_node node3
@@ -51,7 +65,7 @@ misses=$(sed -n 's/.*gets_miss=\([0-9]*\).*/\1/p' "$T/hold.out")
 audit() {
     for n in node1 node2 node3 node4; do tkm --node $n stats; done |
         awk '/^owned_home/ {own[$2] += $3}
-             END {exit !(own[1] == 1024 && own[2] == 256 && own[3] == 4096 && own[4] == 4096)}'
+             END {exit !(own[1] == 1024 && own[2] == 256 && own[3] == 4096 && own[4] == 1024)}'
 }
 wait_until 15 "ownership audit balanced at rest" audit
 pass "node3 failed, was fenced and recovered, came back; guest: $misses misses, no wrong data"

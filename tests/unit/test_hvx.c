@@ -401,6 +401,43 @@ static void test_census_listing_and_metadata(void **state)
     assert_true(st.metadata_bytes == x->fake.live_bytes);
 }
 
+static void test_reclaim_after_census(void **state)
+{
+    struct fx *x = *state;
+    struct hvx_block out[64];
+    size_t n;
+    /* Node 1 lends 64 pages to node 2 and 32 to node 3; node 3 dies. */
+    assert_int_equal(hvx_request(x->h, 64, 2, out, 64, &n), 64);
+    struct hvx_block to2 = out[0];
+    assert_int_equal(hvx_request(x->h, 32, 3, out, 64, &n), 32);
+    assert_int_equal(stats(x->h).owned_pages, 1024 - 96);
+    /* A census where nobody reports a page of node 1 it does not hold is
+     * refused whole: a block we still own, a misaligned one, another home. */
+    struct hvx_block bad[2] = {to2, {vmca_gfn_make(1, 1000), 0}};
+    uint32_t owners[2] = {2, 2};
+    assert_int_equal(hvx_reclaim(x->h, bad, owners, 2), HVX_EINVAL);
+    bad[1] = (struct hvx_block){vmca_gfn_make(2, 0), 0};
+    assert_int_equal(hvx_reclaim(x->h, bad, owners, 2), HVX_EINVAL);
+    assert_int_equal(stats(x->h).owned_pages, 1024 - 96);
+    /* Only node 2 reports: node 3's 32 pages come home. */
+    assert_int_equal(hvx_reclaim(x->h, &to2, owners, 1), 32);
+    assert_int_equal(stats(x->h).owned_pages, 1024 - 64);
+    struct hvx_node_stats st;
+    struct hvx_home_pages owned[8], lent[8];
+    struct hvx_vm_stats vms[8];
+    hvx_stats(x->h, &st, owned, 8, lent, 8, vms, 8, false);
+    assert_int_equal(st.n_lent, 1);
+    assert_int_equal(lent[0].node, 2);
+    assert_int_equal(lent[0].pages, 64);
+    /* A second census with nothing new takes nothing. */
+    assert_int_equal(hvx_reclaim(x->h, &to2, owners, 1), 0);
+    /* The reclaimed pages are usable: all 960 can be given again. */
+    uint64_t got = 0;
+    for (int k = 0; k < 20; k++)
+        got += hvx_request(x->h, 1024, 4, out, 64, &n);
+    assert_int_equal(got, 1024 - 64);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -408,6 +445,7 @@ int main(void)
         T(test_initial_state), T(test_grant_rules), T(test_request_prefers_large_close),
         T(test_targets_and_semantics), T(test_no_free_page), T(test_return_migrates),
         T(test_invalidate_and_faults), T(test_census_listing_and_metadata),
+        T(test_reclaim_after_census),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
