@@ -59,6 +59,7 @@ static inline uint64_t vmca_addr_to_gfn(uint64_t addr, unsigned page_shift)
 struct vmca_block {
     uint64_t gfn;
     uint32_t order;
+    uint64_t generation;   /* the home's memory generation; 0 = not known */
 };
 
 /* The buddy of block (gfn, order): same home, index xor 2^order. */

@@ -77,6 +77,7 @@ struct hvx *hvx_new(const struct hvx_params *p, const struct hvx_env *env)
     h->homes = hvx_alloc(h, p->n_homes * sizeof *h->homes);
     h->lent_to = hvx_alloc(h, p->n_homes * sizeof *h->lent_to);
     h->enabled = hvx_alloc(h, NODE_IDS / 8);
+    h->frozen = hvx_alloc(h, NODE_IDS / 8);
     h->bucket_mask = 1023;
     h->buckets = hvx_alloc(h, (h->bucket_mask + 1) * sizeof *h->buckets);
     const struct hvx_home *me = NULL;
@@ -84,7 +85,7 @@ struct hvx *hvx_new(const struct hvx_params *p, const struct hvx_env *env)
         memcpy(h->homes, p->homes, p->n_homes * sizeof *h->homes);
         me = hvx_home_find(h, p->self);
     }
-    if (!me || !h->lent_to || !h->enabled || !h->buckets)
+    if (!me || !h->lent_to || !h->enabled || !h->frozen || !h->buckets)
         goto fail;
     memset(h->buckets, 0xff, (h->bucket_mask + 1) * sizeof *h->buckets);
     h->lent = hvx_alloc(h, ((me->pages + 63) / 64) * 8);
@@ -122,6 +123,7 @@ void hvx_destroy(struct hvx *h)
         hvx_free(h, h->lent, ((me->pages + 63) / 64) * 8);
     hvx_free(h, h->buckets, (h->bucket_mask + 1) * sizeof *h->buckets);
     hvx_free(h, h->enabled, NODE_IDS / 8);
+    hvx_free(h, h->frozen, NODE_IDS / 8);
     hvx_free(h, h->lent_to, h->n_homes * sizeof *h->lent_to);
     hvx_free(h, h->homes, h->n_homes * sizeof *h->homes);
     h->env.free(h->env.arg, h, sizeof *h);
@@ -142,6 +144,17 @@ int hvx_enable(struct hvx *h, uint32_t home, bool enable)
     return HVX_OK;
 }
 
+int hvx_freeze(struct hvx *h, uint32_t home, bool frozen)
+{
+    if (!hvx_home_find(h, home))
+        return HVX_EINVAL;
+    if (frozen)
+        h->frozen[home >> 6] |= UINT64_C(1) << (home & 63);
+    else
+        h->frozen[home >> 6] &= ~(UINT64_C(1) << (home & 63));
+    return HVX_OK;
+}
+
 bool hvx_enabled(const struct hvx *h, uint32_t home)
 {
     return vmca_node_valid(home) && bit_test(h->enabled, home);
@@ -152,6 +165,7 @@ void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *
                struct hvx_vm_stats *vms, size_t cap_vms, bool reset_period)
 {
     memset(st, 0, sizeof *st);
+    hvx_purge_stale(h); /* claims of a restarted home's earlier life are void */
     for (unsigned k = 0; k < h->n_zones; k++) {
         const struct hvx_zone *z = h->zones[h->by_distance[k]];
         st->owned_pages += z->owned_pages;

@@ -53,6 +53,11 @@ struct hvx_env {
      * the memory cannot be reached (home offline or restarted, or this
      * node fenced). */
     void *(*page)(void *arg, uint64_t gfn, int *fault);
+    /* Current memory generation of a home (it changes when the home's
+     * memory restarts), or NULL when not tracked. Ownership claims of an
+     * earlier generation are void: refused on grant, never given away,
+     * dropped from the zones, ignored by the census. */
+    uint64_t (*generation)(void *arg, uint32_t home);
     void *arg;
 };
 
@@ -73,6 +78,7 @@ struct hvx_params {
 struct hvx_block {
     uint64_t gfn;   /* first frame; home in the high bits (common/gfn.h) */
     unsigned order; /* 2^order pages */
+    uint64_t generation; /* home's memory generation the claim is of; 0 = unknown */
 };
 
 /* Creates the instance; this node owns all its own pages, all free, and
@@ -125,12 +131,17 @@ bool hvx_enabled(const struct hvx *h, uint32_t home);
 int hvx_owned_blocks(const struct hvx *h, uint32_t home,
                      int (*fn)(void *arg, struct hvx_block b), void *arg);
 
+/* While a census of `home` runs its pages must not circulate: Request
+ * never gives pages of a frozen home. */
+int hvx_freeze(struct hvx *h, uint32_t home, bool frozen);
+
 /* Census result for this node's own home: `held` are the blocks of its
  * pages that live nodes reported owning or having in transit, owners[i]
- * the node holding held[i]. Every own page neither owned here nor held is
- * taken back (it belonged to a failed node); the lent figures are set from
- * the census. Returns the pages taken back, or HVX_EINVAL (a held block is
- * not of this home, or malformed, or overlaps pages owned here: nothing
+ * the node holding held[i] (a block may be reported twice, by a sender and
+ * its receiver, or be back here already: both are fine). Every own page
+ * neither owned here nor held is taken back (it belonged to a failed node);
+ * the lent figures are set from the census. Returns the pages taken back,
+ * or HVX_EINVAL (a held block is not of this home or malformed: nothing
  * changes), or HVX_ENOMEM. */
 int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t *owners,
                     size_t n);

@@ -26,6 +26,7 @@ struct hvx_zone {
     unsigned slot;                /* index in hvx.zones, handle bits */
     uint64_t pages;               /* the home's page count */
     unsigned distance;            /* from this node */
+    uint64_t generation;          /* home's memory generation of these claims */
     bool faulted;                 /* an access faulted: allocate elsewhere */
     struct hvx_buddy buddy;
     void *buddy_mem;
@@ -63,6 +64,7 @@ struct hvx {
     uint64_t *lent_to;            /* per homes[] entry: own pages lent to it */
     uint64_t *lent;               /* bitmap over own pages: lent out */
     uint64_t *enabled;            /* bitmap over node ids */
+    uint64_t *frozen;             /* bitmap over node ids: census running */
     struct hvx_zone *zones[HVX_MAX_ZONES]; /* allocated on first block */
     uint8_t by_distance[HVX_MAX_ZONES]; /* zone slots, closest first */
     unsigned n_zones;
@@ -113,6 +115,22 @@ static inline bool bit_test(const uint64_t *w, uint64_t i)
 {
     return (w[i >> 6] >> (i & 63)) & 1u;
 }
+
+/* The home's current memory generation (0: not tracked). */
+static inline uint64_t home_generation(struct hvx *h, uint32_t home)
+{
+    return h->env.generation ? h->env.generation(h->env.arg, home) : 0;
+}
+
+/* A zone whose claims are of an earlier life of its home. */
+static inline bool zone_stale(struct hvx *h, const struct hvx_zone *z)
+{
+    return z->home != h->self && z->generation &&
+           home_generation(h, z->home) != z->generation;
+}
+
+/* Drops every zone of an earlier generation; returns pages dropped. */
+uint64_t hvx_purge_stale(struct hvx *h);
 
 /* tmem.c */
 void hvx_tmem_remove(struct hvx *h, uint32_t handle);    /* entry -> free page */

@@ -57,6 +57,7 @@ static struct hvx_zone *zone_create(struct hvx *h, uint32_t home)
     z->slot = slot;
     z->pages = hm->pages;
     z->distance = hvx_distance(h, h->self, home);
+    z->generation = home_generation(h, home);
     z->buddy_bytes = hvx_buddy_mem(hm->pages);
     z->buddy_mem = hvx_alloc(h, z->buddy_bytes);
     z->owned = hvx_alloc(h, bitmap_bytes(hm->pages));
@@ -186,7 +187,14 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
             b->order > HVX_BUDDY_MAX_ORDER)
             continue;
         uint64_t size = UINT64_C(1) << b->order;
+        uint64_t gen = home_generation(h, home);
+        if (home != h->self && b->generation && gen && b->generation != gen)
+            continue; /* a claim of the home's earlier life: void */
         struct hvx_zone *z = hvx_zone_find(h, home);
+        if (z && zone_stale(h, z)) {
+            hvx_invalidate(h, home); /* our own claims there are void too */
+            z = NULL;
+        }
         if (z && range_any(z->owned, idx, size))
             continue; /* duplicate: some page is already ours */
         if (!hvx_enabled(h, home)) {
@@ -252,6 +260,8 @@ uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *o
     }
     for (unsigned k = 0; k < nz && given < n && *n_out < cap; k++) {
         struct hvx_zone *z = h->zones[order[k]];
+        if (bit_test(h->frozen, z->home) || zone_stale(h, z))
+            continue; /* its home is taking a census / an earlier life's claims */
         while (given < n && *n_out < cap && z->buddy.free_pages) {
             uint64_t idx;
             unsigned ord;
@@ -265,7 +275,7 @@ uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *o
                 hvx_buddy_take(&z->buddy, idx, ord);
             }
             release_block(h, z, idx, ord, to);
-            out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(z->home, idx), ord};
+            out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(z->home, idx), ord, z->generation};
             given += UINT64_C(1) << ord;
         }
     }
@@ -346,7 +356,7 @@ int hvx_return(struct hvx *h, uint32_t home, unsigned max_migrate,
         hvx_buddy_largest(&z->buddy, &idx, &ord);
         hvx_buddy_take(&z->buddy, idx, ord);
         release_block(h, z, idx, ord, home);
-        out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(home, idx), ord};
+        out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(home, idx), ord, z->generation};
     }
     if (z->owned_pages == 0) {
         hvx_zone_delete(h, z);
@@ -394,7 +404,7 @@ int hvx_owned_blocks(const struct hvx *h, uint32_t home,
                i + (UINT64_C(2) << ord) <= z->pages &&
                !range_any_clear(z->owned, i, UINT64_C(2) << ord))
             ord++;
-        int rc = fn(arg, (struct hvx_block){vmca_gfn_make(home, i), ord});
+        int rc = fn(arg, (struct hvx_block){vmca_gfn_make(home, i), ord, z->generation});
         if (rc)
             return rc;
         i += UINT64_C(1) << ord;
@@ -413,14 +423,28 @@ int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t 
         return HVX_ENOMEM;
     /* Validate everything first: a bad census changes nothing. */
     for (size_t i = 0; i < n; i++) {
-        uint64_t idx = vmca_gfn_index(held[i].gfn), size = UINT64_C(1) << held[i].order;
         if (vmca_gfn_home(held[i].gfn) != h->self ||
-            !vmca_block_valid(held[i].gfn, held[i].order, pages) ||
-            range_any(z->owned, idx, size) || range_any(mark, idx, size)) {
+            !vmca_block_valid(held[i].gfn, held[i].order, pages)) {
             hvx_free(h, mark, bytes);
             return HVX_EINVAL;
         }
-        range_set(mark, idx, size, true);
+    }
+    /* Held pages, each counted once, and only when not back here. */
+    for (size_t i = 0; i < h->n_homes; i++)
+        h->lent_to[i] = 0;
+    uint64_t my_gen = home_generation(h, h->self);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t idx = vmca_gfn_index(held[i].gfn), size = UINT64_C(1) << held[i].order;
+        size_t slot = hvx_home_slot(h, owners[i]);
+        if (held[i].generation && my_gen && held[i].generation != my_gen)
+            continue; /* a claim on an earlier life of our memory: void */
+        for (uint64_t p = idx; p < idx + size; p++) {
+            if (bit_test(mark, p) || bit_test(z->owned, p))
+                continue;
+            mark[p >> 6] |= UINT64_C(1) << (p & 63);
+            if (slot < h->n_homes)
+                h->lent_to[slot]++;
+        }
     }
     int64_t taken = 0;
     for (uint64_t i = 0; i < pages;) {
@@ -441,15 +465,23 @@ int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t 
         taken += (int64_t)(UINT64_C(1) << ord);
         i += UINT64_C(1) << ord;
     }
-    /* What is lent, and to whom, is what the census says. */
+    /* What is lent is what the census says. */
     memcpy(h->lent, mark, bytes);
-    for (size_t i = 0; i < h->n_homes; i++)
-        h->lent_to[i] = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t slot = hvx_home_slot(h, owners[i]);
-        if (slot < h->n_homes)
-            h->lent_to[slot] += UINT64_C(1) << held[i].order;
-    }
     hvx_free(h, mark, bytes);
     return taken;
+}
+
+uint64_t hvx_purge_stale(struct hvx *h)
+{
+    uint64_t dropped = 0;
+    for (unsigned k = 0; k < h->n_zones;) {
+        struct hvx_zone *z = h->zones[h->by_distance[k]];
+        if (zone_stale(h, z)) {
+            dropped += hvx_invalidate(h, z->home); /* reorders by_distance */
+            k = 0;
+        } else {
+            k++;
+        }
+    }
+    return dropped;
 }

@@ -395,6 +395,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
                     "node %u (%s) is active by its own statistics: table rebuilt",
                     n->cfg->id, n->cfg->name);
+        announce_join(m, n); /* members that registered meanwhile learn of it */
         join_flows(m, n);
     }
     /* After a master restart, members still list nodes we have not heard
@@ -410,6 +411,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
                         "node %u (%s) is a member by node %u's statistics but silent: "
                         "active until it reports or times out", x->cfg->id, x->cfg->name,
                         n->cfg->id);
+            announce_join(m, x);
             join_flows(m, x);
         }
     }

@@ -19,11 +19,13 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     s->next_req = 1;
     if (vmca_bitmap_init(&s->enabled, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK)
         return VMCA_ERR_NOMEM;
-    if (xfer_init(&s->xfers, cfg->n_nodes) != VMCA_OK ||
+    s->frozen_until = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof *s->frozen_until);
+    if (!s->frozen_until || xfer_init(&s->xfers, cfg->n_nodes) != VMCA_OK ||
         vmca_bitmap_init(&s->returning, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
         vmca_bitmap_init(&s->return_pending, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
         vmca_bitmap_init(&s->return_stuck, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
-        vmca_bitmap_init(&s->census.waiting, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK) {
+        vmca_bitmap_init(&s->census.waiting, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
+        vmca_bitmap_init(&s->invalidated, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK) {
         slave_core_free(s);
         return VMCA_ERR_NOMEM;
     }
@@ -52,6 +54,8 @@ static void *dup_array(const void *src, size_t n, size_t size, bool *fail)
 }
 
 static void send_to_master(struct slave_core *s, Vmca__Envelope *env);
+static void send_register(struct slave_core *s);
+static void maybe_join(struct slave_core *s);
 
 static void send_invalidate(struct slave_core *s)
 {
@@ -96,10 +100,16 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     s->hv = copy;
     s->hv_up = true;
     s->sample_fresh = true;
-    if (in->generation && s->hv_generation && in->generation != s->hv_generation)
+    bool first = !s->hv_generation;
+    if (in->generation && s->hv_generation && in->generation != s->hv_generation) {
+        s->hv_generation = in->generation;
+        s->recovered = false;
         node_crashed(s);
+    }
     if (in->generation)
         s->hv_generation = in->generation;
+    if (first)
+        maybe_join(s);
     return VMCA_OK;
 }
 
@@ -118,8 +128,10 @@ void slave_core_free(struct slave_core *s)
     vmca_bitmap_free(&s->return_pending);
     vmca_bitmap_free(&s->return_stuck);
     vmca_bitmap_free(&s->census.waiting);
+    vmca_bitmap_free(&s->invalidated);
     free(s->census.held);
     free(s->census.owners);
+    free(s->frozen_until);
     slave_hcalls_free(s->hc, s->n_hc);
     free(s->pend);
     vmca_outbox_free(&s->out);
@@ -229,12 +241,27 @@ out:
     free(vsp);
 }
 
+/* An Inactive node joins when both the master and its hypervisor are up. */
+static void maybe_join(struct slave_core *s)
+{
+    if (s->state != VMCA__NODE_STATE__NODE_INACTIVE || s->left || !s->master_up || !s->hv_up)
+        return;
+    if (s->hv_generation > 1 && !s->recovered) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                    "memory generation %llu: recovering an earlier life before registering",
+                    (unsigned long long)s->hv_generation);
+        s->state = VMCA__NODE_STATE__NODE_RECOVERY;
+        send_invalidate(s);
+        return;
+    }
+    send_register(s);
+}
+
 void slave_core_on_master_up(struct slave_core *s, int64_t now_ms)
 {
     s->master_up = true;
     if (s->state == VMCA__NODE_STATE__NODE_INACTIVE) {
-        if (!s->left)
-            send_register(s);
+        maybe_join(s);
     } else if (s->state == VMCA__NODE_STATE__NODE_RECOVERY) {
         send_invalidate(s);
     } else {
@@ -326,9 +353,12 @@ static void hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n)
 
 void slave_core_on_hv_up(struct slave_core *s)
 {
+    /* Enabled homes, and our own memory's remote access when we are a
+     * member (a hypervisor that restarted is a new memory: node_crashed
+     * takes us out of Active first). */
     for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
          b = vmca_bitmap_next_set(&s->enabled, b + 1))
-        if (b != s->self->id)
+        if (b != s->self->id || s->state == VMCA__NODE_STATE__NODE_ACTIVE)
             queue_hcall(s, SLAVE_HC_ENABLE, (uint32_t)b, 0, true, NULL, 0);
 }
 
@@ -347,6 +377,7 @@ static void send_grant(struct slave_core *s, const struct xfer_out *x)
         vmca__block__init(&store[i]);
         store[i].gfn = x->blocks[i].gfn;
         store[i].order = x->blocks[i].order;
+        store[i].generation = x->blocks[i].generation;
         ptrs[i] = &store[i];
     }
     Vmca__Grant g = VMCA__GRANT__INIT;
@@ -412,6 +443,7 @@ static void send_grant_ack(struct slave_core *s, uint32_t to, uint64_t xfer, uin
         vmca__block__init(&store[i]);
         store[i].gfn = bounced[i].gfn;
         store[i].order = bounced[i].order;
+        store[i].generation = bounced[i].generation;
         ptrs[i] = &store[i];
     }
     Vmca__GrantAck ack = VMCA__GRANT_ACK__INIT;
@@ -470,6 +502,7 @@ static int on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmc
     for (size_t i = 0; i < g->n_blocks; i++) {
         b[i].gfn = g->blocks[i]->gfn;
         b[i].order = g->blocks[i]->order;
+        b[i].generation = g->blocks[i]->generation;
         if (!vmca_block_valid(b[i].gfn, b[i].order, 0)) {
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                         "refused grant %llu from node %u: block %zu is malformed",
@@ -538,7 +571,12 @@ static void reply_grant(struct slave_core *s, const struct slave_pending *p,
         size_t j = i;
         while (j < nb && vmca_gfn_home(bounced[j].gfn) == home)
             j++;
-        transfer(s, home, 0, bounced + i, j - i);
+        if (vmca_bitmap_test(&s->invalidated, home))
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                        "dropping %zu blocks of node %u: its memory was invalidated", j - i,
+                        home);
+        else
+            transfer(s, home, 0, bounced + i, j - i);
         i = j;
     }
     free(bounced);
@@ -632,6 +670,19 @@ static int on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
 
 /* ---- census (leak-free recovery) ---- */
 
+/* Pages of `home` stay put (no Request gives them) until `until_ms`, or
+ * until the home says its census is done (until_ms = 0). */
+static void freeze_home(struct slave_core *s, uint32_t home, int64_t until_ms)
+{
+    size_t idx = node_index(s, home);
+    if (idx >= s->cfg->n_nodes)
+        return;
+    bool was = s->frozen_until[idx] != 0;
+    s->frozen_until[idx] = until_ms;
+    if (was != (until_ms != 0))
+        queue_hcall(s, SLAVE_HC_FREEZE, home, 0, until_ms != 0, NULL, 0);
+}
+
 static void census_add(struct slave_core *s, struct vmca_block b, uint32_t owner)
 {
     struct slave_census *c = &s->census;
@@ -667,6 +718,7 @@ static void send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64
         vmca__block__init(&store[i]);
         store[i].gfn = blocks[i].gfn;
         store[i].order = blocks[i].order;
+        store[i].generation = blocks[i].generation;
         ptrs[i] = &store[i];
     }
     Vmca__Census c = VMCA__CENSUS__INIT;
@@ -690,12 +742,33 @@ static void send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64
     free(ptrs);
 }
 
-static void census_finish(struct slave_core *s)
+/* The census of our home is over (done or given up): pages move again. */
+static void census_end(struct slave_core *s)
 {
     struct slave_census *c = &s->census;
     c->running = false;
+    freeze_home(s, s->self->id, 0);
+    for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
+         b = vmca_bitmap_next_set(&s->enabled, b + 1)) {
+        if (b == s->self->id)
+            continue;
+        Vmca__Census done = VMCA__CENSUS__INIT;
+        done.home = s->self->id;
+        done.round = c->round;
+        done.done = 1;
+        Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+        env.body_case = VMCA__ENVELOPE__BODY_CENSUS;
+        env.census = &done;
+        vmca_outbox_send(&s->out, (uint32_t)b, &env);
+    }
+}
+
+static void census_finish(struct slave_core *s)
+{
+    struct slave_census *c = &s->census;
     queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, c->held, c->n);
     hcall_owners(s, c->owners, c->n);
+    census_end(s); /* after the reclaim: hypercalls run in order */
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                 "census %llu: %zu blocks of ours held by live nodes; taking back the rest",
                 (unsigned long long)c->round, c->n);
@@ -709,6 +782,8 @@ static void census_start(struct slave_core *s, int64_t now_ms)
     c->running = true;
     c->started_ms = now_ms;
     c->n = 0;
+    /* Our own pages stop circulating first (hypercalls run in order). */
+    freeze_home(s, s->self->id, now_ms + 10 * (int64_t)s->cfg->timing.stats_interval_ms);
     vmca_bitmap_clear_all(&c->waiting);
     /* Our own transfers in flight: the receiver will own them. */
     for (size_t i = 0; i < s->xfers.n_out; i++)
@@ -740,6 +815,14 @@ static int on_census(struct slave_core *s, uint32_t from, bool from_master,
                     "refused census of node %u from node %u: only a home asks", c->home, from);
         return VMCA_ERR_AUTH;
     }
+    if (c->done) {
+        freeze_home(s, from, 0);
+        return VMCA_OK;
+    }
+    /* Freeze before listing (hypercalls run in order): what we report
+     * cannot leave us before the home has its answer. A home that dies
+     * mid-census does not freeze its pages for ever. */
+    freeze_home(s, from, now_ms + 10 * (int64_t)s->cfg->timing.stats_interval_ms);
     queue_hcall(s, SLAVE_HC_OWNED, from, 0, false, NULL, 0);
     expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_OWNED, .peer = from,
                                            .round = c->round});
@@ -777,7 +860,7 @@ static int on_census_reply(struct slave_core *s, uint32_t from, const Vmca__Cens
         !vmca_bitmap_test(&c->waiting, from))
         return VMCA_OK; /* late or repeated: ignore */
     for (size_t i = 0; i < cr->n_blocks; i++) {
-        struct vmca_block b = {cr->blocks[i]->gfn, cr->blocks[i]->order};
+        struct vmca_block b = {cr->blocks[i]->gfn, cr->blocks[i]->order, 0};
         if (vmca_gfn_home(b.gfn) != s->self->id ||
             !vmca_block_valid(b.gfn, b.order, s->self->tmem_pages)) {
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
@@ -788,7 +871,8 @@ static int on_census_reply(struct slave_core *s, uint32_t from, const Vmca__Cens
         }
     }
     for (size_t i = 0; i < cr->n_blocks && c->running; i++)
-        census_add(s, (struct vmca_block){cr->blocks[i]->gfn, cr->blocks[i]->order}, from);
+        census_add(s, (struct vmca_block){cr->blocks[i]->gfn, cr->blocks[i]->order,
+                                                  cr->blocks[i]->generation}, from);
     vmca_bitmap_clear(&c->waiting, from);
     if (c->running && vmca_bitmap_count(&c->waiting) == 0)
         census_finish(s);
@@ -804,6 +888,7 @@ static int on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *
     }
     vmca_bitmap_clear(&s->enabled, r);
     vmca_bitmap_clear(&s->returning, r);
+    vmca_bitmap_set(&s->invalidated, r);
     queue_hcall(s, SLAVE_HC_ENABLE, r, 0, false, NULL, 0);
     queue_hcall(s, SLAVE_HC_INVALIDATE, r, 0, false, NULL, 0);
     size_t dropped = xfer_drop_to(&s->xfers, r);
@@ -822,6 +907,7 @@ static int on_invalidate_notify(struct slave_core *s)
     }
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO, "recovery done: registering again");
     s->state = VMCA__NODE_STATE__NODE_INACTIVE;
+    s->recovered = true;
     vmca_bitmap_clear_all(&s->enabled);
     send_register(s);
     return VMCA_OK;
@@ -934,14 +1020,18 @@ static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t n
     }
     for (size_t i = 0; i < en->n_nodes; i++) {
         uint32_t x = en->nodes[i];
-        if (en->enable)
+        if (en->enable) {
             vmca_bitmap_set(&s->enabled, x);
-        else
+            vmca_bitmap_clear(&s->invalidated, x);
+        } else {
             vmca_bitmap_clear(&s->enabled, x);
+        }
         if (x != s->self->id)
             queue_hcall(s, SLAVE_HC_ENABLE, x, 0, en->enable != 0, NULL, 0);
         if (x == s->self->id && en->enable && s->state == VMCA__NODE_STATE__NODE_INACTIVE) {
             s->state = VMCA__NODE_STATE__NODE_ACTIVE;
+            /* Members may reach our memory from now on. */
+            queue_hcall(s, SLAVE_HC_ENABLE, x, 0, true, NULL, 0);
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                         "registered: now active, %zu nodes enabled",
                         vmca_bitmap_count(&s->enabled));
@@ -1019,11 +1109,20 @@ void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
     }
     run_returns(s);
     if (s->census.running && now_ms - s->census.started_ms > patience) {
-        s->census.running = false; /* a peer did not answer: the next round will do */
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "census %llu given up: %zu peers did not answer",
                     (unsigned long long)s->census.round, vmca_bitmap_count(&s->census.waiting));
+        census_end(s);
+        s->census_retry_ms = now_ms + patience; /* leaks stay until a census succeeds */
     }
+    if (s->census_retry_ms && now_ms >= s->census_retry_ms && !s->census.running) {
+        s->census_retry_ms = 0;
+        if (s->state == VMCA__NODE_STATE__NODE_ACTIVE)
+            census_start(s, now_ms);
+    }
+    for (size_t i = 0; i < s->cfg->n_nodes; i++)
+        if (s->frozen_until[i] && now_ms >= s->frozen_until[i])
+            freeze_home(s, s->cfg->nodes[i].id, 0);
     if (!s->master_up || s->state == VMCA__NODE_STATE__NODE_INACTIVE)
         return;
     if (now_ms < s->next_stats_ms)

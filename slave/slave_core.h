@@ -24,6 +24,7 @@ enum slave_hc_kind {
     SLAVE_HC_INVALIDATE = 5,/* node = home: drop every page of it */
     SLAVE_HC_OWNED = 6,     /* node = home: blocks of it owned here */
     SLAVE_HC_RECLAIM = 7,   /* blocks held by owners[]: census result */
+    SLAVE_HC_FREEZE = 8,    /* node = home, enable = frozen */
 };
 
 struct slave_hcall {
@@ -133,7 +134,11 @@ struct slave_core {
     bool left;                         /* Leave-Notify received */
     bool left_clean;                   /* ... and all own pages were back */
     uint64_t hv_generation;            /* of the memory we registered with */
+    bool recovered;                    /* this memory went through recovery */
     struct slave_census census;
+    int64_t *frozen_until;             /* by node index: census of that home */
+    int64_t census_retry_ms;           /* a given-up census runs again then */
+    struct vmca_bitmap invalidated;    /* homes whose memory is gone (until re-enabled) */
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */
@@ -142,9 +147,12 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
                     vmca_log_fn log, void *log_arg);
 void slave_core_free(struct slave_core *s);
 
-/* Connection to the master ready (after Hello) / lost. On up, an Inactive
- * node sends Register; an Active one re-sends Statistics at once so a
- * restarted master rebuilds its table. */
+/* Connection to the master ready (after Hello) / lost. On up, an Active
+ * node re-sends Statistics at once so a restarted master rebuilds its
+ * table; an Inactive one joins once its hypervisor has reported: with
+ * Register, or with Invalidate first when its memory is not the first
+ * generation of this node (an earlier life may still have pages out:
+ * members drop them before we register again). */
 void slave_core_on_master_up(struct slave_core *s, int64_t now_ms);
 void slave_core_on_master_down(struct slave_core *s, int64_t now_ms);
 

@@ -292,6 +292,7 @@ static void drain_hcalls(struct slave_shell *sh)
         Vmca__TkmInvalidate inv = VMCA__TKM_INVALIDATE__INIT;
         Vmca__TkmOwned ow = VMCA__TKM_OWNED__INIT;
         Vmca__TkmReclaim rc = VMCA__TKM_RECLAIM__INIT;
+        Vmca__TkmFreeze fz = VMCA__TKM_FREEZE__INIT;
         Vmca__Block *store = NULL, **ptrs = NULL;
         m.id = hc[i].id;
         switch (hc[i].kind) {
@@ -309,6 +310,7 @@ static void drain_hcalls(struct slave_shell *sh)
                 vmca__block__init(&store[b]);
                 store[b].gfn = hc[i].blocks[b].gfn;
                 store[b].order = hc[i].blocks[b].order;
+                store[b].generation = hc[i].blocks[b].generation;
                 ptrs[b] = &store[b];
             }
             if (hc[i].kind == SLAVE_HC_GRANT) {
@@ -325,6 +327,12 @@ static void drain_hcalls(struct slave_shell *sh)
                 m.call_case = VMCA__TKM_TO_HV__CALL_RECLAIM;
                 m.reclaim = &rc;
             }
+            break;
+        case SLAVE_HC_FREEZE:
+            fz.home = hc[i].node;
+            fz.frozen = hc[i].enable;
+            m.call_case = VMCA__TKM_TO_HV__CALL_FREEZE;
+            m.freeze = &fz;
             break;
         case SLAVE_HC_OWNED:
             ow.home = hc[i].node;
@@ -464,7 +472,8 @@ static void on_hv_reply(void *arg, const Vmca__TkmReply *r)
         return;
     }
     for (size_t i = 0; i < r->n_blocks; i++)
-        blocks[i] = (struct vmca_block){r->blocks[i]->gfn, r->blocks[i]->order};
+        blocks[i] = (struct vmca_block){r->blocks[i]->gfn, r->blocks[i]->order,
+                                        r->blocks[i]->generation};
     for (size_t i = 0; i < r->n_results; i++)
         results[i] = (int)r->results[i];
     struct slave_hv_reply rep = {

@@ -627,6 +627,14 @@ void *fabric_page(struct fabric *f, uint64_t gfn, int *fault)
     return m->base + index * f->page_size;
 }
 
+void fabric_set_remote(struct fabric *f, bool on)
+{
+    struct ctl_node *me = &f->nodes[f->self];
+    /* Only the current life of this node id may change its word. */
+    if (atomic_load_explicit(&me->generation, memory_order_acquire) == f->own_gen)
+        atomic_store_explicit(&me->online, on ? 1u : 0u, memory_order_release);
+}
+
 void fabric_forget(struct fabric *f, uint32_t home)
 {
     if (f == NULL || home > f->max_node || f->maps[home].base == NULL)

@@ -56,6 +56,10 @@ void fabric_close(struct fabric *f);
  * busy-waits remote_latency_ns first. */
 void *fabric_page(struct fabric *f, uint64_t gfn, int *fault);
 
+/* Opens (on) or closes (off) this node's memory to remote access: the
+ * hardware keeps it closed from boot until the node has joined. */
+void fabric_set_remote(struct fabric *f, bool on);
+
 /* Drops the mapping of `home` so the next access maps its current segment. */
 void fabric_forget(struct fabric *f, uint32_t home);
 

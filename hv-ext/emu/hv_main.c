@@ -106,6 +106,12 @@ static void *env_page(void *arg, uint64_t gfn, int *fault)
     return p;
 }
 
+static uint64_t env_generation(void *arg, uint32_t home)
+{
+    struct hv *hv = arg;
+    return fabric_generation(hv->fabric, home);
+}
+
 /* ---- guests ---- */
 
 static void guest_close(struct guest *g, const char *why)
@@ -342,6 +348,7 @@ static void put_blocks(Vmca__TkmReply *r, const struct hvx_block *b, size_t n,
         vmca__block__init(&store[i]);
         store[i].gfn = b[i].gfn;
         store[i].order = b[i].order;
+        store[i].generation = b[i].generation;
         ptrs[i] = &store[i];
     }
     r->blocks = ptrs;
@@ -397,6 +404,7 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
         for (size_t i = 0; i < g->n_blocks; i++) {
             blocks[i].gfn = g->blocks[i]->gfn;
             blocks[i].order = g->blocks[i]->order > 63 ? 63 : g->blocks[i]->order;
+            blocks[i].generation = g->blocks[i]->generation;
         }
         int64_t got = hvx_grant(hv->hvx, g->from, blocks, g->n_blocks, hres);
         if (got < 0) {
@@ -451,6 +459,12 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
         break;
     }
     case VMCA__TKM_TO_HV__CALL_ENABLE:
+        if (m->enable->home == hv->self->id) {
+            /* This node's own memory: open or close it to remote access. */
+            fabric_set_remote(hv->fabric, m->enable->enable);
+            log_info("memory %s to remote access", m->enable->enable ? "open" : "closed");
+            break;
+        }
         if (!node_known(hv, m->enable->home) ||
             hvx_enable(hv->hvx, m->enable->home, m->enable->enable) != HVX_OK)
             set_error(&r, HVX_EINVAL, err, sizeof err, "enable: cannot change node %u", m->enable->home);
@@ -480,6 +494,7 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
         for (size_t i = 0; i < rc->n_held; i++) {
             blocks[i].gfn = rc->held[i]->gfn;
             blocks[i].order = rc->held[i]->order > 63 ? 63 : rc->held[i]->order;
+            blocks[i].generation = rc->held[i]->generation;
             owners[i] = rc->owners[i];
         }
         int64_t got = hvx_reclaim(hv->hvx, blocks, owners, rc->n_held);
@@ -493,6 +508,10 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
                  (unsigned long long)got, rc->n_held);
         break;
     }
+    case VMCA__TKM_TO_HV__CALL_FREEZE:
+        if (hvx_freeze(hv->hvx, m->freeze->home, m->freeze->frozen) != HVX_OK)
+            set_error(&r, HVX_EINVAL, err, sizeof err, "freeze: no node %u", m->freeze->home);
+        break;
     case VMCA__TKM_TO_HV__CALL_STATS_NOW:
         break;
     default:
@@ -737,9 +756,13 @@ int main(int argc, char **argv)
         log_err("fabric: %s", err);
         return 1;
     }
+    /* Remote access stays off until the node has joined (its memory
+     * manager opens it): a rebooted node's fresh memory is never reached
+     * through an earlier life's ownership claims. */
+    fabric_set_remote(hv.fabric, false);
     struct hvx_params hp = {.self = hv.self->id, .page_size = hv.cfg.page_size,
                             .homes = homes, .n_homes = hv.cfg.n_nodes};
-    struct hvx_env env = {env_alloc, env_free, env_page, &hv};
+    struct hvx_env env = {env_alloc, env_free, env_page, env_generation, &hv};
     hv.hvx = homes ? hvx_new(&hp, &env) : NULL;
     free(homes);
     if (!hv.hvx) {

@@ -43,13 +43,15 @@ static void enable_all(struct fx *x, struct slave_core *s)
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_ENABLE_NODE;
     env.enable_node = &en;
+    struct slave_hv_sample hv = {.generation = 1};
+    slave_core_on_hv_stats(s, &hv);
     slave_core_on_master_up(s, 0);
     assert_int_equal(slave_core_on_message(s, 1, true, &env, 0), 0);
     struct sent out[8];
     free_sent(out, take_sent(&s->out, out, 8));
     size_t n;
     struct slave_hcall *hc = slave_core_take_hcalls(s, &n);
-    assert_int_equal(n, 2);               /* enable the two other homes */
+    assert_int_equal(n, 3);               /* enable the other homes, open our memory */
     assert_int_equal(hc[0].kind, SLAVE_HC_ENABLE);
     slave_hcalls_free(hc, n);
 }
@@ -129,8 +131,8 @@ static void test_grant_flow(void **state)
     assert_int_equal(rq.node, 3);
     assert_int_equal(rq.pages, 100);
     /* The donor's hypervisor gives three blocks. */
-    struct vmca_block given[3] = {{vmca_gfn_make(2, 0), 6}, {vmca_gfn_make(2, 64), 5},
-                                  {vmca_gfn_make(2, 96), 2}};
+    struct vmca_block given[3] = {{vmca_gfn_make(2, 0), 6, 0}, {vmca_gfn_make(2, 64), 5, 0},
+                                  {vmca_gfn_make(2, 96), 2, 0}};
     struct slave_hv_reply r = {.id = rq.id, .pages = 100, .blocks = given, .n_blocks = 3};
     slave_core_on_hv_reply(&x->donor, &r, 6);
     assert_int_equal(xfer_in_transit(&x->donor.xfers), 100);

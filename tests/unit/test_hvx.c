@@ -67,7 +67,7 @@ static int setup(void **state)
         x->fake.mem[i + 1] = calloc(1024, PAGE);
     }
     struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = x->homes, .n_homes = NHOMES};
-    struct hvx_env env = {fake_alloc, fake_free, fake_page, &x->fake};
+    struct hvx_env env = {fake_alloc, fake_free, fake_page, NULL, &x->fake};
     x->h = hvx_new(&p, &env);
     assert_non_null(x->h);
     *state = x;
@@ -131,7 +131,7 @@ static void test_grant_rules(void **state)
 {
     struct fx *x = *state;
     enum hvx_grant_result r[4];
-    struct hvx_block b[4] = {{vmca_gfn_make(2, 0), 4}};
+    struct hvx_block b[4] = {{vmca_gfn_make(2, 0), 4, 0}};
     /* Home 2 not enabled: bounced, nothing owned. */
     assert_int_equal(hvx_grant(x->h, 2, b, 1, r), 0);
     assert_int_equal(r[0], HVX_GRANT_BOUNCED);
@@ -141,18 +141,18 @@ static void test_grant_rules(void **state)
     assert_int_equal(r[0], HVX_GRANT_ACCEPTED);
     assert_int_equal(owned_of(x->h, 2), 16);
     /* Double grant (whole or overlapping) refused. */
-    b[0] = (struct hvx_block){vmca_gfn_make(2, 0), 4};
-    b[1] = (struct hvx_block){vmca_gfn_make(2, 8), 2};
-    b[2] = (struct hvx_block){vmca_gfn_make(2, 0), 5};
+    b[0] = (struct hvx_block){vmca_gfn_make(2, 0), 4, 0};
+    b[1] = (struct hvx_block){vmca_gfn_make(2, 8), 2, 0};
+    b[2] = (struct hvx_block){vmca_gfn_make(2, 0), 5, 0};
     assert_int_equal(hvx_grant(x->h, 2, b, 3, r), 0);
     assert_int_equal(r[0], HVX_GRANT_REJECTED);
     assert_int_equal(r[1], HVX_GRANT_REJECTED);
     assert_int_equal(r[2], HVX_GRANT_REJECTED);
     /* Malformed: misaligned, past the home, unknown home, own page already owned. */
-    b[0] = (struct hvx_block){vmca_gfn_make(2, 3), 2};
-    b[1] = (struct hvx_block){vmca_gfn_make(2, 1024), 0};
-    b[2] = (struct hvx_block){vmca_gfn_make(9, 0), 0};
-    b[3] = (struct hvx_block){vmca_gfn_make(1, 0), 0};
+    b[0] = (struct hvx_block){vmca_gfn_make(2, 3), 2, 0};
+    b[1] = (struct hvx_block){vmca_gfn_make(2, 1024), 0, 0};
+    b[2] = (struct hvx_block){vmca_gfn_make(9, 0), 0, 0};
+    b[3] = (struct hvx_block){vmca_gfn_make(1, 0), 0, 0};
     assert_int_equal(hvx_grant(x->h, 2, b, 4, r), 0);
     for (int i = 0; i < 4; i++)
         assert_int_equal(r[i], HVX_GRANT_REJECTED);
@@ -165,7 +165,7 @@ static void test_request_prefers_large_close(void **state)
     enum hvx_grant_result r[2];
     hvx_enable(x->h, 2, true);
     hvx_enable(x->h, 4, true);
-    struct hvx_block in[2] = {{vmca_gfn_make(2, 64), 6}, {vmca_gfn_make(4, 0), 6}};
+    struct hvx_block in[2] = {{vmca_gfn_make(2, 64), 6, 0}, {vmca_gfn_make(4, 0), 6, 0}};
     assert_int_equal(hvx_grant(x->h, 2, in, 2, r), 128);
     /* For node 4 (another rack) the closest pages are node 4's own. */
     struct hvx_block out[16];
@@ -298,7 +298,7 @@ static void test_return_migrates(void **state)
     hvx_enable(x->h, 2, true);
     /* Give away all own pages but 100, take 64 of node 2's, use them all. */
     hvx_request(x->h, 924, 3, out, 64, &n);
-    struct hvx_block b = {vmca_gfn_make(2, 0), 6};
+    struct hvx_block b = {vmca_gfn_make(2, 0), 6, 0};
     assert_int_equal(hvx_grant(x->h, 2, &b, 1, r), 64);
     hvx_client_new(x->h, 7);
     int pp = hvx_pool_new(x->h, 7, HVX_POOL_PERSISTENT);
@@ -348,7 +348,7 @@ static void test_invalidate_and_faults(void **state)
     uint8_t buf[PAGE], got[PAGE];
     hvx_enable(x->h, 3, true);
     hvx_request(x->h, 1024, 2, out, 64, &n);    /* no own pages left */
-    struct hvx_block b = {vmca_gfn_make(3, 128), 5};
+    struct hvx_block b = {vmca_gfn_make(3, 128), 5, 0};
     assert_int_equal(hvx_grant(x->h, 3, &b, 1, r), 32);
     hvx_client_new(x->h, 7);
     hvx_client_new(x->h, 8);
@@ -411,16 +411,22 @@ static void test_reclaim_after_census(void **state)
     struct hvx_block to2 = out[0];
     assert_int_equal(hvx_request(x->h, 32, 3, out, 64, &n), 32);
     assert_int_equal(stats(x->h).owned_pages, 1024 - 96);
-    /* A census where nobody reports a page of node 1 it does not hold is
-     * refused whole: a block we still own, a misaligned one, another home. */
-    struct hvx_block bad[2] = {to2, {vmca_gfn_make(1, 1000), 0}};
-    uint32_t owners[2] = {2, 2};
+    /* A census naming a block of another home, or a misaligned one, is
+     * refused whole. */
+    struct hvx_block bad[2] = {to2, {vmca_gfn_make(2, 0), 0, 0}};
+    uint32_t owners[3] = {2, 2, 2};
     assert_int_equal(hvx_reclaim(x->h, bad, owners, 2), HVX_EINVAL);
-    bad[1] = (struct hvx_block){vmca_gfn_make(2, 0), 0};
+    bad[1] = (struct hvx_block){vmca_gfn_make(1, 513), 1, 0};
     assert_int_equal(hvx_reclaim(x->h, bad, owners, 2), HVX_EINVAL);
     assert_int_equal(stats(x->h).owned_pages, 1024 - 96);
-    /* Only node 2 reports: node 3's 32 pages come home. */
-    assert_int_equal(hvx_reclaim(x->h, &to2, owners, 1), 32);
+    /* Freezing our home keeps Request off it. */
+    assert_int_equal(hvx_freeze(x->h, 1, true), HVX_OK);
+    assert_int_equal(hvx_request(x->h, 10, 4, out, 64, &n), 0);
+    assert_int_equal(hvx_freeze(x->h, 1, false), HVX_OK);
+    /* Only node 2 reports (twice, as sender and receiver would, plus a block
+     * that is back here already): node 3's 32 pages come home. */
+    struct hvx_block rep[3] = {to2, to2, {vmca_gfn_make(1, 1023), 0, 0}};
+    assert_int_equal(hvx_reclaim(x->h, rep, owners, 3), 32);
     assert_int_equal(stats(x->h).owned_pages, 1024 - 64);
     struct hvx_node_stats st;
     struct hvx_home_pages owned[8], lent[8];

@@ -21,6 +21,9 @@ static int setup(void **state)
     /* node2 is not the master's node in the demo. */
     assert_int_equal(slave_core_init(&f->s, &f->cfg, vmca_config_node_by_name(&f->cfg, "node2"),
                                      99, NULL, NULL), 0);
+    /* The hypervisor reports first (memory generation 1: a first life). */
+    struct slave_hv_sample hv = {.generation = 1};
+    assert_int_equal(slave_core_on_hv_stats(&f->s, &hv), 0);
     *state = f;
     return 0;
 }
@@ -134,6 +137,56 @@ static void test_statistics_schedule(void **state)
     free_sent(s, n);
 }
 
+static void test_later_life_recovers_first(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[4];
+    uint32_t master = f->cfg.master.node_id;
+    /* A node whose memory is a later generation joins with Invalidate. */
+    struct slave_core later;
+    assert_int_equal(slave_core_init(&later, &f->cfg, vmca_config_node_by_name(&f->cfg, "node3"),
+                                     5, NULL, NULL), 0);
+    slave_core_on_master_up(&later, 0);            /* no hypervisor yet: waits */
+    assert_int_equal(take_sent(&later.out, s, 4), 0);
+    struct slave_hv_sample hv = {.generation = 2};
+    assert_int_equal(slave_core_on_hv_stats(&later, &hv), 0);
+    size_t n = take_sent(&later.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_INVALIDATE);
+    free_sent(s, n);
+    assert_int_equal(later.state, VMCA__NODE_STATE__NODE_RECOVERY);
+    Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY;
+    env.invalidate_notify = &in;
+    assert_int_equal(slave_core_on_message(&later, master, true, &env, 1), 0);
+    n = take_sent(&later.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_REGISTER_NODE);
+    free_sent(s, n);
+    /* A restart of its hypervisor while a member: Invalidate again. */
+    uint32_t self[] = {3};
+    Vmca__EnableNode en = VMCA__ENABLE_NODE__INIT;
+    en.nodes = self;
+    en.n_nodes = 1;
+    en.enable = 1;
+    env.body_case = VMCA__ENVELOPE__BODY_ENABLE_NODE;
+    env.enable_node = &en;
+    assert_int_equal(slave_core_on_message(&later, master, true, &env, 2), 0);
+    assert_int_equal(later.state, VMCA__NODE_STATE__NODE_ACTIVE);
+    free_sent(s, take_sent(&later.out, s, 4));
+    hv.generation = 3;
+    assert_int_equal(slave_core_on_hv_stats(&later, &hv), 0);
+    assert_int_equal(later.state, VMCA__NODE_STATE__NODE_RECOVERY);
+    n = take_sent(&later.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_INVALIDATE);
+    free_sent(s, n);
+    size_t nh;
+    slave_hcalls_free(slave_core_take_hcalls(&later, &nh), 0);
+    slave_core_free(&later);
+}
+
 static void test_refusals(void **state)
 {
     struct fixture *f = *state;
@@ -168,6 +221,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_register_then_active, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statistics_schedule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_later_life_recovers_first, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

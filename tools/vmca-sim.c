@@ -1,0 +1,1004 @@
+/* vmca-sim: a deterministic cluster simulator. It runs N nodes' real
+ * slave cores and libhvx instances and the real master core in one process
+ * under a seeded scheduler: simulated clock, network (per-link FIFO with
+ * random delay, so messages reorder across links), connection drops, node
+ * crashes and restarts (new memory generation), master crashes and restarts,
+ * and simulated guests that put/get/flush and verify every page they read.
+ * After every step it checks the invariants of PROTOCOL.md it can see:
+ *   I1 single owner: no page owned by two live nodes;
+ *   I4 no stale read: a get never returns other data than the last put;
+ *   I5 legal states: the master's node states move only along its edges;
+ * and at the end, after a quiet period with every node up, I3 (no leak at
+ * rest: every page of every home owned exactly once, nothing in transit).
+ * The same seed replays the same run; the first violation stops it with the
+ * seed, the step and a short trace. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "err.h"
+#include "gfn.h"
+#include "hvx.h"
+#include "master_core.h"
+#include "slave_core.h"
+
+#define SIM_PAGE 512u           /* small pages: the sim checks, it does not copy much */
+#define SIM_MAX_NODES 16u
+#define SIM_KEYS 256u           /* guest keys per node */
+#define MASTER_EP 0u            /* endpoint 0 = the master; 1..N = slaves */
+#define TRACE_LEN 32u
+
+enum ev_kind { EV_DELIVER, EV_TICK_MASTER, EV_TICK_SLAVE, EV_STATS, EV_GUEST, EV_FAULT,
+               EV_RESTART_NODE, EV_RESTART_MASTER, EV_RECONNECT };
+
+struct event {
+    int64_t at;
+    uint64_t seq;               /* ties: scheduling order (determinism) */
+    enum ev_kind kind;
+    uint32_t a, b;              /* endpoints / node */
+    uint64_t epoch;             /* deliver: link epoch at send */
+    bool from_master;
+    uint8_t *frame;
+    size_t len;
+};
+
+struct sim_node {
+    struct sim *sim;
+    uint32_t id;
+    bool up;
+    bool core_live;
+    struct slave_core sc;
+    struct hvx *hv;
+    uint8_t *mem;               /* this home's memory */
+    uint64_t gen;               /* memory generation */
+    uint64_t mapped[SIM_MAX_NODES + 1];  /* generation of each home as mapped */
+    uint32_t version[SIM_KEYS]; /* guest: version held in tmem, 0 none */
+    int pool;
+    uint64_t incarnation;
+    bool remote_on;             /* members may reach this memory */
+};
+
+struct sim {
+    uint64_t seed, rng;
+    int64_t now;
+    uint64_t steps, max_steps, events, seq;
+    struct vmca_config cfg;
+    struct vmca_node_cfg nodes_cfg[SIM_MAX_NODES];
+    unsigned n;
+    struct sim_node node[SIM_MAX_NODES + 1];
+    struct master_core m;
+    bool master_up;
+    bool fenced[SIM_MAX_NODES + 1];
+    uint64_t epoch[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
+    int64_t link_last[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
+    Vmca__NodeState prev_state[SIM_MAX_NODES + 1];
+    struct event *heap;
+    size_t heap_n, heap_cap;
+    bool f_crash, f_master, f_drop;
+    bool quiet;                 /* no more faults */
+    unsigned check_every;
+    char trace[TRACE_LEN][96];
+    unsigned trace_pos;
+    uint16_t *count;            /* I1 scratch: owners per page of a home */
+    bool failed;
+    uint64_t stat_gets_ok, stat_puts_ok, stat_crashes, stat_master_crashes, stat_drops;
+};
+
+/* ---- randomness, trace, failure ---- */
+
+static uint64_t rnd(struct sim *s)
+{
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    return s->rng;
+}
+
+static uint64_t rnd_range(struct sim *s, uint64_t lo, uint64_t hi)
+{
+    return lo + rnd(s) % (hi - lo + 1);
+}
+
+static void trace(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void trace(struct sim *s, const char *fmt, ...)
+{
+    char *line = s->trace[s->trace_pos++ % TRACE_LEN];
+    int k = snprintf(line, 96, "%8" PRId64 "ms ", s->now);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + k, (size_t)(96 - k), fmt, ap);
+    va_end(ap);
+}
+
+static void violation(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void violation(struct sim *s, const char *fmt, ...)
+{
+    if (s->failed)
+        return;
+    s->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "VIOLATION seed=%" PRIu64 " step=%" PRIu64 " t=%" PRId64 "ms: ", s->seed,
+            s->steps, s->now);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nlast events:\n");
+    va_end(ap);
+    for (unsigned i = 0; i < TRACE_LEN; i++) {
+        const char *line = s->trace[(s->trace_pos + i) % TRACE_LEN];
+        if (line[0])
+            fprintf(stderr, "  %s\n", line);
+    }
+}
+
+/* ---- event heap ---- */
+
+static bool ev_before(const struct event *x, const struct event *y)
+{
+    return x->at < y->at || (x->at == y->at && x->seq < y->seq);
+}
+
+static void push(struct sim *s, struct event e)
+{
+    if (s->heap_n == s->heap_cap) {
+        s->heap_cap = s->heap_cap ? s->heap_cap * 2 : 1024;
+        s->heap = realloc(s->heap, s->heap_cap * sizeof *s->heap);
+        if (!s->heap) {
+            fprintf(stderr, "vmca-sim: out of memory\n");
+            exit(1);
+        }
+    }
+    e.seq = ++s->seq;
+    size_t i = s->heap_n++;
+    while (i > 0 && ev_before(&e, &s->heap[(i - 1) / 2])) {
+        s->heap[i] = s->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    s->heap[i] = e;
+}
+
+static struct event pop(struct sim *s)
+{
+    struct event top = s->heap[0], last = s->heap[--s->heap_n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= s->heap_n)
+            break;
+        if (c + 1 < s->heap_n && ev_before(&s->heap[c + 1], &s->heap[c]))
+            c++;
+        if (!ev_before(&s->heap[c], &last))
+            break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (s->heap_n)
+        s->heap[i] = last;
+    return top;
+}
+
+static void at(struct sim *s, int64_t when, enum ev_kind kind, uint32_t a)
+{
+    push(s, (struct event){.at = when, .kind = kind, .a = a});
+}
+
+/* ---- libhvx environment: memory of every home, faults like the fabric ---- */
+
+static void *env_alloc(void *arg, size_t n) { return calloc(1, n); }
+static void env_free(void *arg, void *p, size_t n) { free(p); }
+
+static void *env_page(void *arg, uint64_t gfn, int *fault)
+{
+    struct sim_node *me = arg;
+    struct sim *s = me->sim;
+    uint32_t home = vmca_gfn_home(gfn);
+    struct sim_node *h = home >= 1 && home <= s->n ? &s->node[home] : NULL;
+    *fault = -1;
+    if (!h || !h->up || (home != me->id && (s->fenced[me->id] || !h->remote_on)))
+        return NULL;
+    if (home != me->id) {
+        if (!me->mapped[home])
+            me->mapped[home] = h->gen;
+        else if (me->mapped[home] != h->gen)
+            return NULL; /* the home restarted: stale until invalidated */
+    }
+    *fault = 0;
+    return h->mem + vmca_gfn_index(gfn) * SIM_PAGE;
+}
+
+static uint64_t env_generation(void *arg, uint32_t home)
+{
+    struct sim_node *me = arg;
+    return home >= 1 && home <= me->sim->n ? me->sim->node[home].gen : 0;
+}
+
+/* ---- sending ---- */
+
+static bool ep_up(struct sim *s, uint32_t ep)
+{
+    return ep == MASTER_EP ? s->master_up : s->node[ep].up;
+}
+
+static void send_frame(struct sim *s, uint32_t from, uint32_t to, bool from_master,
+                       const uint8_t *frame, size_t len)
+{
+    if (!ep_up(s, from) || !ep_up(s, to) || from == to)
+        return;
+    uint8_t *copy = malloc(len);
+    memcpy(copy, frame, len);
+    int64_t t = s->now + (int64_t)rnd_range(s, 1, 8);
+    if (t < s->link_last[from][to])
+        t = s->link_last[from][to]; /* FIFO on one connection */
+    s->link_last[from][to] = t;
+    uint32_t lo = from < to ? from : to, hi = from < to ? to : from;
+    push(s, (struct event){.at = t, .kind = EV_DELIVER, .a = from, .b = to,
+                           .epoch = s->epoch[lo][hi], .from_master = from_master,
+                           .frame = copy, .len = len});
+}
+
+static void drain_master(struct sim *s);
+static void drain_slave(struct sim *s, struct sim_node *n);
+
+static void drain_master(struct sim *s)
+{
+    size_t n;
+    struct vmca_action *act = vmca_outbox_take(&s->m.out, &n);
+    for (size_t i = 0; i < n; i++)
+        send_frame(s, MASTER_EP, act[i].to, true, act[i].frame, act[i].len);
+    vmca_actions_free(act, n);
+    struct master_fence *f = master_core_take_fences(&s->m, &n);
+    for (size_t i = 0; i < n; i++)
+        if (f[i].node >= 1 && f[i].node <= s->n)
+            s->fenced[f[i].node] = f[i].fenced;
+    free(f);
+}
+
+static int owned_cb(void *arg, struct hvx_block b)
+{
+    struct slave_hv_reply *r = arg;
+    struct vmca_block *v = (struct vmca_block *)r->blocks;
+    v[r->n_blocks++] = (struct vmca_block){b.gfn, b.order, b.generation};
+    return r->n_blocks == 4096;
+}
+
+/* Carries out a slave's hypercalls against its libhvx, as vmca-hv would. */
+static void run_hcalls(struct sim *s, struct sim_node *n)
+{
+    static struct hvx_block hb[4096];
+    static struct vmca_block vb[4096];
+    static enum hvx_grant_result gr[4096];
+    static int res[4096];
+    for (;;) {
+        size_t cnt;
+        struct slave_hcall *hc = slave_core_take_hcalls(&n->sc, &cnt);
+        if (!cnt) {
+            free(hc);
+            return;
+        }
+        for (size_t i = 0; i < cnt && n->core_live; i++) {
+            struct slave_hv_reply r = {.id = hc[i].id, .blocks = vb};
+            size_t nb = hc[i].n_blocks < 4096 ? hc[i].n_blocks : 4096;
+            for (size_t b = 0; b < nb; b++)
+                hb[b] = (struct hvx_block){hc[i].blocks[b].gfn, hc[i].blocks[b].order,
+                                           hc[i].blocks[b].generation};
+            switch (hc[i].kind) {
+            case SLAVE_HC_REQUEST:
+                r.pages = hvx_request(n->hv, hc[i].pages, hc[i].node, hb, 4096, &r.n_blocks);
+                for (size_t b = 0; b < r.n_blocks; b++)
+                    vb[b] = (struct vmca_block){hb[b].gfn, hb[b].order, hb[b].generation};
+                break;
+            case SLAVE_HC_GRANT: {
+                int64_t got = hvx_grant(n->hv, hc[i].node, hb, nb, gr);
+                if (got < 0) {
+                    r.status = (int)got;
+                    break;
+                }
+                r.pages = (uint64_t)got;
+                for (size_t b = 0; b < nb; b++) {
+                    vb[b] = hc[i].blocks[b];
+                    res[b] = (int)gr[b];
+                }
+                r.n_blocks = nb;
+                r.results = res;
+                r.n_results = nb;
+                break;
+            }
+            case SLAVE_HC_ENABLE:
+                if (hc[i].node == n->id)
+                    n->remote_on = hc[i].enable;
+                else
+                    r.status = hvx_enable(n->hv, hc[i].node, hc[i].enable);
+                break;
+            case SLAVE_HC_RETURN: {
+                int rc = hvx_return(n->hv, hc[i].node, (unsigned)hc[i].pages, hb, 4096,
+                                    &r.n_blocks);
+                for (size_t b = 0; b < r.n_blocks; b++)
+                    vb[b] = (struct vmca_block){hb[b].gfn, hb[b].order, hb[b].generation};
+                r.done = rc == HVX_OK;
+                r.status = rc == HVX_EBUSY ? 0 : rc;
+                break;
+            }
+            case SLAVE_HC_INVALIDATE:
+                r.pages = hvx_invalidate(n->hv, hc[i].node);
+                if (hc[i].node <= s->n)
+                    n->mapped[hc[i].node] = 0;
+                break;
+            case SLAVE_HC_OWNED:
+                hvx_owned_blocks(n->hv, hc[i].node, owned_cb, &r);
+                break;
+            case SLAVE_HC_FREEZE:
+                r.status = hvx_freeze(n->hv, hc[i].node, hc[i].enable);
+                break;
+            case SLAVE_HC_RECLAIM: {
+                int64_t got = hvx_reclaim(n->hv, hb, hc[i].owners, hc[i].owners ? nb : 0);
+                if (got < 0)
+                    violation(s, "node %u: census reclaim refused (%d): the census disagrees "
+                              "with its ownership", n->id, (int)got);
+                r.pages = got < 0 ? 0 : (uint64_t)got;
+                break;
+            }
+            }
+            slave_core_on_hv_reply(&n->sc, &r, s->now);
+        }
+        slave_hcalls_free(hc, cnt);
+    }
+}
+
+static void drain_slave(struct sim *s, struct sim_node *n)
+{
+    for (int round = 0; round < 64 && n->core_live; round++) {
+        run_hcalls(s, n);
+        size_t cnt;
+        struct vmca_action *act = vmca_outbox_take(&n->sc.out, &cnt);
+        if (!cnt) {
+            free(act);
+            return;
+        }
+        for (size_t i = 0; i < cnt; i++) {
+            int b = act[i].body;
+            bool peer = b == VMCA__ENVELOPE__BODY_GRANT || b == VMCA__ENVELOPE__BODY_GRANT_ACK ||
+                        b == VMCA__ENVELOPE__BODY_CENSUS || b == VMCA__ENVELOPE__BODY_CENSUS_REPLY;
+            send_frame(s, n->id, peer ? act[i].to : MASTER_EP, false, act[i].frame, act[i].len);
+        }
+        vmca_actions_free(act, cnt);
+    }
+}
+
+/* ---- node and master life ---- */
+
+static void hv_stats(struct sim *s, struct sim_node *n)
+{
+    struct hvx_node_stats st;
+    struct hvx_home_pages owned[SIM_MAX_NODES + 1], lent[SIM_MAX_NODES + 1];
+    struct hvx_vm_stats vms[4];
+    hvx_stats(n->hv, &st, owned, SIM_MAX_NODES + 1, lent, SIM_MAX_NODES + 1, vms, 4, true);
+    struct slave_pages o[SIM_MAX_NODES + 1], l[SIM_MAX_NODES + 1];
+    struct slave_vm v[4];
+    for (size_t i = 0; i < st.n_homes; i++)
+        o[i] = (struct slave_pages){owned[i].node, owned[i].pages};
+    for (size_t i = 0; i < st.n_lent; i++)
+        l[i] = (struct slave_pages){lent[i].node, lent[i].pages};
+    for (size_t i = 0; i < st.n_vms; i++)
+        v[i] = (struct slave_vm){vms[i].vm, vms[i].tmem_used, vms[i].mm_target,
+                                 vms[i].puts_total, vms[i].puts_succ, vms[i].gets_total,
+                                 vms[i].flushes};
+    struct slave_hv_sample sample = {n->gen, st.owned_pages, st.free_pages, o, st.n_homes,
+                                     l, st.n_lent, v, st.n_vms};
+    slave_core_on_hv_stats(&n->sc, &sample);
+}
+
+static void node_boot(struct sim *s, struct sim_node *n)
+{
+    struct hvx_home homes[SIM_MAX_NODES];
+    for (unsigned i = 0; i < s->n; i++)
+        homes[i] = (struct hvx_home){.id = s->nodes_cfg[i].id,
+                                     .pages = s->nodes_cfg[i].tmem_pages,
+                                     .location = {s->nodes_cfg[i].location[0],
+                                                  s->nodes_cfg[i].location[1]},
+                                     .location_len = 2};
+    n->gen++;
+    n->remote_on = false;
+    memset(n->mem, 0, s->nodes_cfg[n->id - 1].tmem_pages * SIM_PAGE);
+    memset(n->mapped, 0, sizeof n->mapped);
+    memset(n->version, 0, sizeof n->version);
+    struct hvx_params p = {.self = n->id, .page_size = SIM_PAGE, .homes = homes,
+                           .n_homes = s->n};
+    struct hvx_env env = {env_alloc, env_free, env_page, env_generation, n};
+    n->hv = hvx_new(&p, &env);
+    hvx_client_new(n->hv, 1);
+    n->pool = hvx_pool_new(n->hv, 1, HVX_POOL_EPHEMERAL);
+    n->incarnation = ((uint64_t)n->gen << 32) | n->id;
+    slave_core_init(&n->sc, &s->cfg, &s->nodes_cfg[n->id - 1], n->incarnation, NULL, NULL);
+    n->core_live = true;
+    n->up = true;
+    hv_stats(s, n);
+    slave_core_on_hv_up(&n->sc);
+    if (s->master_up) {
+        master_core_on_connect(&s->m, n->id, n->incarnation, s->now);
+        slave_core_on_master_up(&n->sc, s->now);
+        drain_master(s);
+    }
+    for (unsigned i = 1; i <= s->n; i++)
+        if (i != n->id && s->node[i].up) {
+            slave_core_on_peer_up(&s->node[i].sc, n->id, s->now);
+            drain_slave(s, &s->node[i]);
+        }
+    drain_slave(s, n);
+    trace(s, "node %u boots (generation %" PRIu64 ")", n->id, n->gen);
+}
+
+static void bump_links(struct sim *s, uint32_t ep)
+{
+    for (unsigned i = 0; i <= s->n; i++) {
+        uint32_t lo = ep < i ? ep : i, hi = ep < i ? i : ep;
+        s->epoch[lo][hi]++;
+    }
+}
+
+static void node_crash(struct sim *s, struct sim_node *n)
+{
+    trace(s, "node %u crashes", n->id);
+    n->up = false;
+    n->core_live = false;
+    bump_links(s, n->id);
+    slave_core_free(&n->sc);
+    hvx_destroy(n->hv);
+    n->hv = NULL;
+    if (s->master_up) {
+        master_core_on_disconnect(&s->m, n->id, s->now);
+        drain_master(s);
+    }
+    s->stat_crashes++;
+}
+
+static void master_boot(struct sim *s)
+{
+    master_core_init(&s->m, &s->cfg, UINT64_C(0x4d00000000) + s->seq, NULL, NULL);
+    s->master_up = true;
+    for (unsigned i = 1; i <= s->n; i++)
+        s->prev_state[i] = VMCA__NODE_STATE__NODE_INACTIVE;
+    for (unsigned i = 1; i <= s->n; i++) {
+        struct sim_node *n = &s->node[i];
+        if (!n->up)
+            continue;
+        master_core_on_connect(&s->m, n->id, n->incarnation, s->now);
+        slave_core_on_master_up(&n->sc, s->now);
+        drain_slave(s, n);
+    }
+    drain_master(s);
+    trace(s, "master boots");
+}
+
+static void master_crash(struct sim *s)
+{
+    trace(s, "master crashes");
+    s->master_up = false;
+    bump_links(s, MASTER_EP);
+    master_core_free(&s->m);
+    for (unsigned i = 1; i <= s->n; i++)
+        if (s->node[i].up) {
+            slave_core_on_master_down(&s->node[i].sc, s->now);
+            drain_slave(s, &s->node[i]);
+        }
+    s->stat_master_crashes++;
+}
+
+/* ---- guests ---- */
+
+static void fill(uint8_t *buf, uint32_t node, uint32_t key, uint32_t version)
+{
+    for (unsigned i = 0; i < SIM_PAGE; i += 4) {
+        uint32_t w = (node * 2654435761u) ^ (key * 40503u) ^ (version * 97u) ^ i;
+        memcpy(buf + i, &w, 4);
+    }
+}
+
+static void guest_op(struct sim *s, struct sim_node *n)
+{
+    uint8_t buf[SIM_PAGE], want[SIM_PAGE];
+    uint32_t key = (uint32_t)(rnd(s) % SIM_KEYS);
+    unsigned op = (unsigned)(rnd(s) % 10);
+    if (op < 6) {
+        uint32_t v = n->version[key] + 1 + (uint32_t)(rnd(s) % 3);
+        fill(buf, n->id, key, v);
+        int rc = hvx_put(n->hv, 1, (unsigned)n->pool, 0, key, buf);
+        if (rc >= 0) {
+            n->version[key] = v;
+            s->stat_puts_ok++;
+        } else if (rc == HVX_ENOMEM || rc == HVX_ENOENT) {
+            /* not stored (or an old entry lost with its home): nothing held */
+            if (rc == HVX_ENOENT)
+                n->version[key] = 0;
+        }
+    } else if (op < 9) {
+        int rc = hvx_get(n->hv, 1, (unsigned)n->pool, 0, key, buf);
+        if (rc >= 0) {
+            if (!n->version[key]) {
+                violation(s, "I4: node %u key %u: get returned data that was never put "
+                          "(or was flushed)", n->id, key);
+                return;
+            }
+            fill(want, n->id, key, n->version[key]);
+            if (memcmp(buf, want, SIM_PAGE) != 0) {
+                violation(s, "I4: node %u key %u: get returned stale or foreign data "
+                          "(expected version %u)", n->id, key, n->version[key]);
+                return;
+            }
+            s->stat_gets_ok++;
+        }
+        n->version[key] = 0; /* ephemeral gets are exclusive; a miss holds nothing */
+    } else {
+        hvx_flush_page(n->hv, 1, (unsigned)n->pool, 0, key);
+        n->version[key] = 0;
+    }
+}
+
+/* ---- invariants ---- */
+
+struct count_ctx {
+    struct sim *s;
+    uint32_t home, owner;
+};
+
+static int count_cb(void *arg, struct hvx_block b)
+{
+    struct count_ctx *c = arg;
+    /* A claim on an earlier life of the home is void (libhvx never lets it
+     * be used or passed on, and drops it at its next statistics). */
+    if (c->owner != c->home && b.generation && b.generation != c->s->node[c->home].gen)
+        return 0;
+    uint64_t idx = vmca_gfn_index(b.gfn);
+    for (uint64_t p = idx; p < idx + (UINT64_C(1) << b.order); p++)
+        if (++c->s->count[p] > 1) {
+            violation(c->s, "I1: page %u:%" PRIu64 " owned by two live nodes (one is %u)",
+                      c->home, p, c->owner);
+            return 1;
+        }
+    return 0;
+}
+
+/* I1 for every home; with `at_rest`, I3: each page owned exactly once. */
+static void check_ownership(struct sim *s, bool at_rest)
+{
+    for (unsigned h = 1; h <= s->n && !s->failed; h++) {
+        uint64_t pages = s->nodes_cfg[h - 1].tmem_pages;
+        memset(s->count, 0, pages * sizeof *s->count);
+        for (unsigned o = 1; o <= s->n && !s->failed; o++) {
+            /* Claims on a home whose memory is closed (it rebooted and is not
+             * a member again) are an earlier life's, pending invalidation:
+             * nobody can reach that memory through them. */
+            if (!s->node[o].up)
+                continue;
+            struct count_ctx c = {s, h, o};
+            hvx_owned_blocks(s->node[o].hv, h, count_cb, &c);
+        }
+        for (uint64_t p = 0; at_rest && p < pages && !s->failed; p++)
+            if (s->count[p] != 1)
+                violation(s, "I3: at rest, page %u:%" PRIu64 " is owned %u times", h, p,
+                          s->count[p]);
+    }
+}
+
+static bool legal_edge(Vmca__NodeState from, Vmca__NodeState to)
+{
+    if (from == to)
+        return true;
+    switch (from) {
+    case VMCA__NODE_STATE__NODE_INACTIVE:
+        return true; /* register, or a restarted master learning the node's state */
+    case VMCA__NODE_STATE__NODE_ACTIVE:
+        return to == VMCA__NODE_STATE__NODE_LEAVING || to == VMCA__NODE_STATE__NODE_RECOVERY;
+    case VMCA__NODE_STATE__NODE_LEAVING:
+        return to == VMCA__NODE_STATE__NODE_INACTIVE || to == VMCA__NODE_STATE__NODE_RECOVERY;
+    case VMCA__NODE_STATE__NODE_RECOVERY:
+        return to == VMCA__NODE_STATE__NODE_INACTIVE;
+    default:
+        return false;
+    }
+}
+
+static void check_states(struct sim *s)
+{
+    if (!s->master_up)
+        return;
+    for (unsigned i = 1; i <= s->n; i++) {
+        Vmca__NodeState st = master_core_node(&s->m, i)->state;
+        if (!legal_edge(s->prev_state[i], st))
+            violation(s, "I5: node %u moved %s -> %s", i, vmca_state_name(s->prev_state[i]),
+                      vmca_state_name(st));
+        s->prev_state[i] = st;
+    }
+}
+
+/* ---- the run ---- */
+
+static void schedule_fault(struct sim *s)
+{
+    if (s->f_crash || s->f_master || s->f_drop)
+        at(s, s->now + (int64_t)rnd_range(s, 300, 3000), EV_FAULT, 0);
+}
+
+static void do_fault(struct sim *s)
+{
+    if (s->quiet)
+        return;
+    unsigned kinds[3], nk = 0;
+    if (s->f_crash)
+        kinds[nk++] = 0;
+    if (s->f_master)
+        kinds[nk++] = 1;
+    if (s->f_drop)
+        kinds[nk++] = 2;
+    unsigned k = kinds[rnd(s) % nk];
+    if (k == 0) {
+        struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
+        if (n->up && n->id != s->cfg.master.node_id) {
+            node_crash(s, n);
+            at(s, s->now + (int64_t)rnd_range(s, 200, 4000), EV_RESTART_NODE, n->id);
+        }
+    } else if (k == 1) {
+        if (s->master_up) {
+            master_crash(s);
+            at(s, s->now + (int64_t)rnd_range(s, 100, 1500), EV_RESTART_MASTER, 0);
+        }
+    } else {
+        uint32_t a = (uint32_t)rnd_range(s, 1, s->n), b = (uint32_t)rnd_range(s, 0, s->n);
+        if (a != b && ep_up(s, a) && ep_up(s, b)) {
+            uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
+            s->epoch[lo][hi]++; /* in-flight messages on this connection are lost */
+            s->stat_drops++;
+            trace(s, "connection %u-%u drops", a, b);
+            if (b == MASTER_EP) {
+                master_core_on_disconnect(&s->m, a, s->now);
+                slave_core_on_master_down(&s->node[a].sc, s->now);
+                drain_master(s);
+                drain_slave(s, &s->node[a]);
+            }
+            push(s, (struct event){.at = s->now + (int64_t)rnd_range(s, 20, 300),
+                                   .kind = EV_RECONNECT, .a = a, .b = b});
+        }
+    }
+    schedule_fault(s);
+}
+
+static void deliver(struct sim *s, struct event *e)
+{
+    uint32_t lo = e->a < e->b ? e->a : e->b, hi = e->a < e->b ? e->b : e->a;
+    if (e->epoch != s->epoch[lo][hi] || !ep_up(s, e->a) || !ep_up(s, e->b))
+        return;
+    Vmca__Envelope *env;
+    size_t used;
+    char err[128];
+    if (vmca_decode_frame(e->frame, e->len, s->cfg.max_frame, &env, &used, err, sizeof err)) {
+        violation(s, "a core sent an undecodable frame: %s", err);
+        return;
+    }
+    s->events++;
+    trace(s, "%s %u -> %u", vmca_body_name(env->body_case), e->a, e->b);
+    if (e->b == MASTER_EP) {
+        master_core_on_message(&s->m, e->a, env, s->now);
+        drain_master(s);
+    } else {
+        struct sim_node *n = &s->node[e->b];
+        uint32_t from = e->from_master ? s->cfg.master.node_id : e->a;
+        slave_core_on_message(&n->sc, from, e->from_master, env, s->now);
+        drain_slave(s, n);
+    }
+    vmca_envelope_free(env);
+}
+
+static void step(struct sim *s, struct event *e)
+{
+    s->now = e->at;
+    struct sim_node *n = e->a >= 1 && e->a <= s->n ? &s->node[e->a] : NULL;
+    switch (e->kind) {
+    case EV_DELIVER:
+        deliver(s, e);
+        break;
+    case EV_TICK_MASTER:
+        if (s->master_up) {
+            master_core_on_tick(&s->m, s->now);
+            drain_master(s);
+            s->events++;
+        }
+        at(s, s->now + 100, EV_TICK_MASTER, 0);
+        break;
+    case EV_TICK_SLAVE:
+        if (n->up) {
+            slave_core_on_tick(&n->sc, s->now);
+            drain_slave(s, n);
+            s->events++;
+        }
+        at(s, s->now + 50, EV_TICK_SLAVE, e->a);
+        break;
+    case EV_STATS:
+        if (n->up) {
+            hv_stats(s, n);
+            drain_slave(s, n);
+            s->events++;
+        }
+        at(s, s->now + s->cfg.timing.stats_interval_ms, EV_STATS, e->a);
+        break;
+    case EV_GUEST:
+        if (n->up && !s->quiet)
+            guest_op(s, n);
+        at(s, s->now + (int64_t)rnd_range(s, 1, 10), EV_GUEST, e->a);
+        break;
+    case EV_FAULT:
+        do_fault(s);
+        break;
+    case EV_RESTART_NODE:
+        if (!n->up)
+            node_boot(s, n);
+        break;
+    case EV_RESTART_MASTER:
+        if (!s->master_up)
+            master_boot(s);
+        break;
+    case EV_RECONNECT:
+        if (ep_up(s, e->a) && ep_up(s, e->b)) {
+            if (e->b == MASTER_EP) {
+                master_core_on_connect(&s->m, e->a, s->node[e->a].incarnation, s->now);
+                slave_core_on_master_up(&s->node[e->a].sc, s->now);
+                drain_master(s);
+            } else {
+                slave_core_on_peer_up(&s->node[e->b].sc, e->a, s->now);
+                drain_slave(s, &s->node[e->b]);
+            }
+            slave_core_on_peer_up(&s->node[e->a].sc, e->b, s->now);
+            drain_slave(s, &s->node[e->a]);
+        }
+        break;
+    }
+    free(e->frame);
+}
+
+static void sim_setup(struct sim *s, uint64_t seed, unsigned nodes)
+{
+    memset(s, 0, sizeof *s);
+    s->seed = seed;
+    s->rng = seed * 0x9E3779B97F4A7C15ull + 1;
+    s->n = nodes;
+    uint64_t max_pages = 0;
+    for (unsigned i = 0; i < nodes; i++) {
+        struct vmca_node_cfg *c = &s->nodes_cfg[i];
+        c->id = i + 1;
+        snprintf(c->name, sizeof c->name, "n%u", i + 1);
+        c->tmem_pages = rnd_range(s, 64, 512);
+        c->location[0] = i / 4;
+        c->location[1] = i;
+        c->location_len = 2;
+        if (c->tmem_pages > max_pages)
+            max_pages = c->tmem_pages;
+    }
+    s->count = calloc(max_pages, sizeof *s->count);
+    s->cfg.nodes = s->nodes_cfg;
+    s->cfg.n_nodes = nodes;
+    s->cfg.page_size = SIM_PAGE;
+    s->cfg.max_frame = 1u << 20;
+    s->cfg.master.node_id = 1;
+    snprintf(s->cfg.cluster, sizeof s->cfg.cluster, "sim");
+    snprintf(s->cfg.policy.first_tier, sizeof s->cfg.policy.first_tier, "greedy-remote");
+    snprintf(s->cfg.policy.second_tier, sizeof s->cfg.policy.second_tier, "sorted");
+    s->cfg.policy.reserve_pages = 16;
+    s->cfg.policy.grant_batch = 64;
+    s->cfg.timing.stats_interval_ms = 200;
+    s->cfg.timing.failure_timeout_ms = 1000;
+    for (unsigned i = 1; i <= nodes; i++) {
+        s->node[i].sim = s;
+        s->node[i].id = i;
+        s->node[i].mem = calloc(s->nodes_cfg[i - 1].tmem_pages, SIM_PAGE);
+    }
+}
+
+static void sim_teardown(struct sim *s)
+{
+    for (unsigned i = 1; i <= s->n; i++) {
+        if (s->node[i].up) {
+            slave_core_free(&s->node[i].sc);
+            hvx_destroy(s->node[i].hv);
+        }
+        free(s->node[i].mem);
+    }
+    if (s->master_up)
+        master_core_free(&s->m);
+    while (s->heap_n) {
+        struct event e = pop(s);
+        free(e.frame);
+    }
+    free(s->heap);
+    free(s->count);
+}
+
+/* One run; returns 0 (clean) or 1 (violation). */
+static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults,
+               unsigned check_every, bool verbose, uint64_t *events)
+{
+    static struct sim s;
+    sim_setup(&s, seed, nodes);
+    s.max_steps = steps;
+    s.check_every = check_every;
+    s.f_crash = strstr(faults, "crash") != NULL;
+    s.f_master = strstr(faults, "master") != NULL;
+    s.f_drop = strstr(faults, "drop") != NULL;
+    master_boot(&s);
+    for (unsigned i = 1; i <= nodes; i++) {
+        node_boot(&s, &s.node[i]);
+        at(&s, (int64_t)rnd_range(&s, 0, 49), EV_TICK_SLAVE, i);
+        at(&s, (int64_t)rnd_range(&s, 0, 199), EV_STATS, i);
+        at(&s, (int64_t)rnd_range(&s, 0, 9), EV_GUEST, i);
+    }
+    at(&s, 50, EV_TICK_MASTER, 0);
+    schedule_fault(&s);
+    while (s.steps < steps && s.heap_n && !s.failed) {
+        struct event e = pop(&s);
+        s.steps++;
+        step(&s, &e);
+        if (s.steps % check_every == 0) {
+            check_ownership(&s, false);
+            check_states(&s);
+        }
+    }
+    /* Quiet period: no faults, every node and the master up, then I3. */
+    s.quiet = true;
+    if (!s.master_up && !s.failed)
+        master_boot(&s);
+    for (unsigned i = 1; i <= nodes && !s.failed; i++)
+        if (!s.node[i].up)
+            node_boot(&s, &s.node[i]);
+    int64_t until = s.now + 20000;
+    while (s.heap_n && !s.failed) {
+        struct event e = pop(&s);
+        if (e.at > until) {
+            free(e.frame);
+            break;
+        }
+        s.steps++;
+        step(&s, &e);
+        check_states(&s);
+    }
+    if (!s.failed) {
+        check_ownership(&s, true);
+        for (unsigned i = 1; i <= nodes && !s.failed; i++) {
+            if (s.node[i].sc.xfers.n_out)
+                violation(&s, "I3: node %u still has %zu transfers in transit at rest", i,
+                          s.node[i].sc.xfers.n_out);
+            Vmca__NodeState st = master_core_node(&s.m, i)->state;
+            if (st != VMCA__NODE_STATE__NODE_ACTIVE) {
+                violation(&s, "at rest node %u is %s, not active", i, vmca_state_name(st));
+                for (unsigned j = 1; j <= nodes; j++) {
+                    const struct master_node *mn = master_core_node(&s.m, j);
+                    fprintf(stderr, "  master view of %u: %s connected=%d pending=%u "
+                            "foreign=%d clear=%#llx; slave view %s, %zu in transit\n", j,
+                            vmca_state_name(mn->state), mn->connected, mn->pending,
+                            mn->holds_foreign, (unsigned long long)mn->flow_clear,
+                            vmca_state_name(s.node[j].sc.state), s.node[j].sc.xfers.n_out);
+                    for (size_t x = 0; x < s.node[j].sc.xfers.n_out; x++)
+                        fprintf(stderr, "    transfer %llu to %u, %llu pages, first block home %u\n",
+                                (unsigned long long)s.node[j].sc.xfers.out[x].xfer,
+                                s.node[j].sc.xfers.out[x].to,
+                                (unsigned long long)s.node[j].sc.xfers.out[x].pages,
+                                vmca_gfn_home(s.node[j].sc.xfers.out[x].blocks[0].gfn));
+                }
+            }
+        }
+    }
+    if (verbose || s.failed)
+        printf("seed %" PRIu64 ": %s after %" PRIu64 " steps (%" PRIu64 " protocol events, "
+               "%" PRIu64 " node crashes, %" PRIu64 " master crashes, %" PRIu64
+               " drops, %" PRIu64 " verified gets)\n",
+               seed, s.failed ? "VIOLATION" : "ok", s.steps, s.events, s.stat_crashes,
+               s.stat_master_crashes, s.stat_drops, s.stat_gets_ok);
+    *events += s.events;
+    int rc = s.failed;
+    sim_teardown(&s);
+    return rc;
+}
+
+static const char usage[] =
+    "usage: vmca-sim [--seed S | --seeds A..B] [--steps N] [--nodes K] [--faults LIST]\n"
+    "                [--check-every N] [--verbose]\n"
+    "Runs K nodes' real slave cores and libhvx, and the real master core, under a\n"
+    "seeded scheduler with simulated network, clock and faults; checks invariants\n"
+    "I1 (single owner), I4 (no stale read), I5 (legal states) after every step and\n"
+    "I3 (no leak at rest) after a final quiet period with every node up.\n"
+    "\n"
+    "  --seed S          one run (default 1)\n"
+    "  --seeds A..B      a sweep of seeds A to B\n"
+    "  --steps N         scheduler steps per run before the quiet period (default 20000)\n"
+    "  --nodes K         nodes, 3..16 (default 4)\n"
+    "  --faults LIST     comma-separated: crash, master, drop, or none (default all)\n"
+    "  --check-every N   check I1/I5 every N steps (default 1)\n"
+    "  --verbose         a line per seed\n"
+    "exit status: 0 no violation, 1 a violation (printed with seed, step, trace),\n"
+    "2 bad usage\n";
+
+static int bad(const char *opt, const char *arg, const char *want)
+{
+    fprintf(stderr, "vmca-sim: %s: expected %s, got '%s'\n", opt, want, arg);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"seed", required_argument, NULL, 's'},   {"seeds", required_argument, NULL, 'S'},
+        {"steps", required_argument, NULL, 'n'},  {"nodes", required_argument, NULL, 'k'},
+        {"faults", required_argument, NULL, 'f'}, {"check-every", required_argument, NULL, 'c'},
+        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    uint64_t first = 1, last = 1, steps = 20000;
+    unsigned nodes = 4, check_every = 1;
+    const char *faults = "crash,master,drop";
+    bool verbose = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end;
+        unsigned long long a, b;
+        switch (opt) {
+        case 's':
+            errno = 0;
+            a = strtoull(optarg, &end, 10);
+            if (errno || *end || !*optarg)
+                return bad("--seed", optarg, "a number");
+            first = last = a;
+            break;
+        case 'S':
+            if (sscanf(optarg, "%llu..%llu", &a, &b) != 2 || b < a)
+                return bad("--seeds", optarg, "A..B with A <= B");
+            first = a;
+            last = b;
+            break;
+        case 'n':
+            a = strtoull(optarg, &end, 10);
+            if (*end || !*optarg || a == 0)
+                return bad("--steps", optarg, "a positive number");
+            steps = a;
+            break;
+        case 'k':
+            a = strtoull(optarg, &end, 10);
+            if (*end || a < 3 || a > SIM_MAX_NODES)
+                return bad("--nodes", optarg, "a number in 3..16");
+            nodes = (unsigned)a;
+            break;
+        case 'f': {
+            char tmp[128];
+            snprintf(tmp, sizeof tmp, "%s", optarg);
+            for (char *save, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                if (strcmp(t, "crash") && strcmp(t, "master") && strcmp(t, "drop") &&
+                    strcmp(t, "none"))
+                    return bad("--faults", t, "crash, master, drop or none");
+            faults = optarg;
+            break;
+        }
+        case 'c':
+            a = strtoull(optarg, &end, 10);
+            if (*end || a == 0)
+                return bad("--check-every", optarg, "a positive number");
+            check_every = (unsigned)a;
+            break;
+        case 'v': verbose = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind < argc)
+        return bad("arguments", argv[optind], "options only");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t events = 0, failed = 0;
+    for (uint64_t seed = first; seed <= last; seed++)
+        failed += (uint64_t)run(seed, nodes, steps, faults, check_every, verbose, &events);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("vmca-sim: %" PRIu64 " seed(s), %" PRIu64 " violation(s), %" PRIu64
+           " protocol events in %.2f s (%.0f events/s)\n",
+           last - first + 1, failed, events, secs, (double)events / (secs > 0 ? secs : 1));
+    return failed ? 1 : 0;
+}
