@@ -60,6 +60,7 @@ int master_core_init(struct master_core *m, const struct vmca_config *cfg,
         m->index[cfg->nodes[i].id] = (uint16_t)(i + 1);
     }
     vmca_outbox_init(&m->out, cfg->master.node_id, incarnation, cfg->max_frame);
+    m->first_ms = -1;
     return VMCA_OK;
 }
 
@@ -212,6 +213,10 @@ static void census_all(struct master_core *m)
  * holds nothing foreign, nothing in transit, and all its own pages. */
 static void check_flows(struct master_core *m, int64_t now_ms)
 {
+    /* A master that just started does not know every member yet: a flow
+     * completed now could miss one (it would keep pages of the node). */
+    if (m->first_ms < 0 || now_ms - m->first_ms < (int64_t)m->cfg->timing.failure_timeout_ms)
+        return;
     for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++) {
         struct master_node *r = m->flows[f].node ? node_by_id(m, m->flows[f].node) : NULL;
         if (!r || (r->state != VMCA__NODE_STATE__NODE_LEAVING &&
@@ -326,6 +331,9 @@ static void start_recovery(struct master_core *m, struct master_node *r, int64_t
 
 void master_core_on_tick(struct master_core *m, int64_t now_ms)
 {
+    if (m->first_ms < 0)
+        m->first_ms = now_ms;
+    check_flows(m, now_ms);
     int64_t timeout = m->cfg->timing.failure_timeout_ms;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         struct master_node *n = &m->nodes[i];
@@ -500,6 +508,8 @@ static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca
 int master_core_on_message(struct master_core *m, uint32_t node,
                            const Vmca__Envelope *env, int64_t now_ms)
 {
+    if (m->first_ms < 0)
+        m->first_ms = now_ms;
     struct master_node *n = node_by_id(m, node);
     if (!n)
         return VMCA_ERR_AUTH; /* the shell only admits configured nodes */
@@ -531,6 +541,8 @@ void master_core_on_connect(struct master_core *m, uint32_t node,
                             uint64_t incarnation, int64_t now_ms)
 {
     struct master_node *n = node_by_id(m, node);
+    if (m->first_ms < 0)
+        m->first_ms = now_ms;
     if (!n)
         return;
     n->connected = true;

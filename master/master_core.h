@@ -59,6 +59,9 @@ struct master_core {
     vmca_log_fn log;
     void *log_arg;
     struct master_flow flows[MASTER_MAX_FLOWS];
+    int64_t first_ms;                 /* first event seen (-1 none): members
+                                         get a failure timeout to report
+                                         before any flow completes */
     struct master_fence *fences;      /* fencing actions for the shell */
     size_t n_fences, cap_fences;
 };

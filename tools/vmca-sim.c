@@ -83,6 +83,7 @@ struct sim {
     bool f_crash, f_master, f_drop;
     bool quiet;                 /* no more faults */
     unsigned check_every;
+    bool print_trace;           /* --trace: every event to stderr */
     char trace[TRACE_LEN][96];
     unsigned trace_pos;
     uint16_t *count;            /* I1 scratch: owners per page of a home */
@@ -114,6 +115,8 @@ static void trace(struct sim *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line + k, (size_t)(96 - k), fmt, ap);
     va_end(ap);
+    if (s->print_trace)
+        fprintf(stderr, "%s\n", line);
 }
 
 static void violation(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -816,11 +819,14 @@ static void sim_teardown(struct sim *s)
 }
 
 /* One run; returns 0 (clean) or 1 (violation). */
+static bool opt_trace;
+
 static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults,
                unsigned check_every, bool verbose, uint64_t *events)
 {
     static struct sim s;
     sim_setup(&s, seed, nodes);
+    s.print_trace = opt_trace;
     s.max_steps = steps;
     s.check_every = check_every;
     s.f_crash = strstr(faults, "crash") != NULL;
@@ -915,6 +921,7 @@ static const char usage[] =
     "  --faults LIST     comma-separated: crash, master, drop, or none (default all)\n"
     "  --check-every N   check I1/I5 every N steps (default 1)\n"
     "  --verbose         a line per seed\n"
+    "  --trace           print every event (to stderr)\n"
     "exit status: 0 no violation, 1 a violation (printed with seed, step, trace),\n"
     "2 bad usage\n";
 
@@ -931,6 +938,7 @@ int main(int argc, char **argv)
         {"steps", required_argument, NULL, 'n'},  {"nodes", required_argument, NULL, 'k'},
         {"faults", required_argument, NULL, 'f'}, {"check-every", required_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {"trace", no_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     uint64_t first = 1, last = 1, steps = 20000;
@@ -984,6 +992,7 @@ int main(int argc, char **argv)
             check_every = (unsigned)a;
             break;
         case 'v': verbose = true; break;
+        case 't': opt_trace = true; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
