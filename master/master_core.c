@@ -30,6 +30,14 @@ const char *vmca_state_name(Vmca__NodeState s)
     }
 }
 
+static void mark_heard(struct master_core *m, struct master_node *n)
+{
+    if (!n->heard) {
+        n->heard = true;
+        m->unheard--;
+    }
+}
+
 static struct master_node *node_by_id(const struct master_core *m, uint32_t id)
 {
     if (!vmca_node_valid(id) || m->index[id] == 0)
@@ -61,6 +69,7 @@ int master_core_init(struct master_core *m, const struct vmca_config *cfg,
     }
     vmca_outbox_init(&m->out, cfg->master.node_id, incarnation, cfg->max_frame);
     m->first_ms = -1;
+    m->unheard = cfg->n_nodes;
     return VMCA_OK;
 }
 
@@ -190,6 +199,18 @@ static int on_register(struct master_core *m, struct master_node *n,
     announce_join(m, n);
     join_flows(m, n);
     return VMCA_OK;
+}
+
+/* Whether a Statistics message lists `node` as enabled (bitmap or list). */
+static bool stats_enables(const Vmca__Statistics *st, uint32_t node)
+{
+    if (st->enabled_bitmap.len)
+        return node / 8 < st->enabled_bitmap.len &&
+               (st->enabled_bitmap.data[node / 8] >> (node % 8)) & 1u;
+    for (size_t i = 0; i < st->n_enabled; i++)
+        if (st->enabled[i] == node)
+            return true;
+    return false;
 }
 
 /* After a recovery every home takes a census, so pages the failed node
@@ -408,10 +429,11 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     }
     /* After a master restart, members still list nodes we have not heard
      * from: they are members too (silent ones), so failure detection runs. */
-    for (size_t i = 0; i < st->n_enabled; i++) {
-        struct master_node *x = node_by_id(m, st->enabled[i]);
-        if (x && x != n && x->state == VMCA__NODE_STATE__NODE_INACTIVE && !x->connected &&
-            x->last_stats_ms < 0 && x->incarnation == 0) {
+    for (size_t i = 0; m->unheard && i < m->cfg->n_nodes; i++) {
+        struct master_node *x = &m->nodes[i];
+        if (x != n && !x->heard && x->state == VMCA__NODE_STATE__NODE_INACTIVE &&
+            stats_enables(st, x->cfg->id)) {
+            mark_heard(m, x);
             x->state = VMCA__NODE_STATE__NODE_ACTIVE;
             x->local_pages = x->cfg->tmem_pages;
             x->down_since_ms = now_ms;
@@ -440,9 +462,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         uint32_t r = m->flows[f].node;
         if (!r || r == n->cfg->id)
             continue;
-        bool clear = st->pending_transfers == 0;
-        for (size_t i = 0; clear && i < st->n_enabled; i++)
-            clear = st->enabled[i] != r;
+        bool clear = st->pending_transfers == 0 && !stats_enables(st, r);
         for (size_t i = 0; clear && i < st->n_owned; i++)
             clear = st->owned[i]->node != r || st->owned[i]->pages == 0;
         if (clear)
@@ -513,6 +533,7 @@ int master_core_on_message(struct master_core *m, uint32_t node,
     struct master_node *n = node_by_id(m, node);
     if (!n)
         return VMCA_ERR_AUTH; /* the shell only admits configured nodes */
+    mark_heard(m, n);
     const char *what = vmca_body_name(env->body_case);
     switch (env->body_case) {
     case VMCA__ENVELOPE__BODY_REGISTER_NODE:
@@ -545,6 +566,7 @@ void master_core_on_connect(struct master_core *m, uint32_t node,
         m->first_ms = now_ms;
     if (!n)
         return;
+    mark_heard(m, n);
     n->connected = true;
     n->down_since_ms = -1;
     if (n->incarnation != incarnation)

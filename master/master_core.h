@@ -32,6 +32,7 @@ struct master_node {
     uint32_t pending;                 /* transfers in transit */
     uint64_t flow_clear;              /* bit f: clear of flow f's node (below) */
     int64_t down_since_ms;            /* connection lost at; -1 connected/never */
+    bool heard;                       /* connected or spoke since we started */
 };
 
 /* Fencing through the fabric (the shell carries it out): a node declared
@@ -59,6 +60,7 @@ struct master_core {
     vmca_log_fn log;
     void *log_arg;
     struct master_flow flows[MASTER_MAX_FLOWS];
+    size_t unheard;                   /* nodes not heard of since we started */
     int64_t first_ms;                 /* first event seen (-1 none): members
                                          get a failure timeout to report
                                          before any flow completes */

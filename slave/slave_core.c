@@ -198,10 +198,20 @@ static void send_statistics(struct slave_core *s)
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory building statistics");
         goto out;
     }
-    size_t k = 0;
-    for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
+    /* The enabled set as bytes, up to the highest configured node id. */
+    uint32_t max_id = 0;
+    for (size_t i = 0; i < s->cfg->n_nodes; i++)
+        if (s->cfg->nodes[i].id > max_id)
+            max_id = s->cfg->nodes[i].id;
+    size_t nbytes = max_id / 8 + 1;
+    uint8_t *bits = calloc(nbytes, 1);
+    if (!bits) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory building statistics");
+        goto out;
+    }
+    for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b <= max_id && b < s->enabled.nbits;
          b = vmca_bitmap_next_set(&s->enabled, b + 1))
-        enabled[k++] = (uint32_t)b;
+        bits[b / 8] |= (uint8_t)(1u << (b % 8));
     home_pages(hv->owned, hv->n_owned, hp, hpp);
     home_pages(hv->lent, hv->n_lent, hp + hv->n_owned, hpp + hv->n_owned);
     for (size_t i = 0; i < hv->n_vms; i++) {
@@ -224,8 +234,8 @@ static void send_statistics(struct slave_core *s)
     st.n_lent = hv->n_lent;
     st.vms = vsp;
     st.n_vms = hv->n_vms;
-    st.enabled = enabled;
-    st.n_enabled = k;
+    st.enabled_bitmap.data = bits;
+    st.enabled_bitmap.len = nbytes;
     st.state = s->state;
     st.pending_transfers = (uint32_t)s->xfers.n_out;
     st.period = ++s->period;
@@ -233,6 +243,7 @@ static void send_statistics(struct slave_core *s)
     env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
     env.statistics = &st;
     send_to_master(s, &env);
+    free(bits);
 out:
     free(enabled);
     free(hp);

@@ -85,7 +85,10 @@ static void test_register_then_active(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_STATISTICS);
     assert_int_equal(s[0].env->statistics->state, VMCA__NODE_STATE__NODE_ACTIVE);
-    assert_int_equal(s[0].env->statistics->n_enabled, 2);
+    /* The enabled set travels as a bitmap: nodes 1 and 2. */
+    assert_int_equal(s[0].env->statistics->n_enabled, 0);
+    assert_int_equal(s[0].env->statistics->enabled_bitmap.len, 1);
+    assert_int_equal(s[0].env->statistics->enabled_bitmap.data[0], (1u << 1) | (1u << 2));
     const Vmca__Statistics *st = s[0].env->statistics;
     assert_int_equal(st->total_pages, 500);
     assert_int_equal(st->free_pages, 300);
@@ -183,7 +186,8 @@ static void test_later_life_recovers_first(void **state)
     assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_INVALIDATE);
     free_sent(s, n);
     size_t nh;
-    slave_hcalls_free(slave_core_take_hcalls(&later, &nh), 0);
+    struct slave_hcall *hc = slave_core_take_hcalls(&later, &nh);
+    slave_hcalls_free(hc, nh);
     slave_core_free(&later);
 }
 
