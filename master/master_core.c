@@ -140,10 +140,39 @@ static void start_recovery(struct master_core *m, struct master_node *r, int64_t
                            const char *why);
 static void queue_fence(struct master_core *m, uint32_t node, bool fenced);
 
+/* Tells member `to` about r's flow: Force-Return(r) while r leaves,
+ * Invalidate(r) while it recovers. */
+static void send_flow(struct master_core *m, uint32_t to, const struct master_node *r)
+{
+    Vmca__ForceReturn fr = VMCA__FORCE_RETURN__INIT;
+    Vmca__InvalidateNode inv = VMCA__INVALIDATE_NODE__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    if (r->state == VMCA__NODE_STATE__NODE_LEAVING) {
+        fr.node = r->cfg->id;
+        env.body_case = VMCA__ENVELOPE__BODY_FORCE_RETURN;
+        env.force_return = &fr;
+    } else {
+        inv.node = r->cfg->id;
+        env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NODE;
+        env.invalidate_node = &inv;
+    }
+    vmca_outbox_send(&m->out, to, &env);
+}
+
+/* ... to every other member (Active or Leaving). */
+static void broadcast_flow(struct master_core *m, const struct master_node *r)
+{
+    for (size_t i = 0; i < m->cfg->n_nodes; i++) {
+        const struct master_node *o = &m->nodes[i];
+        if (o != r && (o->state == VMCA__NODE_STATE__NODE_ACTIVE ||
+                       o->state == VMCA__NODE_STATE__NODE_LEAVING))
+            send_flow(m, o->cfg->id, r);
+    }
+}
+
 /* A node that becomes a member while flows run (it registered, or a
- * restarted master rebuilt it) must take part in them: Force-Return for
- * every leaving node, Invalidate for every recovering one; the flows wait
- * for its Statistics. */
+ * restarted master rebuilt it) takes part in them; the flows wait for its
+ * Statistics. */
 static void join_flows(struct master_core *m, struct master_node *n)
 {
     for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++) {
@@ -151,19 +180,7 @@ static void join_flows(struct master_core *m, struct master_node *n)
         if (!r || r == n)
             continue;
         n->flow_clear &= ~(UINT64_C(1) << f);
-        Vmca__ForceReturn fr = VMCA__FORCE_RETURN__INIT;
-        Vmca__InvalidateNode inv = VMCA__INVALIDATE_NODE__INIT;
-        Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-        if (r->state == VMCA__NODE_STATE__NODE_LEAVING) {
-            fr.node = r->cfg->id;
-            env.body_case = VMCA__ENVELOPE__BODY_FORCE_RETURN;
-            env.force_return = &fr;
-        } else {
-            inv.node = r->cfg->id;
-            env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NODE;
-            env.invalidate_node = &inv;
-        }
-        vmca_outbox_send(&m->out, n->cfg->id, &env);
+        send_flow(m, n->cfg->id, r);
     }
 }
 
@@ -335,18 +352,7 @@ static void start_recovery(struct master_core *m, struct master_node *r, int64_t
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_WARN, "node %u (%s) %s: %s -> recovery",
                     r->cfg->id, r->cfg->name, why, vmca_state_name(r->state));
     r->state = VMCA__NODE_STATE__NODE_RECOVERY;
-    for (size_t i = 0; i < m->cfg->n_nodes; i++) {
-        struct master_node *o = &m->nodes[i];
-        if (o == r || (o->state != VMCA__NODE_STATE__NODE_ACTIVE &&
-                       o->state != VMCA__NODE_STATE__NODE_LEAVING))
-            continue;
-        Vmca__InvalidateNode inv = VMCA__INVALIDATE_NODE__INIT;
-        inv.node = r->cfg->id;
-        Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-        env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NODE;
-        env.invalidate_node = &inv;
-        vmca_outbox_send(&m->out, o->cfg->id, &env);
-    }
+    broadcast_flow(m, r);
     check_flows(m, now_ms);
 }
 
@@ -391,18 +397,7 @@ static int on_leave_req(struct master_core *m, struct master_node *n, const Vmca
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "node %u (%s) leaving: %s -> leaving",
                     n->cfg->id, n->cfg->name, vmca_state_name(n->state));
     n->state = VMCA__NODE_STATE__NODE_LEAVING;
-    for (size_t i = 0; i < m->cfg->n_nodes; i++) {
-        struct master_node *o = &m->nodes[i];
-        if (o == n || (o->state != VMCA__NODE_STATE__NODE_ACTIVE &&
-                       o->state != VMCA__NODE_STATE__NODE_LEAVING))
-            continue;
-        Vmca__ForceReturn fr = VMCA__FORCE_RETURN__INIT;
-        fr.node = n->cfg->id;
-        Vmca__Envelope out = VMCA__ENVELOPE__INIT;
-        out.body_case = VMCA__ENVELOPE__BODY_FORCE_RETURN;
-        out.force_return = &fr;
-        vmca_outbox_send(&m->out, o->cfg->id, &out);
-    }
+    broadcast_flow(m, n);
     check_flows(m, now_ms);
     return VMCA_OK;
 }
