@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,10 +208,20 @@ static void write_cb(struct bufferevent *bev, void *arg)
         conn_free(c);
 }
 
+/* Small request/response frames: send at once, no Nagle delay. */
+static void no_delay(struct bufferevent *bev)
+{
+    int one = 1;
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct vmca_conn *c = arg;
     if (what & BEV_EVENT_CONNECTED) {
+        no_delay(bev);
         if (vmca_tls_peer_cn(bufferevent_openssl_get_ssl(bev), c->cn, sizeof c->cn)) {
             conn_fail(c, "peer certificate has no usable common name");
             return;

@@ -6,9 +6,12 @@ set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 for b in "$build"/bench/bench_*; do
+    case "$b" in *guest_inproc|*grant_latency) continue ;; esac  # driven by scripts below
     echo "== $(basename "$b")"
     "$b"
 done
+echo "== grant_latency"
+bash "$src/bench/grant_latency.sh" "$build"
 if [ -x "$src/bench/guest_path.sh" ]; then
     echo "== guest_path"
     bash "$src/bench/guest_path.sh" "$build"
