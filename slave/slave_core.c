@@ -1,11 +1,34 @@
 /* Slave core; see slave_core.h. */
 #include "slave_core.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "gfn.h"
+
+/* A refused message is logged once per sender and message type: a peer that
+ * keeps sending bad messages cannot flood the log. */
+static void refused(struct slave_core *s, uint32_t from, int body, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void refused(struct slave_core *s, uint32_t from, int body, const char *fmt, ...)
+{
+    const struct vmca_node_cfg *n = vmca_config_node_by_id(s->cfg, from);
+    if (n && body >= 0 && body < 32) {
+        uint32_t *seen = &s->refused_logged[n - s->cfg->nodes];
+        if (*seen & (UINT32_C(1) << body))
+            return;
+        *seen |= UINT32_C(1) << body;
+    }
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "%s (logged once per sender)", msg);
+}
 
 int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
                     const struct vmca_node_cfg *self, uint64_t incarnation,
@@ -20,7 +43,8 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     if (vmca_bitmap_init(&s->enabled, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK)
         return VMCA_ERR_NOMEM;
     s->frozen_until = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof *s->frozen_until);
-    if (!s->frozen_until || xfer_init(&s->xfers, cfg->n_nodes) != VMCA_OK ||
+    s->refused_logged = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof *s->refused_logged);
+    if (!s->frozen_until || !s->refused_logged || xfer_init(&s->xfers, cfg->n_nodes) != VMCA_OK ||
         vmca_bitmap_init(&s->returning, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
         vmca_bitmap_init(&s->return_pending, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
         vmca_bitmap_init(&s->return_stuck, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
@@ -132,6 +156,7 @@ void slave_core_free(struct slave_core *s)
     free(s->census.held);
     free(s->census.owners);
     free(s->frozen_until);
+    free(s->refused_logged);
     slave_hcalls_free(s->hc, s->n_hc);
     free(s->pend);
     vmca_outbox_free(&s->out);
@@ -429,8 +454,8 @@ static int on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
 {
     if (gf->donor != s->self->id || !peer_active(s, gf->requester) || gf->pages == 0 ||
         s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                    "refused grant-fwd: donor %u, requester %u, %llu pages", gf->donor,
+        refused(s, s->master, VMCA__ENVELOPE__BODY_GRANT_FWD,
+                "refused grant-fwd: donor %u, requester %u, %llu pages", gf->donor,
                     gf->requester, (unsigned long long)gf->pages);
         return VMCA_ERR_INVAL;
     }
@@ -495,15 +520,15 @@ static int on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmc
         all_own = vmca_gfn_home(g->blocks[i]->gfn) == s->self->id;
     if (s->state == VMCA__NODE_STATE__NODE_INACTIVE ||
         (!all_own && !vmca_bitmap_test(&s->enabled, from))) {
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                    "refused grant %llu from node %u: %s", (unsigned long long)g->xfer, from,
+        refused(s, from, VMCA__ENVELOPE__BODY_GRANT,
+                "refused grant %llu from node %u: %s", (unsigned long long)g->xfer, from,
                     s->state == VMCA__NODE_STATE__NODE_INACTIVE ? "not active yet"
                                                                 : "sender not enabled");
         return VMCA_ERR_STATE;
     }
     if (g->n_blocks == 0 || g->n_blocks > 8192) {
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                    "refused grant %llu from node %u: %zu blocks (1..8192 allowed)",
+        refused(s, from, VMCA__ENVELOPE__BODY_GRANT,
+                "refused grant %llu from node %u: %zu blocks (1..8192 allowed)",
                     (unsigned long long)g->xfer, from, g->n_blocks);
         return VMCA_ERR_PROTO;
     }
@@ -515,8 +540,8 @@ static int on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmc
         b[i].order = g->blocks[i]->order;
         b[i].generation = g->blocks[i]->generation;
         if (!vmca_block_valid(b[i].gfn, b[i].order, 0)) {
-            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                        "refused grant %llu from node %u: block %zu is malformed",
+            refused(s, from, VMCA__ENVELOPE__BODY_GRANT,
+                    "refused grant %llu from node %u: block %zu is malformed",
                         (unsigned long long)g->xfer, from, i);
             free(b);
             return VMCA_ERR_PROTO;
@@ -665,7 +690,7 @@ static int on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
 {
     uint32_t r = fr->node;
     if (r == s->self->id || !vmca_config_node_by_id(s->cfg, r)) {
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "refused force-return of node %u", r);
+        refused(s, s->master, VMCA__ENVELOPE__BODY_FORCE_RETURN, "refused force-return of node %u", r);
         return VMCA_ERR_INVAL;
     }
     if (vmca_bitmap_test(&s->enabled, r)) {
@@ -822,8 +847,8 @@ static int on_census(struct slave_core *s, uint32_t from, bool from_master,
         return VMCA_OK;
     }
     if (c->home != from) {
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                    "refused census of node %u from node %u: only a home asks", c->home, from);
+        refused(s, from, VMCA__ENVELOPE__BODY_CENSUS,
+                "refused census of node %u from node %u: only a home asks", c->home, from);
         return VMCA_ERR_AUTH;
     }
     if (c->done) {
@@ -894,7 +919,7 @@ static int on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *
 {
     uint32_t r = in->node;
     if (r == s->self->id || !vmca_config_node_by_id(s->cfg, r)) {
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "refused invalidate of node %u", r);
+        refused(s, s->master, VMCA__ENVELOPE__BODY_INVALIDATE_NODE, "refused invalidate of node %u", r);
         return VMCA_ERR_INVAL;
     }
     vmca_bitmap_clear(&s->enabled, r);
@@ -912,7 +937,7 @@ static int on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *
 static int on_invalidate_notify(struct slave_core *s)
 {
     if (s->state != VMCA__NODE_STATE__NODE_RECOVERY && s->state != VMCA__NODE_STATE__NODE_INACTIVE) {
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "refused invalidate-notify: %s",
+        refused(s, s->master, VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY, "refused invalidate-notify: %s",
                     "not recovering");
         return VMCA_ERR_STATE;
     }
@@ -927,7 +952,7 @@ static int on_invalidate_notify(struct slave_core *s)
 static int on_leave_notify(struct slave_core *s)
 {
     if (s->state != VMCA__NODE_STATE__NODE_LEAVING) {
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "refused leave-notify: not leaving");
+        refused(s, s->master, VMCA__ENVELOPE__BODY_LEAVE_NOTIFY, "refused leave-notify: not leaving");
         return VMCA_ERR_STATE;
     }
     uint64_t own = 0;
@@ -1023,8 +1048,8 @@ static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t n
 {
     for (size_t i = 0; i < en->n_nodes; i++) {
         if (!vmca_node_valid(en->nodes[i]) || !vmca_config_node_by_id(s->cfg, en->nodes[i])) {
-            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                        "refused enable-node: node %u is not in the configuration",
+            refused(s, s->master, VMCA__ENVELOPE__BODY_ENABLE_NODE,
+                    "refused enable-node: node %u is not in the configuration",
                         en->nodes[i]);
             return VMCA_ERR_INVAL;
         }
@@ -1065,8 +1090,8 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
                     env->body_case == VMCA__ENVELOPE__BODY_CENSUS_REPLY;
     if (peer_msg) {
         if (from_master || !vmca_config_node_by_id(s->cfg, from) || from == s->self->id) {
-            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                        "refused %s from node %u: not a peer", vmca_body_name(env->body_case),
+            refused(s, from, (int)env->body_case,
+                    "refused %s from node %u: not a peer", vmca_body_name(env->body_case),
                         from);
             return VMCA_ERR_AUTH;
         }
@@ -1077,8 +1102,8 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
                    : on_grant_ack(s, from, env->grant_ack);
     }
     if (!from_master || from != s->master) {
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                    "refused %s from node %u: only the master sends it",
+        refused(s, from, (int)env->body_case,
+                "refused %s from node %u: only the master sends it",
                     vmca_body_name(env->body_case), from);
         return VMCA_ERR_AUTH;
     }
@@ -1096,8 +1121,8 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
     case VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY:
         return on_invalidate_notify(s);
     default:
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                    "refused %s from the master: not handled by this slave yet",
+        refused(s, s->master, (int)env->body_case,
+                "refused %s from the master: not handled by this slave yet",
                     vmca_body_name(env->body_case));
         return VMCA_ERR_STATE;
     }

@@ -139,6 +139,7 @@ struct slave_core {
     int64_t *frozen_until;             /* by node index: census of that home */
     int64_t census_retry_ms;           /* a given-up census runs again then */
     struct vmca_bitmap invalidated;    /* homes whose memory is gone (until re-enabled) */
+    uint32_t *refused_logged;          /* by node index: message types refused and logged */
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */

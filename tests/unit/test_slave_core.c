@@ -191,6 +191,27 @@ static void test_later_life_recovers_first(void **state)
     slave_core_free(&later);
 }
 
+static void count_warn(void *arg, enum vmca_log_level level, const char *msg)
+{
+    if (level <= VMCA_LOG_WARN)
+        ++*(int *)arg;
+}
+
+static void test_refusals_logged_once(void **state)
+{
+    struct fixture *f = *state;
+    int warnings = 0;
+    f->s.log = count_warn;
+    f->s.log_arg = &warnings;
+    for (int i = 0; i < 5; i++)   /* node 3 keeps sending a master command */
+        assert_int_equal(enable(f, 3, (uint32_t[]){2}, 1, 1, 0), VMCA_ERR_AUTH);
+    assert_int_equal(warnings, 1);
+    for (int i = 0; i < 5; i++)   /* another sender gets its own line */
+        assert_int_not_equal(enable(f, 2, (uint32_t[]){2}, 1, 1, 0), 0);
+    assert_int_equal(warnings, 2);
+    assert_false(slave_core_enabled(&f->s, 2));   /* and nothing changed */
+}
+
 static void test_refusals(void **state)
 {
     struct fixture *f = *state;
@@ -225,6 +246,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_register_then_active, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statistics_schedule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_logged_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_later_life_recovers_first, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
