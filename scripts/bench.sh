@@ -6,12 +6,14 @@ set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 for b in "$build"/bench/bench_*; do
-    case "$b" in *guest_inproc|*grant_latency) continue ;; esac  # driven by scripts below
+    case "$b" in *guest_inproc|*grant_latency|*master_tls) continue ;; esac  # scripts below
     echo "== $(basename "$b")"
     "$b"
 done
 echo "== grant_latency"
 bash "$src/bench/grant_latency.sh" "$build"
+echo "== master_tls (500 slaves over TLS)"
+bash "$src/bench/master_tls.sh" "$build" 500
 if [ -x "$src/bench/guest_path.sh" ]; then
     echo "== guest_path"
     bash "$src/bench/guest_path.sh" "$build"
