@@ -352,6 +352,7 @@ static void start_recovery(struct master_core *m, struct master_node *r, int64_t
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_WARN, "node %u (%s) %s: %s -> recovery",
                     r->cfg->id, r->cfg->name, why, vmca_state_name(r->state));
     r->state = VMCA__NODE_STATE__NODE_RECOVERY;
+    r->recovered_inc = r->incarnation;
     broadcast_flow(m, r);
     check_flows(m, now_ms);
 }
@@ -412,6 +413,18 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         if (st->state != VMCA__NODE_STATE__NODE_ACTIVE)
             return refuse(m, n, REFUSE_STATS_STATE, VMCA_ERR_STATE,
                           "node is not registered", "statistics");
+        if (n->recovered_inc && env->incarnation == n->recovered_inc) {
+            /* A node we recovered (declared failed while it was alive, e.g.
+             * partitioned) still believes it is a member: tell it. */
+            Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
+            Vmca__Envelope out = VMCA__ENVELOPE__INIT;
+            out.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY;
+            out.invalidate_notify = &in;
+            vmca_outbox_send(&m->out, n->cfg->id, &out);
+            return refuse(m, n, REFUSE_STATS_STATE, VMCA_ERR_STATE,
+                          "this life of the node was recovered: it must register anew",
+                          "statistics");
+        }
         /* Master restart: an Active node tells us so; adopt it. */
         n->state = VMCA__NODE_STATE__NODE_ACTIVE;
         n->incarnation = env->incarnation;

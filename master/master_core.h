@@ -33,6 +33,7 @@ struct master_node {
     uint64_t flow_clear;              /* bit f: clear of flow f's node (below) */
     int64_t down_since_ms;            /* connection lost at; -1 connected/never */
     bool heard;                       /* connected or spoke since we started */
+    uint64_t recovered_inc;           /* the incarnation we last recovered */
 };
 
 /* Fencing through the fabric (the shell carries it out): a node declared

@@ -44,7 +44,8 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
         return VMCA_ERR_NOMEM;
     s->frozen_until = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof *s->frozen_until);
     s->refused_logged = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof *s->refused_logged);
-    if (!s->frozen_until || !s->refused_logged || xfer_init(&s->xfers, cfg->n_nodes) != VMCA_OK ||
+    s->census_round = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof *s->census_round);
+    if (!s->frozen_until || !s->refused_logged || !s->census_round || xfer_init(&s->xfers, cfg->n_nodes) != VMCA_OK ||
         vmca_bitmap_init(&s->returning, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
         vmca_bitmap_init(&s->return_pending, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
         vmca_bitmap_init(&s->return_stuck, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
@@ -80,6 +81,12 @@ static void *dup_array(const void *src, size_t n, size_t size, bool *fail)
 static void send_to_master(struct slave_core *s, Vmca__Envelope *env);
 static void send_register(struct slave_core *s);
 static void maybe_join(struct slave_core *s);
+static void queue_hcall(struct slave_core *s, enum slave_hc_kind kind, uint32_t node,
+                        uint64_t pages, bool enable, const struct vmca_block *blocks,
+                        size_t n_blocks);
+static void hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n);
+static void send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_t round,
+                        const struct vmca_block *blocks, size_t n, bool reply);
 
 static void send_invalidate(struct slave_core *s)
 {
@@ -88,6 +95,39 @@ static void send_invalidate(struct slave_core *s)
     env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE;
     env.invalidate = &inv;
     send_to_master(s, &env);
+}
+
+/* We were declared failed while alive (fenced, or the master says we were
+ * recovered): our claims on other homes were reclaimed by them and ours
+ * were dropped by the members. Forget all of it; once the recovery is over
+ * take our own pages back and register as a new life. */
+static void declared_failed(struct slave_core *s, bool recovery_done)
+{
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                "declared failed by the master: dropping every claim on other nodes' pages");
+    for (size_t i = 0; i < s->hv.n_owned; i++)
+        if (s->hv.owned[i].node != s->self->id)
+            queue_hcall(s, SLAVE_HC_INVALIDATE, s->hv.owned[i].node, 0, false, NULL, 0);
+    xfer_drop_all(&s->xfers);
+    vmca_bitmap_clear_all(&s->returning);
+    vmca_bitmap_clear_all(&s->return_pending);
+    vmca_bitmap_clear_all(&s->enabled);
+    s->census.running = false;
+    s->grant_any_req = 0;
+    s->reclaim_own = true;
+    s->out.incarnation++; /* a new life */
+    if (recovery_done) {
+        s->state = VMCA__NODE_STATE__NODE_INACTIVE;
+        queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, NULL, 0);
+        hcall_owners(s, NULL, 0);
+        s->reclaim_own = false;
+        if (s->master_up)
+            send_register(s);
+    } else {
+        s->state = VMCA__NODE_STATE__NODE_RECOVERY;
+        if (s->master_up)
+            send_invalidate(s);
+    }
 }
 
 /* The hypervisor restarted under us: this node's memory (and every page it
@@ -134,6 +174,9 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
         s->hv_generation = in->generation;
     if (first)
         maybe_join(s);
+    if (in->fenced && (s->state == VMCA__NODE_STATE__NODE_ACTIVE ||
+                       s->state == VMCA__NODE_STATE__NODE_LEAVING))
+        declared_failed(s, false);
     return VMCA_OK;
 }
 
@@ -157,6 +200,7 @@ void slave_core_free(struct slave_core *s)
     free(s->census.owners);
     free(s->frozen_until);
     free(s->refused_logged);
+    free(s->census_round);
     slave_hcalls_free(s->hc, s->n_hc);
     free(s->pend);
     vmca_outbox_free(&s->out);
@@ -601,6 +645,18 @@ static void reply_grant(struct slave_core *s, const struct slave_pending *p,
                         (unsigned long long)p->xfer, p->peer, i);
     }
     xfer_mark(&s->xfers, idx, p->peer_inc, p->xfer, XFER_APPLIED, r->pages);
+    /* Blocks of a home whose census we already answered (it is still
+     * running: the home is frozen here) would be missed by it: the sender
+     * may have lost them before it heard of the census. Amend our answer
+     * before acknowledging. */
+    for (size_t i = 0; i < r->n_results && i < r->n_blocks; i++) {
+        if (r->results[i] != SLAVE_GRANT_ACCEPTED)
+            continue;
+        uint32_t home = vmca_gfn_home(r->blocks[i].gfn);
+        size_t hi = node_index(s, home);
+        if (hi < s->cfg->n_nodes && s->frozen_until[hi] && s->census_round[hi])
+            send_census(s, home, home, s->census_round[hi], &r->blocks[i], 1, true);
+    }
     send_grant_ack(s, p->peer, p->xfer, r->pages, bounced, nb);
     for (size_t i = 0; i < nb;) {
         uint32_t home = vmca_gfn_home(bounced[i].gfn);
@@ -886,15 +942,17 @@ static void reply_owned(struct slave_core *s, const struct slave_pending *p,
             if (vmca_gfn_home(s->xfers.out[i].blocks[b].gfn) == p->peer)
                 all[k++] = s->xfers.out[i].blocks[b];
     send_census(s, p->peer, p->peer, p->round, all, k, true);
+    size_t idx = node_index(s, p->peer);
+    if (idx < s->cfg->n_nodes)
+        s->census_round[idx] = p->round;
     free(all);
 }
 
 static int on_census_reply(struct slave_core *s, uint32_t from, const Vmca__CensusReply *cr)
 {
     struct slave_census *c = &s->census;
-    if (!c->running || cr->home != s->self->id || cr->round != c->round ||
-        !vmca_bitmap_test(&c->waiting, from))
-        return VMCA_OK; /* late or repeated: ignore */
+    if (!c->running || cr->home != s->self->id || cr->round != c->round)
+        return VMCA_OK; /* late: ignore (amendments of answered peers are taken) */
     for (size_t i = 0; i < cr->n_blocks; i++) {
         struct vmca_block b = {cr->blocks[i]->gfn, cr->blocks[i]->order, 0};
         if (vmca_gfn_home(b.gfn) != s->self->id ||
@@ -936,15 +994,19 @@ static int on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *
 
 static int on_invalidate_notify(struct slave_core *s)
 {
-    if (s->state != VMCA__NODE_STATE__NODE_RECOVERY && s->state != VMCA__NODE_STATE__NODE_INACTIVE) {
-        refused(s, s->master, VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY, "refused invalidate-notify: %s",
-                    "not recovering");
-        return VMCA_ERR_STATE;
+    if (s->state == VMCA__NODE_STATE__NODE_ACTIVE || s->state == VMCA__NODE_STATE__NODE_LEAVING) {
+        declared_failed(s, true); /* recovered while we thought we were fine */
+        return VMCA_OK;
     }
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO, "recovery done: registering again");
     s->state = VMCA__NODE_STATE__NODE_INACTIVE;
     s->recovered = true;
     vmca_bitmap_clear_all(&s->enabled);
+    if (s->reclaim_own) {
+        queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, NULL, 0);
+        hcall_owners(s, NULL, 0);
+        s->reclaim_own = false;
+    }
     send_register(s);
     return VMCA_OK;
 }

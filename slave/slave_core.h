@@ -93,6 +93,7 @@ struct slave_vm {
  * by slave_core_on_hv_stats, which copies them. */
 struct slave_hv_sample {
     uint64_t generation;       /* the node's memory generation (fabric) */
+    bool fenced;               /* the master fenced this node: it was declared failed */
     uint64_t total_pages;      /* owned, all homes */
     uint64_t free_pages;
     struct slave_pages *owned;
@@ -140,6 +141,8 @@ struct slave_core {
     int64_t census_retry_ms;           /* a given-up census runs again then */
     struct vmca_bitmap invalidated;    /* homes whose memory is gone (until re-enabled) */
     uint32_t *refused_logged;          /* by node index: message types refused and logged */
+    bool reclaim_own;                  /* take back own pages before registering */
+    uint64_t *census_round;            /* by node index: round of that home we answered */
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */

@@ -434,6 +434,7 @@ static void on_hv_stats(void *arg, const Vmca__TkmStats *st)
         }
         struct slave_hv_sample sample = {
             .generation = st->generation,
+            .fenced = st->fenced,
             .total_pages = st->owned_pages, .free_pages = st->free_pages,
             .owned = owned, .n_owned = st->n_owned, .lent = lent, .n_lent = st->n_lent,
             .vms = vms, .n_vms = st->n_vms,

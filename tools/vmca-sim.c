@@ -35,7 +35,7 @@
 #define TRACE_LEN 32u
 
 enum ev_kind { EV_DELIVER, EV_TICK_MASTER, EV_TICK_SLAVE, EV_STATS, EV_GUEST, EV_FAULT,
-               EV_RESTART_NODE, EV_RESTART_MASTER, EV_RECONNECT };
+               EV_RESTART_NODE, EV_RESTART_MASTER, EV_RECONNECT, EV_HEAL };
 
 struct event {
     int64_t at;
@@ -80,7 +80,9 @@ struct sim {
     Vmca__NodeState prev_state[SIM_MAX_NODES + 1];
     struct event *heap;
     size_t heap_n, heap_cap;
-    bool f_crash, f_master, f_drop;
+    bool f_crash, f_master, f_drop, f_partition, f_slow;
+    bool cut[SIM_MAX_NODES + 1];      /* partitioned away from everyone */
+    int64_t slow_until[SIM_MAX_NODES + 1];
     bool quiet;                 /* no more faults */
     unsigned check_every;
     bool print_trace;           /* --trace: every event to stderr */
@@ -227,14 +229,21 @@ static bool ep_up(struct sim *s, uint32_t ep)
     return ep == MASTER_EP ? s->master_up : s->node[ep].up;
 }
 
+static bool reachable(struct sim *s, uint32_t a, uint32_t b)
+{
+    return ep_up(s, a) && ep_up(s, b) && !s->cut[a] && !s->cut[b];
+}
+
 static void send_frame(struct sim *s, uint32_t from, uint32_t to, bool from_master,
                        const uint8_t *frame, size_t len)
 {
-    if (!ep_up(s, from) || !ep_up(s, to) || from == to)
+    if (!reachable(s, from, to) || from == to)
         return;
     uint8_t *copy = malloc(len);
     memcpy(copy, frame, len);
     int64_t t = s->now + (int64_t)rnd_range(s, 1, 8);
+    if (s->slow_until[from] > s->now || s->slow_until[to] > s->now)
+        t += (int64_t)rnd_range(s, 20, 150); /* a slow node */
     if (t < s->link_last[from][to])
         t = s->link_last[from][to]; /* FIFO on one connection */
     s->link_last[from][to] = t;
@@ -291,6 +300,8 @@ static void run_hcalls(struct sim *s, struct sim_node *n)
                                            hc[i].blocks[b].generation};
             switch (hc[i].kind) {
             case SLAVE_HC_REQUEST:
+                if (s->fenced[n->id])
+                    break; /* as vmca-hv: a fenced node gives nothing away */
                 r.pages = hvx_request(n->hv, hc[i].pages, hc[i].node, hb, 4096, &r.n_blocks);
                 for (size_t b = 0; b < r.n_blocks; b++)
                     vb[b] = (struct vmca_block){hb[b].gfn, hb[b].order, hb[b].generation};
@@ -390,8 +401,8 @@ static void hv_stats(struct sim *s, struct sim_node *n)
         v[i] = (struct slave_vm){vms[i].vm, vms[i].tmem_used, vms[i].mm_target,
                                  vms[i].puts_total, vms[i].puts_succ, vms[i].gets_total,
                                  vms[i].flushes};
-    struct slave_hv_sample sample = {n->gen, st.owned_pages, st.free_pages, o, st.n_homes,
-                                     l, st.n_lent, v, st.n_vms};
+    struct slave_hv_sample sample = {n->gen, s->fenced[n->id], st.owned_pages, st.free_pages,
+                                     o, st.n_homes, l, st.n_lent, v, st.n_vms};
     slave_core_on_hv_stats(&n->sc, &sample);
 }
 
@@ -575,7 +586,9 @@ static void check_ownership(struct sim *s, bool at_rest)
             /* Claims on a home whose memory is closed (it rebooted and is not
              * a member again) are an earlier life's, pending invalidation:
              * nobody can reach that memory through them. */
-            if (!s->node[o].up)
+            /* A fenced node's claims on other homes are inert: its remote
+             * accesses fault and it gives nothing away until it drops them. */
+            if (!s->node[o].up || (o != h && s->fenced[o]))
                 continue;
             struct count_ctx c = {s, h, o};
             hvx_owned_blocks(s->node[o].hv, h, count_cb, &c);
@@ -622,7 +635,7 @@ static void check_states(struct sim *s)
 
 static void schedule_fault(struct sim *s)
 {
-    if (s->f_crash || s->f_master || s->f_drop)
+    if (s->f_crash || s->f_master || s->f_drop || s->f_partition || s->f_slow)
         at(s, s->now + (int64_t)rnd_range(s, 300, 3000), EV_FAULT, 0);
 }
 
@@ -630,15 +643,38 @@ static void do_fault(struct sim *s)
 {
     if (s->quiet)
         return;
-    unsigned kinds[3], nk = 0;
+    unsigned kinds[5], nk = 0;
     if (s->f_crash)
         kinds[nk++] = 0;
     if (s->f_master)
         kinds[nk++] = 1;
     if (s->f_drop)
         kinds[nk++] = 2;
+    if (s->f_partition)
+        kinds[nk++] = 3;
+    if (s->f_slow)
+        kinds[nk++] = 4;
     unsigned k = kinds[rnd(s) % nk];
-    if (k == 0) {
+    if (k == 3) {
+        /* Cut one slave off from everyone (master included) for a while. */
+        uint32_t a = (uint32_t)rnd_range(s, 2, s->n);
+        if (s->node[a].up && !s->cut[a]) {
+            trace(s, "node %u partitioned away", a);
+            bump_links(s, a);
+            s->cut[a] = true;
+            if (s->master_up) {
+                master_core_on_disconnect(&s->m, a, s->now);
+                drain_master(s);
+            }
+            slave_core_on_master_down(&s->node[a].sc, s->now);
+            drain_slave(s, &s->node[a]);
+            at(s, s->now + (int64_t)rnd_range(s, 300, 4000), EV_HEAL, a);
+        }
+    } else if (k == 4) {
+        uint32_t a = (uint32_t)rnd_range(s, 1, s->n);
+        s->slow_until[a] = s->now + (int64_t)rnd_range(s, 500, 5000);
+        trace(s, "node %u slow", a);
+    } else if (k == 0) {
         struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
         if (n->up && n->id != s->cfg.master.node_id) {
             node_crash(s, n);
@@ -672,7 +708,7 @@ static void do_fault(struct sim *s)
 static void deliver(struct sim *s, struct event *e)
 {
     uint32_t lo = e->a < e->b ? e->a : e->b, hi = e->a < e->b ? e->b : e->a;
-    if (e->epoch != s->epoch[lo][hi] || !ep_up(s, e->a) || !ep_up(s, e->b))
+    if (e->epoch != s->epoch[lo][hi] || !reachable(s, e->a, e->b))
         return;
     Vmca__Envelope *env;
     size_t used;
@@ -742,6 +778,24 @@ static void step(struct sim *s, struct event *e)
     case EV_RESTART_MASTER:
         if (!s->master_up)
             master_boot(s);
+        break;
+    case EV_HEAL:
+        if (s->cut[e->a]) {
+            s->cut[e->a] = false;
+            trace(s, "node %u partition heals", e->a);
+            if (n->up && s->master_up) {
+                master_core_on_connect(&s->m, n->id, n->incarnation, s->now);
+                slave_core_on_master_up(&n->sc, s->now);
+                drain_master(s);
+            }
+            for (unsigned i = 1; i <= s->n && n->up; i++)
+                if (i != n->id && s->node[i].up) {
+                    slave_core_on_peer_up(&s->node[i].sc, n->id, s->now);
+                    slave_core_on_peer_up(&n->sc, i, s->now);
+                    drain_slave(s, &s->node[i]);
+                }
+            drain_slave(s, n);
+        }
         break;
     case EV_RECONNECT:
         if (ep_up(s, e->a) && ep_up(s, e->b)) {
@@ -832,6 +886,8 @@ static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults
     s.f_crash = strstr(faults, "crash") != NULL;
     s.f_master = strstr(faults, "master") != NULL;
     s.f_drop = strstr(faults, "drop") != NULL;
+    s.f_partition = strstr(faults, "partition") != NULL;
+    s.f_slow = strstr(faults, "slow") != NULL;
     master_boot(&s);
     for (unsigned i = 1; i <= nodes; i++) {
         node_boot(&s, &s.node[i]);
@@ -851,6 +907,11 @@ static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults
     }
     /* Quiet period: no faults, every node and the master up, then I3. */
     s.quiet = true;
+    for (unsigned i = 1; i <= nodes; i++) {
+        s.slow_until[i] = 0;
+        if (s.cut[i])
+            push(&s, (struct event){.at = s.now, .kind = EV_HEAL, .a = i});
+    }
     if (!s.master_up && !s.failed)
         master_boot(&s);
     for (unsigned i = 1; i <= nodes && !s.failed; i++)
@@ -917,7 +978,8 @@ static const char usage[] =
     "  --seeds A..B      a sweep of seeds A to B\n"
     "  --steps N         scheduler steps per run before the quiet period (default 20000)\n"
     "  --nodes K         nodes, 3..16 (default 4)\n"
-    "  --faults LIST     comma-separated: crash, master, drop, or none (default all)\n"
+    "  --faults LIST     comma-separated: crash, master, drop, partition, slow, or\n"
+    "                    none (default crash,master,drop)\n"
     "  --check-every N   check I1 every N steps (default 1; I5 is checked every step)\n"
     "  --verbose         a line per seed\n"
     "  --trace           print every event (to stderr)\n"
@@ -979,8 +1041,8 @@ int main(int argc, char **argv)
             snprintf(tmp, sizeof tmp, "%s", optarg);
             for (char *save, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
                 if (strcmp(t, "crash") && strcmp(t, "master") && strcmp(t, "drop") &&
-                    strcmp(t, "none"))
-                    return bad("--faults", t, "crash, master, drop or none");
+                    strcmp(t, "partition") && strcmp(t, "slow") && strcmp(t, "none"))
+                    return bad("--faults", t, "crash, master, drop, partition, slow or none");
             faults = optarg;
             break;
         }

@@ -426,7 +426,12 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
             set_error(&r, HVX_EINVAL, err, sizeof err, "request: node %u is not another node of the cluster", rq->to);
             break;
         }
-        r.pages = hvx_request(hv->hvx, rq->pages, rq->to, blocks, TKM_MAX_BLOCKS, &n);
+        /* A fenced node was declared failed: its claims are being
+         * recovered elsewhere, so it gives nothing away. */
+        if (fabric_is_fenced(hv->fabric, hv->self->id))
+            r.pages = 0;
+        else
+            r.pages = hvx_request(hv->hvx, rq->pages, rq->to, blocks, TKM_MAX_BLOCKS, &n);
         put_blocks(&r, blocks, n, store, ptrs);
         log_info("request for node %u: gave %llu of %llu pages in %zu blocks", rq->to,
                  (unsigned long long)r.pages, (unsigned long long)rq->pages, n);
@@ -595,6 +600,7 @@ static void push_stats(struct hv *hv, struct tkm_client *only)
     s.used_pages = st.used_pages;
     s.metadata_bytes = st.metadata_bytes;
     s.generation = fabric_generation(hv->fabric, hv->self->id);
+    s.fenced = fabric_is_fenced(hv->fabric, hv->self->id);
     for (size_t i = 0; i < st.n_homes; i++) {
         vmca__home_pages__init(&po[i]);
         po[i].node = owned[i].node;
