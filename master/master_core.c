@@ -234,17 +234,27 @@ static bool stats_enables(const Vmca__Statistics *st, uint32_t node)
  * owned (or had in transit) come back to their homes (leak-free). */
 static void census_all(struct master_core *m)
 {
+    /* Every member is asked, whatever each home's enabled set says yet. */
+    uint32_t *members = malloc(m->cfg->n_nodes * sizeof *members);
+    size_t nm = 0;
+    for (size_t i = 0; members && i < m->cfg->n_nodes; i++)
+        if (m->nodes[i].state == VMCA__NODE_STATE__NODE_ACTIVE ||
+            m->nodes[i].state == VMCA__NODE_STATE__NODE_LEAVING)
+            members[nm++] = m->nodes[i].cfg->id;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         struct master_node *h = &m->nodes[i];
         if (h->state != VMCA__NODE_STATE__NODE_ACTIVE)
             continue;
         Vmca__Census c = VMCA__CENSUS__INIT;
         c.home = h->cfg->id;
+        c.members = members;
+        c.n_members = members ? nm : 0;
         Vmca__Envelope env = VMCA__ENVELOPE__INIT;
         env.body_case = VMCA__ENVELOPE__BODY_CENSUS;
         env.census = &c;
         vmca_outbox_send(&m->out, h->cfg->id, &env);
     }
+    free(members);
 }
 
 /* Leave complete when every other Active/Leaving node is clear of R and R

@@ -105,9 +105,11 @@ static void declared_failed(struct slave_core *s, bool recovery_done)
 {
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                 "declared failed by the master: dropping every claim on other nodes' pages");
-    for (size_t i = 0; i < s->hv.n_owned; i++)
-        if (s->hv.owned[i].node != s->self->id)
-            queue_hcall(s, SLAVE_HC_INVALIDATE, s->hv.owned[i].node, 0, false, NULL, 0);
+    /* Every other home, not only those of the last sample: pages may have
+     * arrived since. */
+    for (size_t i = 0; i < s->cfg->n_nodes; i++)
+        if (s->cfg->nodes[i].id != s->self->id)
+            queue_hcall(s, SLAVE_HC_INVALIDATE, s->cfg->nodes[i].id, 0, false, NULL, 0);
     xfer_drop_all(&s->xfers);
     vmca_bitmap_clear_all(&s->returning);
     vmca_bitmap_clear_all(&s->return_pending);
@@ -201,6 +203,7 @@ void slave_core_free(struct slave_core *s)
     free(s->frozen_until);
     free(s->refused_logged);
     free(s->census_round);
+    free(s->recent);
     slave_hcalls_free(s->hc, s->n_hc);
     free(s->pend);
     vmca_outbox_free(&s->out);
@@ -600,8 +603,31 @@ static int on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmc
     return VMCA_OK;
 }
 
-static int on_grant_ack(struct slave_core *s, uint32_t from, const Vmca__GrantAck *ack)
+static void remember_handover(struct slave_core *s, uint64_t xfer, uint32_t to, int64_t now_ms)
 {
+    for (size_t i = 0; i < s->xfers.n_out; i++) {
+        const struct xfer_out *x = &s->xfers.out[i];
+        if (x->xfer != xfer || x->to != to)
+            continue;
+        for (size_t b = 0; b < x->n; b++) {
+            if (s->n_recent == s->cap_recent) {
+                size_t cap = s->cap_recent ? s->cap_recent * 2 : 64;
+                struct slave_recent *v = realloc(s->recent, cap * sizeof *v);
+                if (!v)
+                    return;
+                s->recent = v;
+                s->cap_recent = cap;
+            }
+            s->recent[s->n_recent++] = (struct slave_recent){x->blocks[b], to, now_ms};
+        }
+        return;
+    }
+}
+
+static int on_grant_ack(struct slave_core *s, uint32_t from, const Vmca__GrantAck *ack,
+                        int64_t now_ms)
+{
+    remember_handover(s, ack->xfer, from, now_ms);
     if (!xfer_acked(&s->xfers, ack->xfer, from))
         return VMCA_OK; /* a repeated ack */
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
@@ -858,6 +884,11 @@ static void census_end(struct slave_core *s)
 static void census_finish(struct slave_core *s)
 {
     struct slave_census *c = &s->census;
+    /* Recent handovers are reported conservatively (the receiver may have
+     * lost them since): one more census once they are forgotten takes back
+     * what this one had to leave. */
+    if (!c->followup)
+        s->census_retry_ms = c->started_ms + 20 * (int64_t)s->cfg->timing.stats_interval_ms;
     queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, c->held, c->n);
     hcall_owners(s, c->owners, c->n);
     census_end(s); /* after the reclaim: hypercalls run in order */
@@ -866,29 +897,40 @@ static void census_finish(struct slave_core *s)
                 (unsigned long long)c->round, c->n);
 }
 
-/* The master says: run the census of our home. */
-static void census_start(struct slave_core *s, int64_t now_ms)
+/* The master says: run the census of our home, asking `members` (or, when
+ * it names none, every node we have enabled). */
+static void census_start(struct slave_core *s, const uint32_t *members, size_t n_members,
+                         bool followup, int64_t now_ms)
 {
     struct slave_census *c = &s->census;
     c->round++;
     c->running = true;
+    c->followup = followup;
     c->started_ms = now_ms;
     c->n = 0;
     /* Our own pages stop circulating first (hypercalls run in order). */
     freeze_home(s, s->self->id, now_ms + 10 * (int64_t)s->cfg->timing.stats_interval_ms);
     vmca_bitmap_clear_all(&c->waiting);
-    /* Our own transfers in flight: the receiver will own them. */
+    /* Our own transfers in flight or recently handed over: the receiver
+     * owns (or will own) them. */
     for (size_t i = 0; i < s->xfers.n_out; i++)
         for (size_t b = 0; b < s->xfers.out[i].n; b++)
             if (vmca_gfn_home(s->xfers.out[i].blocks[b].gfn) == s->self->id)
                 census_add(s, s->xfers.out[i].blocks[b], s->xfers.out[i].to);
-    for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
-         b = vmca_bitmap_next_set(&s->enabled, b + 1)) {
-        if (b == s->self->id)
-            continue;
-        vmca_bitmap_set(&c->waiting, b);
+    for (size_t i = 0; i < s->n_recent; i++)
+        if (vmca_gfn_home(s->recent[i].block.gfn) == s->self->id)
+            census_add(s, s->recent[i].block, s->recent[i].to);
+    for (size_t i = 0; i < n_members; i++)
+        if (members[i] != s->self->id && vmca_config_node_by_id(s->cfg, members[i]))
+            vmca_bitmap_set(&c->waiting, members[i]);
+    if (!n_members)
+        for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
+             b = vmca_bitmap_next_set(&s->enabled, b + 1))
+            if (b != s->self->id)
+                vmca_bitmap_set(&c->waiting, b);
+    for (size_t b = vmca_bitmap_next_set(&c->waiting, 0); b < c->waiting.nbits;
+         b = vmca_bitmap_next_set(&c->waiting, b + 1))
         send_census(s, (uint32_t)b, s->self->id, c->round, NULL, 0, false);
-    }
     if (vmca_bitmap_count(&c->waiting) == 0 && c->running)
         census_finish(s);
 }
@@ -899,7 +941,7 @@ static int on_census(struct slave_core *s, uint32_t from, bool from_master,
     if (from_master) {
         if (c->home != s->self->id || s->state != VMCA__NODE_STATE__NODE_ACTIVE)
             return VMCA_ERR_STATE;
-        census_start(s, now_ms);
+        census_start(s, c->members, c->n_members, false, now_ms);
         return VMCA_OK;
     }
     if (c->home != from) {
@@ -927,7 +969,7 @@ static void reply_owned(struct slave_core *s, const struct slave_pending *p,
 {
     if (r->status != 0)
         return; /* no answer: the home gives this round up */
-    size_t n = r->n_blocks;
+    size_t n = r->n_blocks + s->n_recent;
     for (size_t i = 0; i < s->xfers.n_out; i++)
         for (size_t b = 0; b < s->xfers.out[i].n; b++)
             n += vmca_gfn_home(s->xfers.out[i].blocks[b].gfn) == p->peer;
@@ -941,6 +983,9 @@ static void reply_owned(struct slave_core *s, const struct slave_pending *p,
         for (size_t b = 0; b < s->xfers.out[i].n; b++)
             if (vmca_gfn_home(s->xfers.out[i].blocks[b].gfn) == p->peer)
                 all[k++] = s->xfers.out[i].blocks[b];
+    for (size_t i = 0; i < s->n_recent; i++)
+        if (vmca_gfn_home(s->recent[i].block.gfn) == p->peer)
+            all[k++] = s->recent[i].block;
     send_census(s, p->peer, p->peer, p->round, all, k, true);
     size_t idx = node_index(s, p->peer);
     if (idx < s->cfg->n_nodes)
@@ -1161,7 +1206,7 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
             return on_census_reply(s, from, env->census_reply);
         return env->body_case == VMCA__ENVELOPE__BODY_GRANT
                    ? on_grant(s, from, env->incarnation, env->grant, now_ms)
-                   : on_grant_ack(s, from, env->grant_ack);
+                   : on_grant_ack(s, from, env->grant_ack, now_ms);
     }
     if (!from_master || from != s->master) {
         refused(s, from, (int)env->body_case,
@@ -1216,11 +1261,17 @@ void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
     if (s->census_retry_ms && now_ms >= s->census_retry_ms && !s->census.running) {
         s->census_retry_ms = 0;
         if (s->state == VMCA__NODE_STATE__NODE_ACTIVE)
-            census_start(s, now_ms);
+            census_start(s, NULL, 0, true, now_ms);
     }
     for (size_t i = 0; i < s->cfg->n_nodes; i++)
         if (s->frozen_until[i] && now_ms >= s->frozen_until[i])
             freeze_home(s, s->cfg->nodes[i].id, 0);
+    /* Handovers are remembered for two census timeouts. */
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n_recent; i++)
+        if (now_ms - s->recent[i].acked_ms <= 2 * patience)
+            s->recent[kept++] = s->recent[i];
+    s->n_recent = kept;
     if (!s->master_up || s->state == VMCA__NODE_STATE__NODE_INACTIVE)
         return;
     if (now_ms < s->next_stats_ms)

@@ -71,6 +71,7 @@ struct slave_pending {
 struct slave_census {
     uint64_t round;
     bool running;
+    bool followup;                     /* this round is the follow-up of another */
     int64_t started_ms;
     struct vmca_bitmap waiting;        /* peers that have not answered */
     struct vmca_block *held;
@@ -143,6 +144,14 @@ struct slave_core {
     uint32_t *refused_logged;          /* by node index: message types refused and logged */
     bool reclaim_own;                  /* take back own pages before registering */
     uint64_t *census_round;            /* by node index: round of that home we answered */
+    /* Blocks handed over recently (acknowledged): census answers report
+     * them too, so a transfer that completes around a census is seen. */
+    struct slave_recent {
+        struct vmca_block block;
+        uint32_t to;
+        int64_t acked_ms;
+    } *recent;
+    size_t n_recent, cap_recent;
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */
