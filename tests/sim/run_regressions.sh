@@ -5,10 +5,10 @@ set -euo pipefail
 sim=$1
 file=$(dirname "$0")/regressions.txt
 n=0
-while read -r seed nodes steps _; do
+while read -r seed nodes steps faults _; do
     case "$seed" in ''|\#*) continue ;; esac
-    "$sim" --seed "$seed" --nodes "$nodes" --steps "$steps" > /dev/null ||
-        { echo "regression seed $seed ($nodes nodes, $steps steps) fails again"; exit 1; }
+    "$sim" --seed "$seed" --nodes "$nodes" --steps "$steps" --faults "$faults" > /dev/null ||
+        { echo "regression seed $seed ($nodes nodes, $steps steps, $faults) fails again"; exit 1; }
     n=$((n + 1))
 done < "$file"
 echo "$n regression seeds clean"
