@@ -11,8 +11,19 @@ build=$(cd "${1:-$src/build}" && pwd)
 run=$build/demo
 conf=$run/demo.conf
 pids=()
+slaves=()
 
+# Slaves first: SIGTERM makes each leave the cluster cleanly (its pages come
+# back, others' pages go home), which needs the master and the hypervisors.
 stop_all() {
+    for p in "${slaves[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for _ in $(seq 100); do
+        alive=0
+        for p in "${slaves[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive -eq 0 ] && break
+        sleep 0.2
+    done
+    for p in "${slaves[@]}"; do kill -TERM "$p" 2>/dev/null || true; done  # a second: at once
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
@@ -40,6 +51,7 @@ for n in node1 node2 node3; do
     sleep 0.2
     "$build/slave/vmca-slave" --config "$conf" --node "$n" > "$run/$n.log" 2>&1 &
     pids+=($!)
+    slaves+=($!)
     sleep 0.7
     echo "== node table after starting $n"
     "$build/tools/vmcactl" --config "$conf" status
@@ -65,9 +77,15 @@ $tkm --node node1 grant 3 $blocks | head -n 1
 sleep 2.2   # hypervisor -> slave -> master: up to two statistics intervals
 "$build/tools/vmcactl" --config "$conf" status
 
-echo "== shutting down"
+echo "== shutting down: each node leaves the cluster cleanly, then everything stops"
 stop_all
 pids=()
+slaves=()
+grep -h "left the cluster" "$run"/node*.log | sed 's/^[^ ]* /   /' || true
+for n in node1 node2 node3; do
+    grep -q "left the cluster: 65536 of 65536 own pages back" "$run/$n.log" ||
+        { echo "demo: $n did not leave with all its pages" >&2; exit 1; }
+done
 for f in master node1 node2 node3 hv-node1 hv-node2 hv-node3; do
     grep -q "stopped" "$run/$f.log" || { echo "demo: $f did not stop cleanly" >&2; exit 1; }
 done
