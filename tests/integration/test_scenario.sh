@@ -9,12 +9,7 @@
 # read wrong data.
 . "$(dirname "$0")/lib.sh"
 
-make_cluster 4
-sed -i 's/tmem_pages = 2048;/tmem_pages = 256;/; s/tmem_pages = 3072;/tmem_pages = 4096;/' "$CONF"
-echo 'policy = { first_tier = "greedy-remote"; reserve_pages = 512; grant_batch = 1024; };' >> "$CONF"
-start_master
-for n in node1 node2 node3 node4; do start_node $n; done
-wait_until 20 "4 nodes active" all_active 4
+pressure_cluster
 
 gsock=$T/$CLUSTER-node2-guest.sock
 echo "24 4" > "$T/phases"
