@@ -170,6 +170,26 @@ static void broadcast_flow(struct master_core *m, const struct master_node *r)
     }
 }
 
+/* Flow messages travel once per connection: members that are not clear yet
+ * get them again (they are idempotent) on reconnect and now and then. */
+static void resend_flows(struct master_core *m, struct master_node *only, int64_t now_ms)
+{
+    for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++) {
+        struct master_node *r = m->flows[f].node ? node_by_id(m, m->flows[f].node) : NULL;
+        if (!r)
+            continue;
+        m->flows[f].resent_ms = now_ms;
+        for (size_t i = 0; i < m->cfg->n_nodes; i++) {
+            struct master_node *o = &m->nodes[i];
+            if (o == r || (only && o != only) || ((o->flow_clear >> f) & 1) ||
+                (o->state != VMCA__NODE_STATE__NODE_ACTIVE &&
+                 o->state != VMCA__NODE_STATE__NODE_LEAVING))
+                continue;
+            send_flow(m, o->cfg->id, r);
+        }
+    }
+}
+
 /* A node that becomes a member while flows run (it registered, or a
  * restarted master rebuilt it) takes part in them; the flows wait for its
  * Statistics. */
@@ -317,7 +337,7 @@ static int start_flow(struct master_core *m, struct master_node *r, int64_t now_
     }
     if (free_slot == MASTER_MAX_FLOWS)
         return -1;
-    m->flows[free_slot] = (struct master_flow){r->cfg->id, now_ms};
+    m->flows[free_slot] = (struct master_flow){r->cfg->id, now_ms, now_ms};
     for (size_t i = 0; i < m->cfg->n_nodes; i++)
         m->nodes[i].flow_clear &= ~(UINT64_C(1) << free_slot);
     return (int)free_slot;
@@ -372,6 +392,12 @@ void master_core_on_tick(struct master_core *m, int64_t now_ms)
     if (m->first_ms < 0)
         m->first_ms = now_ms;
     check_flows(m, now_ms);
+    int64_t every = 5 * (int64_t)m->cfg->timing.stats_interval_ms;
+    for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++)
+        if (m->flows[f].node && now_ms - m->flows[f].resent_ms >= every) {
+            resend_flows(m, NULL, now_ms);
+            break;
+        }
     int64_t timeout = m->cfg->timing.failure_timeout_ms;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         struct master_node *n = &m->nodes[i];
@@ -587,6 +613,7 @@ void master_core_on_connect(struct master_core *m, uint32_t node,
     mark_heard(m, n);
     n->connected = true;
     n->down_since_ms = -1;
+    resend_flows(m, n, now_ms);
     if (n->incarnation != incarnation)
         n->refused_logged = 0; /* a new life gets its own log lines */
 }

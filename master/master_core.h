@@ -51,6 +51,7 @@ struct master_fence {
 struct master_flow {
     uint32_t node;                    /* 0: slot free */
     int64_t started_ms;
+    int64_t resent_ms;                /* last re-send to members not yet clear */
 };
 
 struct master_core {
