@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "gfn.h"
+#include "pbblocks.h"
 
 /* A refused message is logged once per sender and message type: a peer that
  * keeps sending bad messages cannot flood the log. */
@@ -431,7 +432,7 @@ static void hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n)
     if (h->owners && n)
         memcpy(h->owners, owners, n * sizeof *owners);
     else
-        h->n_blocks = 0; /* an empty census: reclaims nothing wrongly */
+        h->n_blocks = 0; /* no owners: the shell fails the call (never an empty census) */
 }
 
 void slave_core_on_hv_up(struct slave_core *s)
@@ -449,31 +450,19 @@ void slave_core_on_hv_up(struct slave_core *s)
 
 static void send_grant(struct slave_core *s, const struct xfer_out *x)
 {
-    Vmca__Block *store = malloc((x->n ? x->n : 1) * sizeof *store);
-    Vmca__Block **ptrs = malloc((x->n ? x->n : 1) * sizeof *ptrs);
-    if (!store || !ptrs) {
-        free(store);
-        free(ptrs);
+    struct vmca_pb_blocks pb;
+    if (vmca_pb_blocks_make(&pb, x->blocks, x->n) != VMCA_OK)
         return; /* resent later */
-    }
-    for (size_t i = 0; i < x->n; i++) {
-        vmca__block__init(&store[i]);
-        store[i].gfn = x->blocks[i].gfn;
-        store[i].order = x->blocks[i].order;
-        store[i].generation = x->blocks[i].generation;
-        ptrs[i] = &store[i];
-    }
     Vmca__Grant g = VMCA__GRANT__INIT;
     g.xfer = x->xfer;
-    g.blocks = ptrs;
-    g.n_blocks = x->n;
+    g.blocks = pb.ptrs;
+    g.n_blocks = pb.n;
     g.req = x->req;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_GRANT;
     env.grant = &g;
     vmca_outbox_send(&s->out, x->to, &env);
-    free(store);
-    free(ptrs);
+    vmca_pb_blocks_free(&pb);
 }
 
 /* Starts transfer of `blocks` to `to` and sends it. */
@@ -515,31 +504,19 @@ static int on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
 static void send_grant_ack(struct slave_core *s, uint32_t to, uint64_t xfer, uint64_t accepted,
                            const struct vmca_block *bounced, size_t n_bounced)
 {
-    Vmca__Block *store = malloc((n_bounced ? n_bounced : 1) * sizeof *store);
-    Vmca__Block **ptrs = malloc((n_bounced ? n_bounced : 1) * sizeof *ptrs);
-    if (!store || !ptrs) {
-        free(store);
-        free(ptrs);
+    struct vmca_pb_blocks pb;
+    if (vmca_pb_blocks_make(&pb, bounced, n_bounced) != VMCA_OK)
         return; /* the sender resends; we ack then */
-    }
-    for (size_t i = 0; i < n_bounced; i++) {
-        vmca__block__init(&store[i]);
-        store[i].gfn = bounced[i].gfn;
-        store[i].order = bounced[i].order;
-        store[i].generation = bounced[i].generation;
-        ptrs[i] = &store[i];
-    }
     Vmca__GrantAck ack = VMCA__GRANT_ACK__INIT;
     ack.xfer = xfer;
     ack.accepted = accepted;
-    ack.bounced = ptrs;
-    ack.n_bounced = n_bounced;
+    ack.bounced = pb.ptrs;
+    ack.n_bounced = pb.n;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_GRANT_ACK;
     env.grant_ack = &ack;
     vmca_outbox_send(&s->out, to, &env);
-    free(store);
-    free(ptrs);
+    vmca_pb_blocks_free(&pb);
 }
 
 static size_t node_index(const struct slave_core *s, uint32_t node)
@@ -825,28 +802,17 @@ static void census_add(struct slave_core *s, struct vmca_block b, uint32_t owner
 static void send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_t round,
                         const struct vmca_block *blocks, size_t n, bool reply)
 {
-    Vmca__Block *store = malloc((n ? n : 1) * sizeof *store);
-    Vmca__Block **ptrs = malloc((n ? n : 1) * sizeof *ptrs);
-    if (!store || !ptrs) {
-        free(store);
-        free(ptrs);
+    struct vmca_pb_blocks pb;
+    if (vmca_pb_blocks_make(&pb, blocks, n) != VMCA_OK)
         return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        vmca__block__init(&store[i]);
-        store[i].gfn = blocks[i].gfn;
-        store[i].order = blocks[i].order;
-        store[i].generation = blocks[i].generation;
-        ptrs[i] = &store[i];
-    }
     Vmca__Census c = VMCA__CENSUS__INIT;
     Vmca__CensusReply cr = VMCA__CENSUS_REPLY__INIT;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     if (reply) {
         cr.home = home;
         cr.round = round;
-        cr.blocks = ptrs;
-        cr.n_blocks = n;
+        cr.blocks = pb.ptrs;
+        cr.n_blocks = pb.n;
         env.body_case = VMCA__ENVELOPE__BODY_CENSUS_REPLY;
         env.census_reply = &cr;
     } else {
@@ -856,8 +822,7 @@ static void send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64
         env.census = &c;
     }
     vmca_outbox_send(&s->out, to, &env);
-    free(store);
-    free(ptrs);
+    vmca_pb_blocks_free(&pb);
 }
 
 /* The census of our home is over (done or given up): pages move again. */

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "err.h"
 #include "log.h"
+#include "pbblocks.h"
 #include "slave_core.h"
 #include "sys.h"
 #include "tkm.h"
@@ -293,7 +294,7 @@ static void drain_hcalls(struct slave_shell *sh)
         Vmca__TkmOwned ow = VMCA__TKM_OWNED__INIT;
         Vmca__TkmReclaim rc = VMCA__TKM_RECLAIM__INIT;
         Vmca__TkmFreeze fz = VMCA__TKM_FREEZE__INIT;
-        Vmca__Block *store = NULL, **ptrs = NULL;
+        struct vmca_pb_blocks pb = {0};
         m.id = hc[i].id;
         switch (hc[i].kind) {
         case SLAVE_HC_REQUEST:
@@ -304,24 +305,23 @@ static void drain_hcalls(struct slave_shell *sh)
             break;
         case SLAVE_HC_GRANT:
         case SLAVE_HC_RECLAIM:
-            store = calloc(hc[i].n_blocks + 1, sizeof *store);
-            ptrs = calloc(hc[i].n_blocks + 1, sizeof *ptrs);
-            for (size_t b = 0; store && ptrs && b < hc[i].n_blocks; b++) {
-                vmca__block__init(&store[b]);
-                store[b].gfn = hc[i].blocks[b].gfn;
-                store[b].order = hc[i].blocks[b].order;
-                store[b].generation = hc[i].blocks[b].generation;
-                ptrs[b] = &store[b];
+            /* No memory: the call fails (an empty reclaim would wrongly
+             * take back every page). */
+            if (vmca_pb_blocks_make(&pb, hc[i].blocks, hc[i].n_blocks) != VMCA_OK ||
+                (hc[i].kind == SLAVE_HC_RECLAIM && !hc[i].owners)) {
+                vmca_pb_blocks_free(&pb);
+                m.call_case = VMCA__TKM_TO_HV__CALL__NOT_SET;
+                break;
             }
             if (hc[i].kind == SLAVE_HC_GRANT) {
                 gr.from = hc[i].node;
-                gr.blocks = ptrs;
-                gr.n_blocks = store && ptrs ? hc[i].n_blocks : 0;
+                gr.blocks = pb.ptrs;
+                gr.n_blocks = pb.n;
                 m.call_case = VMCA__TKM_TO_HV__CALL_GRANT;
                 m.grant = &gr;
             } else {
-                rc.held = ptrs;
-                rc.n_held = store && ptrs && hc[i].owners ? hc[i].n_blocks : 0;
+                rc.held = pb.ptrs;
+                rc.n_held = pb.n;
                 rc.owners = hc[i].owners;
                 rc.n_owners = rc.n_held;
                 m.call_case = VMCA__TKM_TO_HV__CALL_RECLAIM;
@@ -357,10 +357,9 @@ static void drain_hcalls(struct slave_shell *sh)
             m.enable = &en;
             break;
         }
-        if (tkm_call(sh->tkm, &m, NULL) != VMCA_OK)
+        if (m.call_case == VMCA__TKM_TO_HV__CALL__NOT_SET || tkm_call(sh->tkm, &m, NULL) != VMCA_OK)
             hcall_failed(sh, hc[i].id);
-        free(store);
-        free(ptrs);
+        vmca_pb_blocks_free(&pb);
     }
     slave_hcalls_free(hc, n);
     /* A failed hypercall's handling may have queued frames. */
