@@ -121,6 +121,23 @@ static void trace(struct sim *s, const char *fmt, ...)
         fprintf(stderr, "%s\n", line);
 }
 
+/* --trace also shows what the cores log (not kept in the short trace). */
+static void master_log(void *arg, enum vmca_log_level level, const char *msg)
+{
+    struct sim *s = arg;
+    (void)level;
+    if (s->print_trace)
+        fprintf(stderr, "%8" PRId64 "ms   [master] %s\n", s->now, msg);
+}
+
+static void slave_log(void *arg, enum vmca_log_level level, const char *msg)
+{
+    struct sim_node *n = arg;
+    (void)level;
+    if (n->sim->print_trace)
+        fprintf(stderr, "%8" PRId64 "ms   [node %u] %s\n", n->sim->now, n->id, msg);
+}
+
 static void violation(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void violation(struct sim *s, const char *fmt, ...)
 {
@@ -427,18 +444,18 @@ static void node_boot(struct sim *s, struct sim_node *n)
     hvx_client_new(n->hv, 1);
     n->pool = hvx_pool_new(n->hv, 1, HVX_POOL_EPHEMERAL);
     n->incarnation = ((uint64_t)n->gen << 32) | n->id;
-    slave_core_init(&n->sc, &s->cfg, &s->nodes_cfg[n->id - 1], n->incarnation, NULL, NULL);
+    slave_core_init(&n->sc, &s->cfg, &s->nodes_cfg[n->id - 1], n->incarnation, slave_log, n);
     n->core_live = true;
     n->up = true;
     hv_stats(s, n);
     slave_core_on_hv_up(&n->sc);
-    if (s->master_up) {
+    if (reachable(s, n->id, MASTER_EP)) {
         master_core_on_connect(&s->m, n->id, n->incarnation, s->now);
         slave_core_on_master_up(&n->sc, s->now);
         drain_master(s);
     }
     for (unsigned i = 1; i <= s->n; i++)
-        if (i != n->id && s->node[i].up) {
+        if (i != n->id && reachable(s, n->id, i)) {
             slave_core_on_peer_up(&s->node[i].sc, n->id, s->now);
             drain_slave(s, &s->node[i]);
         }
@@ -472,14 +489,14 @@ static void node_crash(struct sim *s, struct sim_node *n)
 
 static void master_boot(struct sim *s)
 {
-    master_core_init(&s->m, &s->cfg, UINT64_C(0x4d00000000) + s->seq, NULL, NULL);
+    master_core_init(&s->m, &s->cfg, UINT64_C(0x4d00000000) + s->seq, master_log, s);
     s->master_up = true;
     for (unsigned i = 1; i <= s->n; i++)
         s->prev_state[i] = VMCA__NODE_STATE__NODE_INACTIVE;
     for (unsigned i = 1; i <= s->n; i++) {
         struct sim_node *n = &s->node[i];
-        if (!n->up)
-            continue;
+        if (!reachable(s, MASTER_EP, i))
+            continue; /* down or cut off: it connects when it can */
         master_core_on_connect(&s->m, n->id, n->incarnation, s->now);
         slave_core_on_master_up(&n->sc, s->now);
         drain_slave(s, n);
@@ -798,7 +815,7 @@ static void step(struct sim *s, struct event *e)
         }
         break;
     case EV_RECONNECT:
-        if (ep_up(s, e->a) && ep_up(s, e->b)) {
+        if (reachable(s, e->a, e->b)) {
             if (e->b == MASTER_EP) {
                 master_core_on_connect(&s->m, e->a, s->node[e->a].incarnation, s->now);
                 slave_core_on_master_up(&s->node[e->a].sc, s->now);
