@@ -396,13 +396,15 @@ int hvx_owned_blocks(const struct hvx *h, uint32_t home,
         return 0;
     for (uint64_t i = 0; i < z->pages;) {
         if (!bit_test(z->owned, i)) {
-            i++;
+            uint64_t rest = z->owned[i >> 6] >> (i & 63);
+            i = rest ? i + 1 : (i | 63) + 1; /* a word with nothing more: skip it */
             continue;
         }
+        /* Grow while the buddy half is owned too (the first half is). */
         unsigned ord = 0;
         while (ord < HVX_BUDDY_MAX_ORDER && !(i & (UINT64_C(1) << ord)) &&
                i + (UINT64_C(2) << ord) <= z->pages &&
-               !range_any_clear(z->owned, i, UINT64_C(2) << ord))
+               !range_any_clear(z->owned, i + (UINT64_C(1) << ord), UINT64_C(1) << ord))
             ord++;
         int rc = fn(arg, (struct hvx_block){vmca_gfn_make(home, i), ord, z->generation});
         if (rc)
