@@ -160,6 +160,28 @@ bool hvx_enabled(const struct hvx *h, uint32_t home)
     return vmca_node_valid(home) && bit_test(h->enabled, home);
 }
 
+uint64_t hvx_owned_pages(const struct hvx *h)
+{
+    uint64_t pages = 0;
+    for (unsigned k = 0; k < h->n_zones; k++)
+        pages += h->zones[h->by_distance[k]]->owned_pages;
+    return pages;
+}
+
+uint64_t hvx_targets_sum(const struct hvx *h, size_t *n_set)
+{
+    uint64_t sum = 0;
+    *n_set = 0;
+    for (unsigned i = 0; i < HVX_CLIENTS; i++) {
+        const struct hvx_client *c = h->clients[i];
+        if (c && c->target != UINT64_MAX) {
+            sum += c->target;
+            (*n_set)++;
+        }
+    }
+    return sum;
+}
+
 void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *owned,
                size_t cap_owned, struct hvx_home_pages *lent, size_t cap_lent,
                struct hvx_vm_stats *vms, size_t cap_vms, bool reset_period)

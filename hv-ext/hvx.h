@@ -215,6 +215,12 @@ void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *
                size_t cap_owned, struct hvx_home_pages *lent, size_t cap_lent,
                struct hvx_vm_stats *vms, size_t cap_vms, bool reset_period);
 
+/* Read-only peeks (no purge, no reset, unlike hvx_stats): pages owned
+ * here over all homes, and the sum of the per-VM targets that are set
+ * (*n_set of them; unlimited ones are not counted). */
+uint64_t hvx_owned_pages(const struct hvx *h);
+uint64_t hvx_targets_sum(const struct hvx *h, size_t *n_set);
+
 /* Distance between two homes in the hardware tree: 0 for the same node,
  * else the number of tree levels below their lowest common parent. */
 unsigned hvx_distance(const struct hvx *h, uint32_t a, uint32_t b);

@@ -86,6 +86,8 @@ static void queue_hcall(struct slave_core *s, enum slave_hc_kind kind, uint32_t 
                         uint64_t pages, bool enable, const struct vmca_block *blocks,
                         size_t n_blocks);
 static void hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n);
+static void send_limits(struct slave_core *s);
+static void expect_reply(struct slave_core *s, struct slave_pending p);
 static void send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_t round,
                         const struct vmca_block *blocks, size_t n, bool reply);
 
@@ -167,6 +169,11 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     s->hv = copy;
     s->hv_up = true;
     s->sample_fresh = true;
+    s->owned_now = in->total_pages;
+    if (s->n_targets && targets_sum(s->targets, s->n_targets) > s->owned_now) {
+        targets_fit(s->targets, s->n_targets, s->owned_now); /* stale claims went */
+        send_limits(s);
+    }
     bool first = !s->hv_generation;
     if (in->generation && s->hv_generation && in->generation != s->hv_generation) {
         s->hv_generation = in->generation;
@@ -205,6 +212,7 @@ void slave_core_free(struct slave_core *s)
     free(s->refused_logged);
     free(s->census_round);
     free(s->recent);
+    free(s->targets);
     slave_hcalls_free(s->hc, s->n_hc);
     free(s->pend);
     vmca_outbox_free(&s->out);
@@ -383,7 +391,10 @@ static void queue_hcall(struct slave_core *s, enum slave_hc_kind kind, uint32_t 
         memcpy(copy, blocks, n_blocks * sizeof *copy);
     }
     s->hc[s->n_hc++] = (struct slave_hcall){s->next_hc_id++, kind, node, pages, enable,
-                                            copy, n_blocks, NULL};
+                                            copy, n_blocks, NULL, NULL, 0};
+    /* Their replies change the pages owned here (first tier). */
+    if (kind == SLAVE_HC_INVALIDATE || kind == SLAVE_HC_RECLAIM)
+        expect_reply(s, (struct slave_pending){.kind = kind, .peer = node});
     return;
 nomem:
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory queueing a hypercall");
@@ -420,6 +431,7 @@ void slave_hcalls_free(struct slave_hcall *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(v[i].blocks);
         free(v[i].owners);
+        free(v[i].targets);
     }
     free(v);
 }
@@ -1045,6 +1057,74 @@ static int on_leave_notify(struct slave_core *s)
     return VMCA_OK;
 }
 
+/* Pages in a list of blocks. */
+static uint64_t blocks_pages(const struct vmca_block *b, size_t n)
+{
+    uint64_t pages = 0;
+    for (size_t i = 0; i < n; i++)
+        pages += UINT64_C(1) << b[i].order;
+    return pages;
+}
+
+/* ---- first tier: per-VM targets ---- */
+
+static bool uses_targets(const struct slave_core *s)
+{
+    return strcmp(s->cfg->policy.first_tier, "tlp") == 0;
+}
+
+/* Mem-Limit with the current targets. */
+static void send_limits(struct slave_core *s)
+{
+    if (!s->n_targets)
+        return;
+    size_t before = s->n_hc;
+    queue_hcall(s, SLAVE_HC_MEM_LIMIT, 0, 0, false, NULL, 0);
+    if (s->n_hc == before)
+        return; /* out of memory, logged */
+    struct vm_target *copy = malloc(s->n_targets * sizeof *copy);
+    if (!copy) {
+        s->n_hc--; /* never an empty Mem-Limit */
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory sending targets");
+        return;
+    }
+    memcpy(copy, s->targets, s->n_targets * sizeof *copy);
+    s->hc[s->n_hc - 1].targets = copy;
+    s->hc[s->n_hc - 1].n_targets = s->n_targets;
+}
+
+/* Pages left this node: the targets must still fit in what it owns (I6,
+ * thesis Eq. 6.1), so they shrink at once rather than next period. Replies
+ * and samples come from the hypervisor in order, so the count stays exact. */
+static void owned_changed(struct slave_core *s, enum slave_hc_kind kind,
+                          const struct slave_hv_reply *r)
+{
+    uint64_t gone = 0;
+    switch (kind) {
+    case SLAVE_HC_GRANT:
+    case SLAVE_HC_RECLAIM:
+        if (r->status == 0)
+            s->owned_now += r->pages;
+        return;
+    case SLAVE_HC_REQUEST:
+        gone = r->status == 0 ? blocks_pages(r->blocks, r->n_blocks) : 0;
+        break;
+    case SLAVE_HC_RETURN:
+        gone = blocks_pages(r->blocks, r->n_blocks); /* given back even when stuck */
+        break;
+    case SLAVE_HC_INVALIDATE:
+        gone = r->status == 0 ? r->pages : 0;
+        break;
+    default:
+        return;
+    }
+    s->owned_now = gone < s->owned_now ? s->owned_now - gone : 0;
+    if (s->n_targets && targets_sum(s->targets, s->n_targets) > s->owned_now) {
+        targets_fit(s->targets, s->n_targets, s->owned_now);
+        send_limits(s);
+    }
+}
+
 void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r,
                             int64_t now_ms)
 {
@@ -1053,6 +1133,7 @@ void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r
             continue;
         struct slave_pending p = s->pend[i];
         s->pend[i] = s->pend[--s->n_pend];
+        owned_changed(s, p.kind, r);
         if (p.kind == SLAVE_HC_REQUEST)
             reply_request(s, &p, r);
         else if (p.kind == SLAVE_HC_GRANT)
@@ -1101,14 +1182,48 @@ static void ask_pages(struct slave_core *s, uint64_t pages, int64_t now_ms, cons
     }
 }
 
+/* tlp (thesis Algorithm 8) on the last sample: new targets to the
+ * hypervisor, and a Grant-Any for what they need beyond the pages owned. */
+static void first_tier_tlp(struct slave_core *s, int64_t now_ms)
+{
+    size_t n = s->hv.n_vms;
+    struct vm_period *vp = malloc((n ? n : 1) * sizeof *vp);
+    struct vm_target *out = malloc((n ? n : 1) * sizeof *out);
+    if (!vp || !out) {
+        free(vp);
+        free(out);
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory computing targets");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        vp[i] = (struct vm_period){s->hv.vms[i].vm, s->hv.vms[i].used, s->hv.vms[i].target,
+                                   s->hv.vms[i].puts_total, s->hv.vms[i].puts_succ};
+    struct tlp_params p = {s->cfg->policy.tlp_percent, s->cfg->policy.tlp_threshold,
+                           s->self->tmem_pages};
+    uint64_t ask;
+    tlp_targets(s->targets, s->n_targets, vp, n, &p, s->owned_now, out, &ask);
+    free(vp);
+    free(s->targets);
+    s->targets = out;
+    s->n_targets = n;
+    if (n)
+        send_limits(s);
+    if (ask)
+        ask_pages(s, ask, now_ms, "targets above the pages owned");
+}
+
 /* greedy-remote (POLICIES.md): when a VM's puts failed in the last period,
  * ask the master for a batch of pages, one request at a time. greedy-local
- * never asks. The other first-tier policies (per-VM targets) come with the
- * policies work; until then they ask like greedy-remote. */
+ * never asks. tlp sets per-VM targets; the other first-tier policies come
+ * with the policies work and until then ask like greedy-remote. */
 static void first_tier(struct slave_core *s, int64_t now_ms)
 {
     if (strcmp(s->cfg->policy.first_tier, "greedy-local") == 0)
         return;
+    if (uses_targets(s)) {
+        first_tier_tlp(s, now_ms);
+        return;
+    }
     bool failed = false;
     for (size_t i = 0; i < s->hv.n_vms; i++)
         failed |= s->hv.vms[i].puts_total > s->hv.vms[i].puts_succ;

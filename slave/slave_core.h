@@ -10,6 +10,7 @@
 
 #include "bitmap.h"
 #include "config.h"
+#include "first_tier.h"
 #include "log.h"
 #include "outbox.h"
 #include "transfer.h"
@@ -25,6 +26,7 @@ enum slave_hc_kind {
     SLAVE_HC_OWNED = 6,     /* node = home: blocks of it owned here */
     SLAVE_HC_RECLAIM = 7,   /* blocks held by owners[]: census result */
     SLAVE_HC_FREEZE = 8,    /* node = home, enable = frozen */
+    SLAVE_HC_MEM_LIMIT = 9, /* targets: per-VM targets (Mem-Limit) */
 };
 
 struct slave_hcall {
@@ -36,6 +38,8 @@ struct slave_hcall {
     struct vmca_block *blocks;   /* owned by the array (slave_hcalls_free) */
     size_t n_blocks;
     uint32_t *owners;            /* reclaim: one per block; owned likewise */
+    struct vm_target *targets;   /* mem-limit; owned likewise */
+    size_t n_targets;
 };
 
 /* Grant results per block, as the hypervisor reports them. */
@@ -152,6 +156,11 @@ struct slave_core {
         int64_t acked_ms;
     } *recent;
     size_t n_recent, cap_recent;
+    /* First tier (tlp): the targets last sent to the hypervisor, and the
+     * pages this node owns by the last sample and the hypercalls since. */
+    struct vm_target *targets;
+    size_t n_targets;
+    uint64_t owned_now;
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */

@@ -294,6 +294,8 @@ static void drain_hcalls(struct slave_shell *sh)
         Vmca__TkmOwned ow = VMCA__TKM_OWNED__INIT;
         Vmca__TkmReclaim rc = VMCA__TKM_RECLAIM__INIT;
         Vmca__TkmFreeze fz = VMCA__TKM_FREEZE__INIT;
+        Vmca__TkmMemLimit ml = VMCA__TKM_MEM_LIMIT__INIT;
+        Vmca__VmTarget *vt = NULL, **vtp = NULL;
         struct vmca_pb_blocks pb = {0};
         m.id = hc[i].id;
         switch (hc[i].kind) {
@@ -350,6 +352,22 @@ static void drain_hcalls(struct slave_shell *sh)
             m.call_case = VMCA__TKM_TO_HV__CALL_RET;
             m.ret = &rt;
             break;
+        case SLAVE_HC_MEM_LIMIT:
+            vt = calloc(hc[i].n_targets, sizeof *vt);
+            vtp = calloc(hc[i].n_targets, sizeof *vtp);
+            if (!vt || !vtp)
+                break; /* no memory: the call fails */
+            for (size_t k = 0; k < hc[i].n_targets; k++) {
+                vmca__vm_target__init(&vt[k]);
+                vt[k].vm = hc[i].targets[k].vm;
+                vt[k].pages = hc[i].targets[k].pages;
+                vtp[k] = &vt[k];
+            }
+            ml.targets = vtp;
+            ml.n_targets = hc[i].n_targets;
+            m.call_case = VMCA__TKM_TO_HV__CALL_MEM_LIMIT;
+            m.mem_limit = &ml;
+            break;
         case SLAVE_HC_ENABLE:
             en.home = hc[i].node;
             en.enable = hc[i].enable;
@@ -360,6 +378,8 @@ static void drain_hcalls(struct slave_shell *sh)
         if (m.call_case == VMCA__TKM_TO_HV__CALL__NOT_SET || tkm_call(sh->tkm, &m, NULL) != VMCA_OK)
             hcall_failed(sh, hc[i].id);
         vmca_pb_blocks_free(&pb);
+        free(vt);
+        free(vtp);
     }
     slave_hcalls_free(hc, n);
     /* A failed hypercall's handling may have queued frames. */

@@ -6,8 +6,11 @@
  * and simulated guests that put/get/flush and verify every page they read.
  * After every step it checks the invariants of PROTOCOL.md it can see:
  *   I1 single owner: no page owned by two live nodes;
+ *   I2 conservation: while no failure is pending, every page of a home is
+ *      owned by a live node or in a live node's transit;
  *   I4 no stale read: a get never returns other data than the last put;
  *   I5 legal states: the master's node states move only along its edges;
+ *   I6 targets: the per-VM targets a slave set sum to at most what it owns;
  * and at the end, after a quiet period with every node up, I3 (no leak at
  * rest: every page of every home owned exactly once, nothing in transit).
  * The same seed replays the same run; the first violation stops it with the
@@ -33,6 +36,8 @@
 #define SIM_KEYS 256u           /* guest keys per node */
 #define MASTER_EP 0u            /* endpoint 0 = the master; 1..N = slaves */
 #define TRACE_LEN 32u
+
+static const char *opt_policy = "greedy-remote"; /* --policy: every slave's first tier */
 
 enum ev_kind { EV_DELIVER, EV_TICK_MASTER, EV_TICK_SLAVE, EV_STATS, EV_GUEST, EV_FAULT,
                EV_RESTART_NODE, EV_RESTART_MASTER, EV_RECONNECT, EV_HEAL };
@@ -378,6 +383,10 @@ static void run_hcalls(struct sim *s, struct sim_node *n)
                 break;
             case SLAVE_HC_FREEZE:
                 r.status = hvx_freeze(n->hv, hc[i].node, hc[i].enable);
+                break;
+            case SLAVE_HC_MEM_LIMIT:
+                for (size_t k = 0; k < hc[i].n_targets; k++)
+                    hvx_set_target(n->hv, hc[i].targets[k].vm, hc[i].targets[k].pages);
                 break;
             case SLAVE_HC_RECLAIM: {
                 int64_t got = hvx_reclaim(n->hv, hb, hc[i].owners, hc[i].owners ? nb : 0);
@@ -748,6 +757,21 @@ static void check_states(struct sim *s)
     }
 }
 
+/* I6: the per-VM targets a slave set sum to at most the pages it owns. */
+static void check_targets(struct sim *s)
+{
+    for (unsigned i = 1; i <= s->n && !s->failed; i++) {
+        struct sim_node *n = &s->node[i];
+        if (!n->up)
+            continue;
+        size_t set;
+        uint64_t sum = hvx_targets_sum(n->hv, &set), owned = hvx_owned_pages(n->hv);
+        if (set && sum > owned)
+            violation(s, "I6: node %u: per-VM targets sum to %" PRIu64 " pages, above the %"
+                      PRIu64 " it owns", i, sum, owned);
+    }
+}
+
 /* The checks after a step. A guest's put/get/flush changes no ownership,
  * transit or census state, so I1/I2 are only re-checked after other steps
  * (every one, or every check_every-th with --check-every). */
@@ -755,8 +779,10 @@ static void after_step(struct sim *s, const struct event *e)
 {
     check_states(s); /* cheap, and edges must not be skipped */
     track_census(s);
-    if (e->kind != EV_GUEST && ++s->changed % s->check_every == 0)
+    if (e->kind != EV_GUEST && ++s->changed % s->check_every == 0) {
         check_ownership(s, false);
+        check_targets(s);
+    }
 }
 
 /* ---- the run ---- */
@@ -968,7 +994,9 @@ static void sim_setup(struct sim *s, uint64_t seed, unsigned nodes)
     s->cfg.max_frame = 1u << 20;
     s->cfg.master.node_id = 1;
     snprintf(s->cfg.cluster, sizeof s->cfg.cluster, "sim");
-    snprintf(s->cfg.policy.first_tier, sizeof s->cfg.policy.first_tier, "greedy-remote");
+    snprintf(s->cfg.policy.first_tier, sizeof s->cfg.policy.first_tier, "%s", opt_policy);
+    s->cfg.policy.tlp_percent = 5; /* small nodes: targets move a few pages a period */
+    s->cfg.policy.tlp_threshold = 16;
     snprintf(s->cfg.policy.second_tier, sizeof s->cfg.policy.second_tier, "sorted");
     s->cfg.policy.reserve_pages = 16;
     s->cfg.policy.grant_batch = 64;
@@ -1095,11 +1123,13 @@ static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults
 
 static const char usage[] =
     "usage: vmca-sim [--seed S | --seeds A..B] [--steps N] [--nodes K] [--faults LIST]\n"
-    "                [--check-every N] [--verbose]\n"
+    "                [--policy NAME] [--check-every N] [--verbose] [--trace]\n"
     "Runs K nodes' real slave cores and libhvx, and the real master core, under a\n"
-    "seeded scheduler with simulated network, clock and faults; checks invariants\n"
-    "I1 (single owner), I4 (no stale read), I5 (legal states) after every step and\n"
-    "I3 (no leak at rest) after a final quiet period with every node up.\n"
+    "seeded scheduler with simulated network, clock and faults. After every step\n"
+    "that can change ownership it checks I1 (single owner), I2 (conservation, while\n"
+    "no failure is pending) and I6 (targets within the pages owned); after every\n"
+    "step I4 (no stale read) and I5 (legal states); and I3 (no leak at rest) after\n"
+    "a final quiet period with every node up.\n"
     "\n"
     "  --seed S          one run (default 1)\n"
     "  --seeds A..B      a sweep of seeds A to B\n"
@@ -1107,9 +1137,11 @@ static const char usage[] =
     "  --nodes K         nodes, 3..16 (default 4)\n"
     "  --faults LIST     comma-separated: crash, master, drop, partition, slow, or\n"
     "                    none (default crash,master,drop)\n"
-    "  --check-every N   check I1 every N steps (default 1; I5 is checked every step)\n"
+    "  --policy NAME     first tier of every slave: greedy-remote (default),\n"
+    "                    greedy-local or tlp (per-VM targets)\n"
+    "  --check-every N   check I1, I2 and I6 every N such steps (default 1)\n"
     "  --verbose         a line per seed\n"
-    "  --trace           print every event (to stderr)\n"
+    "  --trace           print every event and the cores' log lines (to stderr)\n"
     "exit status: 0 no violation, 1 a violation (printed with seed, step, trace),\n"
     "2 bad usage\n";
 
@@ -1126,7 +1158,7 @@ int main(int argc, char **argv)
         {"steps", required_argument, NULL, 'n'},  {"nodes", required_argument, NULL, 'k'},
         {"faults", required_argument, NULL, 'f'}, {"check-every", required_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-        {"trace", no_argument, NULL, 't'},
+        {"trace", no_argument, NULL, 't'},        {"policy", required_argument, NULL, 'p'},
         {NULL, 0, NULL, 0},
     };
     uint64_t first = 1, last = 1, steps = 20000;
@@ -1178,6 +1210,12 @@ int main(int argc, char **argv)
             if (*end || a == 0)
                 return bad("--check-every", optarg, "a positive number");
             check_every = (unsigned)a;
+            break;
+        case 'p':
+            if (strcmp(optarg, "greedy-remote") && strcmp(optarg, "greedy-local") &&
+                strcmp(optarg, "tlp"))
+                return bad("--policy", optarg, "greedy-remote, greedy-local or tlp");
+            opt_policy = optarg;
             break;
         case 'v': verbose = true; break;
         case 't': opt_trace = true; break;

@@ -152,12 +152,14 @@ wait_until() {
 # field_is NAME FIELD VALUE: for wait_until (re-reads the status every poll).
 field_is() { [ "$(node_field "$1" "$2" 2>/dev/null)" = "$3" ]; }
 
-# pressure_cluster: 4 nodes, node2 small (256 pages), node3 and node4 big
-# (4096), greedy-remote with a 512-page reserve, every node up and Active.
+# pressure_cluster [POLICY]: 4 nodes, node2 small (256 pages), node3 and
+# node4 big (4096), every node up and Active. POLICY is the configuration's
+# policy group (default: greedy-remote with a 512-page reserve).
 pressure_cluster() {
     make_cluster 4
     sed -i 's/tmem_pages = 2048;/tmem_pages = 256;/; s/tmem_pages = 3072;/tmem_pages = 4096;/' "$CONF"
-    echo 'policy = { first_tier = "greedy-remote"; reserve_pages = 512; grant_batch = 1024; };' >> "$CONF"
+    local policy='policy = { first_tier = "greedy-remote"; reserve_pages = 512; grant_batch = 1024; };'
+    echo "${1:-$policy}" >> "$CONF"
     start_master
     for n in node1 node2 node3 node4; do start_node $n; done
     wait_until 20 "4 nodes active" all_active 4

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -225,9 +226,72 @@ static void test_bounce_to_home(void **state)
     assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 0), VMCA_ERR_AUTH);
 }
 
+/* tlp: targets go to the hypervisor and never sum above the pages owned
+ * (I6): not after a period, and not after pages left for another node. */
+static void test_tlp_targets_within_owned(void **state)
+{
+    struct fx *x = *state;
+    assert_string_equal(x->cfg.policy.first_tier, "tlp"); /* the default */
+    struct slave_vm vm[2] = {{.vm = 1, .used = 600, .target = VM_TARGET_UNLIMITED,
+                              .puts_total = 10, .puts_succ = 4},
+                             {.vm = 2, .used = 300, .target = VM_TARGET_UNLIMITED,
+                              .puts_total = 5, .puts_succ = 5}};
+    struct slave_hv_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 2};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 100);
+    size_t n;
+    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].n_targets, 2);
+    /* 600 + 2 % of 65536 and 300 want 2210 pages; 1000 are owned. */
+    assert_int_equal(hc[0].targets[0].vm, 1);
+    assert_int_equal(hc[0].targets[0].pages, 1910 * 1000 / 2210);
+    assert_int_equal(hc[0].targets[1].pages, 300 * 1000 / 2210);
+    slave_hcalls_free(hc, n);
+    Vmca__Envelope *ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);
+    assert_int_equal(ga->grant_any->pages, 1210);
+    vmca_envelope_free(ga);
+
+    /* The node serves a Grant-Fwd: 512 pages leave, the targets shrink at
+     * once, in proportion. */
+    Vmca__GrantFwd gf = VMCA__GRANT_FWD__INIT;
+    gf.donor = 3;
+    gf.requester = 2;
+    gf.pages = 500;
+    gf.req = 9;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_GRANT_FWD;
+    env.grant_fwd = &gf;
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 200), 0);
+    struct slave_hcall rq = take_one_hcall(&x->recv, SLAVE_HC_REQUEST, NULL, NULL);
+    struct vmca_block given = {vmca_gfn_make(3, 512), 9, 0};
+    struct slave_hv_reply r = {.id = rq.id, .pages = 512, .blocks = &given, .n_blocks = 1};
+    slave_core_on_hv_reply(&x->recv, &r, 201);
+    hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].targets[0].pages, 864 * 488 / 999);
+    assert_int_equal(hc[0].targets[1].pages, 135 * 488 / 999);
+    assert_true(hc[0].targets[0].pages + hc[0].targets[1].pages <= 488);
+    slave_hcalls_free(hc, n);
+    struct sent out[4];
+    n = take_sent(&x->recv.out, out, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].env->body_case, VMCA__ENVELOPE__BODY_GRANT);
+    free_sent(out, n);
+
+    /* Pages coming in (a grant) do not touch the targets until the next
+     * period; a failed hypercall changes nothing. */
+    r = (struct slave_hv_reply){.id = 12345, .status = -5};
+    slave_core_on_hv_reply(&x->recv, &r, 202);
+    assert_int_equal(drop_hcalls(&x->recv), 0);
+}
+
 static void test_greedy_remote_asks_once(void **state)
 {
     struct fx *x = *state;
+    snprintf(x->cfg.policy.first_tier, sizeof x->cfg.policy.first_tier, "greedy-remote");
     struct slave_vm vm = {.vm = 1, .puts_total = 10, .puts_succ = 4};
     struct slave_hv_sample hv = {.total_pages = 10, .vms = &vm, .n_vms = 1};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
@@ -265,6 +329,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grant_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounce_to_home, setup, teardown),
         cmocka_unit_test_setup_teardown(test_greedy_remote_asks_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlp_targets_within_owned, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
