@@ -77,6 +77,8 @@ void master_core_free(struct master_core *m)
 {
     free(m->fences);
     m->fences = NULL;
+    for (size_t i = 0; m->nodes && i < m->cfg->n_nodes; i++)
+        free(m->nodes[i].owned);
     free(m->nodes);
     free(m->index);
     vmca_outbox_free(&m->out);
@@ -439,6 +441,36 @@ static int on_leave_req(struct master_core *m, struct master_node *n, const Vmca
     return VMCA_OK;
 }
 
+/* Pages owned per configured home and the targets set, as the audit needs
+ * them (at most one entry per configured node; others are not kept). */
+static void keep_for_audit(struct master_core *m, struct master_node *n,
+                           const Vmca__Statistics *st)
+{
+    size_t want = st->n_owned < m->cfg->n_nodes ? st->n_owned : m->cfg->n_nodes;
+    if (want > n->cap_owned) {
+        struct master_owned *v = realloc(n->owned, want * sizeof *v);
+        if (!v) {
+            n->n_owned = 0; /* the audit then sees this node hold nothing: unbalanced */
+            vmca_log_to(m->log, m->log_arg, VMCA_LOG_ERR, "out of memory keeping statistics");
+            return;
+        }
+        n->owned = v;
+        n->cap_owned = want;
+    }
+    n->n_owned = 0;
+    for (size_t i = 0; i < st->n_owned && n->n_owned < want; i++)
+        if (node_by_id(m, st->owned[i]->node))
+            n->owned[n->n_owned++] = (struct master_owned){st->owned[i]->node,
+                                                           st->owned[i]->pages};
+    n->targets_sum = 0;
+    n->targets_set = 0;
+    for (size_t i = 0; i < st->n_vms; i++)
+        if (st->vms[i]->mm_target != UINT64_MAX) {
+            n->targets_sum += st->vms[i]->mm_target;
+            n->targets_set++;
+        }
+}
+
 static int on_statistics(struct master_core *m, struct master_node *n,
                          const Vmca__Envelope *env, int64_t now_ms)
 {
@@ -502,6 +534,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         else if (st->owned[i]->pages)
             n->holds_foreign = true;
     }
+    keep_for_audit(m, n, st);
     for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++) {
         uint32_t r = m->flows[f].node;
         if (!r || r == n->cfg->id)

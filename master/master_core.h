@@ -34,6 +34,15 @@ struct master_node {
     int64_t down_since_ms;            /* connection lost at; -1 connected/never */
     bool heard;                       /* connected or spoke since we started */
     uint64_t recovered_inc;           /* the incarnation we last recovered */
+    /* For the audit, from the last Statistics: pages owned per home, and
+     * the per-VM targets that are set (sum; targets_set 0: none). */
+    struct master_owned {
+        uint32_t home;
+        uint64_t pages;
+    } *owned;
+    size_t n_owned, cap_owned;
+    uint64_t targets_sum;
+    size_t targets_set;
 };
 
 /* Fencing through the fabric (the shell carries it out): a node declared

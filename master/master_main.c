@@ -13,6 +13,7 @@
 #include <event2/listener.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "config.h"
 #include "daemon.h"
 #include "conn.h"
@@ -150,12 +151,40 @@ static const struct vmca_conn_cbs conn_cbs = {
     .on_close = on_close,
 };
 
-/* Admin request "status": one line per configured node. */
+/* Admin request "audit": the verdict, then a line per home and per node
+ * with targets (docs/admin-protocol.md). */
+static void admin_audit(struct master_shell *sh, struct evbuffer *out)
+{
+    struct audit_report r;
+    if (audit_run(&sh->core, &r) != VMCA_OK) {
+        evbuffer_add_printf(out, "error out of memory\n");
+        return;
+    }
+    evbuffer_add_printf(out, "audit %s flows %zu pending %llu unreported %zu\n",
+                        audit_verdict_name(r.verdict), r.flows, (unsigned long long)r.pending,
+                        r.unreported);
+    for (size_t i = 0; i < r.n_homes; i++)
+        evbuffer_add_printf(out, "home %u %llu %llu\n", r.homes[i].home,
+                            (unsigned long long)r.homes[i].owned,
+                            (unsigned long long)r.homes[i].pages);
+    for (size_t i = 0; i < r.n_targets; i++)
+        evbuffer_add_printf(out, "targets %u %llu %llu\n", r.targets[i].node,
+                            (unsigned long long)r.targets[i].sum,
+                            (unsigned long long)r.targets[i].owned);
+    evbuffer_add_printf(out, "end\n");
+    audit_report_free(&r);
+}
+
+/* Admin requests: "status" (one line per configured node) and "audit". */
 static void admin_handler(void *arg, const char *cmd, struct evbuffer *out)
 {
     struct master_shell *sh = arg;
+    if (strcmp(cmd, "audit") == 0) {
+        admin_audit(sh, out);
+        return;
+    }
     if (strcmp(cmd, "status") != 0) {
-        evbuffer_add_printf(out, "error unknown request '%.64s' (known: status)\n", cmd);
+        evbuffer_add_printf(out, "error unknown request '%.64s' (known: status, audit)\n", cmd);
         return;
     }
     int64_t now = vmca_now_ms();

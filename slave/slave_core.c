@@ -87,6 +87,7 @@ static void queue_hcall(struct slave_core *s, enum slave_hc_kind kind, uint32_t 
                         size_t n_blocks);
 static void hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n);
 static void send_limits(struct slave_core *s);
+static void fit_targets(struct slave_core *s, uint64_t limit);
 static void expect_reply(struct slave_core *s, struct slave_pending p);
 static void send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_t round,
                         const struct vmca_block *blocks, size_t n, bool reply);
@@ -170,10 +171,7 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     s->hv_up = true;
     s->sample_fresh = true;
     s->owned_now = in->total_pages;
-    if (s->n_targets && targets_sum(s->targets, s->n_targets) > s->owned_now) {
-        targets_fit(s->targets, s->n_targets, s->owned_now); /* stale claims went */
-        send_limits(s);
-    }
+    fit_targets(s, s->owned_now); /* stale claims may have gone */
     bool first = !s->hv_generation;
     if (in->generation && s->hv_generation && in->generation != s->hv_generation) {
         s->hv_generation = in->generation;
@@ -507,6 +505,9 @@ static int on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
                     gf->requester, (unsigned long long)gf->pages);
         return VMCA_ERR_INVAL;
     }
+    /* The targets fit what stays here before the pages go (hypercalls run
+     * in order), so the hypervisor never enforces more than is owned. */
+    fit_targets(s, gf->pages < s->owned_now ? s->owned_now - gf->pages : 0);
     queue_hcall(s, SLAVE_HC_REQUEST, gf->requester, gf->pages, false, NULL, 0);
     expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_REQUEST, .peer = gf->requester,
                                            .req = gf->req});
@@ -1093,6 +1094,15 @@ static void send_limits(struct slave_core *s)
     s->hc[s->n_hc - 1].n_targets = s->n_targets;
 }
 
+/* Targets above `limit` shrink in proportion and go to the hypervisor. */
+static void fit_targets(struct slave_core *s, uint64_t limit)
+{
+    if (s->n_targets && targets_sum(s->targets, s->n_targets) > limit) {
+        targets_fit(s->targets, s->n_targets, limit);
+        send_limits(s);
+    }
+}
+
 /* Pages left this node: the targets must still fit in what it owns (I6,
  * thesis Eq. 6.1), so they shrink at once rather than next period. Replies
  * and samples come from the hypervisor in order, so the count stays exact. */
@@ -1119,10 +1129,7 @@ static void owned_changed(struct slave_core *s, enum slave_hc_kind kind,
         return;
     }
     s->owned_now = gone < s->owned_now ? s->owned_now - gone : 0;
-    if (s->n_targets && targets_sum(s->targets, s->n_targets) > s->owned_now) {
-        targets_fit(s->targets, s->n_targets, s->owned_now);
-        send_limits(s);
-    }
+    fit_targets(s, s->owned_now);
 }
 
 void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r,

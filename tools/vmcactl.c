@@ -9,24 +9,32 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "err.h"
 
 static const char usage[] =
-    "usage: vmcactl (--config FILE | --socket PATH) [--json] COMMAND\n"
+    "usage: vmcactl (--config FILE | --socket PATH) [--json] [--wait SECONDS] COMMAND\n"
     "Asks the vMCA master of a cluster and prints its answer.\n"
     "\n"
     "commands:\n"
     "  status               the node table: id, name, state, connection,\n"
     "                       age of the last statistics, free/total pages\n"
+    "  audit                the invariants the master can check from the members'\n"
+    "                       last statistics: every member home's pages owned once\n"
+    "                       in all (I3 at rest), none held of a non-member, and\n"
+    "                       each node's per-VM targets within its pages (I6)\n"
     "options:\n"
     "  -c, --config FILE    cluster configuration (gives master.admin_socket)\n"
     "  -S, --socket PATH    the master's admin socket, instead of --config\n"
     "  -j, --json           machine-readable output\n"
+    "  -w, --wait SECONDS   audit: ask again every 0.5 s until balanced, for up\n"
+    "                       to SECONDS (statistics arrive one interval apart)\n"
     "  -h, --help           this text\n"
-    "exit status: 0 done, 1 the master could not be asked, 2 bad usage\n";
+    "exit status: 0 done (audit: balanced), 1 the master could not be asked,\n"
+    "2 bad usage, 3 audit: unbalanced or not at rest\n";
 
 struct row {
     unsigned id;
@@ -167,23 +175,144 @@ static int cmd_status(const char *path, bool json)
     return rc;
 }
 
+struct audit_reply {
+    char verdict[16];
+    unsigned long long pending;
+    size_t flows, unreported;
+    struct { unsigned id; unsigned long long a, b; } *homes, *targets;
+    size_t n_homes, n_targets;
+};
+
+/* Parses the master's audit reply; 0, or 1 after saying what was wrong. */
+static int parse_audit(char *reply, struct audit_reply *a)
+{
+    *a = (struct audit_reply){0};
+    size_t lines = 1;
+    for (const char *c = reply; *c; c++)
+        lines += *c == '\n';
+    a->homes = calloc(lines, sizeof *a->homes);
+    a->targets = calloc(lines, sizeof *a->targets);
+    if (!a->homes || !a->targets) {
+        fprintf(stderr, "vmcactl: out of memory\n");
+        return 1;
+    }
+    bool head = false;
+    for (char *save, *line = strtok_r(reply, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "error ", 6) == 0) {
+            fprintf(stderr, "vmcactl: master says: %s\n", line + 6);
+            return 1;
+        }
+        if (strcmp(line, "end") == 0)
+            return head ? 0 : (fprintf(stderr, "vmcactl: no audit line in the reply\n"), 1);
+        if (!head && sscanf(line, "audit %15s flows %zu pending %llu unreported %zu",
+                            a->verdict, &a->flows, &a->pending, &a->unreported) == 4) {
+            head = true;
+            continue;
+        }
+        if (head && sscanf(line, "home %u %llu %llu", &a->homes[a->n_homes].id,
+                           &a->homes[a->n_homes].a, &a->homes[a->n_homes].b) == 3) {
+            a->n_homes++;
+            continue;
+        }
+        if (head && sscanf(line, "targets %u %llu %llu", &a->targets[a->n_targets].id,
+                           &a->targets[a->n_targets].a, &a->targets[a->n_targets].b) == 3) {
+            a->n_targets++;
+            continue;
+        }
+        fprintf(stderr, "vmcactl: unexpected line from the master: %s\n", line);
+        return 1;
+    }
+    fprintf(stderr, "vmcactl: the master's reply ended early\n");
+    return 1;
+}
+
+static void print_audit(const struct audit_reply *a, bool json)
+{
+    if (json) {
+        printf("{\"verdict\":\"%s\",\"flows\":%zu,\"pending\":%llu,\"unreported\":%zu,"
+               "\"homes\":[", a->verdict, a->flows, a->pending, a->unreported);
+        for (size_t i = 0; i < a->n_homes; i++)
+            printf("%s{\"home\":%u,\"owned\":%llu,\"pages\":%llu}", i ? "," : "",
+                   a->homes[i].id, a->homes[i].a, a->homes[i].b);
+        printf("],\"targets\":[");
+        for (size_t i = 0; i < a->n_targets; i++)
+            printf("%s{\"node\":%u,\"sum\":%llu,\"owned\":%llu}", i ? "," : "",
+                   a->targets[i].id, a->targets[i].a, a->targets[i].b);
+        printf("]}\n");
+        return;
+    }
+    printf("audit: %s (flows in progress %zu, transfers in transit %llu, members not "
+           "reporting %zu)\n", a->verdict, a->flows, a->pending, a->unreported);
+    printf("%-6s %12s %12s\n", "HOME", "OWNED", "PAGES");
+    for (size_t i = 0; i < a->n_homes; i++)
+        printf("%-6u %12llu %12llu  %s\n", a->homes[i].id, a->homes[i].a, a->homes[i].b,
+               a->homes[i].a == a->homes[i].b ? "ok"
+               : a->homes[i].b == 0           ? "held of a non-member"
+               : a->homes[i].a < a->homes[i].b ? "missing" : "owned twice");
+    if (a->n_targets)
+        printf("%-6s %12s %12s\n", "NODE", "TARGETS", "OWNED");
+    for (size_t i = 0; i < a->n_targets; i++)
+        printf("%-6u %12llu %12llu  %s\n", a->targets[i].id, a->targets[i].a, a->targets[i].b,
+               a->targets[i].a <= a->targets[i].b ? "ok" : "above the pages owned");
+}
+
+static int cmd_audit(const char *path, bool json, double wait_s)
+{
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        char *reply = ask(path, "audit");
+        if (!reply)
+            return 1;
+        struct audit_reply a;
+        int rc = parse_audit(reply, &a);
+        free(reply);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double waited = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        bool balanced = rc == 0 && strcmp(a.verdict, "balanced") == 0;
+        if (rc == 0 && (balanced || waited + 0.5 > wait_s)) {
+            print_audit(&a, json);
+            rc = balanced ? 0 : 3;
+        }
+        free(a.homes);
+        free(a.targets);
+        if (rc == 1 || balanced || waited + 0.5 > wait_s)
+            return rc;
+        nanosleep(&(struct timespec){0, 500000000L}, NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"socket", required_argument, NULL, 'S'},
         {"json", no_argument, NULL, 'j'},
+        {"wait", required_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *sock = NULL;
-    bool json = false;
+    bool json = false, wait_given = false;
+    double wait_s = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:S:jh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:S:jw:h", opts, NULL)) != -1) {
+        char *end;
         switch (opt) {
         case 'c': config = optarg; break;
         case 'S': sock = optarg; break;
         case 'j': json = true; break;
+        case 'w':
+            errno = 0;
+            wait_s = strtod(optarg, &end);
+            if (errno || *end || !*optarg || !(wait_s >= 0 && wait_s <= 86400)) {
+                fprintf(stderr, "vmcactl: --wait: expected seconds in 0..86400, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            wait_given = true;
+            break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
@@ -193,8 +322,12 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[optind];
-    if (strcmp(cmd, "status") != 0) {
-        fprintf(stderr, "vmcactl: unknown command '%s' (known: status)\n", cmd);
+    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "audit") != 0) {
+        fprintf(stderr, "vmcactl: unknown command '%s' (known: status, audit)\n", cmd);
+        return 2;
+    }
+    if (wait_given && strcmp(cmd, "audit") != 0) {
+        fprintf(stderr, "vmcactl: --wait applies to audit only\n");
         return 2;
     }
     if (!config == !sock) {
@@ -214,5 +347,5 @@ int main(int argc, char **argv)
     } else {
         snprintf(path, sizeof path, "%s", sock);
     }
-    return cmd_status(path, json);
+    return strcmp(cmd, "audit") == 0 ? cmd_audit(path, json, wait_s) : cmd_status(path, json);
 }

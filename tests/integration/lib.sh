@@ -165,4 +165,26 @@ pressure_cluster() {
     wait_until 20 "4 nodes active" all_active 4
 }
 
+# hv_audit ID:PAGES...: reads the hypervisors of the nodes named (vmca-tkm
+# stats), independently of the master; succeeds when each home's pages are
+# owned exactly PAGES times in all and no other home's pages are held.
+hv_audit() {
+    local spec="$*" x
+    for x in $spec; do tkm --node "node${x%%:*}" stats; done |
+        awk -v spec="$spec" '
+            BEGIN { k = split(spec, s, " ")
+                    for (i = 1; i <= k; i++) { split(s[i], p, ":"); want[p[1]] = p[2] } }
+            /^owned_home/ { own[$2] += $3 }
+            END { for (h in own) if (!(h in want) || own[h] != want[h]) exit 1
+                  for (h in want) if (own[h] != want[h]) exit 1 }'
+}
+
+# ctl_audit [SECONDS]: the master's audit (vmcactl audit) must be balanced
+# within SECONDS (default 15).
+ctl_audit() {
+    "$CTL_BIN" --config "$CONF" --wait "${1:-15}" audit > "$T/audit.txt" 2>&1 ||
+        fail "vmcactl audit is not balanced: $(cat "$T/audit.txt")"
+    cat "$T/audit.txt"
+}
+
 all_active() { [ "$(active_count 2>/dev/null)" = "$1" ]; }

@@ -7,6 +7,7 @@ make_cluster 2
 "$MASTER_BIN" --help | grep -q -- "--config FILE" || fail "master --help"
 "$SLAVE_BIN" --help | grep -q -- "--node NAME" || fail "slave --help"
 "$CTL_BIN" --help | grep -q "status" || fail "vmcactl --help"
+"$CTL_BIN" --help | grep -q "audit" || fail "vmcactl --help does not name audit"
 
 expect() {   # expect CODE PATTERN CMD...
     local code=$1 pat=$2 rc=0
@@ -22,6 +23,10 @@ expect 2 "--config and --node are required" "$SLAVE_BIN" --config "$CONF"
 expect 1 "no node named 'node9'" "$SLAVE_BIN" --config "$CONF" --node node9
 expect 2 "unknown command 'frobnicate'" "$CTL_BIN" --config "$CONF" frobnicate
 expect 1 "cannot reach the master" "$CTL_BIN" --config "$CONF" status
+expect 1 "cannot reach the master" "$CTL_BIN" --config "$CONF" audit
+expect 2 "--wait: expected seconds in 0..86400, got 'soon'" "$CTL_BIN" --config "$CONF" --wait soon audit
+expect 2 "--wait: expected seconds in 0..86400, got '-1'" "$CTL_BIN" --config "$CONF" --wait -1 audit
+expect 2 "--wait applies to audit only" "$CTL_BIN" --config "$CONF" --wait 3 status
 
 sed 's/port = '"$MASTER_PORT"'/port = 99999/' "$CONF" > "$T/bad.conf"
 expect 1 "bad.conf:2: master.port" "$MASTER_BIN" --config "$T/bad.conf"

@@ -62,10 +62,6 @@ grep -q 'mismatches=0' "$T/hold.out" || fail "the guest read wrong data"
 misses=$(sed -n 's/.*gets_miss=\([0-9]*\).*/\1/p' "$T/hold.out")
 [ "$misses" -gt 0 ] || fail "no page was lost with node3, yet it held some"
 
-audit() {
-    for n in node1 node2 node3 node4; do tkm --node $n stats; done |
-        awk '/^owned_home/ {own[$2] += $3}
-             END {exit !(own[1] == 1024 && own[2] == 256 && own[3] == 4096 && own[4] == 1024)}'
-}
-wait_until 15 "ownership audit balanced at rest" audit
+wait_until 15 "ownership audit balanced at rest" hv_audit 1:1024 2:256 3:4096 4:1024
+ctl_audit 15
 pass "node3 failed, was fenced and recovered, came back; guest: $misses misses, no wrong data"

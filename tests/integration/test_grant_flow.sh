@@ -23,12 +23,8 @@ grep -q "acknowledged by node 2" "$T/node3.log" "$T/node4.log" || fail "no donor
 tkm --node node2 stats > "$T/a.txt"
 grep -Eq '^owned_home (3|4) [1-9]' "$T/a.txt" || fail "node2 owns no remote pages: $(cat "$T/a.txt")"
 
-# Audit: with nothing in transit, every home's pages are owned exactly once
-# (sum over the hypervisors of pages owned per home = the home's size).
-audit() {
-    for n in node1 node2 node3 node4; do tkm --node $n stats; done |
-        awk '/^owned_home/ {own[$2] += $3}
-             END {exit !(own[1] == 1024 && own[2] == 256 && own[3] == 4096 && own[4] == 4096)}'
-}
-wait_until 15 "ownership audit balanced at rest" audit
+# Audit: with nothing in transit, every home's pages are owned exactly once,
+# read from the hypervisors and from the master (vmcactl audit).
+wait_until 15 "ownership audit balanced at rest" hv_audit 1:1024 2:256 3:4096 4:4096
+ctl_audit 15
 pass "guest's puts reached remote pages ($remote); audit: every page owned once"

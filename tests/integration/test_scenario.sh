@@ -55,12 +55,9 @@ cat "$T/hold.out"
 [ "$grc" -eq 0 ] || fail "A's guest exited $grc"
 grep -q 'mismatches=0' "$T/hold.out" || fail "A's guest read wrong data"
 
-# Audit of the live nodes (node1, node2; B left and runs only its
-# hypervisor, which owns all of B's pages): every page owned exactly once.
-audit() {
-    for n in node1 node2 node3; do tkm --node $n stats; done |
-        awk '/^owned_home/ {own[$2] += $3}
-             END {exit !(own[1] == 1024 && own[2] == 256 && own[3] == 4096 && !(4 in own))}'
-}
-wait_until 20 "audit balanced after the census" audit
+# Audit of the live nodes' hypervisors (node1..node3; B left and runs only
+# its hypervisor, which owns all of B's pages): every page owned exactly
+# once; and the master's own audit from the members' statistics.
+wait_until 20 "audit balanced after the census" hv_audit 1:1024 2:256 3:4096
+ctl_audit 20
 pass "pressure, leave, master restart, SIGKILL + fence + recovery + census: audit clean"

@@ -41,10 +41,6 @@ grep -q "forwarded" "$T/master.log" || fail "the master forwarded nothing"
 tkm --node node2 stats > "$T/a.txt"
 grep -Eq '^owned_home (3|4) [1-9]' "$T/a.txt" || fail "node2 owns no remote pages: $(cat "$T/a.txt")"
 
-audit() {
-    for n in node1 node2 node3 node4; do tkm --node $n stats; done |
-        awk '/^owned_home/ {own[$2] += $3}
-             END {exit !(own[1] == 1024 && own[2] == 256 && own[3] == 4096 && own[4] == 4096)}'
-}
-wait_until 15 "ownership audit balanced at rest" audit
+wait_until 15 "ownership audit balanced at rest" hv_audit 1:1024 2:256 3:4096 4:4096
+ctl_audit 15
 pass "tlp: target within owned in $checks samples, $remote puts reached remote pages, audit balanced"

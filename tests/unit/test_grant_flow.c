@@ -253,8 +253,9 @@ static void test_tlp_targets_within_owned(void **state)
     assert_int_equal(ga->grant_any->pages, 1210);
     vmca_envelope_free(ga);
 
-    /* The node serves a Grant-Fwd: 512 pages leave, the targets shrink at
-     * once, in proportion. */
+    /* The node serves a Grant-Fwd for 500 pages: the targets shrink to fit
+     * what stays before the Request (hypercalls run in order), and again
+     * when 512 pages turn out to have left. */
     Vmca__GrantFwd gf = VMCA__GRANT_FWD__INIT;
     gf.donor = 3;
     gf.requester = 2;
@@ -264,15 +265,22 @@ static void test_tlp_targets_within_owned(void **state)
     env.body_case = VMCA__ENVELOPE__BODY_GRANT_FWD;
     env.grant_fwd = &gf;
     assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 200), 0);
-    struct slave_hcall rq = take_one_hcall(&x->recv, SLAVE_HC_REQUEST, NULL, NULL);
+    hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].targets[0].pages, 864 * 500 / 999);
+    assert_int_equal(hc[0].targets[1].pages, 135 * 500 / 999);
+    assert_int_equal(hc[1].kind, SLAVE_HC_REQUEST);
+    struct slave_hcall rq = hc[1];
+    slave_hcalls_free(hc, n);
     struct vmca_block given = {vmca_gfn_make(3, 512), 9, 0};
     struct slave_hv_reply r = {.id = rq.id, .pages = 512, .blocks = &given, .n_blocks = 1};
     slave_core_on_hv_reply(&x->recv, &r, 201);
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
-    assert_int_equal(hc[0].targets[0].pages, 864 * 488 / 999);
-    assert_int_equal(hc[0].targets[1].pages, 135 * 488 / 999);
+    assert_int_equal(hc[0].targets[0].pages, 432 * 488 / 499);
+    assert_int_equal(hc[0].targets[1].pages, 67 * 488 / 499);
     assert_true(hc[0].targets[0].pages + hc[0].targets[1].pages <= 488);
     slave_hcalls_free(hc, n);
     struct sent out[4];

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "audit.h"
 #include "core_util.h"
 #include "master_core.h"
 #include "second_tier.h"
@@ -348,6 +349,101 @@ static void test_recovery_and_failure_detection(void **state)
     assert_int_equal(nf, 0);
 }
 
+/* Statistics with pages owned per home (pairs), transfers in transit and
+ * one VM's target (UINT64_MAX: none). */
+static void stats_owned(struct fixture *f, uint32_t node, const uint64_t (*own)[2], size_t n,
+                        uint32_t pending, uint64_t total, uint64_t target, int64_t now)
+{
+    Vmca__Statistics st = VMCA__STATISTICS__INIT;
+    Vmca__HomePages hp[4], *hpp[4];
+    for (size_t i = 0; i < n; i++) {
+        vmca__home_pages__init(&hp[i]);
+        hp[i].node = (uint32_t)own[i][0];
+        hp[i].pages = own[i][1];
+        hpp[i] = &hp[i];
+    }
+    Vmca__VmStats vm = VMCA__VM_STATS__INIT, *vmp = &vm;
+    vm.vm = 1;
+    vm.mm_target = target;
+    st.state = VMCA__NODE_STATE__NODE_ACTIVE;
+    st.owned = hpp;
+    st.n_owned = n;
+    st.pending_transfers = pending;
+    st.total_pages = total;
+    st.vms = &vmp;
+    st.n_vms = 1;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.version = 1;
+    env.from = node;
+    env.incarnation = 5;
+    env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
+    env.statistics = &st;
+    assert_int_equal(master_core_on_message(&f->m, node, &env, now), 0);
+}
+
+static enum audit_verdict verdict(struct fixture *f, struct audit_report *r)
+{
+    assert_int_equal(audit_run(&f->m, r), 0);
+    return r->verdict;
+}
+
+static void test_audit(void **state)
+{
+    struct fixture *f = *state;
+    struct audit_report r;
+    for (uint32_t i = 1; i <= 3; i++) {
+        assert_int_equal(do_register(f, i, i, 10 + i), 0);   /* 1000 * i pages */
+        master_core_on_connect(&f->m, i, 10 + i, 1000);
+    }
+    assert_int_equal(verdict(f, &r), AUDIT_NOT_AT_REST);   /* nobody reported yet */
+    assert_int_equal(r.unreported, 3);
+    audit_report_free(&r);
+    const uint64_t n1[][2] = {{1, 1000}}, n2[][2] = {{2, 1500}, {1, 0}},
+                   n3[][2] = {{3, 3000}, {2, 500}};
+    stats_owned(f, 1, n1, 1, 0, 1000, UINT64_MAX, 2000);
+    stats_owned(f, 2, n2, 2, 0, 1500, 1500, 2000);
+    stats_owned(f, 3, n3, 2, 0, 3500, UINT64_MAX, 2000);
+    assert_int_equal(verdict(f, &r), AUDIT_BALANCED);
+    assert_int_equal(r.n_homes, 3);
+    assert_int_equal(r.homes[1].home, 2);
+    assert_int_equal(r.homes[1].owned, 2000);
+    assert_int_equal(r.homes[1].pages, 2000);
+    assert_int_equal(r.n_targets, 1);                        /* only node 2 set one */
+    assert_int_equal(r.targets[0].node, 2);
+    audit_report_free(&r);
+    /* A transfer in transit: pages may be on their way. */
+    stats_owned(f, 3, n3, 2, 1, 3500, UINT64_MAX, 2100);
+    assert_int_equal(verdict(f, &r), AUDIT_NOT_AT_REST);
+    audit_report_free(&r);
+    /* 100 pages of home 2 gone missing (a leak). */
+    const uint64_t leak[][2] = {{3, 3000}, {2, 400}};
+    stats_owned(f, 3, leak, 2, 0, 3400, UINT64_MAX, 2200);
+    assert_int_equal(verdict(f, &r), AUDIT_UNBALANCED);
+    assert_int_equal(r.homes[1].owned, 1900);
+    audit_report_free(&r);
+    /* Owned twice: node 1 also claims 100 of them. */
+    const uint64_t twice[][2] = {{1, 1000}, {2, 200}};
+    stats_owned(f, 3, n3, 2, 0, 3500, UINT64_MAX, 2300);
+    stats_owned(f, 1, twice, 2, 0, 1200, UINT64_MAX, 2300);
+    assert_int_equal(verdict(f, &r), AUDIT_UNBALANCED);
+    assert_int_equal(r.homes[1].owned, 2200);
+    audit_report_free(&r);
+    /* I6: targets above the pages owned. */
+    stats_owned(f, 1, n1, 1, 0, 1000, UINT64_MAX, 2400);
+    stats_owned(f, 2, n2, 2, 0, 1500, 1501, 2400);
+    assert_int_equal(verdict(f, &r), AUDIT_UNBALANCED);
+    assert_int_equal(r.targets[0].sum, 1501);
+    audit_report_free(&r);
+    stats_owned(f, 2, n2, 2, 0, 1500, 1500, 2500);
+    assert_int_equal(verdict(f, &r), AUDIT_BALANCED);
+    audit_report_free(&r);
+    /* A member gone silent: not at rest (its pages are not accounted). */
+    master_core_on_disconnect(&f->m, 3, 2600);
+    assert_int_equal(verdict(f, &r), AUDIT_NOT_AT_REST);
+    assert_int_equal(r.unreported, 1);
+    audit_report_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_tier2_sorted),
         cmocka_unit_test_setup_teardown(test_grant_any_forwards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_and_failure_detection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

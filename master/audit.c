@@ -1,0 +1,83 @@
+/* The cluster audit from the master's table; see audit.h. */
+#include "audit.h"
+
+#include <stdlib.h>
+
+#include "err.h"
+
+static bool member(const struct master_node *n)
+{
+    return n->state == VMCA__NODE_STATE__NODE_ACTIVE ||
+           n->state == VMCA__NODE_STATE__NODE_LEAVING;
+}
+
+const char *audit_verdict_name(enum audit_verdict v)
+{
+    switch (v) {
+    case AUDIT_BALANCED: return "balanced";
+    case AUDIT_UNBALANCED: return "unbalanced";
+    default: return "not-at-rest";
+    }
+}
+
+void audit_report_free(struct audit_report *r)
+{
+    free(r->homes);
+    free(r->targets);
+    r->homes = NULL;
+    r->targets = NULL;
+}
+
+int audit_run(const struct master_core *m, struct audit_report *r)
+{
+    size_t n = m->cfg->n_nodes;
+    *r = (struct audit_report){0};
+    r->homes = calloc(n ? n : 1, sizeof *r->homes);
+    r->targets = calloc(n ? n : 1, sizeof *r->targets);
+    size_t *slot = calloc(n ? n : 1, sizeof *slot); /* node index -> homes[] + 1 */
+    if (!r->homes || !r->targets || !slot) {
+        free(slot);
+        audit_report_free(r);
+        return VMCA_ERR_NOMEM;
+    }
+    for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++)
+        r->flows += m->flows[f].node != 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct master_node *x = &m->nodes[i];
+        if (!member(x))
+            continue;
+        slot[i] = ++r->n_homes;
+        r->homes[slot[i] - 1] = (struct audit_home){x->cfg->id, 0, x->local_pages};
+        if (!x->connected || x->last_stats_ms < 0)
+            r->unreported++;
+        r->pending += x->pending;
+        if (x->targets_set)
+            r->targets[r->n_targets++] = (struct audit_targets){x->cfg->id, x->targets_sum,
+                                                                x->total_pages};
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct master_node *x = &m->nodes[i];
+        if (!member(x))
+            continue;
+        for (size_t k = 0; k < x->n_owned; k++) {
+            const struct master_node *h = master_core_node(m, x->owned[k].home);
+            size_t hi = (size_t)(h - m->nodes);
+            if (!slot[hi]) { /* a home that is not a member: held pages are wrong */
+                slot[hi] = ++r->n_homes;
+                r->homes[slot[hi] - 1] = (struct audit_home){h->cfg->id, 0, 0};
+            }
+            r->homes[slot[hi] - 1].owned += x->owned[k].pages;
+        }
+    }
+    free(slot);
+    bool ok = true;
+    for (size_t i = 0; i < r->n_homes; i++)
+        ok &= r->homes[i].owned == r->homes[i].pages;
+    for (size_t i = 0; i < r->n_targets; i++)
+        ok &= r->targets[i].sum <= r->targets[i].owned;
+    if (r->flows || r->pending || r->unreported)
+        r->verdict = AUDIT_NOT_AT_REST;
+    else
+        r->verdict = ok ? AUDIT_BALANCED : AUDIT_UNBALANCED;
+    return VMCA_OK;
+}
