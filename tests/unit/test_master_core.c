@@ -57,19 +57,24 @@ static int do_register(struct fixture *f, uint32_t node, uint32_t claims, uint64
     return master_core_on_message(&f->m, node, &env, 1000);
 }
 
+static int send_stats(struct fixture *f, uint32_t node, Vmca__Statistics *st, int64_t now)
+{
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.version = 1;
+    env.from = node;
+    env.incarnation = 5;
+    env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
+    env.statistics = st;
+    return master_core_on_message(&f->m, node, &env, now);
+}
+
 static int do_stats(struct fixture *f, uint32_t node, Vmca__NodeState view, int64_t now)
 {
     Vmca__Statistics st = VMCA__STATISTICS__INIT;
     st.state = view;
     st.total_pages = 500;
     st.free_pages = 400;
-    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    env.version = 1;
-    env.from = node;
-    env.incarnation = 5;
-    env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
-    env.statistics = &st;
-    return master_core_on_message(&f->m, node, &env, now);
+    return send_stats(f, node, &st, now);
 }
 
 static void assert_enable(const struct sent *s, uint32_t to, const uint32_t *nodes, size_t n)
@@ -372,13 +377,7 @@ static void stats_owned(struct fixture *f, uint32_t node, const uint64_t (*own)[
     st.total_pages = total;
     st.vms = &vmp;
     st.n_vms = 1;
-    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    env.version = 1;
-    env.from = node;
-    env.incarnation = 5;
-    env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
-    env.statistics = &st;
-    assert_int_equal(master_core_on_message(&f->m, node, &env, now), 0);
+    assert_int_equal(send_stats(f, node, &st, now), 0);
 }
 
 static enum audit_verdict verdict(struct fixture *f, struct audit_report *r)
