@@ -172,7 +172,7 @@ uint64_t hvx_targets_sum(const struct hvx *h, size_t *n_set)
 {
     uint64_t sum = 0;
     *n_set = 0;
-    for (unsigned i = 0; i < HVX_CLIENTS; i++) {
+    for (unsigned i = 0; i < h->clients_hi; i++) {
         const struct hvx_client *c = h->clients[i];
         if (c && c->target != UINT64_MAX) {
             sum += c->target;
@@ -199,7 +199,7 @@ void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *
     for (size_t i = 0; i < h->n_homes; i++)
         if (h->lent_to[i] && st->n_lent < cap_lent)
             lent[st->n_lent++] = (struct hvx_home_pages){h->homes[i].id, h->lent_to[i]};
-    for (unsigned i = 0; i < HVX_CLIENTS; i++) {
+    for (unsigned i = 0; i < h->clients_hi; i++) {
         struct hvx_client *c = h->clients[i];
         if (!c)
             continue;

@@ -71,6 +71,7 @@ struct hvx {
     uint32_t *buckets;            /* hash heads (handles) */
     uint32_t bucket_mask;
     struct hvx_client *clients[HVX_CLIENTS]; /* allocated on registration */
+    unsigned clients_hi;                     /* no client at this slot or above */
     uint64_t meta_bytes;
 };
 

@@ -17,7 +17,7 @@ static uint32_t hash_key(uint64_t key, uint32_t index, uint32_t mask)
 
 static struct hvx_client *client_find(struct hvx *h, uint32_t vm, unsigned *slot)
 {
-    for (unsigned i = 0; i < HVX_CLIENTS; i++) {
+    for (unsigned i = 0; i < h->clients_hi; i++) {
         struct hvx_client *c = h->clients[i];
         if (c && c->vm == vm) {
             if (slot)
@@ -138,6 +138,8 @@ int hvx_client_new(struct hvx *h, uint32_t vm)
         c->vm = vm;
         c->target = UINT64_MAX;
         h->clients[i] = c;
+        if (i >= h->clients_hi)
+            h->clients_hi = i + 1;
         return HVX_OK;
     }
     return HVX_ENOMEM;

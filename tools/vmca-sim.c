@@ -100,7 +100,7 @@ struct sim {
     bool print_trace;           /* --trace: every event to stderr */
     char trace[TRACE_LEN][96];
     unsigned trace_pos;
-    uint16_t *count;            /* I1 scratch: owners per page of a home */
+    uint64_t *seen;             /* I1/I2 scratch: pages of a home owned (or in transit) */
     uint64_t failures;          /* node crashes and fences so far (I2) */
     bool failed;
     uint64_t stat_gets_ok, stat_puts_ok, stat_crashes, stat_master_crashes, stat_drops;
@@ -598,6 +598,38 @@ static void guest_op(struct sim *s, struct sim_node *n)
 
 /* ---- invariants ---- */
 
+/* Marks pages idx..idx+n-1 in bitmap w, a word at a time; returns how many
+ * were not marked yet, and in *dup the first that was (if any). */
+static uint64_t range_mark(uint64_t *w, uint64_t idx, uint64_t n, uint64_t *dup)
+{
+    uint64_t fresh = 0;
+    bool seen_dup = false;
+    while (n) {
+        unsigned off = (unsigned)(idx & 63);
+        uint64_t take = 64 - off < n ? 64 - off : n;
+        uint64_t mask = (take == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << take) - 1)) << off;
+        uint64_t old = w[idx >> 6] & mask;
+        if (old && !seen_dup) {
+            seen_dup = true;
+            *dup = (idx & ~UINT64_C(63)) + (uint64_t)__builtin_ctzll(old);
+        }
+        fresh += (uint64_t)__builtin_popcountll(mask & ~old);
+        w[idx >> 6] |= mask;
+        idx += take;
+        n -= take;
+    }
+    return fresh;
+}
+
+/* The first page below `pages` not marked in w (pages if none). */
+static uint64_t first_unmarked(const uint64_t *w, uint64_t pages)
+{
+    for (uint64_t p = 0; p < pages; p++)
+        if (!((w[p >> 6] >> (p & 63)) & 1))
+            return p;
+    return pages;
+}
+
 struct count_ctx {
     struct sim *s;
     uint32_t home, owner;
@@ -611,15 +643,13 @@ static int count_cb(void *arg, struct hvx_block b)
      * be used or passed on, and drops it at its next statistics). */
     if (c->owner != c->home && b.generation && b.generation != c->s->node[c->home].gen)
         return 0;
-    uint64_t idx = vmca_gfn_index(b.gfn);
-    c->pages += UINT64_C(1) << b.order;
-    for (uint64_t p = idx; p < idx + (UINT64_C(1) << b.order); p++)
-        if (++c->s->count[p] > 1) {
-            violation(c->s, "I1: page %u:%" PRIu64 " owned by two live nodes (one is %u)",
-                      c->home, p, c->owner);
-            return 1;
-        }
-    return 0;
+    uint64_t idx = vmca_gfn_index(b.gfn), n = UINT64_C(1) << b.order, dup;
+    c->pages += n;
+    if (range_mark(c->s->seen, idx, n, &dup) == n)
+        return 0;
+    violation(c->s, "I1: page %u:%" PRIu64 " owned by two live nodes (one is %u)", c->home,
+              dup, c->owner);
+    return 1;
 }
 
 /* Follows each home's census (every step: a round must not be missed). A
@@ -661,7 +691,7 @@ static bool conserved(const struct sim *s, unsigned h)
     return n->settled == s->failures && !n->sc.census.running && !n->sc.census_retry_ms;
 }
 
-/* Counts (in s->count) the pages of home h in transit at live nodes that
+/* Marks (in s->seen) the pages of home h in transit at live nodes that
  * nobody owns (current memory only); returns how many. */
 static uint64_t count_transit(struct sim *s, unsigned h)
 {
@@ -674,12 +704,8 @@ static uint64_t count_transit(struct sim *s, unsigned h)
                 if (vmca_gfn_home(v.gfn) != h ||
                     (v.generation && v.generation != s->node[h].gen))
                     continue;
-                uint64_t idx = vmca_gfn_index(v.gfn);
-                for (uint64_t p = idx; p < idx + (UINT64_C(1) << v.order); p++)
-                    if (!s->count[p]) {
-                        s->count[p] = 1;
-                        k++;
-                    }
+                uint64_t dup;
+                k += range_mark(s->seen, vmca_gfn_index(v.gfn), UINT64_C(1) << v.order, &dup);
             }
     }
     return k;
@@ -692,7 +718,7 @@ static void check_ownership(struct sim *s, bool at_rest)
 {
     for (unsigned h = 1; h <= s->n && !s->failed; h++) {
         uint64_t pages = s->nodes_cfg[h - 1].tmem_pages;
-        memset(s->count, 0, pages * sizeof *s->count);
+        memset(s->seen, 0, (pages + 63) / 64 * sizeof *s->seen);
         uint64_t owned = 0;
         for (unsigned o = 1; o <= s->n && !s->failed; o++) {
             /* Claims on a home whose memory is closed (it rebooted and is not
@@ -706,22 +732,19 @@ static void check_ownership(struct sim *s, bool at_rest)
             hvx_owned_blocks(s->node[o].hv, h, count_cb, &c);
             owned += c.pages;
         }
-        for (uint64_t p = 0; at_rest && p < pages && !s->failed; p++)
-            if (s->count[p] != 1)
-                violation(s, "I3: at rest, page %u:%" PRIu64 " is owned %u times", h, p,
-                          s->count[p]);
+        /* None owned twice (I1, above): so each once iff all are owned. */
+        if (at_rest && !s->failed && owned != pages)
+            violation(s, "I3: at rest, page %u:%" PRIu64 " is not owned by anyone", h,
+                      first_unmarked(s->seen, pages));
         s->stat_checks++;
         if (at_rest || s->failed || !s->node[h].up || !conserved(s, h))
             continue;
         s->stat_i2++;
         /* No page owned twice (I1), so counting is enough; the scan only
          * names the missing page. */
-        if (owned + count_transit(s, h) == pages)
-            continue;
-        for (uint64_t p = 0; p < pages && !s->failed; p++)
-            if (!s->count[p])
-                violation(s, "I2: page %u:%" PRIu64 " is neither owned nor in transit "
-                          "(no failure pending)", h, p);
+        if (owned + count_transit(s, h) != pages)
+            violation(s, "I2: page %u:%" PRIu64 " is neither owned nor in transit "
+                      "(no failure pending)", h, first_unmarked(s->seen, pages));
     }
 }
 
@@ -987,7 +1010,7 @@ static void sim_setup(struct sim *s, uint64_t seed, unsigned nodes)
         if (c->tmem_pages > max_pages)
             max_pages = c->tmem_pages;
     }
-    s->count = calloc(max_pages, sizeof *s->count);
+    s->seen = calloc((max_pages + 63) / 64, sizeof *s->seen);
     s->cfg.nodes = s->nodes_cfg;
     s->cfg.n_nodes = nodes;
     s->cfg.page_size = SIM_PAGE;
@@ -1025,7 +1048,7 @@ static void sim_teardown(struct sim *s)
         free(e.frame);
     }
     free(s->heap);
-    free(s->count);
+    free(s->seen);
 }
 
 /* One run; returns 0 (clean) or 1 (violation). */
