@@ -168,6 +168,12 @@ uint64_t hvx_owned_pages(const struct hvx *h)
     return pages;
 }
 
+uint64_t hvx_owned_of(const struct hvx *h, uint32_t home)
+{
+    const struct hvx_zone *z = hvx_zone_find((struct hvx *)h, home);
+    return z ? z->owned_pages : 0;
+}
+
 uint64_t hvx_targets_sum(const struct hvx *h, size_t *n_set)
 {
     uint64_t sum = 0;

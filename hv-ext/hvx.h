@@ -216,9 +216,10 @@ void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *
                struct hvx_vm_stats *vms, size_t cap_vms, bool reset_period);
 
 /* Read-only peeks (no purge, no reset, unlike hvx_stats): pages owned
- * here over all homes, and the sum of the per-VM targets that are set
+ * here over all homes, or of one home, and the sum of the per-VM targets that are set
  * (*n_set of them; unlimited ones are not counted). */
 uint64_t hvx_owned_pages(const struct hvx *h);
+uint64_t hvx_owned_of(const struct hvx *h, uint32_t home);
 uint64_t hvx_targets_sum(const struct hvx *h, size_t *n_set);
 
 /* Distance between two homes in the hardware tree: 0 for the same node,

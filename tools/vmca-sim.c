@@ -780,13 +780,25 @@ static void check_states(struct sim *s)
     }
 }
 
-/* I6: the per-VM targets a slave set sum to at most the pages it owns. */
-static void check_targets(struct sim *s)
+/* I5, the slave's part: no pages held of a home the slave has disabled,
+ * unless it is still returning them (Force-Return or leave); an Invalidate
+ * runs at once here. I6: the per-VM targets a slave set sum to at most the
+ * pages it owns. */
+static void check_slaves(struct sim *s)
 {
     for (unsigned i = 1; i <= s->n && !s->failed; i++) {
         struct sim_node *n = &s->node[i];
         if (!n->up)
             continue;
+        for (unsigned h = 1; h <= s->n && !s->failed; h++) {
+            if (h == i || slave_core_enabled(&n->sc, h) ||
+                vmca_bitmap_test(&n->sc.returning, h))
+                continue;
+            uint64_t held = hvx_owned_of(n->hv, h);
+            if (held)
+                violation(s, "I5: node %u holds %" PRIu64 " pages of node %u, which it has "
+                          "disabled (no return in progress)", i, held, h);
+        }
         size_t set;
         uint64_t sum = hvx_targets_sum(n->hv, &set), owned = hvx_owned_pages(n->hv);
         if (set && sum > owned)
@@ -804,7 +816,7 @@ static void after_step(struct sim *s, const struct event *e)
     track_census(s);
     if (e->kind != EV_GUEST && ++s->changed % s->check_every == 0) {
         check_ownership(s, false);
-        check_targets(s);
+        check_slaves(s);
     }
 }
 
