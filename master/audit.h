@@ -33,7 +33,8 @@ struct audit_targets {
 struct audit_report {
     enum audit_verdict verdict;
     size_t flows;            /* leaves and recoveries in progress */
-    uint64_t pending;        /* transfers in transit, all members */
+    uint64_t pending;        /* transfers in transit, and page moves not yet in
+                                a member's figures (Statistics.unsettled) */
     size_t unreported;       /* members not connected or without Statistics */
     struct audit_home *homes;     /* member homes, then others held */
     size_t n_homes;

@@ -265,7 +265,9 @@ static void census_all(struct master_core *m)
             members[nm++] = m->nodes[i].cfg->id;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         struct master_node *h = &m->nodes[i];
-        if (h->state != VMCA__NODE_STATE__NODE_ACTIVE)
+        /* A leaving home too: its leave completes only with every page back. */
+        if (h->state != VMCA__NODE_STATE__NODE_ACTIVE &&
+            h->state != VMCA__NODE_STATE__NODE_LEAVING)
             continue;
         Vmca__Census c = VMCA__CENSUS__INIT;
         c.home = h->cfg->id;
@@ -294,7 +296,7 @@ static void check_flows(struct master_core *m, int64_t now_ms)
             continue;
         bool leaving = r->state == VMCA__NODE_STATE__NODE_LEAVING;
         if (leaving && (r->last_stats_ms < m->flows[f].started_ms || r->holds_foreign ||
-                        r->pending || r->own_pages != r->local_pages))
+                        r->pending || r->unsettled || r->own_pages != r->local_pages))
             continue;
         bool all = true;
         for (size_t i = 0; all && i < m->cfg->n_nodes; i++) {
@@ -471,6 +473,29 @@ static void keep_for_audit(struct master_core *m, struct master_node *n,
         }
 }
 
+/* An Enable-Node sent while a node's connection was down is lost with it:
+ * the first Statistics after a reconnect show which Active members it has
+ * not enabled, and it is told again (Enable-Node is idempotent). */
+static void enable_missing(struct master_core *m, struct master_node *n,
+                           const Vmca__Statistics *st)
+{
+    uint32_t *miss = malloc(m->cfg->n_nodes * sizeof *miss);
+    size_t k = 0;
+    for (size_t i = 0; miss && i < m->cfg->n_nodes; i++) {
+        const struct master_node *x = &m->nodes[i];
+        if (x != n && x->state == VMCA__NODE_STATE__NODE_ACTIVE &&
+            !stats_enables(st, x->cfg->id))
+            miss[k++] = x->cfg->id;
+    }
+    if (k) {
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
+                    "node %u had not enabled %zu active member(s): enable-node again",
+                    n->cfg->id, k);
+        send_enable(m, n->cfg->id, miss, k);
+    }
+    free(miss);
+}
+
 static int on_statistics(struct master_core *m, struct master_node *n,
                          const Vmca__Envelope *env, int64_t now_ms)
 {
@@ -521,11 +546,16 @@ static int on_statistics(struct master_core *m, struct master_node *n,
             join_flows(m, x);
         }
     }
+    if (n->check_enabled && n->state == VMCA__NODE_STATE__NODE_ACTIVE) {
+        n->check_enabled = false;
+        enable_missing(m, n, st);
+    }
     n->last_stats_ms = now_ms;
     n->stats_count++;
     n->total_pages = st->total_pages;
     n->free_pages = st->free_pages;
     n->pending = st->pending_transfers;
+    n->unsettled = st->unsettled;
     n->own_pages = 0;
     n->holds_foreign = false;
     for (size_t i = 0; i < st->n_owned; i++) {
@@ -539,7 +569,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         uint32_t r = m->flows[f].node;
         if (!r || r == n->cfg->id)
             continue;
-        bool clear = st->pending_transfers == 0 && !stats_enables(st, r);
+        bool clear = st->pending_transfers == 0 && st->unsettled == 0 && !stats_enables(st, r);
         for (size_t i = 0; clear && i < st->n_owned; i++)
             clear = st->owned[i]->node != r || st->owned[i]->pages == 0;
         if (clear)
@@ -646,6 +676,7 @@ void master_core_on_connect(struct master_core *m, uint32_t node,
     mark_heard(m, n);
     n->connected = true;
     n->down_since_ms = -1;
+    n->check_enabled = true;
     resend_flows(m, n, now_ms);
     if (n->incarnation != incarnation)
         n->refused_logged = 0; /* a new life gets its own log lines */

@@ -30,9 +30,11 @@ struct master_node {
     uint64_t own_pages;               /* pages of its own home it owns */
     bool holds_foreign;               /* owns pages of another home */
     uint32_t pending;                 /* transfers in transit */
+    uint32_t unsettled;               /* its figures may miss page moves */
     uint64_t flow_clear;              /* bit f: clear of flow f's node (below) */
     int64_t down_since_ms;            /* connection lost at; -1 connected/never */
     bool heard;                       /* connected or spoke since we started */
+    bool check_enabled;               /* reconnected: compare its enabled set */
     uint64_t recovered_inc;           /* the incarnation we last recovered */
     /* For the audit, from the last Statistics: pages owned per home, and
      * the per-VM targets that are set (sum; targets_set 0: none). */

@@ -51,7 +51,8 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
         vmca_bitmap_init(&s->return_pending, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
         vmca_bitmap_init(&s->return_stuck, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
         vmca_bitmap_init(&s->census.waiting, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
-        vmca_bitmap_init(&s->invalidated, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK) {
+        vmca_bitmap_init(&s->invalidated, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK ||
+        vmca_bitmap_init(&s->leaving_peers, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK) {
         slave_core_free(s);
         return VMCA_ERR_NOMEM;
     }
@@ -155,6 +156,29 @@ static void node_crashed(struct slave_core *s)
         send_invalidate(s);
 }
 
+static bool uses_targets(const struct slave_core *s);
+
+/* A slave that starts on a running hypervisor (it restarted) takes the
+ * targets the hypervisor enforces as its own, so they stay within the
+ * pages owned from the first page that leaves. */
+static void adopt_targets(struct slave_core *s)
+{
+    if (s->n_targets || !uses_targets(s))
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < s->hv.n_vms; i++)
+        n += s->hv.vms[i].target != VM_TARGET_UNLIMITED;
+    struct vm_target *t = n ? malloc(n * sizeof *t) : NULL;
+    if (!t)
+        return;
+    free(s->targets);
+    s->targets = t;
+    for (size_t i = 0; i < s->hv.n_vms; i++)
+        if (s->hv.vms[i].target != VM_TARGET_UNLIMITED)
+            s->targets[s->n_targets++] = (struct vm_target){s->hv.vms[i].vm,
+                                                            s->hv.vms[i].target};
+}
+
 int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *in)
 {
     bool fail = false;
@@ -171,6 +195,8 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     s->hv_up = true;
     s->sample_fresh = true;
     s->owned_now = in->total_pages;
+    s->unsettled = 0; /* replies and samples come in order: this one has them all */
+    adopt_targets(s);
     fit_targets(s, s->owned_now); /* stale claims may have gone */
     bool first = !s->hv_generation;
     if (in->generation && s->hv_generation && in->generation != s->hv_generation) {
@@ -204,6 +230,7 @@ void slave_core_free(struct slave_core *s)
     vmca_bitmap_free(&s->return_stuck);
     vmca_bitmap_free(&s->census.waiting);
     vmca_bitmap_free(&s->invalidated);
+    vmca_bitmap_free(&s->leaving_peers);
     free(s->census.held);
     free(s->census.owners);
     free(s->frozen_until);
@@ -317,6 +344,7 @@ static void send_statistics(struct slave_core *s)
     st.enabled_bitmap.len = nbytes;
     st.state = s->state;
     st.pending_transfers = (uint32_t)s->xfers.n_out;
+    st.unsettled = s->unsettled;
     st.period = ++s->period;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
@@ -551,12 +579,15 @@ static int on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmc
     if (seen == XFER_PENDING)
         return VMCA_OK; /* being applied; the ack follows */
     /* Our own pages may come back from anyone (a leaving node returns them
-     * after we disabled it); other pages only from an enabled peer. */
+     * after we disabled it); other pages only from an enabled peer, or from
+     * one we were told is leaving: a grant it sent before it left still
+     * lands (its pages bounce back to it), or its leave would never end. */
     bool all_own = g->n_blocks > 0;
     for (size_t i = 0; all_own && i < g->n_blocks; i++)
         all_own = vmca_gfn_home(g->blocks[i]->gfn) == s->self->id;
     if (s->state == VMCA__NODE_STATE__NODE_INACTIVE ||
-        (!all_own && !vmca_bitmap_test(&s->enabled, from))) {
+        (!all_own && !vmca_bitmap_test(&s->enabled, from) &&
+         !vmca_bitmap_test(&s->leaving_peers, from))) {
         refused(s, from, VMCA__ENVELOPE__BODY_GRANT,
                 "refused grant %llu from node %u: %s", (unsigned long long)g->xfer, from,
                     s->state == VMCA__NODE_STATE__NODE_INACTIVE ? "not active yet"
@@ -772,6 +803,7 @@ static int on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
                     "force-return of node %u: returning its pages", r);
     }
     vmca_bitmap_set(&s->returning, r);
+    vmca_bitmap_set(&s->leaving_peers, r);
     run_returns(s);
     return VMCA_OK;
 }
@@ -917,7 +949,8 @@ static int on_census(struct slave_core *s, uint32_t from, bool from_master,
                      const Vmca__Census *c, int64_t now_ms)
 {
     if (from_master) {
-        if (c->home != s->self->id || s->state != VMCA__NODE_STATE__NODE_ACTIVE)
+        if (c->home != s->self->id || (s->state != VMCA__NODE_STATE__NODE_ACTIVE &&
+                                       s->state != VMCA__NODE_STATE__NODE_LEAVING))
             return VMCA_ERR_STATE;
         census_start(s, c->members, c->n_members, false, now_ms);
         return VMCA_OK;
@@ -1006,6 +1039,7 @@ static int on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *
     vmca_bitmap_clear(&s->enabled, r);
     vmca_bitmap_clear(&s->returning, r);
     vmca_bitmap_set(&s->invalidated, r);
+    vmca_bitmap_clear(&s->leaving_peers, r);
     queue_hcall(s, SLAVE_HC_ENABLE, r, 0, false, NULL, 0);
     queue_hcall(s, SLAVE_HC_INVALIDATE, r, 0, false, NULL, 0);
     size_t dropped = xfer_drop_to(&s->xfers, r);
@@ -1113,8 +1147,10 @@ static void owned_changed(struct slave_core *s, enum slave_hc_kind kind,
     switch (kind) {
     case SLAVE_HC_GRANT:
     case SLAVE_HC_RECLAIM:
-        if (r->status == 0)
+        if (r->status == 0 && r->pages) {
             s->owned_now += r->pages;
+            s->unsettled++;
+        }
         return;
     case SLAVE_HC_REQUEST:
         gone = r->status == 0 ? blocks_pages(r->blocks, r->n_blocks) : 0;
@@ -1128,6 +1164,8 @@ static void owned_changed(struct slave_core *s, enum slave_hc_kind kind,
     default:
         return;
     }
+    if (gone)
+        s->unsettled++;
     s->owned_now = gone < s->owned_now ? s->owned_now - gone : 0;
     fit_targets(s, s->owned_now);
 }
@@ -1211,8 +1249,10 @@ static void first_tier_tlp(struct slave_core *s, int64_t now_ms)
     tlp_targets(s->targets, s->n_targets, vp, n, &p, s->owned_now, out, &ask);
     free(vp);
     free(s->targets);
-    s->targets = out;
+    s->targets = n ? out : NULL;
     s->n_targets = n;
+    if (!n)
+        free(out);
     if (n)
         send_limits(s);
     if (ask)
@@ -1253,6 +1293,7 @@ static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t n
         if (en->enable) {
             vmca_bitmap_set(&s->enabled, x);
             vmca_bitmap_clear(&s->invalidated, x);
+            vmca_bitmap_clear(&s->leaving_peers, x);
         } else {
             vmca_bitmap_clear(&s->enabled, x);
         }
@@ -1347,7 +1388,7 @@ void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
     }
     if (s->census_retry_ms && now_ms >= s->census_retry_ms && !s->census.running) {
         s->census_retry_ms = 0;
-        if (s->state == VMCA__NODE_STATE__NODE_ACTIVE)
+        if (s->state == VMCA__NODE_STATE__NODE_ACTIVE || s->state == VMCA__NODE_STATE__NODE_LEAVING)
             census_start(s, NULL, 0, true, now_ms);
     }
     for (size_t i = 0; i < s->cfg->n_nodes; i++)

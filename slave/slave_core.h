@@ -145,6 +145,7 @@ struct slave_core {
     int64_t *frozen_until;             /* by node index: census of that home */
     int64_t census_retry_ms;           /* a given-up census runs again then */
     struct vmca_bitmap invalidated;    /* homes whose memory is gone (until re-enabled) */
+    struct vmca_bitmap leaving_peers;  /* Force-Return received (until re-enabled) */
     uint32_t *refused_logged;          /* by node index: message types refused and logged */
     bool reclaim_own;                  /* take back own pages before registering */
     uint64_t *census_round;            /* by node index: round of that home we answered */
@@ -161,6 +162,7 @@ struct slave_core {
     struct vm_target *targets;
     size_t n_targets;
     uint64_t owned_now;
+    uint32_t unsettled;                /* page-moving replies since the sample */
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */

@@ -9,7 +9,8 @@
  *   I2 conservation: while no failure is pending, every page of a home is
  *      owned by a live node or in a live node's transit;
  *   I4 no stale read: a get never returns other data than the last put;
- *   I5 legal states: the master's node states move only along its edges;
+ *   I5 legal states: the master's node states move only along its edges,
+ *      and no slave holds pages of a home it disabled unless returning them;
  *   I6 targets: the per-VM targets a slave set sum to at most what it owns;
  * and at the end, after a quiet period with every node up, I3 (no leak at
  * rest: every page of every home owned exactly once, nothing in transit).
@@ -40,7 +41,7 @@
 static const char *opt_policy = "greedy-remote"; /* --policy: every slave's first tier */
 
 enum ev_kind { EV_DELIVER, EV_TICK_MASTER, EV_TICK_SLAVE, EV_STATS, EV_GUEST, EV_FAULT,
-               EV_RESTART_NODE, EV_RESTART_MASTER, EV_RECONNECT, EV_HEAL };
+               EV_RESTART_NODE, EV_RESTART_MASTER, EV_RECONNECT, EV_HEAL, EV_RESTART_SLAVE };
 
 struct event {
     int64_t at;
@@ -58,6 +59,9 @@ struct sim_node {
     uint32_t id;
     bool up;
     bool core_live;
+    bool leaving;               /* its slave started a leave (shuts down after) */
+    bool slave_down;            /* it left: the hypervisor runs, the slave does not */
+    unsigned lives;             /* slave starts in this memory generation */
     struct slave_core sc;
     struct hvx *hv;
     uint8_t *mem;               /* this home's memory */
@@ -91,7 +95,7 @@ struct sim {
     Vmca__NodeState prev_state[SIM_MAX_NODES + 1];
     struct event *heap;
     size_t heap_n, heap_cap;
-    bool f_crash, f_master, f_drop, f_partition, f_slow;
+    bool f_crash, f_master, f_drop, f_partition, f_slow, f_leave;
     bool cut[SIM_MAX_NODES + 1];      /* partitioned away from everyone */
     int64_t slow_until[SIM_MAX_NODES + 1];
     bool quiet;                 /* no more faults */
@@ -257,7 +261,7 @@ static uint64_t env_generation(void *arg, uint32_t home)
 
 static bool ep_up(struct sim *s, uint32_t ep)
 {
-    return ep == MASTER_EP ? s->master_up : s->node[ep].up;
+    return ep == MASTER_EP ? s->master_up : s->node[ep].up && !s->node[ep].slave_down;
 }
 
 static bool reachable(struct sim *s, uint32_t a, uint32_t b)
@@ -446,6 +450,16 @@ static void hv_stats(struct sim *s, struct sim_node *n)
     slave_core_on_hv_stats(&n->sc, &sample);
 }
 
+static void slave_boot(struct sim *s, struct sim_node *n);
+
+static void bump_links(struct sim *s, uint32_t ep)
+{
+    for (unsigned i = 0; i <= s->n; i++) {
+        uint32_t lo = ep < i ? ep : i, hi = ep < i ? i : ep;
+        s->epoch[lo][hi]++;
+    }
+}
+
 static void node_boot(struct sim *s, struct sim_node *n)
 {
     struct hvx_home homes[SIM_MAX_NODES];
@@ -466,12 +480,23 @@ static void node_boot(struct sim *s, struct sim_node *n)
     n->hv = hvx_new(&p, &env);
     hvx_client_new(n->hv, 1);
     n->pool = hvx_pool_new(n->hv, 1, HVX_POOL_EPHEMERAL);
-    n->incarnation = ((uint64_t)n->gen << 32) | n->id;
+    n->up = true;
+    n->lives = 0;
+    n->census_from = n->settled = s->failures; /* fresh memory: all its own */
+    slave_boot(s, n);
+    trace(s, "node %u boots (generation %" PRIu64 ")", n->id, n->gen);
+}
+
+/* A memory manager starts on a running hypervisor (a node boots, or its
+ * slave restarts after leaving): it connects to whoever it can reach. */
+static void slave_boot(struct sim *s, struct sim_node *n)
+{
+    n->incarnation = ((uint64_t)n->gen << 32) | ((uint64_t)n->lives++ << 16) | n->id;
     slave_core_init(&n->sc, &s->cfg, &s->nodes_cfg[n->id - 1], n->incarnation, slave_log, n);
     n->core_live = true;
-    n->up = true;
+    n->slave_down = false;
+    n->leaving = false;
     n->census_round = 0;
-    n->census_from = n->settled = s->failures; /* fresh memory: all its own */
     hv_stats(s, n);
     slave_core_on_hv_up(&n->sc);
     if (reachable(s, n->id, MASTER_EP)) {
@@ -485,16 +510,28 @@ static void node_boot(struct sim *s, struct sim_node *n)
             drain_slave(s, &s->node[i]);
         }
     drain_slave(s, n);
-    trace(s, "node %u boots (generation %" PRIu64 ")", n->id, n->gen);
 }
 
-static void bump_links(struct sim *s, uint32_t ep)
+/* Its leave is over (Leave-Notify): the slave exits, as vmca-slave does;
+ * the hypervisor keeps running. It starts again a little later. */
+static void slave_exit(struct sim *s, struct sim_node *n)
 {
-    for (unsigned i = 0; i <= s->n; i++) {
-        uint32_t lo = ep < i ? ep : i, hi = ep < i ? i : ep;
-        s->epoch[lo][hi]++;
+    trace(s, "node %u's slave exits after leaving (%s)", n->id,
+          n->sc.left_clean ? "all its pages back" : "NOT all its pages back");
+    if (!n->sc.left_clean)
+        violation(s, "node %u left without all its own pages", n->id);
+    slave_core_free(&n->sc);
+    n->core_live = false;
+    n->slave_down = true;
+    n->leaving = false;
+    bump_links(s, n->id);
+    if (s->master_up) {
+        master_core_on_disconnect(&s->m, n->id, s->now);
+        drain_master(s);
     }
+    at(s, s->now + (int64_t)rnd_range(s, 200, 3000), EV_RESTART_SLAVE, n->id);
 }
+
 
 static void node_crash(struct sim *s, struct sim_node *n)
 {
@@ -502,9 +539,12 @@ static void node_crash(struct sim *s, struct sim_node *n)
     s->failures++;
     n->recovering = 1;
     n->up = false;
+    if (n->core_live)
+        slave_core_free(&n->sc);
     n->core_live = false;
+    n->slave_down = false;
+    n->leaving = false;
     bump_links(s, n->id);
-    slave_core_free(&n->sc);
     hvx_destroy(n->hv);
     n->hv = NULL;
     if (s->master_up) {
@@ -812,6 +852,9 @@ static void check_slaves(struct sim *s)
  * (every one, or every check_every-th with --check-every). */
 static void after_step(struct sim *s, const struct event *e)
 {
+    for (unsigned i = 1; i <= s->n; i++)
+        if (s->node[i].leaving && s->node[i].core_live && s->node[i].sc.left)
+            slave_exit(s, &s->node[i]);
     check_states(s); /* cheap, and edges must not be skipped */
     track_census(s);
     if (e->kind != EV_GUEST && ++s->changed % s->check_every == 0) {
@@ -824,7 +867,7 @@ static void after_step(struct sim *s, const struct event *e)
 
 static void schedule_fault(struct sim *s)
 {
-    if (s->f_crash || s->f_master || s->f_drop || s->f_partition || s->f_slow)
+    if (s->f_crash || s->f_master || s->f_drop || s->f_partition || s->f_slow || s->f_leave)
         at(s, s->now + (int64_t)rnd_range(s, 300, 3000), EV_FAULT, 0);
 }
 
@@ -832,7 +875,7 @@ static void do_fault(struct sim *s)
 {
     if (s->quiet)
         return;
-    unsigned kinds[5], nk = 0;
+    unsigned kinds[6], nk = 0;
     if (s->f_crash)
         kinds[nk++] = 0;
     if (s->f_master)
@@ -843,11 +886,22 @@ static void do_fault(struct sim *s)
         kinds[nk++] = 3;
     if (s->f_slow)
         kinds[nk++] = 4;
+    if (s->f_leave)
+        kinds[nk++] = 5;
     unsigned k = kinds[rnd(s) % nk];
-    if (k == 3) {
+    if (k == 5) {
+        /* A clean shutdown: the slave leaves, exits, and starts again. */
+        struct sim_node *n = &s->node[rnd_range(s, 2, s->n)];
+        if (n->up && n->core_live && !n->leaving && n->sc.state == VMCA__NODE_STATE__NODE_ACTIVE) {
+            trace(s, "node %u leaves", n->id);
+            n->leaving = true;
+            slave_core_leave(&n->sc, s->now);
+            drain_slave(s, n);
+        }
+    } else if (k == 3) {
         /* Cut one slave off from everyone (master included) for a while. */
         uint32_t a = (uint32_t)rnd_range(s, 2, s->n);
-        if (s->node[a].up && !s->cut[a]) {
+        if (s->node[a].up && s->node[a].core_live && !s->cut[a]) {
             trace(s, "node %u partitioned away", a);
             bump_links(s, a);
             s->cut[a] = true;
@@ -937,7 +991,7 @@ static void step(struct sim *s, struct event *e)
         at(s, s->now + 100, EV_TICK_MASTER, 0);
         break;
     case EV_TICK_SLAVE:
-        if (n->up) {
+        if (n->up && n->core_live) {
             slave_core_on_tick(&n->sc, s->now);
             drain_slave(s, n);
             s->events++;
@@ -945,7 +999,7 @@ static void step(struct sim *s, struct event *e)
         at(s, s->now + 50, EV_TICK_SLAVE, e->a);
         break;
     case EV_STATS:
-        if (n->up) {
+        if (n->up && n->core_live) {
             hv_stats(s, n);
             drain_slave(s, n);
             s->events++;
@@ -968,17 +1022,23 @@ static void step(struct sim *s, struct event *e)
         if (!s->master_up)
             master_boot(s);
         break;
+    case EV_RESTART_SLAVE:
+        if (n->up && n->slave_down) {
+            slave_boot(s, n);
+            trace(s, "node %u's slave starts again", n->id);
+        }
+        break;
     case EV_HEAL:
         if (s->cut[e->a]) {
             s->cut[e->a] = false;
             trace(s, "node %u partition heals", e->a);
-            if (n->up && s->master_up) {
+            if (reachable(s, n->id, MASTER_EP)) {
                 master_core_on_connect(&s->m, n->id, n->incarnation, s->now);
                 slave_core_on_master_up(&n->sc, s->now);
                 drain_master(s);
             }
-            for (unsigned i = 1; i <= s->n && n->up; i++)
-                if (i != n->id && s->node[i].up) {
+            for (unsigned i = 1; i <= s->n; i++)
+                if (i != n->id && reachable(s, n->id, i)) {
                     slave_core_on_peer_up(&s->node[i].sc, n->id, s->now);
                     slave_core_on_peer_up(&n->sc, i, s->now);
                     drain_slave(s, &s->node[i]);
@@ -1048,7 +1108,8 @@ static void sim_teardown(struct sim *s)
 {
     for (unsigned i = 1; i <= s->n; i++) {
         if (s->node[i].up) {
-            slave_core_free(&s->node[i].sc);
+            if (s->node[i].core_live)
+                slave_core_free(&s->node[i].sc);
             hvx_destroy(s->node[i].hv);
         }
         free(s->node[i].mem);
@@ -1079,6 +1140,7 @@ static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults
     s.f_drop = strstr(faults, "drop") != NULL;
     s.f_partition = strstr(faults, "partition") != NULL;
     s.f_slow = strstr(faults, "slow") != NULL;
+    s.f_leave = strstr(faults, "leave") != NULL;
     master_boot(&s);
     for (unsigned i = 1; i <= nodes; i++) {
         node_boot(&s, &s.node[i]);
@@ -1162,16 +1224,18 @@ static const char usage[] =
     "Runs K nodes' real slave cores and libhvx, and the real master core, under a\n"
     "seeded scheduler with simulated network, clock and faults. After every step\n"
     "that can change ownership it checks I1 (single owner), I2 (conservation, while\n"
-    "no failure is pending) and I6 (targets within the pages owned); after every\n"
-    "step I4 (no stale read) and I5 (legal states); and I3 (no leak at rest) after\n"
-    "a final quiet period with every node up.\n"
+    "no failure is pending), the slaves' part of I5 (no pages of a disabled home)\n"
+    "and I6 (targets within the pages owned); after every step I4 (no stale read)\n"
+    "and I5 (legal master states); and I3 (no leak at rest) after a final quiet\n"
+    "period with every node up.\n"
     "\n"
     "  --seed S          one run (default 1)\n"
     "  --seeds A..B      a sweep of seeds A to B\n"
     "  --steps N         scheduler steps per run before the quiet period (default 20000)\n"
     "  --nodes K         nodes, 3..16 (default 4)\n"
-    "  --faults LIST     comma-separated: crash, master, drop, partition, slow, or\n"
-    "                    none (default crash,master,drop)\n"
+    "  --faults LIST     comma-separated: crash, master, drop, partition, slow,\n"
+    "                    leave (a slave leaves cleanly, exits and starts again),\n"
+    "                    or none (default crash,master,drop)\n"
     "  --policy NAME     first tier of every slave: greedy-remote (default),\n"
     "                    greedy-local or tlp (per-VM targets)\n"
     "  --check-every N   check I1, I2 and I6 every N such steps (default 1)\n"
@@ -1235,8 +1299,10 @@ int main(int argc, char **argv)
             snprintf(tmp, sizeof tmp, "%s", optarg);
             for (char *save, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
                 if (strcmp(t, "crash") && strcmp(t, "master") && strcmp(t, "drop") &&
-                    strcmp(t, "partition") && strcmp(t, "slow") && strcmp(t, "none"))
-                    return bad("--faults", t, "crash, master, drop, partition, slow or none");
+                    strcmp(t, "partition") && strcmp(t, "slow") && strcmp(t, "leave") &&
+                    strcmp(t, "none"))
+                    return bad("--faults", t,
+                               "crash, master, drop, partition, slow, leave or none");
             faults = optarg;
             break;
         }

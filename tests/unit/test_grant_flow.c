@@ -226,6 +226,21 @@ static void test_bounce_to_home(void **state)
     assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 0), VMCA_ERR_AUTH);
 }
 
+/* The master (node 1) tells `s`: donor gives `pages` to requester. */
+static int grant_fwd(struct slave_core *s, uint32_t donor, uint32_t requester, uint64_t pages,
+                     uint64_t req, int64_t now)
+{
+    Vmca__GrantFwd gf = VMCA__GRANT_FWD__INIT;
+    gf.donor = donor;
+    gf.requester = requester;
+    gf.pages = pages;
+    gf.req = req;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_GRANT_FWD;
+    env.grant_fwd = &gf;
+    return slave_core_on_message(s, 1, true, &env, now);
+}
+
 /* tlp: targets go to the hypervisor and never sum above the pages owned
  * (I6): not after a period, and not after pages left for another node. */
 static void test_tlp_targets_within_owned(void **state)
@@ -256,15 +271,7 @@ static void test_tlp_targets_within_owned(void **state)
     /* The node serves a Grant-Fwd for 500 pages: the targets shrink to fit
      * what stays before the Request (hypercalls run in order), and again
      * when 512 pages turn out to have left. */
-    Vmca__GrantFwd gf = VMCA__GRANT_FWD__INIT;
-    gf.donor = 3;
-    gf.requester = 2;
-    gf.pages = 500;
-    gf.req = 9;
-    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    env.body_case = VMCA__ENVELOPE__BODY_GRANT_FWD;
-    env.grant_fwd = &gf;
-    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 200), 0);
+    assert_int_equal(grant_fwd(&x->recv, 3, 2, 500, 9, 200), 0);
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 2);
     assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
@@ -294,6 +301,28 @@ static void test_tlp_targets_within_owned(void **state)
     r = (struct slave_hv_reply){.id = 12345, .status = -5};
     slave_core_on_hv_reply(&x->recv, &r, 202);
     assert_int_equal(drop_hcalls(&x->recv), 0);
+}
+
+/* A slave that starts on a running hypervisor takes the targets it
+ * enforces as its own: pages that leave before its first period still
+ * shrink them first (I6). */
+static void test_tlp_restart_adopts_targets(void **state)
+{
+    struct fx *x = *state;
+    struct slave_vm vm = {.vm = 4, .used = 100, .target = 1000};
+    struct slave_hv_sample hv = {.total_pages = 1000, .vms = &vm, .n_vms = 1};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    assert_int_equal(drop_hcalls(&x->recv), 0);          /* they fit: nothing to send */
+    assert_int_equal(grant_fwd(&x->recv, 3, 2, 300, 0, 10), 0);
+    size_t n;
+    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].n_targets, 1);
+    assert_int_equal(hc[0].targets[0].vm, 4);
+    assert_int_equal(hc[0].targets[0].pages, 700);
+    assert_int_equal(hc[1].kind, SLAVE_HC_REQUEST);
+    slave_hcalls_free(hc, n);
 }
 
 static void test_greedy_remote_asks_once(void **state)
@@ -338,6 +367,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bounce_to_home, setup, teardown),
         cmocka_unit_test_setup_teardown(test_greedy_remote_asks_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_targets_within_owned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlp_restart_adopts_targets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,12 +68,22 @@ static int send_stats(struct fixture *f, uint32_t node, Vmca__Statistics *st, in
     return master_core_on_message(&f->m, node, &env, now);
 }
 
+/* Statistics of a well-behaved slave: it has enabled the nodes the master
+ * has Active (the demo's ids fit in one byte). */
 static int do_stats(struct fixture *f, uint32_t node, Vmca__NodeState view, int64_t now)
 {
     Vmca__Statistics st = VMCA__STATISTICS__INIT;
+    uint8_t bits = 0;
+    for (uint32_t i = 1; i < 8; i++) {
+        const struct master_node *x = master_core_node(&f->m, i);
+        if (x && x->state == VMCA__NODE_STATE__NODE_ACTIVE)
+            bits |= (uint8_t)(1u << i);
+    }
     st.state = view;
     st.total_pages = 500;
     st.free_pages = 400;
+    st.enabled_bitmap.data = &bits;
+    st.enabled_bitmap.len = 1;
     return send_stats(f, node, &st, now);
 }
 
@@ -443,6 +453,51 @@ static void test_audit(void **state)
     audit_report_free(&r);
 }
 
+/* An Enable-Node lost with a dropped connection is sent again after the
+ * reconnect, once, for the Active members the node has not enabled. */
+static void test_enable_after_reconnect(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[8];
+    for (uint32_t i = 1; i <= 3; i++) {
+        assert_int_equal(do_register(f, i, i, 10 + i), 0);
+        master_core_on_connect(&f->m, i, 10 + i, 1000);
+    }
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    /* Node 2 enabled itself and node 1 only: node 3's join never reached it. */
+    Vmca__Statistics st = VMCA__STATISTICS__INIT;
+    uint8_t bits = (1u << 1) | (1u << 2);
+    st.state = VMCA__NODE_STATE__NODE_ACTIVE;
+    st.enabled_bitmap.data = &bits;
+    st.enabled_bitmap.len = 1;
+    assert_int_equal(send_stats(f, 2, &st, 2000), 0);
+    size_t n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 1);
+    uint32_t three = 3;
+    assert_enable(&s[0], 2, &three, 1);
+    free_sent(s, n);
+    /* Once per connection: its next Statistics (the Enable-Node may still be
+     * on its way) send nothing. */
+    assert_int_equal(send_stats(f, 2, &st, 2200), 0);
+    assert_int_equal(take_sent(&f->m.out, s, 8), 0);
+    /* After a reconnect it is compared again. */
+    master_core_on_disconnect(&f->m, 2, 2300);
+    master_core_on_connect(&f->m, 2, 12, 2400);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    assert_int_equal(send_stats(f, 2, &st, 2500), 0);
+    n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 1);
+    assert_enable(&s[0], 2, &three, 1);
+    free_sent(s, n);
+    /* With every Active member enabled, nothing is sent. */
+    master_core_on_disconnect(&f->m, 2, 2600);
+    master_core_on_connect(&f->m, 2, 12, 2700);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    bits |= 1u << 3;
+    assert_int_equal(send_stats(f, 2, &st, 2800), 0);
+    assert_int_equal(take_sent(&f->m.out, s, 8), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +510,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grant_any_forwards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_and_failure_detection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enable_after_reconnect, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
