@@ -1,6 +1,7 @@
 /* Master core; see master_core.h. */
 #include "master_core.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "err.h"
@@ -141,6 +142,7 @@ static void announce_join(struct master_core *m, struct master_node *r)
 static void start_recovery(struct master_core *m, struct master_node *r, int64_t now_ms,
                            const char *why);
 static void queue_fence(struct master_core *m, uint32_t node, bool fenced);
+static void send_mem_limit(struct master_core *m, const struct master_node *n);
 
 /* Tells member `to` about r's flow: Force-Return(r) while r leaves,
  * Invalidate(r) while it recovers. */
@@ -237,6 +239,8 @@ static int on_register(struct master_core *m, struct master_node *n,
                 n->cfg->id, n->cfg->name, (unsigned long long)reg->local_pages);
     announce_join(m, n);
     join_flows(m, n);
+    if (n->mem_cap)
+        send_mem_limit(m, n);
     return VMCA_OK;
 }
 
@@ -473,6 +477,36 @@ static void keep_for_audit(struct master_core *m, struct master_node *n,
         }
 }
 
+static void send_mem_limit(struct master_core *m, const struct master_node *n)
+{
+    Vmca__MemLimit ml = VMCA__MEM_LIMIT__INIT;
+    ml.pages = n->mem_cap;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_MEM_LIMIT;
+    env.mem_limit = &ml;
+    vmca_outbox_send(&m->out, n->cfg->id, &env);
+}
+
+int master_core_mem_limit(struct master_core *m, uint32_t node, uint64_t pages, char *err,
+                          size_t errlen)
+{
+    struct master_node *n = node_by_id(m, node);
+    if (!n) {
+        snprintf(err, errlen, "no node %u in the configuration", node);
+        return VMCA_ERR_INVAL;
+    }
+    if (n->state != VMCA__NODE_STATE__NODE_ACTIVE) {
+        snprintf(err, errlen, "node %u (%s) is %s, not active", node, n->cfg->name,
+                 vmca_state_name(n->state));
+        return VMCA_ERR_STATE;
+    }
+    n->mem_cap = pages;
+    send_mem_limit(m, n);
+    vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "mem-limit for node %u (%s): %llu pages%s",
+                node, n->cfg->name, (unsigned long long)pages, pages ? "" : " (no cap)");
+    return VMCA_OK;
+}
+
 /* An Enable-Node sent while a node's connection was down is lost with it:
  * the first Statistics after a reconnect show which Active members it has
  * not enabled, and it is told again (Enable-Node is idempotent). */
@@ -549,6 +583,8 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     if (n->check_enabled && n->state == VMCA__NODE_STATE__NODE_ACTIVE) {
         n->check_enabled = false;
         enable_missing(m, n, st);
+        if (n->mem_cap)
+            send_mem_limit(m, n); /* it may have restarted without it */
     }
     n->last_stats_ms = now_ms;
     n->stats_count++;

@@ -35,6 +35,7 @@ struct master_node {
     int64_t down_since_ms;            /* connection lost at; -1 connected/never */
     bool heard;                       /* connected or spoke since we started */
     bool check_enabled;               /* reconnected: compare its enabled set */
+    uint64_t mem_cap;                 /* Mem-Limit given by the operator, 0 none */
     uint64_t recovered_inc;           /* the incarnation we last recovered */
     /* For the audit, from the last Statistics: pages owned per home, and
      * the per-VM targets that are set (sum; targets_set 0: none). */
@@ -102,6 +103,14 @@ int master_core_on_message(struct master_core *m, uint32_t node,
  * no Statistics for timing.failure_timeout_ms is fenced and recovered
  * (Invalidate to all). Call at least every few hundred ms. */
 void master_core_on_tick(struct master_core *m, int64_t now_ms);
+
+/* The operator caps the pages `node` keeps for its own VMs (0 lifts the
+ * cap): Mem-Limit now, and again whenever the node registers or
+ * reconnects (the cap lives here, in soft state: a restarted master has
+ * none). Returns 0, or VMCA_ERR_INVAL (no such node) / VMCA_ERR_STATE (not
+ * Active) with the reason in err. */
+int master_core_mem_limit(struct master_core *m, uint32_t node, uint64_t pages, char *err,
+                          size_t errlen);
 
 /* Hands the queued fencing actions to the caller (free() the array). */
 struct master_fence *master_core_take_fences(struct master_core *m, size_t *n);

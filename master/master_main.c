@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +176,41 @@ static void admin_audit(struct master_shell *sh, struct evbuffer *out)
     audit_report_free(&r);
 }
 
-/* Admin requests: "status" (one line per configured node) and "audit". */
+/* Admin request "mem-limit NODE PAGES" (NODE: name or id). */
+static void admin_mem_limit(struct master_shell *sh, const char *cmd, struct evbuffer *out)
+{
+    char name[VMCA_NAME_MAX], num[32], extra, *nend;
+    unsigned long long pages = 0;
+    bool ok = sscanf(cmd, "mem-limit %63s %31s %c", name, num, &extra) == 2 &&
+              num[0] >= '0' && num[0] <= '9'; /* "-1" would wrap to a huge cap */
+    if (ok) {
+        errno = 0;
+        pages = strtoull(num, &nend, 10);
+        ok = !errno && !*nend;
+    }
+    if (!ok) {
+        evbuffer_add_printf(out, "error usage: mem-limit NODE PAGES (PAGES a number, 0 lifts "
+                                 "the cap)\n");
+        return;
+    }
+    const struct vmca_node_cfg *n = vmca_config_node_by_name(&sh->cfg, name);
+    char *end;
+    unsigned long id = n ? n->id : strtoul(name, &end, 10);
+    if (!n && (*end || !vmca_config_node_by_id(&sh->cfg, (uint32_t)id))) {
+        evbuffer_add_printf(out, "error no node '%.63s' in the configuration\n", name);
+        return;
+    }
+    char err[160];
+    if (master_core_mem_limit(&sh->core, (uint32_t)id, pages, err, sizeof err) != VMCA_OK) {
+        evbuffer_add_printf(out, "error %s\n", err);
+        return;
+    }
+    drain(sh);
+    evbuffer_add_printf(out, "ok\n");
+}
+
+/* Admin requests: "status" (one line per configured node), "audit" and
+ * "mem-limit NODE PAGES". */
 static void admin_handler(void *arg, const char *cmd, struct evbuffer *out)
 {
     struct master_shell *sh = arg;
@@ -183,8 +218,13 @@ static void admin_handler(void *arg, const char *cmd, struct evbuffer *out)
         admin_audit(sh, out);
         return;
     }
+    if (strncmp(cmd, "mem-limit ", 10) == 0) {
+        admin_mem_limit(sh, cmd, out);
+        return;
+    }
     if (strcmp(cmd, "status") != 0) {
-        evbuffer_add_printf(out, "error unknown request '%.64s' (known: status, audit)\n", cmd);
+        evbuffer_add_printf(out, "error unknown request '%.64s' (known: status, audit, "
+                                 "mem-limit)\n", cmd);
         return;
     }
     int64_t now = vmca_now_ms();

@@ -89,6 +89,7 @@ static void queue_hcall(struct slave_core *s, enum slave_hc_kind kind, uint32_t 
 static void hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n);
 static void send_limits(struct slave_core *s);
 static void fit_targets(struct slave_core *s, uint64_t limit);
+static uint64_t targets_limit(const struct slave_core *s);
 static void expect_reply(struct slave_core *s, struct slave_pending p);
 static void send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_t round,
                         const struct vmca_block *blocks, size_t n, bool reply);
@@ -197,7 +198,7 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     s->owned_now = in->total_pages;
     s->unsettled = 0; /* replies and samples come in order: this one has them all */
     adopt_targets(s);
-    fit_targets(s, s->owned_now); /* stale claims may have gone */
+    fit_targets(s, targets_limit(s)); /* stale claims may have gone */
     bool first = !s->hv_generation;
     if (in->generation && s->hv_generation && in->generation != s->hv_generation) {
         s->hv_generation = in->generation;
@@ -535,7 +536,8 @@ static int on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
     }
     /* The targets fit what stays here before the pages go (hypercalls run
      * in order), so the hypervisor never enforces more than is owned. */
-    fit_targets(s, gf->pages < s->owned_now ? s->owned_now - gf->pages : 0);
+    uint64_t stays = gf->pages < s->owned_now ? s->owned_now - gf->pages : 0;
+    fit_targets(s, s->mem_cap && s->mem_cap < stays ? s->mem_cap : stays);
     queue_hcall(s, SLAVE_HC_REQUEST, gf->requester, gf->pages, false, NULL, 0);
     expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_REQUEST, .peer = gf->requester,
                                            .req = gf->req});
@@ -1128,6 +1130,12 @@ static void send_limits(struct slave_core *s)
     s->hc[s->n_hc - 1].n_targets = s->n_targets;
 }
 
+/* What the targets may sum to: the pages owned, or the master's cap. */
+static uint64_t targets_limit(const struct slave_core *s)
+{
+    return s->mem_cap && s->mem_cap < s->owned_now ? s->mem_cap : s->owned_now;
+}
+
 /* Targets above `limit` shrink in proportion and go to the hypervisor. */
 static void fit_targets(struct slave_core *s, uint64_t limit)
 {
@@ -1167,7 +1175,7 @@ static void owned_changed(struct slave_core *s, enum slave_hc_kind kind,
     if (gone)
         s->unsettled++;
     s->owned_now = gone < s->owned_now ? s->owned_now - gone : 0;
-    fit_targets(s, s->owned_now);
+    fit_targets(s, targets_limit(s));
 }
 
 void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r,
@@ -1246,7 +1254,9 @@ static void first_tier_tlp(struct slave_core *s, int64_t now_ms)
     struct tlp_params p = {s->cfg->policy.tlp_percent, s->cfg->policy.tlp_threshold,
                            s->self->tmem_pages};
     uint64_t ask;
-    tlp_targets(s->targets, s->n_targets, vp, n, &p, s->owned_now, out, &ask);
+    tlp_targets(s->targets, s->n_targets, vp, n, &p, targets_limit(s), out, &ask);
+    if (targets_limit(s) < s->owned_now)
+        ask = 0; /* the master's cap binds, not the pages owned: more would not help */
     free(vp);
     free(s->targets);
     s->targets = n ? out : NULL;
@@ -1276,6 +1286,33 @@ static void first_tier(struct slave_core *s, int64_t now_ms)
         failed |= s->hv.vms[i].puts_total > s->hv.vms[i].puts_succ;
     if (failed)
         ask_pages(s, s->cfg->policy.grant_batch, now_ms, "puts failed");
+}
+
+/* Mem-Limit(n) from the master: at most n pages for this node's own VMs
+ * (0 lifts the cap). tlp's targets sum to at most min(owned, n); the greedy
+ * policies set no targets and so cannot honour it (logged). */
+static int on_mem_limit(struct slave_core *s, const Vmca__MemLimit *ml)
+{
+    if (s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
+        refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT, "refused mem-limit: not active");
+        return VMCA_ERR_STATE;
+    }
+    if (ml->pages > VMCA_GFN_INDEX_MASK * (uint64_t)s->cfg->n_nodes) {
+        refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT,
+                "refused mem-limit of %llu pages: more than the cluster has",
+                (unsigned long long)ml->pages);
+        return VMCA_ERR_INVAL;
+    }
+    s->mem_cap = ml->pages;
+    if (!uses_targets(s))
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "mem-limit %llu pages: policy %s sets no per-VM targets, so it is not "
+                    "enforced", (unsigned long long)ml->pages, s->cfg->policy.first_tier);
+    else
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO, "mem-limit: %s%llu pages for our VMs",
+                    ml->pages ? "at most " : "no cap (", (unsigned long long)ml->pages);
+    fit_targets(s, targets_limit(s));
+    return VMCA_OK;
 }
 
 static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t now_ms)
@@ -1355,6 +1392,8 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
         return on_invalidate_node(s, env->invalidate_node);
     case VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY:
         return on_invalidate_notify(s);
+    case VMCA__ENVELOPE__BODY_MEM_LIMIT:
+        return on_mem_limit(s, env->mem_limit);
     default:
         refused(s, s->master, (int)env->body_case,
                 "refused %s from the master: not handled by this slave yet",

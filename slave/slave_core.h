@@ -163,6 +163,7 @@ struct slave_core {
     size_t n_targets;
     uint64_t owned_now;
     uint32_t unsettled;                /* page-moving replies since the sample */
+    uint64_t mem_cap;                  /* master's Mem-Limit: pages for our VMs, 0 none */
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */

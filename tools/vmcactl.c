@@ -16,7 +16,8 @@
 #include "err.h"
 
 static const char usage[] =
-    "usage: vmcactl (--config FILE | --socket PATH) [--json] [--wait SECONDS] COMMAND\n"
+    "usage: vmcactl (--config FILE | --socket PATH) [--json] [--wait SECONDS] COMMAND [ARGS]\n"
+    "(options before the command)\n"
     "Asks the vMCA master of a cluster and prints its answer.\n"
     "\n"
     "commands:\n"
@@ -26,6 +27,8 @@ static const char usage[] =
     "                       last statistics: every member home's pages owned once\n"
     "                       in all (I3 at rest), none held of a non-member, and\n"
     "                       each node's per-VM targets within its pages (I6)\n"
+    "  mem-limit NODE PAGES cap the pages NODE (name or id) keeps for its own VMs\n"
+    "                       (Mem-Limit; 0 lifts the cap; honoured by the tlp policy)\n"
     "options:\n"
     "  -c, --config FILE    cluster configuration (gives master.admin_socket)\n"
     "  -S, --socket PATH    the master's admin socket, instead of --config\n"
@@ -257,6 +260,36 @@ static void print_audit(const struct audit_reply *a, bool json)
                a->targets[i].a <= a->targets[i].b ? "ok" : "above the pages owned");
 }
 
+static int cmd_mem_limit(const char *path, const char *node, const char *pages)
+{
+    char req[256], *end;
+    errno = 0;
+    unsigned long long n = strtoull(pages, &end, 10);
+    if (errno || *end || pages[0] < '0' || pages[0] > '9') {
+        fprintf(stderr, "vmcactl: mem-limit: PAGES must be a number of pages, got '%s'\n",
+                pages);
+        return 2;
+    }
+    if (strlen(node) >= VMCA_NAME_MAX || strchr(node, ' ')) {
+        fprintf(stderr, "vmcactl: mem-limit: bad node name '%s'\n", node);
+        return 2;
+    }
+    snprintf(req, sizeof req, "mem-limit %s %llu", node, n);
+    char *reply = ask(path, req);
+    if (!reply)
+        return 1;
+    int rc = 0;
+    if (strncmp(reply, "ok", 2) == 0) {
+        printf("mem-limit of %s: %s\n", node, n ? pages : "no cap");
+    } else {
+        fprintf(stderr, "vmcactl: master says: %s", strncmp(reply, "error ", 6) == 0 ? reply + 6
+                                                                                     : reply);
+        rc = 1;
+    }
+    free(reply);
+    return rc;
+}
+
 static int cmd_audit(const char *path, bool json, double wait_s)
 {
     struct timespec t0, now;
@@ -297,7 +330,7 @@ int main(int argc, char **argv)
     bool json = false, wait_given = false;
     double wait_s = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:S:jw:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+c:S:jw:h", opts, NULL)) != -1) {
         char *end;
         switch (opt) {
         case 'c': config = optarg; break;
@@ -317,13 +350,20 @@ int main(int argc, char **argv)
         default: fputs(usage, stderr); return 2;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "vmcactl: expected exactly one command\n%s", usage);
+    if (optind >= argc) {
+        fprintf(stderr, "vmcactl: expected a command\n%s", usage);
         return 2;
     }
     const char *cmd = argv[optind];
-    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "audit") != 0) {
-        fprintf(stderr, "vmcactl: unknown command '%s' (known: status, audit)\n", cmd);
+    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "audit") != 0 &&
+        strcmp(cmd, "mem-limit") != 0) {
+        fprintf(stderr, "vmcactl: unknown command '%s' (known: status, audit, mem-limit)\n", cmd);
+        return 2;
+    }
+    int want = strcmp(cmd, "mem-limit") == 0 ? 2 : 0;
+    if (argc - optind - 1 != want) {
+        fprintf(stderr, "vmcactl: %s takes %s\n", cmd,
+                want ? "NODE PAGES" : "no arguments");
         return 2;
     }
     if (wait_given && strcmp(cmd, "audit") != 0) {
@@ -347,5 +387,7 @@ int main(int argc, char **argv)
     } else {
         snprintf(path, sizeof path, "%s", sock);
     }
+    if (strcmp(cmd, "mem-limit") == 0)
+        return cmd_mem_limit(path, argv[optind + 1], argv[optind + 2]);
     return strcmp(cmd, "audit") == 0 ? cmd_audit(path, json, wait_s) : cmd_status(path, json);
 }

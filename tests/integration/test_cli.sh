@@ -27,6 +27,9 @@ expect 1 "cannot reach the master" "$CTL_BIN" --config "$CONF" audit
 expect 2 "--wait: expected seconds in 0..86400, got 'soon'" "$CTL_BIN" --config "$CONF" --wait soon audit
 expect 2 "--wait: expected seconds in 0..86400, got '-1'" "$CTL_BIN" --config "$CONF" --wait -1 audit
 expect 2 "--wait applies to audit only" "$CTL_BIN" --config "$CONF" --wait 3 status
+expect 2 "mem-limit takes NODE PAGES" "$CTL_BIN" --config "$CONF" mem-limit node2
+expect 2 "PAGES must be a number of pages, got '-5'" "$CTL_BIN" --config "$CONF" mem-limit node2 -5
+expect 2 "status takes no arguments" "$CTL_BIN" --config "$CONF" status now
 
 sed 's/port = '"$MASTER_PORT"'/port = 99999/' "$CONF" > "$T/bad.conf"
 expect 1 "bad.conf:2: master.port" "$MASTER_BIN" --config "$T/bad.conf"

@@ -41,6 +41,37 @@ grep -q "forwarded" "$T/master.log" || fail "the master forwarded nothing"
 tkm --node node2 stats > "$T/a.txt"
 grep -Eq '^owned_home (3|4) [1-9]' "$T/a.txt" || fail "node2 owns no remote pages: $(cat "$T/a.txt")"
 
+# The operator caps node2's VMs at 100 pages (Mem-Limit through the
+# master): a VM under pressure (whose target would grow by 64 pages a
+# period) keeps a target within the cap for its whole run; 0 lifts the cap.
+"$CTL_BIN" --config "$CONF" mem-limit node2 100 | grep -q "mem-limit of node2: 100" ||
+    fail "vmcactl mem-limit node2 100 was not accepted"
+# vm_target: the target of node2's VM, empty while none is set.
+vm_target() {
+    tkm --node node2 stats | awk '/^vm / { split($3, t, "=")
+                                          if (t[2] != "18446744073709551615") print t[2] }'
+}
+echo "16 4" > "$T/phases2"
+"$GUEST_BIN" --socket "$T/$CLUSTER-node2-guest.sock" --vm 2 --ram 1 \
+    --workload "phases:$T/phases2" --seed 12 > "$T/guest2.out" 2> "$T/guest2.log" &
+guest=$!
+capped=0
+while kill -0 $guest 2>/dev/null; do
+    t=$(vm_target)
+    if [ -n "$t" ]; then
+        [ "$t" -le 100 ] || fail "node2's VM target $t is above the 100-page cap"
+        capped=$((capped + 1))
+    fi
+    sleep 0.3
+done
+wait $guest || fail "the second guest failed: $(cat "$T/guest2.log")"
+[ $capped -ge 3 ] || fail "node2's VM target was seen only $capped times"
+grep -q 'mismatches=0' "$T/guest2.out" || fail "the second guest saw wrong data"
+grep -q "mem-limit: at most 100 pages" "$T/node2.log" || fail "node2 did not log the cap"
+"$CTL_BIN" --config "$CONF" mem-limit 2 0 | grep -q "no cap" || fail "lifting the cap failed"
+rc=0
+"$CTL_BIN" --config "$CONF" mem-limit node9 5 2> "$T/ml.err" || rc=$?
+[ $rc -eq 1 ] && grep -q "no node 'node9'" "$T/ml.err" || fail "mem-limit of an unknown node: rc $rc, $(cat "$T/ml.err")"
 wait_until 15 "ownership audit balanced at rest" hv_audit 1:1024 2:256 3:4096 4:4096
 ctl_audit 15
 pass "tlp: target within owned in $checks samples, $remote puts reached remote pages, audit balanced"

@@ -325,6 +325,57 @@ static void test_tlp_restart_adopts_targets(void **state)
     slave_hcalls_free(hc, n);
 }
 
+/* Mem-Limit from the master caps the targets (and stops the asking while
+ * the cap binds); 0 lifts it. */
+static void test_tlp_mem_limit(void **state)
+{
+    struct fx *x = *state;
+    struct slave_vm vm = {.vm = 1, .used = 600, .target = VM_TARGET_UNLIMITED,
+                          .puts_total = 10, .puts_succ = 4};
+    struct slave_hv_sample hv = {.total_pages = 1000, .vms = &vm, .n_vms = 1};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 100);                  /* 600 + 1310 > 1000: asks */
+    drop_hcalls(&x->recv);
+    vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
+    x->recv.grant_any_req = 0;
+    Vmca__MemLimit ml = VMCA__MEM_LIMIT__INIT;
+    ml.pages = 300;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_MEM_LIMIT;
+    env.mem_limit = &ml;
+    assert_int_equal(slave_core_on_message(&x->recv, 2, false, &env, 150), VMCA_ERR_AUTH);
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 150), 0);
+    size_t n;
+    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].targets[0].pages, 300);
+    slave_hcalls_free(hc, n);
+    /* Still failing puts, but the cap binds: the target stays at it, no ask. */
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 300);
+    hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].targets[0].pages, 300);
+    slave_hcalls_free(hc, n);
+    struct sent out[4];
+    n = take_sent(&x->recv.out, out, 4);
+    for (size_t i = 0; i < n; i++)
+        assert_int_not_equal(out[i].env->body_case, VMCA__ENVELOPE__BODY_GRANT_ANY);
+    free_sent(out, n);
+    /* Lifted: the target grows past it again, up to the pages owned. */
+    ml.pages = 0;
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 400), 0);
+    assert_int_equal(drop_hcalls(&x->recv), 0);         /* nothing to shrink */
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 500);
+    hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].targets[0].pages, 1000);
+    slave_hcalls_free(hc, n);
+    vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
+}
+
 static void test_greedy_remote_asks_once(void **state)
 {
     struct fx *x = *state;
@@ -368,6 +419,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_greedy_remote_asks_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_targets_within_owned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_restart_adopts_targets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlp_mem_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -498,6 +498,35 @@ static void test_enable_after_reconnect(void **state)
     assert_int_equal(take_sent(&f->m.out, s, 8), 0);
 }
 
+static void test_mem_limit(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[8];
+    char err[160];
+    assert_int_equal(master_core_mem_limit(&f->m, 9, 100, err, sizeof err), VMCA_ERR_INVAL);
+    assert_string_equal(err, "no node 9 in the configuration");
+    assert_int_equal(master_core_mem_limit(&f->m, 2, 100, err, sizeof err), VMCA_ERR_STATE);
+    assert_non_null(strstr(err, "inactive, not active"));
+    assert_int_equal(take_sent(&f->m.out, s, 8), 0);
+    assert_int_equal(do_register(f, 2, 2, 12), 0);
+    master_core_on_connect(&f->m, 2, 12, 1000);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    assert_int_equal(master_core_mem_limit(&f->m, 2, 100, err, sizeof err), 0);
+    size_t n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].to, 2);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_MEM_LIMIT);
+    assert_int_equal(s[0].env->mem_limit->pages, 100);
+    free_sent(s, n);
+    /* A reconnected node (its slave may have restarted) is told again. */
+    master_core_on_disconnect(&f->m, 2, 1100);
+    master_core_on_connect(&f->m, 2, 12, 1200);
+    assert_int_equal(do_stats(f, 2, VMCA__NODE_STATE__NODE_ACTIVE, 1300), 0);
+    n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_MEM_LIMIT, 2), 1);
+    free_sent(s, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +540,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recovery_and_failure_detection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enable_after_reconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mem_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
