@@ -6,8 +6,10 @@
  * and simulated guests that put/get/flush and verify every page they read.
  * After every step it checks the invariants of PROTOCOL.md it can see:
  *   I1 single owner: no page owned by two live nodes;
- *   I2 conservation: while no failure is pending, every page of a home is
- *      owned by a live node or in a live node's transit;
+ *   I2 conservation: every page of a home that has not failed itself is
+ *      owned by a live node, in a live node's transit, or held by a failed
+ *      node not yet recovered (what it held, or had in transit to it, since
+ *      it failed; forgotten once every home's census has settled);
  *   I4 no stale read: a get never returns other data than the last put;
  *   I5 legal states: the master's node states move only along its edges,
  *      and no slave holds pages of a home it disabled unless returning them;
@@ -105,6 +107,12 @@ struct sim {
     char trace[TRACE_LEN][96];
     unsigned trace_pos;
     uint64_t *seen;             /* I1/I2 scratch: pages of a home owned (or in transit) */
+    /* I2's failed term: per failed node F and home h, the pages of h that F
+     * held (owned or in transit, or in transit to F) since it failed, kept
+     * until every home has settled again. */
+    uint64_t *ghost;
+    size_t ghost_words;         /* per (F, h) bitmap */
+    bool ghosts;                /* any bit set */
     uint64_t failures;          /* node crashes and fences so far (I2) */
     bool failed;
     uint64_t stat_gets_ok, stat_puts_ok, stat_crashes, stat_master_crashes, stat_drops;
@@ -451,6 +459,7 @@ static void hv_stats(struct sim *s, struct sim_node *n)
 }
 
 static void slave_boot(struct sim *s, struct sim_node *n);
+static void gather_ghost(struct sim *s, unsigned f);
 
 static void bump_links(struct sim *s, uint32_t ep)
 {
@@ -536,6 +545,7 @@ static void slave_exit(struct sim *s, struct sim_node *n)
 static void node_crash(struct sim *s, struct sim_node *n)
 {
     trace(s, "node %u crashes", n->id);
+    gather_ghost(s, n->id); /* what it held dies with it: I2's failed term */
     s->failures++;
     n->recovering = 1;
     n->up = false;
@@ -751,9 +761,95 @@ static uint64_t count_transit(struct sim *s, unsigned h)
     return k;
 }
 
-/* I1 for every home, and I2 where no failure is pending (every page owned
- * by a live node or in transit); with `at_rest`, I3: each page owned
- * exactly once. */
+static uint64_t *ghost_of(struct sim *s, unsigned f, unsigned h)
+{
+    return s->ghost + ((size_t)f * (SIM_MAX_NODES + 1) + h) * s->ghost_words;
+}
+
+struct ghost_ctx {
+    struct sim *s;
+    unsigned f, h;
+};
+
+static int ghost_cb(void *arg, struct hvx_block b)
+{
+    struct ghost_ctx *c = arg;
+    uint64_t dup;
+    if (!b.generation || b.generation == c->s->node[c->h].gen)
+        range_mark(ghost_of(c->s, c->f, c->h), vmca_gfn_index(b.gfn), UINT64_C(1) << b.order,
+                   &dup);
+    return 0;
+}
+
+/* Adds to F's ghost what F holds now (if its memory is still there) and
+ * what live nodes have in transit to F. */
+static void gather_ghost(struct sim *s, unsigned f)
+{
+    for (unsigned h = 1; h <= s->n; h++) {
+        if (h == f)
+            continue;
+        struct ghost_ctx c = {s, f, h};
+        if (s->node[f].up)
+            hvx_owned_blocks(s->node[f].hv, h, ghost_cb, &c);
+        for (unsigned o = 1; o <= s->n; o++) {
+            const struct xfer_table *x = &s->node[o].sc.xfers;
+            for (size_t i = 0; s->node[o].up && s->node[o].core_live && i < x->n_out; i++) {
+                if (o != f && x->out[i].to != f)
+                    continue;
+                for (size_t b = 0; b < x->out[i].n; b++)
+                    if (vmca_gfn_home(x->out[i].blocks[b].gfn) == h)
+                        ghost_cb(&c, (struct hvx_block){x->out[i].blocks[b].gfn,
+                                                        x->out[i].blocks[b].order,
+                                                        x->out[i].blocks[b].generation});
+            }
+        }
+    }
+    s->ghosts = true;
+}
+
+static bool node_failed(const struct sim *s, unsigned f)
+{
+    return !s->node[f].up || s->fenced[f] || s->node[f].recovering;
+}
+
+/* Ghosts are gathered while nodes are failed, and forgotten once every home
+ * has settled (then I2 holds without them). */
+static void track_ghosts(struct sim *s)
+{
+    bool settled = true;
+    for (unsigned f = 1; f <= s->n; f++) {
+        if (node_failed(s, f)) {
+            gather_ghost(s, f);
+            settled = false;
+        } else if (!conserved(s, f)) {
+            settled = false;
+        }
+    }
+    if (settled && s->ghosts) {
+        memset(s->ghost, 0,
+               (SIM_MAX_NODES + 1) * (SIM_MAX_NODES + 1) * s->ghost_words * sizeof *s->ghost);
+        s->ghosts = false;
+    }
+}
+
+/* Marks in s->seen the pages of home h the failed nodes held; returns how
+ * many were not marked yet. */
+static uint64_t count_ghosts(struct sim *s, unsigned h)
+{
+    uint64_t k = 0;
+    for (unsigned f = 1; s->ghosts && f <= s->n; f++) {
+        const uint64_t *g = ghost_of(s, f, h);
+        for (size_t w = 0; w < s->ghost_words; w++) {
+            k += (uint64_t)__builtin_popcountll(g[w] & ~s->seen[w]);
+            s->seen[w] |= g[w];
+        }
+    }
+    return k;
+}
+
+/* I1 for every home; I2 for every home that has not itself failed: each
+ * page owned by a live node, in transit, or held by a failed node not yet
+ * recovered (its ghost); with `at_rest`, I3: each page owned exactly once. */
 static void check_ownership(struct sim *s, bool at_rest)
 {
     for (unsigned h = 1; h <= s->n && !s->failed; h++) {
@@ -777,14 +873,16 @@ static void check_ownership(struct sim *s, bool at_rest)
             violation(s, "I3: at rest, page %u:%" PRIu64 " is not owned by anyone", h,
                       first_unmarked(s->seen, pages));
         s->stat_checks++;
-        if (at_rest || s->failed || !s->node[h].up || !conserved(s, h))
+        /* A home that failed itself gets its pages back by its own
+         * recovery (members drop them on Invalidate, it reclaims them). */
+        if (at_rest || s->failed || node_failed(s, h))
             continue;
         s->stat_i2++;
         /* No page owned twice (I1), so counting is enough; the scan only
          * names the missing page. */
-        if (owned + count_transit(s, h) != pages)
-            violation(s, "I2: page %u:%" PRIu64 " is neither owned nor in transit "
-                      "(no failure pending)", h, first_unmarked(s->seen, pages));
+        if (owned + count_transit(s, h) + count_ghosts(s, h) != pages)
+            violation(s, "I2: page %u:%" PRIu64 " is neither owned, nor in transit, nor "
+                      "held by a failed node", h, first_unmarked(s->seen, pages));
     }
 }
 
@@ -857,7 +955,9 @@ static void after_step(struct sim *s, const struct event *e)
             slave_exit(s, &s->node[i]);
     check_states(s); /* cheap, and edges must not be skipped */
     track_census(s);
-    if (e->kind != EV_GUEST && ++s->changed % s->check_every == 0) {
+    if (e->kind != EV_GUEST)
+        track_ghosts(s); /* every such step: a failed node's holdings must not be missed */
+    if (e->kind != EV_GUEST && s->changed++ % s->check_every == 0) {
         check_ownership(s, false);
         check_slaves(s);
     }
@@ -1083,6 +1183,9 @@ static void sim_setup(struct sim *s, uint64_t seed, unsigned nodes)
             max_pages = c->tmem_pages;
     }
     s->seen = calloc((max_pages + 63) / 64, sizeof *s->seen);
+    s->ghost_words = (max_pages + 63) / 64;
+    s->ghost = calloc((SIM_MAX_NODES + 1) * (SIM_MAX_NODES + 1) * s->ghost_words,
+                      sizeof *s->ghost);
     s->cfg.nodes = s->nodes_cfg;
     s->cfg.n_nodes = nodes;
     s->cfg.page_size = SIM_PAGE;
@@ -1122,6 +1225,7 @@ static void sim_teardown(struct sim *s)
     }
     free(s->heap);
     free(s->seen);
+    free(s->ghost);
 }
 
 /* One run; returns 0 (clean) or 1 (violation). */
@@ -1223,11 +1327,11 @@ static const char usage[] =
     "                [--policy NAME] [--check-every N] [--verbose] [--trace]\n"
     "Runs K nodes' real slave cores and libhvx, and the real master core, under a\n"
     "seeded scheduler with simulated network, clock and faults. After every step\n"
-    "that can change ownership it checks I1 (single owner), I2 (conservation, while\n"
-    "no failure is pending), the slaves' part of I5 (no pages of a disabled home)\n"
-    "and I6 (targets within the pages owned); after every step I4 (no stale read)\n"
-    "and I5 (legal master states); and I3 (no leak at rest) after a final quiet\n"
-    "period with every node up.\n"
+    "that can change ownership it checks I1 (single owner), I2 (conservation, the\n"
+    "failed nodes' holdings counted), the slaves' part of I5 (no pages of a\n"
+    "disabled home) and I6 (targets within the pages owned); after every step I4\n"
+    "(no stale read) and I5 (legal master states); and I3 (no leak at rest) after\n"
+    "a final quiet period with every node up.\n"
     "\n"
     "  --seed S          one run (default 1)\n"
     "  --seeds A..B      a sweep of seeds A to B\n"
