@@ -76,6 +76,8 @@ $tkm --node node1 enable 3 1
 $tkm --node node1 grant 3 $blocks | head -n 1
 sleep 2.2   # hypervisor -> slave -> master: up to two statistics intervals
 "$build/tools/vmcactl" --config "$conf" status
+echo "== the master's audit: node3's pages now owned by node1 and node3, once in all"
+"$build/tools/vmcactl" --config "$conf" --wait 5 audit
 
 echo "== shutting down: each node leaves the cluster cleanly, then everything stops"
 stop_all
