@@ -13,7 +13,7 @@ pressure_cluster 'policy = { first_tier = "tlp"; tlp_percent = 25; tlp_threshold
 targets_within_owned() {
     tkm --node node2 stats | awk '
         /^owned=/ { split($1, a, "="); owned = a[2] }
-        /^vm / { split($3, t, "="); if (t[2] != "18446744073709551615") { sum += t[2]; set++ } }
+        /^vm / { split($4, t, "="); if (t[2] != "18446744073709551615") { sum += t[2]; set++ } }
         END { if (!set) exit 2; exit !(sum <= owned) }'
 }
 
@@ -48,7 +48,7 @@ grep -Eq '^owned_home (3|4) [1-9]' "$T/a.txt" || fail "node2 owns no remote page
     fail "vmcactl mem-limit node2 100 was not accepted"
 # vm_target: the target of node2's VM, empty while none is set.
 vm_target() {
-    tkm --node node2 stats | awk '/^vm / { split($3, t, "=")
+    tkm --node node2 stats | awk '/^vm / { split($4, t, "=")
                                           if (t[2] != "18446744073709551615") print t[2] }'
 }
 echo "16 4" > "$T/phases2"
