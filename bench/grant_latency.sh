@@ -7,6 +7,7 @@
 set -euo pipefail
 export VMCA_BUILD=$(cd "${1:-build}" && pwd)
 export VMCA_SOURCE=$(cd "$(dirname "$0")/.." && pwd)
+export VMCA_LOG_LEVEL=info   # the daemons' default: no per-grant log lines
 . "$VMCA_SOURCE/tests/integration/lib.sh"
 
 make_cluster 3

@@ -659,7 +659,7 @@ static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca
         node_by_id(m, fwd[i].donor)->free_pages -= fwd[i].pages;
         promised += fwd[i].pages;
     }
-    vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
+    vmca_log_to(m->log, m->log_arg, VMCA_LOG_DEBUG, /* per request: debug */
                 "grant-any %llu from node %u (req %llu): forwarded %llu pages to %zu donor(s)",
                 (unsigned long long)ga->pages, n->cfg->id, (unsigned long long)ga->req,
                 (unsigned long long)promised, nf);

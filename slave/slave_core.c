@@ -514,7 +514,8 @@ static void transfer(struct slave_core *s, uint32_t to, uint64_t req,
                     "out of memory: %zu blocks for node %u are lost", n, to);
         return;
     }
-    vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO, "grant %llu: %llu pages to node %u",
+    /* Per-transfer lines are debug: at info a busy node would flood its log. */
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_DEBUG, "grant %llu: %llu pages to node %u",
                 (unsigned long long)x->xfer, (unsigned long long)x->pages, to);
     send_grant(s, x);
 }
@@ -653,7 +654,7 @@ static int on_grant_ack(struct slave_core *s, uint32_t from, const Vmca__GrantAc
     remember_handover(s, ack->xfer, from, now_ms);
     if (!xfer_acked(&s->xfers, ack->xfer, from))
         return VMCA_OK; /* a repeated ack */
-    vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_DEBUG,
                 "grant %llu acknowledged by node %u: %llu pages accepted, %zu blocks bounced",
                 (unsigned long long)ack->xfer, from, (unsigned long long)ack->accepted,
                 ack->n_bounced);
@@ -723,7 +724,7 @@ static void reply_grant(struct slave_core *s, const struct slave_pending *p,
     free(bounced);
     if (p->grant_req && p->grant_req == s->grant_any_req)
         s->grant_any_req = 0; /* served (maybe in part): the policy may ask again */
-    vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_DEBUG,
                 "grant %llu from node %u applied: %llu pages", (unsigned long long)p->xfer,
                 p->peer, (unsigned long long)r->pages);
 }

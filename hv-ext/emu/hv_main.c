@@ -416,7 +416,7 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
         r.results = results;
         r.n_results = g->n_blocks;
         r.pages = (uint64_t)got;
-        log_info("grant from node %u: %llu pages accepted of %zu blocks", g->from,
+        log_debug("grant from node %u: %llu pages accepted of %zu blocks", g->from,
                  (unsigned long long)got, g->n_blocks);
         break;
     }
@@ -433,7 +433,7 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
         else
             r.pages = hvx_request(hv->hvx, rq->pages, rq->to, blocks, TKM_MAX_BLOCKS, &n);
         put_blocks(&r, blocks, n, store, ptrs);
-        log_info("request for node %u: gave %llu of %llu pages in %zu blocks", rq->to,
+        log_debug("request for node %u: gave %llu of %llu pages in %zu blocks", rq->to,
                  (unsigned long long)r.pages, (unsigned long long)rq->pages, n);
         break;
     }

@@ -82,7 +82,7 @@ make_cluster() {
 }
 
 start_master() {
-    "$MASTER_BIN" --config "$CONF" --log-level debug >> "$T/master.log" 2>&1 &
+    "$MASTER_BIN" --config "$CONF" --log-level "${VMCA_LOG_LEVEL:-debug}" >> "$T/master.log" 2>&1 &
     PIDS+=($!)
     PID_OF[master]=$!
 }
@@ -92,7 +92,7 @@ start_slave() {
     local name=$1
     shift
     local log=${LOG_AS:-$name}
-    "$SLAVE_BIN" --config "$CONF" --node "$name" --log-level debug "$@" >> "$T/$log.log" 2>&1 &
+    "$SLAVE_BIN" --config "$CONF" --node "$name" --log-level "${VMCA_LOG_LEVEL:-debug}" "$@" >> "$T/$log.log" 2>&1 &
     PIDS+=($!)
     PID_OF[$log]=$!
 }
@@ -100,7 +100,7 @@ start_slave() {
 # start_hv NAME: the node's emulated hypervisor; log $T/hv-NAME.log.
 start_hv() {
     rm -f "$T/$CLUSTER-$1-tkm.sock" "$T/$CLUSTER-$1-guest.sock"  # a killed one's leftovers
-    "$HV_BIN" --config "$CONF" --node "$1" --log-level debug >> "$T/hv-$1.log" 2>&1 &
+    "$HV_BIN" --config "$CONF" --node "$1" --log-level "${VMCA_LOG_LEVEL:-debug}" >> "$T/hv-$1.log" 2>&1 &
     PIDS+=($!)
     PID_OF[hv-$1]=$!
     wait_until 10 "hypervisor of $1 up" test -S "$T/$CLUSTER-$1-tkm.sock"
