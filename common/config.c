@@ -1112,6 +1112,14 @@ const struct vmca_node_cfg *vmca_config_node_by_name(const struct vmca_config *c
     return NULL;
 }
 
+uint64_t vmca_config_total_pages(const struct vmca_config *cfg)
+{
+    uint64_t pages = 0;
+    for (size_t i = 0; cfg && i < cfg->n_nodes; i++)
+        pages += cfg->nodes[i].tmem_pages;
+    return pages;
+}
+
 const struct vmca_node_cfg *vmca_config_node_by_id(const struct vmca_config *cfg, uint32_t id)
 {
     if (!cfg)

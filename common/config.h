@@ -78,6 +78,9 @@ const struct vmca_node_cfg *vmca_config_node_by_name(const struct vmca_config *c
 const struct vmca_node_cfg *vmca_config_node_by_id(const struct vmca_config *cfg,
                                                    uint32_t id);
 
+/* Tmem pages of every configured node together. */
+uint64_t vmca_config_total_pages(const struct vmca_config *cfg);
+
 /* Path of a node-local socket: "<dir of the config file>/<cluster>-<node>-
  * <kind>.sock" (kind: "guest", "tkm"). Returns 0, or VMCA_ERR_INVAL when it
  * would not fit a Unix socket address (108 bytes). */

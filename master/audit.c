@@ -50,7 +50,7 @@ int audit_run(const struct master_core *m, struct audit_report *r)
         r->homes[slot[i] - 1] = (struct audit_home){x->cfg->id, 0, x->local_pages};
         if (!x->connected || x->last_stats_ms < 0)
             r->unreported++;
-        r->pending += x->pending + x->unsettled; /* moves not yet in its figures too */
+        r->pending += (uint64_t)x->pending + x->unsettled; /* moves not in its figures too */
         if (x->targets_set)
             r->targets[r->n_targets++] = (struct audit_targets){x->cfg->id, x->targets_sum,
                                                                 x->total_pages};

@@ -230,6 +230,9 @@ static int on_register(struct master_core *m, struct master_node *n,
                       "recovery in progress (register again after invalidate-notify)",
                       "register");
     queue_fence(m, n->cfg->id, false); /* a fresh life may use the fabric */
+    n->n_owned = 0;                    /* an earlier life's figures, for the audit */
+    n->targets_set = 0;
+    n->last_stats_ms = -1;
     n->state = VMCA__NODE_STATE__NODE_ACTIVE;
     n->incarnation = env->incarnation;
     n->local_pages = reg->local_pages;
@@ -495,6 +498,11 @@ int master_core_mem_limit(struct master_core *m, uint32_t node, uint64_t pages, 
         snprintf(err, errlen, "no node %u in the configuration", node);
         return VMCA_ERR_INVAL;
     }
+    if (pages > vmca_config_total_pages(m->cfg)) {
+        snprintf(err, errlen, "%llu pages is more than the cluster's %llu",
+                 (unsigned long long)pages, (unsigned long long)vmca_config_total_pages(m->cfg));
+        return VMCA_ERR_INVAL;
+    }
     if (n->state != VMCA__NODE_STATE__NODE_ACTIVE) {
         snprintf(err, errlen, "node %u (%s) is %s, not active", node, n->cfg->name,
                  vmca_state_name(n->state));
@@ -583,8 +591,9 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     if (n->check_enabled && n->state == VMCA__NODE_STATE__NODE_ACTIVE) {
         n->check_enabled = false;
         enable_missing(m, n, st);
+        /* A slave drops its cap when it loses the master: tell it again. */
         if (n->mem_cap)
-            send_mem_limit(m, n); /* it may have restarted without it */
+            send_mem_limit(m, n);
     }
     n->last_stats_ms = now_ms;
     n->stats_count++;

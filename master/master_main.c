@@ -15,6 +15,7 @@
 
 #include "admin.h"
 #include "audit.h"
+#include "gfn.h"
 #include "config.h"
 #include "daemon.h"
 #include "conn.h"
@@ -194,12 +195,17 @@ static void admin_mem_limit(struct master_shell *sh, const char *cmd, struct evb
         return;
     }
     const struct vmca_node_cfg *n = vmca_config_node_by_name(&sh->cfg, name);
-    char *end;
-    unsigned long id = n ? n->id : strtoul(name, &end, 10);
-    if (!n && (*end || !vmca_config_node_by_id(&sh->cfg, (uint32_t)id))) {
+    if (!n && name[0] >= '0' && name[0] <= '9' && strlen(name) <= 5) {
+        char *end;
+        unsigned long id = strtoul(name, &end, 10); /* digits only, at most 99999 */
+        if (!*end && id <= VMCA_NODE_MAX)
+            n = vmca_config_node_by_id(&sh->cfg, (uint32_t)id);
+    }
+    if (!n) {
         evbuffer_add_printf(out, "error no node '%.63s' in the configuration\n", name);
         return;
     }
+    uint32_t id = n->id;
     char err[160];
     if (master_core_mem_limit(&sh->core, (uint32_t)id, pages, err, sizeof err) != VMCA_OK) {
         evbuffer_add_printf(out, "error %s\n", err);

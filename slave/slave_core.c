@@ -180,6 +180,21 @@ static void adopt_targets(struct slave_core *s)
                                                             s->hv.vms[i].target};
 }
 
+/* Targets of VMs the hypervisor no longer reports are dropped: a Mem-Limit
+ * naming an unknown VM is refused whole. */
+static void forget_gone_vms(struct slave_core *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_targets; i++) {
+        bool present = false;
+        for (size_t v = 0; v < s->hv.n_vms && !present; v++)
+            present = s->hv.vms[v].vm == s->targets[i].vm;
+        if (present)
+            s->targets[k++] = s->targets[i];
+    }
+    s->n_targets = k;
+}
+
 int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *in)
 {
     bool fail = false;
@@ -198,6 +213,7 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     s->owned_now = in->total_pages;
     s->unsettled = 0; /* replies and samples come in order: this one has them all */
     adopt_targets(s);
+    forget_gone_vms(s);
     fit_targets(s, targets_limit(s)); /* stale claims may have gone */
     bool first = !s->hv_generation;
     if (in->generation && s->hv_generation && in->generation != s->hv_generation) {
@@ -394,6 +410,10 @@ void slave_core_on_master_up(struct slave_core *s, int64_t now_ms)
 void slave_core_on_master_down(struct slave_core *s, int64_t now_ms)
 {
     s->master_up = false;
+    /* The cap holds while connected to the master that set it: that master
+     * sends it again on reconnect, a restarted one (which keeps none) does
+     * not, and a lift sent while we were cut off is not missed. */
+    s->mem_cap = 0;
 }
 
 /* ---- hypercalls ---- */
@@ -537,11 +557,11 @@ static int on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
     }
     /* The targets fit what stays here before the pages go (hypercalls run
      * in order), so the hypervisor never enforces more than is owned. */
-    uint64_t stays = gf->pages < s->owned_now ? s->owned_now - gf->pages : 0;
-    fit_targets(s, s->mem_cap && s->mem_cap < stays ? s->mem_cap : stays);
+    s->requesting += gf->pages;
+    fit_targets(s, targets_limit(s));
     queue_hcall(s, SLAVE_HC_REQUEST, gf->requester, gf->pages, false, NULL, 0);
     expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_REQUEST, .peer = gf->requester,
-                                           .req = gf->req});
+                                           .req = gf->req, .pages = gf->pages});
     return VMCA_OK;
 }
 
@@ -1131,10 +1151,13 @@ static void send_limits(struct slave_core *s)
     s->hc[s->n_hc - 1].n_targets = s->n_targets;
 }
 
-/* What the targets may sum to: the pages owned, or the master's cap. */
+/* What the targets may sum to: the pages owned less those a Request not
+ * answered yet may take (a sample never shows them gone: replies and
+ * samples come in order), or the master's cap. */
 static uint64_t targets_limit(const struct slave_core *s)
 {
-    return s->mem_cap && s->mem_cap < s->owned_now ? s->mem_cap : s->owned_now;
+    uint64_t stays = s->requesting < s->owned_now ? s->owned_now - s->requesting : 0;
+    return s->mem_cap && s->mem_cap < stays ? s->mem_cap : stays;
 }
 
 /* Targets above `limit` shrink in proportion and go to the hypervisor. */
@@ -1187,7 +1210,13 @@ void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r
             continue;
         struct slave_pending p = s->pend[i];
         s->pend[i] = s->pend[--s->n_pend];
+        if (p.kind == SLAVE_HC_REQUEST)
+            s->requesting = p.pages < s->requesting ? s->requesting - p.pages : 0;
         owned_changed(s, p.kind, r);
+        if ((p.kind == SLAVE_HC_INVALIDATE || p.kind == SLAVE_HC_RECLAIM) && r->status != 0)
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "%s of node %u failed: %d",
+                        p.kind == SLAVE_HC_INVALIDATE ? "invalidate" : "reclaim", p.peer,
+                        r->status);
         if (p.kind == SLAVE_HC_REQUEST)
             reply_request(s, &p, r);
         else if (p.kind == SLAVE_HC_GRANT)
@@ -1256,7 +1285,7 @@ static void first_tier_tlp(struct slave_core *s, int64_t now_ms)
                            s->self->tmem_pages};
     uint64_t ask;
     tlp_targets(s->targets, s->n_targets, vp, n, &p, targets_limit(s), out, &ask);
-    if (targets_limit(s) < s->owned_now)
+    if (s->mem_cap && targets_limit(s) == s->mem_cap)
         ask = 0; /* the master's cap binds, not the pages owned: more would not help */
     free(vp);
     free(s->targets);
@@ -1298,14 +1327,15 @@ static int on_mem_limit(struct slave_core *s, const Vmca__MemLimit *ml)
         refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT, "refused mem-limit: not active");
         return VMCA_ERR_STATE;
     }
-    if (ml->pages > VMCA_GFN_INDEX_MASK * (uint64_t)s->cfg->n_nodes) {
+    if (ml->pages > vmca_config_total_pages(s->cfg)) {
         refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT,
-                "refused mem-limit of %llu pages: more than the cluster has",
-                (unsigned long long)ml->pages);
+                "refused mem-limit of %llu pages: more than the cluster's %llu",
+                (unsigned long long)ml->pages,
+                (unsigned long long)vmca_config_total_pages(s->cfg));
         return VMCA_ERR_INVAL;
     }
     s->mem_cap = ml->pages;
-    if (!uses_targets(s))
+    if (!uses_targets(s) && ml->pages)
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "mem-limit %llu pages: policy %s sets no per-VM targets, so it is not "
                     "enforced", (unsigned long long)ml->pages, s->cfg->policy.first_tier);

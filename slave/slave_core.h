@@ -68,6 +68,7 @@ struct slave_pending {
     uint64_t xfer;          /* grant: sender's transfer id */
     uint64_t grant_req;     /* grant: the req the transfer served */
     uint64_t round;         /* owned: the census round to answer */
+    uint64_t pages;         /* request: pages asked for */
 };
 
 /* The census of this node's home (leak-free recovery): ask every live peer
@@ -164,6 +165,7 @@ struct slave_core {
     uint64_t owned_now;
     uint32_t unsettled;                /* page-moving replies since the sample */
     uint64_t mem_cap;                  /* master's Mem-Limit: pages for our VMs, 0 none */
+    uint64_t requesting;               /* pages of Request hypercalls not answered yet */
 };
 
 /* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */

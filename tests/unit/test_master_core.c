@@ -511,6 +511,12 @@ static void test_mem_limit(void **state)
     assert_int_equal(do_register(f, 2, 2, 12), 0);
     master_core_on_connect(&f->m, 2, 12, 1000);
     free_sent(s, take_sent(&f->m.out, s, 8));
+    /* More than the cluster has (the demo: 3 x 65536 pages): refused, no change. */
+    assert_int_equal(master_core_mem_limit(&f->m, 2, 3 * 65536 + 1, err, sizeof err),
+                     VMCA_ERR_INVAL);
+    assert_string_equal(err, "196609 pages is more than the cluster's 196608");
+    assert_int_equal(master_core_node(&f->m, 2)->mem_cap, 0);
+    assert_int_equal(take_sent(&f->m.out, s, 8), 0);
     assert_int_equal(master_core_mem_limit(&f->m, 2, 100, err, sizeof err), 0);
     size_t n = take_sent(&f->m.out, s, 8);
     assert_int_equal(n, 1);
