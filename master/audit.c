@@ -5,12 +5,6 @@
 
 #include "err.h"
 
-static bool member(const struct master_node *n)
-{
-    return n->state == VMCA__NODE_STATE__NODE_ACTIVE ||
-           n->state == VMCA__NODE_STATE__NODE_LEAVING;
-}
-
 const char *audit_verdict_name(enum audit_verdict v)
 {
     switch (v) {
@@ -44,7 +38,7 @@ int audit_run(const struct master_core *m, struct audit_report *r)
         r->flows += m->flows[f].node != 0;
     for (size_t i = 0; i < n; i++) {
         const struct master_node *x = &m->nodes[i];
-        if (!member(x))
+        if (!vmca_state_member(x->state))
             continue;
         slot[i] = ++r->n_homes;
         r->homes[slot[i] - 1] = (struct audit_home){x->cfg->id, 0, x->local_pages};
@@ -57,7 +51,7 @@ int audit_run(const struct master_core *m, struct audit_report *r)
     }
     for (size_t i = 0; i < n; i++) {
         const struct master_node *x = &m->nodes[i];
-        if (!member(x))
+        if (!vmca_state_member(x->state))
             continue;
         for (size_t k = 0; k < x->n_owned; k++) {
             const struct master_node *h = master_core_node(m, x->owned[k].home);

@@ -168,8 +168,7 @@ static void broadcast_flow(struct master_core *m, const struct master_node *r)
 {
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         const struct master_node *o = &m->nodes[i];
-        if (o != r && (o->state == VMCA__NODE_STATE__NODE_ACTIVE ||
-                       o->state == VMCA__NODE_STATE__NODE_LEAVING))
+        if (o != r && vmca_state_member(o->state))
             send_flow(m, o->cfg->id, r);
     }
 }
@@ -186,8 +185,7 @@ static void resend_flows(struct master_core *m, struct master_node *only, int64_
         for (size_t i = 0; i < m->cfg->n_nodes; i++) {
             struct master_node *o = &m->nodes[i];
             if (o == r || (only && o != only) || ((o->flow_clear >> f) & 1) ||
-                (o->state != VMCA__NODE_STATE__NODE_ACTIVE &&
-                 o->state != VMCA__NODE_STATE__NODE_LEAVING))
+                !vmca_state_member(o->state))
                 continue;
             send_flow(m, o->cfg->id, r);
         }
@@ -220,7 +218,7 @@ static int on_register(struct master_core *m, struct master_node *n,
         announce_join(m, n);
         return VMCA_OK;
     }
-    if (n->state == VMCA__NODE_STATE__NODE_ACTIVE || n->state == VMCA__NODE_STATE__NODE_LEAVING) {
+    if (vmca_state_member(n->state)) {
         /* A new life of a member: it crashed and rebooted. */
         start_recovery(m, n, now_ms, "restarted without leaving");
         return VMCA_OK;
@@ -267,14 +265,12 @@ static void census_all(struct master_core *m)
     uint32_t *members = malloc(m->cfg->n_nodes * sizeof *members);
     size_t nm = 0;
     for (size_t i = 0; members && i < m->cfg->n_nodes; i++)
-        if (m->nodes[i].state == VMCA__NODE_STATE__NODE_ACTIVE ||
-            m->nodes[i].state == VMCA__NODE_STATE__NODE_LEAVING)
+        if (vmca_state_member(m->nodes[i].state))
             members[nm++] = m->nodes[i].cfg->id;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         struct master_node *h = &m->nodes[i];
         /* A leaving home too: its leave completes only with every page back. */
-        if (h->state != VMCA__NODE_STATE__NODE_ACTIVE &&
-            h->state != VMCA__NODE_STATE__NODE_LEAVING)
+        if (!vmca_state_member(h->state))
             continue;
         Vmca__Census c = VMCA__CENSUS__INIT;
         c.home = h->cfg->id;
@@ -308,8 +304,7 @@ static void check_flows(struct master_core *m, int64_t now_ms)
         bool all = true;
         for (size_t i = 0; all && i < m->cfg->n_nodes; i++) {
             const struct master_node *n = &m->nodes[i];
-            if (n != r && (n->state == VMCA__NODE_STATE__NODE_ACTIVE ||
-                           n->state == VMCA__NODE_STATE__NODE_LEAVING))
+            if (n != r && vmca_state_member(n->state))
                 all = (n->flow_clear >> f) & 1;
         }
         if (!all)
@@ -412,9 +407,7 @@ void master_core_on_tick(struct master_core *m, int64_t now_ms)
     int64_t timeout = m->cfg->timing.failure_timeout_ms;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         struct master_node *n = &m->nodes[i];
-        if (n->connected || n->down_since_ms < 0 ||
-            (n->state != VMCA__NODE_STATE__NODE_ACTIVE &&
-             n->state != VMCA__NODE_STATE__NODE_LEAVING))
+        if (n->connected || n->down_since_ms < 0 || !vmca_state_member(n->state))
             continue;
         int64_t last = n->last_stats_ms > n->down_since_ms ? n->last_stats_ms : n->down_since_ms;
         if (now_ms - last < timeout)

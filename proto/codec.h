@@ -5,6 +5,7 @@
 #ifndef VMCA_CODEC_H
 #define VMCA_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,5 +49,11 @@ void vmca_envelope_free(Vmca__Envelope *env);
 
 /* Short command name for logs ("hello", "grant-any", ...; "none" if unset). */
 const char *vmca_body_name(Vmca__Envelope__BodyCase body);
+
+/* A member of the cluster: Active or Leaving (it holds and serves pages). */
+static inline bool vmca_state_member(Vmca__NodeState s)
+{
+    return s == VMCA__NODE_STATE__NODE_ACTIVE || s == VMCA__NODE_STATE__NODE_LEAVING;
+}
 
 #endif

@@ -225,8 +225,7 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
         s->hv_generation = in->generation;
     if (first)
         maybe_join(s);
-    if (in->fenced && (s->state == VMCA__NODE_STATE__NODE_ACTIVE ||
-                       s->state == VMCA__NODE_STATE__NODE_LEAVING))
+    if (in->fenced && vmca_state_member(s->state))
         declared_failed(s, false);
     return VMCA_OK;
 }
@@ -972,8 +971,7 @@ static int on_census(struct slave_core *s, uint32_t from, bool from_master,
                      const Vmca__Census *c, int64_t now_ms)
 {
     if (from_master) {
-        if (c->home != s->self->id || (s->state != VMCA__NODE_STATE__NODE_ACTIVE &&
-                                       s->state != VMCA__NODE_STATE__NODE_LEAVING))
+        if (c->home != s->self->id || !vmca_state_member(s->state))
             return VMCA_ERR_STATE;
         census_start(s, c->members, c->n_members, false, now_ms);
         return VMCA_OK;
@@ -1074,7 +1072,7 @@ static int on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *
 
 static int on_invalidate_notify(struct slave_core *s)
 {
-    if (s->state == VMCA__NODE_STATE__NODE_ACTIVE || s->state == VMCA__NODE_STATE__NODE_LEAVING) {
+    if (vmca_state_member(s->state)) {
         declared_failed(s, true); /* recovered while we thought we were fine */
         return VMCA_OK;
     }
@@ -1458,7 +1456,7 @@ void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
     }
     if (s->census_retry_ms && now_ms >= s->census_retry_ms && !s->census.running) {
         s->census_retry_ms = 0;
-        if (s->state == VMCA__NODE_STATE__NODE_ACTIVE || s->state == VMCA__NODE_STATE__NODE_LEAVING)
+        if (vmca_state_member(s->state))
             census_start(s, NULL, 0, true, now_ms);
     }
     for (size_t i = 0; i < s->cfg->n_nodes; i++)
