@@ -7,6 +7,7 @@
 #define VMCA_GFN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define VMCA_GFN_NODE_BITS 16u
@@ -61,6 +62,15 @@ struct vmca_block {
     uint32_t order;
     uint64_t generation;   /* the home's memory generation; 0 = not known */
 };
+
+/* Pages in a list of blocks. */
+static inline uint64_t vmca_blocks_pages(const struct vmca_block *b, size_t n)
+{
+    uint64_t pages = 0;
+    for (size_t i = 0; i < n; i++)
+        pages += UINT64_C(1) << b[i].order;
+    return pages;
+}
 
 /* The buddy of block (gfn, order): same home, index xor 2^order. */
 static inline uint64_t vmca_block_buddy(uint64_t gfn, unsigned order)

@@ -1113,15 +1113,6 @@ static int on_leave_notify(struct slave_core *s)
     return VMCA_OK;
 }
 
-/* Pages in a list of blocks. */
-static uint64_t blocks_pages(const struct vmca_block *b, size_t n)
-{
-    uint64_t pages = 0;
-    for (size_t i = 0; i < n; i++)
-        pages += UINT64_C(1) << b[i].order;
-    return pages;
-}
-
 /* ---- first tier: per-VM targets ---- */
 
 static bool uses_targets(const struct slave_core *s)
@@ -1183,10 +1174,10 @@ static void owned_changed(struct slave_core *s, enum slave_hc_kind kind,
         }
         return;
     case SLAVE_HC_REQUEST:
-        gone = r->status == 0 ? blocks_pages(r->blocks, r->n_blocks) : 0;
+        gone = r->status == 0 ? vmca_blocks_pages(r->blocks, r->n_blocks) : 0;
         break;
     case SLAVE_HC_RETURN:
-        gone = blocks_pages(r->blocks, r->n_blocks); /* given back even when stuck */
+        gone = vmca_blocks_pages(r->blocks, r->n_blocks); /* given back even when stuck */
         break;
     case SLAVE_HC_INVALIDATE:
         gone = r->status == 0 ? r->pages : 0;

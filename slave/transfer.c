@@ -37,11 +37,8 @@ struct xfer_out *xfer_add(struct xfer_table *t, uint32_t to, uint64_t req,
     if (!copy)
         return NULL;
     memcpy(copy, blocks, n * sizeof *copy);
-    uint64_t pages = 0;
-    for (size_t i = 0; i < n; i++)
-        pages += UINT64_C(1) << blocks[i].order;
     struct xfer_out *x = &t->out[t->n_out++];
-    *x = (struct xfer_out){t->next_xfer++, to, req, copy, n, pages};
+    *x = (struct xfer_out){t->next_xfer++, to, req, copy, n, vmca_blocks_pages(blocks, n)};
     return x;
 }
 
