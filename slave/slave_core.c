@@ -1161,11 +1161,11 @@ static void fit_targets(struct slave_core *s, uint64_t limit)
 /* Pages left this node: the targets must still fit in what it owns (I6,
  * thesis Eq. 6.1), so they shrink at once rather than next period. Replies
  * and samples come from the hypervisor in order, so the count stays exact. */
-static void owned_changed(struct slave_core *s, enum slave_hc_kind kind,
+static void owned_changed(struct slave_core *s, const struct slave_pending *p,
                           const struct slave_hv_reply *r)
 {
     uint64_t gone = 0;
-    switch (kind) {
+    switch (p->kind) {
     case SLAVE_HC_GRANT:
     case SLAVE_HC_RECLAIM:
         if (r->status == 0 && r->pages) {
@@ -1174,6 +1174,7 @@ static void owned_changed(struct slave_core *s, enum slave_hc_kind kind,
         }
         return;
     case SLAVE_HC_REQUEST:
+        s->requesting = p->pages < s->requesting ? s->requesting - p->pages : 0;
         gone = r->status == 0 ? vmca_blocks_pages(r->blocks, r->n_blocks) : 0;
         break;
     case SLAVE_HC_RETURN:
@@ -1199,9 +1200,7 @@ void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r
             continue;
         struct slave_pending p = s->pend[i];
         s->pend[i] = s->pend[--s->n_pend];
-        if (p.kind == SLAVE_HC_REQUEST)
-            s->requesting = p.pages < s->requesting ? s->requesting - p.pages : 0;
-        owned_changed(s, p.kind, r);
+        owned_changed(s, &p, r);
         if ((p.kind == SLAVE_HC_INVALIDATE || p.kind == SLAVE_HC_RECLAIM) && r->status != 0)
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "%s of node %u failed: %d",
                         p.kind == SLAVE_HC_INVALIDATE ? "invalidate" : "reclaim", p.peer,
@@ -1259,8 +1258,14 @@ static void ask_pages(struct slave_core *s, uint64_t pages, int64_t now_ms, cons
 static void first_tier_tlp(struct slave_core *s, int64_t now_ms)
 {
     size_t n = s->hv.n_vms;
-    struct vm_period *vp = malloc((n ? n : 1) * sizeof *vp);
-    struct vm_target *out = malloc((n ? n : 1) * sizeof *out);
+    if (!n) { /* no VM: no targets */
+        free(s->targets);
+        s->targets = NULL;
+        s->n_targets = 0;
+        return;
+    }
+    struct vm_period *vp = malloc(n * sizeof *vp);
+    struct vm_target *out = malloc(n * sizeof *out);
     if (!vp || !out) {
         free(vp);
         free(out);
@@ -1272,18 +1277,15 @@ static void first_tier_tlp(struct slave_core *s, int64_t now_ms)
                                    s->hv.vms[i].puts_total, s->hv.vms[i].puts_succ};
     struct tlp_params p = {s->cfg->policy.tlp_percent, s->cfg->policy.tlp_threshold,
                            s->self->tmem_pages};
-    uint64_t ask;
-    tlp_targets(s->targets, s->n_targets, vp, n, &p, targets_limit(s), out, &ask);
-    if (s->mem_cap && targets_limit(s) == s->mem_cap)
+    uint64_t ask, limit = targets_limit(s);
+    tlp_targets(s->targets, s->n_targets, vp, n, &p, limit, out, &ask);
+    if (s->mem_cap && limit == s->mem_cap)
         ask = 0; /* the master's cap binds, not the pages owned: more would not help */
     free(vp);
     free(s->targets);
-    s->targets = n ? out : NULL;
+    s->targets = out;
     s->n_targets = n;
-    if (!n)
-        free(out);
-    if (n)
-        send_limits(s);
+    send_limits(s);
     if (ask)
         ask_pages(s, ask, now_ms, "targets above the pages owned");
 }
