@@ -729,14 +729,10 @@ static void track_census(struct sim *s)
     }
 }
 
-/* Whether I2 must hold with no failed term at home h now: every node up,
- * reachable and unfenced, none in recovery, and h's census settled since
+/* Whether home h's census, follow-up included, has run to its end since
  * the last failure and recovery. */
-static bool conserved(const struct sim *s, unsigned h)
+static bool census_settled(const struct sim *s, unsigned h)
 {
-    for (unsigned i = 1; i <= s->n; i++)
-        if (!s->node[i].up || s->cut[i] || s->fenced[i] || s->node[i].recovering)
-            return false;
     const struct sim_node *n = &s->node[h];
     return n->settled == s->failures && !n->sc.census.running && !n->sc.census_retry_ms;
 }
@@ -812,8 +808,9 @@ static bool node_failed(const struct sim *s, unsigned f)
     return !s->node[f].up || s->fenced[f] || s->node[f].recovering;
 }
 
-/* Ghosts are gathered while nodes are failed, and forgotten once every home
- * has settled (then I2 holds without them). */
+/* Ghosts are gathered while nodes are failed, and forgotten once every
+ * node is back and reachable and every home has settled (then I2 holds
+ * without them). */
 static void track_ghosts(struct sim *s)
 {
     bool settled = true;
@@ -821,7 +818,7 @@ static void track_ghosts(struct sim *s)
         if (node_failed(s, f)) {
             gather_ghost(s, f);
             settled = false;
-        } else if (!conserved(s, f)) {
+        } else if (s->cut[f] || !census_settled(s, f)) {
             settled = false;
         }
     }
