@@ -9,12 +9,30 @@
 
 pressure_cluster 'policy = { first_tier = "tlp"; tlp_percent = 25; tlp_threshold = 64; reserve_pages = 512; };'
 
-# I6 on node2, read from its hypervisor: every set target within what it owns.
-targets_within_owned() {
-    tkm --node node2 stats | awk '
+# targets_within LIMIT: read from node2's hypervisor, 0 when the targets set
+# sum to at most LIMIT (pages, or "owned": I6), 1 when above, 2 while no
+# target is set.
+targets_within() {
+    tkm --node node2 stats | awk -v limit="$1" '
         /^owned=/ { split($1, a, "="); owned = a[2] }
         /^vm / { split($4, t, "="); if (t[2] != "18446744073709551615") { sum += t[2]; set++ } }
-        END { if (!set) exit 2; exit !(sum <= owned) }'
+        END { if (!set) exit 2; exit !(sum <= (limit == "owned" ? owned : limit)) }'
+}
+
+# sample_while PID SECONDS WHAT CHECK...: runs CHECK every SECONDS while PID
+# runs; fails the test (WHAT) when it returns 1, counts in SAMPLES the runs
+# that returned 0.
+sample_while() {
+    local pid=$1 every=$2 what=$3 rc
+    shift 3
+    SAMPLES=0
+    while kill -0 "$pid" 2>/dev/null; do
+        rc=0
+        "$@" || rc=$?
+        [ $rc -eq 1 ] && fail "$what: $(tkm --node node2 stats)"
+        [ $rc -eq 0 ] && SAMPLES=$((SAMPLES + 1))
+        sleep "$every"
+    done
 }
 
 echo "16 6" > "$T/phases"
@@ -22,14 +40,8 @@ echo "16 6" > "$T/phases"
     --workload "phases:$T/phases" --seed 11 > "$T/guest.out" 2> "$T/guest.log" &
 guest=$!
 # While the guest runs: sample I6 a few times.
-checks=0
-while kill -0 $guest 2>/dev/null; do
-    rc=0
-    targets_within_owned || rc=$?
-    [ $rc -eq 1 ] && fail "node2's targets sum above the pages it owns: $(tkm --node node2 stats)"
-    [ $rc -eq 0 ] && checks=$((checks + 1))
-    sleep 0.5
-done
+sample_while $guest 0.5 "node2's targets sum above the pages it owns" targets_within owned
+checks=$SAMPLES
 wait $guest || fail "the guest failed: $(cat "$T/guest.log")"
 cat "$T/guest.out"
 grep -q 'mismatches=0' "$T/guest.out" || fail "the guest saw wrong data"
@@ -46,24 +58,12 @@ grep -Eq '^owned_home (3|4) [1-9]' "$T/a.txt" || fail "node2 owns no remote page
 # period) keeps a target within the cap for its whole run; 0 lifts the cap.
 "$CTL_BIN" --config "$CONF" mem-limit node2 100 | grep -q "mem-limit of node2: 100" ||
     fail "vmcactl mem-limit node2 100 was not accepted"
-# vm_target: the target of node2's VM, empty while none is set.
-vm_target() {
-    tkm --node node2 stats | awk '/^vm / { split($4, t, "=")
-                                          if (t[2] != "18446744073709551615") print t[2] }'
-}
 echo "16 4" > "$T/phases2"
 "$GUEST_BIN" --socket "$T/$CLUSTER-node2-guest.sock" --vm 2 --ram 1 \
     --workload "phases:$T/phases2" --seed 12 > "$T/guest2.out" 2> "$T/guest2.log" &
 guest=$!
-capped=0
-while kill -0 $guest 2>/dev/null; do
-    t=$(vm_target)
-    if [ -n "$t" ]; then
-        [ "$t" -le 100 ] || fail "node2's VM target $t is above the 100-page cap"
-        capped=$((capped + 1))
-    fi
-    sleep 0.3
-done
+sample_while $guest 0.3 "node2's targets sum above the 100-page cap" targets_within 100
+capped=$SAMPLES
 wait $guest || fail "the second guest failed: $(cat "$T/guest2.log")"
 [ $capped -ge 3 ] || fail "node2's VM target was seen only $capped times"
 grep -q 'mismatches=0' "$T/guest2.out" || fail "the second guest saw wrong data"
