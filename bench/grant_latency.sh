@@ -3,7 +3,8 @@
 # vmca-slave) and a requester node whose memory manager is the benchmark
 # itself (bench_grant_latency, with the node's real vmca-hv), on loopback
 # TLS. Prints p50/p99 of Grant-Any -> blocks usable next to three one-way
-# TLS hops measured in the same run.   bench/grant_latency.sh [BUILD_DIR]
+# TLS hops through two relay processes, measured in the same run, round by
+# round.   bench/grant_latency.sh [BUILD_DIR]
 set -euo pipefail
 export VMCA_BUILD=$(cd "${1:-build}" && pwd)
 export VMCA_SOURCE=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,5 +19,5 @@ start_node node1
 start_node node2
 start_hv node3
 wait_until 20 "donors active" all_active 2
-pick_ports 1
+pick_ports 2   # the floor's two relays
 "$VMCA_BUILD/bench/bench_grant_latency" "$CONF" node3 "${PORTS[0]}" 1000 16
