@@ -10,9 +10,9 @@ size_t vmca_bits_count(const uint64_t *w, size_t nbits)
 {
     size_t n = 0, full = nbits / 64;
     for (size_t i = 0; i < full; i++)
-        n += (size_t)__builtin_popcountll(w[i]);
+        n += (size_t)vmca_popcount64(w[i]);
     if (nbits % 64)
-        n += (size_t)__builtin_popcountll(w[full] & ((UINT64_C(1) << (nbits % 64)) - 1));
+        n += (size_t)vmca_popcount64(w[full] & ((UINT64_C(1) << (nbits % 64)) - 1));
     return n;
 }
 

@@ -24,6 +24,20 @@ static inline bool vmca_bits_test(const uint64_t *w, size_t bit)
     return (w[bit / 64] >> (bit % 64)) & 1u;
 }
 
+/* Set bits in one word. Without -mpopcnt, __builtin_popcountll is a call
+ * into libgcc; this inline form is as fast as that call's body. */
+static inline unsigned vmca_popcount64(uint64_t x)
+{
+#ifdef __POPCNT__
+    return (unsigned)__builtin_popcountll(x);
+#else
+    x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
+    x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+    x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+    return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+#endif
+}
+
 /* Number of set bits among the first nbits. */
 size_t vmca_bits_count(const uint64_t *w, size_t nbits);
 /* First set bit at or after `from`, or nbits when none. */

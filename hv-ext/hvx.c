@@ -174,6 +174,17 @@ uint64_t hvx_owned_of(const struct hvx *h, uint32_t home)
     return z ? z->owned_pages : 0;
 }
 
+const uint64_t *hvx_owned_bitmap(const struct hvx *h, uint32_t home, uint64_t *pages,
+                                 uint64_t *generation)
+{
+    const struct hvx_zone *z = hvx_zone_find((struct hvx *)h, home);
+    if (!z)
+        return NULL;
+    *pages = z->pages;
+    *generation = z->generation;
+    return z->owned;
+}
+
 uint64_t hvx_targets_sum(const struct hvx *h, size_t *n_set)
 {
     uint64_t sum = 0;

@@ -221,6 +221,12 @@ void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *
 uint64_t hvx_owned_pages(const struct hvx *h);
 uint64_t hvx_owned_of(const struct hvx *h, uint32_t home);
 uint64_t hvx_targets_sum(const struct hvx *h, size_t *n_set);
+/* The ownership bitmap of `home` here (bit i of word i / 64: page i), with
+ * its page count and the home generation of the claims; NULL when this
+ * node holds no zone of that home. Valid until the next call that changes
+ * ownership; for checkers that compare nodes a word at a time. */
+const uint64_t *hvx_owned_bitmap(const struct hvx *h, uint32_t home, uint64_t *pages,
+                                 uint64_t *generation);
 
 /* Distance between two homes in the hardware tree: 0 for the same node,
  * else the number of tree levels below their lowest common parent. */

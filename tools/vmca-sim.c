@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bitmap.h"
 #include "config.h"
 #include "err.h"
 #include "gfn.h"
@@ -112,7 +113,7 @@ struct sim {
      * until every home has settled again. */
     uint64_t *ghost;
     size_t ghost_words;         /* per (F, h) bitmap */
-    bool ghosts;                /* any bit set */
+    uint32_t ghosts;            /* bit f: node f's ghost may have bits set */
     uint64_t failures;          /* node crashes and fences so far (I2) */
     bool failed;
     uint64_t stat_gets_ok, stat_puts_ok, stat_crashes, stat_master_crashes, stat_drops;
@@ -663,7 +664,7 @@ static uint64_t range_mark(uint64_t *w, uint64_t idx, uint64_t n, uint64_t *dup)
             seen_dup = true;
             *dup = (idx & ~UINT64_C(63)) + (uint64_t)__builtin_ctzll(old);
         }
-        fresh += (uint64_t)__builtin_popcountll(mask & ~old);
+        fresh += (uint64_t)vmca_popcount64(mask & ~old);
         w[idx >> 6] |= mask;
         idx += take;
         n -= take;
@@ -680,26 +681,34 @@ static uint64_t first_unmarked(const uint64_t *w, uint64_t pages)
     return pages;
 }
 
-struct count_ctx {
-    struct sim *s;
-    uint32_t home, owner;
-    uint64_t pages;             /* owned pages counted */
-};
-
-static int count_cb(void *arg, struct hvx_block b)
+/* Marks in s->seen the pages of home h that node o owns, a word at a time;
+ * returns how many. A page already marked is owned twice (I1). */
+static uint64_t mark_owned(struct sim *s, unsigned o, unsigned h, uint64_t home_pages)
 {
-    struct count_ctx *c = arg;
+    uint64_t pages, gen, count = 0;
+    const uint64_t *w = hvx_owned_bitmap(s->node[o].hv, h, &pages, &gen);
     /* A claim on an earlier life of the home is void (libhvx never lets it
      * be used or passed on, and drops it at its next statistics). */
-    if (c->owner != c->home && b.generation && b.generation != c->s->node[c->home].gen)
+    if (!w || (o != h && gen && gen != s->node[h].gen))
         return 0;
-    uint64_t idx = vmca_gfn_index(b.gfn), n = UINT64_C(1) << b.order, dup;
-    c->pages += n;
-    if (range_mark(c->s->seen, idx, n, &dup) == n)
-        return 0;
-    violation(c->s, "I1: page %u:%" PRIu64 " owned by two live nodes (one is %u)", c->home,
-              dup, c->owner);
-    return 1;
+    if (pages > home_pages)
+        pages = home_pages;
+    for (uint64_t i = 0; i < (pages + 63) / 64; i++) {
+        uint64_t m = w[i];
+        if (i == pages / 64)
+            m &= (UINT64_C(1) << (pages % 64)) - 1; /* the tail of the last word */
+        if (!m)
+            continue;
+        uint64_t old = s->seen[i] & m;
+        if (old) {
+            violation(s, "I1: page %u:%" PRIu64 " owned by two live nodes (one is %u)", h,
+                      i * 64 + (uint64_t)__builtin_ctzll(old), o);
+            return count;
+        }
+        s->seen[i] |= m;
+        count += m == ~UINT64_C(0) ? 64 : (uint64_t)vmca_popcount64(m);
+    }
+    return count;
 }
 
 /* Follows each home's census (every step: a round must not be missed). A
@@ -800,7 +809,7 @@ static void gather_ghost(struct sim *s, unsigned f)
             }
         }
     }
-    s->ghosts = true;
+    s->ghosts |= UINT32_C(1) << f;
 }
 
 static bool node_failed(const struct sim *s, unsigned f)
@@ -825,7 +834,7 @@ static void track_ghosts(struct sim *s)
     if (settled && s->ghosts) {
         memset(s->ghost, 0,
                (SIM_MAX_NODES + 1) * (SIM_MAX_NODES + 1) * s->ghost_words * sizeof *s->ghost);
-        s->ghosts = false;
+        s->ghosts = 0;
     }
 }
 
@@ -834,10 +843,14 @@ static void track_ghosts(struct sim *s)
 static uint64_t count_ghosts(struct sim *s, unsigned h)
 {
     uint64_t k = 0;
-    for (unsigned f = 1; s->ghosts && f <= s->n; f++) {
+    for (unsigned f = 1; f <= s->n; f++) {
+        if (!(s->ghosts >> f & 1))
+            continue;
         const uint64_t *g = ghost_of(s, f, h);
         for (size_t w = 0; w < s->ghost_words; w++) {
-            k += (uint64_t)__builtin_popcountll(g[w] & ~s->seen[w]);
+            if (!g[w])
+                continue;
+            k += (uint64_t)vmca_popcount64(g[w] & ~s->seen[w]);
             s->seen[w] |= g[w];
         }
     }
@@ -861,9 +874,7 @@ static void check_ownership(struct sim *s, bool at_rest)
              * accesses fault and it gives nothing away until it drops them. */
             if (!s->node[o].up || (o != h && s->fenced[o]))
                 continue;
-            struct count_ctx c = {s, h, o, 0};
-            hvx_owned_blocks(s->node[o].hv, h, count_cb, &c);
-            owned += c.pages;
+            owned += mark_owned(s, o, h, pages);
         }
         /* None owned twice (I1, above): so each once iff all are owned. */
         if (at_rest && !s->failed && owned != pages)
