@@ -40,6 +40,29 @@ static void test_against_reference(void **state)
     vmca_bitmap_free(&b);
 }
 
+/* The inline popcount against counting bit by bit: edges and random words. */
+static void test_popcount(void **state)
+{
+    uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
+    for (int i = 0; i < 4000; i++) {
+        uint64_t w;
+        if (i < 64)
+            w = UINT64_C(1) << i;
+        else if (i < 128)
+            w = ~UINT64_C(0) >> (i - 64);
+        else if (i == 128)
+            w = 0;
+        else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+            w = x & (i % 3 ? ~UINT64_C(0) : x >> 3); /* denser and sparser */
+        }
+        unsigned n = 0;
+        for (unsigned b = 0; b < 64; b++)
+            n += (unsigned)(w >> b & 1);
+        assert_int_equal(vmca_popcount64(w), n);
+    }
+}
+
 static void test_bounds(void **state)
 {
     struct vmca_bitmap b;
@@ -66,6 +89,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_reference),
         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_popcount),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
