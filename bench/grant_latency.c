@@ -8,9 +8,11 @@
  * shape of Grant-Any, Grant-Fwd and Grant (see the floor section).
  *   grant_latency CONFIG NODE FLOOR_PORT [REQUESTS [PAGES]] */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -297,8 +299,12 @@ static pid_t start_relay(struct bench *b, const char *name, uint16_t port, uint1
     int ready[2];
     if (pipe(ready) != 0)
         return -1;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        /* A relay never outlives the benchmark, whatever path it exits by. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(1);
         close(ready[0]);
         close(b->tkm_fd);
         static struct relay r;
