@@ -30,6 +30,8 @@
 #include "tls.h"
 #include "unixsock.h"
 
+#define WATCHDOG_S 600 /* 1000 requests take a few seconds */
+
 struct bench {
     struct vmca_config cfg;
     const struct vmca_node_cfg *self, *master;
@@ -39,6 +41,7 @@ struct bench {
     struct vmca_outbox out;
     int tkm_fd;
     unsigned requests, pages, done;
+    unsigned step;              /* measurements done in the current round */
     uint64_t got;               /* pages applied for the current request */
     bool active;
     int64_t t0_ns;
@@ -70,6 +73,7 @@ static void flush_to(struct bench *b, struct vmca_conn *c)
 }
 
 static void start_round(struct bench *b);
+static void next_step(struct bench *b);
 
 static void send_grant_any(struct bench *b)
 {
@@ -216,11 +220,8 @@ static void peer_frame(struct vmca_conn *c, const Vmca__Envelope *env, void *arg
     if (b->got < b->pages)
         return;
     b->got = 0;
-    b->lat_us[b->done++] = (double)(t1 - b->t0_ns) / 1e3;
-    if (b->done == b->requests)
-        event_base_loopbreak(b->base);
-    else
-        start_round(b);
+    b->lat_us[b->done] = (double)(t1 - b->t0_ns) / 1e3;
+    next_step(b);
 }
 
 static void peer_ready(struct vmca_conn *c, void *arg) {}
@@ -240,7 +241,7 @@ static const struct vmca_conn_cbs peer_cbs = {expect_peer, peer_ready, peer_fram
 struct relay {
     struct vmca_outbox out;
     uint32_t self;
-    struct vmca_conn *conn[2];  /* R1: bench, R2 (up). R2: R1 and bench. */
+    struct vmca_conn *conn[2];  /* the two, in the order they came up */
     struct vmca_conn *up;       /* R1's connection to R2 */
     struct event_base *base;
     int ready_fd;
@@ -337,8 +338,10 @@ static pid_t start_relay(struct bench *b, const char *name, uint16_t port, uint1
     close(ready[0]);
     return pid;
 }
-/* A round: the ring, the echo, then the request, so that the floor and
- * the path see the same moments of a noisy machine. */
+/* A round measures the ring, the echo and one request, so that the floor
+ * and the path see the same moments of a noisy machine; the order rotates
+ * from round to round, so none of them always follows the request's
+ * after-effects (the donor handling our Grant-Ack). */
 static void floor_send(struct bench *b, struct vmca_conn *c, int body)
 {
     Vmca__LeaveReq lr = VMCA__LEAVE_REQ__INIT; /* small frames */
@@ -354,10 +357,36 @@ static void floor_send(struct bench *b, struct vmca_conn *c, int body)
     flush_to(b, c);
 }
 
+static void measure(struct bench *b)
+{
+    switch ((b->done + b->step) % 3) {
+    case 0:
+        floor_send(b, b->to_r1, VMCA__ENVELOPE__BODY_LEAVE_REQ);
+        break;
+    case 1:
+        floor_send(b, b->to_r2, VMCA__ENVELOPE__BODY_LEAVE_NOTIFY);
+        break;
+    default:
+        send_grant_any(b);
+    }
+}
+
 static void start_round(struct bench *b)
 {
     if (b->active && b->floor_ready == 2)
-        floor_send(b, b->to_r1, VMCA__ENVELOPE__BODY_LEAVE_REQ);
+        measure(b);
+}
+
+static void next_step(struct bench *b)
+{
+    if (++b->step == 3) {
+        b->step = 0;
+        if (++b->done == b->requests) {
+            event_base_loopbreak(b->base);
+            return;
+        }
+    }
+    measure(b);
 }
 
 static void floor_ready(struct vmca_conn *c, void *arg)
@@ -371,23 +400,44 @@ static void floor_frame(struct vmca_conn *c, const Vmca__Envelope *env, void *ar
 {
     struct bench *b = arg;
     double us = (double)(now_ns() - b->f_t0) / 1e3;
-    if (env->body_case == VMCA__ENVELOPE__BODY_LEAVE_REQ) {
+    if (env->body_case == VMCA__ENVELOPE__BODY_LEAVE_REQ)
         b->ring_us[b->done] = us;
-        floor_send(b, b->to_r2, VMCA__ENVELOPE__BODY_LEAVE_NOTIFY);
-    } else {
+    else
         b->rtt_us[b->done] = us;
-        send_grant_any(b);
-    }
+    next_step(b);
 }
 
 static void floor_close(struct vmca_conn *c, const char *why, void *arg)
 {
+    struct bench *b = arg;
     fprintf(stderr, "grant_latency: lost a relay: %s\n", why);
+    if (c == b->to_r1)
+        b->to_r1 = NULL; /* freed when this returns */
+    if (c == b->to_r2)
+        b->to_r2 = NULL;
+    event_base_loopbreak(b->base);
+}
+
+static void watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    fprintf(stderr, "grant_latency: no end after %d s\n", WATCHDOG_S);
     event_base_loopbreak(((struct bench *)arg)->base);
 }
 
 static const struct vmca_conn_cbs floor_cbs = {expect_peer, floor_ready, floor_frame,
                                                floor_close};
+
+/* A whole decimal number in [lo, hi]. */
+static bool number(const char *text, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
 
 static int cmp_double(const void *x, const void *y)
 {
@@ -418,13 +468,20 @@ int main(int argc, char **argv)
     }
     b.self = vmca_config_node_by_name(&b.cfg, argv[2]);
     b.master = vmca_config_node_by_id(&b.cfg, b.cfg.master.node_id);
-    uint16_t floor_port = (uint16_t)strtoul(argv[3], NULL, 10);
-    b.requests = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 1000;
-    b.pages = argc > 5 ? (unsigned)strtoul(argv[5], NULL, 10) : 16;
-    if (!b.self || !b.requests || floor_port == 0 || floor_port == UINT16_MAX) {
-        fprintf(stderr, "grant_latency: bad node, floor port or request count\n");
+    unsigned long floor_port, requests = 1000, pages = 16;
+    if (!b.self) {
+        fprintf(stderr, "grant_latency: no node %s in %s\n", argv[2], argv[1]);
         return 2;
     }
+    if (!number(argv[3], 1, UINT16_MAX - 1, &floor_port) ||
+        (argc > 4 && !number(argv[4], 1, 1000000, &requests)) ||
+        (argc > 5 && !number(argv[5], 1, UINT32_MAX, &pages))) {
+        fprintf(stderr, "grant_latency: FLOOR_PORT must be 1..65534, REQUESTS 1..1000000, "
+                        "PAGES 1..4294967295\n");
+        return 2;
+    }
+    b.requests = (unsigned)requests;
+    b.pages = (unsigned)pages;
     b.lat_us = calloc(b.requests, sizeof *b.lat_us);
     b.arrive_us = calloc(b.requests, sizeof *b.arrive_us);
     b.apply_us = calloc(b.requests, sizeof *b.apply_us);
@@ -451,12 +508,12 @@ int main(int argc, char **argv)
 
     /* The relays for the floor: R2 first, so that R1 can reach it. */
     pid_t r2 = start_relay(&b, "R2", (uint16_t)(floor_port + 1), 0);
-    pid_t r1 = r2 > 0 ? start_relay(&b, "R1", floor_port, (uint16_t)(floor_port + 1)) : -1;
+    pid_t r1 = r2 > 0 ? start_relay(&b, "R1", (uint16_t)floor_port, (uint16_t)(floor_port + 1)) : -1;
     if (r1 < 0)
         return 1;
     b.to_r2 = vmca_conn_connect(&b.params, &floor_cbs, &b, "127.0.0.1",
                                 (uint16_t)(floor_port + 1));
-    b.to_r1 = vmca_conn_connect(&b.params, &floor_cbs, &b, "127.0.0.1", floor_port);
+    b.to_r1 = vmca_conn_connect(&b.params, &floor_cbs, &b, "127.0.0.1", (uint16_t)floor_port);
     struct vmca_listener *pl = vmca_conn_listen(&b.params, &peer_cbs, &b, b.self->address,
                                                 b.self->port, err, sizeof err);
     if (!b.to_r1 || !b.to_r2 || !pl) {
@@ -465,9 +522,17 @@ int main(int argc, char **argv)
     }
     b.master_conn = vmca_conn_connect(&b.params, &master_cbs, &b, b.master->address,
                                       b.cfg.master.port);
+    /* A lost frame must not hang the run (make bench) for ever. */
+    struct timeval wd_after = {WATCHDOG_S, 0};
+    struct event *wd = evtimer_new(b.base, watchdog, &b);
+    if (!wd || evtimer_add(wd, &wd_after) != 0)
+        return 1;
     event_base_dispatch(b.base);
-    vmca_conn_close(b.to_r1);
-    vmca_conn_close(b.to_r2);
+    event_free(wd);
+    if (b.to_r1)
+        vmca_conn_close(b.to_r1);
+    if (b.to_r2)
+        vmca_conn_close(b.to_r2);
     event_base_loop(b.base, EVLOOP_NONBLOCK);
     waitpid(r1, NULL, 0);
     waitpid(r2, NULL, 0);

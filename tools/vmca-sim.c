@@ -691,8 +691,11 @@ static uint64_t mark_owned(struct sim *s, unsigned o, unsigned h, uint64_t home_
      * be used or passed on, and drops it at its next statistics). */
     if (!w || (o != h && gen && gen != s->node[h].gen))
         return 0;
-    if (pages > home_pages)
-        pages = home_pages;
+    if (pages != home_pages) {
+        violation(s, "node %u's zone of home %u has %" PRIu64 " pages, the home %" PRIu64, o,
+                  h, pages, home_pages);
+        return 0;
+    }
     for (uint64_t i = 0; i < (pages + 63) / 64; i++) {
         uint64_t m = w[i];
         if (i == pages / 64)
