@@ -21,8 +21,8 @@ declare -A PID_OF=()
 
 cleanup() {
     local rc=$?
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    # (grouped so that bash's "Killed" job notices go nowhere)
+    { for p in "${PIDS[@]}"; do kill -9 "$p" || true; done; wait || true; } 2>/dev/null
     rm -f /dev/shm/vmca-$CLUSTER-*   # fabric segments of killed hypervisors
     if [ "$rc" -ne 0 ]; then
         for f in "$T"/*.log; do
