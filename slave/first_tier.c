@@ -43,15 +43,20 @@ void tlp_targets(const struct vm_target *prev, size_t n_prev, const struct vm_pe
     for (size_t i = 0; i < n_vms; i++) {
         const struct vm_period *v = &vms[i];
         const struct vm_target *was = find(prev, n_prev, v->vm);
-        uint64_t t = was ? was->pages
-                         : (v->hv_target != VM_TARGET_UNLIMITED ? v->hv_target : v->used);
+        uint64_t t;
+        if (was && !was->provisional)
+            t = was->pages;
+        else if (!was && v->hv_target != VM_TARGET_UNLIMITED)
+            t = v->hv_target; /* a restarted slave's, or another manager's */
+        else
+            t = v->used;      /* new, or its target was only a stopgap */
         if (v->puts_total > v->puts_succ) {
             t += step;
         } else if (t > v->used && t - v->used > p->threshold) {
             uint64_t give = t * p->percent / 100;
             t -= give ? give : 1;
         }
-        out[i] = (struct vm_target){v->vm, t};
+        out[i] = (struct vm_target){v->vm, t, false};
     }
     uint64_t sum = targets_sum(out, n_vms);
     *ask = sum > owned ? sum - owned : 0;

@@ -6,6 +6,7 @@
 #ifndef VMCA_FIRST_TIER_H
 #define VMCA_FIRST_TIER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,7 @@
 struct vm_target {
     uint32_t vm;
     uint64_t pages;
+    bool provisional;           /* a stopgap set between periods, not the policy's */
 };
 
 /* One VM's figures for the period that just ended. */
@@ -35,7 +37,8 @@ struct tlp_params {
  * per VM into out (same order as vms): a VM whose puts failed gets P % of
  * the node's pages more; one with more than `threshold` unused pages of
  * target gives P % of its target back; a VM seen for the first time starts
- * at the hypervisor's target if one is set, else at its use. Then, when the
+ * at the hypervisor's target if one is set, else at its use, and one whose
+ * target in prev is provisional starts at its use. Then, when the
  * targets sum above `owned`, *ask is the difference and the targets are
  * scaled to fit (Eq. 6.2); else *ask is 0. */
 void tlp_targets(const struct vm_target *prev, size_t n_prev, const struct vm_period *vms,

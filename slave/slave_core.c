@@ -159,6 +159,14 @@ static void node_crashed(struct slave_core *s)
 
 static bool uses_targets(const struct slave_core *s);
 
+static bool has_target(const struct slave_core *s, uint32_t vm)
+{
+    for (size_t i = 0; i < s->n_targets; i++)
+        if (s->targets[i].vm == vm)
+            return true;
+    return false;
+}
+
 /* A slave that starts on a running hypervisor (it restarted) takes the
  * targets the hypervisor enforces as its own, so they stay within the
  * pages owned from the first page that leaves. */
@@ -177,7 +185,32 @@ static void adopt_targets(struct slave_core *s)
     for (size_t i = 0; i < s->hv.n_vms; i++)
         if (s->hv.vms[i].target != VM_TARGET_UNLIMITED)
             s->targets[s->n_targets++] = (struct vm_target){s->hv.vms[i].vm,
-                                                            s->hv.vms[i].target};
+                                                            s->hv.vms[i].target, false};
+}
+
+/* A VM the hypervisor reports with no target of ours (it connected since
+ * the last period, or this slave just started) gets an even share of what
+ * the targets leave under the limit, at once: until the policy's next
+ * period it would otherwise put without bound, past a Mem-Limit cap. */
+static void target_new_vms(struct slave_core *s)
+{
+    if (!uses_targets(s))
+        return;
+    size_t fresh = 0;
+    for (size_t v = 0; v < s->hv.n_vms; v++)
+        fresh += !has_target(s, s->hv.vms[v].vm);
+    if (!fresh)
+        return;
+    struct vm_target *t = realloc(s->targets, (s->n_targets + fresh) * sizeof *t);
+    if (!t)
+        return; /* they stay unlimited until the next period */
+    s->targets = t;
+    uint64_t limit = targets_limit(s), sum = targets_sum(s->targets, s->n_targets);
+    uint64_t share = sum < limit ? (limit - sum) / fresh : 0;
+    for (size_t v = 0; v < s->hv.n_vms; v++)
+        if (!has_target(s, s->hv.vms[v].vm))
+            s->targets[s->n_targets++] = (struct vm_target){s->hv.vms[v].vm, share, true};
+    send_limits(s);
 }
 
 /* Targets of VMs the hypervisor no longer reports are dropped: a Mem-Limit
@@ -209,12 +242,15 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     hv_sample_free(&s->hv);
     s->hv = copy;
     s->hv_up = true;
-    s->sample_fresh = true;
+    if (!in->period || in->period != s->hv_period)
+        s->sample_fresh = true;
+    s->hv_period = in->period;
     s->owned_now = in->total_pages;
     s->unsettled = 0; /* replies and samples come in order: this one has them all */
     adopt_targets(s);
     forget_gone_vms(s);
     fit_targets(s, targets_limit(s)); /* stale claims may have gone */
+    target_new_vms(s);
     bool first = !s->hv_generation;
     if (in->generation && s->hv_generation && in->generation != s->hv_generation) {
         s->hv_generation = in->generation;
@@ -762,7 +798,9 @@ static void reply_return(struct slave_core *s, const struct slave_pending *p,
         if (!vmca_bitmap_test(&s->return_stuck, p->peer))
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                         "returning pages of node %u: in-use pages cannot move yet (%d); "
-                        "asking for room and trying again", p->peer, r->status);
+                        "%s and trying again", p->peer, r->status,
+                        s->state == VMCA__NODE_STATE__NODE_ACTIVE ? "asking for room"
+                                                                   : "waiting");
         vmca_bitmap_set(&s->return_stuck, p->peer);
         uint64_t held = 0;
         for (size_t i = 0; i < s->hv.n_owned; i++)

@@ -108,6 +108,10 @@ struct slave_hv_sample {
     size_t n_lent;
     struct slave_vm *vms;
     size_t n_vms;
+    /* The hypervisor's period (its counters reset at each); a sample of
+     * the same period again (pushed when a VM connects) runs no policy.
+     * 0: unknown, every sample is a new period. */
+    uint64_t period;
 };
 
 struct slave_core {
@@ -134,6 +138,7 @@ struct slave_core {
     uint64_t grant_any_req;            /* outstanding Grant-Any, 0 none */
     int64_t grant_any_ms;
     bool sample_fresh;                 /* policy not yet run on hv */
+    uint64_t hv_period;                /* of the last sample */
     int64_t next_resend_ms;
     struct vmca_bitmap returning;      /* homes whose pages go back to them */
     struct vmca_bitmap return_pending; /* a Return hypercall is in flight */

@@ -456,7 +456,7 @@ static void on_hv_stats(void *arg, const Vmca__TkmStats *st)
             .fenced = st->fenced,
             .total_pages = st->owned_pages, .free_pages = st->free_pages,
             .owned = owned, .n_owned = st->n_owned, .lent = lent, .n_lent = st->n_lent,
-            .vms = vms, .n_vms = st->n_vms,
+            .vms = vms, .n_vms = st->n_vms, .period = st->period,
         };
         if (slave_core_on_hv_stats(&sh->core, &sample) != VMCA_OK)
             log_err("out of memory keeping hypervisor statistics");

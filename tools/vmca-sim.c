@@ -455,7 +455,7 @@ static void hv_stats(struct sim *s, struct sim_node *n)
                                  vms[i].puts_total, vms[i].puts_succ, vms[i].gets_total,
                                  vms[i].flushes};
     struct slave_hv_sample sample = {n->gen, s->fenced[n->id], st.owned_pages, st.free_pages,
-                                     o, st.n_homes, l, st.n_lent, v, st.n_vms};
+                                     o, st.n_homes, l, st.n_lent, v, st.n_vms, 0};
     slave_core_on_hv_stats(&n->sc, &sample);
 }
 

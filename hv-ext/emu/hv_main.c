@@ -61,7 +61,7 @@ struct hv {
     char guest_path[108], tkm_path[108];
     struct guest *guests;
     struct tkm_client *tkms;
-    uint64_t period;
+    uint64_t period;             /* of the statistics, from 1 (0 would mean unknown) */
     uint32_t fault_logged_home;   /* last home whose fault was logged */
 };
 
@@ -140,6 +140,8 @@ static void guest_close(struct guest *g, const char *why)
     free(g);
 }
 
+static void push_stats(struct hv *hv, struct tkm_client *only, bool new_period);
+
 static int guest_hello(struct guest *g, const uint8_t *msg, size_t len, int passed_fd,
                        char *why, size_t whylen)
 {
@@ -187,6 +189,8 @@ static int guest_hello(struct guest *g, const uint8_t *msg, size_t len, int pass
     g->registered = true;
     g->vm = hello.vm;
     log_info("VM %u connected (%u-page buffer)", g->vm, g->slots);
+    /* The memory manager sets the new VM's target now, not next period. */
+    push_stats(hv, NULL, false);
     return 0;
 }
 
@@ -369,7 +373,6 @@ static int owned_cb(void *arg, struct hvx_block b)
     return 0;
 }
 
-static void push_stats(struct hv *hv, struct tkm_client *only);
 
 static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
 {
@@ -529,7 +532,7 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
     if (tkm_send_from_hv(c->fd, &out) != VMCA_OK)
         log_warn("cannot answer the memory manager");
     if (m->call_case == VMCA__TKM_TO_HV__CALL_STATS_NOW)
-        push_stats(hv, c);
+        push_stats(hv, c, false);
 }
 
 static void on_tkm(evutil_socket_t fd, short what, void *arg)
@@ -573,14 +576,16 @@ static void on_tkm_accept(evutil_socket_t lfd, short what, void *arg)
     c->next = hv->tkms;
     hv->tkms = c;
     log_info("memory manager connected");
-    push_stats(hv, c);
+    push_stats(hv, c, false);
 }
 
 /* ---- statistics ---- */
 
 #define STATS_CAP 4096
 
-static void push_stats(struct hv *hv, struct tkm_client *only)
+/* Statistics to every memory manager (or `only` one). Only the timer's
+ * pushes start a new period; the others leave the counters running. */
+static void push_stats(struct hv *hv, struct tkm_client *only, bool new_period)
 {
     static struct hvx_home_pages owned[STATS_CAP], lent[STATS_CAP];
     static struct hvx_vm_stats vms[HVX_MAX_CLIENTS];
@@ -590,9 +595,8 @@ static void push_stats(struct hv *hv, struct tkm_client *only)
     static Vmca__VmStats *ppv[HVX_MAX_CLIENTS];
     static uint32_t failed[HVX_MAX_CLIENTS];
     struct hvx_node_stats st;
-    /* A push to one new client must not eat the period's counters. */
     hvx_stats(hv->hvx, &st, owned, STATS_CAP, lent, STATS_CAP, vms, HVX_MAX_CLIENTS,
-              only == NULL);
+              new_period);
     Vmca__TkmStats s = VMCA__TKM_STATS__INIT;
     s.period = hv->period;
     s.owned_pages = st.owned_pages;
@@ -647,7 +651,7 @@ static void on_stats_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct hv *hv = arg;
     hv->period++;
-    push_stats(hv, NULL);
+    push_stats(hv, NULL, true);
 }
 
 static int parse_u32(const char *opt, const char *s, uint32_t max, uint32_t *out)
@@ -710,7 +714,7 @@ int main(int argc, char **argv)
         return 2;
     }
     vmca_log_init("vmca-hv", node, use_syslog, level);
-    static struct hv hv;
+    static struct hv hv = {.period = 1};
     char err[1024];
     if (vmca_config_load(config, 0, &hv.cfg, err, sizeof err) != VMCA_OK) {
         fprintf(stderr, "vmca-hv: %s\n", err);

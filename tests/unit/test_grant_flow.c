@@ -107,6 +107,16 @@ static size_t drop_hcalls(struct slave_core *s)
     return n;
 }
 
+/* Whatever s sent since, none of it a Grant-Any. */
+static void assert_no_grant_any(struct slave_core *s)
+{
+    struct sent out[4];
+    size_t n = take_sent(&s->out, out, 4);
+    for (size_t i = 0; i < n; i++)
+        assert_int_not_equal(out[i].env->body_case, VMCA__ENVELOPE__BODY_GRANT_ANY);
+    free_sent(out, n);
+}
+
 static void deliver(struct slave_core *to, uint32_t from, uint64_t inc, Vmca__Envelope *env)
 {
     env->incarnation = inc;
@@ -253,10 +263,19 @@ static void test_tlp_targets_within_owned(void **state)
                               .puts_total = 5, .puts_succ = 5}};
     struct slave_hv_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 2};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
-    slave_core_on_tick(&x->recv, 100);
+    /* VMs without a target get an even share of the pages owned at once,
+     * before the policy's period. */
     size_t n;
-    struct sent out[4];
     struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].n_targets, 2);
+    assert_int_equal(hc[0].targets[0].pages, 500);
+    assert_int_equal(hc[0].targets[1].pages, 500);
+    slave_hcalls_free(hc, n);
+    slave_core_on_tick(&x->recv, 100);
+    struct sent out[4];
+    hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
     assert_int_equal(hc[0].n_targets, 2);
@@ -367,15 +386,12 @@ static void test_tlp_mem_limit(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].targets[0].pages, 300);
     slave_hcalls_free(hc, n);
-    struct sent out[4];
-    n = take_sent(&x->recv.out, out, 4);
-    for (size_t i = 0; i < n; i++)
-        assert_int_not_equal(out[i].env->body_case, VMCA__ENVELOPE__BODY_GRANT_ANY);
-    free_sent(out, n);
+    assert_no_grant_any(&x->recv);
     /* The cap holds while connected to the master that set it. */
     slave_core_on_master_down(&x->recv, 350);
     assert_int_equal(x->recv.mem_cap, 0);
     slave_core_on_master_up(&x->recv, 360);
+    struct sent out[4];
     free_sent(out, take_sent(&x->recv.out, out, 4));
     assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 370), 0);
     assert_int_equal(x->recv.mem_cap, 300);
@@ -400,6 +416,61 @@ static void test_tlp_mem_limit(void **state)
     assert_int_equal(drop_hcalls(&x->recv), 0);
 }
 
+/* A VM that connects between periods (the hypervisor pushes a sample of
+ * the same period) gets a target at once, within the cap: its share of
+ * what the others leave. The policy itself runs once per period. */
+static void test_tlp_new_vm_between_periods(void **state)
+{
+    struct fx *x = *state;
+    struct slave_vm vm[2] = {{.vm = 1, .used = 200, .target = VM_TARGET_UNLIMITED,
+                              .puts_total = 5, .puts_succ = 5},
+                             {.vm = 2, .target = VM_TARGET_UNLIMITED}};
+    struct slave_hv_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 1, .period = 7};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 100);
+    size_t n;
+    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 2); /* the stopgap, then the policy's: VM 1 at its use */
+    assert_int_equal(hc[0].targets[0].pages, 1000);
+    assert_int_equal(hc[1].targets[0].pages, 200);
+    slave_hcalls_free(hc, n);
+    Vmca__MemLimit ml = VMCA__MEM_LIMIT__INIT;
+    ml.pages = 300;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_MEM_LIMIT;
+    env.mem_limit = &ml;
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 150), 0);
+    assert_int_equal(drop_hcalls(&x->recv), 0); /* 200 fits under 300 */
+
+    hv.n_vms = 2; /* VM 2 connects: same period */
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].n_targets, 2);
+    assert_int_equal(hc[0].targets[0].pages, 200);
+    assert_int_equal(hc[0].targets[1].vm, 2);
+    assert_int_equal(hc[0].targets[1].pages, 100);
+    slave_hcalls_free(hc, n);
+    slave_core_on_tick(&x->recv, 200);
+    assert_int_equal(drop_hcalls(&x->recv), 0); /* no policy mid-period */
+
+    /* The next period: VM 2's puts failed, it starts from its use. */
+    vm[1] = (struct slave_vm){.vm = 2, .used = 40, .target = 100, .puts_total = 10,
+                              .puts_succ = 5};
+    vm[0].target = 200;
+    hv.period = 8;
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 300);
+    hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    /* 200 and 40 + 1310 scaled into the cap of 300. */
+    assert_int_equal(hc[0].targets[0].pages, 200 * 300 / 1550);
+    assert_int_equal(hc[0].targets[1].pages, 1350 * 300 / 1550);
+    slave_hcalls_free(hc, n);
+    assert_no_grant_any(&x->recv);
+}
+
 static void test_greedy_remote_asks_once(void **state)
 {
     struct fx *x = *state;
@@ -415,11 +486,7 @@ static void test_greedy_remote_asks_once(void **state)
     /* Still failing, but a request is outstanding: no second one... */
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 200);
-    struct sent out[4];
-    size_t n = take_sent(&x->recv.out, out, 4);
-    for (size_t i = 0; i < n; i++)
-        assert_int_not_equal(out[i].env->body_case, VMCA__ENVELOPE__BODY_GRANT_ANY);
-    free_sent(out, n);
+    assert_no_grant_any(&x->recv);
     /* ... until it times out. */
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 200 + 6 * (int64_t)x->cfg.timing.stats_interval_ms);
@@ -429,10 +496,7 @@ static void test_greedy_remote_asks_once(void **state)
     x->recv.grant_any_req = 0;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 100000);
-    n = take_sent(&x->recv.out, out, 4);
-    for (size_t i = 0; i < n; i++)
-        assert_int_not_equal(out[i].env->body_case, VMCA__ENVELOPE__BODY_GRANT_ANY);
-    free_sent(out, n);
+    assert_no_grant_any(&x->recv);
 }
 
 int main(void)
@@ -444,6 +508,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tlp_targets_within_owned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_restart_adopts_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_mem_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlp_new_vm_between_periods, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,7 +72,7 @@ static void test_register_then_active(void **state)
     /* The hypervisor's figures go into Statistics (copied, not borrowed). */
     struct slave_pages owned[2] = {{2, 400}, {1, 100}}, lent[1] = {{3, 50}};
     struct slave_vm vms[1] = {{7, 20, 30, 5, 4, 3, 2}};
-    struct slave_hv_sample hv = {0, false, 500, 300, owned, 2, lent, 1, vms, 1};
+    struct slave_hv_sample hv = {0, false, 500, 300, owned, 2, lent, 1, vms, 1, 0};
     assert_int_equal(slave_core_on_hv_stats(&f->s, &hv), 0);
     owned[0].pages = 1;
     vms[0].used = 999;
