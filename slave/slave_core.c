@@ -149,6 +149,7 @@ static void node_crashed(struct slave_core *s)
     vmca_bitmap_clear_all(&s->returning);
     vmca_bitmap_clear_all(&s->return_pending);
     s->n_pend = 0;
+    s->requesting = 0; /* their replies will not come */
     s->grant_any_req = 0;
     if (s->state == VMCA__NODE_STATE__NODE_INACTIVE)
         return; /* not a member yet: a plain Register follows */
@@ -189,28 +190,63 @@ static void adopt_targets(struct slave_core *s)
 }
 
 /* A VM the hypervisor reports with no target of ours (it connected since
- * the last period, or this slave just started) gets an even share of what
- * the targets leave under the limit, at once: until the policy's next
- * period it would otherwise put without bound, past a Mem-Limit cap. */
+ * the last period, or this slave just started) gets a provisional target
+ * at once: the room the policy's targets leave under the limit, split
+ * evenly among the VMs with a provisional one. Until the policy's next
+ * period it would otherwise put without bound, past a Mem-Limit cap. A VM
+ * reported unlimited although it has a target here (it reconnected under
+ * the same id) gets it again. */
 static void target_new_vms(struct slave_core *s)
 {
     if (!uses_targets(s))
         return;
     size_t fresh = 0;
-    for (size_t v = 0; v < s->hv.n_vms; v++)
-        fresh += !has_target(s, s->hv.vms[v].vm);
-    if (!fresh)
-        return;
-    struct vm_target *t = realloc(s->targets, (s->n_targets + fresh) * sizeof *t);
-    if (!t)
-        return; /* they stay unlimited until the next period */
-    s->targets = t;
-    uint64_t limit = targets_limit(s), sum = targets_sum(s->targets, s->n_targets);
-    uint64_t share = sum < limit ? (limit - sum) / fresh : 0;
-    for (size_t v = 0; v < s->hv.n_vms; v++)
+    bool resend = false;
+    for (size_t v = 0; v < s->hv.n_vms; v++) {
         if (!has_target(s, s->hv.vms[v].vm))
-            s->targets[s->n_targets++] = (struct vm_target){s->hv.vms[v].vm, share, true};
-    send_limits(s);
+            fresh++;
+        else if (s->hv.vms[v].target == VM_TARGET_UNLIMITED)
+            resend = true;
+    }
+    if (fresh) {
+        struct vm_target *t = realloc(s->targets, (s->n_targets + fresh) * sizeof *t);
+        if (!t)
+            return; /* they stay unlimited until the next period */
+        s->targets = t;
+        for (size_t v = 0; v < s->hv.n_vms; v++)
+            if (!has_target(s, s->hv.vms[v].vm))
+                s->targets[s->n_targets++] = (struct vm_target){s->hv.vms[v].vm, 0, true};
+        uint64_t limit = targets_limit(s), firm = 0;
+        size_t n_prov = 0;
+        for (size_t i = 0; i < s->n_targets; i++) {
+            if (s->targets[i].provisional)
+                n_prov++;
+            else
+                firm += s->targets[i].pages;
+        }
+        uint64_t share = firm < limit ? (limit - firm) / n_prov : 0;
+        for (size_t i = 0; i < s->n_targets; i++)
+            if (s->targets[i].provisional)
+                s->targets[i].pages = share;
+    }
+    if (fresh || resend)
+        send_limits(s);
+}
+
+/* A sample of the same period (pushed when a VM connected) arrived before
+ * the policy ran on the one that ended the period: the policy must still
+ * see that period's counts, not the few since. */
+static void keep_period_counts(struct slave_hv_sample *now, const struct slave_hv_sample *ended)
+{
+    for (size_t v = 0; v < now->n_vms; v++)
+        for (size_t e = 0; e < ended->n_vms; e++)
+            if (ended->vms[e].vm == now->vms[v].vm) {
+                now->vms[v].puts_total = ended->vms[e].puts_total;
+                now->vms[v].puts_succ = ended->vms[e].puts_succ;
+                now->vms[v].gets = ended->vms[e].gets;
+                now->vms[v].flushes = ended->vms[e].flushes;
+                break;
+            }
 }
 
 /* Targets of VMs the hypervisor no longer reports are dropped: a Mem-Limit
@@ -239,10 +275,13 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
         hv_sample_free(&copy);
         return VMCA_ERR_NOMEM;
     }
+    bool new_period = !in->period || in->period != s->hv_period;
+    if (!new_period && s->sample_fresh)
+        keep_period_counts(&copy, &s->hv);
     hv_sample_free(&s->hv);
     s->hv = copy;
     s->hv_up = true;
-    if (!in->period || in->period != s->hv_period)
+    if (new_period)
         s->sample_fresh = true;
     s->hv_period = in->period;
     s->owned_now = in->total_pages;
@@ -270,6 +309,7 @@ void slave_core_on_hv_down(struct slave_core *s)
 {
     hv_sample_free(&s->hv);
     s->hv_up = false;
+    s->hv_period = 0; /* a restarted hypervisor counts its periods from 1 again */
 }
 
 void slave_core_free(struct slave_core *s)

@@ -302,7 +302,10 @@ static void test_tlp_targets_within_owned(void **state)
     slave_hcalls_free(hc, n);
     /* A period between the Request and its reply (VM 1 still failing puts,
      * so its target grows): the sample cannot show the pages gone yet, the
-     * targets still leave room for them. */
+     * targets still leave room for them. The hypervisor reports the
+     * targets it applied. */
+    vm[0].target = 864 * 500 / 999;
+    vm[1].target = 135 * 500 / 999;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 200 + 6 * (int64_t)x->cfg.timing.stats_interval_ms);
     hc = slave_core_take_hcalls(&x->recv, &n);
@@ -380,6 +383,7 @@ static void test_tlp_mem_limit(void **state)
     assert_int_equal(hc[0].targets[0].pages, 300);
     slave_hcalls_free(hc, n);
     /* Still failing puts, but the cap binds: the target stays at it, no ask. */
+    vm.target = 300; /* applied */
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 300);
     hc = slave_core_take_hcalls(&x->recv, &n);
@@ -471,6 +475,111 @@ static void test_tlp_new_vm_between_periods(void **state)
     assert_no_grant_any(&x->recv);
 }
 
+/* Provisional targets: VMs connecting one after another share the room
+ * evenly; one reported unlimited although it has a target (it reconnected
+ * under the same id) gets it again; a same-period sample before the tick
+ * leaves the ended period's counts to the policy. */
+static void test_tlp_provisional_cases(void **state)
+{
+    struct fx *x = *state;
+    struct slave_vm vm[3] = {{.vm = 1, .used = 200, .target = VM_TARGET_UNLIMITED,
+                              .puts_total = 5, .puts_succ = 5},
+                             {.vm = 2, .target = VM_TARGET_UNLIMITED},
+                             {.vm = 3, .target = VM_TARGET_UNLIMITED}};
+    struct slave_hv_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 1, .period = 3};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 100);
+    drop_hcalls(&x->recv);
+    vm[0].target = 200; /* the policy's, applied */
+
+    hv.n_vms = 2;
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    size_t n;
+    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].targets[1].pages, 800);
+    slave_hcalls_free(hc, n);
+    vm[1].target = 800;
+    hv.n_vms = 3;
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].n_targets, 3);
+    assert_int_equal(hc[0].targets[0].pages, 200);
+    assert_int_equal(hc[0].targets[1].pages, 400);
+    assert_int_equal(hc[0].targets[2].pages, 400);
+    slave_hcalls_free(hc, n);
+    vm[1].target = vm[2].target = 400;
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    assert_int_equal(drop_hcalls(&x->recv), 0); /* nothing new */
+
+    vm[1].target = VM_TARGET_UNLIMITED; /* VM 2 reconnected */
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].targets[1].pages, 400);
+    slave_hcalls_free(hc, n);
+    vm[1].target = 400;
+
+    /* Period 4 begins: VM 1's puts failed in period 3. A VM connects right
+     * away (a push of period 4, counts since it began) before the tick. */
+    hv.period = 4;
+    vm[0].puts_total = 10;
+    vm[0].puts_succ = 4;
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    vm[0].puts_total = vm[0].puts_succ = 0;
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 200);
+    hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    /* 200 + 1310 for VM 1, the others at their use (0): scaled into 1000. */
+    assert_int_equal(hc[0].targets[0].pages, 1000);
+    assert_int_equal(hc[0].targets[1].pages, 0);
+    slave_hcalls_free(hc, n);
+    vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
+}
+
+/* A hypervisor restart drops the hypercalls in flight: the pages a Request
+ * was taking no longer count against the targets' limit. */
+static void test_restart_forgets_requests(void **state)
+{
+    struct fx *x = *state;
+    struct slave_hv_sample hv = {.generation = 1, .total_pages = 1000, .period = 1};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    assert_int_equal(grant_fwd(&x->recv, 3, 2, 300, 0, 10), 0);
+    assert_int_equal(x->recv.requesting, 300);
+    drop_hcalls(&x->recv);
+    hv.generation = 2;
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    assert_int_equal(x->recv.requesting, 0);
+}
+
+/* A hypervisor that restarts counts its periods from 1 again: its first
+ * sample is a new period for the policy even when the old one was at 1. */
+static void test_hv_restart_new_period(void **state)
+{
+    struct fx *x = *state;
+    struct slave_vm vm = {.vm = 1, .used = 100, .target = VM_TARGET_UNLIMITED,
+                          .puts_total = 10, .puts_succ = 4};
+    struct slave_hv_sample hv = {.total_pages = 1000, .vms = &vm, .n_vms = 1, .period = 1};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 100);
+    drop_hcalls(&x->recv);
+    vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
+    x->recv.grant_any_req = 0;
+    slave_core_on_hv_down(&x->recv);
+    slave_core_on_hv_up(&x->recv);
+    drop_hcalls(&x->recv);
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    drop_hcalls(&x->recv); /* the VM reconnected: its target again */
+    slave_core_on_tick(&x->recv, 200);
+    size_t n;
+    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1); /* the policy ran */
+    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    slave_hcalls_free(hc, n);
+}
+
 static void test_greedy_remote_asks_once(void **state)
 {
     struct fx *x = *state;
@@ -509,6 +618,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tlp_restart_adopts_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_mem_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_new_vm_between_periods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlp_provisional_cases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_forgets_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hv_restart_new_period, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
