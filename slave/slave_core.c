@@ -290,6 +290,10 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     forget_gone_vms(s);
     fit_targets(s, targets_limit(s)); /* stale claims may have gone */
     target_new_vms(s);
+    if (s->limits_stale) {
+        s->limits_stale = false;
+        send_limits(s);
+    }
     bool first = !s->hv_generation;
     if (in->generation && s->hv_generation && in->generation != s->hv_generation) {
         s->hv_generation = in->generation;
@@ -1216,6 +1220,7 @@ static void send_limits(struct slave_core *s)
     memcpy(copy, s->targets, s->n_targets * sizeof *copy);
     s->hc[s->n_hc - 1].targets = copy;
     s->hc[s->n_hc - 1].n_targets = s->n_targets;
+    expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_MEM_LIMIT});
 }
 
 /* What the targets may sum to: the pages owned less those a Request not
@@ -1291,6 +1296,14 @@ void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r
             reply_return(s, &p, r, now_ms);
         else if (p.kind == SLAVE_HC_OWNED)
             reply_owned(s, &p, r);
+        else if (p.kind == SLAVE_HC_MEM_LIMIT && r->status != 0) {
+            /* Refused whole: a VM it named left meanwhile. Once the next
+             * sample has dropped that VM, the targets go again. */
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                        "the hypervisor refused the targets (%d): sending them again after "
+                        "the next sample", r->status);
+            s->limits_stale = true;
+        }
         return;
     }
     if (r->status != 0)

@@ -139,6 +139,7 @@ struct slave_core {
     int64_t grant_any_ms;
     bool sample_fresh;                 /* policy not yet run on hv */
     uint64_t hv_period;                /* of the last sample */
+    bool limits_stale;                 /* the hypervisor refused the last Mem-Limit */
     int64_t next_resend_ms;
     struct vmca_bitmap returning;      /* homes whose pages go back to them */
     struct vmca_bitmap return_pending; /* a Return hypercall is in flight */

@@ -580,6 +580,36 @@ static void test_hv_restart_new_period(void **state)
     slave_hcalls_free(hc, n);
 }
 
+/* A Mem-Limit the hypervisor refused (a VM it named had left) goes again,
+ * without that VM, after the next sample. */
+static void test_refused_limits_sent_again(void **state)
+{
+    struct fx *x = *state;
+    struct slave_vm vm[2] = {{.vm = 1, .used = 100, .target = VM_TARGET_UNLIMITED},
+                             {.vm = 2, .used = 100, .target = VM_TARGET_UNLIMITED}};
+    struct slave_hv_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 2, .period = 1};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    size_t n;
+    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    struct slave_hv_reply refused = {.id = hc[0].id, .status = -2};
+    slave_hcalls_free(hc, n);
+    slave_core_on_hv_reply(&x->recv, &refused, 10);
+    hv.n_vms = 1; /* VM 2 left; VM 1 is still unlimited there */
+    vm[0].target = 500;
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].n_targets, 1);
+    assert_int_equal(hc[0].targets[0].vm, 1);
+    struct slave_hv_reply ok = {.id = hc[0].id};
+    slave_hcalls_free(hc, n);
+    slave_core_on_hv_reply(&x->recv, &ok, 20);
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    assert_int_equal(drop_hcalls(&x->recv), 0); /* applied: nothing to send */
+}
+
 static void test_greedy_remote_asks_once(void **state)
 {
     struct fx *x = *state;
@@ -621,6 +651,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tlp_provisional_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_forgets_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hv_restart_new_period, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_limits_sent_again, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
