@@ -37,11 +37,14 @@
 
 #define SIM_PAGE 512u           /* small pages: the sim checks, it does not copy much */
 #define SIM_MAX_NODES 16u
-#define SIM_KEYS 256u           /* guest keys per node */
+#define SIM_KEYS 256u           /* guest keys per VM */
+#define SIM_MAX_VMS 2u          /* VMs per node (2 with the vm fault, else 1) */
 #define MASTER_EP 0u            /* endpoint 0 = the master; 1..N = slaves */
 #define TRACE_LEN 32u
 
 static const char *opt_policy = "greedy-remote"; /* --policy: every slave's first tier */
+static uint32_t opt_watch_home;                 /* --watch HOME:INDEX, 0 none */
+static uint64_t opt_watch_index;
 
 enum ev_kind { EV_DELIVER, EV_TICK_MASTER, EV_TICK_SLAVE, EV_STATS, EV_GUEST, EV_FAULT,
                EV_RESTART_NODE, EV_RESTART_MASTER, EV_RECONNECT, EV_HEAL, EV_RESTART_SLAVE };
@@ -70,8 +73,9 @@ struct sim_node {
     uint8_t *mem;               /* this home's memory */
     uint64_t gen;               /* memory generation */
     uint64_t mapped[SIM_MAX_NODES + 1];  /* generation of each home as mapped */
-    uint32_t version[SIM_KEYS]; /* guest: version held in tmem, 0 none */
-    int pool;
+    uint32_t version[SIM_MAX_VMS][SIM_KEYS]; /* guests: version held in tmem, 0 none */
+    int pool[SIM_MAX_VMS];
+    uint64_t period;            /* the hypervisor's statistics period, from 1 */
     uint64_t incarnation;
     bool remote_on;             /* members may reach this memory */
     /* I2: the census of this home last seen starting, the failure count
@@ -98,7 +102,8 @@ struct sim {
     Vmca__NodeState prev_state[SIM_MAX_NODES + 1];
     struct event *heap;
     size_t heap_n, heap_cap;
-    bool f_crash, f_master, f_drop, f_partition, f_slow, f_leave;
+    bool f_crash, f_master, f_drop, f_partition, f_slow, f_leave, f_vm;
+    unsigned vms;               /* VMs per node */
     bool cut[SIM_MAX_NODES + 1];      /* partitioned away from everyone */
     int64_t slow_until[SIM_MAX_NODES + 1];
     bool quiet;                 /* no more faults */
@@ -438,12 +443,18 @@ static void drain_slave(struct sim *s, struct sim_node *n)
 
 /* ---- node and master life ---- */
 
-static void hv_stats(struct sim *s, struct sim_node *n)
+/* A statistics push, as vmca-hv makes them: at the end of a period (its
+ * counters reset), or of the same period when a memory manager or a VM
+ * connects. */
+static void hv_stats(struct sim *s, struct sim_node *n, bool period_end)
 {
     struct hvx_node_stats st;
     struct hvx_home_pages owned[SIM_MAX_NODES + 1], lent[SIM_MAX_NODES + 1];
     struct hvx_vm_stats vms[4];
-    hvx_stats(n->hv, &st, owned, SIM_MAX_NODES + 1, lent, SIM_MAX_NODES + 1, vms, 4, true);
+    if (period_end)
+        n->period++;
+    hvx_stats(n->hv, &st, owned, SIM_MAX_NODES + 1, lent, SIM_MAX_NODES + 1, vms, 4,
+              period_end);
     struct slave_pages o[SIM_MAX_NODES + 1], l[SIM_MAX_NODES + 1];
     struct slave_vm v[4];
     for (size_t i = 0; i < st.n_homes; i++)
@@ -455,7 +466,7 @@ static void hv_stats(struct sim *s, struct sim_node *n)
                                  vms[i].puts_total, vms[i].puts_succ, vms[i].gets_total,
                                  vms[i].flushes};
     struct slave_hv_sample sample = {n->gen, s->fenced[n->id], st.owned_pages, st.free_pages,
-                                     o, st.n_homes, l, st.n_lent, v, st.n_vms, 0};
+                                     o, st.n_homes, l, st.n_lent, v, st.n_vms, n->period};
     slave_core_on_hv_stats(&n->sc, &sample);
 }
 
@@ -488,8 +499,11 @@ static void node_boot(struct sim *s, struct sim_node *n)
                            .n_homes = s->n};
     struct hvx_env env = {env_alloc, env_free, env_page, env_generation, n};
     n->hv = hvx_new(&p, &env);
-    hvx_client_new(n->hv, 1);
-    n->pool = hvx_pool_new(n->hv, 1, HVX_POOL_EPHEMERAL);
+    for (unsigned v = 0; v < s->vms; v++) {
+        hvx_client_new(n->hv, v + 1);
+        n->pool[v] = hvx_pool_new(n->hv, v + 1, HVX_POOL_EPHEMERAL);
+    }
+    n->period = 1;
     n->up = true;
     n->lives = 0;
     n->census_from = n->settled = s->failures; /* fresh memory: all its own */
@@ -507,7 +521,7 @@ static void slave_boot(struct sim *s, struct sim_node *n)
     n->slave_down = false;
     n->leaving = false;
     n->census_round = 0;
-    hv_stats(s, n);
+    hv_stats(s, n, false);
     slave_core_on_hv_up(&n->sc);
     if (reachable(s, n->id, MASTER_EP)) {
         master_core_on_connect(&s->m, n->id, n->incarnation, s->now);
@@ -610,40 +624,43 @@ static void fill(uint8_t *buf, uint32_t node, uint32_t key, uint32_t version)
 static void guest_op(struct sim *s, struct sim_node *n)
 {
     uint8_t buf[SIM_PAGE], want[SIM_PAGE];
+    unsigned vi = s->vms > 1 ? (unsigned)(rnd(s) % s->vms) : 0;
+    uint32_t vm = vi + 1, *version = n->version[vi];
+    unsigned pool = (unsigned)n->pool[vi];
     uint32_t key = (uint32_t)(rnd(s) % SIM_KEYS);
     unsigned op = (unsigned)(rnd(s) % 10);
     if (op < 6) {
-        uint32_t v = n->version[key] + 1 + (uint32_t)(rnd(s) % 3);
-        fill(buf, n->id, key, v);
-        int rc = hvx_put(n->hv, 1, (unsigned)n->pool, 0, key, buf);
+        uint32_t v = version[key] + 1 + (uint32_t)(rnd(s) % 3);
+        fill(buf, n->id * SIM_MAX_VMS + vi, key, v);
+        int rc = hvx_put(n->hv, vm, pool, 0, key, buf);
         if (rc >= 0) {
-            n->version[key] = v;
+            version[key] = v;
             s->stat_puts_ok++;
         } else if (rc == HVX_ENOMEM || rc == HVX_ENOENT) {
             /* not stored (or an old entry lost with its home): nothing held */
             if (rc == HVX_ENOENT)
-                n->version[key] = 0;
+                version[key] = 0;
         }
     } else if (op < 9) {
-        int rc = hvx_get(n->hv, 1, (unsigned)n->pool, 0, key, buf);
+        int rc = hvx_get(n->hv, vm, pool, 0, key, buf);
         if (rc >= 0) {
-            if (!n->version[key]) {
-                violation(s, "I4: node %u key %u: get returned data that was never put "
-                          "(or was flushed)", n->id, key);
+            if (!version[key]) {
+                violation(s, "I4: node %u VM %u key %u: get returned data that was never "
+                          "put (or was flushed)", n->id, vm, key);
                 return;
             }
-            fill(want, n->id, key, n->version[key]);
+            fill(want, n->id * SIM_MAX_VMS + vi, key, version[key]);
             if (memcmp(buf, want, SIM_PAGE) != 0) {
-                violation(s, "I4: node %u key %u: get returned stale or foreign data "
-                          "(expected version %u)", n->id, key, n->version[key]);
+                violation(s, "I4: node %u VM %u key %u: get returned stale or foreign "
+                          "data (expected version %u)", n->id, vm, key, version[key]);
                 return;
             }
             s->stat_gets_ok++;
         }
-        n->version[key] = 0; /* ephemeral gets are exclusive; a miss holds nothing */
+        version[key] = 0; /* ephemeral gets are exclusive; a miss holds nothing */
     } else {
-        hvx_flush_page(n->hv, 1, (unsigned)n->pool, 0, key);
-        n->version[key] = 0;
+        hvx_flush_page(n->hv, vm, pool, 0, key);
+        version[key] = 0;
     }
 }
 
@@ -953,6 +970,44 @@ static void check_slaves(struct sim *s)
         if (set && sum > owned)
             violation(s, "I6: node %u: per-VM targets sum to %" PRIu64 " pages, above the %"
                       PRIu64 " it owns", i, sum, owned);
+        /* With tlp no VM runs unbounded once its slave has seen it (the
+         * hypervisor pushes a sample when a VM connects). */
+        if (n->core_live && n->sc.hv_up && set < s->vms &&
+            strcmp(s->cfg.policy.first_tier, "tlp") == 0)
+            violation(s, "I6: node %u: %zu of its %u VMs have no target under tlp", i,
+                      s->vms - set, s->vms);
+    }
+}
+
+/* --watch: a trace line whenever the set of nodes that own the page, or
+ * have it in transit, changes. */
+static void watch_page(struct sim *s)
+{
+    static char last[512];
+    char now[512];
+    size_t k = (size_t)snprintf(now, sizeof now, "owned by");
+    uint32_t h = opt_watch_home;
+    uint64_t idx = opt_watch_index;
+    for (unsigned o = 1; o <= s->n; o++) {
+        uint64_t pages, gen;
+        const uint64_t *w = s->node[o].up ? hvx_owned_bitmap(s->node[o].hv, h, &pages, &gen)
+                                          : NULL;
+        if (w && idx < pages && (w[idx >> 6] >> (idx & 63) & 1) && k < sizeof now)
+            k += (size_t)snprintf(now + k, sizeof now - k, " %u (gen %" PRIu64 ")", o, gen);
+        const struct xfer_table *x = &s->node[o].sc.xfers;
+        for (size_t t = 0; s->node[o].core_live && t < x->n_out; t++)
+            for (size_t b = 0; b < x->out[t].n; b++) {
+                struct vmca_block v = x->out[t].blocks[b];
+                uint64_t first = vmca_gfn_index(v.gfn);
+                if (vmca_gfn_home(v.gfn) == h && idx >= first &&
+                    idx < first + (UINT64_C(1) << v.order) && k < sizeof now)
+                    k += (size_t)snprintf(now + k, sizeof now - k, " [%u -> %u xfer %" PRIu64
+                                          "]", o, x->out[t].to, x->out[t].xfer);
+            }
+    }
+    if (s->steps == 1 || strcmp(now, last) != 0) {
+        trace(s, "watch %u:%" PRIu64 ": %s", h, idx, now);
+        memcpy(last, now, sizeof last);
     }
 }
 
@@ -964,6 +1019,8 @@ static void after_step(struct sim *s, const struct event *e)
     for (unsigned i = 1; i <= s->n; i++)
         if (s->node[i].leaving && s->node[i].core_live && s->node[i].sc.left)
             slave_exit(s, &s->node[i]);
+    if (opt_watch_home)
+        watch_page(s);
     check_states(s); /* cheap, and edges must not be skipped */
     track_census(s);
     if (e->kind != EV_GUEST)
@@ -978,7 +1035,8 @@ static void after_step(struct sim *s, const struct event *e)
 
 static void schedule_fault(struct sim *s)
 {
-    if (s->f_crash || s->f_master || s->f_drop || s->f_partition || s->f_slow || s->f_leave)
+    if (s->f_crash || s->f_master || s->f_drop || s->f_partition || s->f_slow || s->f_leave ||
+        s->f_vm)
         at(s, s->now + (int64_t)rnd_range(s, 300, 3000), EV_FAULT, 0);
 }
 
@@ -986,7 +1044,7 @@ static void do_fault(struct sim *s)
 {
     if (s->quiet)
         return;
-    unsigned kinds[6], nk = 0;
+    unsigned kinds[7], nk = 0;
     if (s->f_crash)
         kinds[nk++] = 0;
     if (s->f_master)
@@ -999,8 +1057,26 @@ static void do_fault(struct sim *s)
         kinds[nk++] = 4;
     if (s->f_leave)
         kinds[nk++] = 5;
+    if (s->f_vm)
+        kinds[nk++] = 6;
     unsigned k = kinds[rnd(s) % nk];
-    if (k == 5) {
+    if (k == 6) {
+        /* A VM goes away and connects again under the same id, with no
+         * data; its hypervisor pushes a sample of the same period. */
+        struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
+        unsigned vi = (unsigned)(rnd(s) % s->vms);
+        if (n->up) {
+            trace(s, "node %u: VM %u reconnects", n->id, vi + 1);
+            hvx_client_destroy(n->hv, vi + 1);
+            hvx_client_new(n->hv, vi + 1);
+            n->pool[vi] = hvx_pool_new(n->hv, vi + 1, HVX_POOL_EPHEMERAL);
+            memset(n->version[vi], 0, sizeof n->version[vi]);
+            if (n->core_live) {
+                hv_stats(s, n, false);
+                drain_slave(s, n);
+            }
+        }
+    } else if (k == 5) {
         /* A clean shutdown: the slave leaves, exits, and starts again. */
         struct sim_node *n = &s->node[rnd_range(s, 2, s->n)];
         if (n->up && n->core_live && !n->leaving && n->sc.state == VMCA__NODE_STATE__NODE_ACTIVE) {
@@ -1111,7 +1187,7 @@ static void step(struct sim *s, struct event *e)
         break;
     case EV_STATS:
         if (n->up && n->core_live) {
-            hv_stats(s, n);
+            hv_stats(s, n, true);
             drain_slave(s, n);
             s->events++;
         }
@@ -1256,6 +1332,8 @@ static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults
     s.f_partition = strstr(faults, "partition") != NULL;
     s.f_slow = strstr(faults, "slow") != NULL;
     s.f_leave = strstr(faults, "leave") != NULL;
+    s.f_vm = strstr(faults, "vm") != NULL;
+    s.vms = s.f_vm ? 2 : 1;
     master_boot(&s);
     for (unsigned i = 1; i <= nodes; i++) {
         node_boot(&s, &s.node[i]);
@@ -1350,12 +1428,16 @@ static const char usage[] =
     "  --nodes K         nodes, 3..16 (default 4)\n"
     "  --faults LIST     comma-separated: crash, master, drop, partition, slow,\n"
     "                    leave (a slave leaves cleanly, exits and starts again),\n"
-    "                    or none (default crash,master,drop)\n"
+    "                    vm (a VM reconnects under the same id with no data;\n"
+    "                    every node then runs two VMs), or none\n"
+    "                    (default crash,master,drop)\n"
     "  --policy NAME     first tier of every slave: greedy-remote (default),\n"
     "                    greedy-local or tlp (per-VM targets)\n"
     "  --check-every N   check I1, I2 and I6 every N such steps (default 1)\n"
     "  --verbose         a line per seed\n"
     "  --trace           print every event and the cores' log lines (to stderr)\n"
+    "  --watch H:I       a trace line whenever the nodes owning page I of home H,\n"
+    "                    or holding it in transit, change (debugging a seed)\n"
     "exit status: 0 no violation, 1 a violation (printed with seed, step, trace),\n"
     "2 bad usage\n";
 
@@ -1373,6 +1455,7 @@ int main(int argc, char **argv)
         {"faults", required_argument, NULL, 'f'}, {"check-every", required_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
         {"trace", no_argument, NULL, 't'},        {"policy", required_argument, NULL, 'p'},
+        {"watch", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     uint64_t first = 1, last = 1, steps = 20000;
@@ -1415,9 +1498,9 @@ int main(int argc, char **argv)
             for (char *save, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
                 if (strcmp(t, "crash") && strcmp(t, "master") && strcmp(t, "drop") &&
                     strcmp(t, "partition") && strcmp(t, "slow") && strcmp(t, "leave") &&
-                    strcmp(t, "none"))
+                    strcmp(t, "vm") && strcmp(t, "none"))
                     return bad("--faults", t,
-                               "crash, master, drop, partition, slow, leave or none");
+                               "crash, master, drop, partition, slow, leave, vm or none");
             faults = optarg;
             break;
         }
@@ -1433,6 +1516,16 @@ int main(int argc, char **argv)
                 return bad("--policy", optarg, "greedy-remote, greedy-local or tlp");
             opt_policy = optarg;
             break;
+        case 'w': {
+            unsigned h;
+            unsigned long long i;
+            char extra;
+            if (sscanf(optarg, "%u:%llu%c", &h, &i, &extra) != 2 || h == 0 || h > SIM_MAX_NODES)
+                return bad("--watch", optarg, "HOME:INDEX, HOME a node id in 1..16");
+            opt_watch_home = h;
+            opt_watch_index = i;
+            break;
+        }
         case 'v': verbose = true; break;
         case 't': opt_trace = true; break;
         case 'h': fputs(usage, stdout); return 0;
