@@ -66,6 +66,7 @@ int master_core_init(struct master_core *m, const struct vmca_config *cfg,
         m->nodes[i].state = VMCA__NODE_STATE__NODE_INACTIVE;
         m->nodes[i].last_stats_ms = -1;
         m->nodes[i].down_since_ms = -1;
+        m->nodes[i].census_asked_ms = -1;
         m->index[cfg->nodes[i].id] = (uint16_t)(i + 1);
     }
     vmca_outbox_init(&m->out, cfg->master.node_id, incarnation, cfg->max_frame);
@@ -257,31 +258,58 @@ static bool stats_enables(const Vmca__Statistics *st, uint32_t node)
     return false;
 }
 
-/* After a recovery every home takes a census, so pages the failed node
- * owned (or had in transit) come back to their homes (leak-free). */
-static void census_all(struct master_core *m)
+/* Asks home h (or every member home, h NULL) for a census: every member
+ * is asked, whatever each home's enabled set says yet. */
+static void census_ask(struct master_core *m, struct master_node *h, int64_t now_ms)
 {
-    /* Every member is asked, whatever each home's enabled set says yet. */
     uint32_t *members = malloc(m->cfg->n_nodes * sizeof *members);
     size_t nm = 0;
     for (size_t i = 0; members && i < m->cfg->n_nodes; i++)
         if (vmca_state_member(m->nodes[i].state))
             members[nm++] = m->nodes[i].cfg->id;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
-        struct master_node *h = &m->nodes[i];
+        struct master_node *x = &m->nodes[i];
         /* A leaving home too: its leave completes only with every page back. */
-        if (!vmca_state_member(h->state))
+        if ((h && x != h) || !vmca_state_member(x->state))
             continue;
         Vmca__Census c = VMCA__CENSUS__INIT;
-        c.home = h->cfg->id;
+        c.home = x->cfg->id;
         c.members = members;
         c.n_members = members ? nm : 0;
         Vmca__Envelope env = VMCA__ENVELOPE__INIT;
         env.body_case = VMCA__ENVELOPE__BODY_CENSUS;
         env.census = &c;
-        vmca_outbox_send(&m->out, h->cfg->id, &env);
+        if (vmca_outbox_send(&m->out, x->cfg->id, &env) == VMCA_OK)
+            x->census_asked_ms = now_ms;
     }
     free(members);
+}
+
+/* After a recovery every home takes a census, so pages the failed node
+ * owned (or had in transit) come back to their homes (leak-free). */
+static void census_all(struct master_core *m, int64_t now_ms)
+{
+    census_ask(m, NULL, now_ms);
+}
+
+/* A home whose Statistics say it still owes a census since a recovery
+ * (its trigger was lost, say with a master crash, or its census was given
+ * up) is asked again, once no recovery is in progress (so every member has
+ * applied every Invalidate) and not more often than a census takes. */
+static void census_owed(struct master_core *m, struct master_node *h, int64_t now_ms)
+{
+    int64_t patience = 5 * (int64_t)m->cfg->timing.stats_interval_ms;
+    if (!h->census_owed || !vmca_state_member(h->state) || m->first_ms < 0 ||
+        now_ms - m->first_ms < (int64_t)m->cfg->timing.failure_timeout_ms ||
+        (h->census_asked_ms >= 0 && now_ms - h->census_asked_ms < patience))
+        return;
+    for (size_t i = 0; i < m->cfg->n_nodes; i++)
+        if (m->nodes[i].state == VMCA__NODE_STATE__NODE_RECOVERY)
+            return;
+    vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
+                "node %u (%s) owes a census since a recovery: asking for it",
+                h->cfg->id, h->cfg->name);
+    census_ask(m, h, now_ms);
 }
 
 /* Leave complete when every other Active/Leaving node is clear of R and R
@@ -327,7 +355,7 @@ static void check_flows(struct master_core *m, int64_t now_ms)
                     leaving ? "left: leaving -> inactive" : "recovered: recovery -> inactive",
                     (long long)(now_ms - m->flows[f].started_ms));
         if (!leaving)
-            census_all(m);
+            census_all(m, now_ms);
     }
 }
 
@@ -594,6 +622,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     n->free_pages = st->free_pages;
     n->pending = st->pending_transfers;
     n->unsettled = st->unsettled;
+    n->census_owed = st->census_owed;
     n->own_pages = 0;
     n->holds_foreign = false;
     for (size_t i = 0; i < st->n_owned; i++) {
@@ -616,6 +645,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
             n->flow_clear &= ~(UINT64_C(1) << f);
     }
     check_flows(m, now_ms);
+    census_owed(m, n, now_ms);
     return VMCA_OK;
 }
 

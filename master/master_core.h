@@ -31,6 +31,8 @@ struct master_node {
     bool holds_foreign;               /* owns pages of another home */
     uint32_t pending;                 /* transfers in transit */
     uint32_t unsettled;               /* its figures may miss page moves */
+    bool census_owed;                 /* a census of its home is owed since a recovery */
+    int64_t census_asked_ms;          /* last census trigger sent; -1 never */
     uint64_t flow_clear;              /* bit f: clear of flow f's node (below) */
     int64_t down_since_ms;            /* connection lost at; -1 connected/never */
     bool heard;                       /* connected or spoke since we started */

@@ -441,6 +441,7 @@ static void send_statistics(struct slave_core *s)
     st.state = s->state;
     st.pending_transfers = (uint32_t)s->xfers.n_out;
     st.unsettled = s->unsettled;
+    st.census_owed = s->invalidates > s->census_covered;
     st.period = ++s->period;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
@@ -1005,6 +1006,8 @@ static void census_finish(struct slave_core *s)
         s->census_retry_ms = c->started_ms + 20 * (int64_t)s->cfg->timing.stats_interval_ms;
     queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, c->held, c->n);
     hcall_owners(s, c->owners, c->n);
+    if (c->invalidates_at_start > s->census_covered)
+        s->census_covered = c->invalidates_at_start;
     census_end(s); /* after the reclaim: hypercalls run in order */
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                 "census %llu: %zu blocks of ours held by live nodes; taking back the rest",
@@ -1019,6 +1022,7 @@ static void census_start(struct slave_core *s, const uint32_t *members, size_t n
     struct slave_census *c = &s->census;
     c->round++;
     c->running = true;
+    c->invalidates_at_start = s->invalidates;
     c->followup = followup;
     c->started_ms = now_ms;
     c->n = 0;
@@ -1145,6 +1149,7 @@ static int on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *
     vmca_bitmap_clear(&s->leaving_peers, r);
     queue_hcall(s, SLAVE_HC_ENABLE, r, 0, false, NULL, 0);
     queue_hcall(s, SLAVE_HC_INVALIDATE, r, 0, false, NULL, 0);
+    s->invalidates++; /* r may own pages of ours: a census is owed */
     size_t dropped = xfer_drop_to(&s->xfers, r);
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                 "invalidate node %u: dropping its pages%s", r,

@@ -76,6 +76,7 @@ struct slave_pending {
 struct slave_census {
     uint64_t round;
     bool running;
+    uint64_t invalidates_at_start;     /* s->invalidates when this round began */
     bool followup;                     /* this round is the follow-up of another */
     int64_t started_ms;
     struct vmca_bitmap waiting;        /* peers that have not answered */
@@ -140,6 +141,9 @@ struct slave_core {
     bool sample_fresh;                 /* policy not yet run on hv */
     uint64_t hv_period;                /* of the last sample */
     bool limits_stale;                 /* the hypervisor refused the last Mem-Limit */
+    /* Invalidate(x) applied, and how many of them the last census that
+     * ran to its end began after: while fewer, a census is owed. */
+    uint64_t invalidates, census_covered;
     int64_t next_resend_ms;
     struct vmca_bitmap returning;      /* homes whose pages go back to them */
     struct vmca_bitmap return_pending; /* a Return hypercall is in flight */

@@ -610,6 +610,62 @@ static void test_refused_limits_sent_again(void **state)
     assert_int_equal(drop_hcalls(&x->recv), 0); /* applied: nothing to send */
 }
 
+/* census_owed in the next Statistics of s. */
+static bool owes_census(struct slave_core *s, int64_t now)
+{
+    s->next_stats_ms = now; /* due now */
+    slave_core_on_tick(s, now);
+    struct sent out[8];
+    size_t n = take_sent(&s->out, out, 8);
+    int owed = -1;
+    for (size_t i = 0; i < n; i++)
+        if (out[i].env->body_case == VMCA__ENVELOPE__BODY_STATISTICS)
+            owed = out[i].env->statistics->census_owed;
+    free_sent(out, n);
+    assert_int_not_equal(owed, -1);
+    return owed;
+}
+
+static void census_from_master(struct slave_core *s, uint32_t *members, size_t n, int64_t now)
+{
+    Vmca__Census c = VMCA__CENSUS__INIT;
+    c.home = s->self->id;
+    c.members = members;
+    c.n_members = n;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_CENSUS;
+    env.census = &c;
+    assert_int_equal(slave_core_on_message(s, 1, true, &env, now), 0);
+}
+
+/* An Invalidate(x) leaves the home owing a census (x may own pages of it)
+ * until a census that began after it runs to its end; one given up for a
+ * silent member does not pay it. */
+static void test_census_owed_until_done(void **state)
+{
+    struct fx *x = *state;
+    assert_false(owes_census(&x->recv, 100));
+    Vmca__InvalidateNode in = VMCA__INVALIDATE_NODE__INIT;
+    in.node = 2;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NODE;
+    env.invalidate_node = &in;
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 200), 0);
+    drop_hcalls(&x->recv);
+    assert_true(owes_census(&x->recv, 300));
+    /* Node 1 never answers: the census is given up, still owed. */
+    uint32_t members[] = {1, 3};
+    census_from_master(&x->recv, members, 2, 400);
+    int64_t patience = 5 * (int64_t)x->cfg.timing.stats_interval_ms;
+    slave_core_on_tick(&x->recv, 400 + patience + 1);
+    drop_hcalls(&x->recv);
+    assert_true(owes_census(&x->recv, 400 + patience + 2));
+    /* A census that runs to its end (nobody else to ask) pays it. */
+    census_from_master(&x->recv, members + 1, 1, 500 + patience);
+    drop_hcalls(&x->recv);
+    assert_false(owes_census(&x->recv, 600 + patience));
+}
+
 static void test_greedy_remote_asks_once(void **state)
 {
     struct fx *x = *state;
@@ -652,6 +708,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_forgets_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hv_restart_new_period, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_limits_sent_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_census_owed_until_done, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

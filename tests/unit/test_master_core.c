@@ -290,11 +290,11 @@ static size_t count_body(struct sent *s, size_t n, int body, uint32_t to)
     return k;
 }
 
-static void test_recovery_and_failure_detection(void **state)
+/* Nodes 1..3 registered and connected; what that sent is dropped. */
+static void three_members(struct fixture *f)
 {
-    struct fixture *f = *state;
     struct sent s[16];
-    size_t n, nf;
+    size_t nf;
     for (uint32_t i = 1; i <= 3; i++) {
         assert_int_equal(do_register(f, i, i, i), 0);
         master_core_on_connect(&f->m, i, i, 0);
@@ -302,6 +302,14 @@ static void test_recovery_and_failure_detection(void **state)
     free(master_core_take_fences(&f->m, &nf));
     assert_int_equal(nf, 3);                     /* every registration lifts a fence */
     free_sent(s, take_sent(&f->m.out, s, 16));
+}
+
+static void test_recovery_and_failure_detection(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[16];
+    size_t n, nf;
+    three_members(f);
     /* Node 2 comes back with a new incarnation: it crashed and rebooted. */
     assert_int_equal(do_register(f, 2, 2, 99), 0);
     assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_RECOVERY);
@@ -362,6 +370,53 @@ static void test_recovery_and_failure_detection(void **state)
     master_core_on_tick(&f->m, t0 + 10 * timeout);
     free(master_core_take_fences(&f->m, &nf));
     assert_int_equal(nf, 0);
+}
+
+/* A home whose Statistics say it owes a census (its trigger was lost, say
+ * with a master crash) is asked for one: not while a recovery is in
+ * progress, not before a restarted master has waited for its members, and
+ * not more often than a census takes. */
+static void test_census_owed(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[16];
+    size_t n;
+    three_members(f);
+    uint8_t bits = (1u << 1) | (1u << 2) | (1u << 3);
+    Vmca__Statistics st = VMCA__STATISTICS__INIT;
+    st.state = VMCA__NODE_STATE__NODE_ACTIVE;
+    st.total_pages = 500;
+    st.enabled_bitmap.data = &bits;
+    st.enabled_bitmap.len = 1;
+    st.census_owed = 1;
+    int64_t settled = 1000 + f->cfg.timing.failure_timeout_ms;
+    int64_t patience = 5 * (int64_t)f->cfg.timing.stats_interval_ms;
+    assert_int_equal(send_stats(f, 3, &st, settled - 1), 0);
+    assert_int_equal(take_sent(&f->m.out, s, 16), 0);  /* a restarted master waits */
+    assert_int_equal(send_stats(f, 3, &st, settled), 0);
+    n = take_sent(&f->m.out, s, 16);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].to, 3);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_CENSUS);
+    assert_int_equal(s[0].env->census->home, 3);
+    assert_int_equal(s[0].env->census->n_members, 3);
+    free_sent(s, n);
+    assert_int_equal(send_stats(f, 3, &st, settled + patience - 1), 0);
+    assert_int_equal(take_sent(&f->m.out, s, 16), 0);  /* one census at a time */
+    /* Node 2 is being recovered: the Invalidate may not be applied
+     * everywhere yet, so no census now. */
+    assert_int_equal(do_register(f, 2, 2, 99), 0);
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    assert_int_equal(send_stats(f, 3, &st, settled + 2 * patience), 0);
+    n = take_sent(&f->m.out, s, 16);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_CENSUS, 0), 0);
+    free_sent(s, n);
+    /* Not owed: nothing asked. */
+    st.census_owed = 0;
+    assert_int_equal(send_stats(f, 1, &st, settled + 3 * patience), 0);
+    n = take_sent(&f->m.out, s, 16);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_CENSUS, 0), 0);
+    free_sent(s, n);
 }
 
 /* Statistics with pages owned per home (pairs), transfers in transit and
@@ -544,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_tier2_sorted),
         cmocka_unit_test_setup_teardown(test_grant_any_forwards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_and_failure_detection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_census_owed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enable_after_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mem_limit, setup, teardown),
