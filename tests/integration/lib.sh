@@ -21,8 +21,12 @@ declare -A PID_OF=()
 
 cleanup() {
     local rc=$?
-    # (grouped so that bash's "Killed" job notices go nowhere)
-    { for p in "${PIDS[@]}"; do kill -9 "$p" || true; done; wait || true; } 2>/dev/null
+    # The shell's own stderr is /dev/null meanwhile: bash's "Killed" job
+    # notices are noise (a redirection of the commands does not catch them).
+    exec 3>&2 2>/dev/null
+    for p in "${PIDS[@]}"; do kill -9 "$p" || true; done
+    wait || true
+    exec 2>&3 3>&-
     rm -f /dev/shm/vmca-$CLUSTER-*   # fabric segments of killed hypervisors
     if [ "$rc" -ne 0 ]; then
         for f in "$T"/*.log; do
