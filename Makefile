@@ -1,7 +1,7 @@
 # Thin wrapper over CMake for the README's two commands.
 #   make demo   install missing packages (as root), build, run the demo cluster
 #   make check  install missing packages, build, run every test with ctest,
-#               then the unit tests again under ASan+UBSan
+#               then the unit and integration tests again under ASan+UBSan
 #   make bench  build and run the benchmarks (bench/)
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -27,7 +27,8 @@ demo: build
 
 check: build build-asan
 	cd $(BUILD) && ctest --output-on-failure -j 2
-	cd $(BUILD_ASAN) && ctest --output-on-failure -j 2 -L unit
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j 2 -L 'unit|integration'
+
 
 check-asan: build-asan
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j 2 -L unit
