@@ -295,10 +295,12 @@ static void census_all(struct master_core *m, int64_t now_ms)
 /* A home whose Statistics say it still owes a census since a recovery
  * (its trigger was lost, say with a master crash, or its census was given
  * up) is asked again, once no recovery is in progress (so every member has
- * applied every Invalidate) and not more often than a census takes. */
+ * applied every Invalidate), and only after a slave would have given a
+ * census up (5 intervals): asking sooner would restart a census that
+ * cannot finish before it ends, and keep the home's pages frozen. */
 static void census_owed(struct master_core *m, struct master_node *h, int64_t now_ms)
 {
-    int64_t patience = 5 * (int64_t)m->cfg->timing.stats_interval_ms;
+    int64_t patience = 10 * (int64_t)m->cfg->timing.stats_interval_ms;
     if (!h->census_owed || !vmca_state_member(h->state) || m->first_ms < 0 ||
         now_ms - m->first_ms < (int64_t)m->cfg->timing.failure_timeout_ms ||
         (h->census_asked_ms >= 0 && now_ms - h->census_asked_ms < patience))
@@ -306,9 +308,10 @@ static void census_owed(struct master_core *m, struct master_node *h, int64_t no
     for (size_t i = 0; i < m->cfg->n_nodes; i++)
         if (m->nodes[i].state == VMCA__NODE_STATE__NODE_RECOVERY)
             return;
-    vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
+    vmca_log_to(m->log, m->log_arg, h->census_owed_logged ? VMCA_LOG_DEBUG : VMCA_LOG_INFO,
                 "node %u (%s) owes a census since a recovery: asking for it",
                 h->cfg->id, h->cfg->name);
+    h->census_owed_logged = true;
     census_ask(m, h, now_ms);
 }
 
@@ -623,6 +626,8 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     n->pending = st->pending_transfers;
     n->unsettled = st->unsettled;
     n->census_owed = st->census_owed;
+    if (!n->census_owed)
+        n->census_owed_logged = false;
     n->own_pages = 0;
     n->holds_foreign = false;
     for (size_t i = 0; i < st->n_owned; i++) {
@@ -741,7 +746,9 @@ void master_core_on_connect(struct master_core *m, uint32_t node,
         m->first_ms = now_ms;
     if (!n)
         return;
-    mark_heard(m, n);
+    /* Not heard yet: a connection says nothing of the node's state, and a
+     * node that other members list but that stays silent must still be
+     * adopted as a member (failure detection, census). */
     n->connected = true;
     n->down_since_ms = -1;
     n->check_enabled = true;

@@ -32,6 +32,7 @@ struct master_node {
     uint32_t pending;                 /* transfers in transit */
     uint32_t unsettled;               /* its figures may miss page moves */
     bool census_owed;                 /* a census of its home is owed since a recovery */
+    bool census_owed_logged;          /* ... and we said so once */
     int64_t census_asked_ms;          /* last census trigger sent; -1 never */
     uint64_t flow_clear;              /* bit f: clear of flow f's node (below) */
     int64_t down_since_ms;            /* connection lost at; -1 connected/never */

@@ -664,6 +664,21 @@ static void test_census_owed_until_done(void **state)
     census_from_master(&x->recv, members + 1, 1, 500 + patience);
     drop_hcalls(&x->recv);
     assert_false(owes_census(&x->recv, 600 + patience));
+    /* An Invalidate that comes while a census runs is not paid by it. */
+    int64_t t = 1000 + patience;
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, t), 0);
+    census_from_master(&x->recv, members, 2, t + 1);
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, t + 2), 0);
+    Vmca__CensusReply cr = VMCA__CENSUS_REPLY__INIT;
+    cr.home = 3;
+    cr.round = x->recv.census.round;
+    Vmca__Envelope reply = VMCA__ENVELOPE__INIT;
+    reply.body_case = VMCA__ENVELOPE__BODY_CENSUS_REPLY;
+    reply.census_reply = &cr;
+    assert_int_equal(slave_core_on_message(&x->recv, 1, false, &reply, t + 3), 0);
+    assert_false(x->recv.census.running); /* it ran to its end */
+    drop_hcalls(&x->recv);
+    assert_true(owes_census(&x->recv, t + 4));
 }
 
 static void test_greedy_remote_asks_once(void **state)
