@@ -67,6 +67,7 @@ struct hvx {
     uint64_t *frozen;             /* bitmap over node ids: census running */
     struct hvx_zone *zones[HVX_MAX_ZONES]; /* allocated on first block */
     uint8_t by_distance[HVX_MAX_ZONES]; /* zone slots, closest first */
+    uint32_t home_by_distance[HVX_MAX_ZONES]; /* their homes: lookups scan this */
     unsigned n_zones;
     uint32_t *buckets;            /* hash heads (handles) */
     uint32_t bucket_mask;

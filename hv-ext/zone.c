@@ -12,11 +12,9 @@ static size_t bitmap_bytes(uint64_t bits)
 
 struct hvx_zone *hvx_zone_find(struct hvx *h, uint32_t home)
 {
-    for (unsigned k = 0; k < h->n_zones; k++) {
-        struct hvx_zone *z = h->zones[h->by_distance[k]];
-        if (z->home == home)
-            return z;
-    }
+    for (unsigned k = 0; k < h->n_zones; k++)
+        if (h->home_by_distance[k] == home)
+            return h->zones[h->by_distance[k]];
     return NULL;
 }
 
@@ -39,6 +37,8 @@ static void sort_zones(struct hvx *h)
         }
         h->by_distance[j] = v;
     }
+    for (unsigned i = 0; i < n; i++)
+        h->home_by_distance[i] = h->zones[h->by_distance[i]]->home;
     h->n_zones = n;
 }
 
