@@ -25,7 +25,7 @@ void targets_fit(struct vm_target *t, size_t n, uint64_t limit)
         t[i].pages = mul_div(t[i].pages, limit, sum); /* floors: the sum stays <= limit */
 }
 
-static const struct vm_target *find(const struct vm_target *t, size_t n, uint32_t vm)
+const struct vm_target *targets_find(const struct vm_target *t, size_t n, uint32_t vm)
 {
     for (size_t i = 0; i < n; i++)
         if (t[i].vm == vm)
@@ -42,7 +42,7 @@ void tlp_targets(const struct vm_target *prev, size_t n_prev, const struct vm_pe
         step = 1;
     for (size_t i = 0; i < n_vms; i++) {
         const struct vm_period *v = &vms[i];
-        const struct vm_target *was = find(prev, n_prev, v->vm);
+        const struct vm_target *was = targets_find(prev, n_prev, v->vm);
         uint64_t t;
         if (was && !was->provisional)
             t = was->pages;

@@ -51,4 +51,7 @@ void targets_fit(struct vm_target *t, size_t n, uint64_t limit);
 
 uint64_t targets_sum(const struct vm_target *t, size_t n);
 
+/* VM vm's entry in t, or NULL. */
+const struct vm_target *targets_find(const struct vm_target *t, size_t n, uint32_t vm);
+
 #endif

@@ -162,10 +162,7 @@ static bool uses_targets(const struct slave_core *s);
 
 static bool has_target(const struct slave_core *s, uint32_t vm)
 {
-    for (size_t i = 0; i < s->n_targets; i++)
-        if (s->targets[i].vm == vm)
-            return true;
-    return false;
+    return targets_find(s->targets, s->n_targets, vm) != NULL;
 }
 
 /* A slave that starts on a running hypervisor (it restarted) takes the
