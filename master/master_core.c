@@ -285,13 +285,6 @@ static void census_ask(struct master_core *m, struct master_node *h, int64_t now
     free(members);
 }
 
-/* After a recovery every home takes a census, so pages the failed node
- * owned (or had in transit) come back to their homes (leak-free). */
-static void census_all(struct master_core *m, int64_t now_ms)
-{
-    census_ask(m, NULL, now_ms);
-}
-
 /* A home whose Statistics say it still owes a census since a recovery
  * (its trigger was lost, say with a master crash, or its census was given
  * up) is asked again, once no recovery is in progress (so every member has
@@ -357,8 +350,10 @@ static void check_flows(struct master_core *m, int64_t now_ms)
                     r->cfg->id, r->cfg->name,
                     leaving ? "left: leaving -> inactive" : "recovered: recovery -> inactive",
                     (long long)(now_ms - m->flows[f].started_ms));
+        /* After a recovery every home takes a census, so pages the failed
+         * node owned (or had in transit) come back to their homes. */
         if (!leaving)
-            census_all(m, now_ms);
+            census_ask(m, NULL, now_ms);
     }
 }
 

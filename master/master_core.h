@@ -36,7 +36,8 @@ struct master_node {
     int64_t census_asked_ms;          /* last census trigger sent; -1 never */
     uint64_t flow_clear;              /* bit f: clear of flow f's node (below) */
     int64_t down_since_ms;            /* connection lost at; -1 connected/never */
-    bool heard;                       /* connected or spoke since we started */
+    bool heard;                       /* reported its state since we started (a
+                                         connection alone does not count) */
     bool check_enabled;               /* reconnected: compare its enabled set */
     uint64_t mem_cap;                 /* Mem-Limit given by the operator, 0 none */
     uint64_t recovered_inc;           /* the incarnation we last recovered */

@@ -205,9 +205,8 @@ static void admin_mem_limit(struct master_shell *sh, const char *cmd, struct evb
         evbuffer_add_printf(out, "error no node '%.63s' in the configuration\n", name);
         return;
     }
-    uint32_t id = n->id;
     char err[160];
-    if (master_core_mem_limit(&sh->core, (uint32_t)id, pages, err, sizeof err) != VMCA_OK) {
+    if (master_core_mem_limit(&sh->core, n->id, pages, err, sizeof err) != VMCA_OK) {
         evbuffer_add_printf(out, "error %s\n", err);
         return;
     }
