@@ -63,10 +63,11 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void flush_to(struct bench *b, struct vmca_conn *c)
+/* Every frame queued in `out` goes on connection c. */
+static void flush_to(struct vmca_outbox *out, struct vmca_conn *c)
 {
     size_t n;
-    struct vmca_action *act = vmca_outbox_take(&b->out, &n);
+    struct vmca_action *act = vmca_outbox_take(out, &n);
     for (size_t i = 0; i < n; i++)
         vmca_conn_send_frame(c, act[i].frame, act[i].len);
     vmca_actions_free(act, n);
@@ -86,7 +87,7 @@ static void send_grant_any(struct bench *b)
     env.grant_any = &ga;
     vmca_outbox_send(&b->out, b->master->id, &env);
     b->t0_ns = now_ns();
-    flush_to(b, b->master_conn);
+    flush_to(&b->out, b->master_conn);
 }
 
 /* One blocking TKM call; statistics pushes are skipped. */
@@ -135,7 +136,7 @@ static void master_ready(struct vmca_conn *c, void *arg)
     env.body_case = VMCA__ENVELOPE__BODY_REGISTER_NODE;
     env.register_node = &reg;
     vmca_outbox_send(&b->out, b->master->id, &env);
-    flush_to(b, c);
+    flush_to(&b->out, c);
 }
 
 static void master_frame(struct vmca_conn *c, const Vmca__Envelope *env, void *arg)
@@ -185,7 +186,7 @@ static void peer_frame(struct vmca_conn *c, const Vmca__Envelope *env, void *arg
         out.body_case = VMCA__ENVELOPE__BODY_GRANT_ACK;
         out.grant_ack = &again;
         vmca_outbox_send(&b->out, env->from, &out);
-        flush_to(b, c);
+        flush_to(&b->out, c);
         return;
     }
     Vmca__TkmGrant tg = VMCA__TKM_GRANT__INIT;
@@ -208,7 +209,7 @@ static void peer_frame(struct vmca_conn *c, const Vmca__Envelope *env, void *arg
     out.body_case = VMCA__ENVELOPE__BODY_GRANT_ACK;
     out.grant_ack = &ack;
     vmca_outbox_send(&b->out, env->from, &out);
-    flush_to(b, c);
+    flush_to(&b->out, c);
     if (st != 0) {
         fprintf(stderr, "grant_latency: grant for req %llu not applied (%d)\n",
                 (unsigned long long)g->req, st);
@@ -250,12 +251,8 @@ struct relay {
 
 static void relay_send(struct relay *r, struct vmca_conn *c, const Vmca__Envelope *env)
 {
-    size_t n;
     vmca_outbox_send(&r->out, r->self, (Vmca__Envelope *)env);
-    struct vmca_action *act = vmca_outbox_take(&r->out, &n);
-    for (size_t i = 0; i < n; i++)
-        vmca_conn_send_frame(c, act[i].frame, act[i].len);
-    vmca_actions_free(act, n);
+    flush_to(&r->out, c);
 }
 
 static void relay_ready(struct vmca_conn *c, void *arg)
@@ -354,7 +351,7 @@ static void floor_send(struct bench *b, struct vmca_conn *c, int body)
         env.leave_notify = &ln;
     vmca_outbox_send(&b->out, b->self->id, &env);
     b->f_t0 = now_ns();
-    flush_to(b, c);
+    flush_to(&b->out, c);
 }
 
 static void measure(struct bench *b)
