@@ -59,6 +59,21 @@ struct hvx_env {
      * dropped from the zones, ignored by the census. */
     uint64_t (*generation)(void *arg, uint32_t home);
     void *arg;
+    /* The owner table of a home, kept by the hardware beside the home's
+     * memory: entry i names the node that may hold page i (0: the home
+     * itself). The hypervisor that gives a block away writes the receiver
+     * there before the grant leaves; a receiving hypervisor takes a block
+     * only when the table names it. So no message alone (a grant or a
+     * return of blocks whose holder's hypervisor did not give them up)
+     * moves ownership. NULL when *fault is set: the table cannot be
+     * reached (home offline or restarted, this node fenced). A NULL
+     * callback: no table, transfers are not checked. */
+    uint16_t *(*owners)(void *arg, uint32_t home, int *fault);
+    /* This node holds no claim on `home` (before it takes a first block of
+     * the home's current memory): an access may map the home's current
+     * memory from now on, where a mapping of an earlier life faults until
+     * then. NULL: nothing to do. */
+    void (*forget)(void *arg, uint32_t home);
 };
 
 struct hvx_home {
@@ -92,11 +107,14 @@ void hvx_destroy(struct hvx *h);
 enum hvx_grant_result {
     HVX_GRANT_ACCEPTED = 0,
     HVX_GRANT_BOUNCED = 1,   /* home disabled: send it back to its home */
-    HVX_GRANT_REJECTED = 2,  /* malformed, unknown home, or already owned */
+    HVX_GRANT_REJECTED = 2,  /* malformed, unknown home, already owned, or
+                              * not given to this node (owner table) */
 };
 
 /* Adds blocks received from node `from`. result[i] says what happened to
- * blocks[i]; a rejected or bounced block changes nothing. Blocks homed at
+ * blocks[i]; a rejected block changes nothing. A block is taken only when
+ * its home's owner table names this node (whoever sent it); a bounced one
+ * is handed to its home in the table (it goes back there). Blocks homed at
  * this node are its own pages coming back (no longer lent). Returns the
  * number of pages accepted, or HVX_ENOMEM when metadata could not be
  * allocated (nothing accepted from that block on). */
@@ -104,14 +122,17 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
                   size_t n, enum hvx_grant_result *result);
 
 /* Gives away up to n free pages for node `to`, largest blocks first, from
- * the homes closest to `to`. Writes at most cap blocks to out; returns the
- * number of pages given (<= n). Pages homed here become lent to `to`. */
+ * the homes closest to `to` (never from a home whose owner table cannot be
+ * reached). Writes at most cap blocks to out; returns the number of pages
+ * given (<= n). The owner tables name `to`; pages homed here become lent
+ * to `to`. */
 uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *out,
                      size_t cap, size_t *n_out);
 
 /* Returns pages homed at `home`: migrates up to max_migrate in-use pages to
  * free pages of other homes (an ephemeral page that cannot move is dropped),
- * then releases free blocks of that home into out (at most cap). *n_out
+ * then releases free blocks of that home into out (at most cap; its owner
+ * table names the home again; none while it cannot be reached). *n_out
  * gets the count. Returns HVX_OK when nothing of `home` is left, HVX_EBUSY
  * when more calls are needed, HVX_ENOMEM when persistent pages cannot move
  * (no free page elsewhere). */
@@ -139,7 +160,8 @@ int hvx_freeze(struct hvx *h, uint32_t home, bool frozen);
  * pages that live nodes reported owning or having in transit, owners[i]
  * the node holding held[i] (a block may be reported twice, by a sender and
  * its receiver, or be back here already: both are fine). Every own page
- * neither owned here nor held is taken back (it belonged to a failed node);
+ * neither owned here nor held is taken back (it belonged to a failed node;
+ * the owner table names this node again, so a late grant of it is refused);
  * the lent figures are set from the census. Returns the pages taken back,
  * or HVX_EINVAL (a held block is not of this home or malformed: nothing
  * changes), or HVX_ENOMEM. */

@@ -173,6 +173,57 @@ int hvx_zone_add_block(struct hvx *h, uint32_t home, uint64_t idx, unsigned orde
     return HVX_OK;
 }
 
+/* The owner tables (hvx.h, struct hvx_env): `kept` is false when the
+ * embedder keeps none (nothing is checked then); else NULL means the table
+ * cannot be reached now. */
+struct owner_view {
+    bool kept;
+    uint16_t *table;
+};
+
+static struct owner_view owner_view(struct hvx *h, uint32_t home)
+{
+    struct owner_view v = {h->env.owners != NULL, NULL};
+    int fault = 0;
+    if (v.kept)
+        v.table = h->env.owners(h->env.arg, home, &fault);
+    return v;
+}
+
+/* What the table says for `node` holding a page of `home`. */
+static uint16_t owner_code(uint32_t home, uint32_t node)
+{
+    return node == home ? 0 : (uint16_t)node;
+}
+
+/* Whether the table names `code` for every page of [idx, idx + n). The
+ * table is shared with other nodes' hypervisors: atomic loads and stores. */
+static bool owners_name(const struct owner_view *v, uint64_t idx, uint64_t n, uint16_t code)
+{
+    if (!v->kept)
+        return true;
+    if (!v->table)
+        return false;
+    for (uint64_t i = idx; i < idx + n; i++)
+        if (__atomic_load_n(&v->table[i], __ATOMIC_ACQUIRE) != code)
+            return false;
+    return true;
+}
+
+static void owners_set(const struct owner_view *v, uint64_t idx, uint64_t n, uint16_t code)
+{
+    if (!v->table)
+        return;
+    for (uint64_t i = idx; i < idx + n; i++)
+        __atomic_store_n(&v->table[i], code, __ATOMIC_RELEASE);
+}
+
+/* A table that must be written before pages leave: kept but unreachable. */
+static bool owners_unreachable(const struct owner_view *v)
+{
+    return v->kept && !v->table;
+}
+
 int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
                   size_t n, enum hvx_grant_result *result)
 {
@@ -195,9 +246,17 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
             hvx_invalidate(h, home); /* our own claims there are void too */
             z = NULL;
         }
+        if (!z && home != h->self && h->env.forget)
+            h->env.forget(h->env.arg, home); /* no claim of an earlier life is left */
         if (z && range_any(z->owned, idx, size))
             continue; /* duplicate: some page is already ours */
+        /* Only what was given to us: the holder's hypervisor named us in
+         * the home's table when it let the block go. */
+        struct owner_view ov = owner_view(h, home);
+        if (!owners_name(&ov, idx, size, owner_code(home, h->self)))
+            continue;
         if (!hvx_enabled(h, home)) {
+            owners_set(&ov, idx, size, 0); /* it goes back to its home */
             result[i] = HVX_GRANT_BOUNCED;
             continue;
         }
@@ -220,11 +279,13 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
     return accepted;
 }
 
-/* Takes block (idx, order) of zone z out of this node's ownership. */
+/* Takes block (idx, order) of zone z out of this node's ownership; the
+ * home's table (ov) names `to` from now on. */
 static void release_block(struct hvx *h, struct hvx_zone *z, uint64_t idx, unsigned order,
-                          uint32_t to)
+                          uint32_t to, const struct owner_view *ov)
 {
     uint64_t size = UINT64_C(1) << order;
+    owners_set(ov, idx, size, owner_code(z->home, to));
     range_set(z->owned, idx, size, false);
     z->owned_pages -= size;
     if (z->home == h->self && to != h->self) {
@@ -262,6 +323,9 @@ uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *o
         struct hvx_zone *z = h->zones[order[k]];
         if (bit_test(h->frozen, z->home) || zone_stale(h, z))
             continue; /* its home is taking a census / an earlier life's claims */
+        struct owner_view ov = owner_view(h, z->home);
+        if (owners_unreachable(&ov))
+            continue; /* the transfer could not be checked by the receiver */
         while (given < n && *n_out < cap && z->buddy.free_pages) {
             uint64_t idx;
             unsigned ord;
@@ -274,7 +338,7 @@ uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *o
             } else {
                 hvx_buddy_take(&z->buddy, idx, ord);
             }
-            release_block(h, z, idx, ord, to);
+            release_block(h, z, idx, ord, to, &ov);
             out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(z->home, idx), ord, z->generation};
             given += UINT64_C(1) << ord;
         }
@@ -350,12 +414,13 @@ int hvx_return(struct hvx *h, uint32_t home, unsigned max_migrate,
         max_migrate--;
     }
     /* Release what is free, largest blocks first. */
-    while (*n_out < cap && z->buddy.free_pages) {
+    struct owner_view ov = owner_view(h, home);
+    while (*n_out < cap && z->buddy.free_pages && !owners_unreachable(&ov)) {
         uint64_t idx;
         unsigned ord;
         hvx_buddy_largest(&z->buddy, &idx, &ord);
         hvx_buddy_take(&z->buddy, idx, ord);
-        release_block(h, z, idx, ord, home);
+        release_block(h, z, idx, ord, home, &ov);
         out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(home, idx), ord, z->generation};
     }
     if (z->owned_pages == 0) {
@@ -449,6 +514,7 @@ int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t 
         }
     }
     int64_t taken = 0;
+    struct owner_view ov = owner_view(h, h->self);
     for (uint64_t i = 0; i < pages;) {
         if (bit_test(z->owned, i) || bit_test(mark, i)) {
             i++;
@@ -464,6 +530,7 @@ int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t 
             hvx_free(h, mark, bytes);
             return HVX_ENOMEM;
         }
+        owners_set(&ov, i, UINT64_C(1) << ord, 0); /* a late grant of it is refused */
         taken += (int64_t)(UINT64_C(1) << ord);
         i += UINT64_C(1) << ord;
     }

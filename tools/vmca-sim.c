@@ -71,6 +71,7 @@ struct sim_node {
     struct slave_core sc;
     struct hvx *hv;
     uint8_t *mem;               /* this home's memory */
+    uint16_t *owners;           /* its owner table (hvx.h), reset with the memory */
     uint64_t gen;               /* memory generation */
     uint64_t mapped[SIM_MAX_NODES + 1];  /* generation of each home as mapped */
     uint32_t version[SIM_MAX_VMS][SIM_KEYS]; /* guests: version held in tmem, 0 none */
@@ -246,11 +247,10 @@ static void at(struct sim *s, int64_t when, enum ev_kind kind, uint32_t a)
 static void *env_alloc(void *arg, size_t n) { return calloc(1, n); }
 static void env_free(void *arg, void *p, size_t n) { free(p); }
 
-static void *env_page(void *arg, uint64_t gfn, int *fault)
+/* The home's memory as `me` may reach it, as the fabric decides, or NULL. */
+static struct sim_node *reach_home(struct sim_node *me, uint32_t home, int *fault)
 {
-    struct sim_node *me = arg;
     struct sim *s = me->sim;
-    uint32_t home = vmca_gfn_home(gfn);
     struct sim_node *h = home >= 1 && home <= s->n ? &s->node[home] : NULL;
     *fault = -1;
     if (!h || !h->up || (home != me->id && (s->fenced[me->id] || !h->remote_on)))
@@ -262,7 +262,26 @@ static void *env_page(void *arg, uint64_t gfn, int *fault)
             return NULL; /* the home restarted: stale until invalidated */
     }
     *fault = 0;
-    return h->mem + vmca_gfn_index(gfn) * SIM_PAGE;
+    return h;
+}
+
+static void *env_page(void *arg, uint64_t gfn, int *fault)
+{
+    struct sim_node *h = reach_home(arg, vmca_gfn_home(gfn), fault);
+    return h ? h->mem + vmca_gfn_index(gfn) * SIM_PAGE : NULL;
+}
+
+static void env_forget(void *arg, uint32_t home)
+{
+    struct sim_node *me = arg;
+    if (home >= 1 && home <= me->sim->n && me->mapped[home] != me->sim->node[home].gen)
+        me->mapped[home] = 0; /* the next access maps the current memory */
+}
+
+static uint16_t *env_owners(void *arg, uint32_t home, int *fault)
+{
+    struct sim_node *h = reach_home(arg, home, fault);
+    return h ? h->owners : NULL;
 }
 
 static uint64_t env_generation(void *arg, uint32_t home)
@@ -493,11 +512,13 @@ static void node_boot(struct sim *s, struct sim_node *n)
     n->gen++;
     n->remote_on = false;
     memset(n->mem, 0, s->nodes_cfg[n->id - 1].tmem_pages * SIM_PAGE);
+    memset(n->owners, 0, s->nodes_cfg[n->id - 1].tmem_pages * sizeof *n->owners);
     memset(n->mapped, 0, sizeof n->mapped);
     memset(n->version, 0, sizeof n->version);
     struct hvx_params p = {.self = n->id, .page_size = SIM_PAGE, .homes = homes,
                            .n_homes = s->n};
-    struct hvx_env env = {env_alloc, env_free, env_page, env_generation, n};
+    struct hvx_env env = {env_alloc, env_free, env_page, env_generation, n, env_owners,
+                          env_forget};
     n->hv = hvx_new(&p, &env);
     for (unsigned v = 0; v < s->vms; v++) {
         hvx_client_new(n->hv, v + 1);
@@ -1291,6 +1312,7 @@ static void sim_setup(struct sim *s, uint64_t seed, unsigned nodes)
         s->node[i].sim = s;
         s->node[i].id = i;
         s->node[i].mem = calloc(s->nodes_cfg[i - 1].tmem_pages, SIM_PAGE);
+        s->node[i].owners = calloc(s->nodes_cfg[i - 1].tmem_pages, sizeof(uint16_t));
     }
 }
 
@@ -1303,6 +1325,7 @@ static void sim_teardown(struct sim *s)
             hvx_destroy(s->node[i].hv);
         }
         free(s->node[i].mem);
+        free(s->node[i].owners);
     }
     if (s->master_up)
         master_core_free(&s->m);

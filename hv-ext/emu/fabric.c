@@ -79,6 +79,7 @@ _Static_assert(sizeof(struct ctl_node) == 24, "control entry layout");
 struct fabric_map {
     unsigned char *base;      /* NULL: not mapped */
     uint64_t pages;           /* whole pages in the mapping */
+    uint64_t data_pages;      /* tmem pages (the owner table follows them) */
     uint64_t gen;             /* home generation the mapping belongs to */
 };
 
@@ -120,6 +121,14 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+/* A home's segment: its pages, then its owner table (one 16-bit entry per
+ * page, zero = the home: a fresh memory is all its own), rounded up to
+ * whole pages. */
+static uint64_t segment_pages(uint64_t pages, uint32_t page_size)
+{
+    return pages + (pages * sizeof(uint16_t) + page_size - 1) / page_size;
 }
 
 static size_t ctl_size_for(uint32_t max_node)
@@ -468,7 +477,7 @@ static bool own_create(struct fabric *f, char *err, size_t errlen)
     }
     f->own_created = true;
     struct stat st;
-    f->own_size = (size_t)(f->self_pages * f->page_size);
+    f->own_size = (size_t)(segment_pages(f->self_pages, f->page_size) * f->page_size);
     if (ftruncate(fd, (off_t)f->own_size) != 0 || fstat(fd, &st) != 0) {
         set_err(err, errlen, "segment %s: ftruncate to %zu bytes: %s", f->own_name, f->own_size,
                 strerror(errno));
@@ -554,6 +563,7 @@ static int map_home(struct fabric *f, uint32_t home)
     if (!atomic_load_explicit(&w->online, memory_order_acquire))
         return FABRIC_ERR_OFFLINE;
     uint64_t gen = atomic_load_explicit(&w->generation, memory_order_acquire);
+    uint64_t data_pages = atomic_load_explicit(&w->pages, memory_order_acquire);
 
     char name[NAME_MAX_LEN];
     snprintf(name, sizeof(name), "%s-n%u", f->prefix, home);
@@ -566,7 +576,7 @@ static int map_home(struct fabric *f, uint32_t home)
         return FABRIC_ERR_SYS;
     }
     uint64_t pages = (uint64_t)st.st_size / f->page_size;
-    if (pages == 0) {
+    if (pages == 0 || data_pages == 0 || pages != segment_pages(data_pages, f->page_size)) {
         /* Being created right now (a restart clears online first, so the
          * re-check below would say so as well). */
         close(fd);
@@ -586,8 +596,29 @@ static int map_home(struct fabric *f, uint32_t home)
         munmap(base, len);
         return FABRIC_ERR_STALE;
     }
-    f->maps[home] = (struct fabric_map){.base = base, .pages = pages, .gen = gen};
+    f->maps[home] = (struct fabric_map){.base = base, .pages = pages, .data_pages = data_pages,
+                                        .gen = gen};
     return 0;
+}
+
+/* The current mapping of remote `home` (mapped on first use), or NULL with
+ * *fault: the checks of a remote page access. */
+static struct fabric_map *remote_map(struct fabric *f, uint32_t home, int *fault)
+{
+    if (atomic_load_explicit(&f->nodes[f->self].fenced, memory_order_acquire))
+        return fault_out(fault, FABRIC_ERR_FENCED);
+    struct fabric_map *m = &f->maps[home];
+    if (m->base == NULL) {
+        int rc = map_home(f, home);
+        if (rc != 0)
+            return fault_out(fault, rc);
+    } else {
+        struct ctl_node *w = &f->nodes[home];
+        if (!atomic_load_explicit(&w->online, memory_order_acquire) ||
+            atomic_load_explicit(&w->generation, memory_order_acquire) != m->gen)
+            return fault_out(fault, FABRIC_ERR_STALE);
+    }
+    return m;
 }
 
 void *fabric_page(struct fabric *f, uint64_t gfn, int *fault)
@@ -608,23 +639,22 @@ void *fabric_page(struct fabric *f, uint64_t gfn, int *fault)
     }
 
     spin_ns(f->latency_ns);
-    if (atomic_load_explicit(&f->nodes[f->self].fenced, memory_order_acquire))
-        return fault_out(fault, FABRIC_ERR_FENCED);
-
-    struct fabric_map *m = &f->maps[home];
-    if (m->base == NULL) {
-        int rc = map_home(f, home);
-        if (rc != 0)
-            return fault_out(fault, rc);
-    } else {
-        struct ctl_node *w = &f->nodes[home];
-        if (!atomic_load_explicit(&w->online, memory_order_acquire) ||
-            atomic_load_explicit(&w->generation, memory_order_acquire) != m->gen)
-            return fault_out(fault, FABRIC_ERR_STALE);
-    }
-    if (index >= m->pages)
+    struct fabric_map *m = remote_map(f, home, fault);
+    if (m == NULL)
+        return NULL;
+    if (index >= m->data_pages)
         return fault_out(fault, FABRIC_ERR_RANGE);
     return m->base + index * f->page_size;
+}
+
+uint16_t *fabric_owners(struct fabric *f, uint32_t home, int *fault)
+{
+    if (f == NULL || home == 0 || home > f->max_node)
+        return fault_out(fault, FABRIC_ERR_RANGE);
+    if (home == f->self)
+        return (uint16_t *)(void *)(f->own + f->self_pages * f->page_size);
+    struct fabric_map *m = remote_map(f, home, fault);
+    return m ? (uint16_t *)(void *)(m->base + m->data_pages * f->page_size) : NULL;
 }
 
 void fabric_set_remote(struct fabric *f, bool on)
@@ -633,6 +663,15 @@ void fabric_set_remote(struct fabric *f, bool on)
     /* Only the current life of this node id may change its word. */
     if (atomic_load_explicit(&me->generation, memory_order_acquire) == f->own_gen)
         atomic_store_explicit(&me->online, on ? 1u : 0u, memory_order_release);
+}
+
+void fabric_forget_stale(struct fabric *f, uint32_t home)
+{
+    if (f == NULL || home > f->max_node || f->maps[home].base == NULL)
+        return;
+    if (f->maps[home].gen != atomic_load_explicit(&f->nodes[home].generation,
+                                                  memory_order_acquire))
+        fabric_forget(f, home);
 }
 
 void fabric_forget(struct fabric *f, uint32_t home)

@@ -1,7 +1,9 @@
 /* The emulated global address space ("fabric"). Real UNIMEM/CXL hardware
  * gives every node load/store access to every node's memory; here each
  * node's tmem pages live in one POSIX shared-memory segment that every
- * node's vmca-hv maps. A small control segment holds, per node id, the
+ * node's vmca-hv maps, followed by the home's owner table (which node may
+ * hold each page: written by the hypervisor that gives a block away, read
+ * by the one that takes it). A small control segment holds, per node id, the
  * words the hardware features of the paper need:
  *   online      the home's segment exists and it accepts remote access
  *               (remote access is off until the home comes up);
@@ -56,12 +58,20 @@ void fabric_close(struct fabric *f);
  * busy-waits remote_latency_ns first. */
 void *fabric_page(struct fabric *f, uint64_t gfn, int *fault);
 
+/* The owner table of `home` (hvx.h, struct hvx_env.owners): one 16-bit
+ * entry per page in the home's memory after its pages, 0 = the home.
+ * The same checks as a page access (a remote home: online, the mapped
+ * generation, this node not fenced); NULL with *fault set otherwise. */
+uint16_t *fabric_owners(struct fabric *f, uint32_t home, int *fault);
+
 /* Opens (on) or closes (off) this node's memory to remote access: the
  * hardware keeps it closed from boot until the node has joined. */
 void fabric_set_remote(struct fabric *f, bool on);
 
 /* Drops the mapping of `home` so the next access maps its current segment. */
 void fabric_forget(struct fabric *f, uint32_t home);
+/* The same, only when the mapping is of an earlier generation. */
+void fabric_forget_stale(struct fabric *f, uint32_t home);
 
 /* Fencing (what the master asks for before reusing a failed node's pages). */
 void fabric_fence(struct fabric *f, uint32_t node, bool fenced);

@@ -112,6 +112,18 @@ static uint64_t env_generation(void *arg, uint32_t home)
     return fabric_generation(hv->fabric, home);
 }
 
+static uint16_t *env_owners(void *arg, uint32_t home, int *fault)
+{
+    struct hv *hv = arg;
+    return fabric_owners(hv->fabric, home, fault);
+}
+
+static void env_forget(void *arg, uint32_t home)
+{
+    struct hv *hv = arg;
+    fabric_forget_stale(hv->fabric, home);
+}
+
 /* ---- guests ---- */
 
 static void guest_close(struct guest *g, const char *why)
@@ -772,7 +784,8 @@ int main(int argc, char **argv)
     fabric_set_remote(hv.fabric, false);
     struct hvx_params hp = {.self = hv.self->id, .page_size = hv.cfg.page_size,
                             .homes = homes, .n_homes = hv.cfg.n_nodes};
-    struct hvx_env env = {env_alloc, env_free, env_page, env_generation, &hv};
+    struct hvx_env env = {env_alloc, env_free, env_page, env_generation, &hv, env_owners,
+                          env_forget};
     hv.hvx = homes ? hvx_new(&hp, &env) : NULL;
     free(homes);
     if (!hv.hvx) {

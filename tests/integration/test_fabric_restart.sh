@@ -20,7 +20,13 @@ tkm --node node2 request 512 1 > "$T/req.txt"
 grep -q '^pages=512$' "$T/req.txt" || fail "request: $(cat "$T/req.txt")"
 blocks=$(tail -n 1 "$T/req.txt")
 tkm --node node1 grant 2 $blocks | grep -q "bounced" || fail "a disabled home's block was not bounced"
+# A bounced block is handed back to its home (owner table): A can no longer
+# take it, B takes it back.
 tkm --node node1 enable 2 1
+tkm --node node1 grant 2 $blocks | grep -q "rejected" || fail "A took a block it had bounced"
+tkm --node node2 grant 1 $blocks | grep -q '^accepted=512$' || fail "B did not take its bounced block back"
+tkm --node node2 request 512 1 > "$T/req.txt"
+blocks=$(tail -n 1 "$T/req.txt")
 tkm --node node1 grant 2 $blocks > "$T/grant.txt"
 grep -q '^accepted=512$' "$T/grant.txt" || fail "grant: $(cat "$T/grant.txt")"
 tkm --node node1 stats > "$T/stats1.txt"

@@ -67,7 +67,7 @@ static int setup(void **state)
         x->fake.mem[i + 1] = calloc(1024, PAGE);
     }
     struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = x->homes, .n_homes = NHOMES};
-    struct hvx_env env = {fake_alloc, fake_free, fake_page, NULL, &x->fake};
+    struct hvx_env env = {fake_alloc, fake_free, fake_page, NULL, &x->fake, NULL, NULL};
     x->h = hvx_new(&p, &env);
     assert_non_null(x->h);
     *state = x;
@@ -444,6 +444,164 @@ static void test_reclaim_after_census(void **state)
     assert_int_equal(got, 1024 - 64);
 }
 
+/* ---- owner tables: a transfer is taken only when the giver's hypervisor
+ * named the receiver in the home's table ---- */
+
+struct owned_fx {
+    struct fake fake;
+    uint16_t *table[NHOMES + 1];
+    struct hvx_home homes[NHOMES];
+    struct hvx *h[3];   /* nodes 1 and 2 */
+};
+
+static uint16_t *fake_owners(void *arg, uint32_t home, int *fault)
+{
+    struct owned_fx *x = arg;
+    if (home == 0 || home > NHOMES || x->fake.fault[home]) {
+        *fault = -1;
+        return NULL;
+    }
+    return x->table[home];
+}
+
+static void *owned_page(void *arg, uint64_t gfn, int *fault)
+{
+    return fake_page(&((struct owned_fx *)arg)->fake, gfn, fault);
+}
+
+static void *owned_alloc(void *arg, size_t n)
+{
+    return fake_alloc(&((struct owned_fx *)arg)->fake, n);
+}
+
+static void owned_free(void *arg, void *p, size_t n)
+{
+    fake_free(&((struct owned_fx *)arg)->fake, p, n);
+}
+
+static int owned_setup(void **state)
+{
+    struct owned_fx *x = calloc(1, sizeof *x);
+    for (unsigned i = 0; i < NHOMES; i++) {
+        x->homes[i] = (struct hvx_home){.id = i + 1, .pages = 1024, .location = {0, i},
+                                        .location_len = 2};
+        x->fake.pages[i + 1] = 1024;
+        x->fake.mem[i + 1] = calloc(1024, PAGE);
+        x->table[i + 1] = calloc(1024, sizeof(uint16_t));
+    }
+    struct hvx_env env = {owned_alloc, owned_free, owned_page, NULL, x, fake_owners, NULL};
+    for (uint32_t n = 1; n <= 2; n++) {
+        struct hvx_params p = {.self = n, .page_size = PAGE, .homes = x->homes,
+                               .n_homes = NHOMES};
+        x->h[n] = hvx_new(&p, &env);
+        assert_non_null(x->h[n]);
+        for (uint32_t home = 1; home <= NHOMES; home++)
+            if (home != n)
+                assert_int_equal(hvx_enable(x->h[n], home, true), HVX_OK);
+    }
+    *state = x;
+    return 0;
+}
+
+static int owned_teardown(void **state)
+{
+    struct owned_fx *x = *state;
+    hvx_destroy(x->h[1]);
+    hvx_destroy(x->h[2]);
+    assert_int_equal(x->fake.live_bytes, 0);
+    for (unsigned i = 1; i <= NHOMES; i++) {
+        free(x->fake.mem[i]);
+        free(x->table[i]);
+    }
+    free(x);
+    return 0;
+}
+
+static void test_owner_table_checks_grants(void **state)
+{
+    struct owned_fx *x = *state;
+    struct hvx_block out[8];
+    enum hvx_grant_result r[8];
+    size_t n;
+    /* Home 2 gives 16 pages to node 1: the table names node 1. */
+    assert_int_equal(hvx_request(x->h[2], 16, 1, out, 8, &n), 16);
+    assert_int_equal(n, 1);
+    uint64_t idx = vmca_gfn_index(out[0].gfn);
+    for (uint64_t i = idx; i < idx + 16; i++)
+        assert_int_equal(x->table[2][i], 1);
+    /* Anyone may carry the message; what counts is the table. */
+    assert_int_equal(hvx_grant(x->h[1], 4, out, 1, r), 16);
+    assert_int_equal(r[0], HVX_GRANT_ACCEPTED);
+    /* A "return" of that block to its home that node 1's hypervisor did not
+     * make (a forged message, from any sender) is refused: node 1 still
+     * holds it, so home 2 taking it would share the pages. */
+    assert_int_equal(hvx_grant(x->h[2], 1, out, 1, r), 0);
+    assert_int_equal(r[0], HVX_GRANT_REJECTED);
+    assert_int_equal(hvx_grant(x->h[2], 4, out, 1, r), 0);
+    assert_int_equal(r[0], HVX_GRANT_REJECTED);
+    /* A grant of pages home 3 never gave away (its table says home) is
+     * refused, whoever sends it. */
+    struct hvx_block forged = {vmca_gfn_make(3, 0), 4, 0};
+    assert_int_equal(hvx_grant(x->h[1], 3, &forged, 1, r), 0);
+    assert_int_equal(r[0], HVX_GRANT_REJECTED);
+    assert_int_equal(hvx_owned_of(x->h[1], 3), 0);
+    /* A real return: node 1's hypervisor releases the block, the table
+     * names the home again, and the home takes it. */
+    assert_int_equal(hvx_return(x->h[1], 2, 256, out, 8, &n), HVX_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(x->table[2][idx], 0);
+    assert_int_equal(hvx_grant(x->h[2], 1, out, 1, r), 16);
+    assert_int_equal(r[0], HVX_GRANT_ACCEPTED);
+    /* Replaying the earlier grant to node 1 now finds the home named. */
+    assert_int_equal(hvx_grant(x->h[1], 2, out, 1, r), 0);
+    assert_int_equal(r[0], HVX_GRANT_REJECTED);
+}
+
+static void test_owner_table_bounce_fault_reclaim(void **state)
+{
+    struct owned_fx *x = *state;
+    struct hvx_block out[8];
+    enum hvx_grant_result r[8];
+    size_t n;
+    /* A block given to node 1 while node 1 rejects its home bounces: the
+     * table hands it back to the home, which can take it again. */
+    assert_int_equal(hvx_request(x->h[2], 8, 1, out, 8, &n), 8);
+    assert_int_equal(hvx_enable(x->h[1], 2, false), HVX_OK);
+    assert_int_equal(hvx_grant(x->h[1], 2, out, 1, r), 0);
+    assert_int_equal(r[0], HVX_GRANT_BOUNCED);
+    assert_int_equal(x->table[2][vmca_gfn_index(out[0].gfn)], 0);
+    assert_int_equal(hvx_enable(x->h[1], 2, true), HVX_OK);
+    assert_int_equal(hvx_grant(x->h[1], 2, out, 1, r), 0); /* no longer ours to take */
+    assert_int_equal(hvx_grant(x->h[2], 1, out, 1, r), 8);
+    /* A table that cannot be reached: nothing is taken, nothing given. */
+    struct hvx_block lent[8], mine[8], back[8];
+    size_t nl, nm, nb;
+    assert_int_equal(hvx_request(x->h[2], 8, 1, lent, 8, &nl), 8);
+    x->fake.fault[2] = true;
+    assert_int_equal(hvx_grant(x->h[1], 2, lent, nl, r), 0);
+    assert_int_equal(r[0], HVX_GRANT_REJECTED);
+    x->fake.fault[2] = false;
+    assert_int_equal(hvx_grant(x->h[1], 2, lent, nl, r), 8);
+    x->fake.fault[2] = true;
+    assert_int_equal(hvx_request(x->h[1], 8, 3, mine, 8, &nm), 8);
+    assert_int_equal(vmca_gfn_home(mine[0].gfn), 1); /* not home 2's pages */
+    assert_int_equal(hvx_return(x->h[1], 2, 256, back, 8, &nb), HVX_EBUSY);
+    assert_int_equal(nb, 0); /* the home's table is unreachable: they stay */
+    assert_int_equal(hvx_owned_of(x->h[1], 2), 8);
+    x->fake.fault[2] = false;
+    /* The census takes back what nobody reported (here 32 pages given to
+     * node 3, which died) and names the home: a late grant is refused. */
+    assert_int_equal(hvx_request(x->h[2], 32, 3, mine, 8, &nm), 32);
+    uint64_t dead = vmca_gfn_index(mine[0].gfn);
+    assert_int_equal(x->table[2][dead], 3);
+    uint32_t owners[8] = {1};
+    assert_int_equal(hvx_reclaim(x->h[2], lent, owners, nl), 32);
+    assert_int_equal(x->table[2][dead], 0);
+    assert_int_equal(x->table[2][vmca_gfn_index(lent[0].gfn)], 1); /* reported: kept */
+    assert_int_equal(hvx_grant(x->h[1], 3, mine, nm, r), 0);
+    assert_int_equal(r[0], HVX_GRANT_REJECTED);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -452,6 +610,10 @@ int main(void)
         T(test_targets_and_semantics), T(test_no_free_page), T(test_return_migrates),
         T(test_invalidate_and_faults), T(test_census_listing_and_metadata),
         T(test_reclaim_after_census),
+        cmocka_unit_test_setup_teardown(test_owner_table_checks_grants, owned_setup,
+                                        owned_teardown),
+        cmocka_unit_test_setup_teardown(test_owner_table_bounce_fault_reclaim, owned_setup,
+                                        owned_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
