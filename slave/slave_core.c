@@ -261,6 +261,20 @@ static void forget_gone_vms(struct slave_core *s)
     s->n_targets = k;
 }
 
+/* Whether the hypervisor's sample shows pages an earlier memory manager
+ * of this same memory left out: own pages not here (lent), or pages of
+ * other homes held. A manager that left cleanly leaves none. */
+static bool earlier_life_pages_out(const struct slave_core *s)
+{
+    if (s->hv.n_lent)
+        return true;
+    for (size_t i = 0; i < s->hv.n_owned; i++)
+        if (s->hv.owned[i].node == s->self->id ? s->hv.owned[i].pages != s->self->tmem_pages
+                                               : s->hv.owned[i].pages != 0)
+            return true;
+    return false;
+}
+
 int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *in)
 {
     bool fail = false;
@@ -299,6 +313,22 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     }
     if (in->generation)
         s->hv_generation = in->generation;
+    if (first && earlier_life_pages_out(s)) {
+        /* The memory manager before us died on this running hypervisor:
+         * what it lent and what it held of other homes are in nobody's
+         * books now (its transfers and census debt died with it). Recover
+         * as a failed node: drop our claims on other homes now (they take
+         * them back by census), let members drop our pages, and take all
+         * of ours back once the recovery is over. */
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "an earlier memory manager of this hypervisor left pages out: dropping "
+                    "its claims, recovering before registering");
+        for (size_t i = 0; i < s->cfg->n_nodes; i++)
+            if (s->cfg->nodes[i].id != s->self->id)
+                queue_hcall(s, SLAVE_HC_INVALIDATE, s->cfg->nodes[i].id, 0, false, NULL, 0);
+        s->reclaim_own = true;
+        s->earlier_life = true;
+    }
     if (first)
         maybe_join(s);
     if (in->fenced && vmca_state_member(s->state))
@@ -462,6 +492,13 @@ static void maybe_join(struct slave_core *s)
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                     "memory generation %llu: recovering an earlier life before registering",
                     (unsigned long long)s->hv_generation);
+        s->state = VMCA__NODE_STATE__NODE_RECOVERY;
+        send_invalidate(s);
+        return;
+    }
+    if (s->earlier_life && !s->recovered) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                    "recovering the earlier memory manager's pages before registering");
         s->state = VMCA__NODE_STATE__NODE_RECOVERY;
         send_invalidate(s);
         return;

@@ -159,6 +159,7 @@ struct slave_core {
     struct vmca_bitmap leaving_peers;  /* Force-Return received (until re-enabled) */
     uint32_t *refused_logged;          /* by node index: message types refused and logged */
     bool reclaim_own;                  /* take back own pages before registering */
+    bool earlier_life;                 /* a dead manager of this memory left pages out */
     uint64_t *census_round;            /* by node index: round of that home we answered */
     /* Blocks handed over recently (acknowledged): census answers report
      * them too, so a transfer that completes around a census is seen. */

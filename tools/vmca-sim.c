@@ -2,7 +2,9 @@
  * slave cores and libhvx instances and the real master core in one process
  * under a seeded scheduler: simulated clock, network (per-link FIFO with
  * random delay, so messages reorder across links), connection drops, node
- * crashes and restarts (new memory generation), master crashes and restarts,
+ * crashes and restarts (new memory generation), memory managers that die
+ * on a running hypervisor and start again, Byzantine members (well-formed
+ * grants and returns of blocks they do not hold), master crashes and restarts,
  * and simulated guests that put/get/flush and verify every page they read.
  * After every step it checks the invariants of PROTOCOL.md it can see:
  *   I1 single owner: no page owned by two live nodes;
@@ -11,6 +13,8 @@
  *      node not yet recovered (what it held, or had in transit to it, since
  *      it failed; forgotten once every home's census has settled);
  *   I4 no stale read: a get never returns other data than the last put;
+ *   I7 no foreign read: no VM ever reads data another VM wrote (whatever
+ *      a fault or a Byzantine member does);
  *   I5 legal states: the master's node states move only along its edges,
  *      and no slave holds pages of a home it disabled unless returning them;
  *   I6 targets: the per-VM targets a slave set sum to at most what it owns;
@@ -33,6 +37,7 @@
 #include "gfn.h"
 #include "hvx.h"
 #include "master_core.h"
+#include "pbblocks.h"
 #include "slave_core.h"
 
 #define SIM_PAGE 512u           /* small pages: the sim checks, it does not copy much */
@@ -104,6 +109,7 @@ struct sim {
     struct event *heap;
     size_t heap_n, heap_cap;
     bool f_crash, f_master, f_drop, f_partition, f_slow, f_leave, f_vm;
+    bool f_restart, f_byzantine;     /* slave crash on a running hypervisor; forged messages */
     unsigned vms;               /* VMs per node */
     bool cut[SIM_MAX_NODES + 1];      /* partitioned away from everyone */
     int64_t slow_until[SIM_MAX_NODES + 1];
@@ -557,6 +563,22 @@ static void slave_boot(struct sim *s, struct sim_node *n)
     drain_slave(s, n);
 }
 
+/* The node's memory manager is gone (its connections with it); its
+ * hypervisor runs on (hv_runs) or died with it. */
+static void slave_gone(struct sim *s, struct sim_node *n, bool hv_runs)
+{
+    if (n->core_live)
+        slave_core_free(&n->sc);
+    n->core_live = false;
+    n->slave_down = hv_runs;
+    n->leaving = false;
+    bump_links(s, n->id);
+    if (s->master_up) {
+        master_core_on_disconnect(&s->m, n->id, s->now);
+        drain_master(s);
+    }
+}
+
 /* Its leave is over (Leave-Notify): the slave exits, as vmca-slave does;
  * the hypervisor keeps running. It starts again a little later. */
 static void slave_exit(struct sim *s, struct sim_node *n)
@@ -565,15 +587,7 @@ static void slave_exit(struct sim *s, struct sim_node *n)
           n->sc.left_clean ? "all its pages back" : "NOT all its pages back");
     if (!n->sc.left_clean)
         violation(s, "node %u left without all its own pages", n->id);
-    slave_core_free(&n->sc);
-    n->core_live = false;
-    n->slave_down = true;
-    n->leaving = false;
-    bump_links(s, n->id);
-    if (s->master_up) {
-        master_core_on_disconnect(&s->m, n->id, s->now);
-        drain_master(s);
-    }
+    slave_gone(s, n, true);
     at(s, s->now + (int64_t)rnd_range(s, 200, 3000), EV_RESTART_SLAVE, n->id);
 }
 
@@ -585,19 +599,82 @@ static void node_crash(struct sim *s, struct sim_node *n)
     s->failures++;
     n->recovering = 1;
     n->up = false;
-    if (n->core_live)
-        slave_core_free(&n->sc);
-    n->core_live = false;
-    n->slave_down = false;
-    n->leaving = false;
-    bump_links(s, n->id);
     hvx_destroy(n->hv);
     n->hv = NULL;
-    if (s->master_up) {
-        master_core_on_disconnect(&s->m, n->id, s->now);
-        drain_master(s);
-    }
+    slave_gone(s, n, false);
     s->stat_crashes++;
+}
+
+/* The memory manager dies (kill -9) while its hypervisor runs on: what the
+ * hypervisor holds stays, the slave's memory (transfers, census debt) is
+ * gone. It starts again a little later on the same hypervisor. For I2 the
+ * node counts as failed: members drop its pages, homes take back theirs. */
+static void slave_crash(struct sim *s, struct sim_node *n)
+{
+    trace(s, "node %u's slave crashes (its hypervisor runs on)", n->id);
+    gather_ghost(s, n->id);
+    s->failures++;
+    n->recovering = 1;
+    slave_gone(s, n, true);
+    at(s, s->now + (int64_t)rnd_range(s, 5, 2000), EV_RESTART_SLAVE, n->id);
+    s->stat_crashes++;
+}
+
+struct pick {
+    struct sim *s;
+    struct vmca_block b;
+    uint64_t seen, want;
+};
+
+static int pick_cb(void *arg, struct hvx_block b)
+{
+    struct pick *p = arg;
+    if (p->seen++ == p->want) {
+        p->b = (struct vmca_block){b.gfn, b.order, b.generation};
+        return 1;
+    }
+    return 0;
+}
+
+/* A Byzantine member: live node R sends a well-formed Grant it has no
+ * right to send, in its own name and incarnation: blocks another node
+ * owns (to a third node, or a "return" to their home), or pages of its
+ * own home it has lent out. Whatever it sends, no page may get two
+ * owners and no VM may read data it did not write. */
+static void byzantine(struct sim *s)
+{
+    struct sim_node *r = &s->node[rnd_range(s, 1, s->n)];
+    struct sim_node *o = &s->node[rnd_range(s, 1, s->n)];
+    if (!r->up || !r->core_live || !o->up || !o->hv || o == r)
+        return;
+    /* A block o owns, of a random home o holds pages of. */
+    uint32_t home = (uint32_t)rnd_range(s, 1, s->n);
+    struct pick p = {s, {0, 0, 0}, 0, 0};
+    uint64_t owned = hvx_owned_of(o->hv, home);
+    if (!owned)
+        return;
+    p.want = rnd(s) % (owned < 64 ? owned : 64);
+    hvx_owned_blocks(o->hv, home, pick_cb, &p);
+    if (!p.b.gfn && !p.seen)
+        return;
+    uint32_t to = rnd(s) % 2 ? home : (uint32_t)rnd_range(s, 1, s->n);
+    if (to == r->id)
+        return;
+    struct vmca_pb_blocks pb;
+    if (vmca_pb_blocks_make(&pb, &p.b, 1) != VMCA_OK)
+        return;
+    Vmca__Grant g = VMCA__GRANT__INIT;
+    g.xfer = (UINT64_C(1) << 40) + rnd(s) % 1000000; /* never a real transfer's id */
+    g.blocks = pb.ptrs;
+    g.n_blocks = pb.n;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_GRANT;
+    env.grant = &g;
+    vmca_outbox_send(&r->sc.out, to, &env);
+    vmca_pb_blocks_free(&pb);
+    trace(s, "node %u forges a grant of %u:%" PRIu64 "/%u (held by node %u) to node %u",
+          r->id, vmca_gfn_home(p.b.gfn), vmca_gfn_index(p.b.gfn), p.b.order, o->id, to);
+    drain_slave(s, r);
 }
 
 static void master_boot(struct sim *s)
@@ -634,12 +711,17 @@ static void master_crash(struct sim *s)
 
 /* ---- guests ---- */
 
-static void fill(uint8_t *buf, uint32_t node, uint32_t key, uint32_t version)
+/* A page's content names its writer (VM slot), key and version in its
+ * first words, so a wrong read says whose data it was. */
+static void fill(uint8_t *buf, uint32_t writer, uint32_t key, uint32_t version)
 {
     for (unsigned i = 0; i < SIM_PAGE; i += 4) {
-        uint32_t w = (node * 2654435761u) ^ (key * 40503u) ^ (version * 97u) ^ i;
+        uint32_t w = (writer * 2654435761u) ^ (key * 40503u) ^ (version * 97u) ^ i;
         memcpy(buf + i, &w, 4);
     }
+    memcpy(buf, &writer, 4);
+    memcpy(buf + 4, &key, 4);
+    memcpy(buf + 8, &version, 4);
 }
 
 static void guest_op(struct sim *s, struct sim_node *n)
@@ -670,10 +752,19 @@ static void guest_op(struct sim *s, struct sim_node *n)
                           "put (or was flushed)", n->id, vm, key);
                 return;
             }
-            fill(want, n->id * SIM_MAX_VMS + vi, key, version[key]);
+            uint32_t me = n->id * SIM_MAX_VMS + vi;
+            fill(want, me, key, version[key]);
             if (memcmp(buf, want, SIM_PAGE) != 0) {
-                violation(s, "I4: node %u VM %u key %u: get returned stale or foreign "
-                          "data (expected version %u)", n->id, vm, key, version[key]);
+                uint32_t writer;
+                memcpy(&writer, buf, 4);
+                if (writer != me)
+                    /* I7: the first rule of a memory system. */
+                    violation(s, "I7: node %u VM %u key %u read data it did not write "
+                              "(written by node %u VM %u)", n->id, vm, key,
+                              writer / SIM_MAX_VMS, writer % SIM_MAX_VMS + 1);
+                else
+                    violation(s, "I4: node %u VM %u key %u: get returned stale data "
+                              "(expected version %u)", n->id, vm, key, version[key]);
                 return;
             }
             s->stat_gets_ok++;
@@ -977,7 +1068,9 @@ static void check_slaves(struct sim *s)
         struct sim_node *n = &s->node[i];
         if (!n->up)
             continue;
-        for (unsigned h = 1; h <= s->n && !s->failed; h++) {
+        /* A hypervisor whose manager died holds what it held until the
+         * next manager drops it. */
+        for (unsigned h = 1; h <= s->n && !s->failed && n->core_live; h++) {
             if (h == i || slave_core_enabled(&n->sc, h) ||
                 vmca_bitmap_test(&n->sc.returning, h))
                 continue;
@@ -1057,7 +1150,7 @@ static void after_step(struct sim *s, const struct event *e)
 static void schedule_fault(struct sim *s)
 {
     if (s->f_crash || s->f_master || s->f_drop || s->f_partition || s->f_slow || s->f_leave ||
-        s->f_vm)
+        s->f_vm || s->f_restart || s->f_byzantine)
         at(s, s->now + (int64_t)rnd_range(s, 300, 3000), EV_FAULT, 0);
 }
 
@@ -1065,7 +1158,7 @@ static void do_fault(struct sim *s)
 {
     if (s->quiet)
         return;
-    unsigned kinds[7], nk = 0;
+    unsigned kinds[9], nk = 0;
     if (s->f_crash)
         kinds[nk++] = 0;
     if (s->f_master)
@@ -1080,8 +1173,18 @@ static void do_fault(struct sim *s)
         kinds[nk++] = 5;
     if (s->f_vm)
         kinds[nk++] = 6;
+    if (s->f_restart)
+        kinds[nk++] = 7;
+    if (s->f_byzantine)
+        kinds[nk++] = 8;
     unsigned k = kinds[rnd(s) % nk];
-    if (k == 6) {
+    if (k == 7) {
+        struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
+        if (n->up && n->core_live && !n->leaving)
+            slave_crash(s, n);
+    } else if (k == 8) {
+        byzantine(s);
+    } else if (k == 6) {
         /* A VM goes away and connects again under the same id, with no
          * data; its hypervisor pushes a sample of the same period. */
         struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
@@ -1356,6 +1459,8 @@ static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults
     s.f_slow = strstr(faults, "slow") != NULL;
     s.f_leave = strstr(faults, "leave") != NULL;
     s.f_vm = strstr(faults, "vm") != NULL;
+    s.f_restart = strstr(faults, "restart") != NULL;
+    s.f_byzantine = strstr(faults, "byzantine") != NULL;
     s.vms = s.f_vm ? 2 : 1;
     master_boot(&s);
     for (unsigned i = 1; i <= nodes; i++) {
@@ -1521,9 +1626,11 @@ int main(int argc, char **argv)
             for (char *save, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
                 if (strcmp(t, "crash") && strcmp(t, "master") && strcmp(t, "drop") &&
                     strcmp(t, "partition") && strcmp(t, "slow") && strcmp(t, "leave") &&
-                    strcmp(t, "vm") && strcmp(t, "none"))
+                    strcmp(t, "vm") && strcmp(t, "restart") && strcmp(t, "byzantine") &&
+                    strcmp(t, "none"))
                     return bad("--faults", t,
-                               "crash, master, drop, partition, slow, leave, vm or none");
+                               "crash, master, drop, partition, slow, leave, vm, restart, "
+                               "byzantine or none");
             faults = optarg;
             break;
         }

@@ -140,6 +140,16 @@ static void test_statistics_schedule(void **state)
     free_sent(s, n);
 }
 
+/* The master's Invalidate-Notify: the recovery of this node is over. */
+static int recovery_done(struct slave_core *s, uint32_t master, int64_t now)
+{
+    Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY;
+    env.invalidate_notify = &in;
+    return slave_core_on_message(s, master, true, &env, now);
+}
+
 static void test_later_life_recovers_first(void **state)
 {
     struct fixture *f = *state;
@@ -158,11 +168,7 @@ static void test_later_life_recovers_first(void **state)
     assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_INVALIDATE);
     free_sent(s, n);
     assert_int_equal(later.state, VMCA__NODE_STATE__NODE_RECOVERY);
-    Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
-    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY;
-    env.invalidate_notify = &in;
-    assert_int_equal(slave_core_on_message(&later, master, true, &env, 1), 0);
+    assert_int_equal(recovery_done(&later, master, 1), 0);
     n = take_sent(&later.out, s, 4);
     assert_int_equal(n, 1);
     assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_REGISTER_NODE);
@@ -173,6 +179,7 @@ static void test_later_life_recovers_first(void **state)
     en.nodes = self;
     en.n_nodes = 1;
     en.enable = 1;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_ENABLE_NODE;
     env.enable_node = &en;
     assert_int_equal(slave_core_on_message(&later, master, true, &env, 2), 0);
@@ -187,6 +194,69 @@ static void test_later_life_recovers_first(void **state)
     free_sent(s, n);
     size_t nh;
     struct slave_hcall *hc = slave_core_take_hcalls(&later, &nh);
+    slave_hcalls_free(hc, nh);
+    slave_core_free(&later);
+}
+
+/* A memory manager that starts on a running hypervisor whose earlier
+ * manager died with pages out (some lent, some of other homes held) drops
+ * the claims on other homes at once, recovers before registering, and
+ * takes all its own pages back after the recovery; one whose hypervisor
+ * shows nothing out registers at once. */
+static void test_restart_on_running_hypervisor(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[4];
+    uint32_t master = f->cfg.master.node_id;
+    struct slave_core later;
+    assert_int_equal(slave_core_init(&later, &f->cfg, vmca_config_node_by_name(&f->cfg, "node3"),
+                                     7, NULL, NULL), 0);
+    struct slave_pages owned[2] = {{3, 65536 - 510}, {1, 64}}, lent[1] = {{2, 510}};
+    struct slave_hv_sample hv = {1, false, 65536 - 510 + 64, 0, owned, 2, lent, 1, NULL, 0, 3};
+    assert_int_equal(slave_core_on_hv_stats(&later, &hv), 0);
+    size_t nh;
+    struct slave_hcall *hc = slave_core_take_hcalls(&later, &nh);
+    size_t dropped = 0;
+    for (size_t i = 0; i < nh; i++)
+        if (hc[i].kind == SLAVE_HC_INVALIDATE) {
+            assert_int_not_equal(hc[i].node, 3);
+            dropped++;
+        }
+    assert_int_equal(dropped, f->cfg.n_nodes - 1); /* every other home */
+    slave_hcalls_free(hc, nh);
+    slave_core_on_master_up(&later, 0);
+    size_t n = take_sent(&later.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_INVALIDATE);
+    free_sent(s, n);
+    assert_int_equal(later.state, VMCA__NODE_STATE__NODE_RECOVERY);
+    assert_int_equal(recovery_done(&later, master, 1), 0);
+    hc = slave_core_take_hcalls(&later, &nh);
+    bool reclaim = false;
+    for (size_t i = 0; i < nh; i++)
+        reclaim |= hc[i].kind == SLAVE_HC_RECLAIM && hc[i].n_blocks == 0;
+    assert_true(reclaim); /* every own page not here comes back */
+    slave_hcalls_free(hc, nh);
+    n = take_sent(&later.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_REGISTER_NODE);
+    free_sent(s, n);
+    slave_core_free(&later);
+
+    /* Nothing out (a clean leave before): a plain Register. */
+    assert_int_equal(slave_core_init(&later, &f->cfg, vmca_config_node_by_name(&f->cfg, "node3"),
+                                     8, NULL, NULL), 0);
+    struct slave_pages all[1] = {{3, 65536}};
+    struct slave_hv_sample clean = {1, false, 65536, 65536, all, 1, NULL, 0, NULL, 0, 3};
+    assert_int_equal(slave_core_on_hv_stats(&later, &clean), 0);
+    slave_core_on_master_up(&later, 0);
+    n = take_sent(&later.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_REGISTER_NODE);
+    free_sent(s, n);
+    hc = slave_core_take_hcalls(&later, &nh);
+    for (size_t i = 0; i < nh; i++)
+        assert_int_not_equal(hc[i].kind, SLAVE_HC_INVALIDATE);
     slave_hcalls_free(hc, nh);
     slave_core_free(&later);
 }
@@ -248,6 +318,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_logged_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_later_life_recovers_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_on_running_hypervisor, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
