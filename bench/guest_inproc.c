@@ -64,7 +64,7 @@ int main(int argc, char **argv)
     pool_mem = malloc(pool_pages * PAGE);
     struct hvx_home home = {.id = 1, .pages = pool_pages};
     struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = &home, .n_homes = 1};
-    struct hvx_env env = {env_alloc, env_free, env_page, NULL, NULL, NULL, NULL};
+    struct hvx_env env = {env_alloc, env_free, env_page, NULL, NULL, NULL, NULL, NULL};
     struct hvx *h = pool_mem ? hvx_new(&p, &env) : NULL;
     if (!h || hvx_client_new(h, 1) != HVX_OK) {
         fprintf(stderr, "guest_inproc: cannot set up libhvx\n");

@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 
     struct hvx_home home = {.id = 1, .pages = pool_pages, .location_len = 0};
     struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = &home, .n_homes = 1};
-    struct hvx_env env = {env_alloc, env_free, env_page, NULL, NULL, NULL, NULL};
+    struct hvx_env env = {env_alloc, env_free, env_page, NULL, NULL, NULL, NULL, NULL};
     struct hvx *h = hvx_new(&p, &env);
     if (!h || hvx_client_new(h, 1) != HVX_OK) {
         fprintf(stderr, "hvx_pages: cannot create the hv-ext instance\n");

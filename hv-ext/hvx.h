@@ -60,21 +60,35 @@ struct hvx_env {
     uint64_t (*generation)(void *arg, uint32_t home);
     void *arg;
     /* The owner table of a home, kept by the hardware beside the home's
-     * memory: entry i names the node that may hold page i (0: the home
-     * itself). The hypervisor that gives a block away writes the receiver
-     * there before the grant leaves; a receiving hypervisor takes a block
-     * only when the table names it. So no message alone (a grant or a
-     * return of blocks whose holder's hypervisor did not give them up)
-     * moves ownership. NULL when *fault is set: the table cannot be
-     * reached (home offline or restarted, this node fenced). A NULL
-     * callback: no table, transfers are not checked. */
-    uint16_t *(*owners)(void *arg, uint32_t home, int *fault);
+     * memory: one 32-bit entry per page (HVX_OWNER_*), 0 when the home
+     * holds it. The hypervisor that gives a block away writes "in transit
+     * to the receiver" there before the grant leaves; a receiving
+     * hypervisor takes a block only when the table says so, and then
+     * writes itself as the holder. So no message alone (a grant or return
+     * of blocks whose holder's hypervisor did not give them up) moves
+     * ownership, and a census never takes back a page a live holder's
+     * hypervisor still holds, whatever the census replies say. NULL with
+     * *fault set: the table cannot be reached (home offline or restarted,
+     * this node fenced). A NULL callback: no table, nothing is checked. */
+    uint32_t *(*owners)(void *arg, uint32_t home, int *fault);
+    /* A node's claim epoch (it changes when the node's memory restarts or
+     * the node is fenced): a table entry of an earlier epoch of its
+     * holder is void. NULL: always 0. */
+    uint32_t (*claim_epoch)(void *arg, uint32_t node);
     /* This node holds no claim on `home` (before it takes a first block of
      * the home's current memory): an access may map the home's current
      * memory from now on, where a mapping of an earlier life faults until
      * then. NULL: nothing to do. */
     void (*forget)(void *arg, uint32_t home);
 };
+
+/* Owner-table entries: the holder (0 = the home itself; a node id), whether
+ * the page is in transit to it (given away, not yet taken), and the low
+ * bits of the holder's claim epoch when it was written. */
+#define HVX_OWNER_NODE(e) ((e) & 0xffffu)
+#define HVX_OWNER_TRANSIT (UINT32_C(1) << 16)
+#define HVX_OWNER_EPOCH(e) ((e) >> 17)
+#define HVX_OWNER_EPOCH_MASK 0x7fffu
 
 struct hvx_home {
     uint32_t id;                          /* node id, 1..65535 */

@@ -178,7 +178,7 @@ int hvx_zone_add_block(struct hvx *h, uint32_t home, uint64_t idx, unsigned orde
  * cannot be reached now. */
 struct owner_view {
     bool kept;
-    uint16_t *table;
+    uint32_t *table;
 };
 
 static struct owner_view owner_view(struct hvx *h, uint32_t home)
@@ -190,32 +190,51 @@ static struct owner_view owner_view(struct hvx *h, uint32_t home)
     return v;
 }
 
-/* What the table says for `node` holding a page of `home`. */
-static uint16_t owner_code(uint32_t home, uint32_t node)
+static uint32_t claim_epoch(struct hvx *h, uint32_t node)
 {
-    return node == home ? 0 : (uint16_t)node;
+    return h->env.claim_epoch ? h->env.claim_epoch(h->env.arg, node) & HVX_OWNER_EPOCH_MASK : 0;
 }
 
-/* Whether the table names `code` for every page of [idx, idx + n). The
+/* The entry saying `node` holds (or, in transit, is being given) a page of
+ * `home`. The home's own entries carry no epoch: its memory's restart
+ * makes a new table. */
+static uint32_t owner_entry(struct hvx *h, uint32_t home, uint32_t node, bool transit)
+{
+    uint32_t e = transit ? HVX_OWNER_TRANSIT : 0;
+    if (node != home)
+        e |= node | claim_epoch(h, node) << 17;
+    return e;
+}
+
+/* Whether the entry no longer stands for a page its holder's hypervisor
+ * holds: the home's own, in transit (not taken yet: taking it later fails
+ * the check), or of an earlier epoch of its holder. */
+static bool owner_void(struct hvx *h, uint32_t e)
+{
+    uint32_t node = HVX_OWNER_NODE(e);
+    return node == 0 || (e & HVX_OWNER_TRANSIT) || HVX_OWNER_EPOCH(e) != claim_epoch(h, node);
+}
+
+/* Whether the table says `e` for every page of [idx, idx + n). The
  * table is shared with other nodes' hypervisors: atomic loads and stores. */
-static bool owners_name(const struct owner_view *v, uint64_t idx, uint64_t n, uint16_t code)
+static bool owners_say(const struct owner_view *v, uint64_t idx, uint64_t n, uint32_t e)
 {
     if (!v->kept)
         return true;
     if (!v->table)
         return false;
     for (uint64_t i = idx; i < idx + n; i++)
-        if (__atomic_load_n(&v->table[i], __ATOMIC_ACQUIRE) != code)
+        if (__atomic_load_n(&v->table[i], __ATOMIC_ACQUIRE) != e)
             return false;
     return true;
 }
 
-static void owners_set(const struct owner_view *v, uint64_t idx, uint64_t n, uint16_t code)
+static void owners_set(const struct owner_view *v, uint64_t idx, uint64_t n, uint32_t e)
 {
     if (!v->table)
         return;
     for (uint64_t i = idx; i < idx + n; i++)
-        __atomic_store_n(&v->table[i], code, __ATOMIC_RELEASE);
+        __atomic_store_n(&v->table[i], e, __ATOMIC_RELEASE);
 }
 
 /* A table that must be written before pages leave: kept but unreachable. */
@@ -253,10 +272,10 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
         /* Only what was given to us: the holder's hypervisor named us in
          * the home's table when it let the block go. */
         struct owner_view ov = owner_view(h, home);
-        if (!owners_name(&ov, idx, size, owner_code(home, h->self)))
+        if (!owners_say(&ov, idx, size, owner_entry(h, home, h->self, true)))
             continue;
         if (!hvx_enabled(h, home)) {
-            owners_set(&ov, idx, size, 0); /* it goes back to its home */
+            owners_set(&ov, idx, size, HVX_OWNER_TRANSIT); /* it goes back to its home */
             result[i] = HVX_GRANT_BOUNCED;
             continue;
         }
@@ -266,6 +285,7 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
             hvx_grow_buckets(h);
             return accepted ? accepted : HVX_ENOMEM;
         }
+        owners_set(&ov, idx, size, owner_entry(h, home, h->self, false));
         result[i] = HVX_GRANT_ACCEPTED;
         accepted += (int64_t)size;
         if (home == h->self) {
@@ -285,7 +305,7 @@ static void release_block(struct hvx *h, struct hvx_zone *z, uint64_t idx, unsig
                           uint32_t to, const struct owner_view *ov)
 {
     uint64_t size = UINT64_C(1) << order;
-    owners_set(ov, idx, size, owner_code(z->home, to));
+    owners_set(ov, idx, size, owner_entry(h, z->home, to, true));
     range_set(z->owned, idx, size, false);
     z->owned_pages -= size;
     if (z->home == h->self && to != h->self) {
@@ -436,6 +456,14 @@ uint64_t hvx_invalidate(struct hvx *h, uint32_t home)
     if (!z)
         return 0;
     uint64_t dropped = z->owned_pages;
+    /* Say so in the home's table where it can be reached (else the home's
+     * memory is a new one, or we are fenced: our entries are void anyway). */
+    struct owner_view ov = zone_stale(h, z) ? (struct owner_view){false, NULL}
+                                            : owner_view(h, home);
+    uint32_t mine = owner_entry(h, home, h->self, false);
+    for (uint64_t i = 0; ov.table && i < z->pages; i++)
+        if (bit_test(z->owned, i) && __atomic_load_n(&ov.table[i], __ATOMIC_ACQUIRE) == mine)
+            __atomic_store_n(&ov.table[i], 0, __ATOMIC_RELEASE);
     for (uint64_t i = 0; i < z->pages && z->used_pages; i++) {
         if (!bit_test(z->owned, i))
             continue;
@@ -500,6 +528,7 @@ int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t 
     for (size_t i = 0; i < h->n_homes; i++)
         h->lent_to[i] = 0;
     uint64_t my_gen = home_generation(h, h->self);
+    struct owner_view ov = owner_view(h, h->self);
     for (size_t i = 0; i < n; i++) {
         uint64_t idx = vmca_gfn_index(held[i].gfn), size = UINT64_C(1) << held[i].order;
         size_t slot = hvx_home_slot(h, owners[i]);
@@ -514,7 +543,17 @@ int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t 
         }
     }
     int64_t taken = 0;
-    struct owner_view ov = owner_view(h, h->self);
+    /* A page whose table entry says a live holder's hypervisor has it is
+     * never taken, whatever the census replies said. */
+    for (uint64_t i = 0; ov.table && i < pages; i++) {
+        uint32_t e = __atomic_load_n(&ov.table[i], __ATOMIC_ACQUIRE);
+        if (bit_test(z->owned, i) || bit_test(mark, i) || owner_void(h, e))
+            continue;
+        mark[i >> 6] |= UINT64_C(1) << (i & 63);
+        size_t slot = hvx_home_slot(h, HVX_OWNER_NODE(e));
+        if (slot < h->n_homes)
+            h->lent_to[slot]++;
+    }
     for (uint64_t i = 0; i < pages;) {
         if (bit_test(z->owned, i) || bit_test(mark, i)) {
             i++;

@@ -1154,10 +1154,9 @@ static int on_census_reply(struct slave_core *s, uint32_t from, const Vmca__Cens
         struct vmca_block b = {cr->blocks[i]->gfn, cr->blocks[i]->order, 0};
         if (vmca_gfn_home(b.gfn) != s->self->id ||
             !vmca_block_valid(b.gfn, b.order, s->self->tmem_pages)) {
-            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                        "census reply from node %u names a block not of ours: round given up",
-                        from);
-            c->running = false;
+            /* Refused alone: the round goes on (the sender may answer again). */
+            refused(s, from, VMCA__ENVELOPE__BODY_CENSUS_REPLY,
+                    "refused census reply from node %u: block %zu is not of this home", from, i);
             return VMCA_ERR_PROTO;
         }
     }

@@ -76,7 +76,8 @@ struct sim_node {
     struct slave_core sc;
     struct hvx *hv;
     uint8_t *mem;               /* this home's memory */
-    uint16_t *owners;           /* its owner table (hvx.h), reset with the memory */
+    uint32_t *owners;           /* its owner table (hvx.h), reset with the memory */
+    uint32_t claim_epoch;       /* +1 at each boot and each fence (hvx.h) */
     uint64_t gen;               /* memory generation */
     uint64_t mapped[SIM_MAX_NODES + 1];  /* generation of each home as mapped */
     uint32_t version[SIM_MAX_VMS][SIM_KEYS]; /* guests: version held in tmem, 0 none */
@@ -285,10 +286,16 @@ static void env_forget(void *arg, uint32_t home)
         me->mapped[home] = 0; /* the next access maps the current memory */
 }
 
-static uint16_t *env_owners(void *arg, uint32_t home, int *fault)
+static uint32_t *env_owners(void *arg, uint32_t home, int *fault)
 {
     struct sim_node *h = reach_home(arg, home, fault);
     return h ? h->owners : NULL;
+}
+
+static uint32_t env_claim_epoch(void *arg, uint32_t node)
+{
+    struct sim_node *me = arg;
+    return node >= 1 && node <= me->sim->n ? me->sim->node[node].claim_epoch : 0;
 }
 
 static uint64_t env_generation(void *arg, uint32_t home)
@@ -345,6 +352,8 @@ static void drain_master(struct sim *s)
                 s->failures++;
                 s->node[f[i].node].recovering = 1;
             }
+            if (f[i].fenced)
+                s->node[f[i].node].claim_epoch++; /* as the fabric does */
             s->fenced[f[i].node] = f[i].fenced;
         }
     free(f);
@@ -517,6 +526,7 @@ static void node_boot(struct sim *s, struct sim_node *n)
                                                   s->nodes_cfg[i].location[1]},
                                      .location_len = 2};
     n->gen++;
+    n->claim_epoch++;
     n->remote_on = false;
     memset(n->mem, 0, s->nodes_cfg[n->id - 1].tmem_pages * SIM_PAGE);
     memset(n->owners, 0, s->nodes_cfg[n->id - 1].tmem_pages * sizeof *n->owners);
@@ -525,7 +535,7 @@ static void node_boot(struct sim *s, struct sim_node *n)
     struct hvx_params p = {.self = n->id, .page_size = SIM_PAGE, .homes = homes,
                            .n_homes = s->n};
     struct hvx_env env = {env_alloc, env_free, env_page, env_generation, n, env_owners,
-                          env_forget};
+                          env_claim_epoch, env_forget};
     n->hv = hvx_new(&p, &env);
     for (unsigned v = 0; v < s->vms; v++) {
         hvx_client_new(n->hv, v + 1);
@@ -637,6 +647,27 @@ static int pick_cb(void *arg, struct hvx_block b)
     return 0;
 }
 
+/* A Byzantine member answers a running census of another home before its
+ * own hypervisor does, saying it holds none of the home's pages (it may
+ * hold many): the home must not take back pages a live holder uses. */
+static bool forge_census_reply(struct sim *s, struct sim_node *r, struct sim_node *home)
+{
+    if (home == r || !r->up || !r->core_live || !home->up || !home->core_live ||
+        !home->sc.census.running || !vmca_bitmap_test(&home->sc.census.waiting, r->id))
+        return false;
+    Vmca__CensusReply cr = VMCA__CENSUS_REPLY__INIT;
+    cr.home = home->id;
+    cr.round = home->sc.census.round;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_CENSUS_REPLY;
+    env.census_reply = &cr;
+    vmca_outbox_send(&r->sc.out, home->id, &env);
+    trace(s, "node %u forges an empty census reply to home %u (it holds %" PRIu64 " pages)",
+          r->id, home->id, hvx_owned_of(r->hv, home->id));
+    drain_slave(s, r);
+    return true;
+}
+
 /* A Byzantine member: live node R sends a well-formed Grant it has no
  * right to send, in its own name and incarnation: blocks another node
  * owns (to a third node, or a "return" to their home), or pages of its
@@ -645,6 +676,8 @@ static int pick_cb(void *arg, struct hvx_block b)
 static void byzantine(struct sim *s)
 {
     struct sim_node *r = &s->node[rnd_range(s, 1, s->n)];
+    if (rnd(s) % 2 && forge_census_reply(s, r, &s->node[rnd_range(s, 1, s->n)]))
+        return;
     struct sim_node *o = &s->node[rnd_range(s, 1, s->n)];
     if (!r->up || !r->core_live || !o->up || !o->hv || o == r)
         return;
@@ -867,6 +900,9 @@ static void track_census(struct sim *s)
         if (n->sc.census.round != n->census_round) {
             n->census_round = n->sc.census.round;
             n->census_from = s->failures;
+            /* A census is short: the Byzantine fault answers some at once. */
+            if (s->f_byzantine && !s->quiet && n->sc.census.running && rnd(s) % 2)
+                forge_census_reply(s, &s->node[rnd_range(s, 1, s->n)], n);
         }
         if (!n->sc.census.running && !n->sc.census_retry_ms)
             n->settled = n->census_from;
@@ -1424,7 +1460,7 @@ static void sim_setup(struct sim *s, uint64_t seed, unsigned nodes)
         s->node[i].sim = s;
         s->node[i].id = i;
         s->node[i].mem = calloc(s->nodes_cfg[i - 1].tmem_pages, SIM_PAGE);
-        s->node[i].owners = calloc(s->nodes_cfg[i - 1].tmem_pages, sizeof(uint16_t));
+        s->node[i].owners = calloc(s->nodes_cfg[i - 1].tmem_pages, sizeof(uint32_t));
     }
 }
 

@@ -49,7 +49,7 @@
 #endif
 
 #define CTL_MAGIC UINT64_C(0x564d434146414231) /* "VMCAFAB1" */
-#define CTL_VERSION 1u
+#define CTL_VERSION 2u
 #define CLUSTER_MAX 32u
 #define PREFIX_LEN (6u + CLUSTER_MAX + 1u)   /* "/vmca-" cluster NUL */
 #define NAME_MAX_LEN (PREFIX_LEN + 8u)       /* + "-n65535" or "-ctl" */
@@ -71,10 +71,12 @@ struct ctl_node {
     _Atomic uint32_t fenced;
     _Atomic uint64_t generation;
     _Atomic uint64_t pages;
+    _Atomic uint32_t claim_epoch; /* +1 at each restart and each fence */
+    uint32_t reserved;
 };
 
 _Static_assert(sizeof(struct ctl_hdr) == 64, "control header layout");
-_Static_assert(sizeof(struct ctl_node) == 24, "control entry layout");
+_Static_assert(sizeof(struct ctl_node) == 32, "control entry layout");
 
 struct fabric_map {
     unsigned char *base;      /* NULL: not mapped */
@@ -123,12 +125,12 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* A home's segment: its pages, then its owner table (one 16-bit entry per
+/* A home's segment: its pages, then its owner table (one 32-bit entry per
  * page, zero = the home: a fresh memory is all its own), rounded up to
  * whole pages. */
 static uint64_t segment_pages(uint64_t pages, uint32_t page_size)
 {
-    return pages + (pages * sizeof(uint16_t) + page_size - 1) / page_size;
+    return pages + (pages * sizeof(uint32_t) + page_size - 1) / page_size;
 }
 
 static size_t ctl_size_for(uint32_t max_node)
@@ -497,6 +499,7 @@ static bool own_create(struct fabric *f, char *err, size_t errlen)
     f->own = base;
 
     atomic_store_explicit(&me->pages, f->self_pages, memory_order_release);
+    atomic_fetch_add_explicit(&me->claim_epoch, 1, memory_order_acq_rel);
     f->own_gen = atomic_fetch_add_explicit(&me->generation, 1, memory_order_acq_rel) + 1;
     atomic_store_explicit(&me->online, 1, memory_order_release);
     return true;
@@ -647,14 +650,14 @@ void *fabric_page(struct fabric *f, uint64_t gfn, int *fault)
     return m->base + index * f->page_size;
 }
 
-uint16_t *fabric_owners(struct fabric *f, uint32_t home, int *fault)
+uint32_t *fabric_owners(struct fabric *f, uint32_t home, int *fault)
 {
     if (f == NULL || home == 0 || home > f->max_node)
         return fault_out(fault, FABRIC_ERR_RANGE);
     if (home == f->self)
-        return (uint16_t *)(void *)(f->own + f->self_pages * f->page_size);
+        return (uint32_t *)(void *)(f->own + f->self_pages * f->page_size);
     struct fabric_map *m = remote_map(f, home, fault);
-    return m ? (uint16_t *)(void *)(m->base + m->data_pages * f->page_size) : NULL;
+    return m ? (uint32_t *)(void *)(m->base + m->data_pages * f->page_size) : NULL;
 }
 
 void fabric_set_remote(struct fabric *f, bool on)
@@ -686,7 +689,16 @@ void fabric_fence(struct fabric *f, uint32_t node, bool fenced)
 {
     if (f == NULL || node < 1 || node > f->max_node)
         return;
+    if (fenced) /* its claims up to now are void (owner tables) */
+        atomic_fetch_add_explicit(&f->nodes[node].claim_epoch, 1, memory_order_acq_rel);
     atomic_store_explicit(&f->nodes[node].fenced, fenced ? 1u : 0u, memory_order_seq_cst);
+}
+
+uint32_t fabric_claim_epoch(const struct fabric *f, uint32_t node)
+{
+    if (f == NULL || node == 0 || node > f->max_node)
+        return 0;
+    return atomic_load_explicit(&f->nodes[node].claim_epoch, memory_order_acquire);
 }
 
 bool fabric_is_fenced(const struct fabric *f, uint32_t node)
@@ -751,6 +763,8 @@ int fabric_fence_node(const char *cluster, uint32_t node, bool fenced, char *err
         set_err(err, errlen, "fence: node %u is not in 1..%u", node, h->max_node);
     } else {
         struct ctl_node *nodes = (struct ctl_node *)(h + 1);
+        if (fenced) /* its claims up to now are void (owner tables) */
+            atomic_fetch_add_explicit(&nodes[node].claim_epoch, 1, memory_order_acq_rel);
         atomic_store_explicit(&nodes[node].fenced, fenced ? 1u : 0u, memory_order_release);
         rc = 0;
     }

@@ -10,7 +10,9 @@
  *   generation  bumped every time the home (re)creates its segment: an
  *               access through a mapping of an older generation faults,
  *               so a page of a rebooted node is never read as if valid;
- *   fenced      set while a node is fenced: its remote accesses fault.
+ *   fenced      set while a node is fenced: its remote accesses fault;
+ *   claim_epoch bumped at each restart and each fence: owner-table
+ *               entries of an earlier epoch of their holder are void.
  * Segment names carry the cluster name ("/vmca-<cluster>-ctl",
  * "/vmca-<cluster>-n<id>") so two clusters on one machine never collide.
  * An optional busy-wait latency emulates remote access cost. */
@@ -58,11 +60,11 @@ void fabric_close(struct fabric *f);
  * busy-waits remote_latency_ns first. */
 void *fabric_page(struct fabric *f, uint64_t gfn, int *fault);
 
-/* The owner table of `home` (hvx.h, struct hvx_env.owners): one 16-bit
+/* The owner table of `home` (hvx.h, struct hvx_env.owners): one 32-bit
  * entry per page in the home's memory after its pages, 0 = the home.
  * The same checks as a page access (a remote home: online, the mapped
  * generation, this node not fenced); NULL with *fault set otherwise. */
-uint16_t *fabric_owners(struct fabric *f, uint32_t home, int *fault);
+uint32_t *fabric_owners(struct fabric *f, uint32_t home, int *fault);
 
 /* Opens (on) or closes (off) this node's memory to remote access: the
  * hardware keeps it closed from boot until the node has joined. */
@@ -73,9 +75,14 @@ void fabric_forget(struct fabric *f, uint32_t home);
 /* The same, only when the mapping is of an earlier generation. */
 void fabric_forget_stale(struct fabric *f, uint32_t home);
 
-/* Fencing (what the master asks for before reusing a failed node's pages). */
+/* Fencing (what the master asks for before reusing a failed node's pages).
+ * Fencing also ends the node's claim epoch. */
 void fabric_fence(struct fabric *f, uint32_t node, bool fenced);
 bool fabric_is_fenced(const struct fabric *f, uint32_t node);
+/* A node's claim epoch: it changes at every restart of the node's memory
+ * and every fence, so an owner-table entry naming the node in an earlier
+ * epoch is void (the node dropped those claims, or died with them). */
+uint32_t fabric_claim_epoch(const struct fabric *f, uint32_t node);
 
 uint64_t fabric_generation(const struct fabric *f, uint32_t node);
 bool fabric_online(const struct fabric *f, uint32_t node);

@@ -112,10 +112,16 @@ static uint64_t env_generation(void *arg, uint32_t home)
     return fabric_generation(hv->fabric, home);
 }
 
-static uint16_t *env_owners(void *arg, uint32_t home, int *fault)
+static uint32_t *env_owners(void *arg, uint32_t home, int *fault)
 {
     struct hv *hv = arg;
     return fabric_owners(hv->fabric, home, fault);
+}
+
+static uint32_t env_claim_epoch(void *arg, uint32_t node)
+{
+    struct hv *hv = arg;
+    return fabric_claim_epoch(hv->fabric, node);
 }
 
 static void env_forget(void *arg, uint32_t home)
@@ -785,7 +791,7 @@ int main(int argc, char **argv)
     struct hvx_params hp = {.self = hv.self->id, .page_size = hv.cfg.page_size,
                             .homes = homes, .n_homes = hv.cfg.n_nodes};
     struct hvx_env env = {env_alloc, env_free, env_page, env_generation, &hv, env_owners,
-                          env_forget};
+                          env_claim_epoch, env_forget};
     hv.hvx = homes ? hvx_new(&hp, &env) : NULL;
     free(homes);
     if (!hv.hvx) {

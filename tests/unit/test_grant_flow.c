@@ -681,6 +681,45 @@ static void test_census_owed_until_done(void **state)
     assert_true(owes_census(&x->recv, t + 4));
 }
 
+/* A census reply that names a block not of the home is refused alone: the
+ * round goes on and the sender's good answer still counts. */
+static void test_census_bad_reply_refused_alone(void **state)
+{
+    struct fx *x = *state;
+    uint32_t members[] = {1};
+    census_from_master(&x->recv, members, 1, 100);
+    drop_hcalls(&x->recv);
+    assert_true(x->recv.census.running);
+    Vmca__Block bad = VMCA__BLOCK__INIT, *pb = &bad;
+    bad.gfn = vmca_gfn_make(2, 0); /* node 2's, not home 3's */
+    bad.order = 1;
+    Vmca__CensusReply cr = VMCA__CENSUS_REPLY__INIT;
+    cr.home = 3;
+    cr.round = x->recv.census.round;
+    cr.blocks = &pb;
+    cr.n_blocks = 1;
+    Vmca__Envelope reply = VMCA__ENVELOPE__INIT;
+    reply.body_case = VMCA__ENVELOPE__BODY_CENSUS_REPLY;
+    reply.census_reply = &cr;
+    assert_int_equal(slave_core_on_message(&x->recv, 1, false, &reply, 101), VMCA_ERR_PROTO);
+    assert_true(x->recv.census.running);          /* not given up */
+    assert_true(vmca_bitmap_test(&x->recv.census.waiting, 1)); /* still asked */
+    bad.gfn = vmca_gfn_make(3, 8);
+    assert_int_equal(slave_core_on_message(&x->recv, 1, false, &reply, 102), 0);
+    assert_false(x->recv.census.running);         /* ran to its end */
+    size_t nh;
+    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &nh);
+    size_t held = 0;
+    for (size_t i = 0; i < nh; i++)
+        if (hc[i].kind == SLAVE_HC_RECLAIM) {
+            assert_int_equal(hc[i].n_blocks, 1); /* the good block is held */
+            assert_int_equal(hc[i].blocks[0].gfn, vmca_gfn_make(3, 8));
+            held++;
+        }
+    assert_int_equal(held, 1);
+    slave_hcalls_free(hc, nh);
+}
+
 static void test_greedy_remote_asks_once(void **state)
 {
     struct fx *x = *state;
@@ -724,6 +763,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hv_restart_new_period, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_limits_sent_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_census_owed_until_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_census_bad_reply_refused_alone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
