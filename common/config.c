@@ -1162,14 +1162,23 @@ const struct vmca_node_cfg *vmca_config_node_by_id(const struct vmca_config *cfg
     return NULL;
 }
 
-int vmca_config_socket_path(const struct vmca_config *cfg, const char *node,
-                            const char *kind, char *out, size_t outlen)
+int vmca_config_node_file(const struct vmca_config *cfg, const char *node, const char *name,
+                          char *out, size_t outlen)
 {
     const char *slash = strrchr(cfg->path, '/');
     int dirlen = slash ? (int)(slash - cfg->path) : 1;
     const char *dir = slash ? cfg->path : ".";
-    int n = snprintf(out, outlen, "%.*s/%s-%s-%s.sock", dirlen, dir, cfg->cluster, node, kind);
-    if (n < 0 || (size_t)n >= outlen || n >= 108)
+    int n = snprintf(out, outlen, "%.*s/%s-%s-%s", dirlen, dir, cfg->cluster, node, name);
+    return n < 0 || (size_t)n >= outlen ? VMCA_ERR_INVAL : VMCA_OK;
+}
+
+int vmca_config_socket_path(const struct vmca_config *cfg, const char *node,
+                            const char *kind, char *out, size_t outlen)
+{
+    char name[64];
+    int n = snprintf(name, sizeof name, "%s.sock", kind);
+    if (n < 0 || (size_t)n >= sizeof name ||
+        vmca_config_node_file(cfg, node, name, out, outlen) != VMCA_OK || strlen(out) >= 108)
         return VMCA_ERR_INVAL;
     return VMCA_OK;
 }

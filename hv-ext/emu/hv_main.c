@@ -48,6 +48,7 @@ struct guest {
 struct tkm_client {
     struct hv *hv;
     int fd;
+    long pid;                    /* of the peer (SO_PEERCRED), for the logs */
     struct event *ev;
     struct tkm_client *next;
 };
@@ -65,6 +66,7 @@ struct hv {
     size_t n_guests, max_guests;  /* connections, registered or not */
     bool guests_full_logged;      /* "refused: too many" once per overload */
     struct tkm_client *tkms;
+    struct tkm_client *manager;  /* the one that claimed the role, or NULL */
     uint64_t period;             /* of the statistics, from 1 (0 would mean unknown) */
     uint32_t fault_logged_home;   /* last home whose fault was logged */
 };
@@ -74,7 +76,8 @@ static const char usage[] =
     "Runs the emulated hypervisor of node NAME: its tmem pages live in a shared\n"
     "memory segment of the emulated global address space; emulated VMs\n"
     "(vmca-guest) connect to the guest socket, the node's memory manager\n"
-    "(vmca-slave) to the TKM socket.\n"
+    "(vmca-slave) to the TKM socket, one at a time. It exits 1 when another\n"
+    "vmca-hv of NAME holds <config dir>/<cluster>-<node>-hv.lock.\n"
     "\n"
     "  -c, --config FILE          cluster configuration (required)\n"
     "  -n, --node NAME            this node's name in FILE (required)\n"
@@ -413,7 +416,12 @@ static size_t guest_limit(void)
 static void tkm_close(struct tkm_client *c, const char *why)
 {
     struct hv *hv = c->hv;
-    log_info("memory manager disconnected: %s", why);
+    if (hv->manager == c) {
+        hv->manager = NULL;
+        log_info("memory manager (pid %ld) disconnected: %s", c->pid, why);
+    } else {
+        log_debug("TKM client (pid %ld) disconnected: %s", c->pid, why);
+    }
     for (struct tkm_client **p = &hv->tkms; *p; p = &(*p)->next)
         if (*p == c) {
             *p = c->next;
@@ -633,6 +641,33 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
         push_stats(hv, c, false);
 }
 
+/* The memory manager role (TkmManage): one connection holds it at a time,
+ * since a second vmca-slave of this node would fight the first at the
+ * master. Answers the claim; false when it was refused (the caller closes). */
+static bool tkm_manage(struct tkm_client *c, uint64_t id)
+{
+    struct hv *hv = c->hv;
+    char err[200];
+    Vmca__TkmReply r = VMCA__TKM_REPLY__INIT;
+    r.id = id;
+    if (hv->manager && hv->manager != c) {
+        snprintf(err, sizeof err, "node %s already has a memory manager (pid %ld)",
+                 hv->self->name, hv->manager->pid);
+        r.status = HVX_EBUSY;
+        r.error = err;
+        log_warn("refused a second memory manager (pid %ld): %s", c->pid, err);
+    } else if (!hv->manager) {
+        hv->manager = c;
+        log_info("memory manager connected (pid %ld)", c->pid);
+    }
+    Vmca__TkmFromHv out = VMCA__TKM_FROM_HV__INIT;
+    out.msg_case = VMCA__TKM_FROM_HV__MSG_REPLY;
+    out.reply = &r;
+    if (tkm_send_from_hv(c->fd, &out) != VMCA_OK)
+        log_warn("cannot answer the memory manager's claim (pid %ld)", c->pid);
+    return r.status == 0;
+}
+
 static void on_tkm(evutil_socket_t fd, short what, void *arg)
 {
     struct tkm_client *c = arg;
@@ -643,6 +678,13 @@ static void on_tkm(evutil_socket_t fd, short what, void *arg)
         return;
     if (rc != VMCA_OK) {
         tkm_close(c, err);
+        return;
+    }
+    if (m->call_case == VMCA__TKM_TO_HV__CALL_MANAGE) {
+        bool ok = tkm_manage(c, m->id);
+        vmca__tkm_to_hv__free_unpacked(m, NULL);
+        if (!ok)
+            tkm_close(c, "refused as a second memory manager");
         return;
     }
     tkm_dispatch(c, m);
@@ -667,13 +709,16 @@ static void on_tkm_accept(evutil_socket_t lfd, short what, void *arg)
         close(fd);
         return;
     }
+    struct ucred cred;
+    socklen_t cl = sizeof cred;
+    c->pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 ? (long)cred.pid : -1;
     c->hv = hv;
     c->fd = fd;
     c->ev = event_new(hv->base, fd, EV_READ | EV_PERSIST, on_tkm, c);
     event_add(c->ev, NULL);
     c->next = hv->tkms;
     hv->tkms = c;
-    log_info("memory manager connected");
+    log_debug("TKM client connected (pid %ld)", c->pid);
     push_stats(hv, c, false);
 }
 
@@ -821,6 +866,12 @@ int main(int argc, char **argv)
     hv.self = vmca_config_node_by_name(&hv.cfg, node);
     if (!hv.self) {
         fprintf(stderr, "vmca-hv: --node: no node named '%s' in %s\n", node, hv.cfg.path);
+        return 1;
+    }
+    /* Before the fabric: a second vmca-hv of this node would recreate (and
+     * so wipe) the first one's segment. */
+    if (vmca_node_lock(&hv.cfg, node, "hv", "vmca-hv", err, sizeof err) != 0) {
+        fprintf(stderr, "vmca-hv: %s\n", err);
         return 1;
     }
     if (hv.self->tmem_pages > HVX_HOME_PAGES_MAX) {
