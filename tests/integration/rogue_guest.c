@@ -194,6 +194,8 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
         struct pollfd *p = calloc((size_t)n, sizeof *p);
+        if (!p)
+            return 1;
         for (long i = 0; i < n; i++)
             p[i] = (struct pollfd){.fd = connect_hv(), .events = POLLIN};
         long closed = 0;
@@ -208,6 +210,10 @@ int main(int argc, char **argv)
                 }
         }
         printf("flood: %ld of %ld connections closed by vmca-hv\n", closed, n);
+        for (long i = 0; i < n; i++)
+            if (p[i].fd >= 0)
+                close(p[i].fd);
+        free(p);
         return closed == refused ? 0 : 1;
     }
     int sock = connect_hv();
