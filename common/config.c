@@ -3,6 +3,7 @@
  * expected, got what". See docs/configuration.md for the format. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -437,15 +438,47 @@ static int name_ok(const char *s, size_t max, int allow_dot)
     return 1;
 }
 
-static int address_ok(const char *s)
+/* NULL when s is a node address the resolver can take as it is: a numeric
+ * IPv4 or IPv6 literal, or a syntactically valid host name (labels of
+ * letters, digits and '-', not starting or ending with '-'); else
+ * what is wrong with it. A string of digits and dots must be an IPv4
+ * literal: "127.0.0.-1" or "10.0.0.256" is an error, not a host name. */
+static const char *address_problem(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > ADDRESS_MAX)
-        return 0;
-    for (; *s; s++)
-        if (!isgraph((unsigned char)*s))
-            return 0;
-    return 1;
+        return "an address of 1..63 characters";
+    unsigned char bin[16];
+    if (inet_pton(AF_INET, s, bin) == 1 || inet_pton(AF_INET6, s, bin) == 1)
+        return NULL;
+    if (strchr(s, ':'))
+        return "an IPv6 literal (a host name has no ':')";
+    /* Digits, dots and '-' only: meant as an IPv4 literal. And the last
+     * label of a host name is never all digits (RFC 3696). */
+    const char *last = strrchr(s, '.');
+    last = last ? last + 1 : s;
+    if (strspn(s, "0123456789.-") == n)
+        return "an IPv4 literal of four numbers in 0..255";
+    if (*last && strspn(last, "0123456789") == strlen(last))
+        return "a host name whose last label is not all digits";
+    size_t label = 0;
+    for (size_t i = 0; i <= n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.' || c == '\0') {
+            if (label == 0)
+                return "a host name without empty labels";
+            if (s[i - 1] == '-')
+                return "a host name whose labels do not end with '-'";
+            label = 0;
+        } else if (isalnum(c) || c == '-') {
+            if (label == 0 && c == '-')
+                return "a host name whose labels do not start with '-'";
+            label++;
+        } else {
+            return "an IP literal or a host name of letters, digits, '-' and '.'";
+        }
+    }
+    return NULL;
 }
 
 /* dir + "/" + rel (rel relative, leading "./" dropped) or rel (absolute). */
@@ -599,11 +632,10 @@ static int parse_node(struct ctx *x, const config_setting_t *g, int idx,
 
     if (get_string(x, g, np, "address", 1, &str, &aux->address) < 0)
         return VMCA_ERR_CONFIG;
-    if (!address_ok(str)) {
+    const char *bad = address_problem(str);
+    if (bad) {
         spath_join(sp, sizeof(sp), np, "address");
-        return fail(x, aux->address, sp,
-                    "expected an address of 1..%u characters without spaces, got \"%s\"",
-                    ADDRESS_MAX, str);
+        return fail(x, aux->address, sp, "expected %s, got \"%s\"", bad, str);
     }
     snprintf(n->address, sizeof(n->address), "%s", str);
 
@@ -1130,14 +1162,23 @@ const struct vmca_node_cfg *vmca_config_node_by_id(const struct vmca_config *cfg
     return NULL;
 }
 
-int vmca_config_socket_path(const struct vmca_config *cfg, const char *node,
-                            const char *kind, char *out, size_t outlen)
+int vmca_config_node_file(const struct vmca_config *cfg, const char *node, const char *name,
+                          char *out, size_t outlen)
 {
     const char *slash = strrchr(cfg->path, '/');
     int dirlen = slash ? (int)(slash - cfg->path) : 1;
     const char *dir = slash ? cfg->path : ".";
-    int n = snprintf(out, outlen, "%.*s/%s-%s-%s.sock", dirlen, dir, cfg->cluster, node, kind);
-    if (n < 0 || (size_t)n >= outlen || n >= 108)
+    int n = snprintf(out, outlen, "%.*s/%s-%s-%s", dirlen, dir, cfg->cluster, node, name);
+    return n < 0 || (size_t)n >= outlen ? VMCA_ERR_INVAL : VMCA_OK;
+}
+
+int vmca_config_socket_path(const struct vmca_config *cfg, const char *node,
+                            const char *kind, char *out, size_t outlen)
+{
+    char name[64];
+    int n = snprintf(name, sizeof name, "%s.sock", kind);
+    if (n < 0 || (size_t)n >= sizeof name ||
+        vmca_config_node_file(cfg, node, name, out, outlen) != VMCA_OK || strlen(out) >= 108)
         return VMCA_ERR_INVAL;
     return VMCA_OK;
 }

@@ -87,4 +87,10 @@ uint64_t vmca_config_total_pages(const struct vmca_config *cfg);
 int vmca_config_socket_path(const struct vmca_config *cfg, const char *node,
                             const char *kind, char *out, size_t outlen);
 
+/* Path of another node-local run-time file: "<dir of the config file>/
+ * <cluster>-<node>-<name>" (e.g. the lock files "slave.lock", "hv.lock").
+ * Returns 0, or VMCA_ERR_INVAL when it does not fit in outlen. */
+int vmca_config_node_file(const struct vmca_config *cfg, const char *node, const char *name,
+                          char *out, size_t outlen);
+
 #endif

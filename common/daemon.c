@@ -1,8 +1,14 @@
 /* Shared daemon start-up; see daemon.h. */
 #include "daemon.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "err.h"
 
@@ -48,4 +54,43 @@ void vmca_stop_signals_free(struct vmca_stop_signals *s)
     if (s->intr)
         event_free(s->intr);
     s->term = s->intr = NULL;
+}
+
+int vmca_node_lock(const struct vmca_config *cfg, const char *node, const char *role,
+                   const char *prog, char *err, size_t errlen)
+{
+    char path[VMCA_PATH_MAX], name[32];
+    snprintf(name, sizeof name, "%s.lock", role);
+    if (vmca_config_node_file(cfg, node, name, path, sizeof path) != VMCA_OK) {
+        snprintf(err, errlen, "the lock file path of node %s is too long", node);
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open the lock file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[24] = "";
+        ssize_t n = e == EWOULDBLOCK ? pread(fd, pid, sizeof pid - 1, 0) : -1;
+        close(fd);
+        if (e != EWOULDBLOCK) {
+            snprintf(err, errlen, "cannot lock %s: %s", path, strerror(e));
+            return -1;
+        }
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errlen, "node %s of cluster %s already has a %s (pid %s, lock %s)", node,
+                 cfg->cluster, prog, pid[0] ? pid : "unknown", path);
+        return -1;
+    }
+    char line[24];
+    int len = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len) {
+        snprintf(err, errlen, "cannot write the lock file %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return 0; /* fd stays open: the lock lives as long as the process */
 }

@@ -6,6 +6,7 @@
 
 #include <event2/event.h>
 
+#include "config.h"
 #include "log.h"
 
 /* Parses a --log-level value; on error prints "PROG: --log-level: ..." to
@@ -25,5 +26,14 @@ struct vmca_stop_signals {
 int vmca_stop_signals_install(struct vmca_stop_signals *s, struct event_base *base,
                               void (*on_stop)(void *arg), void *arg);
 void vmca_stop_signals_free(struct vmca_stop_signals *s);
+
+/* One process per node identity and role on this machine: takes an
+ * flock() on "<config dir>/<cluster>-<node>-<role>.lock" (role: "slave",
+ * "hv"), writes this process's pid into it and keeps it for the process's
+ * life (the kernel drops it when the process dies, even by SIGKILL; the
+ * file stays). Returns 0, or -1 with a reason in err: when another process
+ * holds it, "node N of cluster C already has a PROG (pid P, lock FILE)". */
+int vmca_node_lock(const struct vmca_config *cfg, const char *node, const char *role,
+                   const char *prog, char *err, size_t errlen);
 
 #endif

@@ -54,6 +54,7 @@ struct slave_shell {
     char tkm_path[108];
     struct peer *peers;              /* by configured node index */
     bool stopping;                   /* a stop signal came: leaving */
+    bool refused;                    /* the hypervisor has another memory manager */
     struct vmca_listener *listener;  /* peers connect here */
 };
 
@@ -65,6 +66,9 @@ static const char usage[] =
     "its VMs' puts fail and gives pages to peers when the master says so.\n"
     "SIGTERM/SIGINT: leave the cluster cleanly (every page of other nodes goes\n"
     "home, every own page comes back) and exit; a second signal exits at once.\n"
+    "One memory manager per node: it exits 1 when another vmca-slave holds\n"
+    "<config dir>/<cluster>-<node>-slave.lock, or when the hypervisor already\n"
+    "has a memory manager.\n"
     "\n"
     "  -c, --config FILE      cluster configuration (required)\n"
     "  -n, --node NAME        this node's name in FILE (required)\n"
@@ -507,11 +511,24 @@ static void on_hv_reply(void *arg, const Vmca__TkmReply *r)
     drain(sh);
 }
 
+/* Another memory manager holds this node's hypervisor: two would replace
+ * each other at the master, so this one stops (exit 1) without a word to
+ * the cluster. */
+static void on_hv_refused(void *arg, const char *why)
+{
+    struct slave_shell *sh = arg;
+    log_err("the hypervisor at %s refused this memory manager: %s; stopping", sh->tkm_path,
+            why);
+    sh->refused = true;
+    event_base_loopbreak(sh->base);
+}
+
 static const struct tkm_cbs tkm_callbacks = {
     .on_up = on_hv_up,
     .on_stats = on_hv_stats,
     .on_reply = on_hv_reply,
     .on_down = on_hv_down,
+    .on_refused = on_hv_refused,
 };
 
 int main(int argc, char **argv)
@@ -582,6 +599,12 @@ int main(int argc, char **argv)
     sh.self = vmca_config_node_by_name(&sh.cfg, node);
     if (!sh.self) {
         fprintf(stderr, "vmca-slave: --node: no node named '%s' in %s\n", node, sh.cfg.path);
+        return 1;
+    }
+    /* A second memory manager for this node would share its hypervisor and
+     * replace the first at the master, back and forth. */
+    if (vmca_node_lock(&sh.cfg, node, "slave", "vmca-slave", err, sizeof err) != 0) {
+        fprintf(stderr, "vmca-slave: %s\n", err);
         return 1;
     }
     sh.master = vmca_config_node_by_id(&sh.cfg, sh.cfg.master.node_id);
@@ -675,6 +698,6 @@ int main(int argc, char **argv)
         log_info("stopped after leaving the cluster%s",
                  sh.core.left_clean ? "" : " (not all own pages came back)");
     else
-        log_info("stopped");
-    return sh.core.left && !sh.core.left_clean ? 1 : 0;
+        log_info("stopped%s", sh.refused ? ": refused by the hypervisor" : "");
+    return sh.refused || (sh.core.left && !sh.core.left_clean) ? 1 : 0;
 }

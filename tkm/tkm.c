@@ -24,6 +24,8 @@ struct tkm {
     struct event *retry;
     struct vmca_backoff backoff;
     uint64_t next_id;
+    uint64_t manage_id; /* the claim of the memory manager role in flight, or 0 */
+    bool managed;       /* the hypervisor took the claim: the channel is up */
     bool warned;        /* "cannot reach" logged once per outage */
 };
 
@@ -43,10 +45,34 @@ static void go_down(struct tkm *t, const char *why)
     if (t->fd >= 0) {
         close(t->fd);
         t->fd = -1;
-        if (t->cbs.on_down)
+        if (t->managed && t->cbs.on_down)
             t->cbs.on_down(t->arg, why);
     }
+    t->managed = false;
+    t->manage_id = 0;
     schedule_retry(t);
+}
+
+/* The hypervisor's answer to the claim: the channel is up, or this memory
+ * manager is refused for good (another one holds the node's hypervisor). */
+static void on_manage_reply(struct tkm *t, const Vmca__TkmReply *r)
+{
+    t->manage_id = 0;
+    if (r->status == 0) {
+        t->managed = true;
+        log_info("connected to the hypervisor at %s", t->path);
+        if (t->cbs.on_up)
+            t->cbs.on_up(t->arg);
+        return;
+    }
+    char why[256];
+    snprintf(why, sizeof why, "%s", r->error[0] ? r->error : "refused");
+    event_free(t->rd);
+    t->rd = NULL;
+    close(t->fd);
+    t->fd = -1;
+    if (t->cbs.on_refused)
+        t->cbs.on_refused(t->arg, why);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
@@ -63,7 +89,12 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             go_down(t, err);
             return;
         }
-        if (m->msg_case == VMCA__TKM_FROM_HV__MSG_STATS && t->cbs.on_stats)
+        if (m->msg_case == VMCA__TKM_FROM_HV__MSG_REPLY && t->manage_id &&
+            m->reply->id == t->manage_id)
+            on_manage_reply(t, m->reply);
+        else if (!t->managed)
+            ; /* nothing counts before the hypervisor took the claim */
+        else if (m->msg_case == VMCA__TKM_FROM_HV__MSG_STATS && t->cbs.on_stats)
             t->cbs.on_stats(t->arg, m->stats);
         else if (m->msg_case == VMCA__TKM_FROM_HV__MSG_REPLY && t->cbs.on_reply)
             t->cbs.on_reply(t->arg, m->reply);
@@ -91,9 +122,14 @@ static void try_connect(evutil_socket_t fd_unused, short what, void *arg)
     event_add(t->rd, NULL);
     vmca_backoff_reset(&t->backoff);
     t->warned = false;
-    log_info("connected to the hypervisor at %s", t->path);
-    if (t->cbs.on_up)
-        t->cbs.on_up(t->arg);
+    /* The channel is up once the hypervisor takes this memory manager. */
+    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
+    Vmca__TkmManage manage = VMCA__TKM_MANAGE__INIT;
+    m.id = t->manage_id = t->next_id++;
+    m.call_case = VMCA__TKM_TO_HV__CALL_MANAGE;
+    m.manage = &manage;
+    if (tkm_send_to_hv(t->fd, &m) != VMCA_OK)
+        go_down(t, "cannot claim the memory manager role");
 }
 
 struct tkm *tkm_new(struct event_base *base, const char *path, uint32_t min_ms,
@@ -132,12 +168,12 @@ void tkm_free(struct tkm *t)
 
 bool tkm_up(const struct tkm *t)
 {
-    return t->fd >= 0;
+    return t->managed;
 }
 
 int tkm_call(struct tkm *t, Vmca__TkmToHv *m, uint64_t *id)
 {
-    if (t->fd < 0)
+    if (!t->managed)
         return VMCA_ERR_STATE;
     if (m->id == 0)
         m->id = t->next_id++;

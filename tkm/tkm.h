@@ -1,7 +1,8 @@
 /* The memory manager's side of the TKM channel (backend `emu`: vmca-hv's TKM
- * socket), on the daemon's libevent loop. It connects, reconnects with
- * backoff when the hypervisor is down or restarts, delivers the pushed
- * statistics and the replies to calls. */
+ * socket), on the daemon's libevent loop. It connects, claims the memory
+ * manager role (TkmManage; the channel is up once the hypervisor takes it),
+ * reconnects with backoff when the hypervisor is down or restarts, delivers
+ * the pushed statistics and the replies to calls. */
 #ifndef VMCA_TKM_H
 #define VMCA_TKM_H
 
@@ -19,6 +20,9 @@ struct tkm_cbs {
     void (*on_stats)(void *arg, const Vmca__TkmStats *st);
     void (*on_reply)(void *arg, const Vmca__TkmReply *r);
     void (*on_down)(void *arg, const char *why);
+    /* The hypervisor has another memory manager (TkmManage refused): the
+     * channel stays down, no retry. */
+    void (*on_refused)(void *arg, const char *why);
 };
 
 /* Starts connecting to `path` (retrying every min_ms..max_ms with backoff).

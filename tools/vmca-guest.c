@@ -5,6 +5,7 @@
  * options, the socket, the shared page buffer, signals and clocks. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -450,11 +451,13 @@ static int run(const struct cli *o, const struct gw_spec *spec, const struct gw_
     struct gw_guest *g = NULL;
     /* The page size is only known from the hello reply, which answers the
      * buffer the hello carries: size it for the largest page size a cluster
-     * may use (memfd pages cost nothing until touched), then trim it. */
+     * may use (memfd pages cost nothing until touched). vmca-hv takes only
+     * a buffer sealed against shrinking, so it is never trimmed. */
     size_t buf_bytes = (size_t)o->slots * HELLO_PAGE_SIZE_MAX;
     unsigned char *buf = MAP_FAILED;
-    int memfd = memfd_create("vmca-guest-slots", MFD_CLOEXEC);
-    if (memfd < 0 || ftruncate(memfd, (off_t)buf_bytes) != 0) {
+    int memfd = memfd_create("vmca-guest-slots", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (memfd < 0 || ftruncate(memfd, (off_t)buf_bytes) != 0 ||
+        fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
         fprintf(stderr, "%s: vm %" PRIu32 ": shared page buffer of %zu bytes: %s\n", prog,
                 o->vm, buf_bytes, strerror(errno));
         goto out;
@@ -473,7 +476,10 @@ static int run(const struct cli *o, const struct gw_spec *spec, const struct gw_
     if (rep.status != 0) {
         fprintf(stderr, "%s: vm %" PRIu32 ": vmca-hv at %s refused the VM: %s (%d)%s\n", prog,
                 o->vm, o->socket, gw_result_name(rep.status), rep.status,
-                rep.status == HVX_EEXIST ? ": another guest uses this VM id" : "");
+                rep.status == HVX_EEXIST   ? ": another guest uses this VM id"
+                : rep.status == HVX_EINVAL ? ": the hello or its page buffer (vmca-hv's log "
+                                             "says which)"
+                                           : "");
         goto out;
     }
     if (!gw_page_size_ok(rep.page_size) || rep.page_size > HELLO_PAGE_SIZE_MAX) {
@@ -490,12 +496,11 @@ static int run(const struct cli *o, const struct gw_spec *spec, const struct gw_
                 prog, o->vm, rep.max_batch, GUEST_MAX_BATCH);
         goto out;
     }
-    /* vmca-hv maps slots * page_size bytes: the rest can go. */
+    /* vmca-hv maps slots * page_size bytes: the rest of this mapping can go
+     * (the file keeps its size; its untouched pages cost nothing). */
     size_t used_bytes = (size_t)o->slots * rep.page_size;
-    if (used_bytes < buf_bytes && ftruncate(memfd, (off_t)used_bytes) == 0) {
-        munmap(buf + used_bytes, buf_bytes - used_bytes);
+    if (used_bytes < buf_bytes && munmap(buf + used_bytes, buf_bytes - used_bytes) == 0)
         buf_bytes = used_bytes;
-    }
     close(memfd); /* vmca-hv holds its own mapping now */
     memfd = -1;
 

@@ -203,26 +203,36 @@ int main(int argc, char **argv)
     Vmca__Block *blocks = NULL, **bptr = NULL;
     Vmca__VmTarget *targets = NULL, **tptr = NULL;
     uint64_t a, b;
+    int status = 0, fd = -1;
     if (strcmp(cmd, "stats") == 0 && nargs == 0) {
         m.call_case = VMCA__TKM_TO_HV__CALL_STATS_NOW;
         m.stats_now = &sn;
     } else if (strcmp(cmd, "request") == 0 && nargs == 2) {
-        if (!parse_u64(args[0], &a) || !parse_u64(args[1], &b) || !vmca_node_valid((uint32_t)b) || b > VMCA_NODE_MAX)
-            return usage_error("request: expected PAGES and a node id TO, got '%s ...'", args[0]);
+        if (!parse_u64(args[0], &a) || !parse_u64(args[1], &b) || !vmca_node_valid((uint32_t)b) || b > VMCA_NODE_MAX) {
+            status = usage_error("request: expected PAGES and a node id TO, got '%s ...'", args[0]);
+            goto out;
+        }
         rq.pages = a;
         rq.to = (uint32_t)b;
         m.call_case = VMCA__TKM_TO_HV__CALL_REQUEST;
         m.request = &rq;
     } else if (strcmp(cmd, "grant") == 0 && nargs >= 2) {
-        if (!parse_u64(args[0], &a) || a == 0 || a > VMCA_NODE_MAX)
-            return usage_error("grant: FROM must be a node id, got '%s'", args[0]);
+        if (!parse_u64(args[0], &a) || a == 0 || a > VMCA_NODE_MAX) {
+            status = usage_error("grant: FROM must be a node id, got '%s'", args[0]);
+            goto out;
+        }
         blocks = calloc((size_t)nargs, sizeof *blocks);
         bptr = calloc((size_t)nargs, sizeof *bptr);
-        if (!blocks || !bptr)
-            return 1;
+        if (!blocks || !bptr) {
+            fprintf(stderr, "vmca-tkm: out of memory\n");
+            status = 1;
+            goto out;
+        }
         for (int i = 1; i < nargs; i++) {
-            if (!parse_block(args[i], &blocks[i - 1]))
-                return usage_error("grant: '%s' is not a block HOME:INDEX/ORDER", args[i]);
+            if (!parse_block(args[i], &blocks[i - 1])) {
+                status = usage_error("grant: '%s' is not a block HOME:INDEX/ORDER", args[i]);
+                goto out;
+            }
             bptr[i - 1] = &blocks[i - 1];
         }
         gr.from = (uint32_t)a;
@@ -232,8 +242,10 @@ int main(int argc, char **argv)
         m.grant = &gr;
     } else if ((strcmp(cmd, "return") == 0 || strcmp(cmd, "invalidate") == 0 ||
                 strcmp(cmd, "owned") == 0) && nargs == 1) {
-        if (!parse_u64(args[0], &a) || a == 0 || a > VMCA_NODE_MAX)
-            return usage_error("expected a node id, got '%s'", args[0]);
+        if (!parse_u64(args[0], &a) || a == 0 || a > VMCA_NODE_MAX) {
+            status = usage_error("expected a node id, got '%s'", args[0]);
+            goto out;
+        }
         if (cmd[0] == 'r') {
             rt.home = (uint32_t)a;
             m.call_case = VMCA__TKM_TO_HV__CALL_RET;
@@ -249,8 +261,10 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "enable") == 0 && nargs == 2) {
         if (!parse_u64(args[0], &a) || a == 0 || a > VMCA_NODE_MAX ||
-            (strcmp(args[1], "0") != 0 && strcmp(args[1], "1") != 0))
-            return usage_error("enable: expected HOME and 0 or 1, got '%s ...'", args[0]);
+            (strcmp(args[1], "0") != 0 && strcmp(args[1], "1") != 0)) {
+            status = usage_error("enable: expected HOME and 0 or 1, got '%s ...'", args[0]);
+            goto out;
+        }
         en.home = (uint32_t)a;
         en.enable = args[1][0] == '1';
         m.call_case = VMCA__TKM_TO_HV__CALL_ENABLE;
@@ -258,11 +272,16 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "mem-limit") == 0 && nargs >= 2 && nargs % 2 == 0) {
         targets = calloc((size_t)nargs / 2, sizeof *targets);
         tptr = calloc((size_t)nargs / 2, sizeof *tptr);
-        if (!targets || !tptr)
-            return 1;
+        if (!targets || !tptr) {
+            fprintf(stderr, "vmca-tkm: out of memory\n");
+            status = 1;
+            goto out;
+        }
         for (int i = 0; i < nargs; i += 2) {
-            if (!parse_u64(args[i], &a) || a > UINT32_MAX || !parse_u64(args[i + 1], &b))
-                return usage_error("mem-limit: expected VM PAGES pairs, got '%s ...'", args[i]);
+            if (!parse_u64(args[i], &a) || a > UINT32_MAX || !parse_u64(args[i + 1], &b)) {
+                status = usage_error("mem-limit: expected VM PAGES pairs, got '%s ...'", args[i]);
+                goto out;
+            }
             vmca__vm_target__init(&targets[i / 2]);
             targets[i / 2].vm = (uint32_t)a;
             targets[i / 2].pages = b;
@@ -273,18 +292,19 @@ int main(int argc, char **argv)
         m.call_case = VMCA__TKM_TO_HV__CALL_MEM_LIMIT;
         m.mem_limit = &ml;
     } else {
-        return usage_error("unknown command or wrong arguments: '%s' (see --help)", cmd);
+        status = usage_error("unknown command or wrong arguments: '%s' (see --help)", cmd);
+        goto out;
     }
 
     char err[512];
-    int fd = vmca_unix_connect(path, SOCK_SEQPACKET, err, sizeof err);
+    fd = vmca_unix_connect(path, SOCK_SEQPACKET, err, sizeof err);
     if (fd < 0) {
         fprintf(stderr, "vmca-tkm: %s\n", err);
-        return 1;
+        status = 1;
+        goto out;
     }
     struct timeval tmo = {5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
-    int status = 0;
     for (;;) {
         Vmca__TkmFromHv *reply, *stats = NULL;
         if (call(fd, &m, &reply, m.call_case == VMCA__TKM_TO_HV__CALL_STATS_NOW ? &stats : NULL)) {
@@ -318,7 +338,9 @@ int main(int argc, char **argv)
         if (!again)
             break;
     }
-    close(fd);
+out:
+    if (fd >= 0)
+        close(fd);
     free(blocks);
     free(bptr);
     free(targets);

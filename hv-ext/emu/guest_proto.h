@@ -2,16 +2,23 @@
  * (vmca-hv), a Unix SOCK_SEQPACKET socket, one connection per VM.
  *
  * 1. The guest sends struct guest_hello with, as SCM_RIGHTS ancillary data,
- *    one file descriptor of a shared memory region (e.g. memfd) of
- *    `slots` * page_size bytes: its page buffer. Page data never crosses
- *    the socket; ops name a slot of that buffer.
+ *    exactly one file descriptor: its page buffer, a memfd (memfd_create
+ *    with MFD_ALLOW_SEALING) of at least `slots` * page_size bytes, sealed
+ *    with F_SEAL_SHRINK and F_SEAL_SEAL and not against writing, so that
+ *    the guest cannot take the hypervisor's mapping away. Page data never
+ *    crosses the socket; ops name a slot of that buffer. Descriptors on
+ *    any other message are closed unread.
  * 2. vmca-hv answers struct guest_hello_reply (status 0, or a negative
- *    HVX_E* value and then it closes the connection).
+ *    HVX_E* value and then it closes the connection: HVX_EINVAL for a bad
+ *    hello or buffer — its log says which —, HVX_EEXIST for a VM id in use,
+ *    HVX_ENOMEM when no VM fits).
  * 3. Then any number of batches: struct guest_ops_hdr followed by `count`
  *    struct guest_op (count <= max_batch); vmca-hv executes them in order
  *    and answers with the same bytes, `result` filled in.
  * A message that breaks this framing closes the connection; an op with a
- * bad argument just gets a negative result. Closing the connection destroys
+ * bad argument just gets a negative result. A guest that does not read its
+ * replies is closed when its socket is full (vmca-hv never blocks on one
+ * guest), and connections beyond HVX_MAX_CLIENTS are closed at accept. Closing the connection destroys
  * the VM's tmem state. All fields are in host byte order (same machine). */
 #ifndef VMCA_GUEST_PROTO_H
 #define VMCA_GUEST_PROTO_H

@@ -6,6 +6,7 @@
  * with a new generation. */
 #define _GNU_SOURCE /* struct ucred via unixsock, memfd in guests */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,6 +48,7 @@ struct guest {
 struct tkm_client {
     struct hv *hv;
     int fd;
+    long pid;                    /* of the peer (SO_PEERCRED), for the logs */
     struct event *ev;
     struct tkm_client *next;
 };
@@ -60,7 +63,10 @@ struct hv {
     struct event *guest_lev, *tkm_lev, *stats_ev;
     char guest_path[108], tkm_path[108];
     struct guest *guests;
+    size_t n_guests, max_guests;  /* connections, registered or not */
+    bool guests_full_logged;      /* "refused: too many" once per overload */
     struct tkm_client *tkms;
+    struct tkm_client *manager;  /* the one that claimed the role, or NULL */
     uint64_t period;             /* of the statistics, from 1 (0 would mean unknown) */
     uint32_t fault_logged_home;   /* last home whose fault was logged */
 };
@@ -70,7 +76,8 @@ static const char usage[] =
     "Runs the emulated hypervisor of node NAME: its tmem pages live in a shared\n"
     "memory segment of the emulated global address space; emulated VMs\n"
     "(vmca-guest) connect to the guest socket, the node's memory manager\n"
-    "(vmca-slave) to the TKM socket.\n"
+    "(vmca-slave) to the TKM socket, one at a time. It exits 1 when another\n"
+    "vmca-hv of NAME holds <config dir>/<cluster>-<node>-hv.lock.\n"
     "\n"
     "  -c, --config FILE          cluster configuration (required)\n"
     "  -n, --node NAME            this node's name in FILE (required)\n"
@@ -151,6 +158,7 @@ static void guest_close(struct guest *g, const char *why)
             *p = g->next;
             break;
         }
+    hv->n_guests--;
     event_free(g->ev);
     close(g->fd);
     if (g->buf)
@@ -160,8 +168,61 @@ static void guest_close(struct guest *g, const char *why)
 
 static void push_stats(struct hv *hv, struct tkm_client *only, bool new_period);
 
-static int guest_hello(struct guest *g, const uint8_t *msg, size_t len, int passed_fd,
-                       char *why, size_t whylen)
+/* NULL when `fd` is a page buffer a guest cannot take away from under the
+ * hypervisor: a memfd sealed against shrinking (else a truncate after the
+ * hello would make every access to the mapping a SIGBUS of vmca-hv) and
+ * against further sealing, writable, of at least `need` bytes; else why
+ * not, in `why`. */
+static const char *buffer_problem(int fd, size_t need, char *why, size_t whylen)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0) {
+        snprintf(why, whylen, "the page buffer is not a memfd (F_GET_SEALS: %s)",
+                 strerror(errno));
+        return why;
+    }
+    int want = F_SEAL_SHRINK | F_SEAL_SEAL;
+    if ((seals & want) != want) {
+        snprintf(why, whylen, "the page buffer lacks the seal%s%s%s (memfd_create with "
+                 "MFD_ALLOW_SEALING, then F_ADD_SEALS)",
+                 (seals & F_SEAL_SHRINK) ? "" : " F_SEAL_SHRINK",
+                 (seals & want) == 0 ? " and" : "", (seals & F_SEAL_SEAL) ? "" : " F_SEAL_SEAL");
+        return why;
+    }
+    int nowrite = F_SEAL_WRITE;
+#ifdef F_SEAL_FUTURE_WRITE
+    nowrite |= F_SEAL_FUTURE_WRITE;
+#endif
+    if (seals & nowrite) {
+        snprintf(why, whylen, "the page buffer is sealed against writing (gets write into it)");
+        return why;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < need) {
+        snprintf(why, whylen, "the page buffer has %lld bytes, the hello's slots need %zu",
+                 (long long)st.st_size, need);
+        return why;
+    }
+    return NULL;
+}
+
+/* Sends a hello reply; false when the socket did not take it. */
+static bool hello_reply(struct guest *g, int32_t status)
+{
+    struct hv *hv = g->hv;
+    struct guest_hello_reply reply = {
+        .magic = GUEST_MAGIC, .type = GUEST_MSG_HELLO, .status = status,
+        .page_size = hv->cfg.page_size, .max_batch = GUEST_MAX_BATCH,
+        .node = hv->self->id,
+    };
+    return send(g->fd, &reply, sizeof reply, MSG_NOSIGNAL) == (ssize_t)sizeof reply;
+}
+
+/* The hello, with the `npassed` descriptors it carried (the caller closes
+ * them). A refused hello is answered with a negative status (when the
+ * message was a hello at all) and -1 returned with the reason in `why`. */
+static int guest_hello(struct guest *g, const uint8_t *msg, size_t len, const int *passed,
+                       size_t npassed, char *why, size_t whylen)
 {
     struct hv *hv = g->hv;
     struct guest_hello hello;
@@ -174,38 +235,42 @@ static int guest_hello(struct guest *g, const uint8_t *msg, size_t len, int pass
         snprintf(why, whylen, "first message is not a hello");
         return -1;
     }
-    if (hello.slots == 0 || hello.slots > GUEST_MAX_SLOTS) {
-        snprintf(why, whylen, "hello: slots %u not in 1..%u", hello.slots, GUEST_MAX_SLOTS);
-        return -1;
-    }
-    struct stat st;
+    char reason[200];
     size_t need = (size_t)hello.slots * hv->cfg.page_size;
-    if (passed_fd < 0 || fstat(passed_fd, &st) != 0 || (size_t)st.st_size < need) {
-        snprintf(why, whylen, "hello: no page buffer of %zu bytes passed", need);
-        return -1;
+    if (hello.slots == 0 || hello.slots > GUEST_MAX_SLOTS)
+        snprintf(reason, sizeof reason, "slots %u not in 1..%u", hello.slots, GUEST_MAX_SLOTS);
+    else if (npassed != 1)
+        snprintf(reason, sizeof reason, "%zu descriptors passed, expected one (the page buffer)",
+                 npassed);
+    else if (!buffer_problem(passed[0], need, reason, sizeof reason)) {
+        g->buf = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_SHARED, passed[0], 0);
+        if (g->buf == MAP_FAILED) {
+            g->buf = NULL;
+            snprintf(reason, sizeof reason, "cannot map the page buffer: %s", strerror(errno));
+        } else {
+            reason[0] = '\0';
+        }
     }
-    g->buf = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_SHARED, passed_fd, 0);
-    if (g->buf == MAP_FAILED) {
-        g->buf = NULL;
-        snprintf(why, whylen, "cannot map the page buffer: %s", strerror(errno));
+    if (!g->buf) {
+        hello_reply(g, HVX_EINVAL);
+        snprintf(why, whylen, "hello of VM %u refused: %s", hello.vm, reason);
         return -1;
     }
     g->buf_len = need;
     g->slots = hello.slots;
-    struct guest_hello_reply reply = {
-        .magic = GUEST_MAGIC, .type = GUEST_MSG_HELLO,
-        .status = hvx_client_new(hv->hvx, hello.vm),
-        .page_size = hv->cfg.page_size, .max_batch = GUEST_MAX_BATCH,
-        .node = hv->self->id,
-    };
-    send(g->fd, &reply, sizeof reply, MSG_NOSIGNAL);
-    if (reply.status != HVX_OK) {
+    int32_t status = hvx_client_new(hv->hvx, hello.vm);
+    if (status != HVX_OK) {
+        hello_reply(g, status);
         snprintf(why, whylen, "VM %u refused: %s", hello.vm,
-                 reply.status == HVX_EEXIST ? "a VM with that id is connected" : "no room");
+                 status == HVX_EEXIST ? "a VM with that id is connected" : "no room");
         return -1;
     }
     g->registered = true;
     g->vm = hello.vm;
+    if (!hello_reply(g, HVX_OK)) {
+        snprintf(why, whylen, "cannot answer the hello: %s", strerror(errno));
+        return -1;
+    }
     log_info("VM %u connected (%u-page buffer)", g->vm, g->slots);
     /* The memory manager sets the new VM's target now, not next period. */
     push_stats(hv, NULL, false);
@@ -234,13 +299,20 @@ static int32_t guest_op(struct guest *g, const struct guest_op *op)
 }
 
 #define GUEST_MSG_MAX (sizeof(struct guest_ops_hdr) + GUEST_MAX_BATCH * sizeof(struct guest_op))
+#define GUEST_FDS_MAX 8 /* descriptors taken from one message (one is valid) */
+
+static void close_all(const int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        close(fds[i]);
+}
 
 static void on_guest(evutil_socket_t fd, short what, void *arg)
 {
     struct guest *g = arg;
     static uint8_t msg[GUEST_MSG_MAX + 1];
     union {
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        char buf[CMSG_SPACE(sizeof(int) * GUEST_FDS_MAX)];
         struct cmsghdr align;
     } ctl;
     struct iovec iov = {msg, sizeof msg};
@@ -249,40 +321,34 @@ static void on_guest(evutil_socket_t fd, short what, void *arg)
     ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
-    /* Collect passed descriptors; only a hello may carry one. */
-    int passed = -1;
+    /* Take every passed descriptor (descriptors beyond the control buffer
+     * were dropped by the kernel: MSG_CTRUNC); only a hello uses one. */
+    int passed[GUEST_FDS_MAX];
+    size_t npassed = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
         size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < nfd; i++) {
-            int pfd;
-            memcpy(&pfd, CMSG_DATA(c) + i * sizeof(int), sizeof pfd);
-            if (passed < 0 && !g->registered)
-                passed = pfd;
-            else
-                close(pfd);
-        }
+        for (size_t i = 0; i < nfd && npassed < GUEST_FDS_MAX; i++)
+            memcpy(&passed[npassed++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
     }
-    char why[256];
+    char why[320];
+    if (n > 0 && !g->registered && !(mh.msg_flags & MSG_TRUNC)) {
+        int rc = guest_hello(g, msg, (size_t)n,
+                             passed, (mh.msg_flags & MSG_CTRUNC) ? GUEST_FDS_MAX + 1 : npassed,
+                             why, sizeof why);
+        close_all(passed, npassed);
+        if (rc != 0)
+            guest_close(g, why);
+        return;
+    }
+    close_all(passed, npassed); /* descriptors on anything but a hello mean nothing */
     if (n <= 0) {
-        if (passed >= 0)
-            close(passed);
         guest_close(g, n == 0 ? "closed by the guest" : strerror(errno));
         return;
     }
-    if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-        if (passed >= 0)
-            close(passed);
+    if (mh.msg_flags & MSG_TRUNC) {
         guest_close(g, "message larger than the protocol allows");
-        return;
-    }
-    if (!g->registered) {
-        int rc = guest_hello(g, msg, (size_t)n, passed, why, sizeof why);
-        if (passed >= 0)
-            close(passed);
-        if (rc != 0)
-            guest_close(g, why);
         return;
     }
     struct guest_ops_hdr hdr;
@@ -300,8 +366,14 @@ static void on_guest(evutil_socket_t fd, short what, void *arg)
     struct guest_op *ops = (struct guest_op *)(msg + sizeof hdr);
     for (uint32_t i = 0; i < hdr.count; i++)
         ops[i].result = guest_op(g, &ops[i]);
-    if (send(fd, msg, (size_t)n, MSG_NOSIGNAL) != n)
-        guest_close(g, "cannot answer the guest");
+    /* The socket is non-blocking: a guest that does not read its replies
+     * fills it and is closed here instead of stalling every other VM. */
+    if (send(fd, msg, (size_t)n, MSG_NOSIGNAL) != n) {
+        snprintf(why, sizeof why, "cannot answer the guest: %s",
+                 errno == EAGAIN ? "its socket is full (it does not read its replies)"
+                                 : strerror(errno));
+        guest_close(g, why);
+    }
 }
 
 static void on_guest_accept(evutil_socket_t lfd, short what, void *arg)
@@ -315,6 +387,15 @@ static void on_guest_accept(evutil_socket_t lfd, short what, void *arg)
         close(fd);
         return;
     }
+    if (hv->n_guests >= hv->max_guests) {
+        if (!hv->guests_full_logged)
+            log_warn("guest socket: refused a connection: %zu guests connected, at most %zu",
+                     hv->n_guests, hv->max_guests);
+        hv->guests_full_logged = true;
+        close(fd);
+        return;
+    }
+    hv->guests_full_logged = false;
     struct guest *g = calloc(1, sizeof *g);
     if (!g) {
         close(fd);
@@ -326,6 +407,26 @@ static void on_guest_accept(evutil_socket_t lfd, short what, void *arg)
     event_add(g->ev, NULL);
     g->next = hv->guests;
     hv->guests = g;
+    hv->n_guests++;
+}
+
+/* Guest connections allowed: one per VM libhvx can hold, within the
+ * descriptors this process may open (raising the soft limit if it can),
+ * keeping a reserve for the TKM channel and the rest. */
+static size_t guest_limit(void)
+{
+    const rlim_t reserve = 64, want = HVX_MAX_CLIENTS + reserve;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return HVX_MAX_CLIENTS;
+    return rl.rlim_cur > reserve ? (size_t)(rl.rlim_cur - reserve) : 0;
 }
 
 /* ---- TKM ---- */
@@ -333,7 +434,12 @@ static void on_guest_accept(evutil_socket_t lfd, short what, void *arg)
 static void tkm_close(struct tkm_client *c, const char *why)
 {
     struct hv *hv = c->hv;
-    log_info("memory manager disconnected: %s", why);
+    if (hv->manager == c) {
+        hv->manager = NULL;
+        log_info("memory manager (pid %ld) disconnected: %s", c->pid, why);
+    } else {
+        log_debug("TKM client (pid %ld) disconnected: %s", c->pid, why);
+    }
     for (struct tkm_client **p = &hv->tkms; *p; p = &(*p)->next)
         if (*p == c) {
             *p = c->next;
@@ -553,6 +659,33 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
         push_stats(hv, c, false);
 }
 
+/* The memory manager role (TkmManage): one connection holds it at a time,
+ * since a second vmca-slave of this node would fight the first at the
+ * master. Answers the claim; false when it was refused (the caller closes). */
+static bool tkm_manage(struct tkm_client *c, uint64_t id)
+{
+    struct hv *hv = c->hv;
+    char err[200];
+    Vmca__TkmReply r = VMCA__TKM_REPLY__INIT;
+    r.id = id;
+    if (hv->manager && hv->manager != c) {
+        snprintf(err, sizeof err, "node %s already has a memory manager (pid %ld)",
+                 hv->self->name, hv->manager->pid);
+        r.status = HVX_EBUSY;
+        r.error = err;
+        log_warn("refused a second memory manager (pid %ld): %s", c->pid, err);
+    } else if (!hv->manager) {
+        hv->manager = c;
+        log_info("memory manager connected (pid %ld)", c->pid);
+    }
+    Vmca__TkmFromHv out = VMCA__TKM_FROM_HV__INIT;
+    out.msg_case = VMCA__TKM_FROM_HV__MSG_REPLY;
+    out.reply = &r;
+    if (tkm_send_from_hv(c->fd, &out) != VMCA_OK)
+        log_warn("cannot answer the memory manager's claim (pid %ld)", c->pid);
+    return r.status == 0;
+}
+
 static void on_tkm(evutil_socket_t fd, short what, void *arg)
 {
     struct tkm_client *c = arg;
@@ -563,6 +696,13 @@ static void on_tkm(evutil_socket_t fd, short what, void *arg)
         return;
     if (rc != VMCA_OK) {
         tkm_close(c, err);
+        return;
+    }
+    if (m->call_case == VMCA__TKM_TO_HV__CALL_MANAGE) {
+        bool ok = tkm_manage(c, m->id);
+        vmca__tkm_to_hv__free_unpacked(m, NULL);
+        if (!ok)
+            tkm_close(c, "refused as a second memory manager");
         return;
     }
     tkm_dispatch(c, m);
@@ -587,13 +727,16 @@ static void on_tkm_accept(evutil_socket_t lfd, short what, void *arg)
         close(fd);
         return;
     }
+    struct ucred cred;
+    socklen_t cl = sizeof cred;
+    c->pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 ? (long)cred.pid : -1;
     c->hv = hv;
     c->fd = fd;
     c->ev = event_new(hv->base, fd, EV_READ | EV_PERSIST, on_tkm, c);
     event_add(c->ev, NULL);
     c->next = hv->tkms;
     hv->tkms = c;
-    log_info("memory manager connected");
+    log_debug("TKM client connected (pid %ld)", c->pid);
     push_stats(hv, c, false);
 }
 
@@ -743,6 +886,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "vmca-hv: --node: no node named '%s' in %s\n", node, hv.cfg.path);
         return 1;
     }
+    /* Before the fabric: a second vmca-hv of this node would recreate (and
+     * so wipe) the first one's segment. */
+    if (vmca_node_lock(&hv.cfg, node, "hv", "vmca-hv", err, sizeof err) != 0) {
+        fprintf(stderr, "vmca-hv: %s\n", err);
+        return 1;
+    }
     if (hv.self->tmem_pages > HVX_HOME_PAGES_MAX) {
         fprintf(stderr, "vmca-hv: node %s: tmem_pages %llu exceeds what libhvx manages per "
                 "node (%llu)\n", node, (unsigned long long)hv.self->tmem_pages,
@@ -799,6 +948,7 @@ int main(int argc, char **argv)
         fabric_close(hv.fabric);
         return 1;
     }
+    hv.max_guests = guest_limit();
     hv.base = event_base_new();
     hv.guest_lfd = vmca_unix_listen(hv.guest_path, SOCK_SEQPACKET, err, sizeof err);
     hv.tkm_lfd = hv.guest_lfd < 0 ? -1
@@ -823,10 +973,10 @@ int main(int argc, char **argv)
         log_err("cannot install signal handlers");
         return 1;
     }
-    log_info("node %u: %llu tmem pages, generation %llu; guests at %s, TKM at %s",
+    log_info("node %u: %llu tmem pages, generation %llu; guests at %s (at most %zu), TKM at %s",
              hv.self->id, (unsigned long long)hv.self->tmem_pages,
              (unsigned long long)fabric_generation(hv.fabric, hv.self->id), hv.guest_path,
-             hv.tkm_path);
+             hv.max_guests, hv.tkm_path);
 
     event_base_dispatch(hv.base);
 

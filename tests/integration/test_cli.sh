@@ -31,6 +31,23 @@ expect 2 "mem-limit takes NODE PAGES" "$CTL_BIN" --config "$CONF" mem-limit node
 expect 2 "PAGES must be a number of pages, got '-5'" "$CTL_BIN" --config "$CONF" mem-limit node2 -5
 expect 2 "status takes no arguments" "$CTL_BIN" --config "$CONF" status now
 
+# vmca-tkm: every usage error exits 2 with its message, before connecting
+# (no hypervisor runs here) and without leaking (LeakSanitizer in build-asan).
+expect 2 "grant: 'junk' is not a block HOME:INDEX/ORDER" "$TKM_BIN" --config "$CONF" --node node1 grant 2 junk
+expect 2 "grant: '1:0' is not a block" "$TKM_BIN" --config "$CONF" --node node1 grant 2 1:0/0 1:0
+expect 2 "grant: FROM must be a node id, got 'x'" "$TKM_BIN" --config "$CONF" --node node1 grant x 1:0/0
+expect 2 "mem-limit: expected VM PAGES pairs, got '1 ...'" "$TKM_BIN" --config "$CONF" --node node1 mem-limit 1 many
+expect 2 "request: expected PAGES and a node id TO" "$TKM_BIN" --config "$CONF" --node node1 request 5 0
+expect 2 "enable: expected HOME and 0 or 1" "$TKM_BIN" --config "$CONF" --node node1 enable 1 2
+expect 2 "expected a node id, got 'me'" "$TKM_BIN" --config "$CONF" --node node1 owned me
+expect 2 "unknown command or wrong arguments: 'grant'" "$TKM_BIN" --config "$CONF" --node node1 grant 2
+expect 2 "no node named 'node9'" "$TKM_BIN" --config "$CONF" --node node9 stats
+expect 2 "expected a command" "$TKM_BIN" --config "$CONF" --node node1
+expect 1 "cannot connect to" "$TKM_BIN" --config "$CONF" --node node1 grant 2 1:0/0
+
+sed 's/address = "127.0.0.1"; port = '"${PORTS[2]}"'/address = "127.0.0.-1"; port = '"${PORTS[2]}"'/' "$CONF" > "$T/badaddr.conf"
+expect 1 "badaddr.conf:6: nodes.\[1\].address: expected an IPv4 literal of four numbers in 0..255, got \"127.0.0.-1\"" "$SLAVE_BIN" --config "$T/badaddr.conf" --node node1
+
 sed 's/port = '"$MASTER_PORT"'/port = 99999/' "$CONF" > "$T/bad.conf"
 expect 1 "bad.conf:2: master.port" "$MASTER_BIN" --config "$T/bad.conf"
 rm "$T/certs/node2.key"

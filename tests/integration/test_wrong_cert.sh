@@ -13,10 +13,17 @@ before=$(node_field node1 stats_count)
 # node4 with node2's certificate: identity differs from the claimed node.
 LOG_AS=imposter4 start_slave node4 --cert "$T/certs/node2.crt" --key "$T/certs/node2.key"
 # node1 (already connected) impersonated with node3's certificate (on
-# another peer port: the real node1 holds its own).
+# another peer port: the real node1 holds its own). The imposters of running
+# nodes come from another machine, as far as this one can tell: a copy of
+# the configuration elsewhere (the real slave's lock file is beside $CONF)
+# and no hypervisor (the real one has its memory manager).
 pick_ports 2
+mkdir "$T/elsewhere"
+cp "$CONF" "$T/elsewhere/cluster.conf"
+ln -s "$T/certs" "$T/elsewhere/certs"
+ELSEWHERE=(--config "$T/elsewhere/cluster.conf" --tkm-socket "$T/elsewhere/no-hv.sock")
 LOG_AS=imposter1 start_slave node1 --cert "$T/certs/node3.crt" --key "$T/certs/node3.key" \
-    --port "${PORTS[0]}"
+    --port "${PORTS[0]}" "${ELSEWHERE[@]}"
 wait_until 10 "master refuses node4's claim" \
     grep -q "certificate identity 'node2' differs from 'node4'" "$T/master.log"
 wait_until 10 "master refuses the node1 imposter" \
@@ -25,7 +32,7 @@ wait_until 10 "master refuses the node1 imposter" \
 # A certificate signed by another CA never gets past TLS.
 "$VMCA_SOURCE/scripts/gen-certs.sh" --out "$T/rogue" node3 >/dev/null
 LOG_AS=rogue3 start_slave node3 --cert "$T/rogue/node3.crt" --key "$T/rogue/node3.key" \
-    --port "${PORTS[1]}"
+    --port "${PORTS[1]}" "${ELSEWHERE[@]}"
 wait_until 10 "rogue CA refused" grep -q "TLS error" "$T/master.log"
 
 sleep 1

@@ -621,7 +621,7 @@ static void test_tmem_pages_too_big(void **state)
     /* ... and not fooled by strings and comments */
     struct tmp *t = *state;
     write_file(t->file, "# 99999999999\n/* 99999999999 */ cluster = \"t\"; // 99999999999\n"
-                        MASTER NODES_OPEN "  { id = 1; name = \"a\"; address = \"9999999999\"; "
+                        MASTER NODES_OPEN "  { id = 1; name = \"a\"; address = \"9999999999.example\"; "
                         "port = 1; tmem_pages = 4294967296L; location = (5); } );\n");
     struct vmca_config cfg;
     char err[1024] = "";
@@ -716,6 +716,56 @@ static void test_admin_socket_too_long(void **state)
                "expected a socket path shorter than 108 bytes after resolving");
 }
 
+/* A node address is checked at load, so a typo fails here with file:line
+ * instead of later with "cannot resolve". */
+static void expect_bad_address(void **state, const char *address, const char *expected)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             HEAD MASTER NODES_OPEN NODE_A ",\n  { id = 2; name = \"b\"; address = \"%s\"; "
+             "port = 7402; tmem_pages = 1; } " MARK "\n);\n", address);
+    expect_bad(state, text, "nodes.[1].address", expected);
+}
+
+static void test_bad_addresses(void **state)
+{
+    expect_bad_address(state, "127.0.0.-1", "expected an IPv4 literal of four numbers in 0..255, got \"127.0.0.-1\"");
+    expect_bad_address(state, "10.0.0.256", "expected an IPv4 literal of four numbers in 0..255");
+    expect_bad_address(state, "1.2.3", "expected an IPv4 literal of four numbers in 0..255");
+    expect_bad_address(state, "1..2.3.4", "expected an IPv4 literal");
+    expect_bad_address(state, "host.42", "a host name whose last label is not all digits");
+    expect_bad_address(state, "::1::2", "expected an IPv6 literal");
+    expect_bad_address(state, "fe80::1%lo", "expected an IPv6 literal");
+    expect_bad_address(state, "-host", "labels do not start with '-'");
+    expect_bad_address(state, "host-.example", "labels do not end with '-'");
+    expect_bad_address(state, "a..b", "without empty labels");
+    expect_bad_address(state, "a.b.", "without empty labels");
+    expect_bad_address(state, "under_score", "a host name of letters, digits, '-' and '.'");
+    expect_bad_address(state, "h st", "a host name of letters, digits, '-' and '.'");
+    expect_bad_address(state, "", "expected an address of 1..63 characters");
+}
+
+static void test_good_addresses(void **state)
+{
+    static const char *const good[] = {"127.0.0.1", "0.0.0.0", "::1", "fd00::a:1",
+                                       "::ffff:10.0.0.1", "localhost", "node-2.rack1.example",
+                                       "x", "1host", "a.1b"};
+    struct tmp *t = *state;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char text[1024], err[1024] = "";
+        snprintf(text, sizeof(text),
+                 HEAD MASTER NODES_OPEN NODE_A ",\n  { id = 2; name = \"b\"; address = \"%s\"; "
+                 "port = 7402; tmem_pages = 1; }\n);\n", good[i]);
+        write_file(t->file, text);
+        struct vmca_config cfg;
+        if (vmca_config_load(t->file, 0, &cfg, err, sizeof(err)) != VMCA_OK)
+            fail_msg("address \"%s\" refused: %s", good[i], err);
+        assert_string_equal(cfg.nodes[1].address, good[i]);
+        vmca_config_free(&cfg);
+        unlink(t->file);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -747,6 +797,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_location_too_long, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_socket_too_long, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_good_addresses, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
