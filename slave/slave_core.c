@@ -819,15 +819,19 @@ static void reply_grant(struct slave_core *s, const struct slave_pending *p,
     }
     /* Bounced blocks (home disabled here) go back to their homes. */
     struct vmca_block *bounced = malloc(r->n_results * sizeof *bounced);
-    size_t nb = 0;
+    size_t nb = 0, rejected = 0;
     for (size_t i = 0; bounced && i < r->n_results && i < r->n_blocks; i++) {
         if (r->results[i] == SLAVE_GRANT_BOUNCED)
             bounced[nb++] = r->blocks[i];
         else if (r->results[i] == SLAVE_GRANT_REJECTED)
-            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
-                        "grant %llu from node %u: block %zu rejected by the hypervisor",
-                        (unsigned long long)p->xfer, p->peer, i);
+            rejected++;
     }
+    /* A sender of blocks it does not hold must not flood the log. */
+    if (rejected)
+        refused(s, p->peer, VMCA__ENVELOPE__BODY_GRANT_ACK,
+                "grant %llu from node %u: %zu of %zu blocks rejected by the hypervisor "
+                "(not given to this node, or already held)", (unsigned long long)p->xfer,
+                p->peer, rejected, r->n_results);
     xfer_mark(&s->xfers, idx, p->peer_inc, p->xfer, XFER_APPLIED, r->pages);
     /* Blocks of a home whose census we already answered (it is still
      * running: the home is frozen here) would be missed by it: the sender
