@@ -41,6 +41,7 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     };
     s->next_hc_id = 1;
     s->next_req = 1;
+    s->hv_heard_ms = -1;
     if (vmca_bitmap_init(&s->enabled, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK)
         return VMCA_ERR_NOMEM;
     s->frozen_until = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof *s->frozen_until);
@@ -129,7 +130,9 @@ static void declared_failed(struct slave_core *s, bool recovery_done)
         queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, NULL, 0);
         hcall_owners(s, NULL, 0);
         s->reclaim_own = false;
-        if (s->master_up)
+        /* With the hypervisor down a registration could not be vouched
+         * for: it comes back as a new memory and joins (maybe_join). */
+        if (s->master_up && s->hv_up)
             send_register(s);
     } else {
         s->state = VMCA__NODE_STATE__NODE_RECOVERY;
@@ -277,7 +280,9 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
         keep_period_counts(&copy, &s->hv);
     hv_sample_free(&s->hv);
     s->hv = copy;
+    bool was_up = s->hv_up;
     s->hv_up = true;
+    s->hv_news = true;
     if (new_period)
         s->sample_fresh = true;
     s->hv_period = in->period;
@@ -299,8 +304,8 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     }
     if (in->generation)
         s->hv_generation = in->generation;
-    if (first)
-        maybe_join(s);
+    if (first || !was_up)
+        maybe_join(s); /* an Inactive node waits for its hypervisor to join */
     if (in->fenced && vmca_state_member(s->state))
         declared_failed(s, false);
     return VMCA_OK;
@@ -310,6 +315,11 @@ void slave_core_on_hv_down(struct slave_core *s)
 {
     hv_sample_free(&s->hv);
     s->hv_up = false;
+    s->hv_news = false;
+    if (vmca_state_member(s->state))
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "hypervisor down: no statistics to the master until it is back (the "
+                    "master declares this node failed)");
     s->hv_period = 0; /* a restarted hypervisor counts its periods from 1 again */
 }
 
@@ -383,6 +393,21 @@ static void home_pages(const struct slave_pages *in, size_t n, Vmca__HomePages *
     }
 }
 
+int64_t slave_core_hv_silence_ms(const struct vmca_config *cfg)
+{
+    int64_t half = (int64_t)cfg->timing.failure_timeout_ms / 2;
+    int64_t two = 2 * (int64_t)cfg->timing.stats_interval_ms;
+    return half > two ? half : two;
+}
+
+/* Whether the hypervisor answers, so that our Statistics may vouch for the
+ * node: it is connected and has said something recently. */
+static bool hv_answers(const struct slave_core *s, int64_t now_ms)
+{
+    return s->hv_up && (s->hv_news || (s->hv_heard_ms >= 0 &&
+                                        now_ms - s->hv_heard_ms <= slave_core_hv_silence_ms(s->cfg)));
+}
+
 static void send_statistics(struct slave_core *s)
 {
     const struct slave_hv_sample *hv = &s->hv;
@@ -453,6 +478,27 @@ out:
     free(vsp);
 }
 
+/* Statistics, if the hypervisor answers; else none (said once per
+ * silence): the master must not count a node whose hypervisor is down or
+ * hung as alive. */
+static void vouch_statistics(struct slave_core *s, int64_t now_ms)
+{
+    if (!hv_answers(s, now_ms)) {
+        if (!s->hv_silent_logged && s->hv_up)
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                        "hypervisor silent for %lld ms: no statistics to the master until it "
+                        "answers (the master declares this node failed)",
+                        (long long)(now_ms - s->hv_heard_ms));
+        s->hv_silent_logged = true;
+        return;
+    }
+    if (s->hv_silent_logged)
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                    "hypervisor answers again: statistics resume");
+    s->hv_silent_logged = false;
+    send_statistics(s);
+}
+
 /* An Inactive node joins when both the master and its hypervisor are up. */
 static void maybe_join(struct slave_core *s)
 {
@@ -477,7 +523,7 @@ void slave_core_on_master_up(struct slave_core *s, int64_t now_ms)
     } else if (s->state == VMCA__NODE_STATE__NODE_RECOVERY) {
         send_invalidate(s);
     } else {
-        send_statistics(s);
+        vouch_statistics(s, now_ms);
         s->next_stats_ms = now_ms + s->cfg->timing.stats_interval_ms;
         if (s->state == VMCA__NODE_STATE__NODE_LEAVING)
             send_leave_req(s);
@@ -1280,6 +1326,7 @@ static void owned_changed(struct slave_core *s, const struct slave_pending *p,
 void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r,
                             int64_t now_ms)
 {
+    s->hv_heard_ms = now_ms;
     for (size_t i = 0; i < s->n_pend; i++) {
         if (s->pend[i].id != r->id)
             continue;
@@ -1458,7 +1505,7 @@ static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t n
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                         "registered: now active, %zu nodes enabled",
                         vmca_bitmap_count(&s->enabled));
-            send_statistics(s);
+            vouch_statistics(s, now_ms);
             s->next_stats_ms = now_ms + s->cfg->timing.stats_interval_ms;
         }
     }
@@ -1519,6 +1566,10 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
 
 void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
 {
+    if (s->hv_news) {
+        s->hv_news = false;
+        s->hv_heard_ms = now_ms;
+    }
     int64_t patience = 5 * (int64_t)s->cfg->timing.stats_interval_ms;
     if (now_ms >= s->next_resend_ms) {
         /* Unacknowledged transfers go out again (the receiver dedups). */
@@ -1558,6 +1609,6 @@ void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
         return;
     if (now_ms < s->next_stats_ms)
         return;
-    send_statistics(s);
+    vouch_statistics(s, now_ms);
     s->next_stats_ms = now_ms + s->cfg->timing.stats_interval_ms;
 }
