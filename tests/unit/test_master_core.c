@@ -16,6 +16,7 @@ struct fixture {
     struct vmca_config cfg;
     struct master_core m;
     int warnings;
+    int64_t now;                      /* the audit's clock */
 };
 
 static void count_log(void *arg, enum vmca_log_level level, const char *msg)
@@ -646,7 +647,7 @@ static void test_rebuild_window_adopts(void **state)
 
 static enum audit_verdict verdict(struct fixture *f, struct audit_report *r)
 {
-    assert_int_equal(audit_run(&f->m, r), 0);
+    assert_int_equal(audit_run(&f->m, f->now, r), 0);
     return r->verdict;
 }
 
@@ -700,10 +701,37 @@ static void test_audit(void **state)
     stats_owned(f, 2, n2, 2, 0, 1500, 1500, 2500);
     assert_int_equal(verdict(f, &r), AUDIT_BALANCED);
     audit_report_free(&r);
-    /* A member gone silent: not at rest (its pages are not accounted). */
+    /* A member gone: not at rest (its pages are not accounted), and the
+     * audit says what is down rather than a leak. */
     master_core_on_disconnect(&f->m, 3, 2600);
     assert_int_equal(verdict(f, &r), AUDIT_NOT_AT_REST);
     assert_int_equal(r.unreported, 1);
+    assert_int_equal(r.n_down, 1);
+    assert_int_equal(r.down[0].node, 3);
+    assert_int_equal(r.down[0].why, AUDIT_DOWN_DISCONNECTED);
+    audit_report_free(&r);
+    /* Connected but silent (issue 9: a hung slave, or its hypervisor down:
+     * it stops its Statistics). Node 3 last reported at 2300. */
+    master_core_on_connect(&f->m, 3, 13, 2700);
+    int64_t interval = f->cfg.timing.stats_interval_ms;
+    f->now = 2300 + 2 * interval;
+    stats_owned(f, 1, n1, 1, 0, 1000, UINT64_MAX, f->now);
+    stats_owned(f, 2, n2, 2, 0, 1500, 1500, f->now);
+    assert_int_equal(verdict(f, &r), AUDIT_BALANCED);      /* within two intervals */
+    audit_report_free(&r);
+    f->now++;
+    assert_int_equal(verdict(f, &r), AUDIT_NOT_AT_REST);
+    assert_int_equal(r.n_down, 1);
+    assert_int_equal(r.down[0].node, 3);
+    assert_int_equal(r.down[0].why, AUDIT_DOWN_SILENT);
+    assert_int_equal(r.down[0].silent_ms, 2 * interval + 1);
+    audit_report_free(&r);
+    /* Declared failed: its recovery is what is going on. */
+    master_core_on_tick(&f->m, 2300 + (int64_t)f->cfg.timing.failure_timeout_ms);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_RECOVERY);
+    assert_int_equal(verdict(f, &r), AUDIT_NOT_AT_REST);
+    assert_int_equal(r.n_down, 1);
+    assert_int_equal(r.down[0].why, AUDIT_DOWN_RECOVERY);
     audit_report_free(&r);
 }
 
