@@ -443,6 +443,12 @@ void master_core_on_tick(struct master_core *m, int64_t now_ms)
 {
     if (m->first_ms < 0)
         m->first_ms = now_ms;
+    if (!m->rebuilt && !master_core_rebuilding(m, now_ms)) {
+        m->rebuilt = true;
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
+                    "table rebuild window over after %lld ms: nodes join by Register only",
+                    (long long)(now_ms - m->first_ms));
+    }
     check_flows(m, now_ms);
     int64_t every = 5 * (int64_t)m->cfg->timing.stats_interval_ms;
     for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++)
@@ -822,8 +828,10 @@ void master_core_on_connect(struct master_core *m, uint32_t node,
     n->connected = true;
     n->check_enabled = true;
     resend_flows(m, n, now_ms);
-    if (n->incarnation != incarnation)
+    if (n->refused_inc != incarnation) {
+        n->refused_inc = incarnation;
         n->refused_logged = 0; /* a new life gets its own log lines */
+    }
 }
 
 void master_core_on_disconnect(struct master_core *m, uint32_t node, int64_t now_ms)

@@ -26,6 +26,7 @@ struct master_node {
     uint64_t total_pages;             /* from the last Statistics */
     uint64_t free_pages;
     uint32_t refused_logged;          /* bit per refusal reason, log once */
+    uint64_t refused_inc;             /* ... for this life (from its connection) */
     /* From the last Statistics: */
     uint64_t own_pages;               /* pages of its own home it owns */
     bool holds_foreign;               /* owns pages of another home */
@@ -84,6 +85,7 @@ struct master_core {
     void *log_arg;
     struct master_flow flows[MASTER_MAX_FLOWS];
     size_t unheard;                   /* nodes not heard of since we started */
+    bool rebuilt;                     /* the rebuild window is over (logged) */
     int64_t first_ms;                 /* first event seen (-1 none): members
                                          get a failure timeout to report
                                          before any flow completes */

@@ -1489,6 +1489,9 @@ static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t n
     }
     for (size_t i = 0; i < en->n_nodes; i++) {
         uint32_t x = en->nodes[i];
+        if (x != s->self->id && en->enable != vmca_bitmap_test(&s->enabled, x))
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO, "enable-node: %s pages of node %u",
+                        en->enable ? "accepting" : "refusing", x);
         if (en->enable) {
             vmca_bitmap_set(&s->enabled, x);
             vmca_bitmap_clear(&s->invalidated, x);
