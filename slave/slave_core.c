@@ -130,10 +130,14 @@ static void declared_failed(struct slave_core *s, bool recovery_done)
         queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, NULL, 0);
         hcall_owners(s, NULL, 0);
         s->reclaim_own = false;
-        /* With the hypervisor down a registration could not be vouched
-         * for: it comes back as a new memory and joins (maybe_join). */
-        if (s->master_up && s->hv_up)
+        /* With the hypervisor down or silent a registration could not be
+         * vouched for (and our own pages not taken back): register once it
+         * answers (a hypervisor that restarted is a new memory and goes
+         * through maybe_join's recovery first). */
+        if (s->master_up && s->hv_up && !s->hv_silent_logged)
             send_register(s);
+        else
+            s->join_deferred = true;
     } else {
         s->state = VMCA__NODE_STATE__NODE_RECOVERY;
         if (s->master_up)
@@ -304,6 +308,12 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
     }
     if (in->generation)
         s->hv_generation = in->generation;
+    if (s->join_deferred && s->state == VMCA__NODE_STATE__NODE_INACTIVE) {
+        s->join_deferred = false;
+        s->hv_silent_logged = false; /* it answers */
+        if (s->master_up && was_up)
+            send_register(s); /* the same memory: its recovery is over */
+    }
     if (first || !was_up)
         maybe_join(s); /* an Inactive node waits for its hypervisor to join */
     if (in->fenced && vmca_state_member(s->state))
@@ -804,6 +814,9 @@ static int on_grant_ack(struct slave_core *s, uint32_t from, const Vmca__GrantAc
     return VMCA_OK;
 }
 
+static void census_add(struct slave_core *s, struct vmca_block b, uint32_t owner);
+static void census_finish(struct slave_core *s);
+
 static void reply_request(struct slave_core *s, const struct slave_pending *p,
                           const struct slave_hv_reply *r)
 {
@@ -811,9 +824,19 @@ static void reply_request(struct slave_core *s, const struct slave_pending *p,
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "cannot serve node %u (req %llu): the hypervisor gave no pages (%d)",
                     p->peer, (unsigned long long)p->req, r->status);
+        if (s->census.running && s->census.finish_waits)
+            census_finish(s);
         return;
     }
     transfer(s, p->peer, p->req, r->blocks, r->n_blocks);
+    struct slave_census *c = &s->census;
+    if (c->running) {
+        for (size_t b = 0; b < r->n_blocks; b++)
+            if (vmca_gfn_home(r->blocks[b].gfn) == s->self->id)
+                census_add(s, r->blocks[b], p->peer);
+        if (c->finish_waits)
+            census_finish(s);
+    }
 }
 
 static void reply_grant(struct slave_core *s, const struct slave_pending *p,
@@ -1042,6 +1065,13 @@ static void census_end(struct slave_core *s)
 static void census_finish(struct slave_core *s)
 {
     struct slave_census *c = &s->census;
+    /* A Request hypercall queued before the freeze may still give pages of
+     * ours away (a slow or stopped hypervisor answers late): reclaiming now
+     * would take back pages that are about to be in transit. Finish once
+     * it is answered (reply_request adds what it gave). */
+    c->finish_waits = s->requesting > 0;
+    if (c->finish_waits)
+        return;
     /* Recent handovers are reported conservatively (the receiver may have
      * lost them since): one more census once they are forgotten takes back
      * what this one had to leave. */
@@ -1067,6 +1097,7 @@ static void census_start(struct slave_core *s, const uint32_t *members, size_t n
     c->running = true;
     c->invalidates_at_start = s->invalidates;
     c->followup = followup;
+    c->finish_waits = false;
     c->started_ms = now_ms;
     c->n = 0;
     /* Our own pages stop circulating first (hypercalls run in order). */

@@ -78,6 +78,8 @@ struct slave_census {
     bool running;
     uint64_t invalidates_at_start;     /* s->invalidates when this round began */
     bool followup;                     /* this round is the follow-up of another */
+    bool finish_waits;                 /* every answer is in, but a Request hypercall
+                                          made before the freeze is unanswered */
     int64_t started_ms;
     struct vmca_bitmap waiting;        /* peers that have not answered */
     struct vmca_block *held;
@@ -131,7 +133,9 @@ struct slave_core {
     bool hv_news;                      /* a sample arrived since the last tick */
     int64_t hv_heard_ms;               /* last sample (stamped at the tick after
                                           it) or hypercall reply; -1 none */
-    bool hv_silent_logged;             /* said once that we stopped vouching */
+    bool hv_silent_logged;             /* stopped vouching (said once) */
+    bool join_deferred;                /* recovered while the hypervisor was down or
+                                          silent: register once it answers */
     struct vmca_outbox out;
     vmca_log_fn log;
     void *log_arg;
