@@ -99,7 +99,7 @@ static bool parse_block(const struct vmca_config *cfg, const char *s, struct vmc
     int n = sscanf(s, "%15[0-9]:%23[0-9]/%7[0-9]@%23[0-9]", home_s, index_s, order_s, gen_s);
     if (n < 3)
         return false;
-    char tail[64];
+    char tail[96];
     snprintf(tail, sizeof tail, "%s:%s/%s%s%s", home_s, index_s, order_s, n == 4 ? "@" : "",
              n == 4 ? gen_s : "");
     uint64_t home, index, order, gen;
