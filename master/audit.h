@@ -25,6 +25,21 @@ struct audit_home {
     uint64_t pages;          /* the home's pages; 0 when it is not a member */
 };
 
+/* A node the audit cannot count on: what is down, so that a missing home
+ * is not taken for a leak. */
+enum audit_down_why {
+    AUDIT_DOWN_RECOVERY,     /* declared failed: recovery in progress */
+    AUDIT_DOWN_SILENT,       /* a member whose Statistics stopped (the node or its
+                                hypervisor is down or hung) */
+    AUDIT_DOWN_DISCONNECTED, /* a member with no connection */
+};
+
+struct audit_down {
+    uint32_t node;
+    enum audit_down_why why;
+    int64_t silent_ms;       /* since its last Statistics; -1 none yet */
+};
+
 struct audit_targets {
     uint32_t node;
     uint64_t sum, owned;
@@ -35,17 +50,23 @@ struct audit_report {
     size_t flows;            /* leaves and recoveries in progress */
     uint64_t pending;        /* transfers in transit, and page moves not yet in
                                 a member's figures (Statistics.unsettled) */
-    size_t unreported;       /* members not connected or without Statistics */
+    size_t unreported;       /* members not connected or without recent Statistics */
+    struct audit_down *down; /* nodes down (each also makes the audit not at rest) */
+    size_t n_down;
     struct audit_home *homes;     /* member homes, then others held */
     size_t n_homes;
     struct audit_targets *targets; /* members with targets set */
     size_t n_targets;
 };
 
-/* Fills r (free with audit_report_free). Returns 0 or VMCA_ERR_NOMEM. */
-int audit_run(const struct master_core *m, struct audit_report *r);
+/* Fills r (free with audit_report_free) at time now_ms: a member whose
+ * last Statistics are more than two statistics intervals old is silent.
+ * Returns 0 or VMCA_ERR_NOMEM. */
+int audit_run(const struct master_core *m, int64_t now_ms, struct audit_report *r);
 void audit_report_free(struct audit_report *r);
 
 const char *audit_verdict_name(enum audit_verdict v);
+/* One word: "recovery", "silent", "disconnected". */
+const char *audit_down_name(enum audit_down_why why);
 
 #endif

@@ -18,6 +18,9 @@ enum refusal {
     REFUSE_GRANT_ANY,
     REFUSE_LEAVE,
     REFUSE_RECOVERING,
+    REFUSE_STATS_UNKNOWN,
+    REFUSE_LEAVE_STATE,
+    REFUSE_REGISTER_LEAVING,
 };
 
 const char *vmca_state_name(Vmca__NodeState s)
@@ -37,6 +40,13 @@ static void mark_heard(struct master_core *m, struct master_node *n)
         n->heard = true;
         m->unheard--;
     }
+}
+
+bool master_core_rebuilding(const struct master_core *m, int64_t now_ms)
+{
+    int64_t window = (int64_t)m->cfg->timing.failure_timeout_ms +
+                     (int64_t)m->cfg->timing.reconnect_max_ms;
+    return m->first_ms < 0 || now_ms - m->first_ms < window;
 }
 
 static struct master_node *node_by_id(const struct master_core *m, uint32_t id)
@@ -65,7 +75,7 @@ int master_core_init(struct master_core *m, const struct vmca_config *cfg,
         m->nodes[i].cfg = &cfg->nodes[i];
         m->nodes[i].state = VMCA__NODE_STATE__NODE_INACTIVE;
         m->nodes[i].last_stats_ms = -1;
-        m->nodes[i].down_since_ms = -1;
+        m->nodes[i].member_since_ms = -1;
         m->nodes[i].census_asked_ms = -1;
         m->index[cfg->nodes[i].id] = (uint16_t)(i + 1);
     }
@@ -219,6 +229,11 @@ static int on_register(struct master_core *m, struct master_node *n,
         announce_join(m, n);
         return VMCA_OK;
     }
+    if (n->state == VMCA__NODE_STATE__NODE_LEAVING && n->incarnation == env->incarnation)
+        /* The table allows Register only from an Inactive node; the same
+         * life of a leaving node has no reason to send one. */
+        return refuse(m, n, REFUSE_REGISTER_LEAVING, VMCA_ERR_STATE,
+                      "node is leaving (this life registered already)", "register");
     if (vmca_state_member(n->state)) {
         /* A new life of a member: it crashed and rebooted. */
         start_recovery(m, n, now_ms, "restarted without leaving");
@@ -233,6 +248,8 @@ static int on_register(struct master_core *m, struct master_node *n,
     n->targets_set = 0;
     n->last_stats_ms = -1;
     n->state = VMCA__NODE_STATE__NODE_ACTIVE;
+    n->member_since_ms = now_ms;
+    n->recovered = false;
     n->incarnation = env->incarnation;
     n->local_pages = reg->local_pages;
     n->refused_logged = 0;
@@ -334,6 +351,8 @@ static void check_flows(struct master_core *m, int64_t now_ms)
         if (!all)
             continue;
         r->state = VMCA__NODE_STATE__NODE_INACTIVE;
+        if (leaving)
+            r->left_inc = r->incarnation;
         m->flows[f].node = 0;
         Vmca__LeaveNotify ln = VMCA__LEAVE_NOTIFY__INIT;
         Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
@@ -415,6 +434,7 @@ static void start_recovery(struct master_core *m, struct master_node *r, int64_t
                     r->cfg->id, r->cfg->name, why, vmca_state_name(r->state));
     r->state = VMCA__NODE_STATE__NODE_RECOVERY;
     r->recovered_inc = r->incarnation;
+    r->recovered = true;
     broadcast_flow(m, r);
     check_flows(m, now_ms);
 }
@@ -423,6 +443,12 @@ void master_core_on_tick(struct master_core *m, int64_t now_ms)
 {
     if (m->first_ms < 0)
         m->first_ms = now_ms;
+    if (!m->rebuilt && !master_core_rebuilding(m, now_ms)) {
+        m->rebuilt = true;
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
+                    "table rebuild window over after %lld ms: nodes join by Register only",
+                    (long long)(now_ms - m->first_ms));
+    }
     check_flows(m, now_ms);
     int64_t every = 5 * (int64_t)m->cfg->timing.stats_interval_ms;
     for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++)
@@ -433,16 +459,32 @@ void master_core_on_tick(struct master_core *m, int64_t now_ms)
     int64_t timeout = m->cfg->timing.failure_timeout_ms;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         struct master_node *n = &m->nodes[i];
-        if (n->connected || n->down_since_ms < 0 || !vmca_state_member(n->state))
+        if (!vmca_state_member(n->state))
             continue;
-        int64_t last = n->last_stats_ms > n->down_since_ms ? n->last_stats_ms : n->down_since_ms;
-        if (now_ms - last < timeout)
+        /* A member's Statistics are its proof of life: a slave sends them
+         * only while it and its hypervisor run (slave_core.h), so an open
+         * connection alone says nothing (the slave may be stopped, or its
+         * hypervisor down or hung). */
+        int64_t last = n->last_stats_ms > n->member_since_ms ? n->last_stats_ms
+                                                             : n->member_since_ms;
+        if (last < 0 || now_ms - last < timeout)
             continue;
-        /* Fence first: a node that is only cut off must not touch pages
-         * that get new owners. */
+        /* Fence first: a node that is only cut off or hung must not touch
+         * pages that get new owners. */
         queue_fence(m, n->cfg->id, true);
-        start_recovery(m, n, now_ms, "failed (no connection, no statistics)");
+        start_recovery(m, n, now_ms,
+                       n->connected ? "failed (connection open, but no statistics)"
+                                    : "failed (no connection, no statistics)");
     }
+}
+
+static void send_leave_notify(struct master_core *m, const struct master_node *n)
+{
+    Vmca__LeaveNotify ln = VMCA__LEAVE_NOTIFY__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_LEAVE_NOTIFY;
+    env.leave_notify = &ln;
+    vmca_outbox_send(&m->out, n->cfg->id, &env);
 }
 
 /* Leave-Req: R -> Leaving, Force-Return(R) to every other member. A
@@ -453,6 +495,23 @@ static int on_leave_req(struct master_core *m, struct master_node *n, const Vmca
     if (n->state == VMCA__NODE_STATE__NODE_RECOVERY)
         return refuse(m, n, REFUSE_LEAVE, VMCA_ERR_STATE, "node is recovering", "leave-req");
     if (n->state == VMCA__NODE_STATE__NODE_INACTIVE) {
+        /* Only a Leaving node re-sending its Leave-Req to a restarted master
+         * may start from Inactive here: within the rebuild window, and not
+         * a life this master recovered. */
+        if (n->left_inc && env->incarnation == n->left_inc) {
+            /* Its leave is over; the Leave-Notify was lost (a dropped
+             * connection): say it again, change nothing. */
+            send_leave_notify(m, n);
+            return VMCA_OK;
+        }
+        if (n->recovered)
+            return refuse(m, n, REFUSE_LEAVE_STATE, VMCA_ERR_STATE,
+                          "this life of the node was recovered: it must register anew",
+                          "leave-req");
+        if (!master_core_rebuilding(m, now_ms))
+            return refuse(m, n, REFUSE_LEAVE_STATE, VMCA_ERR_STATE,
+                          "node is not a member (inactive; the rebuild window is over)",
+                          "leave-req");
         n->incarnation = env->incarnation;  /* a restarted master learns it here */
         if (!n->local_pages)
             n->local_pages = n->cfg->tmem_pages;
@@ -460,9 +519,13 @@ static int on_leave_req(struct master_core *m, struct master_node *n, const Vmca
     if (start_flow(m, n, now_ms) < 0)
         return refuse(m, n, REFUSE_LEAVE, VMCA_ERR_STATE, "too many flows in progress",
                       "leave-req");
+    if (!n->incarnation)
+        n->incarnation = env->incarnation; /* adopted silently: its life is known now */
     if (n->state != VMCA__NODE_STATE__NODE_LEAVING)
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "node %u (%s) leaving: %s -> leaving",
                     n->cfg->id, n->cfg->name, vmca_state_name(n->state));
+    if (n->state == VMCA__NODE_STATE__NODE_INACTIVE)
+        n->member_since_ms = now_ms;
     n->state = VMCA__NODE_STATE__NODE_LEAVING;
     broadcast_flow(m, n);
     check_flows(m, now_ms);
@@ -561,13 +624,16 @@ static int on_statistics(struct master_core *m, struct master_node *n,
                          const Vmca__Envelope *env, int64_t now_ms)
 {
     const Vmca__Statistics *st = env->statistics;
+    bool rebuilding = master_core_rebuilding(m, now_ms);
     if (n->state == VMCA__NODE_STATE__NODE_INACTIVE) {
-        if (st->state == VMCA__NODE_STATE__NODE_LEAVING)
-            return VMCA_OK; /* its Leave-Req (re-sent after our restart) follows */
-        if (st->state != VMCA__NODE_STATE__NODE_ACTIVE)
+        if (st->state != VMCA__NODE_STATE__NODE_ACTIVE &&
+            st->state != VMCA__NODE_STATE__NODE_LEAVING)
             return refuse(m, n, REFUSE_STATS_STATE, VMCA_ERR_STATE,
                           "node is not registered", "statistics");
-        if (n->recovered_inc && env->incarnation == n->recovered_inc) {
+        if (st->state == VMCA__NODE_STATE__NODE_LEAVING && n->left_inc &&
+            env->incarnation == n->left_inc)
+            return VMCA_OK; /* its leave is over: its Leave-Req gets Leave-Notify again */
+        if (n->recovered) {
             /* A node we recovered (declared failed while it was alive, e.g.
              * partitioned) still believes it is a member: tell it. */
             Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
@@ -579,8 +645,19 @@ static int on_statistics(struct master_core *m, struct master_node *n,
                           "this life of the node was recovered: it must register anew",
                           "statistics");
         }
+        /* A node's own word on its state is taken only while a restarted
+         * master rebuilds its table; after that, a node this master does
+         * not hold as a member is not one (it registers, or it is a node
+         * that claims what it has no right to: nothing changes). */
+        if (!rebuilding)
+            return refuse(m, n, REFUSE_STATS_UNKNOWN, VMCA_ERR_STATE,
+                          "node is not a member (inactive; the rebuild window is over)",
+                          "statistics");
+        if (st->state == VMCA__NODE_STATE__NODE_LEAVING)
+            return VMCA_OK; /* its Leave-Req (re-sent after our restart) follows */
         /* Master restart: an Active node tells us so; adopt it. */
         n->state = VMCA__NODE_STATE__NODE_ACTIVE;
+        n->member_since_ms = now_ms;
         n->incarnation = env->incarnation;
         n->local_pages = n->cfg->tmem_pages;
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
@@ -590,15 +667,17 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         join_flows(m, n);
     }
     /* After a master restart, members still list nodes we have not heard
-     * from: they are members too (silent ones), so failure detection runs. */
-    for (size_t i = 0; m->unheard && i < m->cfg->n_nodes; i++) {
+     * from: they are members too (silent ones), so failure detection runs.
+     * Only while rebuilding: later, a member's word cannot make another
+     * node a member. */
+    for (size_t i = 0; rebuilding && m->unheard && i < m->cfg->n_nodes; i++) {
         struct master_node *x = &m->nodes[i];
         if (x != n && !x->heard && x->state == VMCA__NODE_STATE__NODE_INACTIVE &&
             stats_enables(st, x->cfg->id)) {
             mark_heard(m, x);
             x->state = VMCA__NODE_STATE__NODE_ACTIVE;
             x->local_pages = x->cfg->tmem_pages;
-            x->down_since_ms = now_ms;
+            x->member_since_ms = now_ms;
             vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
                         "node %u (%s) is a member by node %u's statistics but silent: "
                         "active until it reports or times out", x->cfg->id, x->cfg->name,
@@ -607,6 +686,8 @@ static int on_statistics(struct master_core *m, struct master_node *n,
             join_flows(m, x);
         }
     }
+    if (!n->incarnation && vmca_state_member(n->state))
+        n->incarnation = env->incarnation; /* adopted silently: its life is known now */
     if (n->check_enabled && n->state == VMCA__NODE_STATE__NODE_ACTIVE) {
         n->check_enabled = false;
         enable_missing(m, n, st);
@@ -745,18 +826,18 @@ void master_core_on_connect(struct master_core *m, uint32_t node,
      * node that other members list but that stays silent must still be
      * adopted as a member (failure detection, census). */
     n->connected = true;
-    n->down_since_ms = -1;
     n->check_enabled = true;
     resend_flows(m, n, now_ms);
-    if (n->incarnation != incarnation)
+    if (n->refused_inc != incarnation) {
+        n->refused_inc = incarnation;
         n->refused_logged = 0; /* a new life gets its own log lines */
+    }
 }
 
 void master_core_on_disconnect(struct master_core *m, uint32_t node, int64_t now_ms)
 {
     struct master_node *n = node_by_id(m, node);
-    if (n) {
+    (void)now_ms; /* liveness counts Statistics, not connections */
+    if (n)
         n->connected = false;
-        n->down_since_ms = now_ms;
-    }
 }

@@ -26,6 +26,7 @@ struct master_node {
     uint64_t total_pages;             /* from the last Statistics */
     uint64_t free_pages;
     uint32_t refused_logged;          /* bit per refusal reason, log once */
+    uint64_t refused_inc;             /* ... for this life (from its connection) */
     /* From the last Statistics: */
     uint64_t own_pages;               /* pages of its own home it owns */
     bool holds_foreign;               /* owns pages of another home */
@@ -35,12 +36,17 @@ struct master_node {
     bool census_owed_logged;          /* ... and we said so once */
     int64_t census_asked_ms;          /* last census trigger sent; -1 never */
     uint64_t flow_clear;              /* bit f: clear of flow f's node (below) */
-    int64_t down_since_ms;            /* connection lost at; -1 connected/never */
+    int64_t member_since_ms;          /* became a member of this master's table
+                                         (registered or adopted); -1 never */
     bool heard;                       /* reported its state since we started (a
                                          connection alone does not count) */
     bool check_enabled;               /* reconnected: compare its enabled set */
     uint64_t mem_cap;                 /* Mem-Limit given by the operator, 0 none */
     uint64_t recovered_inc;           /* the incarnation we last recovered */
+    uint64_t left_inc;                /* the incarnation whose leave we completed */
+    bool recovered;                   /* recovered by this master and not
+                                         registered since (its incarnation may
+                                         be unknown: a silent member) */
     /* For the audit, from the last Statistics: pages owned per home, and
      * the per-VM targets that are set (sum; targets_set 0: none). */
     struct master_owned {
@@ -79,6 +85,7 @@ struct master_core {
     void *log_arg;
     struct master_flow flows[MASTER_MAX_FLOWS];
     size_t unheard;                   /* nodes not heard of since we started */
+    bool rebuilt;                     /* the rebuild window is over (logged) */
     int64_t first_ms;                 /* first event seen (-1 none): members
                                          get a failure timeout to report
                                          before any flow completes */
@@ -103,9 +110,12 @@ void master_core_on_disconnect(struct master_core *m, uint32_t node, int64_t now
 int master_core_on_message(struct master_core *m, uint32_t node,
                            const Vmca__Envelope *env, int64_t now_ms);
 
-/* Timer: failure detection. A node whose connection is gone and that sent
- * no Statistics for timing.failure_timeout_ms is fenced and recovered
- * (Invalidate to all). Call at least every few hundred ms. */
+/* Timer: failure detection. A member (Active or Leaving) whose Statistics
+ * have not arrived for timing.failure_timeout_ms (counted from its last
+ * Statistics, or from when it became a member of this table) is fenced and
+ * recovered (Invalidate to all), whether or not its connection is open: a
+ * hung slave, or one whose hypervisor is down or hung (it stops sending
+ * Statistics then), is failed. Call at least every few hundred ms. */
 void master_core_on_tick(struct master_core *m, int64_t now_ms);
 
 /* The operator caps the pages `node` keeps for its own VMs (0 lifts the
@@ -115,6 +125,13 @@ void master_core_on_tick(struct master_core *m, int64_t now_ms);
  * Active) with the reason in err. */
 int master_core_mem_limit(struct master_core *m, uint32_t node, uint64_t pages, char *err,
                           size_t errlen);
+
+/* Whether the master is still rebuilding its table after its start: the
+ * first timing.failure_timeout_ms + timing.reconnect_max_ms (every live
+ * slave reconnects within the reconnect cap and reports at once). Only
+ * then is a node adopted from its own Statistics or Leave-Req, or from
+ * members' Statistics listing it as enabled. */
+bool master_core_rebuilding(const struct master_core *m, int64_t now_ms);
 
 /* Hands the queued fencing actions to the caller (free() the array). */
 struct master_fence *master_core_take_fences(struct master_core *m, size_t *n);

@@ -158,7 +158,7 @@ static const struct vmca_conn_cbs conn_cbs = {
 static void admin_audit(struct master_shell *sh, struct evbuffer *out)
 {
     struct audit_report r;
-    if (audit_run(&sh->core, &r) != VMCA_OK) {
+    if (audit_run(&sh->core, vmca_now_ms(), &r) != VMCA_OK) {
         evbuffer_add_printf(out, "error out of memory\n");
         return;
     }
@@ -169,6 +169,10 @@ static void admin_audit(struct master_shell *sh, struct evbuffer *out)
         evbuffer_add_printf(out, "home %u %llu %llu\n", r.homes[i].home,
                             (unsigned long long)r.homes[i].owned,
                             (unsigned long long)r.homes[i].pages);
+    for (size_t i = 0; i < r.n_down; i++)
+        evbuffer_add_printf(out, "down %u %s %s %lld\n", r.down[i].node,
+                            master_core_node(&sh->core, r.down[i].node)->cfg->name,
+                            audit_down_name(r.down[i].why), (long long)r.down[i].silent_ms);
     for (size_t i = 0; i < r.n_targets; i++)
         evbuffer_add_printf(out, "targets %u %llu %llu\n", r.targets[i].node,
                             (unsigned long long)r.targets[i].sum,

@@ -41,6 +41,7 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     };
     s->next_hc_id = 1;
     s->next_req = 1;
+    s->hv_heard_ms = -1;
     if (vmca_bitmap_init(&s->enabled, (size_t)VMCA_NODE_MAX + 1) != VMCA_OK)
         return VMCA_ERR_NOMEM;
     s->frozen_until = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof *s->frozen_until);
@@ -103,6 +104,19 @@ static void send_invalidate(struct slave_core *s)
     send_to_master(s, &env);
 }
 
+/* Takes our own pages back and registers once the hypervisor has answered
+ * (hypercalls run in order: the Invalidates queued before ran first). A
+ * stopped or slow hypervisor must not be a member again while it still
+ * holds claims the homes have taken back since. */
+static void reclaim_then_register(struct slave_core *s)
+{
+    queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, NULL, 0);
+    hcall_owners(s, NULL, 0);
+    expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_RECLAIM, .peer = s->self->id});
+    s->register_after_hc = s->next_hc_id - 1;
+    s->reclaim_own = false;
+}
+
 /* We were declared failed while alive (fenced, or the master says we were
  * recovered): our claims on other homes were reclaimed by them and ours
  * were dropped by the members. Forget all of it; once the recovery is over
@@ -126,11 +140,7 @@ static void declared_failed(struct slave_core *s, bool recovery_done)
     s->out.incarnation++; /* a new life */
     if (recovery_done) {
         s->state = VMCA__NODE_STATE__NODE_INACTIVE;
-        queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, NULL, 0);
-        hcall_owners(s, NULL, 0);
-        s->reclaim_own = false;
-        if (s->master_up)
-            send_register(s);
+        reclaim_then_register(s);
     } else {
         s->state = VMCA__NODE_STATE__NODE_RECOVERY;
         if (s->master_up)
@@ -149,6 +159,7 @@ static void node_crashed(struct slave_core *s)
     vmca_bitmap_clear_all(&s->returning);
     vmca_bitmap_clear_all(&s->return_pending);
     s->n_pend = 0;
+    s->register_after_hc = 0;
     s->requesting = 0; /* their replies will not come */
     s->grant_any_req = 0;
     if (s->state == VMCA__NODE_STATE__NODE_INACTIVE)
@@ -291,7 +302,9 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
         keep_period_counts(&copy, &s->hv);
     hv_sample_free(&s->hv);
     s->hv = copy;
+    bool was_up = s->hv_up;
     s->hv_up = true;
+    s->hv_news = true;
     if (new_period)
         s->sample_fresh = true;
     s->hv_period = in->period;
@@ -329,8 +342,8 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
         s->reclaim_own = true;
         s->earlier_life = true;
     }
-    if (first)
-        maybe_join(s);
+    if (first || !was_up)
+        maybe_join(s); /* an Inactive node waits for its hypervisor to join */
     if (in->fenced && vmca_state_member(s->state))
         declared_failed(s, false);
     return VMCA_OK;
@@ -340,6 +353,11 @@ void slave_core_on_hv_down(struct slave_core *s)
 {
     hv_sample_free(&s->hv);
     s->hv_up = false;
+    s->hv_news = false;
+    if (vmca_state_member(s->state))
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "hypervisor down: no statistics to the master until it is back (the "
+                    "master declares this node failed)");
     s->hv_period = 0; /* a restarted hypervisor counts its periods from 1 again */
 }
 
@@ -413,6 +431,21 @@ static void home_pages(const struct slave_pages *in, size_t n, Vmca__HomePages *
     }
 }
 
+int64_t slave_core_hv_silence_ms(const struct vmca_config *cfg)
+{
+    int64_t half = (int64_t)cfg->timing.failure_timeout_ms / 2;
+    int64_t two = 2 * (int64_t)cfg->timing.stats_interval_ms;
+    return half > two ? half : two;
+}
+
+/* Whether the hypervisor answers, so that our Statistics may vouch for the
+ * node: it is connected and has said something recently. */
+static bool hv_answers(const struct slave_core *s, int64_t now_ms)
+{
+    return s->hv_up && (s->hv_news || (s->hv_heard_ms >= 0 &&
+                                        now_ms - s->hv_heard_ms <= slave_core_hv_silence_ms(s->cfg)));
+}
+
 static void send_statistics(struct slave_core *s)
 {
     const struct slave_hv_sample *hv = &s->hv;
@@ -483,10 +516,32 @@ out:
     free(vsp);
 }
 
+/* Statistics, if the hypervisor answers; else none (said once per
+ * silence): the master must not count a node whose hypervisor is down or
+ * hung as alive. */
+static void vouch_statistics(struct slave_core *s, int64_t now_ms)
+{
+    if (!hv_answers(s, now_ms)) {
+        if (!s->hv_silent_logged && s->hv_up)
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                        "hypervisor silent for %lld ms: no statistics to the master until it "
+                        "answers (the master declares this node failed)",
+                        (long long)(now_ms - s->hv_heard_ms));
+        s->hv_silent_logged = true;
+        return;
+    }
+    if (s->hv_silent_logged)
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                    "hypervisor answers again: statistics resume");
+    s->hv_silent_logged = false;
+    send_statistics(s);
+}
+
 /* An Inactive node joins when both the master and its hypervisor are up. */
 static void maybe_join(struct slave_core *s)
 {
-    if (s->state != VMCA__NODE_STATE__NODE_INACTIVE || s->left || !s->master_up || !s->hv_up)
+    if (s->state != VMCA__NODE_STATE__NODE_INACTIVE || s->left || !s->master_up || !s->hv_up ||
+        s->register_after_hc)
         return;
     if (s->hv_generation > 1 && !s->recovered) {
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
@@ -514,7 +569,7 @@ void slave_core_on_master_up(struct slave_core *s, int64_t now_ms)
     } else if (s->state == VMCA__NODE_STATE__NODE_RECOVERY) {
         send_invalidate(s);
     } else {
-        send_statistics(s);
+        vouch_statistics(s, now_ms);
         s->next_stats_ms = now_ms + s->cfg->timing.stats_interval_ms;
         if (s->state == VMCA__NODE_STATE__NODE_LEAVING)
             send_leave_req(s);
@@ -610,6 +665,14 @@ static void hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n)
 
 void slave_core_on_hv_up(struct slave_core *s)
 {
+    if (s->register_after_hc) {
+        /* The channel dropped before the drop-and-reclaim was answered:
+         * it may not have run. Again (both are idempotent). */
+        for (size_t i = 0; i < s->cfg->n_nodes; i++)
+            if (s->cfg->nodes[i].id != s->self->id)
+                queue_hcall(s, SLAVE_HC_INVALIDATE, s->cfg->nodes[i].id, 0, false, NULL, 0);
+        reclaim_then_register(s);
+    }
     /* Enabled homes, and our own memory's remote access when we are a
      * member (a hypervisor that restarted is a new memory: node_crashed
      * takes us out of Active first). */
@@ -795,6 +858,9 @@ static int on_grant_ack(struct slave_core *s, uint32_t from, const Vmca__GrantAc
     return VMCA_OK;
 }
 
+static void census_add(struct slave_core *s, struct vmca_block b, uint32_t owner);
+static void census_finish(struct slave_core *s);
+
 static void reply_request(struct slave_core *s, const struct slave_pending *p,
                           const struct slave_hv_reply *r)
 {
@@ -802,9 +868,19 @@ static void reply_request(struct slave_core *s, const struct slave_pending *p,
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "cannot serve node %u (req %llu): the hypervisor gave no pages (%d)",
                     p->peer, (unsigned long long)p->req, r->status);
+        if (s->census.running && s->census.finish_waits)
+            census_finish(s);
         return;
     }
     transfer(s, p->peer, p->req, r->blocks, r->n_blocks);
+    struct slave_census *c = &s->census;
+    if (c->running) {
+        for (size_t b = 0; b < r->n_blocks; b++)
+            if (vmca_gfn_home(r->blocks[b].gfn) == s->self->id)
+                census_add(s, r->blocks[b], p->peer);
+        if (c->finish_waits)
+            census_finish(s);
+    }
 }
 
 static void reply_grant(struct slave_core *s, const struct slave_pending *p,
@@ -820,11 +896,11 @@ static void reply_grant(struct slave_core *s, const struct slave_pending *p,
     /* Bounced blocks (home disabled here) go back to their homes. */
     struct vmca_block *bounced = malloc(r->n_results * sizeof *bounced);
     size_t nb = 0, rejected = 0;
-    for (size_t i = 0; bounced && i < r->n_results && i < r->n_blocks; i++) {
-        if (r->results[i] == SLAVE_GRANT_BOUNCED)
+    for (size_t i = 0; bounced && i < r->n_results; i++) {
+        if (r->results[i] == SLAVE_GRANT_BOUNCED && i < r->n_blocks)
             bounced[nb++] = r->blocks[i];
-        else if (r->results[i] == SLAVE_GRANT_REJECTED)
-            rejected++;
+        else if (r->results[i] != SLAVE_GRANT_ACCEPTED)
+            rejected++; /* rejected, or bounced with no block to send home */
     }
     /* A sender of blocks it does not hold must not flood the log. */
     if (rejected)
@@ -1037,6 +1113,13 @@ static void census_end(struct slave_core *s)
 static void census_finish(struct slave_core *s)
 {
     struct slave_census *c = &s->census;
+    /* A Request hypercall queued before the freeze may still give pages of
+     * ours away (a slow or stopped hypervisor answers late): reclaiming now
+     * would take back pages that are about to be in transit. Finish once
+     * it is answered (reply_request adds what it gave). */
+    c->finish_waits = s->requesting > 0;
+    if (c->finish_waits)
+        return;
     /* Recent handovers are reported conservatively (the receiver may have
      * lost them since): one more census once they are forgotten takes back
      * what this one had to leave. */
@@ -1062,6 +1145,7 @@ static void census_start(struct slave_core *s, const uint32_t *members, size_t n
     c->running = true;
     c->invalidates_at_start = s->invalidates;
     c->followup = followup;
+    c->finish_waits = false;
     c->started_ms = now_ms;
     c->n = 0;
     /* Our own pages stop circulating first (hypercalls run in order). */
@@ -1204,12 +1288,10 @@ static int on_invalidate_notify(struct slave_core *s)
     s->state = VMCA__NODE_STATE__NODE_INACTIVE;
     s->recovered = true;
     vmca_bitmap_clear_all(&s->enabled);
-    if (s->reclaim_own) {
-        queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, NULL, 0);
-        hcall_owners(s, NULL, 0);
-        s->reclaim_own = false;
-    }
-    send_register(s);
+    if (s->reclaim_own)
+        reclaim_then_register(s);
+    else
+        send_register(s);
     return VMCA_OK;
 }
 
@@ -1320,12 +1402,21 @@ static void owned_changed(struct slave_core *s, const struct slave_pending *p,
 void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r,
                             int64_t now_ms)
 {
+    s->hv_heard_ms = now_ms;
     for (size_t i = 0; i < s->n_pend; i++) {
         if (s->pend[i].id != r->id)
             continue;
         struct slave_pending p = s->pend[i];
         s->pend[i] = s->pend[--s->n_pend];
         owned_changed(s, &p, r);
+        if (p.id == s->register_after_hc && r->status != 0) {
+            /* Not made (the hypervisor is gone): again once it is back. */
+            s->register_after_hc = UINT64_MAX;
+        } else if (p.id == s->register_after_hc) {
+            s->register_after_hc = 0; /* our claims are dropped, our pages back */
+            if (s->state == VMCA__NODE_STATE__NODE_INACTIVE && s->master_up && !s->left)
+                send_register(s);
+        }
         if ((p.kind == SLAVE_HC_INVALIDATE || p.kind == SLAVE_HC_RECLAIM) && r->status != 0)
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "%s of node %u failed: %d",
                         p.kind == SLAVE_HC_INVALIDATE ? "invalidate" : "reclaim", p.peer,
@@ -1482,6 +1573,9 @@ static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t n
     }
     for (size_t i = 0; i < en->n_nodes; i++) {
         uint32_t x = en->nodes[i];
+        if (x != s->self->id && en->enable != vmca_bitmap_test(&s->enabled, x))
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO, "enable-node: %s pages of node %u",
+                        en->enable ? "accepting" : "refusing", x);
         if (en->enable) {
             vmca_bitmap_set(&s->enabled, x);
             vmca_bitmap_clear(&s->invalidated, x);
@@ -1498,7 +1592,7 @@ static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t n
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                         "registered: now active, %zu nodes enabled",
                         vmca_bitmap_count(&s->enabled));
-            send_statistics(s);
+            vouch_statistics(s, now_ms);
             s->next_stats_ms = now_ms + s->cfg->timing.stats_interval_ms;
         }
     }
@@ -1559,6 +1653,10 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
 
 void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
 {
+    if (s->hv_news) {
+        s->hv_news = false;
+        s->hv_heard_ms = now_ms;
+    }
     int64_t patience = 5 * (int64_t)s->cfg->timing.stats_interval_ms;
     if (now_ms >= s->next_resend_ms) {
         /* Unacknowledged transfers go out again (the receiver dedups). */
@@ -1598,6 +1696,6 @@ void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
         return;
     if (now_ms < s->next_stats_ms)
         return;
-    send_statistics(s);
+    vouch_statistics(s, now_ms);
     s->next_stats_ms = now_ms + s->cfg->timing.stats_interval_ms;
 }

@@ -78,6 +78,8 @@ struct slave_census {
     bool running;
     uint64_t invalidates_at_start;     /* s->invalidates when this round began */
     bool followup;                     /* this round is the follow-up of another */
+    bool finish_waits;                 /* every answer is in, but a Request hypercall
+                                          made before the freeze is unanswered */
     int64_t started_ms;
     struct vmca_bitmap waiting;        /* peers that have not answered */
     struct vmca_block *held;
@@ -126,6 +128,12 @@ struct slave_core {
     uint64_t period;                   /* Statistics sent */
     struct slave_hv_sample hv;         /* last sample; owned copies */
     bool hv_up;                        /* a sample arrived since the last outage */
+    /* Hypervisor liveness: the node's Statistics vouch for its hypervisor,
+     * so they stop while it is down or silent (slave_core_hv_silence_ms). */
+    bool hv_news;                      /* a sample arrived since the last tick */
+    int64_t hv_heard_ms;               /* last sample (stamped at the tick after
+                                          it) or hypercall reply; -1 none */
+    bool hv_silent_logged;             /* stopped vouching (said once) */
     struct vmca_outbox out;
     vmca_log_fn log;
     void *log_arg;
@@ -160,6 +168,9 @@ struct slave_core {
     uint32_t *refused_logged;          /* by node index: message types refused and logged */
     bool reclaim_own;                  /* take back own pages before registering */
     bool earlier_life;                 /* a dead manager of this memory left pages out */
+    uint64_t register_after_hc;        /* register once this hypercall (a reclaim) is
+                                          answered; UINT64_MAX: redo it when the
+                                          hypervisor is back */
     uint64_t *census_round;            /* by node index: round of that home we answered */
     /* Blocks handed over recently (acknowledged): census answers report
      * them too, so a transfer that completes around a census is seen. */
@@ -201,15 +212,29 @@ void slave_core_on_master_down(struct slave_core *s, int64_t now_ms);
 int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
                           const Vmca__Envelope *env, int64_t now_ms);
 
-/* Timer: sends Statistics when due. Call at least every stats interval. */
+/* How long the hypervisor may say nothing (no statistics sample, no
+ * hypercall reply) before the slave stops vouching for the node: half the
+ * failure timeout, but at least two statistics intervals (the hypervisor
+ * pushes a sample every interval). */
+int64_t slave_core_hv_silence_ms(const struct vmca_config *cfg);
+
+/* Timer: sends Statistics when due. Call at least every stats interval.
+ * Statistics are the node's proof of life at the master, so none are sent
+ * while the hypervisor is down or has said nothing for
+ * slave_core_hv_silence_ms: the master then declares the node failed and
+ * fences it (a hypervisor that comes back finds itself fenced, or a new
+ * memory generation, and the node rejoins as a new life). */
 void slave_core_on_tick(struct slave_core *s, int64_t now_ms);
 
 bool slave_core_enabled(const struct slave_core *s, uint32_t node);
 
-/* The hypervisor pushed statistics: the next Statistics report them.
+/* The hypervisor pushed statistics: the next Statistics report them (the
+ * sample counts as the hypervisor's sign of life from the next tick's
+ * time).
  * Returns 0 or VMCA_ERR_NOMEM (the previous sample is kept). */
 int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *in);
-/* The hypervisor is unreachable: Statistics report nothing owned. */
+/* The hypervisor is unreachable (its process is gone: its memory with
+ * it): no Statistics until it is back. */
 void slave_core_on_hv_down(struct slave_core *s);
 /* The hypervisor (re)connected: it is told the enabled homes again. */
 void slave_core_on_hv_up(struct slave_core *s);

@@ -52,7 +52,8 @@ static uint32_t opt_watch_home;                 /* --watch HOME:INDEX, 0 none */
 static uint64_t opt_watch_index;
 
 enum ev_kind { EV_DELIVER, EV_TICK_MASTER, EV_TICK_SLAVE, EV_STATS, EV_GUEST, EV_FAULT,
-               EV_RESTART_NODE, EV_RESTART_MASTER, EV_RECONNECT, EV_HEAL, EV_RESTART_SLAVE };
+               EV_RESTART_NODE, EV_RESTART_MASTER, EV_RECONNECT, EV_HEAL, EV_RESTART_SLAVE,
+               EV_RESUME };
 
 struct event {
     int64_t at;
@@ -91,6 +92,12 @@ struct sim_node {
     /* I2: this node failed (crashed or was fenced) and has not yet been
      * seen inactive (1) and then active again (2 -> done). */
     int recovering;
+    /* ---- issue 9 faults: stopped processes (connections stay open) ---- */
+    bool slave_stopped;         /* SIGSTOP: handles nothing until EV_RESUME */
+    struct event *queued;       /* frames delivered meanwhile, handled at resume */
+    size_t n_queued, cap_queued;
+    bool hv_stopped;            /* its hypervisor: no samples, no hypercall replies */
+    int64_t hv_stopped_ms;      /* ... since */
 };
 
 struct sim {
@@ -107,11 +114,15 @@ struct sim {
     uint64_t epoch[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
     int64_t link_last[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
     Vmca__NodeState prev_state[SIM_MAX_NODES + 1];
-    uint64_t prev_recovered[SIM_MAX_NODES + 1]; /* the master's recovered_inc then */
     struct event *heap;
     size_t heap_n, heap_cap;
     bool f_crash, f_master, f_drop, f_partition, f_slow, f_leave, f_vm;
     bool f_restart, f_byzantine;     /* slave crash on a running hypervisor; forged messages */
+    bool f_stop, f_hvstop;             /* issue 9: a stopped slave / hypervisor */
+    /* Liveness (issue 9): when the master last got Statistics from each
+     * node, and when it last became a member of the master's table. */
+    int64_t heard_ms[SIM_MAX_NODES + 1], member_ms[SIM_MAX_NODES + 1];
+    int64_t master_boot_ms;
     unsigned vms;               /* VMs per node */
     bool cut[SIM_MAX_NODES + 1];      /* partitioned away from everyone */
     int64_t slow_until[SIM_MAX_NODES + 1];
@@ -459,7 +470,8 @@ static void run_hcalls(struct sim *s, struct sim_node *n)
 static void drain_slave(struct sim *s, struct sim_node *n)
 {
     for (int round = 0; round < 64 && n->core_live; round++) {
-        run_hcalls(s, n);
+        if (!n->hv_stopped) /* a stopped hypervisor leaves them queued */
+            run_hcalls(s, n);
         size_t cnt;
         struct vmca_action *act = vmca_outbox_take(&n->sc.out, &cnt);
         if (!cnt) {
@@ -578,6 +590,10 @@ static void slave_boot(struct sim *s, struct sim_node *n)
  * hypervisor runs on (hv_runs) or died with it. */
 static void slave_gone(struct sim *s, struct sim_node *n, bool hv_runs)
 {
+    for (size_t i = 0; i < n->n_queued; i++) /* what a stopped slave had not read */
+        free(n->queued[i].frame);
+    n->n_queued = 0;
+    n->slave_stopped = false;
     if (n->core_live)
         slave_core_free(&n->sc);
     n->core_live = false;
@@ -606,6 +622,7 @@ static void slave_exit(struct sim *s, struct sim_node *n)
 static void node_crash(struct sim *s, struct sim_node *n)
 {
     trace(s, "node %u crashes", n->id);
+    n->hv_stopped = false;
     gather_ghost(s, n->id); /* what it held dies with it: I2's failed term */
     s->failures++;
     n->recovering = 1;
@@ -652,7 +669,8 @@ static int pick_cb(void *arg, struct hvx_block b)
  * hold many): the home must not take back pages a live holder uses. */
 static bool forge_census_reply(struct sim *s, struct sim_node *r, struct sim_node *home)
 {
-    if (home == r || !r->up || !r->core_live || !home->up || !home->core_live ||
+    if (home == r || !r->up || !r->core_live || r->slave_stopped || !home->up ||
+        !home->core_live ||
         !home->sc.census.running || !vmca_bitmap_test(&home->sc.census.waiting, r->id))
         return false;
     Vmca__CensusReply cr = VMCA__CENSUS_REPLY__INIT;
@@ -679,7 +697,7 @@ static void byzantine(struct sim *s)
     if (rnd(s) % 2 && forge_census_reply(s, r, &s->node[rnd_range(s, 1, s->n)]))
         return;
     struct sim_node *o = &s->node[rnd_range(s, 1, s->n)];
-    if (!r->up || !r->core_live || !o->up || !o->hv || o == r)
+    if (!r->up || !r->core_live || r->slave_stopped || !o->up || !o->hv || o == r)
         return;
     /* A block o owns, of a random home o holds pages of. */
     uint32_t home = (uint32_t)rnd_range(s, 1, s->n);
@@ -715,10 +733,9 @@ static void master_boot(struct sim *s)
 {
     master_core_init(&s->m, &s->cfg, UINT64_C(0x4d00000000) + s->seq, master_log, s);
     s->master_up = true;
-    for (unsigned i = 1; i <= s->n; i++) {
+    s->master_boot_ms = s->now;
+    for (unsigned i = 1; i <= s->n; i++)
         s->prev_state[i] = VMCA__NODE_STATE__NODE_INACTIVE;
-        s->prev_recovered[i] = 0;
-    }
     for (unsigned i = 1; i <= s->n; i++) {
         struct sim_node *n = &s->node[i];
         if (!reachable(s, MASTER_EP, i))
@@ -1054,7 +1071,10 @@ static void check_ownership(struct sim *s, bool at_rest)
         s->stat_checks++;
         /* A home that failed itself gets its pages back by its own
          * recovery (members drop them on Invalidate, it reclaims them). */
-        if (at_rest || s->failed || node_failed(s, h))
+        /* A stopped hypervisor has hypercalls of its slave pending (say the
+         * reclaim of its own pages after a recovery): its home's figures
+         * catch up when it resumes. */
+        if (at_rest || s->failed || node_failed(s, h) || s->node[h].hv_stopped)
             continue;
         s->stat_i2++;
         /* No page owned twice (I1), so counting is enough; the scan only
@@ -1088,18 +1108,58 @@ static void check_states(struct sim *s)
     if (!s->master_up)
         return;
     for (unsigned i = 1; i <= s->n; i++) {
-        const struct master_node *mn = master_core_node(&s->m, i);
-        Vmca__NodeState st = mn->state;
-        /* A recovery with no member to wait for starts and ends within one
-         * event: it went through Recovery if a new one was recorded. */
-        bool via_recovery = mn->recovered_inc != s->prev_recovered[i] &&
-                            st == VMCA__NODE_STATE__NODE_INACTIVE;
-        s->prev_recovered[i] = mn->recovered_inc;
-        if (!via_recovery && !legal_edge(s->prev_state[i], st))
+        Vmca__NodeState st = master_core_node(&s->m, i)->state;
+        /* A recovery that starts and ends in one step (no member left to
+         * wait for) passed through Recovery: the master marks it. */
+        bool through_recovery = st == VMCA__NODE_STATE__NODE_INACTIVE &&
+                                vmca_state_member(s->prev_state[i]) &&
+                                master_core_node(&s->m, i)->recovered;
+        if (!through_recovery && !legal_edge(s->prev_state[i], st))
             violation(s, "I5: node %u moved %s -> %s", i, vmca_state_name(s->prev_state[i]),
                       vmca_state_name(st));
+        if (vmca_state_member(st) && !vmca_state_member(s->prev_state[i]))
+            s->member_ms[i] = s->now;
 
         s->prev_state[i] = st;
+    }
+}
+
+/* Liveness (issue 9): a node whose Statistics have not reached the master
+ * for longer than the failure timeout (plus a master tick and a little) is
+ * not a member of the master's table any more: it was declared failed,
+ * whether its connection is open or not (a stopped slave, a stopped
+ * hypervisor). */
+static void check_liveness(struct sim *s)
+{
+    if (!s->master_up)
+        return;
+    int64_t bound = (int64_t)s->cfg.timing.failure_timeout_ms + 300;
+    for (unsigned i = 1; i <= s->n && !s->failed; i++) {
+        if (!vmca_state_member(master_core_node(&s->m, i)->state))
+            continue;
+        int64_t since = s->heard_ms[i];
+        if (s->member_ms[i] > since)
+            since = s->member_ms[i];
+        if (s->master_boot_ms > since)
+            since = s->master_boot_ms;
+        if (s->now - since > bound)
+            violation(s, "liveness: node %u sent the master no statistics for %" PRId64
+                      " ms (failure timeout %u) and is still %s", i, s->now - since,
+                      s->cfg.timing.failure_timeout_ms,
+                      vmca_state_name(master_core_node(&s->m, i)->state));
+        /* A hypervisor that says nothing: its slave stops vouching within
+         * slave_core_hv_silence_ms, then the master's timeout runs. */
+        const struct sim_node *n = &s->node[i];
+        int64_t hv_since = n->hv_stopped_ms;
+        if (s->member_ms[i] > hv_since)
+            hv_since = s->member_ms[i];
+        if (s->master_boot_ms > hv_since)
+            hv_since = s->master_boot_ms;
+        if (n->hv_stopped &&
+            s->now - hv_since > bound + slave_core_hv_silence_ms(&s->cfg) + 100)
+            violation(s, "liveness: node %u's hypervisor said nothing for %" PRId64
+                      " ms and the node is still %s", i, s->now - hv_since,
+                      vmca_state_name(master_core_node(&s->m, i)->state));
     }
 }
 
@@ -1114,8 +1174,12 @@ static void check_slaves(struct sim *s)
         if (!n->up)
             continue;
         /* A hypervisor whose manager died holds what it held until the
-         * next manager drops it. */
-        for (unsigned h = 1; h <= s->n && !s->failed && n->core_live; h++) {
+         * next manager drops it; a stopped hypervisor has not run the
+         * Invalidates its slave asked for; a fenced node's claims are
+         * inert until it drops them (I1). */
+        for (unsigned h = 1; h <= s->n && !s->failed && n->core_live && !n->hv_stopped &&
+                             !s->fenced[i];
+             h++) {
             if (h == i || slave_core_enabled(&n->sc, h) ||
                 vmca_bitmap_test(&n->sc.returning, h))
                 continue;
@@ -1131,7 +1195,8 @@ static void check_slaves(struct sim *s)
                       PRIu64 " it owns", i, sum, owned);
         /* With tlp no VM runs unbounded once its slave has seen it (the
          * hypervisor pushes a sample when a VM connects). */
-        if (n->core_live && n->sc.hv_up && set < s->vms &&
+        if (n->core_live && n->sc.hv_up && set < s->vms && !n->slave_stopped &&
+            !n->hv_stopped &&
             strcmp(s->cfg.policy.first_tier, "tlp") == 0)
             violation(s, "I6: node %u: %zu of its %u VMs have no target under tlp", i,
                       s->vms - set, s->vms);
@@ -1181,6 +1246,7 @@ static void after_step(struct sim *s, const struct event *e)
     if (opt_watch_home)
         watch_page(s);
     check_states(s); /* cheap, and edges must not be skipped */
+    check_liveness(s);
     track_census(s);
     if (e->kind != EV_GUEST)
         track_ghosts(s); /* every such step: a failed node's holdings must not be missed */
@@ -1195,7 +1261,7 @@ static void after_step(struct sim *s, const struct event *e)
 static void schedule_fault(struct sim *s)
 {
     if (s->f_crash || s->f_master || s->f_drop || s->f_partition || s->f_slow || s->f_leave ||
-        s->f_vm || s->f_restart || s->f_byzantine)
+        s->f_vm || s->f_restart || s->f_byzantine || s->f_stop || s->f_hvstop)
         at(s, s->now + (int64_t)rnd_range(s, 300, 3000), EV_FAULT, 0);
 }
 
@@ -1203,7 +1269,7 @@ static void do_fault(struct sim *s)
 {
     if (s->quiet)
         return;
-    unsigned kinds[9], nk = 0;
+    unsigned kinds[11], nk = 0;
     if (s->f_crash)
         kinds[nk++] = 0;
     if (s->f_master)
@@ -1222,6 +1288,10 @@ static void do_fault(struct sim *s)
         kinds[nk++] = 7;
     if (s->f_byzantine)
         kinds[nk++] = 8;
+    if (s->f_stop)
+        kinds[nk++] = 9;
+    if (s->f_hvstop)
+        kinds[nk++] = 10;
     unsigned k = kinds[rnd(s) % nk];
     if (k == 7) {
         struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
@@ -1229,18 +1299,31 @@ static void do_fault(struct sim *s)
             slave_crash(s, n);
     } else if (k == 8) {
         byzantine(s);
+    } else if (k == 9 || k == 10) {
+        /* Issue 9: a slave (9) or a hypervisor (10) stopped (SIGSTOP) with its
+         * connections open, for up to three failure timeouts. */
+        struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
+        bool *stopped = k == 9 ? &n->slave_stopped : &n->hv_stopped;
+        if (n->up && n->core_live && !n->slave_stopped && !n->hv_stopped) {
+            *stopped = true;
+            n->hv_stopped_ms = s->now;
+            trace(s, "node %u's %s stopped", n->id, k == 9 ? "slave" : "hypervisor");
+            push(s, (struct event){.at = s->now + (int64_t)rnd_range(
+                                       s, 200, 3 * (uint64_t)s->cfg.timing.failure_timeout_ms),
+                                   .kind = EV_RESUME, .a = n->id});
+        }
     } else if (k == 6) {
         /* A VM goes away and connects again under the same id, with no
          * data; its hypervisor pushes a sample of the same period. */
         struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
         unsigned vi = (unsigned)(rnd(s) % s->vms);
-        if (n->up) {
+        if (n->up && !n->hv_stopped) { /* a stopped hypervisor takes no VM */
             trace(s, "node %u: VM %u reconnects", n->id, vi + 1);
             hvx_client_destroy(n->hv, vi + 1);
             hvx_client_new(n->hv, vi + 1);
             n->pool[vi] = hvx_pool_new(n->hv, vi + 1, HVX_POOL_EPHEMERAL);
             memset(n->version[vi], 0, sizeof n->version[vi]);
-            if (n->core_live) {
+            if (n->core_live && !n->slave_stopped) { /* else: a sample at resume */
                 hv_stats(s, n, false);
                 drain_slave(s, n);
             }
@@ -1319,10 +1402,28 @@ static void deliver(struct sim *s, struct event *e)
     s->events++;
     trace(s, "%s %u -> %u", vmca_body_name(env->body_case), e->a, e->b);
     if (e->b == MASTER_EP) {
+        if (env->body_case == VMCA__ENVELOPE__BODY_STATISTICS)
+            s->heard_ms[e->a] = s->now;
         master_core_on_message(&s->m, e->a, env, s->now);
         drain_master(s);
     } else {
         struct sim_node *n = &s->node[e->b];
+        if (n->slave_stopped) {
+            /* It reads its sockets when it resumes, in order. */
+            vmca_envelope_free(env);
+            s->events--;
+            if (n->n_queued == n->cap_queued) {
+                n->cap_queued = n->cap_queued ? 2 * n->cap_queued : 64;
+                n->queued = realloc(n->queued, n->cap_queued * sizeof *n->queued);
+                if (!n->queued) {
+                    fprintf(stderr, "vmca-sim: out of memory\n");
+                    exit(1);
+                }
+            }
+            n->queued[n->n_queued++] = *e;
+            e->frame = NULL; /* kept by the queue */
+            return;
+        }
         uint32_t from = e->from_master ? s->cfg.master.node_id : e->a;
         slave_core_on_message(&n->sc, from, e->from_master, env, s->now);
         drain_slave(s, n);
@@ -1347,7 +1448,7 @@ static void step(struct sim *s, struct event *e)
         at(s, s->now + 100, EV_TICK_MASTER, 0);
         break;
     case EV_TICK_SLAVE:
-        if (n->up && n->core_live) {
+        if (n->up && n->core_live && !n->slave_stopped) {
             slave_core_on_tick(&n->sc, s->now);
             drain_slave(s, n);
             s->events++;
@@ -1355,7 +1456,9 @@ static void step(struct sim *s, struct event *e)
         at(s, s->now + 50, EV_TICK_SLAVE, e->a);
         break;
     case EV_STATS:
-        if (n->up && n->core_live) {
+        /* A stopped hypervisor pushes nothing; a stopped slave gets the
+         * latest sample when it resumes. */
+        if (n->up && n->core_live && !n->hv_stopped && !n->slave_stopped) {
             hv_stats(s, n, true);
             drain_slave(s, n);
             s->events++;
@@ -1363,7 +1466,7 @@ static void step(struct sim *s, struct event *e)
         at(s, s->now + s->cfg.timing.stats_interval_ms, EV_STATS, e->a);
         break;
     case EV_GUEST:
-        if (n->up && !s->quiet)
+        if (n->up && !s->quiet && !n->hv_stopped)
             guest_op(s, n);
         at(s, s->now + (int64_t)rnd_range(s, 1, 10), EV_GUEST, e->a);
         break;
@@ -1377,6 +1480,24 @@ static void step(struct sim *s, struct event *e)
     case EV_RESTART_MASTER:
         if (!s->master_up)
             master_boot(s);
+        break;
+    case EV_RESUME:
+        if (n->slave_stopped || n->hv_stopped) {
+            trace(s, "node %u resumes (%zu frames queued)", n->id, n->n_queued);
+            bool slave = n->slave_stopped;
+            n->slave_stopped = n->hv_stopped = false;
+            for (size_t i = 0; i < n->n_queued; i++) {
+                deliver(s, &n->queued[i]);
+                free(n->queued[i].frame);
+            }
+            n->n_queued = 0;
+            if (n->up && n->core_live) {
+                if (slave)
+                    slave_core_on_tick(&n->sc, s->now);
+                hv_stats(s, n, false); /* what it queued, or what it says on waking */
+                drain_slave(s, n);
+            }
+        }
         break;
     case EV_RESTART_SLAVE:
         if (n->up && n->slave_down) {
@@ -1474,6 +1595,9 @@ static void sim_teardown(struct sim *s)
         }
         free(s->node[i].mem);
         free(s->node[i].owners);
+        for (size_t q = 0; q < s->node[i].n_queued; q++)
+            free(s->node[i].queued[q].frame);
+        free(s->node[i].queued);
     }
     if (s->master_up)
         master_core_free(&s->m);
@@ -1484,6 +1608,16 @@ static void sim_teardown(struct sim *s)
     free(s->heap);
     free(s->seen);
     free(s->ghost);
+}
+
+/* Whether the comma-separated list names fault `name` exactly. */
+static bool has_fault(const char *faults, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = faults; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, name, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+            return true;
+    return false;
 }
 
 /* One run; returns 0 (clean) or 1 (violation). */
@@ -1504,8 +1638,10 @@ static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults
     s.f_slow = strstr(faults, "slow") != NULL;
     s.f_leave = strstr(faults, "leave") != NULL;
     s.f_vm = strstr(faults, "vm") != NULL;
-    s.f_restart = strstr(faults, "restart") != NULL;
-    s.f_byzantine = strstr(faults, "byzantine") != NULL;
+    s.f_restart = has_fault(faults, "restart");
+    s.f_byzantine = has_fault(faults, "byzantine");
+    s.f_stop = has_fault(faults, "stop");
+    s.f_hvstop = has_fault(faults, "hvstop");
     s.vms = s.f_vm ? 2 : 1;
     master_boot(&s);
     for (unsigned i = 1; i <= nodes; i++) {
@@ -1526,6 +1662,8 @@ static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults
     s.quiet = true;
     for (unsigned i = 1; i <= nodes; i++) {
         s.slow_until[i] = 0;
+        if (s.node[i].slave_stopped || s.node[i].hv_stopped)
+            push(&s, (struct event){.at = s.now, .kind = EV_RESUME, .a = i});
         if (s.cut[i])
             push(&s, (struct event){.at = s.now, .kind = EV_HEAL, .a = i});
     }
@@ -1602,7 +1740,11 @@ static const char usage[] =
     "  --faults LIST     comma-separated: crash, master, drop, partition, slow,\n"
     "                    leave (a slave leaves cleanly, exits and starts again),\n"
     "                    vm (a VM reconnects under the same id with no data;\n"
-    "                    every node then runs two VMs), or none\n"
+    "                    every node then runs two VMs), stop (a slave stopped\n"
+    "                    with its connections open: what arrives meanwhile is\n"
+    "                    handled at resume, in order), hvstop (a hypervisor\n"
+    "                    stopped: no samples, no hypercall replies, its guests\n"
+    "                    stopped), or none\n"
     "                    (default crash,master,drop)\n"
     "  --policy NAME     first tier of every slave: greedy-remote (default),\n"
     "                    greedy-local or tlp (per-VM targets)\n"
@@ -1672,10 +1814,9 @@ int main(int argc, char **argv)
                 if (strcmp(t, "crash") && strcmp(t, "master") && strcmp(t, "drop") &&
                     strcmp(t, "partition") && strcmp(t, "slow") && strcmp(t, "leave") &&
                     strcmp(t, "vm") && strcmp(t, "restart") && strcmp(t, "byzantine") &&
-                    strcmp(t, "none"))
-                    return bad("--faults", t,
-                               "crash, master, drop, partition, slow, leave, vm, restart, "
-                               "byzantine or none");
+                    strcmp(t, "stop") && strcmp(t, "hvstop") && strcmp(t, "none"))
+                    return bad("--faults", t, "crash, master, drop, partition, slow, leave, "
+                                              "vm, restart, byzantine, stop, hvstop or none");
             faults = optarg;
             break;
         }

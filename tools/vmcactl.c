@@ -26,7 +26,9 @@ static const char usage[] =
     "  audit                the invariants the master can check from the members'\n"
     "                       last statistics: every member home's pages owned once\n"
     "                       in all (I3 at rest), none held of a non-member, and\n"
-    "                       each node's per-VM targets within its pages (I6)\n"
+    "                       each node's per-VM targets within its pages (I6);\n"
+    "                       a node down (failed and recovering, silent, or not\n"
+    "                       connected) is named, not counted as a leak\n"
     "  mem-limit NODE PAGES cap the pages NODE (name or id) keeps for its own VMs\n"
     "                       (Mem-Limit; 0 lifts the cap; honoured by the tlp policy)\n"
     "options:\n"
@@ -37,7 +39,9 @@ static const char usage[] =
     "                       to SECONDS (statistics arrive one interval apart)\n"
     "  -h, --help           this text\n"
     "exit status: 0 done (audit: balanced), 1 the master could not be asked,\n"
-    "2 bad usage, 3 audit: unbalanced or not at rest\n";
+    "2 bad usage, 3 audit: unbalanced (a leak, a double owner, targets above the\n"
+    "pages owned), 4 audit: not at rest (flows or transfers in progress, or a\n"
+    "node down: the lines above name it)\n";
 
 struct row {
     unsigned id;
@@ -184,7 +188,20 @@ struct audit_reply {
     size_t flows, unreported;
     struct { unsigned id; unsigned long long a, b; } *homes, *targets;
     size_t n_homes, n_targets;
+    struct { unsigned id; char name[VMCA_NAME_MAX]; char why[16]; long long ms; } *down;
+    size_t n_down;
 };
+
+/* The down entry of node id, or NULL. */
+static const char *down_of(const struct audit_reply *a, unsigned id, long long *ms)
+{
+    for (size_t i = 0; i < a->n_down; i++)
+        if (a->down[i].id == id) {
+            *ms = a->down[i].ms;
+            return a->down[i].why;
+        }
+    return NULL;
+}
 
 /* Parses the master's audit reply; 0, or 1 after saying what was wrong. */
 static int parse_audit(char *reply, struct audit_reply *a)
@@ -195,7 +212,8 @@ static int parse_audit(char *reply, struct audit_reply *a)
         lines += *c == '\n';
     a->homes = calloc(lines, sizeof *a->homes);
     a->targets = calloc(lines, sizeof *a->targets);
-    if (!a->homes || !a->targets) {
+    a->down = calloc(lines, sizeof *a->down);
+    if (!a->homes || !a->targets || !a->down) {
         fprintf(stderr, "vmcactl: out of memory\n");
         return 1;
     }
@@ -218,6 +236,12 @@ static int parse_audit(char *reply, struct audit_reply *a)
             a->n_homes++;
             continue;
         }
+        if (head && sscanf(line, "down %u %63s %15s %lld", &a->down[a->n_down].id,
+                           a->down[a->n_down].name, a->down[a->n_down].why,
+                           &a->down[a->n_down].ms) == 4) {
+            a->n_down++;
+            continue;
+        }
         if (head && sscanf(line, "targets %u %llu %llu", &a->targets[a->n_targets].id,
                            &a->targets[a->n_targets].a, &a->targets[a->n_targets].b) == 3) {
             a->n_targets++;
@@ -238,6 +262,11 @@ static void print_audit(const struct audit_reply *a, bool json)
         for (size_t i = 0; i < a->n_homes; i++)
             printf("%s{\"home\":%u,\"owned\":%llu,\"pages\":%llu}", i ? "," : "",
                    a->homes[i].id, a->homes[i].a, a->homes[i].b);
+        printf("],\"down\":[");
+        for (size_t i = 0; i < a->n_down; i++)
+            printf("%s{\"node\":%u,\"name\":\"%s\",\"why\":\"%s\",\"silent_ms\":%lld}",
+                   i ? "," : "", a->down[i].id, a->down[i].name, a->down[i].why,
+                   a->down[i].ms);
         printf("],\"targets\":[");
         for (size_t i = 0; i < a->n_targets; i++)
             printf("%s{\"node\":%u,\"sum\":%llu,\"owned\":%llu}", i ? "," : "",
@@ -247,12 +276,29 @@ static void print_audit(const struct audit_reply *a, bool json)
     }
     printf("audit: %s (flows in progress %zu, transfers in transit %llu, members not "
            "reporting %zu)\n", a->verdict, a->flows, a->pending, a->unreported);
+    /* What is down first: a home of a node that is down is not a leak. */
+    for (size_t i = 0; i < a->n_down; i++) {
+        if (strcmp(a->down[i].why, "recovery") == 0)
+            printf("home %u: %s failed (recovery in progress)\n", a->down[i].id,
+                   a->down[i].name);
+        else if (strcmp(a->down[i].why, "silent") == 0 && a->down[i].ms >= 0)
+            printf("home %u: %s silent for %lld ms (the node or its hypervisor is down or "
+                   "hung)\n", a->down[i].id, a->down[i].name, a->down[i].ms);
+        else if (strcmp(a->down[i].why, "silent") == 0)
+            printf("home %u: %s has not reported yet\n", a->down[i].id, a->down[i].name);
+        else
+            printf("home %u: %s not connected\n", a->down[i].id, a->down[i].name);
+    }
     printf("%-6s %12s %12s\n", "HOME", "OWNED", "PAGES");
-    for (size_t i = 0; i < a->n_homes; i++)
+    for (size_t i = 0; i < a->n_homes; i++) {
+        long long ms;
+        const char *down = down_of(a, a->homes[i].id, &ms);
         printf("%-6u %12llu %12llu  %s\n", a->homes[i].id, a->homes[i].a, a->homes[i].b,
-               a->homes[i].a == a->homes[i].b ? "ok"
+               down                            ? "node down (see above)"
+               : a->homes[i].a == a->homes[i].b ? "ok"
                : a->homes[i].b == 0           ? "held of a non-member"
                : a->homes[i].a < a->homes[i].b ? "missing" : "owned twice");
+    }
     if (a->n_targets)
         printf("%-6s %12s %12s\n", "NODE", "TARGETS", "OWNED");
     for (size_t i = 0; i < a->n_targets; i++)
@@ -306,10 +352,11 @@ static int cmd_audit(const char *path, bool json, double wait_s)
         bool balanced = rc == 0 && strcmp(a.verdict, "balanced") == 0;
         if (rc == 0 && (balanced || waited + 0.5 > wait_s)) {
             print_audit(&a, json);
-            rc = balanced ? 0 : 3;
+            rc = balanced ? 0 : strcmp(a.verdict, "unbalanced") == 0 ? 3 : 4;
         }
         free(a.homes);
         free(a.targets);
+        free(a.down);
         if (rc == 1 || balanced || waited + 0.5 > wait_s)
             return rc;
         nanosleep(&(struct timespec){0, 500000000L}, NULL);

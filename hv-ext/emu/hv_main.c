@@ -542,6 +542,9 @@ static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
             results[i] = (Vmca__GrantResult)hres[i];
         r.results = results;
         r.n_results = g->n_blocks;
+        /* The blocks with their results: bounced ones go back to their
+         * home, and the memory manager needs them for that. */
+        put_blocks(&r, blocks, g->n_blocks, store, ptrs);
         r.pages = (uint64_t)got;
         log_debug("grant from node %u: %llu pages accepted of %zu blocks", g->from,
                  (unsigned long long)got, g->n_blocks);

@@ -614,6 +614,7 @@ static void test_refused_limits_sent_again(void **state)
 static bool owes_census(struct slave_core *s, int64_t now)
 {
     s->next_stats_ms = now; /* due now */
+    s->hv_heard_ms = now;   /* and the hypervisor answered */
     slave_core_on_tick(s, now);
     struct sent out[8];
     size_t n = take_sent(&s->out, out, 8);

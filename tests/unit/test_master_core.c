@@ -16,6 +16,7 @@ struct fixture {
     struct vmca_config cfg;
     struct master_core m;
     int warnings;
+    int64_t now;                      /* the audit's clock */
 };
 
 static void count_log(void *arg, enum vmca_log_level level, const char *msg)
@@ -43,42 +44,41 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Hands `env` (its body set) to the master as node's, life `inc`. */
+static int deliver(struct fixture *f, uint32_t node, uint64_t inc, Vmca__Envelope *env,
+                   int64_t now)
+{
+    env->version = 1;
+    env->from = node;
+    env->incarnation = inc;
+    return master_core_on_message(&f->m, node, env, now);
+}
+
 static int do_register(struct fixture *f, uint32_t node, uint32_t claims, uint64_t inc)
 {
     Vmca__Register reg = VMCA__REGISTER__INIT;
     reg.node = claims;
     reg.local_pages = 1000 * node;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    env.version = 1;
-    env.from = node;
-    env.incarnation = inc;
     env.body_case = VMCA__ENVELOPE__BODY_REGISTER_NODE;
     env.register_node = &reg;
-    return master_core_on_message(&f->m, node, &env, 1000);
+    return deliver(f, node, inc, &env, 1000);
 }
 
 static int send_stats(struct fixture *f, uint32_t node, Vmca__Statistics *st, int64_t now)
 {
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    env.version = 1;
-    env.from = node;
-    env.incarnation = 5;
     env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
     env.statistics = st;
-    return master_core_on_message(&f->m, node, &env, now);
+    return deliver(f, node, 5, &env, now);
 }
 
-/* Statistics of a well-behaved slave: it has enabled the nodes the master
- * has Active (the demo's ids fit in one byte). */
-static int do_stats(struct fixture *f, uint32_t node, Vmca__NodeState view, int64_t now)
+/* Statistics saying `view`, listing the nodes of `bits` (ids 1..7) as
+ * enabled. */
+static int stats_view(struct fixture *f, uint32_t node, Vmca__NodeState view, uint8_t bits,
+                      int64_t now)
 {
     Vmca__Statistics st = VMCA__STATISTICS__INIT;
-    uint8_t bits = 0;
-    for (uint32_t i = 1; i < 8; i++) {
-        const struct master_node *x = master_core_node(&f->m, i);
-        if (x && x->state == VMCA__NODE_STATE__NODE_ACTIVE)
-            bits |= (uint8_t)(1u << i);
-    }
     st.state = view;
     st.total_pages = 500;
     st.free_pages = 400;
@@ -86,6 +86,34 @@ static int do_stats(struct fixture *f, uint32_t node, Vmca__NodeState view, int6
     st.enabled_bitmap.len = 1;
     return send_stats(f, node, &st, now);
 }
+
+static int stats_enabling(struct fixture *f, uint32_t node, uint8_t bits, int64_t now)
+{
+    return stats_view(f, node, VMCA__NODE_STATE__NODE_ACTIVE, bits, now);
+}
+
+/* Statistics of a well-behaved slave: it has enabled the nodes the master
+ * has Active (the demo's ids fit in one byte). */
+static int do_stats(struct fixture *f, uint32_t node, Vmca__NodeState view, int64_t now)
+{
+    uint8_t bits = 0;
+    for (uint32_t i = 1; i < 8; i++) {
+        const struct master_node *x = master_core_node(&f->m, i);
+        if (x && x->state == VMCA__NODE_STATE__NODE_ACTIVE)
+            bits |= (uint8_t)(1u << i);
+    }
+    return stats_view(f, node, view, bits, now);
+}
+
+static int do_leave_req(struct fixture *f, uint32_t node, uint64_t inc, int64_t now)
+{
+    Vmca__LeaveReq lr = VMCA__LEAVE_REQ__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_LEAVE_REQ;
+    env.leave_req = &lr;
+    return deliver(f, node, inc, &env, now);
+}
+
 
 static void assert_enable(const struct sent *s, uint32_t to, const uint32_t *nodes, size_t n)
 {
@@ -290,6 +318,17 @@ static size_t count_body(struct sent *s, size_t n, int body, uint32_t to)
     return k;
 }
 
+/* The only fencing action queued is: fence `node`. */
+static void assert_fenced(struct fixture *f, uint32_t node)
+{
+    size_t nf;
+    struct master_fence *fc = master_core_take_fences(&f->m, &nf);
+    assert_int_equal(nf, 1);
+    assert_int_equal(fc[0].node, node);
+    assert_true(fc[0].fenced);
+    free(fc);
+}
+
 /* Nodes 1..3 registered and connected; what that sent is dropped. */
 static void three_members(struct fixture *f)
 {
@@ -324,6 +363,7 @@ static void test_recovery_and_failure_detection(void **state)
      * report before completing any flow. */
     int64_t settled = 1000 + f->cfg.timing.failure_timeout_ms;
     do_stats(f, 1, VMCA__NODE_STATE__NODE_ACTIVE, settled - 2);
+    stats_enabling(f, 3, 0x0e, settled - 2);      /* still lists node 2 enabled */
     assert_int_equal(take_sent(&f->m.out, s, 16), 0);
     master_core_on_tick(&f->m, settled);          /* settled, but node 3 not clear yet */
     n = take_sent(&f->m.out, s, 16);
@@ -352,21 +392,23 @@ static void test_recovery_and_failure_detection(void **state)
     /* Node 3's connection drops; it is declared failed only after the
      * failure timeout without statistics, then fenced and recovered. */
     int64_t t0 = 10000, timeout = f->cfg.timing.failure_timeout_ms;
+    for (uint32_t i = 1; i <= 3; i++)
+        do_stats(f, i, VMCA__NODE_STATE__NODE_ACTIVE, t0);
     master_core_on_disconnect(&f->m, 3, t0);
+    do_stats(f, 1, VMCA__NODE_STATE__NODE_ACTIVE, t0 + timeout - 1);
+    do_stats(f, 2, VMCA__NODE_STATE__NODE_ACTIVE, t0 + timeout - 1);
     master_core_on_tick(&f->m, t0 + timeout - 1);
     assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_ACTIVE);
     assert_int_equal(take_sent(&f->m.out, s, 16), 0);
     master_core_on_tick(&f->m, t0 + timeout);
     assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_RECOVERY);
-    fc = master_core_take_fences(&f->m, &nf);
-    assert_int_equal(nf, 1);
-    assert_int_equal(fc[0].node, 3);
-    assert_true(fc[0].fenced);
-    free(fc);
+    assert_fenced(f, 3);
     n = take_sent(&f->m.out, s, 16);
     assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_INVALIDATE_NODE, 0), 2);
     free_sent(s, n);
     /* Once recovering it is not declared failed again. */
+    do_stats(f, 1, VMCA__NODE_STATE__NODE_ACTIVE, t0 + 10 * timeout);
+    do_stats(f, 2, VMCA__NODE_STATE__NODE_ACTIVE, t0 + 10 * timeout);
     master_core_on_tick(&f->m, t0 + 10 * timeout);
     free(master_core_take_fences(&f->m, &nf));
     assert_int_equal(nf, 0);
@@ -416,14 +458,7 @@ static void test_census_owed(void **state)
     assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_CENSUS, 0), 0);
     free_sent(s, n);
     /* A leaving home is asked too: its leave ends only with its pages. */
-    Vmca__LeaveReq lr = VMCA__LEAVE_REQ__INIT;
-    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    env.version = 1;
-    env.from = 1;
-    env.incarnation = 1;
-    env.body_case = VMCA__ENVELOPE__BODY_LEAVE_REQ;
-    env.leave_req = &lr;
-    assert_int_equal(master_core_on_message(&f->m, 1, &env, settled + 2 * patience), 0);
+    assert_int_equal(do_leave_req(f, 1, 1, settled + 2 * patience), 0);
     assert_int_equal(master_core_node(&f->m, 1)->state, VMCA__NODE_STATE__NODE_LEAVING);
     free_sent(s, take_sent(&f->m.out, s, 16));
     st.census_owed = 1;
@@ -469,9 +504,150 @@ static void stats_owned(struct fixture *f, uint32_t node, const uint64_t (*own)[
     assert_int_equal(send_stats(f, node, &st, now), 0);
 }
 
+/* Issue 9, item 1: a member whose Statistics stop is failed even though its
+ * connection stays open (a stopped slave, or one whose hypervisor is down
+ * or hung and so stops vouching for the node); when it speaks again with
+ * the recovered life it is told to register anew. */
+static void test_hung_member_is_failed(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[16];
+    size_t n, nf;
+    three_members(f);
+    int64_t t0 = 20000, timeout = f->cfg.timing.failure_timeout_ms;
+    for (uint32_t i = 1; i <= 3; i++)
+        do_stats(f, i, VMCA__NODE_STATE__NODE_ACTIVE, t0);
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    /* Node 3 stays connected and says nothing more. */
+    assert_true(master_core_node(&f->m, 3)->connected);
+    do_stats(f, 1, VMCA__NODE_STATE__NODE_ACTIVE, t0 + timeout - 1);
+    do_stats(f, 2, VMCA__NODE_STATE__NODE_ACTIVE, t0 + timeout - 1);
+    master_core_on_tick(&f->m, t0 + timeout - 1);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    int warned = f->warnings;
+    master_core_on_tick(&f->m, t0 + timeout);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_RECOVERY);
+    assert_true(f->warnings > warned);           /* "node 3 ... failed ...: active -> recovery" */
+    assert_fenced(f, 3);
+    n = take_sent(&f->m.out, s, 16);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_INVALIDATE_NODE, 1), 1);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_INVALIDATE_NODE, 2), 1);
+    free_sent(s, n);
+    /* The members drop it: recovered. */
+    stats_enabling(f, 1, 0x06, t0 + timeout + 1);
+    stats_enabling(f, 2, 0x06, t0 + timeout + 1);
+    n = take_sent(&f->m.out, s, 16);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY, 3), 1);
+    free_sent(s, n);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_INACTIVE);
+    /* It resumes: its Statistics (still "active") get Invalidate-Notify
+     * again and change nothing. */
+    assert_int_equal(do_stats(f, 3, VMCA__NODE_STATE__NODE_ACTIVE, t0 + timeout + 2),
+                     VMCA_ERR_STATE);
+    n = take_sent(&f->m.out, s, 16);
+    assert_int_equal(n, 1);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY, 3), 1);
+    free_sent(s, n);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_INACTIVE);
+    /* A node that registers and never reports is failed a timeout later. */
+    assert_int_equal(do_register(f, 3, 3, 333), 0);  /* at 1000 */
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    free(master_core_take_fences(&f->m, &nf));
+    master_core_on_tick(&f->m, t0 + timeout + 3);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_RECOVERY);
+    free(master_core_take_fences(&f->m, &nf));
+    free_sent(s, take_sent(&f->m.out, s, 16));
+}
+
+/* Issue 9, item 4: outside a restarted master's rebuild window, a node the
+ * master holds Inactive cannot make itself (or be made by a member's
+ * Statistics) a member: Statistics, Leave-Req and Grant-Any from it are
+ * refused, logged once, and change nothing. */
+static void test_forged_state_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[16];
+    for (uint32_t i = 1; i <= 2; i++) {
+        assert_int_equal(do_register(f, i, i, i), 0);  /* the first event: t = 1000 */
+        master_core_on_connect(&f->m, i, i, 1000);
+    }
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    int64_t late = 1000 + (int64_t)f->cfg.timing.failure_timeout_ms +
+                   (int64_t)f->cfg.timing.reconnect_max_ms;
+    assert_true(master_core_rebuilding(&f->m, late - 1));
+    assert_false(master_core_rebuilding(&f->m, late));
+    master_core_on_connect(&f->m, 3, 3, late);
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    /* A member's Statistics listing node 3 as enabled do not make it one. */
+    assert_int_equal(stats_enabling(f, 1, 0x0e, late), 0);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_INACTIVE);
+    size_t n = take_sent(&f->m.out, s, 16);
+    assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_ENABLE_NODE, 0), 0);
+    free_sent(s, n);
+    int warned = f->warnings;
+    /* Statistics claiming Active from node 3, which never registered. */
+    assert_int_equal(do_stats(f, 3, VMCA__NODE_STATE__NODE_ACTIVE, late), VMCA_ERR_STATE);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_INACTIVE);
+    assert_int_equal(master_core_node(&f->m, 3)->last_stats_ms, -1);
+    assert_int_equal(take_sent(&f->m.out, s, 16), 0);   /* no Enable-Node(3) to anyone */
+    assert_int_equal(f->warnings, warned + 1);
+    assert_int_equal(do_stats(f, 3, VMCA__NODE_STATE__NODE_ACTIVE, late + 200), VMCA_ERR_STATE);
+    assert_int_equal(f->warnings, warned + 1);          /* logged once */
+    /* ... or Leaving. */
+    assert_int_equal(do_stats(f, 3, VMCA__NODE_STATE__NODE_LEAVING, late + 300), VMCA_ERR_STATE);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_INACTIVE);
+    /* Leave-Req from it. */
+    assert_int_equal(do_leave_req(f, 3, 3, late + 400), VMCA_ERR_STATE);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_INACTIVE);
+    assert_int_equal(take_sent(&f->m.out, s, 16), 0);   /* no Force-Return(3) */
+    int after_leave = f->warnings;
+    assert_true(after_leave > warned + 1);
+    assert_int_equal(do_leave_req(f, 3, 3, late + 500), VMCA_ERR_STATE);
+    assert_int_equal(f->warnings, after_leave);
+    /* Grant-Any from it. */
+    assert_int_equal(do_grant_any(f, 3, 3, 10), VMCA_ERR_STATE);
+    assert_int_equal(take_sent(&f->m.out, s, 16), 0);
+    /* A Register is the way in. */
+    assert_int_equal(do_register(f, 3, 3, 3), 0);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    /* A leaving node's same life cannot register (which would start a
+     * recovery of it). */
+    assert_int_equal(do_leave_req(f, 3, 3, late + 700), 0);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_LEAVING);
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    assert_int_equal(do_register(f, 3, 3, 3), VMCA_ERR_STATE);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_LEAVING);
+    assert_int_equal(take_sent(&f->m.out, s, 16), 0);
+}
+
+/* Within the rebuild window a restarted master still adopts a node from its
+ * own Statistics, and a silent one its members list as enabled. */
+static void test_rebuild_window_adopts(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[16];
+    master_core_on_tick(&f->m, 0);                       /* the master starts */
+    assert_int_equal(stats_enabling(f, 1, 0x0e, 100), 0); /* lists 1, 2, 3 */
+    assert_int_equal(master_core_node(&f->m, 1)->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    /* Node 2 reports in the window, node 3 stays silent: failed later. */
+    assert_int_equal(stats_enabling(f, 2, 0x0e, 200), 0);
+    int64_t timeout = f->cfg.timing.failure_timeout_ms;
+    assert_int_equal(stats_enabling(f, 1, 0x0e, 100 + timeout), 0);
+    assert_int_equal(stats_enabling(f, 2, 0x0e, 100 + timeout), 0);
+    master_core_on_tick(&f->m, 100 + timeout);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_RECOVERY);
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    size_t nf;
+    free(master_core_take_fences(&f->m, &nf));
+}
+
 static enum audit_verdict verdict(struct fixture *f, struct audit_report *r)
 {
-    assert_int_equal(audit_run(&f->m, r), 0);
+    assert_int_equal(audit_run(&f->m, f->now, r), 0);
     return r->verdict;
 }
 
@@ -525,10 +701,37 @@ static void test_audit(void **state)
     stats_owned(f, 2, n2, 2, 0, 1500, 1500, 2500);
     assert_int_equal(verdict(f, &r), AUDIT_BALANCED);
     audit_report_free(&r);
-    /* A member gone silent: not at rest (its pages are not accounted). */
+    /* A member gone: not at rest (its pages are not accounted), and the
+     * audit says what is down rather than a leak. */
     master_core_on_disconnect(&f->m, 3, 2600);
     assert_int_equal(verdict(f, &r), AUDIT_NOT_AT_REST);
     assert_int_equal(r.unreported, 1);
+    assert_int_equal(r.n_down, 1);
+    assert_int_equal(r.down[0].node, 3);
+    assert_int_equal(r.down[0].why, AUDIT_DOWN_DISCONNECTED);
+    audit_report_free(&r);
+    /* Connected but silent (issue 9: a hung slave, or its hypervisor down:
+     * it stops its Statistics). Node 3 last reported at 2300. */
+    master_core_on_connect(&f->m, 3, 13, 2700);
+    int64_t interval = f->cfg.timing.stats_interval_ms;
+    f->now = 2300 + 2 * interval;
+    stats_owned(f, 1, n1, 1, 0, 1000, UINT64_MAX, f->now);
+    stats_owned(f, 2, n2, 2, 0, 1500, 1500, f->now);
+    assert_int_equal(verdict(f, &r), AUDIT_BALANCED);      /* within two intervals */
+    audit_report_free(&r);
+    f->now++;
+    assert_int_equal(verdict(f, &r), AUDIT_NOT_AT_REST);
+    assert_int_equal(r.n_down, 1);
+    assert_int_equal(r.down[0].node, 3);
+    assert_int_equal(r.down[0].why, AUDIT_DOWN_SILENT);
+    assert_int_equal(r.down[0].silent_ms, 2 * interval + 1);
+    audit_report_free(&r);
+    /* Declared failed: its recovery is what is going on. */
+    master_core_on_tick(&f->m, 2300 + (int64_t)f->cfg.timing.failure_timeout_ms);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_RECOVERY);
+    assert_int_equal(verdict(f, &r), AUDIT_NOT_AT_REST);
+    assert_int_equal(r.n_down, 1);
+    assert_int_equal(r.down[0].why, AUDIT_DOWN_RECOVERY);
     audit_report_free(&r);
 }
 
@@ -627,6 +830,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enable_after_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mem_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hung_member_is_failed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_state_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_window_adopts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

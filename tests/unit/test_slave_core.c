@@ -103,13 +103,70 @@ static void test_register_then_active(void **state)
     assert_int_equal(st->vms[0]->tmem_used, 20);
     assert_int_equal(st->vms[0]->mm_target, 30);
     free_sent(s, n);
-    /* Hypervisor gone: nothing is reported as owned. */
+    /* Hypervisor gone (issue 9): the node's Statistics vouch for its
+     * hypervisor, so none go (the master declares the node failed), not
+     * Statistics with nothing owned. */
     slave_core_on_hv_down(&f->s);
     slave_core_on_tick(&f->s, 100 + f->cfg.timing.stats_interval_ms);
-    n = take_sent(&f->s.out, s, 4);
+    assert_int_equal(take_sent(&f->s.out, s, 4), 0);
+    slave_core_on_tick(&f->s, 100 + 10 * f->cfg.timing.stats_interval_ms);
+    assert_int_equal(take_sent(&f->s.out, s, 4), 0);
+    assert_int_equal(f->s.state, VMCA__NODE_STATE__NODE_ACTIVE);
+}
+
+/* Issue 9: a hypervisor that says nothing (hung: no sample, no hypercall
+ * reply) for slave_core_hv_silence_ms stops the Statistics; they resume
+ * when it answers again, and a fenced sample then takes the node through
+ * the declared-failed path. */
+static void test_silent_hypervisor_stops_statistics(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[8];
+    uint32_t master = f->cfg.master.node_id;
+    int64_t interval = f->cfg.timing.stats_interval_ms;
+    int64_t bound = slave_core_hv_silence_ms(&f->cfg);
+    assert_true(bound >= 2 * interval);
+    assert_true(bound < (int64_t)f->cfg.timing.failure_timeout_ms);
+    slave_core_on_master_up(&f->s, 0);
+    assert_int_equal(enable(f, master, (uint32_t[]){1, 2}, 2, 1, 0), 0);
+    free_sent(s, take_sent(&f->s.out, s, 8));
+    slave_core_on_tick(&f->s, 0);                 /* the setup's sample, heard at 0 */
+    /* Samples stop. Statistics go while the silence is within the bound. */
+    int64_t t = interval;
+    for (; t <= bound; t += interval) {
+        slave_core_on_tick(&f->s, t);
+        size_t n = take_sent(&f->s.out, s, 8);
+        assert_int_equal(n, 1);
+        assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_STATISTICS);
+        free_sent(s, n);
+    }
+    for (int k = 0; k < 5; k++, t += interval) {
+        slave_core_on_tick(&f->s, t);
+        assert_int_equal(take_sent(&f->s.out, s, 8), 0);
+    }
+    /* Nor at once on a reconnect to the master. */
+    slave_core_on_master_down(&f->s, t);
+    slave_core_on_master_up(&f->s, t);
+    assert_int_equal(take_sent(&f->s.out, s, 8), 0);
+    /* A hypercall reply is a sign of life too. */
+    struct slave_hv_reply r = {.id = 12345};
+    slave_core_on_hv_reply(&f->s, &r, t);
+    slave_core_on_tick(&f->s, t + interval);
+    size_t n = take_sent(&f->s.out, s, 8);
     assert_int_equal(n, 1);
-    assert_int_equal(s[0].env->statistics->total_pages, 0);
-    assert_int_equal(s[0].env->statistics->n_owned, 0);
+    free_sent(s, n);
+    t += interval;
+    /* It resumes fenced: the node was declared failed meanwhile. */
+    for (t += bound + interval; t < 20 * bound; t += interval) {
+        slave_core_on_tick(&f->s, t);
+        assert_int_equal(take_sent(&f->s.out, s, 8), 0);
+    }
+    struct slave_hv_sample fenced = {.generation = 1, .fenced = true};
+    assert_int_equal(slave_core_on_hv_stats(&f->s, &fenced), 0);
+    assert_int_equal(f->s.state, VMCA__NODE_STATE__NODE_RECOVERY);
+    n = take_sent(&f->s.out, s, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_INVALIDATE);
     free_sent(s, n);
 }
 
@@ -133,6 +190,8 @@ static void test_statistics_schedule(void **state)
     slave_core_on_master_down(&f->s, interval + 1);
     slave_core_on_tick(&f->s, 10 * interval);
     assert_int_equal(take_sent(&f->s.out, s, 4), 0);
+    struct slave_hv_sample hv = {.generation = 1};
+    assert_int_equal(slave_core_on_hv_stats(&f->s, &hv), 0); /* its hypervisor runs */
     slave_core_on_master_up(&f->s, 10 * interval);
     n = take_sent(&f->s.out, s, 4);
     assert_int_equal(n, 1);
@@ -232,11 +291,19 @@ static void test_restart_on_running_hypervisor(void **state)
     assert_int_equal(later.state, VMCA__NODE_STATE__NODE_RECOVERY);
     assert_int_equal(recovery_done(&later, master, 1), 0);
     hc = slave_core_take_hcalls(&later, &nh);
-    bool reclaim = false;
+    uint64_t reclaim = 0;
     for (size_t i = 0; i < nh; i++)
-        reclaim |= hc[i].kind == SLAVE_HC_RECLAIM && hc[i].n_blocks == 0;
-    assert_true(reclaim); /* every own page not here comes back */
+        if (hc[i].kind == SLAVE_HC_RECLAIM && hc[i].n_blocks == 0)
+            reclaim = hc[i].id; /* every own page not here comes back */
+    assert_true(reclaim);
     slave_hcalls_free(hc, nh);
+    /* Not a member again before the hypervisor has answered (a stopped one
+     * still holds the claims it was told to drop). */
+    assert_int_equal(take_sent(&later.out, s, 4), 0);
+    slave_core_on_master_up(&later, 2); /* a reconnect does not hurry it */
+    assert_int_equal(take_sent(&later.out, s, 4), 0);
+    struct slave_hv_reply done = {.id = reclaim};
+    slave_core_on_hv_reply(&later, &done, 3);
     n = take_sent(&later.out, s, 4);
     assert_int_equal(n, 1);
     assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_REGISTER_NODE);
@@ -315,6 +382,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_register_then_active, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statistics_schedule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_silent_hypervisor_stops_statistics, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_logged_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_later_life_recovers_first, setup, teardown),
