@@ -53,6 +53,7 @@ static uint64_t opt_watch_index;
 
 enum ev_kind { EV_DELIVER, EV_TICK_MASTER, EV_TICK_SLAVE, EV_STATS, EV_GUEST, EV_FAULT,
                EV_RESTART_NODE, EV_RESTART_MASTER, EV_RECONNECT, EV_HEAL, EV_RESTART_SLAVE,
+               EV_RESTART_HV,
                EV_RESUME };
 
 struct event {
@@ -118,7 +119,7 @@ struct sim {
     size_t heap_n, heap_cap;
     bool f_crash, f_master, f_drop, f_partition, f_slow, f_leave, f_vm;
     bool f_restart, f_byzantine;     /* slave crash on a running hypervisor; forged messages */
-    bool f_stop, f_hvstop;             /* issue 9: a stopped slave / hypervisor */
+    bool f_stop, f_hvstop, f_hvcrash; /* a stopped slave / hypervisor; a crashed hypervisor */
     /* Liveness (issue 9): when the master last got Statistics from each
      * node, and when it last became a member of the master's table. */
     int64_t heard_ms[SIM_MAX_NODES + 1], member_ms[SIM_MAX_NODES + 1];
@@ -272,7 +273,7 @@ static struct sim_node *reach_home(struct sim_node *me, uint32_t home, int *faul
     struct sim *s = me->sim;
     struct sim_node *h = home >= 1 && home <= s->n ? &s->node[home] : NULL;
     *fault = -1;
-    if (!h || !h->up || (home != me->id && (s->fenced[me->id] || !h->remote_on)))
+    if (!h || !h->up || !h->hv || (home != me->id && (s->fenced[me->id] || !h->remote_on)))
         return NULL;
     if (home != me->id) {
         if (!me->mapped[home])
@@ -394,6 +395,13 @@ static void run_hcalls(struct sim *s, struct sim_node *n)
         }
         for (size_t i = 0; i < cnt && n->core_live; i++) {
             struct slave_hv_reply r = {.id = hc[i].id, .blocks = vb};
+            if (!n->hv) {
+                /* As vmca-slave's TKM channel answers with its hypervisor
+                 * gone: the call failed (EIO), nothing was done. */
+                r.status = -5;
+                slave_core_on_hv_reply(&n->sc, &r, s->now);
+                continue;
+            }
             size_t nb = hc[i].n_blocks < 4096 ? hc[i].n_blocks : 4096;
             for (size_t b = 0; b < nb; b++)
                 hb[b] = (struct hvx_block){hc[i].blocks[b].gfn, hc[i].blocks[b].order,
@@ -498,6 +506,8 @@ static void hv_stats(struct sim *s, struct sim_node *n, bool period_end)
     struct hvx_node_stats st;
     struct hvx_home_pages owned[SIM_MAX_NODES + 1], lent[SIM_MAX_NODES + 1];
     struct hvx_vm_stats vms[4];
+    if (!n->hv)
+        return; /* crashed: it says nothing */
     if (period_end)
         n->period++;
     hvx_stats(n->hv, &st, owned, SIM_MAX_NODES + 1, lent, SIM_MAX_NODES + 1, vms, 4,
@@ -528,7 +538,8 @@ static void bump_links(struct sim *s, uint32_t ep)
     }
 }
 
-static void node_boot(struct sim *s, struct sim_node *n)
+/* The node's hypervisor starts: a new memory generation, all its own. */
+static void hv_boot(struct sim *s, struct sim_node *n)
 {
     struct hvx_home homes[SIM_MAX_NODES];
     for (unsigned i = 0; i < s->n; i++)
@@ -554,9 +565,14 @@ static void node_boot(struct sim *s, struct sim_node *n)
         n->pool[v] = hvx_pool_new(n->hv, v + 1, HVX_POOL_EPHEMERAL);
     }
     n->period = 1;
+    n->census_from = n->settled = s->failures; /* fresh memory: all its own */
+}
+
+static void node_boot(struct sim *s, struct sim_node *n)
+{
+    hv_boot(s, n);
     n->up = true;
     n->lives = 0;
-    n->census_from = n->settled = s->failures; /* fresh memory: all its own */
     slave_boot(s, n);
     trace(s, "node %u boots (generation %" PRIu64 ")", n->id, n->gen);
 }
@@ -571,8 +587,10 @@ static void slave_boot(struct sim *s, struct sim_node *n)
     n->slave_down = false;
     n->leaving = false;
     n->census_round = 0;
-    hv_stats(s, n, false);
-    slave_core_on_hv_up(&n->sc);
+    if (n->hv) { /* else it waits for its hypervisor */
+        hv_stats(s, n, false);
+        slave_core_on_hv_up(&n->sc);
+    }
     if (reachable(s, n->id, MASTER_EP)) {
         master_core_on_connect(&s->m, n->id, n->incarnation, s->now);
         slave_core_on_master_up(&n->sc, s->now);
@@ -648,6 +666,29 @@ static void slave_crash(struct sim *s, struct sim_node *n)
     s->stat_crashes++;
 }
 
+/* The hypervisor dies under a live memory manager (kill -9 of vmca-hv):
+ * its memory and every claim it held are gone, the slave stays connected
+ * to everyone and must stop vouching for the node. The hypervisor starts
+ * again later (a new memory generation). */
+static void hv_crash(struct sim *s, struct sim_node *n)
+{
+    trace(s, "node %u's hypervisor crashes (its slave runs on)", n->id);
+    gather_ghost(s, n->id); /* what it held dies with it */
+    s->failures++;
+    n->recovering = 1;
+    n->hv_stopped = false;
+    n->hv_stopped_ms = s->now; /* silent from now on (liveness) */
+    hvx_destroy(n->hv);
+    n->hv = NULL;
+    n->remote_on = false;
+    if (n->core_live) {
+        slave_core_on_hv_down(&n->sc);
+        drain_slave(s, n);
+    }
+    at(s, s->now + (int64_t)rnd_range(s, 200, 4000), EV_RESTART_HV, n->id);
+    s->stat_crashes++;
+}
+
 struct pick {
     struct sim *s;
     struct vmca_block b;
@@ -681,7 +722,7 @@ static bool forge_census_reply(struct sim *s, struct sim_node *r, struct sim_nod
     env.census_reply = &cr;
     vmca_outbox_send(&r->sc.out, home->id, &env);
     trace(s, "node %u forges an empty census reply to home %u (it holds %" PRIu64 " pages)",
-          r->id, home->id, hvx_owned_of(r->hv, home->id));
+          r->id, home->id, r->hv ? hvx_owned_of(r->hv, home->id) : 0);
     drain_slave(s, r);
     return true;
 }
@@ -982,7 +1023,7 @@ static void gather_ghost(struct sim *s, unsigned f)
         if (h == f)
             continue;
         struct ghost_ctx c = {s, f, h};
-        if (s->node[f].up)
+        if (s->node[f].hv)
             hvx_owned_blocks(s->node[f].hv, h, ghost_cb, &c);
         for (unsigned o = 1; o <= s->n; o++) {
             const struct xfer_table *x = &s->node[o].sc.xfers;
@@ -1002,7 +1043,7 @@ static void gather_ghost(struct sim *s, unsigned f)
 
 static bool node_failed(const struct sim *s, unsigned f)
 {
-    return !s->node[f].up || s->fenced[f] || s->node[f].recovering;
+    return !s->node[f].up || !s->node[f].hv || s->fenced[f] || s->node[f].recovering;
 }
 
 /* Ghosts are gathered while nodes are failed, and forgotten once every
@@ -1060,7 +1101,7 @@ static void check_ownership(struct sim *s, bool at_rest)
              * nobody can reach that memory through them. */
             /* A fenced node's claims on other homes are inert: its remote
              * accesses fault and it gives nothing away until it drops them. */
-            if (!s->node[o].up || (o != h && s->fenced[o]))
+            if (!s->node[o].hv || (o != h && s->fenced[o]))
                 continue;
             owned += mark_owned(s, o, h, pages);
         }
@@ -1155,7 +1196,7 @@ static void check_liveness(struct sim *s)
             hv_since = s->member_ms[i];
         if (s->master_boot_ms > hv_since)
             hv_since = s->master_boot_ms;
-        if (n->hv_stopped &&
+        if ((n->hv_stopped || (n->up && !n->hv)) &&
             s->now - hv_since > bound + slave_core_hv_silence_ms(&s->cfg) + 100)
             violation(s, "liveness: node %u's hypervisor said nothing for %" PRId64
                       " ms and the node is still %s", i, s->now - hv_since,
@@ -1171,7 +1212,7 @@ static void check_slaves(struct sim *s)
 {
     for (unsigned i = 1; i <= s->n && !s->failed; i++) {
         struct sim_node *n = &s->node[i];
-        if (!n->up)
+        if (!n->up || !n->hv)
             continue;
         /* A hypervisor whose manager died holds what it held until the
          * next manager drops it; a stopped hypervisor has not run the
@@ -1214,7 +1255,7 @@ static void watch_page(struct sim *s)
     uint64_t idx = opt_watch_index;
     for (unsigned o = 1; o <= s->n; o++) {
         uint64_t pages, gen;
-        const uint64_t *w = s->node[o].up ? hvx_owned_bitmap(s->node[o].hv, h, &pages, &gen)
+        const uint64_t *w = s->node[o].hv ? hvx_owned_bitmap(s->node[o].hv, h, &pages, &gen)
                                           : NULL;
         if (w && idx < pages && (w[idx >> 6] >> (idx & 63) & 1) && k < sizeof now)
             k += (size_t)snprintf(now + k, sizeof now - k, " %u (gen %" PRIu64 ")", o, gen);
@@ -1261,7 +1302,8 @@ static void after_step(struct sim *s, const struct event *e)
 static void schedule_fault(struct sim *s)
 {
     if (s->f_crash || s->f_master || s->f_drop || s->f_partition || s->f_slow || s->f_leave ||
-        s->f_vm || s->f_restart || s->f_byzantine || s->f_stop || s->f_hvstop)
+        s->f_vm || s->f_restart || s->f_byzantine || s->f_stop || s->f_hvstop ||
+        s->f_hvcrash)
         at(s, s->now + (int64_t)rnd_range(s, 300, 3000), EV_FAULT, 0);
 }
 
@@ -1269,7 +1311,7 @@ static void do_fault(struct sim *s)
 {
     if (s->quiet)
         return;
-    unsigned kinds[11], nk = 0;
+    unsigned kinds[12], nk = 0;
     if (s->f_crash)
         kinds[nk++] = 0;
     if (s->f_master)
@@ -1292,6 +1334,8 @@ static void do_fault(struct sim *s)
         kinds[nk++] = 9;
     if (s->f_hvstop)
         kinds[nk++] = 10;
+    if (s->f_hvcrash)
+        kinds[nk++] = 11;
     unsigned k = kinds[rnd(s) % nk];
     if (k == 7) {
         struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
@@ -1299,12 +1343,16 @@ static void do_fault(struct sim *s)
             slave_crash(s, n);
     } else if (k == 8) {
         byzantine(s);
+    } else if (k == 11) {
+        struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
+        if (n->up && n->hv && n->id != s->cfg.master.node_id)
+            hv_crash(s, n);
     } else if (k == 9 || k == 10) {
         /* Issue 9: a slave (9) or a hypervisor (10) stopped (SIGSTOP) with its
          * connections open, for up to three failure timeouts. */
         struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
         bool *stopped = k == 9 ? &n->slave_stopped : &n->hv_stopped;
-        if (n->up && n->core_live && !n->slave_stopped && !n->hv_stopped) {
+        if (n->up && n->hv && n->core_live && !n->slave_stopped && !n->hv_stopped) {
             *stopped = true;
             n->hv_stopped_ms = s->now;
             trace(s, "node %u's %s stopped", n->id, k == 9 ? "slave" : "hypervisor");
@@ -1317,7 +1365,7 @@ static void do_fault(struct sim *s)
          * data; its hypervisor pushes a sample of the same period. */
         struct sim_node *n = &s->node[rnd_range(s, 1, s->n)];
         unsigned vi = (unsigned)(rnd(s) % s->vms);
-        if (n->up && !n->hv_stopped) { /* a stopped hypervisor takes no VM */
+        if (n->up && n->hv && !n->hv_stopped) { /* a stopped hypervisor takes no VM */
             trace(s, "node %u: VM %u reconnects", n->id, vi + 1);
             hvx_client_destroy(n->hv, vi + 1);
             hvx_client_new(n->hv, vi + 1);
@@ -1466,7 +1514,7 @@ static void step(struct sim *s, struct event *e)
         at(s, s->now + s->cfg.timing.stats_interval_ms, EV_STATS, e->a);
         break;
     case EV_GUEST:
-        if (n->up && !s->quiet && !n->hv_stopped)
+        if (n->up && n->hv && !s->quiet && !n->hv_stopped)
             guest_op(s, n);
         at(s, s->now + (int64_t)rnd_range(s, 1, 10), EV_GUEST, e->a);
         break;
@@ -1476,6 +1524,18 @@ static void step(struct sim *s, struct event *e)
     case EV_RESTART_NODE:
         if (!n->up)
             node_boot(s, n);
+        break;
+    case EV_RESTART_HV:
+        if (n->up && !n->hv) {
+            hv_boot(s, n);
+            trace(s, "node %u's hypervisor starts again (generation %" PRIu64 ")", n->id,
+                  n->gen);
+            if (n->core_live && !n->slave_stopped) {
+                slave_core_on_hv_up(&n->sc);
+                hv_stats(s, n, false);
+                drain_slave(s, n);
+            }
+        }
         break;
     case EV_RESTART_MASTER:
         if (!s->master_up)
@@ -1631,17 +1691,18 @@ static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults
     s.print_trace = opt_trace;
     s.max_steps = steps;
     s.check_every = check_every;
-    s.f_crash = strstr(faults, "crash") != NULL;
-    s.f_master = strstr(faults, "master") != NULL;
-    s.f_drop = strstr(faults, "drop") != NULL;
-    s.f_partition = strstr(faults, "partition") != NULL;
-    s.f_slow = strstr(faults, "slow") != NULL;
-    s.f_leave = strstr(faults, "leave") != NULL;
-    s.f_vm = strstr(faults, "vm") != NULL;
+    s.f_crash = has_fault(faults, "crash");
+    s.f_master = has_fault(faults, "master");
+    s.f_drop = has_fault(faults, "drop");
+    s.f_partition = has_fault(faults, "partition");
+    s.f_slow = has_fault(faults, "slow");
+    s.f_leave = has_fault(faults, "leave");
+    s.f_vm = has_fault(faults, "vm");
     s.f_restart = has_fault(faults, "restart");
     s.f_byzantine = has_fault(faults, "byzantine");
     s.f_stop = has_fault(faults, "stop");
     s.f_hvstop = has_fault(faults, "hvstop");
+    s.f_hvcrash = has_fault(faults, "hvcrash");
     s.vms = s.f_vm ? 2 : 1;
     master_boot(&s);
     for (unsigned i = 1; i <= nodes; i++) {
@@ -1666,6 +1727,8 @@ static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults
             push(&s, (struct event){.at = s.now, .kind = EV_RESUME, .a = i});
         if (s.cut[i])
             push(&s, (struct event){.at = s.now, .kind = EV_HEAL, .a = i});
+        if (s.node[i].up && !s.node[i].hv)
+            push(&s, (struct event){.at = s.now, .kind = EV_RESTART_HV, .a = i});
     }
     if (!s.master_up && !s.failed)
         master_boot(&s);
@@ -1814,9 +1877,11 @@ int main(int argc, char **argv)
                 if (strcmp(t, "crash") && strcmp(t, "master") && strcmp(t, "drop") &&
                     strcmp(t, "partition") && strcmp(t, "slow") && strcmp(t, "leave") &&
                     strcmp(t, "vm") && strcmp(t, "restart") && strcmp(t, "byzantine") &&
-                    strcmp(t, "stop") && strcmp(t, "hvstop") && strcmp(t, "none"))
+                    strcmp(t, "stop") && strcmp(t, "hvstop") && strcmp(t, "hvcrash") &&
+                    strcmp(t, "none"))
                     return bad("--faults", t, "crash, master, drop, partition, slow, leave, "
-                                              "vm, restart, byzantine, stop, hvstop or none");
+                                              "vm, restart, byzantine, stop, hvstop, hvcrash "
+                                              "or none");
             faults = optarg;
             break;
         }
