@@ -55,6 +55,7 @@ struct slave_shell {
     struct peer *peers;              /* by configured node index */
     bool stopping;                   /* a stop signal came: leaving */
     bool refused;                    /* the hypervisor has another memory manager */
+    bool master_started;             /* the hypervisor took us: talk to the master */
     struct vmca_listener *listener;  /* peers connect here */
 };
 
@@ -481,6 +482,13 @@ static void on_hv_up(void *arg)
 {
     struct slave_shell *sh = arg;
     slave_core_on_hv_up(&sh->core);
+    /* Only the node's one memory manager speaks to the master: one the
+     * hypervisor refuses never connects, so it cannot replace the real
+     * one there (a second connection of a node replaces the first). */
+    if (!sh->master_started) {
+        sh->master_started = true;
+        connect_master(sh);
+    }
     drain(sh);
 }
 
@@ -671,7 +679,6 @@ int main(int argc, char **argv)
         log_err("out of memory");
         return 1;
     }
-    connect_master(&sh);
 
     event_base_dispatch(sh.base);
 

@@ -41,15 +41,18 @@ expect_refused hv-second \
     "$HV_BIN" --config "$CONF" --node node1 --guest-socket "$T/g2.sock" --tkm-socket "$T/t2.sock"
 
 # The same node from a copy of the configuration elsewhere: another lock
-# file, the same hypervisor, which has its memory manager already. (No
-# master port: this one must not get as far as the master.)
+# file, the same hypervisor, which has its memory manager already. It
+# never gets as far as the master (it connects only once its hypervisor
+# took it): the real node1's connection is not replaced.
 mkdir "$T/alt"
-sed "s/port = $MASTER_PORT;/port = 1;/" "$CONF" > "$T/alt/cluster.conf"
+cp "$CONF" "$T/alt/cluster.conf"
 ln -s "$T/certs" "$T/alt/certs"
 expect_refused slave-alt "refused this memory manager: node node1 already has a memory manager (pid $slave1)" \
     "$SLAVE_BIN" --config "$T/alt/cluster.conf" --node node1 --port "${SPARE[1]}" \
     --tkm-socket "$T/$CLUSTER-node1-tkm.sock"
 grep -q "refused a second memory manager" "$T/hv-node1.log" || fail "vmca-hv did not log the refusal"
+grep -q "node 1 disconnected\|node 1 reconnected" "$T/master.log" &&
+    fail "the refused slave reached the master: node1's connection was replaced"
 
 kill -0 "$slave1" && kill -0 "${PID_OF[hv-node1]}" || fail "the first slave or hypervisor died"
 [ "$(node_field node1 state)" = active ] || fail "node1 is $(node_field node1 state)"

@@ -1,29 +1,25 @@
 #!/usr/bin/env bash
-# A slave presenting another node's certificate is refused and logged; a
+# A client presenting another node's certificate is refused and logged; a
 # certificate from a foreign CA fails the TLS handshake; the real nodes keep
-# their connections throughout.
+# their connections throughout. The imposters are vmca-rogue clients (a
+# second vmca-slave on this machine would be stopped earlier, by the node's
+# lock or its hypervisor: test_single_manager.sh).
 . "$(dirname "$0")/lib.sh"
 
+ROGUE_BIN=$VMCA_BUILD/tests/vmca-rogue
 make_cluster 4
 start_master
 for n in node1 node2 node3; do start_node $n; done
 wait_until 20 "3 nodes active" all_active 3
 before=$(node_field node1 stats_count)
 
+rogue() { "$ROGUE_BIN" --config "$CONF" --wait 300 "$@"; }
 # node4 with node2's certificate: identity differs from the claimed node.
-LOG_AS=imposter4 start_slave node4 --cert "$T/certs/node2.crt" --key "$T/certs/node2.key"
-# node1 (already connected) impersonated with node3's certificate (on
-# another peer port: the real node1 holds its own). The imposters of running
-# nodes come from another machine, as far as this one can tell: a copy of
-# the configuration elsewhere (the real slave's lock file is beside $CONF)
-# and no hypervisor (the real one has its memory manager).
-pick_ports 2
-mkdir "$T/elsewhere"
-cp "$CONF" "$T/elsewhere/cluster.conf"
-ln -s "$T/certs" "$T/elsewhere/certs"
-ELSEWHERE=(--config "$T/elsewhere/cluster.conf" --tkm-socket "$T/elsewhere/no-hv.sock")
-LOG_AS=imposter1 start_slave node1 --cert "$T/certs/node3.crt" --key "$T/certs/node3.key" \
-    --port "${PORTS[0]}" "${ELSEWHERE[@]}"
+rogue --node node4 --cert "$T/certs/node2.crt" --key "$T/certs/node2.key" register \
+    > "$T/imposter4.log" 2>&1 || true
+# node1 (connected) impersonated with node3's certificate.
+rogue --node node1 --cert "$T/certs/node3.crt" --key "$T/certs/node3.key" \
+    statistics --state active > "$T/imposter1.log" 2>&1 || true
 wait_until 10 "master refuses node4's claim" \
     grep -q "certificate identity 'node2' differs from 'node4'" "$T/master.log"
 wait_until 10 "master refuses the node1 imposter" \
@@ -31,8 +27,8 @@ wait_until 10 "master refuses the node1 imposter" \
 
 # A certificate signed by another CA never gets past TLS.
 "$VMCA_SOURCE/scripts/gen-certs.sh" --out "$T/rogue" node3 >/dev/null
-LOG_AS=rogue3 start_slave node3 --cert "$T/rogue/node3.crt" --key "$T/rogue/node3.key" \
-    --port "${PORTS[1]}" "${ELSEWHERE[@]}"
+rogue --node node3 --cert "$T/rogue/node3.crt" --key "$T/rogue/node3.key" register \
+    > "$T/rogue3.log" 2>&1 || true
 wait_until 10 "rogue CA refused" grep -q "TLS error" "$T/master.log"
 
 sleep 1

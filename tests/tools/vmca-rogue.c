@@ -26,7 +26,7 @@
 
 static const char usage[] =
     "usage: vmca-rogue --config FILE --node NAME [--to master|NODE] [--wait MS]\n"
-    "                  [--incarnation N] COMMAND [ARGS]\n"
+    "                  [--incarnation N] [--cert FILE --key FILE] COMMAND [ARGS]\n"
     "Test tool: connects as node NAME (its certificate, mutual TLS, Hello as a\n"
     "slave) to the master (default) or to node NODE's slave, sends the message(s)\n"
     "of COMMAND, prints every frame received until MS milliseconds have passed\n"
@@ -52,6 +52,8 @@ static const char usage[] =
     "  -t, --to DEST        master (default) or a node name\n"
     "  -w, --wait MS        listen this long after the last send (0..60000)\n"
     "  -i, --incarnation N  the envelope's incarnation (default: a new one)\n"
+    "      --cert FILE      present this certificate instead of NAME's (with --key)\n"
+    "      --key FILE       its private key\n"
     "  -h, --help           this text\n"
     "output: 'sent BODY' per message, 'received BODY from node N [details]' per\n"
     "frame received, 'closed: WHY' if the peer closes.\n"
@@ -406,9 +408,10 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"node", required_argument, NULL, 'n'},
         {"to", required_argument, NULL, 't'},     {"wait", required_argument, NULL, 'w'},
         {"incarnation", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+        {"cert", required_argument, NULL, 'C'},   {"key", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *node = NULL, *to = "master";
+    const char *config = NULL, *node = NULL, *to = "master", *cert = NULL, *key = NULL;
     uint64_t wait_ms = 500, incarnation = 0;
     int opt;
     /* "+": options stop at the command (its own options follow it). */
@@ -425,9 +428,15 @@ int main(int argc, char **argv)
             if (!parse_u64(optarg, UINT64_MAX, &incarnation) || !incarnation)
                 return bad("--incarnation", optarg, "a number >= 1");
             break;
+        case 'C': cert = optarg; break;
+        case 'K': key = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
+    }
+    if (!cert != !key) {
+        fprintf(stderr, "vmca-rogue: --cert and --key go together\n");
+        return 2;
     }
     if (!config || !node) {
         fprintf(stderr, "vmca-rogue: --config and --node are required\n%s", usage);
@@ -455,7 +464,8 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     vmca_log_init("vmca-rogue", node, false, VMCA_LOG_ERR);
-    SSL_CTX *tls = vmca_tls_ctx_new(r.cfg.ca, r.self->cert, r.self->key, err, sizeof err);
+    SSL_CTX *tls = vmca_tls_ctx_new(r.cfg.ca, cert ? cert : r.self->cert,
+                                    key ? key : r.self->key, err, sizeof err);
     if (!tls) {
         fprintf(stderr, "vmca-rogue: TLS: %s\n", err);
         return 1;
