@@ -155,6 +155,11 @@ int hvx_freeze(struct hvx *h, uint32_t home, bool frozen)
     return HVX_OK;
 }
 
+bool hvx_frozen(const struct hvx *h, uint32_t home)
+{
+    return vmca_node_valid(home) && bit_test(h->frozen, home);
+}
+
 bool hvx_enabled(const struct hvx *h, uint32_t home)
 {
     return vmca_node_valid(home) && bit_test(h->enabled, home);

@@ -169,6 +169,7 @@ int hvx_owned_blocks(const struct hvx *h, uint32_t home,
 /* While a census of `home` runs its pages must not circulate: Request
  * never gives pages of a frozen home. */
 int hvx_freeze(struct hvx *h, uint32_t home, bool frozen);
+bool hvx_frozen(const struct hvx *h, uint32_t home);
 
 /* Census result for this node's own home: `held` are the blocks of its
  * pages that live nodes reported owning or having in transit, owners[i]

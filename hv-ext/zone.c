@@ -196,13 +196,13 @@ static uint32_t claim_epoch(struct hvx *h, uint32_t node)
 }
 
 /* The entry saying `node` holds (or, in transit, is being given) a page of
- * `home`. The home's own entries carry no epoch: its memory's restart
- * makes a new table. */
-static uint32_t owner_entry(struct hvx *h, uint32_t home, uint32_t node, bool transit)
+ * `home`, in `node`'s claim epoch `epoch`. The home's own entries carry no
+ * epoch: its memory's restart makes a new table. */
+static uint32_t entry_of(uint32_t home, uint32_t node, bool transit, uint32_t epoch)
 {
     uint32_t e = transit ? HVX_OWNER_TRANSIT : 0;
     if (node != home)
-        e |= node | claim_epoch(h, node) << 17;
+        e |= node | (epoch & HVX_OWNER_EPOCH_MASK) << 17;
     return e;
 }
 
@@ -215,26 +215,27 @@ static bool owner_void(struct hvx *h, uint32_t e)
     return node == 0 || (e & HVX_OWNER_TRANSIT) || HVX_OWNER_EPOCH(e) != claim_epoch(h, node);
 }
 
-/* Whether the table says `e` for every page of [idx, idx + n). The
- * table is shared with other nodes' hypervisors: atomic loads and stores. */
-static bool owners_say(const struct owner_view *v, uint64_t idx, uint64_t n, uint32_t e)
+/* Moves every entry of [idx, idx + n) from `from` to `to`, or none (false).
+ * The table is shared with other nodes' hypervisors, which change it
+ * concurrently (a receiver taking a block, the home's census taking pages
+ * back): each entry is swapped atomically, so exactly one of them wins. */
+static bool owners_swap(const struct owner_view *v, uint64_t idx, uint64_t n, uint32_t from,
+                        uint32_t to)
 {
     if (!v->kept)
         return true;
     if (!v->table)
         return false;
-    for (uint64_t i = idx; i < idx + n; i++)
-        if (__atomic_load_n(&v->table[i], __ATOMIC_ACQUIRE) != e)
+    for (uint64_t i = idx; i < idx + n; i++) {
+        uint32_t want = from;
+        if (!__atomic_compare_exchange_n(&v->table[i], &want, to, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE)) {
+            while (i-- > idx) /* ours since a moment: give them back */
+                __atomic_store_n(&v->table[i], from, __ATOMIC_RELEASE);
             return false;
+        }
+    }
     return true;
-}
-
-static void owners_set(const struct owner_view *v, uint64_t idx, uint64_t n, uint32_t e)
-{
-    if (!v->table)
-        return;
-    for (uint64_t i = idx; i < idx + n; i++)
-        __atomic_store_n(&v->table[i], e, __ATOMIC_RELEASE);
 }
 
 /* A table that must be written before pages leave: kept but unreachable. */
@@ -269,23 +270,27 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
             h->env.forget(h->env.arg, home); /* no claim of an earlier life is left */
         if (z && range_any(z->owned, idx, size))
             continue; /* duplicate: some page is already ours */
-        /* Only what was given to us: the holder's hypervisor named us in
-         * the home's table when it let the block go. */
+        /* Only what was given to us: the holder's hypervisor wrote "in
+         * transit to us" in the home's table when it let the block go. One
+         * epoch for both entries: a fence meanwhile voids what we write. */
         struct owner_view ov = owner_view(h, home);
-        if (!owners_say(&ov, idx, size, owner_entry(h, home, h->self, true)))
-            continue;
+        uint32_t epoch = claim_epoch(h, h->self);
+        uint32_t given = entry_of(home, h->self, true, epoch);
         if (!hvx_enabled(h, home)) {
-            owners_set(&ov, idx, size, HVX_OWNER_TRANSIT); /* it goes back to its home */
-            result[i] = HVX_GRANT_BOUNCED;
+            if (owners_swap(&ov, idx, size, given, HVX_OWNER_TRANSIT)) /* back home */
+                result[i] = HVX_GRANT_BOUNCED;
             continue;
         }
+        uint32_t held = entry_of(home, h->self, false, epoch);
+        if (!owners_swap(&ov, idx, size, given, held))
+            continue;
         if (hvx_zone_add_block(h, home, idx, b->order) != HVX_OK) {
+            owners_swap(&ov, idx, size, held, given); /* not taken after all */
             for (; i < n; i++)
                 result[i] = HVX_GRANT_REJECTED;
             hvx_grow_buckets(h);
             return accepted ? accepted : HVX_ENOMEM;
         }
-        owners_set(&ov, idx, size, owner_entry(h, home, h->self, false));
         result[i] = HVX_GRANT_ACCEPTED;
         accepted += (int64_t)size;
         if (home == h->self) {
@@ -299,13 +304,20 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
     return accepted;
 }
 
-/* Takes block (idx, order) of zone z out of this node's ownership; the
- * home's table (ov) names `to` from now on. */
-static void release_block(struct hvx *h, struct hvx_zone *z, uint64_t idx, unsigned order,
+/* Takes block (idx, order) of zone z (taken from its buddy allocator) out
+ * of this node's ownership: the home's table (ov) says "in transit to
+ * `to`" from now on. False when the table no longer says we hold it (our
+ * claims were voided: we were fenced): the block goes back to the buddy
+ * allocator, nothing changes. */
+static bool release_block(struct hvx *h, struct hvx_zone *z, uint64_t idx, unsigned order,
                           uint32_t to, const struct owner_view *ov)
 {
     uint64_t size = UINT64_C(1) << order;
-    owners_set(ov, idx, size, owner_entry(h, z->home, to, true));
+    uint32_t mine = entry_of(z->home, h->self, false, claim_epoch(h, h->self));
+    if (!owners_swap(ov, idx, size, mine, entry_of(z->home, to, true, claim_epoch(h, to)))) {
+        hvx_buddy_free(&z->buddy, idx, order);
+        return false;
+    }
     range_set(z->owned, idx, size, false);
     z->owned_pages -= size;
     if (z->home == h->self && to != h->self) {
@@ -314,6 +326,7 @@ static void release_block(struct hvx *h, struct hvx_zone *z, uint64_t idx, unsig
         if (slot < h->n_homes)
             h->lent_to[slot] += size;
     }
+    return true;
 }
 
 static unsigned floor_log2(uint64_t v)
@@ -358,7 +371,8 @@ uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *o
             } else {
                 hvx_buddy_take(&z->buddy, idx, ord);
             }
-            release_block(h, z, idx, ord, to, &ov);
+            if (!release_block(h, z, idx, ord, to, &ov))
+                break; /* not ours to give any more */
             out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(z->home, idx), ord, z->generation};
             given += UINT64_C(1) << ord;
         }
@@ -440,7 +454,8 @@ int hvx_return(struct hvx *h, uint32_t home, unsigned max_migrate,
         unsigned ord;
         hvx_buddy_largest(&z->buddy, &idx, &ord);
         hvx_buddy_take(&z->buddy, idx, ord);
-        release_block(h, z, idx, ord, home, &ov);
+        if (!release_block(h, z, idx, ord, home, &ov))
+            break;
         out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(home, idx), ord, z->generation};
     }
     if (z->owned_pages == 0) {
@@ -460,10 +475,10 @@ uint64_t hvx_invalidate(struct hvx *h, uint32_t home)
      * memory is a new one, or we are fenced: our entries are void anyway). */
     struct owner_view ov = zone_stale(h, z) ? (struct owner_view){false, NULL}
                                             : owner_view(h, home);
-    uint32_t mine = owner_entry(h, home, h->self, false);
+    uint32_t mine = entry_of(home, h->self, false, claim_epoch(h, h->self));
     for (uint64_t i = 0; ov.table && i < z->pages; i++)
-        if (bit_test(z->owned, i) && __atomic_load_n(&ov.table[i], __ATOMIC_ACQUIRE) == mine)
-            __atomic_store_n(&ov.table[i], 0, __ATOMIC_RELEASE);
+        if (bit_test(z->owned, i))
+            owners_swap(&ov, i, 1, mine, 0);
     for (uint64_t i = 0; i < z->pages && z->used_pages; i++) {
         if (!bit_test(z->owned, i))
             continue;
@@ -546,8 +561,16 @@ int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t 
     /* A page whose table entry says a live holder's hypervisor has it is
      * never taken, whatever the census replies said. */
     for (uint64_t i = 0; ov.table && i < pages; i++) {
+        if (bit_test(z->owned, i) || bit_test(mark, i))
+            continue;
+        /* A void entry becomes the home's, atomically: a receiver taking
+         * the page at this moment either wins (it is held) or fails. */
         uint32_t e = __atomic_load_n(&ov.table[i], __ATOMIC_ACQUIRE);
-        if (bit_test(z->owned, i) || bit_test(mark, i) || owner_void(h, e))
+        while (owner_void(h, e) && !__atomic_compare_exchange_n(&ov.table[i], &e, 0, false,
+                                                                __ATOMIC_ACQ_REL,
+                                                                __ATOMIC_ACQUIRE))
+            ; /* e now holds the entry it changed to: look again */
+        if (owner_void(h, e))
             continue;
         mark[i >> 6] |= UINT64_C(1) << (i & 63);
         size_t slot = hvx_home_slot(h, HVX_OWNER_NODE(e));
@@ -569,7 +592,6 @@ int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t 
             hvx_free(h, mark, bytes);
             return HVX_ENOMEM;
         }
-        owners_set(&ov, i, UINT64_C(1) << ord, 0); /* a late grant of it is refused */
         taken += (int64_t)(UINT64_C(1) << ord);
         i += UINT64_C(1) << ord;
     }

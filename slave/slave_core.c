@@ -94,6 +94,7 @@ static uint64_t targets_limit(const struct slave_core *s);
 static void expect_reply(struct slave_core *s, struct slave_pending p);
 static void send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_t round,
                         const struct vmca_block *blocks, size_t n, bool reply);
+static void freeze_home(struct slave_core *s, uint32_t home, int64_t until_ms);
 
 static void send_invalidate(struct slave_core *s)
 {
@@ -117,6 +118,17 @@ static void reclaim_then_register(struct slave_core *s)
     s->reclaim_own = false;
 }
 
+/* Drops our claims on every other home and takes our pages back again:
+ * an earlier try may not have run (the channel dropped, or the hypervisor
+ * refused it). Both are idempotent. */
+static void drop_and_reclaim_again(struct slave_core *s)
+{
+    for (size_t i = 0; i < s->cfg->n_nodes; i++)
+        if (s->cfg->nodes[i].id != s->self->id)
+            queue_hcall(s, SLAVE_HC_INVALIDATE, s->cfg->nodes[i].id, 0, false, NULL, 0);
+    reclaim_then_register(s);
+}
+
 /* We were declared failed while alive (fenced, or the master says we were
  * recovered): our claims on other homes were reclaimed by them and ours
  * were dropped by the members. Forget all of it; once the recovery is over
@@ -135,6 +147,9 @@ static void declared_failed(struct slave_core *s, bool recovery_done)
     vmca_bitmap_clear_all(&s->return_pending);
     vmca_bitmap_clear_all(&s->enabled);
     s->census.running = false;
+    /* Nothing of ours or theirs stays frozen by a census of this life. */
+    for (size_t i = 0; i < s->cfg->n_nodes; i++)
+        freeze_home(s, s->cfg->nodes[i].id, 0);
     s->grant_any_req = 0;
     s->reclaim_own = true;
     s->out.incarnation++; /* a new life */
@@ -342,6 +357,8 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
         s->reclaim_own = true;
         s->earlier_life = true;
     }
+    if (s->register_after_hc == UINT64_MAX && was_up)
+        drop_and_reclaim_again(s); /* the hypervisor refused it: it answers now */
     if (first || !was_up)
         maybe_join(s); /* an Inactive node waits for its hypervisor to join */
     if (in->fenced && vmca_state_member(s->state))
@@ -665,14 +682,13 @@ static void hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n)
 
 void slave_core_on_hv_up(struct slave_core *s)
 {
-    if (s->register_after_hc) {
-        /* The channel dropped before the drop-and-reclaim was answered:
-         * it may not have run. Again (both are idempotent). */
-        for (size_t i = 0; i < s->cfg->n_nodes; i++)
-            if (s->cfg->nodes[i].id != s->self->id)
-                queue_hcall(s, SLAVE_HC_INVALIDATE, s->cfg->nodes[i].id, 0, false, NULL, 0);
-        reclaim_then_register(s);
-    }
+    /* A hypervisor lifts the freezes of a manager whose channel closed:
+     * the censuses still running here freeze again. */
+    for (size_t i = 0; i < s->cfg->n_nodes; i++)
+        if (s->frozen_until[i])
+            queue_hcall(s, SLAVE_HC_FREEZE, s->cfg->nodes[i].id, 0, true, NULL, 0);
+    if (s->register_after_hc)
+        drop_and_reclaim_again(s); /* the channel dropped before the answer */
     /* Enabled homes, and our own memory's remote access when we are a
      * member (a hypervisor that restarted is a new memory: node_crashed
      * takes us out of Active first). */
@@ -1311,6 +1327,14 @@ static int on_leave_notify(struct slave_core *s)
     }
     s->state = VMCA__NODE_STATE__NODE_INACTIVE;
     s->left = true;
+    if (!s->hv_up) {
+        /* The master saw everything back; the hypervisor died since, and
+         * its memory with it: nothing to check, nothing of ours is out. */
+        s->left_clean = false;
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "left the cluster; the hypervisor is down (its memory is gone with it)");
+        return VMCA_OK;
+    }
     s->left_clean = own == s->self->tmem_pages && !foreign;
     vmca_log_to(s->log, s->log_arg, s->left_clean ? VMCA_LOG_INFO : VMCA_LOG_ERR,
                 "left the cluster: %llu of %llu own pages back%s",

@@ -614,6 +614,8 @@ static void slave_gone(struct sim *s, struct sim_node *n, bool hv_runs)
     n->slave_stopped = false;
     if (n->core_live)
         slave_core_free(&n->sc);
+    for (unsigned h = 1; hv_runs && n->hv && h <= s->n; h++)
+        hvx_freeze(n->hv, h, false); /* as vmca-hv does when its manager's channel closes */
     n->core_live = false;
     n->slave_down = hv_runs;
     n->leaving = false;
@@ -630,7 +632,7 @@ static void slave_exit(struct sim *s, struct sim_node *n)
 {
     trace(s, "node %u's slave exits after leaving (%s)", n->id,
           n->sc.left_clean ? "all its pages back" : "NOT all its pages back");
-    if (!n->sc.left_clean)
+    if (!n->sc.left_clean && n->hv) /* a crashed hypervisor has nothing to check */
         violation(s, "node %u left without all its own pages", n->id);
     slave_gone(s, n, true);
     at(s, s->now + (int64_t)rnd_range(s, 200, 3000), EV_RESTART_SLAVE, n->id);
@@ -746,10 +748,15 @@ static void byzantine(struct sim *s)
     uint64_t owned = hvx_owned_of(o->hv, home);
     if (!owned)
         return;
-    p.want = rnd(s) % (owned < 64 ? owned : 64);
+    p.want = UINT64_MAX; /* first count the blocks, then pick one */
     hvx_owned_blocks(o->hv, home, pick_cb, &p);
-    if (!p.b.gfn && !p.seen)
+    if (!p.seen)
         return;
+    p.want = rnd(s) % p.seen;
+    p.seen = 0;
+    hvx_owned_blocks(o->hv, home, pick_cb, &p);
+    if (p.seen <= p.want)
+        return; /* not found: never send the empty block */
     uint32_t to = rnd(s) % 2 ? home : (uint32_t)rnd_range(s, 1, s->n);
     if (to == r->id)
         return;
@@ -1752,6 +1759,12 @@ static int run(uint64_t seed, unsigned nodes, uint64_t steps, const char *faults
             if (s.node[i].sc.xfers.n_out)
                 violation(&s, "I3: node %u still has %zu transfers in transit at rest", i,
                           s.node[i].sc.xfers.n_out);
+            /* No census runs at rest: a home frozen now would never lend
+             * again (its pages are lost to the cluster, if not to it). */
+            for (unsigned h = 1; h <= nodes && !s.failed && s.node[i].hv; h++)
+                if (hvx_frozen(s.node[i].hv, h))
+                    violation(&s, "I3: at rest node %u's hypervisor still freezes home %u "
+                              "(no census runs)", i, h);
             Vmca__NodeState st = master_core_node(&s.m, i)->state;
             if (st != VMCA__NODE_STATE__NODE_ACTIVE) {
                 violation(&s, "at rest node %u is %s, not active", i, vmca_state_name(st));

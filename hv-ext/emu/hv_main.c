@@ -437,6 +437,11 @@ static void tkm_close(struct tkm_client *c, const char *why)
     if (hv->manager == c) {
         hv->manager = NULL;
         log_info("memory manager (pid %ld) disconnected: %s", c->pid, why);
+        /* Its censuses died with it (a new manager knows nothing of them):
+         * no home stays frozen here for ever. A manager that reconnects
+         * freezes again what it still counts. */
+        for (size_t i = 0; i < hv->cfg.n_nodes; i++)
+            hvx_freeze(hv->hvx, hv->cfg.nodes[i].id, false);
     } else {
         log_debug("TKM client (pid %ld) disconnected: %s", c->pid, why);
     }

@@ -302,6 +302,20 @@ static void test_restart_on_running_hypervisor(void **state)
     assert_int_equal(take_sent(&later.out, s, 4), 0);
     slave_core_on_master_up(&later, 2); /* a reconnect does not hurry it */
     assert_int_equal(take_sent(&later.out, s, 4), 0);
+    /* The hypervisor refuses the reclaim (say it is out of memory): still
+     * no Register; its next sample makes the drop and the reclaim again. */
+    struct slave_hv_reply refused = {.id = reclaim, .status = -12};
+    slave_core_on_hv_reply(&later, &refused, 3);
+    assert_int_equal(take_sent(&later.out, s, 4), 0);
+    assert_int_equal(slave_core_on_hv_stats(&later, &hv), 0);
+    hc = slave_core_take_hcalls(&later, &nh);
+    reclaim = 0;
+    for (size_t i = 0; i < nh; i++)
+        if (hc[i].kind == SLAVE_HC_RECLAIM)
+            reclaim = hc[i].id;
+    assert_true(reclaim);
+    slave_hcalls_free(hc, nh);
+    assert_int_equal(take_sent(&later.out, s, 4), 0);
     struct slave_hv_reply done = {.id = reclaim};
     slave_core_on_hv_reply(&later, &done, 3);
     n = take_sent(&later.out, s, 4);
