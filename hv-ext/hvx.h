@@ -127,8 +127,10 @@ enum hvx_grant_result {
 
 /* Adds blocks received from node `from`. result[i] says what happened to
  * blocks[i]; a rejected block changes nothing. A block is taken only when
- * its home's owner table names this node (whoever sent it); a bounced one
- * is handed to its home in the table (it goes back there). Blocks homed at
+ * its home's owner table says "in transit to this node" in its current
+ * claim epoch (whoever sent it), and the table then says "held by this
+ * node"; a bounced one becomes "in transit to its home" (it goes back
+ * there). Entries change by compare-and-swap. Blocks homed at
  * this node are its own pages coming back (no longer lent). Returns the
  * number of pages accepted, or HVX_ENOMEM when metadata could not be
  * allocated (nothing accepted from that block on). */
@@ -138,15 +140,16 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
 /* Gives away up to n free pages for node `to`, largest blocks first, from
  * the homes closest to `to` (never from a home whose owner table cannot be
  * reached). Writes at most cap blocks to out; returns the number of pages
- * given (<= n). The owner tables name `to`; pages homed here become lent
- * to `to`. */
+ * given (<= n). The owner tables say "in transit to `to`" (a block whose
+ * entry no longer says we hold it, because we were fenced, is not given);
+ * pages homed here become lent to `to`. */
 uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *out,
                      size_t cap, size_t *n_out);
 
 /* Returns pages homed at `home`: migrates up to max_migrate in-use pages to
  * free pages of other homes (an ephemeral page that cannot move is dropped),
  * then releases free blocks of that home into out (at most cap; its owner
- * table names the home again; none while it cannot be reached). *n_out
+ * table says "in transit to the home"; none while it cannot be reached). *n_out
  * gets the count. Returns HVX_OK when nothing of `home` is left, HVX_EBUSY
  * when more calls are needed, HVX_ENOMEM when persistent pages cannot move
  * (no free page elsewhere). */
@@ -175,9 +178,12 @@ bool hvx_frozen(const struct hvx *h, uint32_t home);
  * pages that live nodes reported owning or having in transit, owners[i]
  * the node holding held[i] (a block may be reported twice, by a sender and
  * its receiver, or be back here already: both are fine). Every own page
- * neither owned here nor held is taken back (it belonged to a failed node;
- * the owner table names this node again, so a late grant of it is refused);
- * the lent figures are set from the census. Returns the pages taken back,
+ * neither owned here nor held, and whose owner-table entry is void (the
+ * home's, in transit, or of an earlier claim epoch of its holder), is taken
+ * back: it belonged to a failed node, and its entry becomes the home's, so
+ * a late grant of it is refused. A page the table says a live holder holds
+ * is never taken, whatever the census said. The lent figures are set from
+ * the census and the table. Returns the pages taken back,
  * or HVX_EINVAL (a held block is not of this home or malformed: nothing
  * changes), or HVX_ENOMEM. */
 int64_t hvx_reclaim(struct hvx *h, const struct hvx_block *held, const uint32_t *owners,
