@@ -118,14 +118,21 @@ static void reclaim_then_register(struct slave_core *s)
     s->reclaim_own = false;
 }
 
-/* Drops our claims on every other home and takes our pages back again:
- * an earlier try may not have run (the channel dropped, or the hypervisor
- * refused it). Both are idempotent. */
-static void drop_and_reclaim_again(struct slave_core *s)
+/* Drops our claims on every other home: every home, not only those of
+ * the last sample (pages may have arrived since). */
+static void drop_foreign_claims(struct slave_core *s)
 {
     for (size_t i = 0; i < s->cfg->n_nodes; i++)
         if (s->cfg->nodes[i].id != s->self->id)
             queue_hcall(s, SLAVE_HC_INVALIDATE, s->cfg->nodes[i].id, 0, false, NULL, 0);
+}
+
+/* Drops our claims and takes our pages back again: an earlier try may not
+ * have run (the channel dropped, or the hypervisor refused it). Both are
+ * idempotent. */
+static void drop_and_reclaim_again(struct slave_core *s)
+{
+    drop_foreign_claims(s);
     reclaim_then_register(s);
 }
 
@@ -137,11 +144,7 @@ static void declared_failed(struct slave_core *s, bool recovery_done)
 {
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                 "declared failed by the master: dropping every claim on other nodes' pages");
-    /* Every other home, not only those of the last sample: pages may have
-     * arrived since. */
-    for (size_t i = 0; i < s->cfg->n_nodes; i++)
-        if (s->cfg->nodes[i].id != s->self->id)
-            queue_hcall(s, SLAVE_HC_INVALIDATE, s->cfg->nodes[i].id, 0, false, NULL, 0);
+    drop_foreign_claims(s);
     xfer_drop_all(&s->xfers);
     vmca_bitmap_clear_all(&s->returning);
     vmca_bitmap_clear_all(&s->return_pending);
@@ -351,9 +354,7 @@ int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *i
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "an earlier memory manager of this hypervisor left pages out: dropping "
                     "its claims, recovering before registering");
-        for (size_t i = 0; i < s->cfg->n_nodes; i++)
-            if (s->cfg->nodes[i].id != s->self->id)
-                queue_hcall(s, SLAVE_HC_INVALIDATE, s->cfg->nodes[i].id, 0, false, NULL, 0);
+        drop_foreign_claims(s);
         s->reclaim_own = true;
         s->earlier_life = true;
     }
@@ -560,17 +561,17 @@ static void maybe_join(struct slave_core *s)
     if (s->state != VMCA__NODE_STATE__NODE_INACTIVE || s->left || !s->master_up || !s->hv_up ||
         s->register_after_hc)
         return;
-    if (s->hv_generation > 1 && !s->recovered) {
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
-                    "memory generation %llu: recovering an earlier life before registering",
-                    (unsigned long long)s->hv_generation);
-        s->state = VMCA__NODE_STATE__NODE_RECOVERY;
-        send_invalidate(s);
-        return;
-    }
-    if (s->earlier_life && !s->recovered) {
-        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
-                    "recovering the earlier memory manager's pages before registering");
+    /* An earlier life may have pages out: a new memory (members may hold
+     * its earlier generation's pages), or this memory under a manager that
+     * died. Members drop them before we register again. */
+    if ((s->hv_generation > 1 || s->earlier_life) && !s->recovered) {
+        if (s->earlier_life)
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                        "recovering the earlier memory manager's pages before registering");
+        else
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                        "memory generation %llu: recovering an earlier life before registering",
+                        (unsigned long long)s->hv_generation);
         s->state = VMCA__NODE_STATE__NODE_RECOVERY;
         send_invalidate(s);
         return;

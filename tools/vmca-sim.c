@@ -639,18 +639,32 @@ static void slave_exit(struct sim *s, struct sim_node *n)
 }
 
 
+/* A failure of node n (I2): what it held, or had in transit, dies with it
+ * (its ghost) until every home has settled again. Call before its state
+ * goes. */
+static void node_fails(struct sim *s, struct sim_node *n)
+{
+    gather_ghost(s, n->id);
+    s->failures++;
+    n->recovering = 1;
+    s->stat_crashes++;
+}
+
+/* The hypervisor and its memory are gone. */
+static void hv_gone(struct sim_node *n)
+{
+    n->hv_stopped = false;
+    hvx_destroy(n->hv);
+    n->hv = NULL;
+}
+
 static void node_crash(struct sim *s, struct sim_node *n)
 {
     trace(s, "node %u crashes", n->id);
-    n->hv_stopped = false;
-    gather_ghost(s, n->id); /* what it held dies with it: I2's failed term */
-    s->failures++;
-    n->recovering = 1;
+    node_fails(s, n);
     n->up = false;
-    hvx_destroy(n->hv);
-    n->hv = NULL;
+    hv_gone(n);
     slave_gone(s, n, false);
-    s->stat_crashes++;
 }
 
 /* The memory manager dies (kill -9) while its hypervisor runs on: what the
@@ -660,12 +674,9 @@ static void node_crash(struct sim *s, struct sim_node *n)
 static void slave_crash(struct sim *s, struct sim_node *n)
 {
     trace(s, "node %u's slave crashes (its hypervisor runs on)", n->id);
-    gather_ghost(s, n->id);
-    s->failures++;
-    n->recovering = 1;
+    node_fails(s, n);
     slave_gone(s, n, true);
     at(s, s->now + (int64_t)rnd_range(s, 5, 2000), EV_RESTART_SLAVE, n->id);
-    s->stat_crashes++;
 }
 
 /* The hypervisor dies under a live memory manager (kill -9 of vmca-hv):
@@ -675,20 +686,15 @@ static void slave_crash(struct sim *s, struct sim_node *n)
 static void hv_crash(struct sim *s, struct sim_node *n)
 {
     trace(s, "node %u's hypervisor crashes (its slave runs on)", n->id);
-    gather_ghost(s, n->id); /* what it held dies with it */
-    s->failures++;
-    n->recovering = 1;
-    n->hv_stopped = false;
+    node_fails(s, n);
+    hv_gone(n);
     n->hv_stopped_ms = s->now; /* silent from now on (liveness) */
-    hvx_destroy(n->hv);
-    n->hv = NULL;
     n->remote_on = false;
     if (n->core_live) {
         slave_core_on_hv_down(&n->sc);
         drain_slave(s, n);
     }
     at(s, s->now + (int64_t)rnd_range(s, 200, 4000), EV_RESTART_HV, n->id);
-    s->stat_crashes++;
 }
 
 struct pick {

@@ -192,3 +192,25 @@ ctl_audit() {
 }
 
 all_active() { [ "$(active_count 2>/dev/null)" = "$1" ]; }
+
+# hold_guest NODE VM PAGES POOL: a guest (1 MiB of RAM) on NODE that puts
+# PAGES pages into a POOL pool and holds them, in the background (HOLD_PID;
+# output $T/hold.out, log $T/hold.log); returns once it holds them.
+hold_guest() {
+    "$GUEST_BIN" --socket "$T/$CLUSTER-$1-guest.sock" --vm "$2" --ram 1 --workload "hold:$3" \
+        --pool "$4" > "$T/hold.out" 2> "$T/hold.log" &
+    HOLD_PID=$!
+    PIDS+=($HOLD_PID)
+    wait_until 20 "guest holding" grep -q holding "$T/hold.out" "$T/hold.log"
+}
+
+# hold_check: the held guest reads every page back and exits; fails unless
+# every page was its own data and it exited 0.
+hold_check() {
+    local rc=0
+    kill -USR1 "$HOLD_PID"
+    wait "$HOLD_PID" || rc=$?
+    cat "$T/hold.out"
+    grep -q 'mismatches=0' "$T/hold.out" || fail "the holding guest read data it did not write"
+    [ "$rc" -eq 0 ] || fail "the holding guest exited $rc: $(tail -n 3 "$T/hold.log")"
+}

@@ -24,15 +24,11 @@ echo "20 2" > "$T/phases3"
 "$GUEST_BIN" --socket "$T/$CLUSTER-node3-guest.sock" --vm 3 --ram 1 \
     --workload "phases:$T/phases3" --seed 3 --pool ephemeral > "$T/warm3.out" 2> "$T/warm3.log" ||
     fail "node3's warm-up guest failed"
-gsock=$T/$CLUSTER-node2-guest.sock
 echo "12 3" > "$T/phases2"
-"$GUEST_BIN" --socket "$gsock" --vm 1 --ram 1 --workload "phases:$T/phases2" --seed 5 \
-    --pool ephemeral > "$T/warm2.out" 2> "$T/warm2.log" || fail "node2's warm-up guest failed"
-"$GUEST_BIN" --socket "$gsock" --vm 2 --ram 1 --workload hold:2000 --pool ephemeral \
-    > "$T/hold.out" 2> "$T/hold.log" &
-G=$!
-PIDS+=($G)
-wait_until 20 "guest holding" grep -q holding "$T/hold.out" "$T/hold.log"
+"$GUEST_BIN" --socket "$T/$CLUSTER-node2-guest.sock" --vm 1 --ram 1 \
+    --workload "phases:$T/phases2" --seed 5 --pool ephemeral > "$T/warm2.out" 2> "$T/warm2.log" ||
+    fail "node2's warm-up guest failed"
+hold_guest node2 2 2000 ephemeral
 tkm --node node3 stats > "$T/s3.txt"
 grep -Eq '^lent_to 2 [1-9]' "$T/s3.txt" || fail "node3 lent nothing to node2: $(cat "$T/s3.txt")"
 
@@ -59,11 +55,6 @@ wait_until 40 "node3 active after five restarts" all_active 3
 wait_until 40 "hypervisors balanced after five restarts" hv_audit 1:1024 2:256 3:4096
 ctl_audit 30
 
-kill -USR1 $G
-grc=0
-wait $G || grc=$?
-cat "$T/hold.out"
-grep -q 'mismatches=0' "$T/hold.out" || fail "the guest read wrong data"
-[ "$grc" -eq 0 ] || fail "the guest exited $grc: $(tail -n 3 "$T/hold.log")"
+hold_check
 kill -0 "${PID_OF[hv-node3]}" || fail "node3's hypervisor died"
 pass "slave restarts on a running hypervisor: nothing leaked, audit balanced"

@@ -199,6 +199,24 @@ static void test_statistics_schedule(void **state)
     free_sent(s, n);
 }
 
+/* Takes every queued hypercall; returns how many were of `kind`, the last
+ * of them copied to *last (its arrays are not kept). */
+static size_t take_hcalls_of(struct slave_core *s, enum slave_hc_kind kind,
+                             struct slave_hcall *last)
+{
+    size_t nh, k = 0;
+    struct slave_hcall *hc = slave_core_take_hcalls(s, &nh);
+    for (size_t i = 0; i < nh; i++)
+        if (hc[i].kind == kind) {
+            k++;
+            if (last)
+                *last = (struct slave_hcall){.id = hc[i].id, .kind = kind, .node = hc[i].node,
+                                             .n_blocks = hc[i].n_blocks};
+        }
+    slave_hcalls_free(hc, nh);
+    return k;
+}
+
 /* The master's Invalidate-Notify: the recovery of this node is over. */
 static int recovery_done(struct slave_core *s, uint32_t master, int64_t now)
 {
@@ -290,13 +308,9 @@ static void test_restart_on_running_hypervisor(void **state)
     free_sent(s, n);
     assert_int_equal(later.state, VMCA__NODE_STATE__NODE_RECOVERY);
     assert_int_equal(recovery_done(&later, master, 1), 0);
-    hc = slave_core_take_hcalls(&later, &nh);
-    uint64_t reclaim = 0;
-    for (size_t i = 0; i < nh; i++)
-        if (hc[i].kind == SLAVE_HC_RECLAIM && hc[i].n_blocks == 0)
-            reclaim = hc[i].id; /* every own page not here comes back */
-    assert_true(reclaim);
-    slave_hcalls_free(hc, nh);
+    struct slave_hcall reclaim;
+    assert_int_equal(take_hcalls_of(&later, SLAVE_HC_RECLAIM, &reclaim), 1);
+    assert_int_equal(reclaim.n_blocks, 0); /* every own page not here comes back */
     /* Not a member again before the hypervisor has answered (a stopped one
      * still holds the claims it was told to drop). */
     assert_int_equal(take_sent(&later.out, s, 4), 0);
@@ -304,19 +318,13 @@ static void test_restart_on_running_hypervisor(void **state)
     assert_int_equal(take_sent(&later.out, s, 4), 0);
     /* The hypervisor refuses the reclaim (say it is out of memory): still
      * no Register; its next sample makes the drop and the reclaim again. */
-    struct slave_hv_reply refused = {.id = reclaim, .status = -12};
+    struct slave_hv_reply refused = {.id = reclaim.id, .status = -12};
     slave_core_on_hv_reply(&later, &refused, 3);
     assert_int_equal(take_sent(&later.out, s, 4), 0);
     assert_int_equal(slave_core_on_hv_stats(&later, &hv), 0);
-    hc = slave_core_take_hcalls(&later, &nh);
-    reclaim = 0;
-    for (size_t i = 0; i < nh; i++)
-        if (hc[i].kind == SLAVE_HC_RECLAIM)
-            reclaim = hc[i].id;
-    assert_true(reclaim);
-    slave_hcalls_free(hc, nh);
+    assert_int_equal(take_hcalls_of(&later, SLAVE_HC_RECLAIM, &reclaim), 1);
     assert_int_equal(take_sent(&later.out, s, 4), 0);
-    struct slave_hv_reply done = {.id = reclaim};
+    struct slave_hv_reply done = {.id = reclaim.id};
     slave_core_on_hv_reply(&later, &done, 3);
     n = take_sent(&later.out, s, 4);
     assert_int_equal(n, 1);
@@ -335,10 +343,7 @@ static void test_restart_on_running_hypervisor(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_REGISTER_NODE);
     free_sent(s, n);
-    hc = slave_core_take_hcalls(&later, &nh);
-    for (size_t i = 0; i < nh; i++)
-        assert_int_not_equal(hc[i].kind, SLAVE_HC_INVALIDATE);
-    slave_hcalls_free(hc, nh);
+    assert_int_equal(take_hcalls_of(&later, SLAVE_HC_INVALIDATE, NULL), 0);
     slave_core_free(&later);
 }
 
