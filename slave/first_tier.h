@@ -10,13 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VM_TARGET_UNLIMITED UINT64_MAX
-
-struct vm_target {
-    uint32_t vm;
-    uint64_t pages;
-    bool provisional;           /* a stopgap set between periods, not the policy's */
-};
+#include "tkm_types.h"
 
 /* One VM's figures for the period that just ended. */
 struct vm_period {

@@ -61,12 +61,12 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     return VMCA_OK;
 }
 
-static void hv_sample_free(struct slave_hv_sample *hv)
+static void hv_sample_free(struct tkm_sample *hv)
 {
     free(hv->owned);
     free(hv->lent);
     free(hv->vms);
-    *hv = (struct slave_hv_sample){0};
+    *hv = (struct tkm_sample){0};
 }
 
 static void *dup_array(const void *src, size_t n, size_t size, bool *fail)
@@ -84,7 +84,7 @@ static void *dup_array(const void *src, size_t n, size_t size, bool *fail)
 static void send_to_master(struct slave_core *s, Vmca__Envelope *env);
 static void send_register(struct slave_core *s);
 static void maybe_join(struct slave_core *s);
-static void queue_hcall(struct slave_core *s, enum slave_hc_kind kind, uint32_t node,
+static void queue_hcall(struct slave_core *s, enum tkm_call_kind kind, uint32_t node,
                         uint64_t pages, bool enable, const struct vmca_block *blocks,
                         size_t n_blocks);
 static void hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n);
@@ -111,9 +111,9 @@ static void send_invalidate(struct slave_core *s)
  * holds claims the homes have taken back since. */
 static void reclaim_then_register(struct slave_core *s)
 {
-    queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, NULL, 0);
+    queue_hcall(s, TKM_CALL_RECLAIM, s->self->id, 0, false, NULL, 0);
     hcall_owners(s, NULL, 0);
-    expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_RECLAIM, .peer = s->self->id});
+    expect_reply(s, (struct slave_pending){.kind = TKM_CALL_RECLAIM, .peer = s->self->id});
     s->register_after_hc = s->next_hc_id - 1;
     s->reclaim_own = false;
 }
@@ -124,7 +124,7 @@ static void drop_foreign_claims(struct slave_core *s)
 {
     for (size_t i = 0; i < s->cfg->n_nodes; i++)
         if (s->cfg->nodes[i].id != s->self->id)
-            queue_hcall(s, SLAVE_HC_INVALIDATE, s->cfg->nodes[i].id, 0, false, NULL, 0);
+            queue_hcall(s, TKM_CALL_INVALIDATE, s->cfg->nodes[i].id, 0, false, NULL, 0);
 }
 
 /* Drops our claims and takes our pages back again: an earlier try may not
@@ -262,7 +262,7 @@ static void target_new_vms(struct slave_core *s)
 /* A sample of the same period (pushed when a VM connected) arrived before
  * the policy ran on the one that ended the period: the policy must still
  * see that period's counts, not the few since. */
-static void keep_period_counts(struct slave_hv_sample *now, const struct slave_hv_sample *ended)
+static void keep_period_counts(struct tkm_sample *now, const struct tkm_sample *ended)
 {
     for (size_t v = 0; v < now->n_vms; v++)
         for (size_t e = 0; e < ended->n_vms; e++)
@@ -304,10 +304,10 @@ static bool earlier_life_pages_out(const struct slave_core *s)
     return false;
 }
 
-int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *in)
+int slave_core_on_hv_stats(struct slave_core *s, const struct tkm_sample *in)
 {
     bool fail = false;
-    struct slave_hv_sample copy = *in;
+    struct tkm_sample copy = *in;
     copy.owned = dup_array(in->owned, in->n_owned, sizeof *in->owned, &fail);
     copy.lent = dup_array(in->lent, in->n_lent, sizeof *in->lent, &fail);
     copy.vms = dup_array(in->vms, in->n_vms, sizeof *in->vms, &fail);
@@ -397,7 +397,7 @@ void slave_core_free(struct slave_core *s)
     free(s->census_round);
     free(s->recent);
     free(s->targets);
-    slave_hcalls_free(s->hc, s->n_hc);
+    tkm_calls_free(s->hc, s->n_hc);
     free(s->pend);
     vmca_outbox_free(&s->out);
 }
@@ -437,8 +437,8 @@ static void send_register(struct slave_core *s)
     send_to_master(s, &env);
 }
 
-/* HomePages entries for `n` slave_pages, in `store` (pointers in `ptrs`). */
-static void home_pages(const struct slave_pages *in, size_t n, Vmca__HomePages *store,
+/* HomePages entries for `n` tkm_pages, in `store` (pointers in `ptrs`). */
+static void home_pages(const struct tkm_pages *in, size_t n, Vmca__HomePages *store,
                        Vmca__HomePages **ptrs)
 {
     for (size_t i = 0; i < n; i++) {
@@ -466,7 +466,7 @@ static bool hv_answers(const struct slave_core *s, int64_t now_ms)
 
 static void send_statistics(struct slave_core *s)
 {
-    const struct slave_hv_sample *hv = &s->hv;
+    const struct tkm_sample *hv = &s->hv;
     size_t n_enabled = vmca_bitmap_count(&s->enabled);
     size_t n_pages = hv->n_owned + hv->n_lent;
     uint32_t *enabled = malloc((n_enabled ? n_enabled : 1) * sizeof *enabled);
@@ -605,13 +605,13 @@ void slave_core_on_master_down(struct slave_core *s, int64_t now_ms)
 
 /* ---- hypercalls ---- */
 
-static void queue_hcall(struct slave_core *s, enum slave_hc_kind kind, uint32_t node,
+static void queue_hcall(struct slave_core *s, enum tkm_call_kind kind, uint32_t node,
                         uint64_t pages, bool enable, const struct vmca_block *blocks,
                         size_t n_blocks)
 {
     if (s->n_hc == s->cap_hc) {
         size_t cap = s->cap_hc ? s->cap_hc * 2 : 16;
-        struct slave_hcall *v = realloc(s->hc, cap * sizeof *v);
+        struct tkm_call *v = realloc(s->hc, cap * sizeof *v);
         if (!v)
             goto nomem;
         s->hc = v;
@@ -624,10 +624,10 @@ static void queue_hcall(struct slave_core *s, enum slave_hc_kind kind, uint32_t 
             goto nomem;
         memcpy(copy, blocks, n_blocks * sizeof *copy);
     }
-    s->hc[s->n_hc++] = (struct slave_hcall){s->next_hc_id++, kind, node, pages, enable,
+    s->hc[s->n_hc++] = (struct tkm_call){s->next_hc_id++, kind, node, pages, enable,
                                             copy, n_blocks, NULL, NULL, 0};
     /* Their replies change the pages owned here (first tier). */
-    if (kind == SLAVE_HC_INVALIDATE || kind == SLAVE_HC_RECLAIM)
+    if (kind == TKM_CALL_INVALIDATE || kind == TKM_CALL_RECLAIM)
         expect_reply(s, (struct slave_pending){.kind = kind, .peer = node});
     return;
 nomem:
@@ -651,29 +651,19 @@ static void expect_reply(struct slave_core *s, struct slave_pending p)
     s->pend[s->n_pend++] = p;
 }
 
-struct slave_hcall *slave_core_take_hcalls(struct slave_core *s, size_t *n)
+struct tkm_call *slave_core_take_hcalls(struct slave_core *s, size_t *n)
 {
-    struct slave_hcall *v = s->hc;
+    struct tkm_call *v = s->hc;
     *n = s->n_hc;
     s->hc = NULL;
     s->n_hc = s->cap_hc = 0;
     return v;
 }
 
-void slave_hcalls_free(struct slave_hcall *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].blocks);
-        free(v[i].owners);
-        free(v[i].targets);
-    }
-    free(v);
-}
-
 /* The last queued hypercall also carries owners (copied). */
 static void hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n)
 {
-    struct slave_hcall *h = &s->hc[s->n_hc - 1];
+    struct tkm_call *h = &s->hc[s->n_hc - 1];
     h->owners = malloc((n ? n : 1) * sizeof *owners);
     if (h->owners && n)
         memcpy(h->owners, owners, n * sizeof *owners);
@@ -687,7 +677,7 @@ void slave_core_on_hv_up(struct slave_core *s)
      * the censuses still running here freeze again. */
     for (size_t i = 0; i < s->cfg->n_nodes; i++)
         if (s->frozen_until[i])
-            queue_hcall(s, SLAVE_HC_FREEZE, s->cfg->nodes[i].id, 0, true, NULL, 0);
+            queue_hcall(s, TKM_CALL_FREEZE, s->cfg->nodes[i].id, 0, true, NULL, 0);
     if (s->register_after_hc)
         drop_and_reclaim_again(s); /* the channel dropped before the answer */
     /* Enabled homes, and our own memory's remote access when we are a
@@ -696,7 +686,7 @@ void slave_core_on_hv_up(struct slave_core *s)
     for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
          b = vmca_bitmap_next_set(&s->enabled, b + 1))
         if (b != s->self->id || s->state == VMCA__NODE_STATE__NODE_ACTIVE)
-            queue_hcall(s, SLAVE_HC_ENABLE, (uint32_t)b, 0, true, NULL, 0);
+            queue_hcall(s, TKM_CALL_ENABLE, (uint32_t)b, 0, true, NULL, 0);
 }
 
 /* ---- grants ---- */
@@ -753,8 +743,8 @@ static int on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
      * in order), so the hypervisor never enforces more than is owned. */
     s->requesting += gf->pages;
     fit_targets(s, targets_limit(s));
-    queue_hcall(s, SLAVE_HC_REQUEST, gf->requester, gf->pages, false, NULL, 0);
-    expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_REQUEST, .peer = gf->requester,
+    queue_hcall(s, TKM_CALL_REQUEST, gf->requester, gf->pages, false, NULL, 0);
+    expect_reply(s, (struct slave_pending){.kind = TKM_CALL_REQUEST, .peer = gf->requester,
                                            .req = gf->req, .pages = gf->pages});
     return VMCA_OK;
 }
@@ -832,8 +822,8 @@ static int on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmc
             return VMCA_ERR_PROTO;
         }
     }
-    queue_hcall(s, SLAVE_HC_GRANT, from, 0, false, b, g->n_blocks);
-    expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_GRANT, .peer = from,
+    queue_hcall(s, TKM_CALL_GRANT, from, 0, false, b, g->n_blocks);
+    expect_reply(s, (struct slave_pending){.kind = TKM_CALL_GRANT, .peer = from,
                                            .peer_inc = inc, .xfer = g->xfer,
                                            .grant_req = g->req});
     xfer_mark(&s->xfers, idx, inc, g->xfer, XFER_PENDING, 0);
@@ -879,7 +869,7 @@ static void census_add(struct slave_core *s, struct vmca_block b, uint32_t owner
 static void census_finish(struct slave_core *s);
 
 static void reply_request(struct slave_core *s, const struct slave_pending *p,
-                          const struct slave_hv_reply *r)
+                          const struct tkm_reply *r)
 {
     if (r->status != 0 || r->n_blocks == 0) {
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
@@ -901,7 +891,7 @@ static void reply_request(struct slave_core *s, const struct slave_pending *p,
 }
 
 static void reply_grant(struct slave_core *s, const struct slave_pending *p,
-                        const struct slave_hv_reply *r)
+                        const struct tkm_reply *r)
 {
     size_t idx = node_index(s, p->peer);
     if (r->status != 0 || r->n_results == 0) {
@@ -914,9 +904,9 @@ static void reply_grant(struct slave_core *s, const struct slave_pending *p,
     struct vmca_block *bounced = malloc(r->n_results * sizeof *bounced);
     size_t nb = 0, rejected = 0;
     for (size_t i = 0; bounced && i < r->n_results; i++) {
-        if (r->results[i] == SLAVE_GRANT_BOUNCED && i < r->n_blocks)
+        if (r->results[i] == TKM_GRANT_BOUNCED && i < r->n_blocks)
             bounced[nb++] = r->blocks[i];
-        else if (r->results[i] != SLAVE_GRANT_ACCEPTED)
+        else if (r->results[i] != TKM_GRANT_ACCEPTED)
             rejected++; /* rejected, or bounced with no block to send home */
     }
     /* A sender of blocks it does not hold must not flood the log. */
@@ -931,7 +921,7 @@ static void reply_grant(struct slave_core *s, const struct slave_pending *p,
      * may have lost them before it heard of the census. Amend our answer
      * before acknowledging. */
     for (size_t i = 0; i < r->n_results && i < r->n_blocks; i++) {
-        if (r->results[i] != SLAVE_GRANT_ACCEPTED)
+        if (r->results[i] != TKM_GRANT_ACCEPTED)
             continue;
         uint32_t home = vmca_gfn_home(r->blocks[i].gfn);
         size_t hi = node_index(s, home);
@@ -965,7 +955,7 @@ static void ask_pages(struct slave_core *s, uint64_t pages, int64_t now_ms, cons
 /* Pages of home p->peer released by the hypervisor go home in a transfer;
  * in-use pages that cannot move (nowhere free) make us ask for pages. */
 static void reply_return(struct slave_core *s, const struct slave_pending *p,
-                         const struct slave_hv_reply *r, int64_t now_ms)
+                         const struct tkm_reply *r, int64_t now_ms)
 {
     vmca_bitmap_clear(&s->return_pending, p->peer);
     if (r->n_blocks)
@@ -1001,8 +991,8 @@ static void run_returns(struct slave_core *s)
         if (vmca_bitmap_test(&s->return_pending, h) || h == s->self->id)
             continue;
         vmca_bitmap_set(&s->return_pending, h);
-        queue_hcall(s, SLAVE_HC_RETURN, (uint32_t)h, 256, false, NULL, 0);
-        expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_RETURN, .peer = (uint32_t)h});
+        queue_hcall(s, TKM_CALL_RETURN, (uint32_t)h, 256, false, NULL, 0);
+        expect_reply(s, (struct slave_pending){.kind = TKM_CALL_RETURN, .peer = (uint32_t)h});
     }
 }
 
@@ -1018,7 +1008,7 @@ bool slave_core_leave(struct slave_core *s, int64_t now_ms)
         for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
              b = vmca_bitmap_next_set(&s->enabled, b + 1))
             if (b != s->self->id)
-                queue_hcall(s, SLAVE_HC_ENABLE, (uint32_t)b, 0, false, NULL, 0);
+                queue_hcall(s, TKM_CALL_ENABLE, (uint32_t)b, 0, false, NULL, 0);
     }
     send_leave_req(s);
     run_returns(s);
@@ -1034,7 +1024,7 @@ static int on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
     }
     if (vmca_bitmap_test(&s->enabled, r)) {
         vmca_bitmap_clear(&s->enabled, r);
-        queue_hcall(s, SLAVE_HC_ENABLE, r, 0, false, NULL, 0);
+        queue_hcall(s, TKM_CALL_ENABLE, r, 0, false, NULL, 0);
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                     "force-return of node %u: returning its pages", r);
     }
@@ -1056,7 +1046,7 @@ static void freeze_home(struct slave_core *s, uint32_t home, int64_t until_ms)
     bool was = s->frozen_until[idx] != 0;
     s->frozen_until[idx] = until_ms;
     if (was != (until_ms != 0))
-        queue_hcall(s, SLAVE_HC_FREEZE, home, 0, until_ms != 0, NULL, 0);
+        queue_hcall(s, TKM_CALL_FREEZE, home, 0, until_ms != 0, NULL, 0);
 }
 
 static void census_add(struct slave_core *s, struct vmca_block b, uint32_t owner)
@@ -1142,7 +1132,7 @@ static void census_finish(struct slave_core *s)
      * what this one had to leave. */
     if (!c->followup)
         s->census_retry_ms = c->started_ms + 20 * (int64_t)s->cfg->timing.stats_interval_ms;
-    queue_hcall(s, SLAVE_HC_RECLAIM, s->self->id, 0, false, c->held, c->n);
+    queue_hcall(s, TKM_CALL_RECLAIM, s->self->id, 0, false, c->held, c->n);
     hcall_owners(s, c->owners, c->n);
     if (c->invalidates_at_start > s->census_covered)
         s->census_covered = c->invalidates_at_start;
@@ -1214,15 +1204,15 @@ static int on_census(struct slave_core *s, uint32_t from, bool from_master,
      * cannot leave us before the home has its answer. A home that dies
      * mid-census does not freeze its pages for ever. */
     freeze_home(s, from, now_ms + 10 * (int64_t)s->cfg->timing.stats_interval_ms);
-    queue_hcall(s, SLAVE_HC_OWNED, from, 0, false, NULL, 0);
-    expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_OWNED, .peer = from,
+    queue_hcall(s, TKM_CALL_OWNED, from, 0, false, NULL, 0);
+    expect_reply(s, (struct slave_pending){.kind = TKM_CALL_OWNED, .peer = from,
                                            .round = c->round});
     return VMCA_OK;
 }
 
 /* Our answer to home p->peer: what we own of it plus what we have in transit. */
 static void reply_owned(struct slave_core *s, const struct slave_pending *p,
-                        const struct slave_hv_reply *r)
+                        const struct tkm_reply *r)
 {
     if (r->status != 0)
         return; /* no answer: the home gives this round up */
@@ -1285,8 +1275,8 @@ static int on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *
     vmca_bitmap_clear(&s->returning, r);
     vmca_bitmap_set(&s->invalidated, r);
     vmca_bitmap_clear(&s->leaving_peers, r);
-    queue_hcall(s, SLAVE_HC_ENABLE, r, 0, false, NULL, 0);
-    queue_hcall(s, SLAVE_HC_INVALIDATE, r, 0, false, NULL, 0);
+    queue_hcall(s, TKM_CALL_ENABLE, r, 0, false, NULL, 0);
+    queue_hcall(s, TKM_CALL_INVALIDATE, r, 0, false, NULL, 0);
     s->invalidates++; /* r may own pages of ours: a census is owed */
     size_t dropped = xfer_drop_to(&s->xfers, r);
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
@@ -1357,7 +1347,7 @@ static void send_limits(struct slave_core *s)
     if (!s->n_targets)
         return;
     size_t before = s->n_hc;
-    queue_hcall(s, SLAVE_HC_MEM_LIMIT, 0, 0, false, NULL, 0);
+    queue_hcall(s, TKM_CALL_MEM_LIMIT, 0, 0, false, NULL, 0);
     if (s->n_hc == before)
         return; /* out of memory, logged */
     struct vm_target *copy = malloc(s->n_targets * sizeof *copy);
@@ -1369,7 +1359,7 @@ static void send_limits(struct slave_core *s)
     memcpy(copy, s->targets, s->n_targets * sizeof *copy);
     s->hc[s->n_hc - 1].targets = copy;
     s->hc[s->n_hc - 1].n_targets = s->n_targets;
-    expect_reply(s, (struct slave_pending){.kind = SLAVE_HC_MEM_LIMIT});
+    expect_reply(s, (struct slave_pending){.kind = TKM_CALL_MEM_LIMIT});
 }
 
 /* What the targets may sum to: the pages owned less those a Request not
@@ -1394,25 +1384,25 @@ static void fit_targets(struct slave_core *s, uint64_t limit)
  * thesis Eq. 6.1), so they shrink at once rather than next period. Replies
  * and samples come from the hypervisor in order, so the count stays exact. */
 static void owned_changed(struct slave_core *s, const struct slave_pending *p,
-                          const struct slave_hv_reply *r)
+                          const struct tkm_reply *r)
 {
     uint64_t gone = 0;
     switch (p->kind) {
-    case SLAVE_HC_GRANT:
-    case SLAVE_HC_RECLAIM:
+    case TKM_CALL_GRANT:
+    case TKM_CALL_RECLAIM:
         if (r->status == 0 && r->pages) {
             s->owned_now += r->pages;
             s->unsettled++;
         }
         return;
-    case SLAVE_HC_REQUEST:
+    case TKM_CALL_REQUEST:
         s->requesting = p->pages < s->requesting ? s->requesting - p->pages : 0;
         gone = r->status == 0 ? vmca_blocks_pages(r->blocks, r->n_blocks) : 0;
         break;
-    case SLAVE_HC_RETURN:
+    case TKM_CALL_RETURN:
         gone = vmca_blocks_pages(r->blocks, r->n_blocks); /* given back even when stuck */
         break;
-    case SLAVE_HC_INVALIDATE:
+    case TKM_CALL_INVALIDATE:
         gone = r->status == 0 ? r->pages : 0;
         break;
     default:
@@ -1424,7 +1414,7 @@ static void owned_changed(struct slave_core *s, const struct slave_pending *p,
     fit_targets(s, targets_limit(s));
 }
 
-void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r,
+void slave_core_on_hv_reply(struct slave_core *s, const struct tkm_reply *r,
                             int64_t now_ms)
 {
     s->hv_heard_ms = now_ms;
@@ -1442,19 +1432,19 @@ void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r
             if (s->state == VMCA__NODE_STATE__NODE_INACTIVE && s->master_up && !s->left)
                 send_register(s);
         }
-        if ((p.kind == SLAVE_HC_INVALIDATE || p.kind == SLAVE_HC_RECLAIM) && r->status != 0)
+        if ((p.kind == TKM_CALL_INVALIDATE || p.kind == TKM_CALL_RECLAIM) && r->status != 0)
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN, "%s of node %u failed: %d",
-                        p.kind == SLAVE_HC_INVALIDATE ? "invalidate" : "reclaim", p.peer,
+                        p.kind == TKM_CALL_INVALIDATE ? "invalidate" : "reclaim", p.peer,
                         r->status);
-        if (p.kind == SLAVE_HC_REQUEST)
+        if (p.kind == TKM_CALL_REQUEST)
             reply_request(s, &p, r);
-        else if (p.kind == SLAVE_HC_GRANT)
+        else if (p.kind == TKM_CALL_GRANT)
             reply_grant(s, &p, r);
-        else if (p.kind == SLAVE_HC_RETURN)
+        else if (p.kind == TKM_CALL_RETURN)
             reply_return(s, &p, r, now_ms);
-        else if (p.kind == SLAVE_HC_OWNED)
+        else if (p.kind == TKM_CALL_OWNED)
             reply_owned(s, &p, r);
-        else if (p.kind == SLAVE_HC_MEM_LIMIT && r->status != 0) {
+        else if (p.kind == TKM_CALL_MEM_LIMIT && r->status != 0) {
             /* Refused whole: a VM it named left meanwhile. Once the next
              * sample has dropped that VM, the targets go again. */
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
@@ -1609,11 +1599,11 @@ static int on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t n
             vmca_bitmap_clear(&s->enabled, x);
         }
         if (x != s->self->id)
-            queue_hcall(s, SLAVE_HC_ENABLE, x, 0, en->enable != 0, NULL, 0);
+            queue_hcall(s, TKM_CALL_ENABLE, x, 0, en->enable != 0, NULL, 0);
         if (x == s->self->id && en->enable && s->state == VMCA__NODE_STATE__NODE_INACTIVE) {
             s->state = VMCA__NODE_STATE__NODE_ACTIVE;
             /* Members may reach our memory from now on. */
-            queue_hcall(s, SLAVE_HC_ENABLE, x, 0, true, NULL, 0);
+            queue_hcall(s, TKM_CALL_ENABLE, x, 0, true, NULL, 0);
             vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                         "registered: now active, %zu nodes enabled",
                         vmca_bitmap_count(&s->enabled));

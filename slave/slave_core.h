@@ -13,55 +13,13 @@
 #include "first_tier.h"
 #include "log.h"
 #include "outbox.h"
+#include "tkm_types.h"
 #include "transfer.h"
-
-/* Hypercalls the core asks its shell to make on the node's hypervisor
- * (TKM); the answer comes back through slave_core_on_hv_reply. */
-enum slave_hc_kind {
-    SLAVE_HC_REQUEST = 1,   /* node = receiver, pages */
-    SLAVE_HC_GRANT = 2,     /* node = sender, blocks */
-    SLAVE_HC_ENABLE = 3,    /* node = home, enable */
-    SLAVE_HC_RETURN = 4,    /* node = home, pages = most in-use pages to move */
-    SLAVE_HC_INVALIDATE = 5,/* node = home: drop every page of it */
-    SLAVE_HC_OWNED = 6,     /* node = home: blocks of it owned here */
-    SLAVE_HC_RECLAIM = 7,   /* blocks held by owners[]: census result */
-    SLAVE_HC_FREEZE = 8,    /* node = home, enable = frozen */
-    SLAVE_HC_MEM_LIMIT = 9, /* targets: per-VM targets (Mem-Limit) */
-};
-
-struct slave_hcall {
-    uint64_t id;            /* unique, from 1; echoed in the reply */
-    enum slave_hc_kind kind;
-    uint32_t node;
-    uint64_t pages;
-    bool enable;
-    struct vmca_block *blocks;   /* owned by the array (slave_hcalls_free) */
-    size_t n_blocks;
-    uint32_t *owners;            /* reclaim: one per block; owned likewise */
-    struct vm_target *targets;   /* mem-limit; owned likewise */
-    size_t n_targets;
-};
-
-/* Grant results per block, as the hypervisor reports them. */
-#define SLAVE_GRANT_ACCEPTED 0
-#define SLAVE_GRANT_BOUNCED 1
-#define SLAVE_GRANT_REJECTED 2
-
-struct slave_hv_reply {
-    uint64_t id;
-    int status;                       /* 0 or a negative hypervisor error */
-    uint64_t pages;
-    const struct vmca_block *blocks;  /* request: the blocks given */
-    size_t n_blocks;
-    const int *results;               /* grant: one SLAVE_GRANT_* per block */
-    size_t n_results;
-    bool done;                        /* return: nothing of the home left */
-};
 
 /* Context of a hypercall awaiting its reply. */
 struct slave_pending {
     uint64_t id;
-    enum slave_hc_kind kind;
+    enum tkm_call_kind kind;
     uint32_t peer;          /* request: receiver; grant: sender */
     uint64_t req;           /* request: the Grant-Fwd's req */
     uint64_t peer_inc;      /* grant: sender's incarnation */
@@ -87,36 +45,6 @@ struct slave_census {
     size_t n, cap;
 };
 
-/* Pages per node (owned per home, or lent per borrower). */
-struct slave_pages {
-    uint32_t node;
-    uint64_t pages;
-};
-
-struct slave_vm {
-    uint32_t vm;
-    uint64_t used, target, puts_total, puts_succ, gets, flushes;
-};
-
-/* A statistics sample of the node's hypervisor (TKM). Arrays are borrowed
- * by slave_core_on_hv_stats, which copies them. */
-struct slave_hv_sample {
-    uint64_t generation;       /* the node's memory generation (fabric) */
-    bool fenced;               /* the master fenced this node: it was declared failed */
-    uint64_t total_pages;      /* owned, all homes */
-    uint64_t free_pages;
-    struct slave_pages *owned;
-    size_t n_owned;
-    struct slave_pages *lent;
-    size_t n_lent;
-    struct slave_vm *vms;
-    size_t n_vms;
-    /* The hypervisor's period (its counters reset at each); a sample of
-     * the same period again (pushed when a VM connects) runs no policy.
-     * 0: unknown, every sample is a new period. */
-    uint64_t period;
-};
-
 struct slave_core {
     const struct vmca_config *cfg;     /* borrowed */
     const struct vmca_node_cfg *self;  /* points into cfg */
@@ -126,7 +54,7 @@ struct slave_core {
     struct vmca_bitmap enabled;        /* by node id */
     int64_t next_stats_ms;
     uint64_t period;                   /* Statistics sent */
-    struct slave_hv_sample hv;         /* last sample; owned copies */
+    struct tkm_sample hv;         /* last sample; owned copies */
     bool hv_up;                        /* a sample arrived since the last outage */
     /* Hypervisor liveness: the node's Statistics vouch for its hypervisor,
      * so they stop while it is down or silent (slave_core_hv_silence_ms). */
@@ -138,7 +66,7 @@ struct slave_core {
     vmca_log_fn log;
     void *log_arg;
     struct xfer_table xfers;
-    struct slave_hcall *hc;            /* hypercalls to make */
+    struct tkm_call *hc;            /* hypercalls to make */
     size_t n_hc, cap_hc;
     struct slave_pending *pend;        /* hypercalls awaiting replies */
     size_t n_pend, cap_pend;
@@ -232,14 +160,14 @@ bool slave_core_enabled(const struct slave_core *s, uint32_t node);
  * sample counts as the hypervisor's sign of life from the next tick's
  * time).
  * Returns 0 or VMCA_ERR_NOMEM (the previous sample is kept). */
-int slave_core_on_hv_stats(struct slave_core *s, const struct slave_hv_sample *in);
+int slave_core_on_hv_stats(struct slave_core *s, const struct tkm_sample *in);
 /* The hypervisor is unreachable (its process is gone: its memory with
  * it): no Statistics until it is back. */
 void slave_core_on_hv_down(struct slave_core *s);
 /* The hypervisor (re)connected: it is told the enabled homes again. */
 void slave_core_on_hv_up(struct slave_core *s);
 /* Answer to hypercall r->id. */
-void slave_core_on_hv_reply(struct slave_core *s, const struct slave_hv_reply *r,
+void slave_core_on_hv_reply(struct slave_core *s, const struct tkm_reply *r,
                             int64_t now_ms);
 /* A connection to peer `peer` is ready: transfers in transit to it are
  * sent again. */
@@ -250,8 +178,8 @@ void slave_core_on_peer_up(struct slave_core *s, uint32_t peer, int64_t now_ms);
  * that never became Active may exit at once (returns true). */
 bool slave_core_leave(struct slave_core *s, int64_t now_ms);
 
-/* Hands the queued hypercalls to the caller (free with slave_hcalls_free). */
-struct slave_hcall *slave_core_take_hcalls(struct slave_core *s, size_t *n);
-void slave_hcalls_free(struct slave_hcall *v, size_t n);
+/* Hands the queued hypercalls to the caller (free with tkm_calls_free). */
+struct tkm_call *slave_core_take_hcalls(struct slave_core *s, size_t *n);
+void tkm_calls_free(struct tkm_call *v, size_t n);
 
 #endif

@@ -281,14 +281,14 @@ static void connect_peer(struct peer *p)
 /* Tells the core a hypercall could not be made (hypervisor down). */
 static void hcall_failed(struct slave_shell *sh, uint64_t id)
 {
-    struct slave_hv_reply r = {.id = id, .status = -5};
+    struct tkm_reply r = {.id = id, .status = -5};
     slave_core_on_hv_reply(&sh->core, &r, vmca_now_ms());
 }
 
 static void drain_hcalls(struct slave_shell *sh)
 {
     size_t n;
-    struct slave_hcall *hc = slave_core_take_hcalls(&sh->core, &n);
+    struct tkm_call *hc = slave_core_take_hcalls(&sh->core, &n);
     for (size_t i = 0; i < n; i++) {
         Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
         Vmca__TkmRequest rq = VMCA__TKM_REQUEST__INIT;
@@ -304,23 +304,23 @@ static void drain_hcalls(struct slave_shell *sh)
         struct vmca_pb_blocks pb = {0};
         m.id = hc[i].id;
         switch (hc[i].kind) {
-        case SLAVE_HC_REQUEST:
+        case TKM_CALL_REQUEST:
             rq.pages = hc[i].pages;
             rq.to = hc[i].node;
             m.call_case = VMCA__TKM_TO_HV__CALL_REQUEST;
             m.request = &rq;
             break;
-        case SLAVE_HC_GRANT:
-        case SLAVE_HC_RECLAIM:
+        case TKM_CALL_GRANT:
+        case TKM_CALL_RECLAIM:
             /* No memory: the call fails (an empty reclaim would wrongly
              * take back every page). */
             if (vmca_pb_blocks_make(&pb, hc[i].blocks, hc[i].n_blocks) != VMCA_OK ||
-                (hc[i].kind == SLAVE_HC_RECLAIM && !hc[i].owners)) {
+                (hc[i].kind == TKM_CALL_RECLAIM && !hc[i].owners)) {
                 vmca_pb_blocks_free(&pb);
                 m.call_case = VMCA__TKM_TO_HV__CALL__NOT_SET;
                 break;
             }
-            if (hc[i].kind == SLAVE_HC_GRANT) {
+            if (hc[i].kind == TKM_CALL_GRANT) {
                 gr.from = hc[i].node;
                 gr.blocks = pb.ptrs;
                 gr.n_blocks = pb.n;
@@ -335,29 +335,29 @@ static void drain_hcalls(struct slave_shell *sh)
                 m.reclaim = &rc;
             }
             break;
-        case SLAVE_HC_FREEZE:
+        case TKM_CALL_FREEZE:
             fz.home = hc[i].node;
             fz.frozen = hc[i].enable;
             m.call_case = VMCA__TKM_TO_HV__CALL_FREEZE;
             m.freeze = &fz;
             break;
-        case SLAVE_HC_OWNED:
+        case TKM_CALL_OWNED:
             ow.home = hc[i].node;
             m.call_case = VMCA__TKM_TO_HV__CALL_OWNED;
             m.owned = &ow;
             break;
-        case SLAVE_HC_INVALIDATE:
+        case TKM_CALL_INVALIDATE:
             inv.home = hc[i].node;
             m.call_case = VMCA__TKM_TO_HV__CALL_INVALIDATE;
             m.invalidate = &inv;
             break;
-        case SLAVE_HC_RETURN:
+        case TKM_CALL_RETURN:
             rt.home = hc[i].node;
             rt.max_migrate = (uint32_t)hc[i].pages;
             m.call_case = VMCA__TKM_TO_HV__CALL_RET;
             m.ret = &rt;
             break;
-        case SLAVE_HC_MEM_LIMIT:
+        case TKM_CALL_MEM_LIMIT:
             vt = calloc(hc[i].n_targets, sizeof *vt);
             vtp = calloc(hc[i].n_targets, sizeof *vtp);
             if (!vt || !vtp)
@@ -373,7 +373,7 @@ static void drain_hcalls(struct slave_shell *sh)
             m.call_case = VMCA__TKM_TO_HV__CALL_MEM_LIMIT;
             m.mem_limit = &ml;
             break;
-        case SLAVE_HC_ENABLE:
+        case TKM_CALL_ENABLE:
             en.home = hc[i].node;
             en.enable = hc[i].enable;
             m.call_case = VMCA__TKM_TO_HV__CALL_ENABLE;
@@ -386,7 +386,7 @@ static void drain_hcalls(struct slave_shell *sh)
         free(vt);
         free(vtp);
     }
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     /* A failed hypercall's handling may have queued frames. */
     if (n && (sh->core.out.n || sh->core.n_hc))
         drain(sh);
@@ -443,20 +443,20 @@ static void on_stop(void *arg)
 static void on_hv_stats(void *arg, const Vmca__TkmStats *st)
 {
     struct slave_shell *sh = arg;
-    struct slave_pages *owned = calloc(st->n_owned + 1, sizeof *owned);
-    struct slave_pages *lent = calloc(st->n_lent + 1, sizeof *lent);
-    struct slave_vm *vms = calloc(st->n_vms + 1, sizeof *vms);
+    struct tkm_pages *owned = calloc(st->n_owned + 1, sizeof *owned);
+    struct tkm_pages *lent = calloc(st->n_lent + 1, sizeof *lent);
+    struct tkm_vm *vms = calloc(st->n_vms + 1, sizeof *vms);
     if (owned && lent && vms) {
         for (size_t i = 0; i < st->n_owned; i++)
-            owned[i] = (struct slave_pages){st->owned[i]->node, st->owned[i]->pages};
+            owned[i] = (struct tkm_pages){st->owned[i]->node, st->owned[i]->pages};
         for (size_t i = 0; i < st->n_lent; i++)
-            lent[i] = (struct slave_pages){st->lent[i]->node, st->lent[i]->pages};
+            lent[i] = (struct tkm_pages){st->lent[i]->node, st->lent[i]->pages};
         for (size_t i = 0; i < st->n_vms; i++) {
             const Vmca__VmStats *v = st->vms[i];
-            vms[i] = (struct slave_vm){v->vm, v->tmem_used, v->mm_target, v->puts_total,
+            vms[i] = (struct tkm_vm){v->vm, v->tmem_used, v->mm_target, v->puts_total,
                                        v->puts_succ, v->gets, v->flushes};
         }
-        struct slave_hv_sample sample = {
+        struct tkm_sample sample = {
             .generation = st->generation,
             .fenced = st->fenced,
             .total_pages = st->owned_pages, .free_pages = st->free_pages,
@@ -508,7 +508,7 @@ static void on_hv_reply(void *arg, const Vmca__TkmReply *r)
                                         r->blocks[i]->generation};
     for (size_t i = 0; i < r->n_results; i++)
         results[i] = (int)r->results[i];
-    struct slave_hv_reply rep = {
+    struct tkm_reply rep = {
         .id = r->id, .status = r->status, .pages = r->pages, .blocks = blocks,
         .n_blocks = r->n_blocks, .results = results, .n_results = r->n_results,
         .done = r->done,

@@ -373,7 +373,7 @@ static void drain_master(struct sim *s)
 
 static int owned_cb(void *arg, struct hvx_block b)
 {
-    struct slave_hv_reply *r = arg;
+    struct tkm_reply *r = arg;
     struct vmca_block *v = (struct vmca_block *)r->blocks;
     v[r->n_blocks++] = (struct vmca_block){b.gfn, b.order, b.generation};
     return r->n_blocks == 4096;
@@ -388,13 +388,13 @@ static void run_hcalls(struct sim *s, struct sim_node *n)
     static int res[4096];
     for (;;) {
         size_t cnt;
-        struct slave_hcall *hc = slave_core_take_hcalls(&n->sc, &cnt);
+        struct tkm_call *hc = slave_core_take_hcalls(&n->sc, &cnt);
         if (!cnt) {
             free(hc);
             return;
         }
         for (size_t i = 0; i < cnt && n->core_live; i++) {
-            struct slave_hv_reply r = {.id = hc[i].id, .blocks = vb};
+            struct tkm_reply r = {.id = hc[i].id, .blocks = vb};
             if (!n->hv) {
                 /* As vmca-slave's TKM channel answers with its hypervisor
                  * gone: the call failed (EIO), nothing was done. */
@@ -407,14 +407,14 @@ static void run_hcalls(struct sim *s, struct sim_node *n)
                 hb[b] = (struct hvx_block){hc[i].blocks[b].gfn, hc[i].blocks[b].order,
                                            hc[i].blocks[b].generation};
             switch (hc[i].kind) {
-            case SLAVE_HC_REQUEST:
+            case TKM_CALL_REQUEST:
                 if (s->fenced[n->id])
                     break; /* as vmca-hv: a fenced node gives nothing away */
                 r.pages = hvx_request(n->hv, hc[i].pages, hc[i].node, hb, 4096, &r.n_blocks);
                 for (size_t b = 0; b < r.n_blocks; b++)
                     vb[b] = (struct vmca_block){hb[b].gfn, hb[b].order, hb[b].generation};
                 break;
-            case SLAVE_HC_GRANT: {
+            case TKM_CALL_GRANT: {
                 int64_t got = hvx_grant(n->hv, hc[i].node, hb, nb, gr);
                 if (got < 0) {
                     r.status = (int)got;
@@ -430,13 +430,13 @@ static void run_hcalls(struct sim *s, struct sim_node *n)
                 r.n_results = nb;
                 break;
             }
-            case SLAVE_HC_ENABLE:
+            case TKM_CALL_ENABLE:
                 if (hc[i].node == n->id)
                     n->remote_on = hc[i].enable;
                 else
                     r.status = hvx_enable(n->hv, hc[i].node, hc[i].enable);
                 break;
-            case SLAVE_HC_RETURN: {
+            case TKM_CALL_RETURN: {
                 int rc = hvx_return(n->hv, hc[i].node, (unsigned)hc[i].pages, hb, 4096,
                                     &r.n_blocks);
                 for (size_t b = 0; b < r.n_blocks; b++)
@@ -445,22 +445,22 @@ static void run_hcalls(struct sim *s, struct sim_node *n)
                 r.status = rc == HVX_EBUSY ? 0 : rc;
                 break;
             }
-            case SLAVE_HC_INVALIDATE:
+            case TKM_CALL_INVALIDATE:
                 r.pages = hvx_invalidate(n->hv, hc[i].node);
                 if (hc[i].node <= s->n)
                     n->mapped[hc[i].node] = 0;
                 break;
-            case SLAVE_HC_OWNED:
+            case TKM_CALL_OWNED:
                 hvx_owned_blocks(n->hv, hc[i].node, owned_cb, &r);
                 break;
-            case SLAVE_HC_FREEZE:
+            case TKM_CALL_FREEZE:
                 r.status = hvx_freeze(n->hv, hc[i].node, hc[i].enable);
                 break;
-            case SLAVE_HC_MEM_LIMIT:
+            case TKM_CALL_MEM_LIMIT:
                 for (size_t k = 0; k < hc[i].n_targets; k++)
                     hvx_set_target(n->hv, hc[i].targets[k].vm, hc[i].targets[k].pages);
                 break;
-            case SLAVE_HC_RECLAIM: {
+            case TKM_CALL_RECLAIM: {
                 int64_t got = hvx_reclaim(n->hv, hb, hc[i].owners, hc[i].owners ? nb : 0);
                 if (got < 0)
                     violation(s, "node %u: census reclaim refused (%d): the census disagrees "
@@ -471,7 +471,7 @@ static void run_hcalls(struct sim *s, struct sim_node *n)
             }
             slave_core_on_hv_reply(&n->sc, &r, s->now);
         }
-        slave_hcalls_free(hc, cnt);
+        tkm_calls_free(hc, cnt);
     }
 }
 
@@ -512,17 +512,17 @@ static void hv_stats(struct sim *s, struct sim_node *n, bool period_end)
         n->period++;
     hvx_stats(n->hv, &st, owned, SIM_MAX_NODES + 1, lent, SIM_MAX_NODES + 1, vms, 4,
               period_end);
-    struct slave_pages o[SIM_MAX_NODES + 1], l[SIM_MAX_NODES + 1];
-    struct slave_vm v[4];
+    struct tkm_pages o[SIM_MAX_NODES + 1], l[SIM_MAX_NODES + 1];
+    struct tkm_vm v[4];
     for (size_t i = 0; i < st.n_homes; i++)
-        o[i] = (struct slave_pages){owned[i].node, owned[i].pages};
+        o[i] = (struct tkm_pages){owned[i].node, owned[i].pages};
     for (size_t i = 0; i < st.n_lent; i++)
-        l[i] = (struct slave_pages){lent[i].node, lent[i].pages};
+        l[i] = (struct tkm_pages){lent[i].node, lent[i].pages};
     for (size_t i = 0; i < st.n_vms; i++)
-        v[i] = (struct slave_vm){vms[i].vm, vms[i].tmem_used, vms[i].mm_target,
+        v[i] = (struct tkm_vm){vms[i].vm, vms[i].tmem_used, vms[i].mm_target,
                                  vms[i].puts_total, vms[i].puts_succ, vms[i].gets_total,
                                  vms[i].flushes};
-    struct slave_hv_sample sample = {n->gen, s->fenced[n->id], st.owned_pages, st.free_pages,
+    struct tkm_sample sample = {n->gen, s->fenced[n->id], st.owned_pages, st.free_pages,
                                      o, st.n_homes, l, st.n_lent, v, st.n_vms, n->period};
     slave_core_on_hv_stats(&n->sc, &sample);
 }

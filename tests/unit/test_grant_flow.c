@@ -44,17 +44,17 @@ static void enable_all(struct fx *x, struct slave_core *s)
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_ENABLE_NODE;
     env.enable_node = &en;
-    struct slave_hv_sample hv = {.generation = 1};
+    struct tkm_sample hv = {.generation = 1};
     slave_core_on_hv_stats(s, &hv);
     slave_core_on_master_up(s, 0);
     assert_int_equal(slave_core_on_message(s, 1, true, &env, 0), 0);
     struct sent out[8];
     free_sent(out, take_sent(&s->out, out, 8));
     size_t n;
-    struct slave_hcall *hc = slave_core_take_hcalls(s, &n);
+    struct tkm_call *hc = slave_core_take_hcalls(s, &n);
     assert_int_equal(n, 3);               /* enable the other homes, open our memory */
-    assert_int_equal(hc[0].kind, SLAVE_HC_ENABLE);
-    slave_hcalls_free(hc, n);
+    assert_int_equal(hc[0].kind, TKM_CALL_ENABLE);
+    tkm_calls_free(hc, n);
 }
 
 static int setup(void **state)
@@ -81,20 +81,20 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct slave_hcall take_one_hcall(struct slave_core *s, enum slave_hc_kind kind,
+static struct tkm_call take_one_hcall(struct slave_core *s, enum tkm_call_kind kind,
                                          struct vmca_block *blocks, size_t *n_blocks)
 {
     size_t n;
-    struct slave_hcall *hc = slave_core_take_hcalls(s, &n);
+    struct tkm_call *hc = slave_core_take_hcalls(s, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].kind, kind);
-    struct slave_hcall h = hc[0];
+    struct tkm_call h = hc[0];
     if (blocks) {
         memcpy(blocks, hc[0].blocks, hc[0].n_blocks * sizeof *blocks);
         *n_blocks = hc[0].n_blocks;
     }
     h.blocks = NULL;
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     return h;
 }
 
@@ -102,8 +102,8 @@ static struct slave_hcall take_one_hcall(struct slave_core *s, enum slave_hc_kin
 static size_t drop_hcalls(struct slave_core *s)
 {
     size_t n;
-    struct slave_hcall *hc = slave_core_take_hcalls(s, &n);
-    slave_hcalls_free(hc, n);
+    struct tkm_call *hc = slave_core_take_hcalls(s, &n);
+    tkm_calls_free(hc, n);
     return n;
 }
 
@@ -138,13 +138,13 @@ static void test_grant_flow(void **state)
     assert_int_equal(slave_core_on_message(&x->donor, 1, true, &env, 5), 0);
     /* ... on a peer connection it would be refused. */
     assert_int_equal(slave_core_on_message(&x->donor, 1, false, &env, 5), VMCA_ERR_AUTH);
-    struct slave_hcall rq = take_one_hcall(&x->donor, SLAVE_HC_REQUEST, NULL, NULL);
+    struct tkm_call rq = take_one_hcall(&x->donor, TKM_CALL_REQUEST, NULL, NULL);
     assert_int_equal(rq.node, 3);
     assert_int_equal(rq.pages, 100);
     /* The donor's hypervisor gives three blocks. */
     struct vmca_block given[3] = {{vmca_gfn_make(2, 0), 6, 0}, {vmca_gfn_make(2, 64), 5, 0},
                                   {vmca_gfn_make(2, 96), 2, 0}};
-    struct slave_hv_reply r = {.id = rq.id, .pages = 100, .blocks = given, .n_blocks = 3};
+    struct tkm_reply r = {.id = rq.id, .pages = 100, .blocks = given, .n_blocks = 3};
     slave_core_on_hv_reply(&x->donor, &r, 6);
     assert_int_equal(xfer_in_transit(&x->donor.xfers), 100);
     Vmca__Envelope *grant = one(&x->donor, 3, VMCA__ENVELOPE__BODY_GRANT);
@@ -155,14 +155,14 @@ static void test_grant_flow(void **state)
     deliver(&x->recv, 2, 222, grant);
     struct vmca_block got[8];
     size_t n_got;
-    struct slave_hcall gh = take_one_hcall(&x->recv, SLAVE_HC_GRANT, got, &n_got);
+    struct tkm_call gh = take_one_hcall(&x->recv, TKM_CALL_GRANT, got, &n_got);
     assert_int_equal(gh.node, 2);
     assert_int_equal(n_got, 3);
     assert_true(got[1].gfn == given[1].gfn && got[1].order == 5);
     deliver(&x->recv, 2, 222, grant);
     assert_int_equal(drop_hcalls(&x->recv), 0);
-    int results[3] = {SLAVE_GRANT_ACCEPTED, SLAVE_GRANT_ACCEPTED, SLAVE_GRANT_ACCEPTED};
-    struct slave_hv_reply gr = {.id = gh.id, .pages = 100, .blocks = got, .n_blocks = 3,
+    int results[3] = {TKM_GRANT_ACCEPTED, TKM_GRANT_ACCEPTED, TKM_GRANT_ACCEPTED};
+    struct tkm_reply gr = {.id = gh.id, .pages = 100, .blocks = got, .n_blocks = 3,
                                 .results = results, .n_results = 3};
     slave_core_on_hv_reply(&x->recv, &gr, 11);
     Vmca__Envelope *ack = one(&x->recv, 2, VMCA__ENVELOPE__BODY_GRANT_ACK);
@@ -177,7 +177,7 @@ static void test_grant_flow(void **state)
     vmca_envelope_free(ack2);
     /* The same transfer id from a new life of the sender is a new transfer. */
     deliver(&x->recv, 2, 999, grant);
-    take_one_hcall(&x->recv, SLAVE_HC_GRANT, NULL, NULL);
+    take_one_hcall(&x->recv, TKM_CALL_GRANT, NULL, NULL);
 
     /* Before the ack the donor resends on peer-up; after it, nothing. */
     slave_core_on_peer_up(&x->donor, 3, 12);
@@ -212,9 +212,9 @@ static void test_bounce_to_home(void **state)
     deliver(&x->recv, 2, 222, &env);
     struct vmca_block got[1];
     size_t n_got;
-    struct slave_hcall gh = take_one_hcall(&x->recv, SLAVE_HC_GRANT, got, &n_got);
-    int results[1] = {SLAVE_GRANT_BOUNCED};
-    struct slave_hv_reply gr = {.id = gh.id, .pages = 0, .blocks = got, .n_blocks = 1,
+    struct tkm_call gh = take_one_hcall(&x->recv, TKM_CALL_GRANT, got, &n_got);
+    int results[1] = {TKM_GRANT_BOUNCED};
+    struct tkm_reply gr = {.id = gh.id, .pages = 0, .blocks = got, .n_blocks = 1,
                                 .results = results, .n_results = 1};
     slave_core_on_hv_reply(&x->recv, &gr, 11);
     struct sent out[4];
@@ -257,33 +257,33 @@ static void test_tlp_targets_within_owned(void **state)
 {
     struct fx *x = *state;
     assert_string_equal(x->cfg.policy.first_tier, "tlp"); /* the default */
-    struct slave_vm vm[2] = {{.vm = 1, .used = 600, .target = VM_TARGET_UNLIMITED,
+    struct tkm_vm vm[2] = {{.vm = 1, .used = 600, .target = VM_TARGET_UNLIMITED,
                               .puts_total = 10, .puts_succ = 4},
                              {.vm = 2, .used = 300, .target = VM_TARGET_UNLIMITED,
                               .puts_total = 5, .puts_succ = 5}};
-    struct slave_hv_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 2};
+    struct tkm_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 2};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     /* VMs without a target get an even share of the pages owned at once,
      * before the policy's period. */
     size_t n;
-    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
-    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
     assert_int_equal(hc[0].n_targets, 2);
     assert_int_equal(hc[0].targets[0].pages, 500);
     assert_int_equal(hc[0].targets[1].pages, 500);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     slave_core_on_tick(&x->recv, 100);
     struct sent out[4];
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
-    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
     assert_int_equal(hc[0].n_targets, 2);
     /* 600 + 2 % of 65536 and 300 want 2210 pages; 1000 are owned. */
     assert_int_equal(hc[0].targets[0].vm, 1);
     assert_int_equal(hc[0].targets[0].pages, 1910 * 1000 / 2210);
     assert_int_equal(hc[0].targets[1].pages, 300 * 1000 / 2210);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     Vmca__Envelope *ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);
     assert_int_equal(ga->grant_any->pages, 1210);
     vmca_envelope_free(ga);
@@ -294,12 +294,12 @@ static void test_tlp_targets_within_owned(void **state)
     assert_int_equal(grant_fwd(&x->recv, 3, 2, 500, 9, 200), 0);
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 2);
-    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
     assert_int_equal(hc[0].targets[0].pages, 864 * 500 / 999);
     assert_int_equal(hc[0].targets[1].pages, 135 * 500 / 999);
-    assert_int_equal(hc[1].kind, SLAVE_HC_REQUEST);
-    struct slave_hcall rq = hc[1];
-    slave_hcalls_free(hc, n);
+    assert_int_equal(hc[1].kind, TKM_CALL_REQUEST);
+    struct tkm_call rq = hc[1];
+    tkm_calls_free(hc, n);
     /* A period between the Request and its reply (VM 1 still failing puts,
      * so its target grows): the sample cannot show the pages gone yet, the
      * targets still leave room for them. The hypervisor reports the
@@ -311,17 +311,17 @@ static void test_tlp_targets_within_owned(void **state)
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_true(hc[0].targets[0].pages + hc[0].targets[1].pages <= 500);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     free_sent(out, take_sent(&x->recv.out, out, 4));
     struct vmca_block given = {vmca_gfn_make(3, 512), 9, 0};
-    struct slave_hv_reply r = {.id = rq.id, .pages = 512, .blocks = &given, .n_blocks = 1};
+    struct tkm_reply r = {.id = rq.id, .pages = 512, .blocks = &given, .n_blocks = 1};
     slave_core_on_hv_reply(&x->recv, &r, 201);
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
-    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
     assert_true(hc[0].targets[0].pages + hc[0].targets[1].pages <= 488);
     assert_true(hc[0].targets[0].pages + hc[0].targets[1].pages >= 486); /* floors only */
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     n = take_sent(&x->recv.out, out, 4);
     assert_int_equal(n, 1);
     assert_int_equal(out[0].env->body_case, VMCA__ENVELOPE__BODY_GRANT);
@@ -329,7 +329,7 @@ static void test_tlp_targets_within_owned(void **state)
 
     /* Pages coming in (a grant) do not touch the targets until the next
      * period; a failed hypercall changes nothing. */
-    r = (struct slave_hv_reply){.id = 12345, .status = -5};
+    r = (struct tkm_reply){.id = 12345, .status = -5};
     slave_core_on_hv_reply(&x->recv, &r, 202);
     assert_int_equal(drop_hcalls(&x->recv), 0);
 }
@@ -340,20 +340,20 @@ static void test_tlp_targets_within_owned(void **state)
 static void test_tlp_restart_adopts_targets(void **state)
 {
     struct fx *x = *state;
-    struct slave_vm vm = {.vm = 4, .used = 100, .target = 1000};
-    struct slave_hv_sample hv = {.total_pages = 1000, .vms = &vm, .n_vms = 1};
+    struct tkm_vm vm = {.vm = 4, .used = 100, .target = 1000};
+    struct tkm_sample hv = {.total_pages = 1000, .vms = &vm, .n_vms = 1};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     assert_int_equal(drop_hcalls(&x->recv), 0);          /* they fit: nothing to send */
     assert_int_equal(grant_fwd(&x->recv, 3, 2, 300, 0, 10), 0);
     size_t n;
-    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 2);
-    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
     assert_int_equal(hc[0].n_targets, 1);
     assert_int_equal(hc[0].targets[0].vm, 4);
     assert_int_equal(hc[0].targets[0].pages, 700);
-    assert_int_equal(hc[1].kind, SLAVE_HC_REQUEST);
-    slave_hcalls_free(hc, n);
+    assert_int_equal(hc[1].kind, TKM_CALL_REQUEST);
+    tkm_calls_free(hc, n);
 }
 
 /* Mem-Limit from the master caps the targets (and stops the asking while
@@ -361,9 +361,9 @@ static void test_tlp_restart_adopts_targets(void **state)
 static void test_tlp_mem_limit(void **state)
 {
     struct fx *x = *state;
-    struct slave_vm vm = {.vm = 1, .used = 600, .target = VM_TARGET_UNLIMITED,
+    struct tkm_vm vm = {.vm = 1, .used = 600, .target = VM_TARGET_UNLIMITED,
                           .puts_total = 10, .puts_succ = 4};
-    struct slave_hv_sample hv = {.total_pages = 1000, .vms = &vm, .n_vms = 1};
+    struct tkm_sample hv = {.total_pages = 1000, .vms = &vm, .n_vms = 1};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 100);                  /* 600 + 1310 > 1000: asks */
     drop_hcalls(&x->recv);
@@ -377,11 +377,11 @@ static void test_tlp_mem_limit(void **state)
     assert_int_equal(slave_core_on_message(&x->recv, 2, false, &env, 150), VMCA_ERR_AUTH);
     assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 150), 0);
     size_t n;
-    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
-    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
     assert_int_equal(hc[0].targets[0].pages, 300);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     /* Still failing puts, but the cap binds: the target stays at it, no ask. */
     vm.target = 300; /* applied */
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
@@ -389,7 +389,7 @@ static void test_tlp_mem_limit(void **state)
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].targets[0].pages, 300);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     assert_no_grant_any(&x->recv);
     /* The cap holds while connected to the master that set it. */
     slave_core_on_master_down(&x->recv, 350);
@@ -409,7 +409,7 @@ static void test_tlp_mem_limit(void **state)
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].targets[0].pages, 1000);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
     /* The VM goes away: its target is forgotten (a Mem-Limit naming an
      * unknown VM would be refused whole), nothing more is sent for it. */
@@ -426,18 +426,18 @@ static void test_tlp_mem_limit(void **state)
 static void test_tlp_new_vm_between_periods(void **state)
 {
     struct fx *x = *state;
-    struct slave_vm vm[2] = {{.vm = 1, .used = 200, .target = VM_TARGET_UNLIMITED,
+    struct tkm_vm vm[2] = {{.vm = 1, .used = 200, .target = VM_TARGET_UNLIMITED,
                               .puts_total = 5, .puts_succ = 5},
                              {.vm = 2, .target = VM_TARGET_UNLIMITED}};
-    struct slave_hv_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 1, .period = 7};
+    struct tkm_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 1, .period = 7};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 100);
     size_t n;
-    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 2); /* the stopgap, then the policy's: VM 1 at its use */
     assert_int_equal(hc[0].targets[0].pages, 1000);
     assert_int_equal(hc[1].targets[0].pages, 200);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     Vmca__MemLimit ml = VMCA__MEM_LIMIT__INIT;
     ml.pages = 300;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
@@ -450,17 +450,17 @@ static void test_tlp_new_vm_between_periods(void **state)
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
-    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
     assert_int_equal(hc[0].n_targets, 2);
     assert_int_equal(hc[0].targets[0].pages, 200);
     assert_int_equal(hc[0].targets[1].vm, 2);
     assert_int_equal(hc[0].targets[1].pages, 100);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     slave_core_on_tick(&x->recv, 200);
     assert_int_equal(drop_hcalls(&x->recv), 0); /* no policy mid-period */
 
     /* The next period: VM 2's puts failed, it starts from its use. */
-    vm[1] = (struct slave_vm){.vm = 2, .used = 40, .target = 100, .puts_total = 10,
+    vm[1] = (struct tkm_vm){.vm = 2, .used = 40, .target = 100, .puts_total = 10,
                               .puts_succ = 5};
     vm[0].target = 200;
     hv.period = 8;
@@ -471,7 +471,7 @@ static void test_tlp_new_vm_between_periods(void **state)
     /* 200 and 40 + 1310 scaled into the cap of 300. */
     assert_int_equal(hc[0].targets[0].pages, 200 * 300 / 1550);
     assert_int_equal(hc[0].targets[1].pages, 1350 * 300 / 1550);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     assert_no_grant_any(&x->recv);
 }
 
@@ -482,11 +482,11 @@ static void test_tlp_new_vm_between_periods(void **state)
 static void test_tlp_provisional_cases(void **state)
 {
     struct fx *x = *state;
-    struct slave_vm vm[3] = {{.vm = 1, .used = 200, .target = VM_TARGET_UNLIMITED,
+    struct tkm_vm vm[3] = {{.vm = 1, .used = 200, .target = VM_TARGET_UNLIMITED,
                               .puts_total = 5, .puts_succ = 5},
                              {.vm = 2, .target = VM_TARGET_UNLIMITED},
                              {.vm = 3, .target = VM_TARGET_UNLIMITED}};
-    struct slave_hv_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 1, .period = 3};
+    struct tkm_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 1, .period = 3};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 100);
     drop_hcalls(&x->recv);
@@ -495,10 +495,10 @@ static void test_tlp_provisional_cases(void **state)
     hv.n_vms = 2;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     size_t n;
-    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].targets[1].pages, 800);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     vm[1].target = 800;
     hv.n_vms = 3;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
@@ -508,7 +508,7 @@ static void test_tlp_provisional_cases(void **state)
     assert_int_equal(hc[0].targets[0].pages, 200);
     assert_int_equal(hc[0].targets[1].pages, 400);
     assert_int_equal(hc[0].targets[2].pages, 400);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     vm[1].target = vm[2].target = 400;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     assert_int_equal(drop_hcalls(&x->recv), 0); /* nothing new */
@@ -518,7 +518,7 @@ static void test_tlp_provisional_cases(void **state)
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].targets[1].pages, 400);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     vm[1].target = 400;
 
     /* Period 4 begins: VM 1's puts failed in period 3. A VM connects right
@@ -535,7 +535,7 @@ static void test_tlp_provisional_cases(void **state)
     /* 200 + 1310 for VM 1, the others at their use (0): scaled into 1000. */
     assert_int_equal(hc[0].targets[0].pages, 1000);
     assert_int_equal(hc[0].targets[1].pages, 0);
-    slave_hcalls_free(hc, n);
+    tkm_calls_free(hc, n);
     vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
 }
 
@@ -544,7 +544,7 @@ static void test_tlp_provisional_cases(void **state)
 static void test_restart_forgets_requests(void **state)
 {
     struct fx *x = *state;
-    struct slave_hv_sample hv = {.generation = 1, .total_pages = 1000, .period = 1};
+    struct tkm_sample hv = {.generation = 1, .total_pages = 1000, .period = 1};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     assert_int_equal(grant_fwd(&x->recv, 3, 2, 300, 0, 10), 0);
     assert_int_equal(x->recv.requesting, 300);
@@ -559,9 +559,9 @@ static void test_restart_forgets_requests(void **state)
 static void test_hv_restart_new_period(void **state)
 {
     struct fx *x = *state;
-    struct slave_vm vm = {.vm = 1, .used = 100, .target = VM_TARGET_UNLIMITED,
+    struct tkm_vm vm = {.vm = 1, .used = 100, .target = VM_TARGET_UNLIMITED,
                           .puts_total = 10, .puts_succ = 4};
-    struct slave_hv_sample hv = {.total_pages = 1000, .vms = &vm, .n_vms = 1, .period = 1};
+    struct tkm_sample hv = {.total_pages = 1000, .vms = &vm, .n_vms = 1, .period = 1};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 100);
     drop_hcalls(&x->recv);
@@ -574,10 +574,10 @@ static void test_hv_restart_new_period(void **state)
     drop_hcalls(&x->recv); /* the VM reconnected: its target again */
     slave_core_on_tick(&x->recv, 200);
     size_t n;
-    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1); /* the policy ran */
-    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
-    slave_hcalls_free(hc, n);
+    assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
+    tkm_calls_free(hc, n);
 }
 
 /* A Mem-Limit the hypervisor refused (a VM it named had left) goes again,
@@ -585,26 +585,26 @@ static void test_hv_restart_new_period(void **state)
 static void test_refused_limits_sent_again(void **state)
 {
     struct fx *x = *state;
-    struct slave_vm vm[2] = {{.vm = 1, .used = 100, .target = VM_TARGET_UNLIMITED},
+    struct tkm_vm vm[2] = {{.vm = 1, .used = 100, .target = VM_TARGET_UNLIMITED},
                              {.vm = 2, .used = 100, .target = VM_TARGET_UNLIMITED}};
-    struct slave_hv_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 2, .period = 1};
+    struct tkm_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 2, .period = 1};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     size_t n;
-    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &n);
+    struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
-    struct slave_hv_reply refused = {.id = hc[0].id, .status = -2};
-    slave_hcalls_free(hc, n);
+    struct tkm_reply refused = {.id = hc[0].id, .status = -2};
+    tkm_calls_free(hc, n);
     slave_core_on_hv_reply(&x->recv, &refused, 10);
     hv.n_vms = 1; /* VM 2 left; VM 1 is still unlimited there */
     vm[0].target = 500;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
-    assert_int_equal(hc[0].kind, SLAVE_HC_MEM_LIMIT);
+    assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
     assert_int_equal(hc[0].n_targets, 1);
     assert_int_equal(hc[0].targets[0].vm, 1);
-    struct slave_hv_reply ok = {.id = hc[0].id};
-    slave_hcalls_free(hc, n);
+    struct tkm_reply ok = {.id = hc[0].id};
+    tkm_calls_free(hc, n);
     slave_core_on_hv_reply(&x->recv, &ok, 20);
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     assert_int_equal(drop_hcalls(&x->recv), 0); /* applied: nothing to send */
@@ -709,24 +709,24 @@ static void test_census_bad_reply_refused_alone(void **state)
     assert_int_equal(slave_core_on_message(&x->recv, 1, false, &reply, 102), 0);
     assert_false(x->recv.census.running);         /* ran to its end */
     size_t nh;
-    struct slave_hcall *hc = slave_core_take_hcalls(&x->recv, &nh);
+    struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &nh);
     size_t held = 0;
     for (size_t i = 0; i < nh; i++)
-        if (hc[i].kind == SLAVE_HC_RECLAIM) {
+        if (hc[i].kind == TKM_CALL_RECLAIM) {
             assert_int_equal(hc[i].n_blocks, 1); /* the good block is held */
             assert_int_equal(hc[i].blocks[0].gfn, vmca_gfn_make(3, 8));
             held++;
         }
     assert_int_equal(held, 1);
-    slave_hcalls_free(hc, nh);
+    tkm_calls_free(hc, nh);
 }
 
 static void test_greedy_remote_asks_once(void **state)
 {
     struct fx *x = *state;
     snprintf(x->cfg.policy.first_tier, sizeof x->cfg.policy.first_tier, "greedy-remote");
-    struct slave_vm vm = {.vm = 1, .puts_total = 10, .puts_succ = 4};
-    struct slave_hv_sample hv = {.total_pages = 10, .vms = &vm, .n_vms = 1};
+    struct tkm_vm vm = {.vm = 1, .puts_total = 10, .puts_succ = 4};
+    struct tkm_sample hv = {.total_pages = 10, .vms = &vm, .n_vms = 1};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 100);
     Vmca__Envelope *ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);

@@ -22,7 +22,7 @@ static int setup(void **state)
     assert_int_equal(slave_core_init(&f->s, &f->cfg, vmca_config_node_by_name(&f->cfg, "node2"),
                                      99, NULL, NULL), 0);
     /* The hypervisor reports first (memory generation 1: a first life). */
-    struct slave_hv_sample hv = {.generation = 1};
+    struct tkm_sample hv = {.generation = 1};
     assert_int_equal(slave_core_on_hv_stats(&f->s, &hv), 0);
     *state = f;
     return 0;
@@ -70,9 +70,9 @@ static void test_register_then_active(void **state)
     assert_int_equal(take_sent(&f->s.out, s, 4), 0);
 
     /* The hypervisor's figures go into Statistics (copied, not borrowed). */
-    struct slave_pages owned[2] = {{2, 400}, {1, 100}}, lent[1] = {{3, 50}};
-    struct slave_vm vms[1] = {{7, 20, 30, 5, 4, 3, 2}};
-    struct slave_hv_sample hv = {0, false, 500, 300, owned, 2, lent, 1, vms, 1, 0};
+    struct tkm_pages owned[2] = {{2, 400}, {1, 100}}, lent[1] = {{3, 50}};
+    struct tkm_vm vms[1] = {{7, 20, 30, 5, 4, 3, 2}};
+    struct tkm_sample hv = {0, false, 500, 300, owned, 2, lent, 1, vms, 1, 0};
     assert_int_equal(slave_core_on_hv_stats(&f->s, &hv), 0);
     owned[0].pages = 1;
     vms[0].used = 999;
@@ -149,7 +149,7 @@ static void test_silent_hypervisor_stops_statistics(void **state)
     slave_core_on_master_up(&f->s, t);
     assert_int_equal(take_sent(&f->s.out, s, 8), 0);
     /* A hypercall reply is a sign of life too. */
-    struct slave_hv_reply r = {.id = 12345};
+    struct tkm_reply r = {.id = 12345};
     slave_core_on_hv_reply(&f->s, &r, t);
     slave_core_on_tick(&f->s, t + interval);
     size_t n = take_sent(&f->s.out, s, 8);
@@ -161,7 +161,7 @@ static void test_silent_hypervisor_stops_statistics(void **state)
         slave_core_on_tick(&f->s, t);
         assert_int_equal(take_sent(&f->s.out, s, 8), 0);
     }
-    struct slave_hv_sample fenced = {.generation = 1, .fenced = true};
+    struct tkm_sample fenced = {.generation = 1, .fenced = true};
     assert_int_equal(slave_core_on_hv_stats(&f->s, &fenced), 0);
     assert_int_equal(f->s.state, VMCA__NODE_STATE__NODE_RECOVERY);
     n = take_sent(&f->s.out, s, 8);
@@ -190,7 +190,7 @@ static void test_statistics_schedule(void **state)
     slave_core_on_master_down(&f->s, interval + 1);
     slave_core_on_tick(&f->s, 10 * interval);
     assert_int_equal(take_sent(&f->s.out, s, 4), 0);
-    struct slave_hv_sample hv = {.generation = 1};
+    struct tkm_sample hv = {.generation = 1};
     assert_int_equal(slave_core_on_hv_stats(&f->s, &hv), 0); /* its hypervisor runs */
     slave_core_on_master_up(&f->s, 10 * interval);
     n = take_sent(&f->s.out, s, 4);
@@ -201,19 +201,19 @@ static void test_statistics_schedule(void **state)
 
 /* Takes every queued hypercall; returns how many were of `kind`, the last
  * of them copied to *last (its arrays are not kept). */
-static size_t take_hcalls_of(struct slave_core *s, enum slave_hc_kind kind,
-                             struct slave_hcall *last)
+static size_t take_hcalls_of(struct slave_core *s, enum tkm_call_kind kind,
+                             struct tkm_call *last)
 {
     size_t nh, k = 0;
-    struct slave_hcall *hc = slave_core_take_hcalls(s, &nh);
+    struct tkm_call *hc = slave_core_take_hcalls(s, &nh);
     for (size_t i = 0; i < nh; i++)
         if (hc[i].kind == kind) {
             k++;
             if (last)
-                *last = (struct slave_hcall){.id = hc[i].id, .kind = kind, .node = hc[i].node,
+                *last = (struct tkm_call){.id = hc[i].id, .kind = kind, .node = hc[i].node,
                                              .n_blocks = hc[i].n_blocks};
         }
-    slave_hcalls_free(hc, nh);
+    tkm_calls_free(hc, nh);
     return k;
 }
 
@@ -238,7 +238,7 @@ static void test_later_life_recovers_first(void **state)
                                      5, NULL, NULL), 0);
     slave_core_on_master_up(&later, 0);            /* no hypervisor yet: waits */
     assert_int_equal(take_sent(&later.out, s, 4), 0);
-    struct slave_hv_sample hv = {.generation = 2};
+    struct tkm_sample hv = {.generation = 2};
     assert_int_equal(slave_core_on_hv_stats(&later, &hv), 0);
     size_t n = take_sent(&later.out, s, 4);
     assert_int_equal(n, 1);
@@ -270,8 +270,8 @@ static void test_later_life_recovers_first(void **state)
     assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_INVALIDATE);
     free_sent(s, n);
     size_t nh;
-    struct slave_hcall *hc = slave_core_take_hcalls(&later, &nh);
-    slave_hcalls_free(hc, nh);
+    struct tkm_call *hc = slave_core_take_hcalls(&later, &nh);
+    tkm_calls_free(hc, nh);
     slave_core_free(&later);
 }
 
@@ -288,19 +288,19 @@ static void test_restart_on_running_hypervisor(void **state)
     struct slave_core later;
     assert_int_equal(slave_core_init(&later, &f->cfg, vmca_config_node_by_name(&f->cfg, "node3"),
                                      7, NULL, NULL), 0);
-    struct slave_pages owned[2] = {{3, 65536 - 510}, {1, 64}}, lent[1] = {{2, 510}};
-    struct slave_hv_sample hv = {1, false, 65536 - 510 + 64, 0, owned, 2, lent, 1, NULL, 0, 3};
+    struct tkm_pages owned[2] = {{3, 65536 - 510}, {1, 64}}, lent[1] = {{2, 510}};
+    struct tkm_sample hv = {1, false, 65536 - 510 + 64, 0, owned, 2, lent, 1, NULL, 0, 3};
     assert_int_equal(slave_core_on_hv_stats(&later, &hv), 0);
     size_t nh;
-    struct slave_hcall *hc = slave_core_take_hcalls(&later, &nh);
+    struct tkm_call *hc = slave_core_take_hcalls(&later, &nh);
     size_t dropped = 0;
     for (size_t i = 0; i < nh; i++)
-        if (hc[i].kind == SLAVE_HC_INVALIDATE) {
+        if (hc[i].kind == TKM_CALL_INVALIDATE) {
             assert_int_not_equal(hc[i].node, 3);
             dropped++;
         }
     assert_int_equal(dropped, f->cfg.n_nodes - 1); /* every other home */
-    slave_hcalls_free(hc, nh);
+    tkm_calls_free(hc, nh);
     slave_core_on_master_up(&later, 0);
     size_t n = take_sent(&later.out, s, 4);
     assert_int_equal(n, 1);
@@ -308,8 +308,8 @@ static void test_restart_on_running_hypervisor(void **state)
     free_sent(s, n);
     assert_int_equal(later.state, VMCA__NODE_STATE__NODE_RECOVERY);
     assert_int_equal(recovery_done(&later, master, 1), 0);
-    struct slave_hcall reclaim;
-    assert_int_equal(take_hcalls_of(&later, SLAVE_HC_RECLAIM, &reclaim), 1);
+    struct tkm_call reclaim;
+    assert_int_equal(take_hcalls_of(&later, TKM_CALL_RECLAIM, &reclaim), 1);
     assert_int_equal(reclaim.n_blocks, 0); /* every own page not here comes back */
     /* Not a member again before the hypervisor has answered (a stopped one
      * still holds the claims it was told to drop). */
@@ -318,13 +318,13 @@ static void test_restart_on_running_hypervisor(void **state)
     assert_int_equal(take_sent(&later.out, s, 4), 0);
     /* The hypervisor refuses the reclaim (say it is out of memory): still
      * no Register; its next sample makes the drop and the reclaim again. */
-    struct slave_hv_reply refused = {.id = reclaim.id, .status = -12};
+    struct tkm_reply refused = {.id = reclaim.id, .status = -12};
     slave_core_on_hv_reply(&later, &refused, 3);
     assert_int_equal(take_sent(&later.out, s, 4), 0);
     assert_int_equal(slave_core_on_hv_stats(&later, &hv), 0);
-    assert_int_equal(take_hcalls_of(&later, SLAVE_HC_RECLAIM, &reclaim), 1);
+    assert_int_equal(take_hcalls_of(&later, TKM_CALL_RECLAIM, &reclaim), 1);
     assert_int_equal(take_sent(&later.out, s, 4), 0);
-    struct slave_hv_reply done = {.id = reclaim.id};
+    struct tkm_reply done = {.id = reclaim.id};
     slave_core_on_hv_reply(&later, &done, 3);
     n = take_sent(&later.out, s, 4);
     assert_int_equal(n, 1);
@@ -335,15 +335,15 @@ static void test_restart_on_running_hypervisor(void **state)
     /* Nothing out (a clean leave before): a plain Register. */
     assert_int_equal(slave_core_init(&later, &f->cfg, vmca_config_node_by_name(&f->cfg, "node3"),
                                      8, NULL, NULL), 0);
-    struct slave_pages all[1] = {{3, 65536}};
-    struct slave_hv_sample clean = {1, false, 65536, 65536, all, 1, NULL, 0, NULL, 0, 3};
+    struct tkm_pages all[1] = {{3, 65536}};
+    struct tkm_sample clean = {1, false, 65536, 65536, all, 1, NULL, 0, NULL, 0, 3};
     assert_int_equal(slave_core_on_hv_stats(&later, &clean), 0);
     slave_core_on_master_up(&later, 0);
     n = take_sent(&later.out, s, 4);
     assert_int_equal(n, 1);
     assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_REGISTER_NODE);
     free_sent(s, n);
-    assert_int_equal(take_hcalls_of(&later, SLAVE_HC_INVALIDATE, NULL), 0);
+    assert_int_equal(take_hcalls_of(&later, TKM_CALL_INVALIDATE, NULL), 0);
     slave_core_free(&later);
 }
 

@@ -1,0 +1,98 @@
+/* The TKM interface in plain C types: the calls a node's memory manager
+ * makes of its hypervisor, their replies, and the hypervisor's statistics
+ * sample. The slave core speaks only these; each backend (emu: vmca-hv's
+ * socket; inproc: libhvx in the same process) translates them. */
+#ifndef VMCA_TKM_TYPES_H
+#define VMCA_TKM_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gfn.h"
+
+#define VM_TARGET_UNLIMITED UINT64_MAX
+
+struct vm_target {
+    uint32_t vm;
+    uint64_t pages;
+    bool provisional;           /* a stopgap set between periods, not the policy's */
+};
+
+/* Calls a memory manager makes of its hypervisor (TKM); the answer comes
+ * back as a tkm_reply with the call's id. */
+enum tkm_call_kind {
+    TKM_CALL_REQUEST = 1,   /* node = receiver, pages */
+    TKM_CALL_GRANT = 2,     /* node = sender, blocks */
+    TKM_CALL_ENABLE = 3,    /* node = home, enable */
+    TKM_CALL_RETURN = 4,    /* node = home, pages = most in-use pages to move */
+    TKM_CALL_INVALIDATE = 5,/* node = home: drop every page of it */
+    TKM_CALL_OWNED = 6,     /* node = home: blocks of it owned here */
+    TKM_CALL_RECLAIM = 7,   /* blocks held by owners[]: census result */
+    TKM_CALL_FREEZE = 8,    /* node = home, enable = frozen */
+    TKM_CALL_MEM_LIMIT = 9, /* targets: per-VM targets (Mem-Limit) */
+};
+
+struct tkm_call {
+    uint64_t id;            /* unique, from 1; echoed in the reply */
+    enum tkm_call_kind kind;
+    uint32_t node;
+    uint64_t pages;
+    bool enable;
+    struct vmca_block *blocks;   /* owned by the array (tkm_calls_free) */
+    size_t n_blocks;
+    uint32_t *owners;            /* reclaim: one per block; owned likewise */
+    struct vm_target *targets;   /* mem-limit; owned likewise */
+    size_t n_targets;
+};
+
+/* Grant results per block, as the hypervisor reports them. */
+#define TKM_GRANT_ACCEPTED 0
+#define TKM_GRANT_BOUNCED 1
+#define TKM_GRANT_REJECTED 2
+
+struct tkm_reply {
+    uint64_t id;
+    int status;                       /* 0 or a negative hypervisor error */
+    uint64_t pages;
+    const struct vmca_block *blocks;  /* request: the blocks given */
+    size_t n_blocks;
+    const int *results;               /* grant: one TKM_GRANT_* per block */
+    size_t n_results;
+    bool done;                        /* return: nothing of the home left */
+};
+
+/* Pages per node (owned per home, or lent per borrower). */
+struct tkm_pages {
+    uint32_t node;
+    uint64_t pages;
+};
+
+struct tkm_vm {
+    uint32_t vm;
+    uint64_t used, target, puts_total, puts_succ, gets, flushes;
+};
+
+/* A statistics sample of the node's hypervisor (TKM). Arrays are borrowed
+ * by slave_core_on_hv_stats, which copies them. */
+struct tkm_sample {
+    uint64_t generation;       /* the node's memory generation (fabric) */
+    bool fenced;               /* the master fenced this node: it was declared failed */
+    uint64_t total_pages;      /* owned, all homes */
+    uint64_t free_pages;
+    struct tkm_pages *owned;
+    size_t n_owned;
+    struct tkm_pages *lent;
+    size_t n_lent;
+    struct tkm_vm *vms;
+    size_t n_vms;
+    /* The hypervisor's period (its counters reset at each); a sample of
+     * the same period again (pushed when a VM connects) runs no policy.
+     * 0: unknown, every sample is a new period. */
+    uint64_t period;
+};
+
+/* Frees an array of calls with what each owns (blocks, owners, targets). */
+void tkm_calls_free(struct tkm_call *v, size_t n);
+
+#endif
