@@ -20,7 +20,7 @@
 #include "daemon.h"
 #include "conn.h"
 #include "err.h"
-#include "fabric.h"
+#include "fence.h"
 #include "log.h"
 #include "master_core.h"
 #include "sys.h"
@@ -29,6 +29,7 @@
 struct master_shell {
     struct vmca_config cfg;
     struct master_core core;
+    struct vmca_fence fence;  /* carries out the core's fencing actions */
     struct event_base *base;
     SSL_CTX *tls;
     struct vmca_conn_params params;
@@ -55,14 +56,14 @@ static int node_index(const struct master_shell *sh, uint32_t id)
     return n ? (int)(n - sh->cfg.nodes) : -1;
 }
 
-/* Fences the core asked for, through the fabric's control segment. */
+/* Fences the core asked for, through the fencing backend. */
 static void drain_fences(struct master_shell *sh)
 {
     size_t n;
     struct master_fence *f = master_core_take_fences(&sh->core, &n);
     for (size_t i = 0; i < n; i++) {
         char err[256];
-        if (fabric_fence_node(sh->cfg.cluster, f[i].node, f[i].fenced, err, sizeof err) == 0)
+        if (vmca_fence_set(&sh->fence, f[i].node, f[i].fenced, err, sizeof err) == 0)
             log_info("node %u %s", f[i].node, f[i].fenced ? "fenced" : "unfenced");
         else if (f[i].fenced)
             log_warn("cannot fence node %u: %s", f[i].node, err);
@@ -303,10 +304,15 @@ int main(int argc, char **argv)
         log_err("TLS: %s", err);
         return 1;
     }
+    /* The emulated fabric is the only hardware there is yet. */
+    if (vmca_fence_open("emu", sh.cfg.cluster, &sh.fence, err, sizeof err) != 0) {
+        log_err("fencing: %s", err);
+        return 1;
+    }
     uint64_t incarnation = vmca_new_incarnation();
-    if (master_core_init(&sh.core, &sh.cfg, incarnation, vmca_log_sink, NULL) != VMCA_OK ||
-        !(sh.conns = calloc(sh.cfg.n_nodes, sizeof *sh.conns))) {
-        log_err("out of memory");
+    int rc = master_core_init(&sh.core, &sh.cfg, incarnation, vmca_log_sink, NULL);
+    if (rc != VMCA_OK || !(sh.conns = calloc(sh.cfg.n_nodes, sizeof *sh.conns))) {
+        log_err("%s", rc != VMCA_OK ? vmca_strerror(rc) : "out of memory");
         return 1;
     }
     sh.base = event_base_new();
@@ -355,6 +361,7 @@ int main(int argc, char **argv)
     event_free(sh.tick);
     event_base_free(sh.base);
     master_core_free(&sh.core);
+    vmca_fence_close(&sh.fence);
     free(sh.conns);
     SSL_CTX_free(sh.tls);
     vmca_config_free(&sh.cfg);
