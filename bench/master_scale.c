@@ -81,6 +81,7 @@ int main(int argc, char **argv)
     cfg.n_nodes = n;
     cfg.max_frame = 64u << 20;
     cfg.master.node_id = 1;
+    snprintf(cfg.policy.second_tier, sizeof cfg.policy.second_tier, "sorted");
     cfg.policy.reserve_pages = 1024;
     cfg.timing.stats_interval_ms = 1000;
     cfg.timing.failure_timeout_ms = 5000;
@@ -91,7 +92,10 @@ int main(int argc, char **argv)
         bytes += lens[i];
     }
     struct master_core m;
-    master_core_init(&m, &cfg, 1, NULL, NULL);
+    if (master_core_init(&m, &cfg, 1, NULL, NULL) != 0) {
+        fprintf(stderr, "master_scale: cannot start the master core\n");
+        return 1;
+    }
     for (uint32_t i = 0; i < n; i++)
         master_core_on_connect(&m, i + 1, 5, 0);
 

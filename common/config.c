@@ -20,6 +20,7 @@
 
 #include "err.h"
 #include "gfn.h"
+#include "second_tier.h"
 
 #define CLUSTER_NAME_MAX 32u
 #define NODE_NAME_MAX (VMCA_NAME_MAX - 1)
@@ -520,7 +521,6 @@ static int resolve_path(struct ctx *x, const config_setting_t *s, const char *sp
 static const char *const first_tiers[] = {
     "greedy-local", "greedy-remote", "tlp", "static", "reconf-static", "smart-alloc", NULL,
 };
-static const char *const second_tiers[] = { "sorted", "topology", NULL };
 
 static int get_choice(struct ctx *x, const config_setting_t *grp, const char *gpath,
                       const char *name, const char *const *choices, char *out, size_t outsz)
@@ -568,8 +568,7 @@ static const char *const node_known[] = {
     "id", "name", "address", "port", "tmem_pages", "location", "cert", "key", NULL,
 };
 static const char *const policy_known[] = {
-    "first_tier", "second_tier", "reserve_pages", "tlp_percent", "tlp_threshold",
-    "grant_batch", NULL,
+    "first_tier", "tlp_percent", "tlp_threshold", "grant_batch", NULL,
 };
 static const char *const timing_known[] = {
     "stats_interval_ms", "failure_timeout_ms", "reconnect_min_ms", "reconnect_max_ms",
@@ -776,28 +775,80 @@ static int parse_master(struct ctx *x, const config_setting_t *root, struct vmca
     return 0;
 }
 
+/* The policy group as the second tier's registry (master/policy) reads it;
+ * g NULL: the group is absent. */
+struct policy_reader {
+    struct ctx *x;
+    const config_setting_t *root, *g;
+};
+
+static int reader_int(void *arg, const char *name, long long lo, long long hi, long long *v)
+{
+    struct policy_reader *r = arg;
+    return r->g ? get_int(r->x, r->g, "policy", name, 0, lo, hi, v, NULL) : 0;
+}
+
+static int reader_string(void *arg, const char *name, const char **v)
+{
+    struct policy_reader *r = arg;
+    return r->g ? get_string(r->x, r->g, "policy", name, 0, v, NULL) : 0;
+}
+
+static int reader_refuse(void *arg, const char *name, const char *what)
+{
+    struct policy_reader *r = arg;
+    char sp[SPATH_MAX];
+    spath_join(sp, sizeof(sp), "policy", name);
+    const config_setting_t *s = r->g ? config_setting_get_member(r->g, name) : NULL;
+    return fail(r->x, s ? s : r->g ? r->g : r->root, sp, "expected %s", what);
+}
+
+_Static_assert(sizeof(((struct vmca_policy_cfg *)0)->second_tier_params) == TIER2_PARAMS_BYTES,
+               "room for a second tier's parameters");
+_Static_assert(TIER2_PAGES_MAX == TMEM_PAGES_MAX, "one page range for every setting");
+
+static int parse_second_tier(struct ctx *x, const config_setting_t *root,
+                             const config_setting_t *g, struct vmca_policy_cfg *p)
+{
+    struct policy_reader r = { x, root, g };
+    struct tier2_settings s = { &r, reader_int, reader_string, reader_refuse };
+    return tier2_configure(&s, p->second_tier, sizeof(p->second_tier), &p->reserve_pages,
+                           p->second_tier_params) < 0 ? VMCA_ERR_CONFIG : 0;
+}
+
+/* Every setting of the policy group: the loader's own and the second tier's. */
+static int check_policy_known(struct ctx *x, const config_setting_t *g)
+{
+    const char *known[64];
+    size_t n = 0;
+    for (const char *const *k = policy_known; *k && n < 63; k++)
+        known[n++] = *k;
+    size_t want = tier2_setting_names(known + n, 63 - n);
+    n += want < 63 - n ? want : 63 - n;
+    known[n] = NULL;
+    return check_known(x, g, "policy", known);
+}
+
 static int parse_policy(struct ctx *x, const config_setting_t *root, struct vmca_policy_cfg *p)
 {
     snprintf(p->first_tier, sizeof(p->first_tier), "tlp");
-    snprintf(p->second_tier, sizeof(p->second_tier), "sorted");
-    long long reserve = 1024, percent = 2, threshold = 256, batch = 1000;
+    long long percent = 2, threshold = 256, batch = 1000;
     const config_setting_t *g;
     int r = get_group(x, root, "policy", 0, &g);
     if (r < 0)
         return VMCA_ERR_CONFIG;
     if (r == 1) {
-        if (check_known(x, g, "policy", policy_known) != 0 ||
+        if (check_policy_known(x, g) != 0 ||
             get_choice(x, g, "policy", "first_tier", first_tiers, p->first_tier,
                        sizeof(p->first_tier)) < 0 ||
-            get_choice(x, g, "policy", "second_tier", second_tiers, p->second_tier,
-                       sizeof(p->second_tier)) < 0 ||
-            get_int(x, g, "policy", "reserve_pages", 0, 0, TMEM_PAGES_MAX, &reserve, NULL) < 0 ||
+            parse_second_tier(x, root, g, p) < 0 ||
             get_int(x, g, "policy", "tlp_percent", 0, 1, 100, &percent, NULL) < 0 ||
             get_int(x, g, "policy", "tlp_threshold", 0, 0, TMEM_PAGES_MAX, &threshold, NULL) < 0 ||
             get_int(x, g, "policy", "grant_batch", 0, 1, TMEM_PAGES_MAX, &batch, NULL) < 0)
             return VMCA_ERR_CONFIG;
+    } else if (parse_second_tier(x, root, NULL, p) < 0) {
+        return VMCA_ERR_CONFIG;
     }
-    p->reserve_pages = (uint64_t)reserve;
     p->tlp_percent = (uint32_t)percent;
     p->tlp_threshold = (uint64_t)threshold;
     p->grant_batch = (uint64_t)batch;

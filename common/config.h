@@ -35,8 +35,9 @@ struct vmca_master_cfg {
 
 struct vmca_policy_cfg {
     char first_tier[32];                /* "tlp", "greedy-local", ... */
-    char second_tier[32];               /* "sorted", "topology" */
+    char second_tier[32];               /* a built second tier (master/policy) */
     uint64_t reserve_pages;             /* donor reserve R */
+    uint64_t second_tier_params[8];     /* its own settings, as it parsed them */
     uint32_t tlp_percent;               /* P of thesis Algorithm 8, 1..100 */
     uint64_t tlp_threshold;             /* pages */
     uint64_t grant_batch;               /* greedy-remote batch, pages */

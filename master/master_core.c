@@ -65,9 +65,24 @@ int master_core_init(struct master_core *m, const struct vmca_config *cfg,
                      uint64_t incarnation, vmca_log_fn log, void *log_arg)
 {
     *m = (struct master_core){.cfg = cfg, .log = log, .log_arg = log_arg};
-    m->nodes = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof *m->nodes);
+    m->tier2 = tier2_find(cfg->policy.second_tier);
+    if (!m->tier2) {
+        char names[192];
+        tier2_names(names, sizeof names);
+        vmca_log_to(log, log_arg, VMCA_LOG_ERR, "second tier \"%s\" is not built (built: %s)",
+                    cfg->policy.second_tier, names);
+        return VMCA_ERR_CONFIG;
+    }
+    size_t slots = cfg->n_nodes ? cfg->n_nodes : 1;
+    m->nodes = calloc(slots, sizeof *m->nodes);
     m->index = calloc((size_t)VMCA_NODE_MAX + 1, sizeof *m->index);
-    if (!m->nodes || !m->index) {
+    m->donors = calloc(slots, sizeof *m->donors);
+    m->fwd = calloc(slots, sizeof *m->fwd);
+    m->ids = calloc(slots, sizeof *m->ids);
+    if (m->tier2->state_bytes)
+        m->tier2_state = calloc(1, m->tier2->state_bytes);
+    if (!m->nodes || !m->index || !m->donors || !m->fwd || !m->ids ||
+        (m->tier2->state_bytes && !m->tier2_state)) {
         master_core_free(m);
         return VMCA_ERR_NOMEM;
     }
@@ -93,9 +108,17 @@ void master_core_free(struct master_core *m)
         free(m->nodes[i].owned);
     free(m->nodes);
     free(m->index);
+    free(m->donors);
+    free(m->fwd);
+    free(m->ids);
+    free(m->tier2_state);
     vmca_outbox_free(&m->out);
     m->nodes = NULL;
     m->index = NULL;
+    m->donors = NULL;
+    m->fwd = NULL;
+    m->ids = NULL;
+    m->tier2_state = NULL;
 }
 
 static int refuse(struct master_core *m, struct master_node *n, enum refusal why,
@@ -131,12 +154,8 @@ static void send_enable(struct master_core *m, uint32_t to, uint32_t *nodes,
  * whole enabled set (R included) to R. */
 static void announce_join(struct master_core *m, struct master_node *r)
 {
-    uint32_t *set = malloc(m->cfg->n_nodes * sizeof *set);
+    uint32_t *set = m->ids;
     size_t n_set = 0;
-    if (!set) {
-        vmca_log_to(m->log, m->log_arg, VMCA_LOG_ERR, "out of memory announcing join");
-        return;
-    }
     uint32_t rid = r->cfg->id;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         struct master_node *n = &m->nodes[i];
@@ -147,7 +166,6 @@ static void announce_join(struct master_core *m, struct master_node *r)
             send_enable(m, n->cfg->id, &rid, 1);
     }
     send_enable(m, rid, set, n_set);
-    free(set);
 }
 
 static void start_recovery(struct master_core *m, struct master_node *r, int64_t now_ms,
@@ -279,9 +297,9 @@ static bool stats_enables(const Vmca__Statistics *st, uint32_t node)
  * is asked, whatever each home's enabled set says yet. */
 static void census_ask(struct master_core *m, struct master_node *h, int64_t now_ms)
 {
-    uint32_t *members = malloc(m->cfg->n_nodes * sizeof *members);
+    uint32_t *members = m->ids;
     size_t nm = 0;
-    for (size_t i = 0; members && i < m->cfg->n_nodes; i++)
+    for (size_t i = 0; i < m->cfg->n_nodes; i++)
         if (vmca_state_member(m->nodes[i].state))
             members[nm++] = m->nodes[i].cfg->id;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
@@ -292,14 +310,13 @@ static void census_ask(struct master_core *m, struct master_node *h, int64_t now
         Vmca__Census c = VMCA__CENSUS__INIT;
         c.home = x->cfg->id;
         c.members = members;
-        c.n_members = members ? nm : 0;
+        c.n_members = nm;
         Vmca__Envelope env = VMCA__ENVELOPE__INIT;
         env.body_case = VMCA__ENVELOPE__BODY_CENSUS;
         env.census = &c;
         if (vmca_outbox_send(&m->out, x->cfg->id, &env) == VMCA_OK)
             x->census_asked_ms = now_ms;
     }
-    free(members);
 }
 
 /* A home whose Statistics say it still owes a census since a recovery
@@ -603,9 +620,9 @@ int master_core_mem_limit(struct master_core *m, uint32_t node, uint64_t pages, 
 static void enable_missing(struct master_core *m, struct master_node *n,
                            const Vmca__Statistics *st)
 {
-    uint32_t *miss = malloc(m->cfg->n_nodes * sizeof *miss);
+    uint32_t *miss = m->ids;
     size_t k = 0;
-    for (size_t i = 0; miss && i < m->cfg->n_nodes; i++) {
+    for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         const struct master_node *x = &m->nodes[i];
         if (x != n && x->state == VMCA__NODE_STATE__NODE_ACTIVE &&
             !stats_enables(st, x->cfg->id))
@@ -617,7 +634,6 @@ static void enable_missing(struct master_core *m, struct master_node *n,
                     n->cfg->id, k);
         send_enable(m, n->cfg->id, miss, k);
     }
-    free(miss);
 }
 
 static int on_statistics(struct master_core *m, struct master_node *n,
@@ -730,7 +746,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     return VMCA_OK;
 }
 
-/* Grant-Any(n, x): thesis Algorithm 9 picks donors among the other Active
+/* Grant-Any(n, x): the second tier picks donors among the other Active
  * nodes; each gets a Grant-Fwd. The donors' free pages in the master's view
  * drop at once so a burst of requests does not promise the same pages twice
  * (their next Statistics correct it). */
@@ -742,21 +758,17 @@ static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca
         return refuse(m, n, REFUSE_GRANT_ANY, VMCA_ERR_PROTO,
                       "must name the sender and ask for 1..2^36 pages", "grant-any");
     size_t nd = 0;
-    struct tier2_donor *donors = malloc(m->cfg->n_nodes * sizeof *donors);
-    struct tier2_fwd *fwd = malloc(m->cfg->n_nodes * sizeof *fwd);
-    if (!donors || !fwd) {
-        free(donors);
-        free(fwd);
-        return VMCA_ERR_NOMEM;
-    }
+    struct tier2_donor *donors = m->donors;
+    struct tier2_fwd *fwd = m->fwd;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         const struct master_node *d = &m->nodes[i];
         if (d != n && d->state == VMCA__NODE_STATE__NODE_ACTIVE && d->connected &&
             d->last_stats_ms >= 0)
             donors[nd++] = (struct tier2_donor){d->cfg->id, d->free_pages};
     }
-    size_t nf = tier2_sorted(donors, nd, ga->pages, m->cfg->policy.reserve_pages, fwd,
-                             m->cfg->n_nodes);
+    struct tier2_request rq = {n->cfg->id, ga->pages, m->cfg->policy.reserve_pages, donors, nd};
+    size_t nf = m->tier2->decide(&rq, m->cfg->policy.second_tier_params, m->tier2_state, fwd,
+                                 m->cfg->n_nodes);
     uint64_t promised = 0;
     for (size_t i = 0; i < nf; i++) {
         Vmca__GrantFwd gf = VMCA__GRANT_FWD__INIT;
@@ -776,8 +788,6 @@ static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca
                 "grant-any %llu from node %u (req %llu): forwarded %llu pages to %zu donor(s)",
                 (unsigned long long)ga->pages, n->cfg->id, (unsigned long long)ga->req,
                 (unsigned long long)promised, nf);
-    free(donors);
-    free(fwd);
     return VMCA_OK;
 }
 

@@ -15,6 +15,10 @@
 #include "log.h"
 #include "outbox.h"
 
+struct tier2_policy;
+struct tier2_donor;
+struct tier2_fwd;
+
 struct master_node {
     const struct vmca_node_cfg *cfg;  /* points into the configuration */
     Vmca__NodeState state;
@@ -91,9 +95,16 @@ struct master_core {
                                          before any flow completes */
     struct master_fence *fences;      /* fencing actions for the shell */
     size_t n_fences, cap_fences;
+    const struct tier2_policy *tier2; /* policy.second_tier (master/policy) */
+    void *tier2_state;                /* its own state, NULL when it keeps none */
+    /* Scratch space sized to the node table at init: no event allocates. */
+    struct tier2_donor *donors;       /* a Grant-Any's eligible donors */
+    struct tier2_fwd *fwd;            /* ... and the policy's choice */
+    uint32_t *ids;                    /* node ids for one message being built */
 };
 
-/* Returns 0 or VMCA_ERR_NOMEM. `incarnation` is the master's own. */
+/* Returns 0, VMCA_ERR_NOMEM, or VMCA_ERR_CONFIG when policy.second_tier is
+ * not a built second tier (logged). `incarnation` is the master's own. */
 int master_core_init(struct master_core *m, const struct vmca_config *cfg,
                      uint64_t incarnation, vmca_log_fn log, void *log_arg);
 void master_core_free(struct master_core *m);

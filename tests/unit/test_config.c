@@ -296,7 +296,7 @@ static void test_all_settings(void **state)
                "  { id = 2; name = \"b.2\"; address = \"::1\"; port = 7401; tmem_pages = 1;\n"
                "    location = (7); }\n"
                ");\n"
-               "policy = { first_tier = \"smart-alloc\"; second_tier = \"topology\";\n"
+               "policy = { first_tier = \"smart-alloc\"; second_tier = \"sorted\";\n"
                "  reserve_pages = 0; tlp_percent = 100; tlp_threshold = 0x10; grant_batch = 1; };\n"
                "timing = { stats_interval_ms = 10; failure_timeout_ms = 11; reconnect_min_ms = 7;\n"
                "  reconnect_max_ms = 7; hello_timeout_ms = 1; };\n");
@@ -329,7 +329,7 @@ static void test_all_settings(void **state)
     snprintf(want, sizeof(want), "%s/keys/b.2.crt", t->dir);
     assert_string_equal(cfg.nodes[1].cert, want);
     assert_string_equal(cfg.policy.first_tier, "smart-alloc");
-    assert_string_equal(cfg.policy.second_tier, "topology");
+    assert_string_equal(cfg.policy.second_tier, "sorted");
     assert_int_equal(cfg.policy.reserve_pages, 0);
     assert_int_equal(cfg.policy.tlp_percent, 100);
     assert_int_equal(cfg.policy.tlp_threshold, 16);
@@ -663,7 +663,14 @@ static void test_unknown_policy(void **state)
                "expected one of greedy-local, greedy-remote, tlp, static, reconf-static, "
                "smart-alloc, got \"fastest\"");
     expect_bad(state, VALID "policy = {\n  second_tier = \"random\"; " MARK "\n};\n",
-               "policy.second_tier", "expected one of sorted, topology, got \"random\"");
+               "policy.second_tier", "expected one of sorted, got \"random\"");
+    /* Named by the design but not built: an error, not a silent "sorted". */
+    expect_bad(state, VALID "policy = {\n  second_tier = \"topology\"; " MARK "\n};\n",
+               "policy.second_tier", "expected one of sorted, got \"topology\"");
+    expect_bad(state, VALID "policy = {\n  second_tier = 3; " MARK "\n};\n",
+               "policy.second_tier", "expected a string, got an integer");
+    expect_bad(state, VALID "policy = {\n  reserve_pages = 68719476737L; " MARK "\n};\n",
+               "policy.reserve_pages", "expected an integer in 0..68719476736, got 68719476737");
     expect_bad(state, VALID "policy = { tlp_percent = 101; }; " MARK "\n",
                "policy.tlp_percent", "expected an integer in 1..100, got 101");
     expect_bad(state, VALID "policy = { grant_batch = 0; }; " MARK "\n", "policy.grant_batch",

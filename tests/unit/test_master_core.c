@@ -4,13 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "audit.h"
 #include "core_util.h"
 #include "master_core.h"
-#include "second_tier.h"
 
 struct fixture {
     struct vmca_config cfg;
@@ -229,34 +229,6 @@ static void test_connection_tracking(void **state)
     assert_string_equal(vmca_state_name(VMCA__NODE_STATE__NODE_RECOVERY), "recovery");
 }
 
-static void test_tier2_sorted(void **state)
-{
-    struct tier2_donor d[3];
-    struct tier2_fwd out[3];
-    /* The whole request to the richest donor that stays above the reserve. */
-    memcpy(d, (struct tier2_donor[]){{1, 500}, {2, 900}, {3, 700}}, sizeof d);
-    assert_int_equal(tier2_sorted(d, 3, 300, 100, out, 3), 1);
-    assert_int_equal(out[0].donor, 2);
-    assert_int_equal(out[0].pages, 300);
-    /* Nobody can give it all: each gives what it has above the reserve. */
-    memcpy(d, (struct tier2_donor[]){{1, 500}, {2, 900}, {3, 700}}, sizeof d);
-    assert_int_equal(tier2_sorted(d, 3, 1500, 100, out, 3), 3);
-    assert_int_equal(out[0].donor, 2);
-    assert_int_equal(out[0].pages, 800);
-    assert_int_equal(out[1].donor, 3);
-    assert_int_equal(out[1].pages, 600);
-    assert_int_equal(out[2].donor, 1);
-    assert_int_equal(out[2].pages, 100);
-    /* Not served beyond what exists above the reserve. */
-    memcpy(d, (struct tier2_donor[]){{1, 150}, {2, 100}, {3, 90}}, sizeof d);
-    assert_int_equal(tier2_sorted(d, 3, 1000, 100, out, 3), 1);
-    assert_int_equal(out[0].donor, 1);
-    assert_int_equal(out[0].pages, 50);
-    memcpy(d, (struct tier2_donor[]){{1, 100}, {2, 10}, {3, 0}}, sizeof d);
-    assert_int_equal(tier2_sorted(d, 3, 5, 100, out, 3), 0);
-    assert_int_equal(tier2_sorted(d, 0, 5, 100, out, 3), 0);
-}
-
 static int do_grant_any(struct fixture *f, uint32_t node, uint32_t names, uint64_t pages)
 {
     Vmca__GrantAny ga = VMCA__GRANT_ANY__INIT;
@@ -341,6 +313,21 @@ static void three_members(struct fixture *f)
     free(master_core_take_fences(&f->m, &nf));
     assert_int_equal(nf, 3);                     /* every registration lifts a fence */
     free_sent(s, take_sent(&f->m.out, s, 16));
+}
+
+/* The second tier comes from policy.second_tier through its registry: a
+ * configuration built by hand that names one not built does not start. */
+static void test_second_tier_chosen_by_name(void **state)
+{
+    struct fixture *f = *state;
+    struct master_core m;
+    snprintf(f->cfg.policy.second_tier, sizeof f->cfg.policy.second_tier, "topology");
+    f->warnings = 0;
+    assert_int_equal(master_core_init(&m, &f->cfg, 78, count_log, f), VMCA_ERR_CONFIG);
+    assert_int_equal(f->warnings, 1);
+    snprintf(f->cfg.policy.second_tier, sizeof f->cfg.policy.second_tier, "sorted");
+    assert_int_equal(master_core_init(&m, &f->cfg, 78, count_log, f), 0);
+    master_core_free(&m);
 }
 
 static void test_recovery_and_failure_detection(void **state)
@@ -823,8 +810,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_from_statistics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_tracking, setup, teardown),
-        cmocka_unit_test(test_tier2_sorted),
         cmocka_unit_test_setup_teardown(test_grant_any_forwards, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_tier_chosen_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_and_failure_detection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_census_owed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),

@@ -1,4 +1,7 @@
-/* Second-tier policies; see second_tier.h. */
+/* Second tier "sorted" (thesis Algorithm 9): donors by free pages,
+ * descending (ties: lower id first); the whole request goes to the first
+ * donor that stays at or above the reserve after giving it; otherwise each
+ * donor in turn gives what it has above the reserve until it is covered. */
 #include "second_tier.h"
 
 #include <stdlib.h>
@@ -11,9 +14,12 @@ static int by_free_desc(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-size_t tier2_sorted(struct tier2_donor *donors, size_t n, uint64_t pages, uint64_t reserve,
-                    struct tier2_fwd *out, size_t cap)
+static size_t sorted_decide(const struct tier2_request *rq, const void *params, void *state,
+                            struct tier2_fwd *out, size_t cap)
 {
+    struct tier2_donor *donors = rq->donors;
+    size_t n = rq->n_donors;
+    uint64_t pages = rq->pages, reserve = rq->reserve;
     if (n == 0 || cap == 0 || pages == 0)
         return 0;
     qsort(donors, n, sizeof *donors, by_free_desc);
@@ -32,3 +38,8 @@ size_t tier2_sorted(struct tier2_donor *donors, size_t n, uint64_t pages, uint64
     }
     return k;
 }
+
+const struct tier2_policy tier2_sorted = {
+    .name = "sorted",
+    .decide = sorted_decide,
+};

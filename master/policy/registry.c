@@ -1,0 +1,77 @@
+/* The registry of second-tier policies (see second_tier.h): the one list of
+ * what is built, and the reading of the policy group's second-tier part.
+ * Adding a policy: its file here and one line in TIER2_BUILT. */
+#include "second_tier.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TIER2_BUILT(X) \
+    X(tier2_sorted)
+
+#define DECLARE(sym) extern const struct tier2_policy sym;
+TIER2_BUILT(DECLARE)
+#undef DECLARE
+
+#define ENTRY(sym) &sym,
+static const struct tier2_policy *const built[] = { TIER2_BUILT(ENTRY) };
+#undef ENTRY
+
+#define N_BUILT (sizeof built / sizeof built[0])
+
+const struct tier2_policy *tier2_find(const char *name)
+{
+    for (size_t i = 0; i < N_BUILT; i++)
+        if (strcmp(built[i]->name, name) == 0)
+            return built[i];
+    return NULL;
+}
+
+void tier2_names(char *out, size_t outsz)
+{
+    size_t used = 0;
+    if (outsz)
+        out[0] = '\0';
+    for (size_t i = 0; i < N_BUILT && used < outsz; i++) {
+        int w = snprintf(out + used, outsz - used, "%s%s", i ? ", " : "", built[i]->name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+size_t tier2_setting_names(const char **out, size_t cap)
+{
+    size_t n = 0;
+    static const char *const common[] = { "second_tier", "reserve_pages", NULL };
+    for (const char *const *s = common; *s; s++, n++)
+        if (n < cap)
+            out[n] = *s;
+    for (size_t i = 0; i < N_BUILT; i++)
+        for (const char *const *s = built[i]->settings; s && *s; s++, n++)
+            if (n < cap)
+                out[n] = *s;
+    return n;
+}
+
+int tier2_configure(const struct tier2_settings *s, char *name, size_t namesz,
+                    uint64_t *reserve, void *params)
+{
+    const char *v = TIER2_DEFAULT;
+    if (s->get_string(s->ctx, "second_tier", &v) < 0)
+        return -1;
+    const struct tier2_policy *p = tier2_find(v);
+    if (!p) {
+        char names[192], what[320];
+        tier2_names(names, sizeof names);
+        snprintf(what, sizeof what, "one of %s, got \"%s\"", names, v);
+        return s->refuse(s->ctx, "second_tier", what);
+    }
+    snprintf(name, namesz, "%s", p->name);
+    long long r = TIER2_RESERVE_DEFAULT;
+    if (s->get_int(s->ctx, "reserve_pages", 0, TIER2_PAGES_MAX, &r) < 0)
+        return -1;
+    *reserve = (uint64_t)r;
+    memset(params, 0, TIER2_PARAMS_BYTES);
+    return p->parse ? p->parse(s, params) : 0;
+}

@@ -1,0 +1,91 @@
+/* Second-tier policies of the master and their registry: given a Grant-Any
+ * and the donors' free pages (from their last Statistics), choose who gives
+ * how much. Each policy is one file here behind struct tier2_policy; the
+ * master core and common/config.c find it by name. No dependencies beyond
+ * libc: vmca_common links this library. */
+#ifndef VMCA_SECOND_TIER_H
+#define VMCA_SECOND_TIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TIER2_DEFAULT "sorted"                /* policy.second_tier when absent */
+#define TIER2_RESERVE_DEFAULT 1024            /* policy.reserve_pages when absent */
+#define TIER2_PAGES_MAX (INT64_C(1) << 36)    /* = 2^VMCA_GFN_INDEX_BITS */
+#define TIER2_PARAMS_BYTES 64                 /* room for a policy's own parameters */
+
+/* A donor the master core found eligible: another Active, connected node
+ * that has sent Statistics (so its state is implied). */
+struct tier2_donor {
+    uint32_t id;
+    uint64_t free_pages;
+};
+
+struct tier2_fwd {
+    uint32_t donor;
+    uint64_t pages;
+};
+
+/* One Grant-Any as a policy sees it. The donors are the core's scratch
+ * space: a policy may reorder them. */
+struct tier2_request {
+    uint32_t requester;
+    uint64_t pages;                           /* 1..2^36 */
+    uint64_t reserve;                         /* policy.reserve_pages: R */
+    struct tier2_donor *donors;
+    size_t n_donors;
+};
+
+/* How a policy reads its settings from the configuration's policy group
+ * without knowing the file format; common/config.c lends one. Errors are
+ * written by the reader as "FILE:LINE: policy.NAME: ..." . */
+struct tier2_settings {
+    void *ctx;
+    /* An integer in lo..hi: 1 read into *v, 0 absent (*v untouched), <0
+     * refused (error written). */
+    int (*get_int)(void *ctx, const char *name, long long lo, long long hi, long long *v);
+    /* A string: 1 (*v borrowed until loading ends), 0 absent, <0 refused. */
+    int (*get_string)(void *ctx, const char *name, const char **v);
+    /* Refuses setting `name` (at its line, else the group's) saying
+     * "expected <what>"; returns <0. */
+    int (*refuse)(void *ctx, const char *name, const char *what);
+};
+
+struct tier2_policy {
+    const char *name;                         /* the policy.second_tier value */
+    /* Settings of the policy group it reads besides second_tier and
+     * reserve_pages (NULL-terminated), or NULL. */
+    const char *const *settings;
+    /* Reads and checks them into params (TIER2_PARAMS_BYTES, zeroed;
+     * defaults where absent). Returns 0 or <0 (error written). NULL: none. */
+    int (*parse)(const struct tier2_settings *s, void *params);
+    /* Bytes of state the master core keeps for it, zeroed at start. */
+    size_t state_bytes;
+    /* The choice: at most cap forwards written to out, pages summing to at
+     * most rq->pages (no guarantee of being served). Deterministic: a
+     * function of its arguments only. Returns the number written. */
+    size_t (*decide)(const struct tier2_request *rq, const void *params, void *state,
+                     struct tier2_fwd *out, size_t cap);
+};
+
+/* The built policy named `name`, or NULL. */
+const struct tier2_policy *tier2_find(const char *name);
+
+/* The built names, ", "-separated ("sorted"), into out (truncated). */
+void tier2_names(char *out, size_t outsz);
+
+/* Every setting a second tier reads (second_tier, reserve_pages, then the
+ * policies' own), for the policy group's unknown-setting check: up to cap
+ * written to out; returns how many there are. */
+size_t tier2_setting_names(const char **out, size_t cap);
+
+/* The second-tier part of the policy group: policy.second_tier (default
+ * TIER2_DEFAULT; a name that is not built is refused with the built names),
+ * policy.reserve_pages (0..2^36, default TIER2_RESERVE_DEFAULT) and the
+ * chosen policy's own settings into params (TIER2_PARAMS_BYTES). Returns 0
+ * or <0 (error written by s). */
+int tier2_configure(const struct tier2_settings *s, char *name, size_t namesz,
+                    uint64_t *reserve, void *params);
+
+#endif
