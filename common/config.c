@@ -823,9 +823,8 @@ static int check_policy_known(struct ctx *x, const config_setting_t *g)
     size_t n = 0;
     for (const char *const *k = policy_known; *k && n < 63; k++)
         known[n++] = *k;
-    size_t want = tier2_setting_names(known + n, 63 - n);
-    n += want < 63 - n ? want : 63 - n;
-    known[n] = NULL;
+    n += tier2_setting_names(known + n, 63 - n);
+    known[n < 63 ? n : 63] = NULL;
     return check_known(x, g, "policy", known);
 }
 
