@@ -127,6 +127,14 @@ void gw_content_fill(void *page, uint32_t ps, uint32_t vm, uint64_t gpn, uint32_
     }
 }
 
+void gw_content_writer(const void *page, uint32_t *vm, uint64_t *gpn, uint32_t *version)
+{
+    const unsigned char *p = page;
+    memcpy(vm, p, 4);
+    memcpy(version, p + 4, 4);
+    memcpy(gpn, p + 8, 8);
+}
+
 long gw_content_check(const void *page, uint32_t ps, uint32_t vm, uint64_t gpn,
                       uint32_t version)
 {

@@ -86,6 +86,9 @@ bool gw_page_size_ok(uint32_t page_size);
  * stream seeded from the three. */
 void gw_content_fill(void *page, uint32_t page_size, uint32_t vm, uint64_t gpn,
                      uint32_t version);
+/* Who the header of a page written by gw_content_fill says wrote it (the
+ * rest of the page is not checked). */
+void gw_content_writer(const void *page, uint32_t *vm, uint64_t *gpn, uint32_t *version);
 /* Compares the whole page with that content. Returns -1 when it matches,
  * else the offset of the first differing byte. */
 long gw_content_check(const void *page, uint32_t page_size, uint32_t vm, uint64_t gpn,

@@ -25,6 +25,7 @@
 #include "daemon.h"
 #include "err.h"
 #include "fabric.h"
+#include "guest_exec.h"
 #include "guest_proto.h"
 #include "hvx.h"
 #include "log.h"
@@ -279,23 +280,7 @@ static int guest_hello(struct guest *g, const uint8_t *msg, size_t len, const in
 
 static int32_t guest_op(struct guest *g, const struct guest_op *op)
 {
-    struct hvx *h = g->hv->hvx;
-    bool paged = op->op == GUEST_OP_PUT || op->op == GUEST_OP_GET;
-    if (paged && op->slot >= g->slots)
-        return HVX_EINVAL;
-    uint8_t *slot = paged ? g->buf + (size_t)op->slot * g->hv->cfg.page_size : NULL;
-    switch (op->op) {
-    case GUEST_OP_NEW_POOL: return hvx_pool_new(h, g->vm, op->pool);
-    case GUEST_OP_DESTROY_POOL: return hvx_pool_destroy(h, g->vm, op->pool);
-    case GUEST_OP_PUT: return hvx_put(h, g->vm, op->pool, op->oid, op->index, slot);
-    case GUEST_OP_GET: return hvx_get(h, g->vm, op->pool, op->oid, op->index, slot);
-    case GUEST_OP_FLUSH_PAGE: return hvx_flush_page(h, g->vm, op->pool, op->oid, op->index);
-    case GUEST_OP_FLUSH_OBJECT: {
-        int64_t n = hvx_flush_object(h, g->vm, op->pool, op->oid);
-        return n > INT32_MAX ? INT32_MAX : (int32_t)n;
-    }
-    default: return HVX_EINVAL;
-    }
+    return guest_exec(g->hv->hvx, g->vm, op, g->buf, g->slots, g->hv->cfg.page_size);
 }
 
 #define GUEST_MSG_MAX (sizeof(struct guest_ops_hdr) + GUEST_MAX_BATCH * sizeof(struct guest_op))
