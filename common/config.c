@@ -517,9 +517,6 @@ static int resolve_path(struct ctx *x, const config_setting_t *s, const char *sp
     return 0;
 }
 
-static const char *const first_tiers[] = {
-    "greedy-local", "greedy-remote", "tlp", "static", "reconf-static", "smart-alloc", NULL,
-};
 static const char *const second_tiers[] = { "sorted", "topology", NULL };
 
 static int get_choice(struct ctx *x, const config_setting_t *grp, const char *gpath,
@@ -568,8 +565,7 @@ static const char *const node_known[] = {
     "id", "name", "address", "port", "tmem_pages", "location", "cert", "key", NULL,
 };
 static const char *const policy_known[] = {
-    "first_tier", "second_tier", "reserve_pages", "tlp_percent", "tlp_threshold",
-    "grant_batch", NULL,
+    "first_tier", "second_tier", "reserve_pages", NULL,
 };
 static const char *const timing_known[] = {
     "stats_interval_ms", "failure_timeout_ms", "reconnect_min_ms", "reconnect_max_ms",
@@ -776,31 +772,74 @@ static int parse_master(struct ctx *x, const config_setting_t *root, struct vmca
     return 0;
 }
 
+/* The first-tier registry reads its policies' settings through this. */
+struct policy_reader {
+    struct ctx *x;
+    const config_setting_t *g;  /* the policy group, NULL when absent */
+};
+
+static int read_policy_int(void *arg, const char *name, long long lo, long long hi,
+                           long long *v)
+{
+    struct policy_reader *r = arg;
+    if (!r->g)
+        return 0;
+    return get_int(r->x, r->g, "policy", name, 0, lo, hi, v, NULL) < 0 ? -1 : 0;
+}
+
+/* first_tier: a policy the registry has, else an error listing those built. */
+static int get_first_tier(struct ctx *x, const config_setting_t *g, struct vmca_policy_cfg *p)
+{
+    const char *v = NULL;
+    const config_setting_t *s;
+    int r = get_string(x, g, "policy", "first_tier", 0, &v, &s);
+    if (r <= 0)
+        return r;
+    if (!ft_policy_find(v)) {
+        char list[256];
+        ft_policy_names(list, sizeof list);
+        return fail(x, s, "policy.first_tier", "expected one of %s (the first-tier policies "
+                    "built), got \"%s\"", list, v);
+    }
+    snprintf(p->first_tier, sizeof(p->first_tier), "%s", v);
+    return 1;
+}
+
+/* Known in the policy group: policy_known and every first-tier setting. */
+static int check_policy_known(struct ctx *x, const config_setting_t *g)
+{
+    const char *known[64];
+    size_t n = 0;
+    for (const char *const *k = policy_known; *k; k++)
+        known[n++] = *k;
+    for (const struct ft_policy *const *q = ft_policies(); *q; q++)
+        for (const char *const *k = (*q)->settings; *k && n < 63; k++)
+            known[n++] = *k;
+    known[n] = NULL;
+    return check_known(x, g, "policy", known);
+}
+
 static int parse_policy(struct ctx *x, const config_setting_t *root, struct vmca_policy_cfg *p)
 {
     snprintf(p->first_tier, sizeof(p->first_tier), "tlp");
     snprintf(p->second_tier, sizeof(p->second_tier), "sorted");
-    long long reserve = 1024, percent = 2, threshold = 256, batch = 1000;
+    long long reserve = 1024;
     const config_setting_t *g;
     int r = get_group(x, root, "policy", 0, &g);
     if (r < 0)
         return VMCA_ERR_CONFIG;
     if (r == 1) {
-        if (check_known(x, g, "policy", policy_known) != 0 ||
-            get_choice(x, g, "policy", "first_tier", first_tiers, p->first_tier,
-                       sizeof(p->first_tier)) < 0 ||
+        if (check_policy_known(x, g) != 0 || get_first_tier(x, g, p) < 0 ||
             get_choice(x, g, "policy", "second_tier", second_tiers, p->second_tier,
                        sizeof(p->second_tier)) < 0 ||
-            get_int(x, g, "policy", "reserve_pages", 0, 0, TMEM_PAGES_MAX, &reserve, NULL) < 0 ||
-            get_int(x, g, "policy", "tlp_percent", 0, 1, 100, &percent, NULL) < 0 ||
-            get_int(x, g, "policy", "tlp_threshold", 0, 0, TMEM_PAGES_MAX, &threshold, NULL) < 0 ||
-            get_int(x, g, "policy", "grant_batch", 0, 1, TMEM_PAGES_MAX, &batch, NULL) < 0)
+            get_int(x, g, "policy", "reserve_pages", 0, 0, TMEM_PAGES_MAX, &reserve, NULL) < 0)
             return VMCA_ERR_CONFIG;
     }
+    struct policy_reader pr = {x, r == 1 ? g : NULL};
+    struct ft_settings in = {&pr, TMEM_PAGES_MAX, read_policy_int};
+    if (ft_params_parse(&in, &p->first_tier_params) != 0)
+        return VMCA_ERR_CONFIG;
     p->reserve_pages = (uint64_t)reserve;
-    p->tlp_percent = (uint32_t)percent;
-    p->tlp_threshold = (uint64_t)threshold;
-    p->grant_batch = (uint64_t)batch;
     return 0;
 }
 

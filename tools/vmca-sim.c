@@ -487,9 +487,7 @@ static void drain_slave(struct sim *s, struct sim_node *n)
             return;
         }
         for (size_t i = 0; i < cnt; i++) {
-            int b = act[i].body;
-            bool peer = b == VMCA__ENVELOPE__BODY_GRANT || b == VMCA__ENVELOPE__BODY_GRANT_ACK ||
-                        b == VMCA__ENVELOPE__BODY_CENSUS || b == VMCA__ENVELOPE__BODY_CENSUS_REPLY;
+            bool peer = act[i].link == VMCA_LINK_NODE;
             send_frame(s, n->id, peer ? act[i].to : MASTER_EP, false, act[i].frame, act[i].len);
         }
         vmca_actions_free(act, cnt);
@@ -975,7 +973,7 @@ static void track_census(struct sim *s)
             if (s->f_byzantine && !s->quiet && n->sc.census.running && rnd(s) % 2)
                 forge_census_reply(s, &s->node[rnd_range(s, 1, s->n)], n);
         }
-        if (!n->sc.census.running && !n->sc.census_retry_ms)
+        if (!n->sc.census.running && !n->sc.census.retry_ms)
             n->settled = n->census_from;
     }
 }
@@ -985,7 +983,7 @@ static void track_census(struct sim *s)
 static bool census_settled(const struct sim *s, unsigned h)
 {
     const struct sim_node *n = &s->node[h];
-    return n->settled == s->failures && !n->sc.census.running && !n->sc.census_retry_ms;
+    return n->settled == s->failures && !n->sc.census.running && !n->sc.census.retry_ms;
 }
 
 /* Marks (in s->seen) the pages of home h in transit at live nodes that
@@ -1235,7 +1233,7 @@ static void check_slaves(struct sim *s)
                              !s->fenced[i];
              h++) {
             if (h == i || slave_core_enabled(&n->sc, h) ||
-                vmca_bitmap_test(&n->sc.returning, h))
+                vmca_bitmap_test(&n->sc.leave.returning, h))
                 continue;
             uint64_t held = hvx_owned_of(n->hv, h);
             if (held)
@@ -1251,9 +1249,9 @@ static void check_slaves(struct sim *s)
          * hypervisor pushes a sample when a VM connects). */
         if (n->core_live && n->sc.hv_up && set < s->vms && !n->slave_stopped &&
             !n->hv_stopped &&
-            strcmp(s->cfg.policy.first_tier, "tlp") == 0)
-            violation(s, "I6: node %u: %zu of its %u VMs have no target under tlp", i,
-                      s->vms - set, s->vms);
+            ft_policy_find(s->cfg.policy.first_tier)->sets_targets)
+            violation(s, "I6: node %u: %zu of its %u VMs have no target under %s", i,
+                      s->vms - set, s->vms, s->cfg.policy.first_tier);
     }
 }
 
@@ -1643,11 +1641,12 @@ static void sim_setup(struct sim *s, uint64_t seed, unsigned nodes)
     s->cfg.master.node_id = 1;
     snprintf(s->cfg.cluster, sizeof s->cfg.cluster, "sim");
     snprintf(s->cfg.policy.first_tier, sizeof s->cfg.policy.first_tier, "%s", opt_policy);
-    s->cfg.policy.tlp_percent = 5; /* small nodes: targets move a few pages a period */
-    s->cfg.policy.tlp_threshold = 16;
+    /* small nodes: targets move a few pages a period */
+    s->cfg.policy.first_tier_params.tlp.percent = 5;
+    s->cfg.policy.first_tier_params.tlp.threshold = 16;
     snprintf(s->cfg.policy.second_tier, sizeof s->cfg.policy.second_tier, "sorted");
     s->cfg.policy.reserve_pages = 16;
-    s->cfg.policy.grant_batch = 64;
+    s->cfg.policy.first_tier_params.greedy_remote.batch = 64;
     s->cfg.timing.stats_interval_ms = 200;
     s->cfg.timing.failure_timeout_ms = 1000;
     for (unsigned i = 1; i <= nodes; i++) {
@@ -1916,12 +1915,14 @@ int main(int argc, char **argv)
                 return bad("--check-every", optarg, "a positive number");
             check_every = (unsigned)a;
             break;
-        case 'p':
-            if (strcmp(optarg, "greedy-remote") && strcmp(optarg, "greedy-local") &&
-                strcmp(optarg, "tlp"))
-                return bad("--policy", optarg, "greedy-remote, greedy-local or tlp");
+        case 'p': {
+            char built[128];
+            ft_policy_names(built, sizeof built);
+            if (!ft_policy_find(optarg))
+                return bad("--policy", optarg, built);
             opt_policy = optarg;
             break;
+        }
         case 'w': {
             unsigned h;
             unsigned long long i;
