@@ -186,7 +186,7 @@ void slave_reply_owned(struct slave_core *s, const struct slave_pending *p,
     for (size_t i = 0; i < s->xfers.n_out; i++)
         for (size_t b = 0; b < s->xfers.out[i].n; b++)
             n += vmca_gfn_home(s->xfers.out[i].blocks[b].gfn) == p->peer;
-    struct vmca_block *all = malloc((n ? n : 1) * sizeof *all);
+    struct vmca_block *all = slave_scratch_blocks(s, n);
     if (!all)
         return;
     if (r->n_blocks)
@@ -203,7 +203,6 @@ void slave_reply_owned(struct slave_core *s, const struct slave_pending *p,
     size_t idx = slave_node_index(s, p->peer);
     if (idx < s->cfg->n_nodes)
         s->census.answered[idx] = p->round;
-    free(all);
 }
 
 int slave_on_census_reply(struct slave_core *s, uint32_t from, const Vmca__CensusReply *cr)

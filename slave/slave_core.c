@@ -73,11 +73,27 @@ void slave_core_free(struct slave_core *s)
     free(s->census.answered);
     free(s->tr.recent);
     free(s->ft.targets);
+    free(s->scratch);
     free(s->ft.next);
     free(s->ft.state);
     tkm_calls_free(s->hc, s->n_hc);
     free(s->act.pend);
     vmca_outbox_free(&s->out);
+}
+
+struct vmca_block *slave_scratch_blocks(struct slave_core *s, size_t n)
+{
+    if (!s->scratch || n > s->cap_scratch) {
+        size_t cap = s->cap_scratch ? s->cap_scratch : 64;
+        while (cap < n)
+            cap *= 2;
+        struct vmca_block *v = realloc(s->scratch, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        s->scratch = v;
+        s->cap_scratch = cap;
+    }
+    return s->scratch;
 }
 
 bool slave_core_enabled(const struct slave_core *s, uint32_t node)

@@ -128,6 +128,8 @@ struct slave_core {
     vmca_log_fn log;
     void *log_arg;
     uint32_t *refused_logged;          /* by node index: message types refused and logged */
+    struct vmca_block *scratch;        /* slave_scratch_blocks */
+    size_t cap_scratch;
     /* Hypercalls to make (slave_actions.c), taken by the shell. */
     struct tkm_call *hc;
     size_t n_hc, cap_hc;

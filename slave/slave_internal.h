@@ -21,6 +21,10 @@ void slave_refused(struct slave_core *s, uint32_t from, int body, const char *fm
     __attribute__((format(printf, 4, 5)));
 size_t slave_node_index(const struct slave_core *s, uint32_t node);
 bool slave_peer_active(const struct slave_core *s, uint32_t node);
+/* Room for n blocks built while handling one event (not kept past it:
+ * nothing that uses it calls another user); grown only when short. NULL
+ * when out of memory. */
+struct vmca_block *slave_scratch_blocks(struct slave_core *s, size_t n);
 
 /* slave_actions.c */
 void slave_send_to_master(struct slave_core *s, Vmca__Envelope *env);

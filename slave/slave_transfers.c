@@ -106,7 +106,7 @@ int slave_on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmca
                     (unsigned long long)g->xfer, from, g->n_blocks);
         return VMCA_ERR_PROTO;
     }
-    struct vmca_block *b = malloc(g->n_blocks * sizeof *b);
+    struct vmca_block *b = slave_scratch_blocks(s, g->n_blocks);
     if (!b)
         return VMCA_ERR_NOMEM;
     for (size_t i = 0; i < g->n_blocks; i++) {
@@ -117,7 +117,6 @@ int slave_on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmca
             slave_refused(s, from, VMCA__ENVELOPE__BODY_GRANT,
                     "refused grant %llu from node %u: block %zu is malformed",
                         (unsigned long long)g->xfer, from, i);
-            free(b);
             return VMCA_ERR_PROTO;
         }
     }
@@ -126,7 +125,6 @@ int slave_on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmca
                                            .peer_inc = inc, .xfer = g->xfer,
                                            .grant_req = g->req});
     xfer_mark(&s->xfers, idx, inc, g->xfer, XFER_PENDING, 0);
-    free(b);
     return VMCA_OK;
 }
 
@@ -197,7 +195,7 @@ void slave_reply_grant(struct slave_core *s, const struct slave_pending *p,
         return;
     }
     /* Bounced blocks (home disabled here) go back to their homes. */
-    struct vmca_block *bounced = malloc(r->n_results * sizeof *bounced);
+    struct vmca_block *bounced = slave_scratch_blocks(s, r->n_results);
     size_t nb = 0, rejected = 0;
     for (size_t i = 0; bounced && i < r->n_results; i++) {
         if (r->results[i] == TKM_GRANT_BOUNCED && i < r->n_blocks)
@@ -238,7 +236,6 @@ void slave_reply_grant(struct slave_core *s, const struct slave_pending *p,
             slave_transfer(s, home, 0, bounced + i, j - i);
         i = j;
     }
-    free(bounced);
     if (p->grant_req && p->grant_req == s->tr.grant_any_req)
         s->tr.grant_any_req = 0; /* served (maybe in part): the policy may ask again */
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_DEBUG,
