@@ -11,17 +11,11 @@ void slave_send_to_master(struct slave_core *s, Vmca__Envelope *env)
 }
 
 void slave_queue_hcall(struct slave_core *s, enum tkm_call_kind kind, uint32_t node,
-                        uint64_t pages, bool enable, const struct vmca_block *blocks,
-                        size_t n_blocks)
+                       uint64_t pages, bool enable, const struct vmca_block *blocks,
+                       size_t n_blocks)
 {
-    if (s->n_hc == s->cap_hc) {
-        size_t cap = s->cap_hc ? s->cap_hc * 2 : 16;
-        struct tkm_call *v = realloc(s->hc, cap * sizeof *v);
-        if (!v)
-            goto nomem;
-        s->hc = v;
-        s->cap_hc = cap;
-    }
+    if (!SLAVE_ROOM(s->hc, s->cap_hc, s->n_hc + 1))
+        goto nomem;
     struct vmca_block *copy = NULL;
     if (n_blocks) {
         copy = malloc(n_blocks * sizeof *copy);
@@ -42,15 +36,9 @@ nomem:
 /* Remembers what the last queued hypercall is for. */
 void slave_expect_reply(struct slave_core *s, struct slave_pending p)
 {
-    if (s->act.n_pend == s->act.cap_pend) {
-        size_t cap = s->act.cap_pend ? s->act.cap_pend * 2 : 16;
-        struct slave_pending *v = realloc(s->act.pend, cap * sizeof *v);
-        if (!v) {
-            vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory");
-            return;
-        }
-        s->act.pend = v;
-        s->act.cap_pend = cap;
+    if (!SLAVE_ROOM(s->act.pend, s->act.cap_pend, s->act.n_pend + 1)) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory");
+        return;
     }
     p.id = s->act.next_hc_id - 1;
     s->act.pend[s->act.n_pend++] = p;

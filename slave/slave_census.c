@@ -37,7 +37,7 @@ void slave_census_add(struct slave_core *s, struct vmca_block b, uint32_t owner)
 }
 
 void slave_send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_t round,
-                        const struct vmca_block *blocks, size_t n, bool reply)
+                       const struct vmca_block *blocks, size_t n, bool reply)
 {
     struct vmca_pb_blocks pb;
     if (vmca_pb_blocks_make(&pb, blocks, n) != VMCA_OK)
@@ -111,7 +111,7 @@ void slave_census_finish(struct slave_core *s)
 /* The master says: run the census of our home, asking `members` (or, when
  * it names none, every node we have enabled). */
 void slave_census_start(struct slave_core *s, const uint32_t *members, size_t n_members,
-                         bool followup, int64_t now_ms)
+                        bool followup, int64_t now_ms)
 {
     struct slave_census *c = &s->census;
     c->round++;
@@ -149,7 +149,7 @@ void slave_census_start(struct slave_core *s, const uint32_t *members, size_t n_
 }
 
 int slave_on_census(struct slave_core *s, uint32_t from, bool from_master,
-                     const Vmca__Census *c, int64_t now_ms)
+                    const Vmca__Census *c, int64_t now_ms)
 {
     if (from_master) {
         if (c->home != s->self->id || !vmca_state_member(s->state))
@@ -159,7 +159,7 @@ int slave_on_census(struct slave_core *s, uint32_t from, bool from_master,
     }
     if (c->home != from) {
         slave_refused(s, from, VMCA__ENVELOPE__BODY_CENSUS,
-                "refused census of node %u from node %u: only a home asks", c->home, from);
+                      "refused census of node %u from node %u: only a home asks", c->home, from);
         return VMCA_ERR_AUTH;
     }
     if (c->done) {
@@ -172,13 +172,13 @@ int slave_on_census(struct slave_core *s, uint32_t from, bool from_master,
     slave_freeze_home(s, from, now_ms + 10 * (int64_t)s->cfg->timing.stats_interval_ms);
     slave_queue_hcall(s, TKM_CALL_OWNED, from, 0, false, NULL, 0);
     slave_expect_reply(s, (struct slave_pending){.kind = TKM_CALL_OWNED, .peer = from,
-                                           .round = c->round});
+                                                 .round = c->round});
     return VMCA_OK;
 }
 
 /* Our answer to home p->peer: what we own of it plus what we have in transit. */
 void slave_reply_owned(struct slave_core *s, const struct slave_pending *p,
-                        const struct tkm_reply *r)
+                       const struct tkm_reply *r)
 {
     if (r->status != 0)
         return; /* no answer: the home gives this round up */
@@ -216,13 +216,14 @@ int slave_on_census_reply(struct slave_core *s, uint32_t from, const Vmca__Censu
             !vmca_block_valid(b.gfn, b.order, s->self->tmem_pages)) {
             /* Refused alone: the round goes on (the sender may answer again). */
             slave_refused(s, from, VMCA__ENVELOPE__BODY_CENSUS_REPLY,
-                    "refused census reply from node %u: block %zu is not of this home", from, i);
+                          "refused census reply from node %u: block %zu is not of this home",
+                          from, i);
             return VMCA_ERR_PROTO;
         }
     }
     for (size_t i = 0; i < cr->n_blocks && c->running; i++)
         slave_census_add(s, (struct vmca_block){cr->blocks[i]->gfn, cr->blocks[i]->order,
-                                                  cr->blocks[i]->generation}, from);
+                                                        cr->blocks[i]->generation}, from);
     vmca_bitmap_clear(&c->waiting, from);
     if (c->running && vmca_bitmap_count(&c->waiting) == 0)
         slave_census_finish(s);

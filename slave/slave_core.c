@@ -81,19 +81,22 @@ void slave_core_free(struct slave_core *s)
     vmca_outbox_free(&s->out);
 }
 
+void *slave_room(void *p, size_t *cap, size_t n, size_t size)
+{
+    if (p && n <= *cap)
+        return p;
+    size_t c = *cap ? *cap : 8;
+    while (c < n)
+        c *= 2;
+    void *q = realloc(p, c * size);
+    if (q)
+        *cap = c;
+    return q;
+}
+
 struct vmca_block *slave_scratch_blocks(struct slave_core *s, size_t n)
 {
-    if (!s->scratch || n > s->cap_scratch) {
-        size_t cap = s->cap_scratch ? s->cap_scratch : 64;
-        while (cap < n)
-            cap *= 2;
-        struct vmca_block *v = realloc(s->scratch, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        s->scratch = v;
-        s->cap_scratch = cap;
-    }
-    return s->scratch;
+    return SLAVE_ROOM(s->scratch, s->cap_scratch, n) ? s->scratch : NULL;
 }
 
 bool slave_core_enabled(const struct slave_core *s, uint32_t node)
@@ -105,6 +108,14 @@ size_t slave_node_index(const struct slave_core *s, uint32_t node)
 {
     const struct vmca_node_cfg *n = vmca_config_node_by_id(s->cfg, node);
     return n ? (size_t)(n - s->cfg->nodes) : s->cfg->n_nodes;
+}
+
+bool slave_other_node(struct slave_core *s, uint32_t node, int body, const char *what)
+{
+    if (node != s->self->id && vmca_config_node_by_id(s->cfg, node))
+        return true;
+    slave_refused(s, s->master, body, "refused %s of node %u", what, node);
+    return false;
 }
 
 bool slave_peer_active(const struct slave_core *s, uint32_t node)
@@ -138,13 +149,13 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
     if (who == FROM_PEER &&
         (from_master || !vmca_config_node_by_id(s->cfg, from) || from == s->self->id)) {
         slave_refused(s, from, (int)env->body_case, "refused %s from node %u: not a peer",
-                      vmca_body_name(env->body_case), from);
+                            vmca_body_name(env->body_case), from);
         return VMCA_ERR_AUTH;
     }
     if (who == FROM_MASTER && (!from_master || from != s->master)) {
         slave_refused(s, from, (int)env->body_case,
-                      "refused %s from node %u: only the master sends it",
-                      vmca_body_name(env->body_case), from);
+                            "refused %s from node %u: only the master sends it",
+                            vmca_body_name(env->body_case), from);
         return VMCA_ERR_AUTH;
     }
     switch (env->body_case) {
@@ -172,8 +183,8 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
         return slave_on_mem_limit(s, env->mem_limit);
     default:
         slave_refused(s, s->master, (int)env->body_case,
-                      "refused %s from the master: not handled by this slave yet",
-                      vmca_body_name(env->body_case));
+                            "refused %s from the master: not handled by this slave yet",
+                            vmca_body_name(env->body_case));
         return VMCA_ERR_STATE;
     }
 }

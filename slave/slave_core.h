@@ -94,7 +94,7 @@ struct slave_first_tier {
     const struct ft_policy *policy;    /* from the registry, by cfg's name */
     void *state;                       /* the policy's, state_size bytes */
     struct vm_target *targets, *next;  /* in force; the policy's scratch */
-    size_t n_targets, cap;
+    size_t n_targets, cap, cap_next;
     bool sample_fresh;                 /* policy not yet run on hv */
     bool limits_stale;                 /* the hypervisor refused the last Mem-Limit */
     uint64_t owned_now;

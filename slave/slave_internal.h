@@ -21,6 +21,22 @@ void slave_refused(struct slave_core *s, uint32_t from, int body, const char *fm
     __attribute__((format(printf, 4, 5)));
 size_t slave_node_index(const struct slave_core *s, uint32_t node);
 bool slave_peer_active(const struct slave_core *s, uint32_t node);
+/* Whether the master's command `what` (message type body) names a
+ * configured node other than this one; else refused (logged once). */
+bool slave_other_node(struct slave_core *s, uint32_t node, int body, const char *what);
+/* p (of *cap elements of `size` bytes), or it grown by doubling when it
+ * holds fewer than n (or is NULL): the caller stores the result. NULL when
+ * out of memory (p and *cap unchanged, p still the caller's). */
+void *slave_room(void *p, size_t *cap, size_t n, size_t size);
+/* slave_room on the pointer lvalue `ptr`, stored back: false when out of
+ * memory (ptr unchanged). */
+#define SLAVE_ROOM(ptr, cap, n)                                                \
+    __extension__({                                                            \
+        void *room_ = slave_room((ptr), &(cap), (n), sizeof *(ptr));           \
+        if (room_)                                                             \
+            (ptr) = room_;                                                     \
+        room_ != NULL;                                                         \
+    })
 /* Room for n blocks built while handling one event (not kept past it:
  * nothing that uses it calls another user); grown only when short. NULL
  * when out of memory. */

@@ -14,7 +14,7 @@ void slave_send_leave_req(struct slave_core *s)
 /* Pages of home p->peer released by the hypervisor go home in a transfer;
  * in-use pages that cannot move (nowhere free) make us ask for pages. */
 void slave_reply_return(struct slave_core *s, const struct slave_pending *p,
-                         const struct tkm_reply *r, int64_t now_ms)
+                        const struct tkm_reply *r, int64_t now_ms)
 {
     vmca_bitmap_clear(&s->leave.pending, p->peer);
     if (r->n_blocks)
@@ -77,10 +77,8 @@ bool slave_core_leave(struct slave_core *s, int64_t now_ms)
 int slave_on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
 {
     uint32_t r = fr->node;
-    if (r == s->self->id || !vmca_config_node_by_id(s->cfg, r)) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_FORCE_RETURN, "refused force-return of node %u", r);
+    if (!slave_other_node(s, r, VMCA__ENVELOPE__BODY_FORCE_RETURN, "force-return"))
         return VMCA_ERR_INVAL;
-    }
     if (vmca_bitmap_test(&s->enabled, r)) {
         vmca_bitmap_clear(&s->enabled, r);
         slave_queue_hcall(s, TKM_CALL_ENABLE, r, 0, false, NULL, 0);
@@ -96,7 +94,8 @@ int slave_on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
 int slave_on_leave_notify(struct slave_core *s)
 {
     if (s->state != VMCA__NODE_STATE__NODE_LEAVING) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_LEAVE_NOTIFY, "refused leave-notify: not leaving");
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_LEAVE_NOTIFY,
+                      "refused leave-notify: not leaving");
         return VMCA_ERR_STATE;
     }
     uint64_t own = 0;

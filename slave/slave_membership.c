@@ -258,8 +258,8 @@ int slave_on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t no
     for (size_t i = 0; i < en->n_nodes; i++) {
         if (!vmca_node_valid(en->nodes[i]) || !vmca_config_node_by_id(s->cfg, en->nodes[i])) {
             slave_refused(s, s->master, VMCA__ENVELOPE__BODY_ENABLE_NODE,
-                    "refused enable-node: node %u is not in the configuration",
-                        en->nodes[i]);
+                          "refused enable-node: node %u is not in the configuration",
+                              en->nodes[i]);
             return VMCA_ERR_INVAL;
         }
     }
@@ -294,10 +294,8 @@ int slave_on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t no
 int slave_on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *in)
 {
     uint32_t r = in->node;
-    if (r == s->self->id || !vmca_config_node_by_id(s->cfg, r)) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_INVALIDATE_NODE, "refused invalidate of node %u", r);
+    if (!slave_other_node(s, r, VMCA__ENVELOPE__BODY_INVALIDATE_NODE, "invalidate"))
         return VMCA_ERR_INVAL;
-    }
     vmca_bitmap_clear(&s->enabled, r);
     vmca_bitmap_clear(&s->leave.returning, r);
     vmca_bitmap_set(&s->invalidated, r);

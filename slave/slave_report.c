@@ -2,23 +2,6 @@
  * liveness, and the Statistics that vouch for the node at the master. */
 #include "slave_internal.h"
 
-/* *p holds at least n elements of `size` bytes, grown (doubling) only when
- * short; false when out of memory (*p unchanged). */
-static bool room(void **p, size_t *cap, size_t n, size_t size)
-{
-    if (n <= *cap)
-        return true;
-    size_t c = *cap ? *cap : 8;
-    while (c < n)
-        c *= 2;
-    void *q = realloc(*p, c * size);
-    if (!q)
-        return false;
-    *p = q;
-    *cap = c;
-    return true;
-}
-
 int slave_report_init(struct slave_core *s)
 {
     uint32_t max_id = 0;
@@ -74,9 +57,9 @@ int slave_sample_take(struct slave_core *s, const struct tkm_sample *in, bool ke
 {
     struct slave_report_room *r = &s->room;
     struct tkm_sample *sp = &r->spare;
-    if (!room((void **)&sp->owned, &r->spare_owned, in->n_owned, sizeof *in->owned) ||
-        !room((void **)&sp->lent, &r->spare_lent, in->n_lent, sizeof *in->lent) ||
-        !room((void **)&sp->vms, &r->spare_vms, in->n_vms, sizeof *in->vms))
+    if (!SLAVE_ROOM(sp->owned, r->spare_owned, in->n_owned) ||
+        !SLAVE_ROOM(sp->lent, r->spare_lent, in->n_lent) ||
+        !SLAVE_ROOM(sp->vms, r->spare_vms, in->n_vms))
         return VMCA_ERR_NOMEM;
     struct tkm_sample copy = *in;
     copy.owned = sp->owned;
@@ -123,8 +106,9 @@ int64_t slave_core_hv_silence_ms(const struct vmca_config *cfg)
  * node: it is connected and has said something recently. */
 static bool hv_answers(const struct slave_core *s, int64_t now_ms)
 {
-    return s->hv_up && (s->hv_news || (s->hv_heard_ms >= 0 &&
-                                        now_ms - s->hv_heard_ms <= slave_core_hv_silence_ms(s->cfg)));
+    return s->hv_up &&
+           (s->hv_news || (s->hv_heard_ms >= 0 &&
+                           now_ms - s->hv_heard_ms <= slave_core_hv_silence_ms(s->cfg)));
 }
 
 static void send_statistics(struct slave_core *s)
@@ -132,10 +116,10 @@ static void send_statistics(struct slave_core *s)
     const struct tkm_sample *hv = &s->hv;
     struct slave_report_room *r = &s->room;
     size_t n_pages = hv->n_owned + hv->n_lent;
-    if (!room((void **)&r->hp, &r->cap_hp, n_pages, sizeof *r->hp) ||
-        !room((void **)&r->hpp, &r->cap_hpp, n_pages, sizeof *r->hpp) ||
-        !room((void **)&r->vs, &r->cap_vs, hv->n_vms, sizeof *r->vs) ||
-        !room((void **)&r->vsp, &r->cap_vsp, hv->n_vms, sizeof *r->vsp)) {
+    if (!SLAVE_ROOM(r->hp, r->cap_hp, n_pages) ||
+        !SLAVE_ROOM(r->hpp, r->cap_hpp, n_pages) ||
+        !SLAVE_ROOM(r->vs, r->cap_vs, hv->n_vms) ||
+        !SLAVE_ROOM(r->vsp, r->cap_vsp, hv->n_vms)) {
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory building statistics");
         return;
     }

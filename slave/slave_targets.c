@@ -6,21 +6,7 @@
 static bool targets_room(struct slave_core *s, size_t n)
 {
     struct slave_first_tier *ft = &s->ft;
-    if (n <= ft->cap)
-        return true;
-    size_t cap = ft->cap ? ft->cap : 4;
-    while (cap < n)
-        cap *= 2;
-    struct vm_target *t = realloc(ft->targets, cap * sizeof *t);
-    if (!t)
-        return false;
-    ft->targets = t;
-    struct vm_target *x = realloc(ft->next, cap * sizeof *x);
-    if (!x)
-        return false;
-    ft->next = x;
-    ft->cap = cap;
-    return true;
+    return SLAVE_ROOM(ft->targets, ft->cap, n) && SLAVE_ROOM(ft->next, ft->cap_next, n);
 }
 
 static bool has_target(const struct slave_core *s, uint32_t vm)
@@ -146,7 +132,7 @@ void slave_fit_targets(struct slave_core *s, uint64_t limit)
  * thesis Eq. 6.1), so they shrink at once rather than next period. Replies
  * and samples come from the hypervisor in order, so the count stays exact. */
 void slave_owned_changed(struct slave_core *s, const struct slave_pending *p,
-                          const struct tkm_reply *r)
+                         const struct tkm_reply *r)
 {
     uint64_t gone = 0;
     switch (p->kind) {
@@ -213,14 +199,15 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
 int slave_on_mem_limit(struct slave_core *s, const Vmca__MemLimit *ml)
 {
     if (s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT, "refused mem-limit: not active");
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT,
+                      "refused mem-limit: not active");
         return VMCA_ERR_STATE;
     }
     if (ml->pages > vmca_config_total_pages(s->cfg)) {
         slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT,
-                "refused mem-limit of %llu pages: more than the cluster's %llu",
-                (unsigned long long)ml->pages,
-                (unsigned long long)vmca_config_total_pages(s->cfg));
+                      "refused mem-limit of %llu pages: more than the cluster's %llu",
+                      (unsigned long long)ml->pages,
+                      (unsigned long long)vmca_config_total_pages(s->cfg));
         return VMCA_ERR_INVAL;
     }
     s->ft.mem_cap = ml->pages;

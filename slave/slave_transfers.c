@@ -21,7 +21,7 @@ void slave_send_grant(struct slave_core *s, const struct xfer_out *x)
 
 /* Starts transfer of `blocks` to `to` and sends it. */
 void slave_transfer(struct slave_core *s, uint32_t to, uint64_t req,
-                     const struct vmca_block *blocks, size_t n)
+                    const struct vmca_block *blocks, size_t n)
 {
     struct xfer_out *x = xfer_add(&s->xfers, to, req, blocks, n);
     if (!x) {
@@ -40,8 +40,8 @@ int slave_on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
     if (gf->donor != s->self->id || !slave_peer_active(s, gf->requester) || gf->pages == 0 ||
         s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
         slave_refused(s, s->master, VMCA__ENVELOPE__BODY_GRANT_FWD,
-                "refused grant-fwd: donor %u, requester %u, %llu pages", gf->donor,
-                    gf->requester, (unsigned long long)gf->pages);
+                      "refused grant-fwd: donor %u, requester %u, %llu pages", gf->donor,
+                          gf->requester, (unsigned long long)gf->pages);
         return VMCA_ERR_INVAL;
     }
     /* The targets fit what stays here before the pages go (hypercalls run
@@ -50,7 +50,7 @@ int slave_on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
     slave_fit_targets(s, slave_targets_limit(s));
     slave_queue_hcall(s, TKM_CALL_REQUEST, gf->requester, gf->pages, false, NULL, 0);
     slave_expect_reply(s, (struct slave_pending){.kind = TKM_CALL_REQUEST, .peer = gf->requester,
-                                           .req = gf->req, .pages = gf->pages});
+                                                 .req = gf->req, .pages = gf->pages});
     return VMCA_OK;
 }
 
@@ -73,7 +73,7 @@ static void send_grant_ack(struct slave_core *s, uint32_t to, uint64_t xfer, uin
 }
 
 int slave_on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmca__Grant *g,
-                    int64_t now_ms)
+                   int64_t now_ms)
 {
     size_t idx = slave_node_index(s, from);
     uint64_t accepted;
@@ -95,15 +95,15 @@ int slave_on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmca
         (!all_own && !vmca_bitmap_test(&s->enabled, from) &&
          !vmca_bitmap_test(&s->tr.leaving_peers, from))) {
         slave_refused(s, from, VMCA__ENVELOPE__BODY_GRANT,
-                "refused grant %llu from node %u: %s", (unsigned long long)g->xfer, from,
-                    s->state == VMCA__NODE_STATE__NODE_INACTIVE ? "not active yet"
-                                                                : "sender not enabled");
+                      "refused grant %llu from node %u: %s", (unsigned long long)g->xfer, from,
+                          s->state == VMCA__NODE_STATE__NODE_INACTIVE ? "not active yet"
+                                                                      : "sender not enabled");
         return VMCA_ERR_STATE;
     }
     if (g->n_blocks == 0 || g->n_blocks > 8192) {
         slave_refused(s, from, VMCA__ENVELOPE__BODY_GRANT,
-                "refused grant %llu from node %u: %zu blocks (1..8192 allowed)",
-                    (unsigned long long)g->xfer, from, g->n_blocks);
+                      "refused grant %llu from node %u: %zu blocks (1..8192 allowed)",
+                          (unsigned long long)g->xfer, from, g->n_blocks);
         return VMCA_ERR_PROTO;
     }
     struct vmca_block *b = slave_scratch_blocks(s, g->n_blocks);
@@ -115,15 +115,15 @@ int slave_on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmca
         b[i].generation = g->blocks[i]->generation;
         if (!vmca_block_valid(b[i].gfn, b[i].order, 0)) {
             slave_refused(s, from, VMCA__ENVELOPE__BODY_GRANT,
-                    "refused grant %llu from node %u: block %zu is malformed",
-                        (unsigned long long)g->xfer, from, i);
+                          "refused grant %llu from node %u: block %zu is malformed",
+                              (unsigned long long)g->xfer, from, i);
             return VMCA_ERR_PROTO;
         }
     }
     slave_queue_hcall(s, TKM_CALL_GRANT, from, 0, false, b, g->n_blocks);
     slave_expect_reply(s, (struct slave_pending){.kind = TKM_CALL_GRANT, .peer = from,
-                                           .peer_inc = inc, .xfer = g->xfer,
-                                           .grant_req = g->req});
+                                                 .peer_inc = inc, .xfer = g->xfer,
+                                                 .grant_req = g->req});
     xfer_mark(&s->xfers, idx, inc, g->xfer, XFER_PENDING, 0);
     return VMCA_OK;
 }
@@ -150,7 +150,7 @@ static void remember_handover(struct slave_core *s, uint64_t xfer, uint32_t to, 
 }
 
 int slave_on_grant_ack(struct slave_core *s, uint32_t from, const Vmca__GrantAck *ack,
-                        int64_t now_ms)
+                       int64_t now_ms)
 {
     remember_handover(s, ack->xfer, from, now_ms);
     if (!xfer_acked(&s->xfers, ack->xfer, from))
@@ -163,7 +163,7 @@ int slave_on_grant_ack(struct slave_core *s, uint32_t from, const Vmca__GrantAck
 }
 
 void slave_reply_request(struct slave_core *s, const struct slave_pending *p,
-                          const struct tkm_reply *r)
+                         const struct tkm_reply *r)
 {
     if (r->status != 0 || r->n_blocks == 0) {
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
@@ -185,7 +185,7 @@ void slave_reply_request(struct slave_core *s, const struct slave_pending *p,
 }
 
 void slave_reply_grant(struct slave_core *s, const struct slave_pending *p,
-                        const struct tkm_reply *r)
+                       const struct tkm_reply *r)
 {
     size_t idx = slave_node_index(s, p->peer);
     if (r->status != 0 || r->n_results == 0) {
@@ -206,9 +206,9 @@ void slave_reply_grant(struct slave_core *s, const struct slave_pending *p,
     /* A sender of blocks it does not hold must not flood the log. */
     if (rejected)
         slave_refused(s, p->peer, VMCA__ENVELOPE__BODY_GRANT_ACK,
-                "grant %llu from node %u: %zu of %zu blocks rejected by the hypervisor "
-                "(not given to this node, or already held)", (unsigned long long)p->xfer,
-                p->peer, rejected, r->n_results);
+                      "grant %llu from node %u: %zu of %zu blocks rejected by the hypervisor "
+                      "(not given to this node, or already held)", (unsigned long long)p->xfer,
+                      p->peer, rejected, r->n_results);
     xfer_mark(&s->xfers, idx, p->peer_inc, p->xfer, XFER_APPLIED, r->pages);
     /* Blocks of a home whose census we already answered (it is still
      * running: the home is frozen here) would be missed by it: the sender

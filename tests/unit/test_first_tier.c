@@ -192,7 +192,8 @@ static void test_greedy_policies(void **state)
 {
     (void)state;
     struct ft_params p = params();
-    struct tkm_vm vms[2] = {{1, 10, VM_TARGET_UNLIMITED, 5, 5, 0, 0}, {2, 10, VM_TARGET_UNLIMITED, 9, 3, 0, 0}};
+    struct tkm_vm vms[2] = {{1, 10, VM_TARGET_UNLIMITED, 5, 5, 0, 0},
+                            {2, 10, VM_TARGET_UNLIMITED, 9, 3, 0, 0}};
     struct ft_input in = {vms, 2, NULL, 0, 100, 1000};
     struct ft_output out = {NULL, 99, NULL};
     ft_policy_find("greedy-remote")->decide(&p, NULL, &in, &out);
