@@ -518,36 +518,6 @@ static int resolve_path(struct ctx *x, const config_setting_t *s, const char *sp
     return 0;
 }
 
-static const char *const first_tiers[] = {
-    "greedy-local", "greedy-remote", "tlp", "static", "reconf-static", "smart-alloc", NULL,
-};
-
-static int get_choice(struct ctx *x, const config_setting_t *grp, const char *gpath,
-                      const char *name, const char *const *choices, char *out, size_t outsz)
-{
-    const char *v = NULL;
-    const config_setting_t *s;
-    int r = get_string(x, grp, gpath, name, 0, &v, &s);
-    if (r <= 0)
-        return r;
-    for (const char *const *c = choices; *c; c++) {
-        if (strcmp(v, *c) == 0) {
-            snprintf(out, outsz, "%s", *c);
-            return 1;
-        }
-    }
-    char list[256] = "";
-    size_t used = 0;
-    for (const char *const *c = choices; *c && used < sizeof(list); c++) {
-        int w = snprintf(list + used, sizeof(list) - used, "%s%s", c == choices ? "" : ", ", *c);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
-    char sp[SPATH_MAX];
-    spath_join(sp, sizeof(sp), gpath, name);
-    return fail(x, s, sp, "expected one of %s, got \"%s\"", list, v);
-}
 
 static void format_endpoint(char *out, size_t outsz, const char *address, unsigned port)
 {
@@ -568,7 +538,7 @@ static const char *const node_known[] = {
     "id", "name", "address", "port", "tmem_pages", "location", "cert", "key", NULL,
 };
 static const char *const policy_known[] = {
-    "first_tier", "tlp_percent", "tlp_threshold", "grant_batch", NULL,
+    "first_tier", NULL,
 };
 static const char *const timing_known[] = {
     "stats_interval_ms", "failure_timeout_ms", "reconnect_min_ms", "reconnect_max_ms",
@@ -775,19 +745,26 @@ static int parse_master(struct ctx *x, const config_setting_t *root, struct vmca
     return 0;
 }
 
-/* The policy group as the second tier's registry (master/policy) reads it;
- * g NULL: the group is absent. */
+/* The policy group as the policy registries (slave/policy, master/policy)
+ * read it; g NULL: the group is absent. */
 struct policy_reader {
     struct ctx *x;
     const config_setting_t *root, *g;
 };
 
+/* 1 read, 0 absent, <0 refused (error written). */
 static int reader_int(void *arg, const char *name, long long lo, long long hi, long long *v)
 {
     struct policy_reader *r = arg;
     return r->g ? get_int(r->x, r->g, "policy", name, 0, lo, hi, v, NULL) : 0;
 }
 
+/* The first tier's form of it: 0 (read or absent) or -1. */
+static int reader_int_ft(void *arg, const char *name, long long lo, long long hi,
+                         long long *v)
+{
+    return reader_int(arg, name, lo, hi, v) < 0 ? -1 : 0;
+}
 static int reader_string(void *arg, const char *name, const char **v)
 {
     struct policy_reader *r = arg;
@@ -816,13 +793,34 @@ static int parse_second_tier(struct ctx *x, const config_setting_t *root,
                            p->second_tier_params) < 0 ? VMCA_ERR_CONFIG : 0;
 }
 
-/* Every setting of the policy group: the loader's own and the second tier's. */
+/* first_tier: a policy the registry has, else an error listing those built. */
+static int get_first_tier(struct ctx *x, const config_setting_t *g, struct vmca_policy_cfg *p)
+{
+    const char *v = NULL;
+    const config_setting_t *s;
+    int r = get_string(x, g, "policy", "first_tier", 0, &v, &s);
+    if (r <= 0)
+        return r;
+    if (!ft_policy_find(v)) {
+        char list[256];
+        ft_policy_names(list, sizeof list);
+        return fail(x, s, "policy.first_tier", "expected one of %s (the first-tier policies "
+                    "built), got \"%s\"", list, v);
+    }
+    snprintf(p->first_tier, sizeof(p->first_tier), "%s", v);
+    return 1;
+}
+
+/* Every setting of the policy group: the loader's own and the policies'. */
 static int check_policy_known(struct ctx *x, const config_setting_t *g)
 {
     const char *known[64];
     size_t n = 0;
     for (const char *const *k = policy_known; *k && n < 63; k++)
         known[n++] = *k;
+    for (const struct ft_policy *const *q = ft_policies(); *q; q++)
+        for (const char *const *k = (*q)->settings; *k && n < 63; k++)
+            known[n++] = *k;
     n += tier2_setting_names(known + n, 63 - n);
     known[n < 63 ? n : 63] = NULL;
     return check_known(x, g, "policy", known);
@@ -831,26 +829,21 @@ static int check_policy_known(struct ctx *x, const config_setting_t *g)
 static int parse_policy(struct ctx *x, const config_setting_t *root, struct vmca_policy_cfg *p)
 {
     snprintf(p->first_tier, sizeof(p->first_tier), "tlp");
-    long long percent = 2, threshold = 256, batch = 1000;
     const config_setting_t *g;
     int r = get_group(x, root, "policy", 0, &g);
     if (r < 0)
         return VMCA_ERR_CONFIG;
     if (r == 1) {
-        if (check_policy_known(x, g) != 0 ||
-            get_choice(x, g, "policy", "first_tier", first_tiers, p->first_tier,
-                       sizeof(p->first_tier)) < 0 ||
-            parse_second_tier(x, root, g, p) < 0 ||
-            get_int(x, g, "policy", "tlp_percent", 0, 1, 100, &percent, NULL) < 0 ||
-            get_int(x, g, "policy", "tlp_threshold", 0, 0, TMEM_PAGES_MAX, &threshold, NULL) < 0 ||
-            get_int(x, g, "policy", "grant_batch", 0, 1, TMEM_PAGES_MAX, &batch, NULL) < 0)
+        if (check_policy_known(x, g) != 0 || get_first_tier(x, g, p) < 0 ||
+            parse_second_tier(x, root, g, p) < 0)
             return VMCA_ERR_CONFIG;
     } else if (parse_second_tier(x, root, NULL, p) < 0) {
         return VMCA_ERR_CONFIG;
     }
-    p->tlp_percent = (uint32_t)percent;
-    p->tlp_threshold = (uint64_t)threshold;
-    p->grant_batch = (uint64_t)batch;
+    struct policy_reader pr = {x, root, r == 1 ? g : NULL};
+    struct ft_settings in = {&pr, TMEM_PAGES_MAX, reader_int_ft};
+    if (ft_params_parse(&in, &p->first_tier_params) != 0)
+        return VMCA_ERR_CONFIG;
     return 0;
 }
 

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "first_tier_policy.h"
+
 #define VMCA_NAME_MAX 64          /* node and cluster names, incl. NUL */
 #define VMCA_PATH_MAX 512
 #define VMCA_LOCATION_MAX 8       /* depth of the hardware tree */
@@ -34,13 +36,11 @@ struct vmca_master_cfg {
 };
 
 struct vmca_policy_cfg {
-    char first_tier[32];                /* "tlp", "greedy-local", ... */
+    char first_tier[32];                /* a name in the first-tier registry */
     char second_tier[32];               /* a built second tier (master/policy) */
     uint64_t reserve_pages;             /* donor reserve R */
+    struct ft_params first_tier_params; /* parsed by each first-tier policy */
     uint64_t second_tier_params[8];     /* its own settings, as it parsed them */
-    uint32_t tlp_percent;               /* P of thesis Algorithm 8, 1..100 */
-    uint64_t tlp_threshold;             /* pages */
-    uint64_t grant_batch;               /* greedy-remote batch, pages */
 };
 
 struct vmca_timing_cfg {

@@ -21,6 +21,12 @@ void vmca_outbox_free(struct vmca_outbox *o)
 
 int vmca_outbox_send(struct vmca_outbox *o, uint32_t to, Vmca__Envelope *env)
 {
+    return vmca_outbox_send_on(o, VMCA_LINK_NODE, to, env);
+}
+
+int vmca_outbox_send_on(struct vmca_outbox *o, enum vmca_link link, uint32_t to,
+                        Vmca__Envelope *env)
+{
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 16;
         struct vmca_action *v = realloc(o->v, cap * sizeof *v);
@@ -39,6 +45,7 @@ int vmca_outbox_send(struct vmca_outbox *o, uint32_t to, Vmca__Envelope *env)
         return rc;
     o->seq++;
     a->to = to;
+    a->link = link;
     a->body = (int)env->body_case;
     o->n++;
     return VMCA_OK;

@@ -9,8 +9,14 @@
 
 #include "codec.h"
 
+/* The connection an action goes on, decided by the core that queued it:
+ * the one to node `to` (a peer slave's; the master's to each node), or a
+ * slave's connection to its master. */
+enum vmca_link { VMCA_LINK_NODE = 0, VMCA_LINK_MASTER = 1 };
+
 struct vmca_action {
     uint32_t to;     /* destination node id */
+    enum vmca_link link;
     uint8_t *frame;  /* length prefix + body; owned by the outbox until taken */
     size_t len;
     int body;        /* Vmca__Envelope__BodyCase, for logs and tests */
@@ -31,7 +37,11 @@ void vmca_outbox_init(struct vmca_outbox *o, uint32_t self, uint64_t incarnation
 void vmca_outbox_free(struct vmca_outbox *o);
 
 /* Fills env's version/from/seq/incarnation, encodes it and queues it for
- * `to`. env's body must be set. Returns 0 or a vmca_err (nothing queued). */
+ * `to` on `link`. env's body must be set. Returns 0 or a vmca_err (nothing
+ * queued). */
+int vmca_outbox_send_on(struct vmca_outbox *o, enum vmca_link link, uint32_t to,
+                        Vmca__Envelope *env);
+/* vmca_outbox_send_on with VMCA_LINK_NODE. */
 int vmca_outbox_send(struct vmca_outbox *o, uint32_t to, Vmca__Envelope *env);
 
 /* Hands the queued actions to the caller, who frees each frame with free()

@@ -10,7 +10,7 @@
 
 #include "bitmap.h"
 #include "config.h"
-#include "first_tier.h"
+#include "first_tier_policy.h"
 #include "log.h"
 #include "outbox.h"
 #include "tkm_types.h"
@@ -29,12 +29,13 @@ struct slave_pending {
     uint64_t pages;         /* request: pages asked for */
 };
 
-/* The census of this node's home (leak-free recovery): ask every live peer
- * which of our pages it holds, then take back the rest. */
+/* The census (leak-free recovery, slave_census.c): of this node's home,
+ * ask every live peer which of our pages it holds, then take back the
+ * rest; and the freezes of other homes whose census we answer. */
 struct slave_census {
     uint64_t round;
     bool running;
-    uint64_t invalidates_at_start;     /* s->invalidates when this round began */
+    uint64_t invalidates_at_start;     /* invalidates when this round began */
     bool followup;                     /* this round is the follow-up of another */
     bool finish_waits;                 /* every answer is in, but a Request hypercall
                                           made before the freeze is unanswered */
@@ -43,6 +44,76 @@ struct slave_census {
     struct vmca_block *held;
     uint32_t *owners;
     size_t n, cap;
+    int64_t retry_ms;                  /* a given-up census runs again then */
+    /* Invalidate(x) applied, and how many of them the last census that
+     * ran to its end began after: while fewer, a census is owed. */
+    uint64_t invalidates, covered;
+    int64_t *frozen_until;             /* by node index: census of that home */
+    uint64_t *answered;                /* by node index: round of that home we answered */
+};
+
+/* Hypercalls awaiting replies (slave_actions.c). */
+struct slave_actions {
+    struct slave_pending *pend;
+    size_t n_pend, cap_pend;
+    uint64_t next_hc_id;
+};
+
+/* Blocks handed over recently (acknowledged): census answers report them
+ * too, so a transfer that completes around a census is seen. */
+struct slave_recent {
+    struct vmca_block block;
+    uint32_t to;
+    int64_t acked_ms;
+};
+
+/* Grants, Grant-Any and recent handovers (slave_transfers.c); the
+ * transfers in transit are s->xfers. */
+struct slave_transfers {
+    uint64_t next_req;                 /* Grant-Any request ids */
+    uint64_t grant_any_req;            /* outstanding Grant-Any, 0 none */
+    int64_t grant_any_ms;
+    int64_t next_resend_ms;
+    struct vmca_bitmap leaving_peers;  /* Force-Return received (until re-enabled) */
+    struct slave_recent *recent;
+    size_t n_recent, cap_recent;
+};
+
+/* Leaving and returning other homes' pages (slave_leave.c). */
+struct slave_leave {
+    struct vmca_bitmap returning;      /* homes whose pages go back to them */
+    struct vmca_bitmap pending;        /* a Return hypercall is in flight */
+    struct vmca_bitmap stuck;          /* logged: in-use pages cannot move */
+};
+
+/* First tier (slave_targets.c): the policy, the targets last sent to the
+ * hypervisor, and the pages this node owns by the last sample and the
+ * hypercalls since. Target arrays hold `cap` entries (grown with the VMs
+ * a sample reports, never per period). */
+struct slave_first_tier {
+    const struct ft_policy *policy;    /* from the registry, by cfg's name */
+    void *state;                       /* the policy's, state_size bytes */
+    struct vm_target *targets, *next;  /* in force; the policy's scratch */
+    size_t n_targets, cap, cap_next;
+    bool sample_fresh;                 /* policy not yet run on hv */
+    bool limits_stale;                 /* the hypervisor refused the last Mem-Limit */
+    uint64_t owned_now;
+    uint32_t unsettled;                /* page-moving replies since the sample */
+    uint64_t mem_cap;                  /* master's Mem-Limit: pages for our VMs, 0 none */
+    uint64_t requesting;               /* pages of Request hypercalls not answered yet */
+};
+
+/* Space the hypervisor's sample and the Statistics are built in, grown
+ * with what a sample reports (slave_report.c). */
+struct slave_report_room {
+    struct tkm_sample spare;           /* the sample before the last one */
+    size_t cap_owned, cap_lent, cap_vms;       /* of hv */
+    size_t spare_owned, spare_lent, spare_vms; /* of spare */
+    Vmca__HomePages *hp, **hpp;
+    Vmca__VmStats *vs, **vsp;
+    size_t cap_hp, cap_hpp, cap_vs, cap_vsp;
+    uint8_t *bits;                     /* enabled bitmap, up to the top node id */
+    size_t nbits_bytes;
 };
 
 struct slave_core {
@@ -52,9 +123,31 @@ struct slave_core {
     Vmca__NodeState state;             /* own view of its state */
     bool master_up;
     struct vmca_bitmap enabled;        /* by node id */
+    struct vmca_bitmap invalidated;    /* homes whose memory is gone (until re-enabled) */
+    struct vmca_outbox out;
+    vmca_log_fn log;
+    void *log_arg;
+    uint32_t *refused_logged;          /* by node index: message types refused and logged */
+    struct vmca_block *scratch;        /* slave_scratch_blocks */
+    size_t cap_scratch;
+    /* Hypercalls to make (slave_actions.c), taken by the shell. */
+    struct tkm_call *hc;
+    size_t n_hc, cap_hc;
+    /* Membership (slave_membership.c). */
+    bool left;                         /* Leave-Notify received */
+    bool left_clean;                   /* ... and all own pages were back */
+    uint64_t hv_generation;            /* of the memory we registered with */
+    bool recovered;                    /* this memory went through recovery */
+    bool reclaim_own;                  /* take back own pages before registering */
+    bool earlier_life;                 /* a dead manager of this memory left pages out */
+    uint64_t register_after_hc;        /* register once this hypercall (a reclaim) is
+                                          answered; UINT64_MAX: redo it when the
+                                          hypervisor is back */
+    /* Report (slave_report.c). */
     int64_t next_stats_ms;
     uint64_t period;                   /* Statistics sent */
-    struct tkm_sample hv;         /* last sample; owned copies */
+    struct tkm_sample hv;              /* last sample; owned copies */
+    uint64_t hv_period;                /* of the last sample */
     bool hv_up;                        /* a sample arrived since the last outage */
     /* Hypervisor liveness: the node's Statistics vouch for its hypervisor,
      * so they stop while it is down or silent (slave_core_hv_silence_ms). */
@@ -62,63 +155,17 @@ struct slave_core {
     int64_t hv_heard_ms;               /* last sample (stamped at the tick after
                                           it) or hypercall reply; -1 none */
     bool hv_silent_logged;             /* stopped vouching (said once) */
-    struct vmca_outbox out;
-    vmca_log_fn log;
-    void *log_arg;
+    struct slave_report_room room;
+    struct slave_actions act;
     struct xfer_table xfers;
-    struct tkm_call *hc;            /* hypercalls to make */
-    size_t n_hc, cap_hc;
-    struct slave_pending *pend;        /* hypercalls awaiting replies */
-    size_t n_pend, cap_pend;
-    uint64_t next_hc_id;
-    uint64_t next_req;                 /* Grant-Any request ids */
-    uint64_t grant_any_req;            /* outstanding Grant-Any, 0 none */
-    int64_t grant_any_ms;
-    bool sample_fresh;                 /* policy not yet run on hv */
-    uint64_t hv_period;                /* of the last sample */
-    bool limits_stale;                 /* the hypervisor refused the last Mem-Limit */
-    /* Invalidate(x) applied, and how many of them the last census that
-     * ran to its end began after: while fewer, a census is owed. */
-    uint64_t invalidates, census_covered;
-    int64_t next_resend_ms;
-    struct vmca_bitmap returning;      /* homes whose pages go back to them */
-    struct vmca_bitmap return_pending; /* a Return hypercall is in flight */
-    struct vmca_bitmap return_stuck;   /* logged: in-use pages cannot move */
-    bool left;                         /* Leave-Notify received */
-    bool left_clean;                   /* ... and all own pages were back */
-    uint64_t hv_generation;            /* of the memory we registered with */
-    bool recovered;                    /* this memory went through recovery */
+    struct slave_transfers tr;
+    struct slave_leave leave;
     struct slave_census census;
-    int64_t *frozen_until;             /* by node index: census of that home */
-    int64_t census_retry_ms;           /* a given-up census runs again then */
-    struct vmca_bitmap invalidated;    /* homes whose memory is gone (until re-enabled) */
-    struct vmca_bitmap leaving_peers;  /* Force-Return received (until re-enabled) */
-    uint32_t *refused_logged;          /* by node index: message types refused and logged */
-    bool reclaim_own;                  /* take back own pages before registering */
-    bool earlier_life;                 /* a dead manager of this memory left pages out */
-    uint64_t register_after_hc;        /* register once this hypercall (a reclaim) is
-                                          answered; UINT64_MAX: redo it when the
-                                          hypervisor is back */
-    uint64_t *census_round;            /* by node index: round of that home we answered */
-    /* Blocks handed over recently (acknowledged): census answers report
-     * them too, so a transfer that completes around a census is seen. */
-    struct slave_recent {
-        struct vmca_block block;
-        uint32_t to;
-        int64_t acked_ms;
-    } *recent;
-    size_t n_recent, cap_recent;
-    /* First tier (tlp): the targets last sent to the hypervisor, and the
-     * pages this node owns by the last sample and the hypercalls since. */
-    struct vm_target *targets;
-    size_t n_targets;
-    uint64_t owned_now;
-    uint32_t unsettled;                /* page-moving replies since the sample */
-    uint64_t mem_cap;                  /* master's Mem-Limit: pages for our VMs, 0 none */
-    uint64_t requesting;               /* pages of Request hypercalls not answered yet */
+    struct slave_first_tier ft;
 };
 
-/* `self` must be a node of cfg. Returns 0 or VMCA_ERR_NOMEM. */
+/* `self` must be a node of cfg. Returns 0, VMCA_ERR_NOMEM, or VMCA_ERR_INVAL when
+ * cfg names a first-tier policy that is not built. */
 int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
                     const struct vmca_node_cfg *self, uint64_t incarnation,
                     vmca_log_fn log, void *log_arg);

@@ -94,18 +94,15 @@ static struct peer *peer_of(struct slave_shell *sh, uint32_t id)
     return n && n != sh->self ? &sh->peers[n - sh->cfg.nodes] : NULL;
 }
 
-/* Frames the core queued: master-bound ones (everything but grants) go on
- * the master connection, grants and acks to peers. */
+/* Frames the core queued, each on the link the core chose: the master
+ * connection, or the peer's. */
 static void drain(struct slave_shell *sh)
 {
     size_t n;
     struct vmca_action *act = vmca_outbox_take(&sh->core.out, &n);
     for (size_t i = 0; i < n; i++) {
         int rc = VMCA_ERR_NOTFOUND;
-        bool to_peer = act[i].body == VMCA__ENVELOPE__BODY_GRANT ||
-                       act[i].body == VMCA__ENVELOPE__BODY_GRANT_ACK ||
-                       act[i].body == VMCA__ENVELOPE__BODY_CENSUS ||
-                       act[i].body == VMCA__ENVELOPE__BODY_CENSUS_REPLY;
+        bool to_peer = act[i].link == VMCA_LINK_NODE;
         struct peer *p = to_peer ? peer_of(sh, act[i].to) : NULL;
         if (!to_peer && act[i].to == sh->master->id && sh->master_ready) {
             rc = vmca_conn_send_frame(sh->master_conn, act[i].frame, act[i].len);

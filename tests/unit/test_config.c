@@ -197,9 +197,9 @@ static void test_demo_loads(void **state)
     assert_string_equal(cfg.policy.first_tier, "tlp");
     assert_string_equal(cfg.policy.second_tier, "sorted");
     assert_int_equal(cfg.policy.reserve_pages, 1024);
-    assert_int_equal(cfg.policy.tlp_percent, 2);
-    assert_int_equal(cfg.policy.tlp_threshold, 256);
-    assert_int_equal(cfg.policy.grant_batch, 1000);
+    assert_int_equal(cfg.policy.first_tier_params.tlp.percent, 2);
+    assert_int_equal(cfg.policy.first_tier_params.tlp.threshold, 256);
+    assert_int_equal(cfg.policy.first_tier_params.greedy_remote.batch, 1000);
     assert_int_equal(cfg.timing.stats_interval_ms, 1000);
     assert_int_equal(cfg.timing.failure_timeout_ms, 5000);
     assert_int_equal(cfg.timing.reconnect_min_ms, 100);
@@ -266,9 +266,9 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.policy.first_tier, "tlp");
     assert_string_equal(cfg.policy.second_tier, "sorted");
     assert_int_equal(cfg.policy.reserve_pages, 1024);
-    assert_int_equal(cfg.policy.tlp_percent, 2);
-    assert_int_equal(cfg.policy.tlp_threshold, 256);
-    assert_int_equal(cfg.policy.grant_batch, 1000);
+    assert_int_equal(cfg.policy.first_tier_params.tlp.percent, 2);
+    assert_int_equal(cfg.policy.first_tier_params.tlp.threshold, 256);
+    assert_int_equal(cfg.policy.first_tier_params.greedy_remote.batch, 1000);
     assert_int_equal(cfg.timing.stats_interval_ms, 1000);
     assert_int_equal(cfg.timing.failure_timeout_ms, 5000);
     assert_int_equal(cfg.timing.reconnect_min_ms, 100);
@@ -296,7 +296,7 @@ static void test_all_settings(void **state)
                "  { id = 2; name = \"b.2\"; address = \"::1\"; port = 7401; tmem_pages = 1;\n"
                "    location = (7); }\n"
                ");\n"
-               "policy = { first_tier = \"smart-alloc\"; second_tier = \"sorted\";\n"
+               "policy = { first_tier = \"greedy-remote\"; second_tier = \"sorted\";\n"
                "  reserve_pages = 0; tlp_percent = 100; tlp_threshold = 0x10; grant_batch = 1; };\n"
                "timing = { stats_interval_ms = 10; failure_timeout_ms = 11; reconnect_min_ms = 7;\n"
                "  reconnect_max_ms = 7; hello_timeout_ms = 1; };\n");
@@ -328,12 +328,12 @@ static void test_all_settings(void **state)
     assert_int_equal(cfg.nodes[1].location[0], 7);
     snprintf(want, sizeof(want), "%s/keys/b.2.crt", t->dir);
     assert_string_equal(cfg.nodes[1].cert, want);
-    assert_string_equal(cfg.policy.first_tier, "smart-alloc");
+    assert_string_equal(cfg.policy.first_tier, "greedy-remote");
     assert_string_equal(cfg.policy.second_tier, "sorted");
     assert_int_equal(cfg.policy.reserve_pages, 0);
-    assert_int_equal(cfg.policy.tlp_percent, 100);
-    assert_int_equal(cfg.policy.tlp_threshold, 16);
-    assert_int_equal(cfg.policy.grant_batch, 1);
+    assert_int_equal(cfg.policy.first_tier_params.tlp.percent, 100);
+    assert_int_equal(cfg.policy.first_tier_params.tlp.threshold, 16);
+    assert_int_equal(cfg.policy.first_tier_params.greedy_remote.batch, 1);
     assert_int_equal(cfg.timing.stats_interval_ms, 10);
     assert_int_equal(cfg.timing.failure_timeout_ms, 11);
     assert_int_equal(cfg.timing.reconnect_min_ms, 7);
@@ -660,8 +660,13 @@ static void test_unknown_policy(void **state)
 {
     expect_bad(state, VALID "policy = {\n  first_tier = \"fastest\"; " MARK "\n};\n",
                "policy.first_tier",
-               "expected one of greedy-local, greedy-remote, tlp, static, reconf-static, "
-               "smart-alloc, got \"fastest\"");
+               "expected one of greedy-local, greedy-remote, tlp (the first-tier policies "
+               "built), got \"fastest\"");
+    /* Named in the thesis but not built: refused, never a silent fallback. */
+    expect_bad(state, VALID "policy = {\n  first_tier = \"smart-alloc\"; " MARK "\n};\n",
+               "policy.first_tier",
+               "expected one of greedy-local, greedy-remote, tlp (the first-tier policies "
+               "built), got \"smart-alloc\"");
     expect_bad(state, VALID "policy = {\n  second_tier = \"random\"; " MARK "\n};\n",
                "policy.second_tier", "expected one of sorted, got \"random\"");
     /* Named by the design but not built: an error, not a silent "sorted". */

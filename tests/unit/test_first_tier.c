@@ -1,11 +1,16 @@
-/* First tier: tlp (thesis Algorithm 8) and the Eq. 6.2 scaling. */
+/* First tier: tlp (thesis Algorithm 8), the Eq. 6.2 scaling, each policy
+ * behind the registry's interface, and the registry itself. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
-#include "first_tier.h"
+#include "first_tier_policy.h"
+#include "tlp.h"
+#include "vm_targets.h"
 
 static const struct tlp_params P = {.percent = 2, .threshold = 256, .node_pages = 65536};
 
@@ -13,10 +18,10 @@ static void test_grow_shrink_keep(void **state)
 {
     (void)state;
     struct vm_target prev[3] = {{1, 1000, false}, {2, 1000, false}, {3, 1000, false}};
-    struct vm_period vms[3] = {
-        {1, 900, 1000, 10, 4},   /* puts failed: + 2 % of 65536 = 1310 */
-        {2, 100, 1000, 5, 5},    /* 900 unused > 256: - 2 % of 1000 */
-        {3, 744, 1000, 5, 5},    /* 256 unused: not above the threshold, kept */
+    struct tkm_vm vms[3] = {
+        {1, 900, 1000, 10, 4, 0, 0},   /* puts failed: + 2 % of 65536 = 1310 */
+        {2, 100, 1000, 5, 5, 0, 0},    /* 900 unused > 256: - 2 % of 1000 */
+        {3, 744, 1000, 5, 5, 0, 0},    /* 256 unused: not above the threshold, kept */
     };
     struct vm_target out[3];
     uint64_t ask = 99;
@@ -32,9 +37,9 @@ static void test_new_and_gone_vms(void **state)
 {
     (void)state;
     struct vm_target prev[1] = {{9, 5000, false}};              /* VM 9 is gone */
-    struct vm_period vms[2] = {
-        {4, 300, VM_TARGET_UNLIMITED, 1, 1},            /* new, no target: starts at use */
-        {5, 50, 700, 1, 1},                             /* new, target set: starts there */
+    struct tkm_vm vms[2] = {
+        {4, 300, VM_TARGET_UNLIMITED, 1, 1, 0, 0},            /* new, no target: starts at use */
+        {5, 50, 700, 1, 1, 0, 0},                             /* new, target set: starts there */
     };
     struct vm_target out[2];
     uint64_t ask;
@@ -52,7 +57,7 @@ static void test_provisional_starts_at_use(void **state)
 {
     (void)state;
     struct vm_target prev[2] = {{4, 500, true}, {5, 500, false}};
-    struct vm_period vms[2] = {{4, 100, 500, 1, 1}, {5, 100, 500, 1, 1}};
+    struct tkm_vm vms[2] = {{4, 100, 500, 1, 1, 0, 0}, {5, 100, 500, 1, 1, 0, 0}};
     struct vm_target out[2];
     uint64_t ask;
     tlp_targets(prev, 2, vms, 2, &P, 100000, out, &ask);
@@ -65,8 +70,8 @@ static void test_provisional_starts_at_use(void **state)
 static void test_above_owned_asks_and_scales(void **state)
 {
     (void)state;
-    struct vm_period vms[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4},
-                               {2, 300, VM_TARGET_UNLIMITED, 5, 5}};
+    struct tkm_vm vms[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0},
+                               {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0}};
     struct vm_target out[2];
     uint64_t ask;
     tlp_targets(NULL, 0, vms, 2, &P, 1000, out, &ask);
@@ -96,6 +101,130 @@ static void test_fit(void **state)
     assert_true(targets_sum(big, 3) <= g);
 }
 
+/* Settings as the loader would give them: none set, or one overridden. */
+struct fake_settings {
+    const char *name;
+    long long value;
+    const char *bad;            /* a setting whose value is out of range */
+};
+
+static int fake_get_int(void *ctx, const char *name, long long lo, long long hi, long long *v)
+{
+    struct fake_settings *f = ctx;
+    if (f->bad && strcmp(f->bad, name) == 0)
+        return -1;
+    if (f->name && strcmp(f->name, name) == 0) {
+        if (f->value < lo || f->value > hi)
+            return -1;
+        *v = f->value;
+    }
+    return 0;
+}
+
+static void test_registry_finds_each_built_name(void **state)
+{
+    (void)state;
+    const char *built[] = {"greedy-local", "greedy-remote", "tlp"};
+    size_t n = 0;
+    for (const struct ft_policy *const *p = ft_policies(); *p; p++, n++)
+        assert_ptr_equal(ft_policy_find((*p)->name), *p);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        const struct ft_policy *p = ft_policy_find(built[i]);
+        assert_non_null(p);
+        assert_string_equal(p->name, built[i]);
+        assert_non_null(p->decide);
+        assert_non_null(p->parse);
+    }
+    assert_true(ft_policy_find("tlp")->sets_targets);
+    assert_false(ft_policy_find("greedy-remote")->sets_targets);
+}
+
+static void test_registry_unknown_and_names(void **state)
+{
+    (void)state;
+    assert_null(ft_policy_find("smart-alloc"));
+    assert_null(ft_policy_find("static"));
+    assert_null(ft_policy_find(""));
+    char names[128];
+    ft_policy_names(names, sizeof names);
+    assert_string_equal(names, "greedy-local, greedy-remote, tlp");
+    ft_policy_names(names, 8); /* truncated, still a string */
+    assert_string_equal(names, "greedy-");
+    assert_true(ft_setting_known("tlp_percent"));
+    assert_true(ft_setting_known("tlp_threshold"));
+    assert_true(ft_setting_known("grant_batch"));
+    assert_false(ft_setting_known("first_tier"));
+}
+
+static void test_settings_defaults_and_ranges(void **state)
+{
+    (void)state;
+    struct fake_settings none = {0};
+    struct ft_settings in = {&none, 1LL << 36, fake_get_int};
+    struct ft_params p;
+    memset(&p, 0xff, sizeof p);
+    assert_int_equal(ft_params_parse(&in, &p), 0);
+    assert_int_equal(p.tlp.percent, 2);
+    assert_int_equal(p.tlp.threshold, 256);
+    assert_int_equal(p.greedy_remote.batch, 1000);
+    struct fake_settings pct = {"tlp_percent", 100, NULL};
+    in.ctx = &pct;
+    assert_int_equal(ft_params_parse(&in, &p), 0);
+    assert_int_equal(p.tlp.percent, 100);
+    pct.value = 101;
+    assert_int_equal(ft_params_parse(&in, &p), -1);
+    struct fake_settings batch = {"grant_batch", 0, NULL};
+    in.ctx = &batch;
+    assert_int_equal(ft_params_parse(&in, &p), -1);
+}
+
+static struct ft_params params(void)
+{
+    struct fake_settings none = {0};
+    struct ft_settings in = {&none, 1LL << 36, fake_get_int};
+    struct ft_params p;
+    assert_int_equal(ft_params_parse(&in, &p), 0);
+    return p;
+}
+
+static void test_greedy_policies(void **state)
+{
+    (void)state;
+    struct ft_params p = params();
+    struct tkm_vm vms[2] = {{1, 10, VM_TARGET_UNLIMITED, 5, 5, 0, 0},
+                            {2, 10, VM_TARGET_UNLIMITED, 9, 3, 0, 0}};
+    struct ft_input in = {vms, 2, NULL, 0, 100, 1000};
+    struct ft_output out = {NULL, 99, NULL};
+    ft_policy_find("greedy-remote")->decide(&p, NULL, &in, &out);
+    assert_int_equal(out.ask, 1000);                     /* VM 2's puts failed */
+    assert_string_equal(out.why, "puts failed");
+    vms[1].puts_succ = 9;
+    ft_policy_find("greedy-remote")->decide(&p, NULL, &in, &out);
+    assert_int_equal(out.ask, 0);
+    vms[1].puts_succ = 3;
+    out.ask = 99;
+    ft_policy_find("greedy-local")->decide(&p, NULL, &in, &out);
+    assert_int_equal(out.ask, 0);                        /* never asks */
+}
+
+/* tlp behind the interface gives what tlp_targets gives. */
+static void test_tlp_policy(void **state)
+{
+    (void)state;
+    struct ft_params p = params();
+    struct tkm_vm vms[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0},
+                            {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0}};
+    struct vm_target out_t[2];
+    struct ft_input in = {vms, 2, NULL, 0, 1000, 65536};
+    struct ft_output out = {out_t, 0, NULL};
+    ft_policy_find("tlp")->decide(&p, NULL, &in, &out);
+    assert_int_equal(out.ask, 1210);
+    assert_int_equal(out_t[0].pages, 1910 * 1000 / 2210);
+    assert_int_equal(out_t[1].pages, 300 * 1000 / 2210);
+    assert_string_equal(out.why, "targets above the pages owned");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +233,11 @@ int main(void)
         cmocka_unit_test(test_provisional_starts_at_use),
         cmocka_unit_test(test_above_owned_asks_and_scales),
         cmocka_unit_test(test_fit),
+        cmocka_unit_test(test_registry_finds_each_built_name),
+        cmocka_unit_test(test_registry_unknown_and_names),
+        cmocka_unit_test(test_settings_defaults_and_ranges),
+        cmocka_unit_test(test_greedy_policies),
+        cmocka_unit_test(test_tlp_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -368,7 +368,7 @@ static void test_tlp_mem_limit(void **state)
     slave_core_on_tick(&x->recv, 100);                  /* 600 + 1310 > 1000: asks */
     drop_hcalls(&x->recv);
     vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
-    x->recv.grant_any_req = 0;
+    x->recv.tr.grant_any_req = 0;
     Vmca__MemLimit ml = VMCA__MEM_LIMIT__INIT;
     ml.pages = 300;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
@@ -393,12 +393,12 @@ static void test_tlp_mem_limit(void **state)
     assert_no_grant_any(&x->recv);
     /* The cap holds while connected to the master that set it. */
     slave_core_on_master_down(&x->recv, 350);
-    assert_int_equal(x->recv.mem_cap, 0);
+    assert_int_equal(x->recv.ft.mem_cap, 0);
     slave_core_on_master_up(&x->recv, 360);
     struct sent out[4];
     free_sent(out, take_sent(&x->recv.out, out, 4));
     assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 370), 0);
-    assert_int_equal(x->recv.mem_cap, 300);
+    assert_int_equal(x->recv.ft.mem_cap, 300);
     drop_hcalls(&x->recv);
     /* Lifted: the target grows past it again, up to the pages owned. */
     ml.pages = 0;
@@ -415,7 +415,7 @@ static void test_tlp_mem_limit(void **state)
      * unknown VM would be refused whole), nothing more is sent for it. */
     hv.n_vms = 0;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
-    assert_int_equal(x->recv.n_targets, 0);
+    assert_int_equal(x->recv.ft.n_targets, 0);
     slave_core_on_tick(&x->recv, 700);
     assert_int_equal(drop_hcalls(&x->recv), 0);
 }
@@ -547,11 +547,11 @@ static void test_restart_forgets_requests(void **state)
     struct tkm_sample hv = {.generation = 1, .total_pages = 1000, .period = 1};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     assert_int_equal(grant_fwd(&x->recv, 3, 2, 300, 0, 10), 0);
-    assert_int_equal(x->recv.requesting, 300);
+    assert_int_equal(x->recv.ft.requesting, 300);
     drop_hcalls(&x->recv);
     hv.generation = 2;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
-    assert_int_equal(x->recv.requesting, 0);
+    assert_int_equal(x->recv.ft.requesting, 0);
 }
 
 /* A hypervisor that restarts counts its periods from 1 again: its first
@@ -566,7 +566,7 @@ static void test_hv_restart_new_period(void **state)
     slave_core_on_tick(&x->recv, 100);
     drop_hcalls(&x->recv);
     vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
-    x->recv.grant_any_req = 0;
+    x->recv.tr.grant_any_req = 0;
     slave_core_on_hv_down(&x->recv);
     slave_core_on_hv_up(&x->recv);
     drop_hcalls(&x->recv);
@@ -725,13 +725,14 @@ static void test_greedy_remote_asks_once(void **state)
 {
     struct fx *x = *state;
     snprintf(x->cfg.policy.first_tier, sizeof x->cfg.policy.first_tier, "greedy-remote");
+    x->recv.ft.policy = ft_policy_find("greedy-remote"); /* the core started with tlp */
     struct tkm_vm vm = {.vm = 1, .puts_total = 10, .puts_succ = 4};
     struct tkm_sample hv = {.total_pages = 10, .vms = &vm, .n_vms = 1};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 100);
     Vmca__Envelope *ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);
     assert_int_equal(ga->grant_any->node, 3);
-    assert_int_equal(ga->grant_any->pages, x->cfg.policy.grant_batch);
+    assert_int_equal(ga->grant_any->pages, x->cfg.policy.first_tier_params.greedy_remote.batch);
     vmca_envelope_free(ga);
     /* Still failing, but a request is outstanding: no second one... */
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
@@ -743,7 +744,7 @@ static void test_greedy_remote_asks_once(void **state)
     vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
     /* No failures: no request. */
     vm.puts_succ = 10;
-    x->recv.grant_any_req = 0;
+    x->recv.tr.grant_any_req = 0;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 100000);
     assert_no_grant_any(&x->recv);

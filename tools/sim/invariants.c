@@ -94,7 +94,7 @@ static void track_census(struct sim *s)
             if ((s->faults >> SIM_F_BYZANTINE & 1) && !s->quiet && n->sc.census.running && rnd(s) % 2)
                 forge_census_reply(s, &s->node[rnd_range(s, 1, s->n)], n);
         }
-        if (!n->sc.census.running && !n->sc.census_retry_ms)
+        if (!n->sc.census.running && !n->sc.census.retry_ms)
             n->settled = n->census_from;
     }
 }
@@ -104,7 +104,7 @@ static void track_census(struct sim *s)
 static bool census_settled(const struct sim *s, unsigned h)
 {
     const struct sim_node *n = &s->node[h];
-    return n->settled == s->failures && !n->sc.census.running && !n->sc.census_retry_ms;
+    return n->settled == s->failures && !n->sc.census.running && !n->sc.census.retry_ms;
 }
 
 /* Marks (in s->seen) the pages of home h in transit at live nodes that
@@ -354,7 +354,7 @@ static void check_slaves(struct sim *s)
                              !s->fenced[i];
              h++) {
             if (h == i || slave_core_enabled(&n->sc, h) ||
-                vmca_bitmap_test(&n->sc.returning, h))
+                vmca_bitmap_test(&n->sc.leave.returning, h))
                 continue;
             uint64_t held = hvx_owned_of(n->hv, h);
             if (held)
@@ -370,9 +370,9 @@ static void check_slaves(struct sim *s)
          * hypervisor pushes a sample when a VM connects). */
         if (n->core_live && n->sc.hv_up && set < s->vms && !n->slave_stopped &&
             !n->hv_stopped &&
-            strcmp(s->cfg.policy.first_tier, "tlp") == 0)
-            violation(s, "I6: node %u: %zu of its %u VMs have no target under tlp", i,
-                      s->vms - set, s->vms);
+            ft_policy_find(s->cfg.policy.first_tier)->sets_targets)
+            violation(s, "I6: node %u: %zu of its %u VMs have no target under %s", i,
+                      s->vms - set, s->vms, s->cfg.policy.first_tier);
     }
 }
 

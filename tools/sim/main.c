@@ -493,12 +493,14 @@ int main(int argc, char **argv)
                 return bad("--check-every", optarg, "a positive number");
             o.check_every = (unsigned)a;
             break;
-        case 'p':
-            if (strcmp(optarg, "greedy-remote") && strcmp(optarg, "greedy-local") &&
-                strcmp(optarg, "tlp"))
-                return bad("--policy", optarg, "greedy-remote, greedy-local or tlp");
+        case 'p': {
+            char built[128];
+            ft_policy_names(built, sizeof built);
+            if (!ft_policy_find(optarg))
+                return bad("--policy", optarg, built);
             o.policy = optarg;
             break;
+        }
         case 'w': {
             unsigned h;
             unsigned long long i;

@@ -67,9 +67,7 @@ void drain_slave(struct sim *s, struct sim_node *n)
             return;
         }
         for (size_t i = 0; i < cnt; i++) {
-            int b = act[i].body;
-            bool peer = b == VMCA__ENVELOPE__BODY_GRANT || b == VMCA__ENVELOPE__BODY_GRANT_ACK ||
-                        b == VMCA__ENVELOPE__BODY_CENSUS || b == VMCA__ENVELOPE__BODY_CENSUS_REPLY;
+            bool peer = act[i].link == VMCA_LINK_NODE;
             send_frame(s, n->id, peer ? act[i].to : MASTER_EP, false, act[i].frame, act[i].len);
         }
         vmca_actions_free(act, cnt);

@@ -1,0 +1,76 @@
+/* First-tier policies (POLICIES.md) behind one interface, and the registry
+ * that maps a `policy.first_tier` name to one. A policy is a pure function of
+ * one period's statistics, the pages the node owns and its own state; it
+ * parses and validates its own settings of the `policy` group. */
+#ifndef VMCA_FIRST_TIER_POLICY_H
+#define VMCA_FIRST_TIER_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tkm_types.h"
+
+/* Every built policy's settings (each parsed by its policy, whichever is
+ * chosen, so a file may carry settings of several). A policy with settings
+ * adds its member here. */
+struct ft_params {
+    struct {
+        uint32_t percent;       /* tlp_percent: P of thesis Algorithm 8, 1..100 */
+        uint64_t threshold;     /* tlp_threshold: pages */
+    } tlp;
+    struct {
+        uint64_t batch;         /* grant_batch: pages asked for at a time */
+    } greedy_remote;
+};
+
+/* What the configuration loader offers a policy to read its settings. */
+struct ft_settings {
+    void *ctx;
+    long long pages_max;        /* the most pages any setting may give */
+    /* Integer setting `name` of the policy group, in lo..hi, into *v; *v
+     * is left as is when the setting is absent. Returns 0, or -1 once the
+     * loader has written the error (file:line: policy.name: ...). */
+    int (*get_int)(void *ctx, const char *name, long long lo, long long hi, long long *v);
+};
+
+/* One period as a policy sees it. */
+struct ft_input {
+    const struct tkm_vm *vms;          /* this period's per-VM figures */
+    size_t n_vms;
+    const struct vm_target *targets;   /* the targets in force (any order) */
+    size_t n_targets;
+    uint64_t owned;                    /* what the targets may sum to */
+    uint64_t node_pages;               /* the node's own tmem pages */
+};
+
+struct ft_output {
+    struct vm_target *targets;  /* caller's room for n_vms; one per VM, in vms order,
+                                   written by a policy that sets targets */
+    uint64_t ask;               /* pages to ask the master for (Grant-Any), 0 none */
+    const char *why;            /* logged with the Grant-Any */
+};
+
+struct ft_policy {
+    const char *name;
+    bool sets_targets;                 /* per-VM targets (Mem-Limit) */
+    const char *const *settings;       /* NULL-terminated names it reads */
+    /* Writes its defaults into p, then reads its settings. 0 or -1. */
+    int (*parse)(const struct ft_settings *in, struct ft_params *p);
+    size_t state_size;                 /* its own state: zeroed at start, kept */
+    void (*decide)(const struct ft_params *p, void *state, const struct ft_input *in,
+                   struct ft_output *out);
+};
+
+/* The policy built under `name`, or NULL. */
+const struct ft_policy *ft_policy_find(const char *name);
+/* Every built policy, NULL-terminated, in registry order. */
+const struct ft_policy *const *ft_policies(void);
+/* "greedy-local, greedy-remote, tlp" into out (truncated to fit). */
+void ft_policy_names(char *out, size_t outsz);
+/* Whether `name` is a setting of some built policy. */
+bool ft_setting_known(const char *name);
+/* Defaults and settings of every built policy. 0 or -1 (error written). */
+int ft_params_parse(const struct ft_settings *in, struct ft_params *p);
+
+#endif

@@ -1,0 +1,30 @@
+/* First-tier policy greedy-remote (POLICIES.md): when a VM's puts failed
+ * in the last period, ask the master for a batch of pages (grant_batch);
+ * the slave core keeps one request outstanding at a time. */
+#include "first_tier_policy.h"
+
+static int parse(const struct ft_settings *in, struct ft_params *p)
+{
+    long long batch = 1000;
+    if (in->get_int(in->ctx, "grant_batch", 1, in->pages_max, &batch) != 0)
+        return -1;
+    p->greedy_remote.batch = (uint64_t)batch;
+    return 0;
+}
+
+static void decide(const struct ft_params *p, void *state, const struct ft_input *in,
+                   struct ft_output *out)
+{
+    (void)state;
+    bool failed = false;
+    for (size_t i = 0; i < in->n_vms; i++)
+        failed |= in->vms[i].puts_total > in->vms[i].puts_succ;
+    out->ask = failed ? p->greedy_remote.batch : 0;
+    out->why = "puts failed";
+}
+
+static const char *const settings[] = {"grant_batch", NULL};
+
+const struct ft_policy ft_greedy_remote = {
+    .name = "greedy-remote", .settings = settings, .parse = parse, .decide = decide,
+};

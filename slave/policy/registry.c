@@ -1,0 +1,57 @@
+/* The first-tier registry: every built policy by name. Adding one is its
+ * file and one line in FIRST_TIERS. */
+#include <stdio.h>
+#include <string.h>
+
+#include "first_tier_policy.h"
+
+#define FIRST_TIERS(X) X(greedy_local) X(greedy_remote) X(tlp)
+
+#define DECLARE(p) extern const struct ft_policy ft_##p;
+#define ENTRY(p) &ft_##p,
+FIRST_TIERS(DECLARE)
+static const struct ft_policy *const registry[] = {FIRST_TIERS(ENTRY) NULL};
+
+const struct ft_policy *const *ft_policies(void)
+{
+    return registry;
+}
+
+const struct ft_policy *ft_policy_find(const char *name)
+{
+    for (const struct ft_policy *const *p = registry; *p; p++)
+        if (strcmp((*p)->name, name) == 0)
+            return *p;
+    return NULL;
+}
+
+void ft_policy_names(char *out, size_t outsz)
+{
+    size_t used = 0;
+    if (outsz)
+        out[0] = '\0';
+    for (const struct ft_policy *const *p = registry; *p && used < outsz; p++) {
+        int w = snprintf(out + used, outsz - used, "%s%s", p == registry ? "" : ", ",
+                         (*p)->name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+bool ft_setting_known(const char *name)
+{
+    for (const struct ft_policy *const *p = registry; *p; p++)
+        for (const char *const *s = (*p)->settings; *s; s++)
+            if (strcmp(*s, name) == 0)
+                return true;
+    return false;
+}
+
+int ft_params_parse(const struct ft_settings *in, struct ft_params *p)
+{
+    for (const struct ft_policy *const *q = registry; *q; q++)
+        if ((*q)->parse(in, p) != 0)
+            return -1;
+    return 0;
+}

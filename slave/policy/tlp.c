@@ -1,0 +1,64 @@
+/* First-tier policy tlp; see tlp.h. Its settings: tlp_percent and
+ * tlp_threshold. */
+#include "tlp.h"
+
+#include "first_tier_policy.h"
+#include "vm_targets.h"
+
+void tlp_targets(const struct vm_target *prev, size_t n_prev, const struct tkm_vm *vms,
+                 size_t n_vms, const struct tlp_params *p, uint64_t owned,
+                 struct vm_target *out, uint64_t *ask)
+{
+    uint64_t step = p->node_pages * p->percent / 100;
+    if (!step)
+        step = 1;
+    for (size_t i = 0; i < n_vms; i++) {
+        const struct tkm_vm *v = &vms[i];
+        const struct vm_target *was = targets_find(prev, n_prev, v->vm);
+        uint64_t t;
+        if (was && !was->provisional)
+            t = was->pages;
+        else if (!was && v->target != VM_TARGET_UNLIMITED)
+            t = v->target; /* a restarted slave's, or another manager's */
+        else
+            t = v->used;   /* new, or its target was only a stopgap */
+        if (v->puts_total > v->puts_succ) {
+            t += step;
+        } else if (t > v->used && t - v->used > p->threshold) {
+            uint64_t give = t * p->percent / 100;
+            t -= give ? give : 1;
+        }
+        out[i] = (struct vm_target){v->vm, t, false};
+    }
+    uint64_t sum = targets_sum(out, n_vms);
+    *ask = sum > owned ? sum - owned : 0;
+    targets_fit(out, n_vms, owned);
+}
+
+static int parse(const struct ft_settings *in, struct ft_params *p)
+{
+    long long percent = 2, threshold = 256;
+    if (in->get_int(in->ctx, "tlp_percent", 1, 100, &percent) != 0 ||
+        in->get_int(in->ctx, "tlp_threshold", 0, in->pages_max, &threshold) != 0)
+        return -1;
+    p->tlp.percent = (uint32_t)percent;
+    p->tlp.threshold = (uint64_t)threshold;
+    return 0;
+}
+
+static void decide(const struct ft_params *p, void *state, const struct ft_input *in,
+                   struct ft_output *out)
+{
+    (void)state;
+    struct tlp_params tp = {p->tlp.percent, p->tlp.threshold, in->node_pages};
+    tlp_targets(in->targets, in->n_targets, in->vms, in->n_vms, &tp, in->owned, out->targets,
+                &out->ask);
+    out->why = "targets above the pages owned";
+}
+
+static const char *const settings[] = {"tlp_percent", "tlp_threshold", NULL};
+
+const struct ft_policy ft_tlp = {
+    .name = "tlp", .sets_targets = true, .settings = settings, .parse = parse,
+    .decide = decide,
+};

@@ -1,0 +1,31 @@
+/* First-tier policy tlp (thesis Algorithm 8): per-VM targets that grow
+ * when puts fail and shrink when unused, fitted into the pages owned; the
+ * shortfall is asked of the master (thesis Eq. 6.1/6.2). */
+#ifndef VMCA_TLP_H
+#define VMCA_TLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tkm_types.h"
+
+struct tlp_params {
+    unsigned percent;           /* P: 1..100 */
+    uint64_t threshold;         /* pages of slack before a target shrinks */
+    uint64_t node_pages;        /* the node's own tmem pages (P % of these) */
+};
+
+/* prev: the targets of the last period (any order); vms: this period, one
+ * entry per VM now present. Writes one target per VM into out (same order
+ * as vms): a VM whose puts failed gets P % of the node's pages more; one
+ * with more than `threshold` unused pages of target gives P % of its
+ * target back; a VM seen for the first time starts at the hypervisor's
+ * target if one is set, else at its use, and one whose target in prev is
+ * provisional starts at its use. Then, when the targets sum above `owned`,
+ * *ask is the difference and the targets are scaled to fit (Eq. 6.2); else
+ * *ask is 0. */
+void tlp_targets(const struct vm_target *prev, size_t n_prev, const struct tkm_vm *vms,
+                 size_t n_vms, const struct tlp_params *p, uint64_t owned,
+                 struct vm_target *out, uint64_t *ask);
+
+#endif

@@ -1,0 +1,34 @@
+/* Per-VM target arithmetic; see vm_targets.h. */
+#include "vm_targets.h"
+
+/* a * b / c, exact (products of page counts can pass 2^64). */
+static uint64_t mul_div(uint64_t a, uint64_t b, uint64_t c)
+{
+    __extension__ typedef unsigned __int128 u128;
+    return (uint64_t)((u128)a * b / c);
+}
+
+uint64_t targets_sum(const struct vm_target *t, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += t[i].pages;
+    return sum;
+}
+
+void targets_fit(struct vm_target *t, size_t n, uint64_t limit)
+{
+    uint64_t sum = targets_sum(t, n);
+    if (sum <= limit)
+        return;
+    for (size_t i = 0; i < n; i++)
+        t[i].pages = mul_div(t[i].pages, limit, sum); /* floors: the sum stays <= limit */
+}
+
+const struct vm_target *targets_find(const struct vm_target *t, size_t n, uint32_t vm)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].vm == vm)
+            return &t[i];
+    return NULL;
+}

@@ -1,0 +1,253 @@
+/* Slave core, census (leak-free recovery): freezing homes, running the
+ * census of our own home, answering other homes' censuses. */
+#include "slave_internal.h"
+
+/* Pages of `home` stay put (no Request gives them) until `until_ms`, or
+ * until the home says its census is done (until_ms = 0). */
+void slave_freeze_home(struct slave_core *s, uint32_t home, int64_t until_ms)
+{
+    size_t idx = slave_node_index(s, home);
+    if (idx >= s->cfg->n_nodes)
+        return;
+    bool was = s->census.frozen_until[idx] != 0;
+    s->census.frozen_until[idx] = until_ms;
+    if (was != (until_ms != 0))
+        slave_queue_hcall(s, TKM_CALL_FREEZE, home, 0, until_ms != 0, NULL, 0);
+}
+
+void slave_census_add(struct slave_core *s, struct vmca_block b, uint32_t owner)
+{
+    struct slave_census *c = &s->census;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        struct vmca_block *h = realloc(c->held, cap * sizeof *h);
+        if (h)
+            c->held = h;
+        uint32_t *o = h ? realloc(c->owners, cap * sizeof *o) : NULL;
+        if (!o) {
+            c->running = false; /* give up this round rather than reclaim wrongly */
+            vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "census: out of memory");
+            return;
+        }
+        c->owners = o;
+        c->cap = cap;
+    }
+    c->held[c->n] = b;
+    c->owners[c->n++] = owner;
+}
+
+void slave_send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_t round,
+                       const struct vmca_block *blocks, size_t n, bool reply)
+{
+    struct vmca_pb_blocks pb;
+    if (vmca_pb_blocks_make(&pb, blocks, n) != VMCA_OK)
+        return;
+    Vmca__Census c = VMCA__CENSUS__INIT;
+    Vmca__CensusReply cr = VMCA__CENSUS_REPLY__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    if (reply) {
+        cr.home = home;
+        cr.round = round;
+        cr.blocks = pb.ptrs;
+        cr.n_blocks = pb.n;
+        env.body_case = VMCA__ENVELOPE__BODY_CENSUS_REPLY;
+        env.census_reply = &cr;
+    } else {
+        c.home = home;
+        c.round = round;
+        env.body_case = VMCA__ENVELOPE__BODY_CENSUS;
+        env.census = &c;
+    }
+    vmca_outbox_send(&s->out, to, &env);
+    vmca_pb_blocks_free(&pb);
+}
+
+/* The census of our home is over (done or given up): pages move again. */
+void slave_census_end(struct slave_core *s)
+{
+    struct slave_census *c = &s->census;
+    c->running = false;
+    slave_freeze_home(s, s->self->id, 0);
+    for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
+         b = vmca_bitmap_next_set(&s->enabled, b + 1)) {
+        if (b == s->self->id)
+            continue;
+        Vmca__Census done = VMCA__CENSUS__INIT;
+        done.home = s->self->id;
+        done.round = c->round;
+        done.done = 1;
+        Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+        env.body_case = VMCA__ENVELOPE__BODY_CENSUS;
+        env.census = &done;
+        vmca_outbox_send(&s->out, (uint32_t)b, &env);
+    }
+}
+
+void slave_census_finish(struct slave_core *s)
+{
+    struct slave_census *c = &s->census;
+    /* A Request hypercall queued before the freeze may still give pages of
+     * ours away (a slow or stopped hypervisor answers late): reclaiming now
+     * would take back pages that are about to be in transit. Finish once
+     * it is answered (reply_request adds what it gave). */
+    c->finish_waits = s->ft.requesting > 0;
+    if (c->finish_waits)
+        return;
+    /* Recent handovers are reported conservatively (the receiver may have
+     * lost them since): one more census once they are forgotten takes back
+     * what this one had to leave. */
+    if (!c->followup)
+        s->census.retry_ms = c->started_ms + 20 * (int64_t)s->cfg->timing.stats_interval_ms;
+    slave_queue_hcall(s, TKM_CALL_RECLAIM, s->self->id, 0, false, c->held, c->n);
+    slave_hcall_owners(s, c->owners, c->n);
+    if (c->invalidates_at_start > s->census.covered)
+        s->census.covered = c->invalidates_at_start;
+    slave_census_end(s); /* after the reclaim: hypercalls run in order */
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                "census %llu: %zu blocks of ours held by live nodes; taking back the rest",
+                (unsigned long long)c->round, c->n);
+}
+
+/* The master says: run the census of our home, asking `members` (or, when
+ * it names none, every node we have enabled). */
+void slave_census_start(struct slave_core *s, const uint32_t *members, size_t n_members,
+                        bool followup, int64_t now_ms)
+{
+    struct slave_census *c = &s->census;
+    c->round++;
+    c->running = true;
+    c->invalidates_at_start = s->census.invalidates;
+    c->followup = followup;
+    c->finish_waits = false;
+    c->started_ms = now_ms;
+    c->n = 0;
+    /* Our own pages stop circulating first (hypercalls run in order). */
+    slave_freeze_home(s, s->self->id, now_ms + 10 * (int64_t)s->cfg->timing.stats_interval_ms);
+    vmca_bitmap_clear_all(&c->waiting);
+    /* Our own transfers in flight or recently handed over: the receiver
+     * owns (or will own) them. */
+    for (size_t i = 0; i < s->xfers.n_out; i++)
+        for (size_t b = 0; b < s->xfers.out[i].n; b++)
+            if (vmca_gfn_home(s->xfers.out[i].blocks[b].gfn) == s->self->id)
+                slave_census_add(s, s->xfers.out[i].blocks[b], s->xfers.out[i].to);
+    for (size_t i = 0; i < s->tr.n_recent; i++)
+        if (vmca_gfn_home(s->tr.recent[i].block.gfn) == s->self->id)
+            slave_census_add(s, s->tr.recent[i].block, s->tr.recent[i].to);
+    for (size_t i = 0; i < n_members; i++)
+        if (members[i] != s->self->id && vmca_config_node_by_id(s->cfg, members[i]))
+            vmca_bitmap_set(&c->waiting, members[i]);
+    if (!n_members)
+        for (size_t b = vmca_bitmap_next_set(&s->enabled, 0); b < s->enabled.nbits;
+             b = vmca_bitmap_next_set(&s->enabled, b + 1))
+            if (b != s->self->id)
+                vmca_bitmap_set(&c->waiting, b);
+    for (size_t b = vmca_bitmap_next_set(&c->waiting, 0); b < c->waiting.nbits;
+         b = vmca_bitmap_next_set(&c->waiting, b + 1))
+        slave_send_census(s, (uint32_t)b, s->self->id, c->round, NULL, 0, false);
+    if (vmca_bitmap_count(&c->waiting) == 0 && c->running)
+        slave_census_finish(s);
+}
+
+int slave_on_census(struct slave_core *s, uint32_t from, bool from_master,
+                    const Vmca__Census *c, int64_t now_ms)
+{
+    if (from_master) {
+        if (c->home != s->self->id || !vmca_state_member(s->state))
+            return VMCA_ERR_STATE;
+        slave_census_start(s, c->members, c->n_members, false, now_ms);
+        return VMCA_OK;
+    }
+    if (c->home != from) {
+        slave_refused(s, from, VMCA__ENVELOPE__BODY_CENSUS,
+                      "refused census of node %u from node %u: only a home asks", c->home, from);
+        return VMCA_ERR_AUTH;
+    }
+    if (c->done) {
+        slave_freeze_home(s, from, 0);
+        return VMCA_OK;
+    }
+    /* Freeze before listing (hypercalls run in order): what we report
+     * cannot leave us before the home has its answer. A home that dies
+     * mid-census does not freeze its pages for ever. */
+    slave_freeze_home(s, from, now_ms + 10 * (int64_t)s->cfg->timing.stats_interval_ms);
+    slave_queue_hcall(s, TKM_CALL_OWNED, from, 0, false, NULL, 0);
+    slave_expect_reply(s, (struct slave_pending){.kind = TKM_CALL_OWNED, .peer = from,
+                                                 .round = c->round});
+    return VMCA_OK;
+}
+
+/* Our answer to home p->peer: what we own of it plus what we have in transit. */
+void slave_reply_owned(struct slave_core *s, const struct slave_pending *p,
+                       const struct tkm_reply *r)
+{
+    if (r->status != 0)
+        return; /* no answer: the home gives this round up */
+    size_t n = r->n_blocks + s->tr.n_recent;
+    for (size_t i = 0; i < s->xfers.n_out; i++)
+        for (size_t b = 0; b < s->xfers.out[i].n; b++)
+            n += vmca_gfn_home(s->xfers.out[i].blocks[b].gfn) == p->peer;
+    struct vmca_block *all = slave_scratch_blocks(s, n);
+    if (!all)
+        return;
+    if (r->n_blocks)
+        memcpy(all, r->blocks, r->n_blocks * sizeof *all);
+    size_t k = r->n_blocks;
+    for (size_t i = 0; i < s->xfers.n_out; i++)
+        for (size_t b = 0; b < s->xfers.out[i].n; b++)
+            if (vmca_gfn_home(s->xfers.out[i].blocks[b].gfn) == p->peer)
+                all[k++] = s->xfers.out[i].blocks[b];
+    for (size_t i = 0; i < s->tr.n_recent; i++)
+        if (vmca_gfn_home(s->tr.recent[i].block.gfn) == p->peer)
+            all[k++] = s->tr.recent[i].block;
+    slave_send_census(s, p->peer, p->peer, p->round, all, k, true);
+    size_t idx = slave_node_index(s, p->peer);
+    if (idx < s->cfg->n_nodes)
+        s->census.answered[idx] = p->round;
+}
+
+int slave_on_census_reply(struct slave_core *s, uint32_t from, const Vmca__CensusReply *cr)
+{
+    struct slave_census *c = &s->census;
+    if (!c->running || cr->home != s->self->id || cr->round != c->round)
+        return VMCA_OK; /* late: ignore (amendments of answered peers are taken) */
+    for (size_t i = 0; i < cr->n_blocks; i++) {
+        struct vmca_block b = {cr->blocks[i]->gfn, cr->blocks[i]->order, 0};
+        if (vmca_gfn_home(b.gfn) != s->self->id ||
+            !vmca_block_valid(b.gfn, b.order, s->self->tmem_pages)) {
+            /* Refused alone: the round goes on (the sender may answer again). */
+            slave_refused(s, from, VMCA__ENVELOPE__BODY_CENSUS_REPLY,
+                          "refused census reply from node %u: block %zu is not of this home",
+                          from, i);
+            return VMCA_ERR_PROTO;
+        }
+    }
+    for (size_t i = 0; i < cr->n_blocks && c->running; i++)
+        slave_census_add(s, (struct vmca_block){cr->blocks[i]->gfn, cr->blocks[i]->order,
+                                                        cr->blocks[i]->generation}, from);
+    vmca_bitmap_clear(&c->waiting, from);
+    if (c->running && vmca_bitmap_count(&c->waiting) == 0)
+        slave_census_finish(s);
+    return VMCA_OK;
+}
+
+/* Timer: a census of ours that waited too long is given up (and runs
+ * again later), a given-up one runs again, freezes of dead homes lapse. */
+void slave_census_tick(struct slave_core *s, int64_t now_ms)
+{
+    int64_t patience = 5 * (int64_t)s->cfg->timing.stats_interval_ms;
+    if (s->census.running && now_ms - s->census.started_ms > patience) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "census %llu given up: %zu peers did not answer",
+                    (unsigned long long)s->census.round, vmca_bitmap_count(&s->census.waiting));
+        slave_census_end(s);
+        s->census.retry_ms = now_ms + patience; /* leaks stay until a census succeeds */
+    }
+    if (s->census.retry_ms && now_ms >= s->census.retry_ms && !s->census.running) {
+        s->census.retry_ms = 0;
+        if (vmca_state_member(s->state))
+            slave_census_start(s, NULL, 0, true, now_ms);
+    }
+    for (size_t i = 0; i < s->cfg->n_nodes; i++)
+        if (s->census.frozen_until[i] && now_ms >= s->census.frozen_until[i])
+            slave_freeze_home(s, s->cfg->nodes[i].id, 0);
+}

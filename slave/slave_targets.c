@@ -1,0 +1,223 @@
+/* Slave core, targets: the first tier's bookkeeping (per-VM targets in
+ * force, the pages owned, Mem-Limit) around the policy from the registry. */
+#include "slave_internal.h"
+
+/* Room for n targets in both arrays, grown (doubling) only when short. */
+static bool targets_room(struct slave_core *s, size_t n)
+{
+    struct slave_first_tier *ft = &s->ft;
+    return SLAVE_ROOM(ft->targets, ft->cap, n) && SLAVE_ROOM(ft->next, ft->cap_next, n);
+}
+
+static bool has_target(const struct slave_core *s, uint32_t vm)
+{
+    return targets_find(s->ft.targets, s->ft.n_targets, vm) != NULL;
+}
+
+/* A slave that starts on a running hypervisor (it restarted) takes the
+ * targets the hypervisor enforces as its own, so they stay within the
+ * pages owned from the first page that leaves. */
+void slave_adopt_targets(struct slave_core *s)
+{
+    if (s->ft.n_targets || !s->ft.policy->sets_targets)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < s->hv.n_vms; i++)
+        n += s->hv.vms[i].target != VM_TARGET_UNLIMITED;
+    if (!n || !targets_room(s, n))
+        return;
+    for (size_t i = 0; i < s->hv.n_vms; i++)
+        if (s->hv.vms[i].target != VM_TARGET_UNLIMITED)
+            s->ft.targets[s->ft.n_targets++] = (struct vm_target){s->hv.vms[i].vm,
+                                                            s->hv.vms[i].target, false};
+}
+
+/* A VM the hypervisor reports with no target of ours (it connected since
+ * the last period, or this slave just started) gets a provisional target
+ * at once: the room the policy's targets leave under the limit, split
+ * evenly among the VMs with a provisional one. Until the policy's next
+ * period it would otherwise put without bound, past a Mem-Limit cap. A VM
+ * reported unlimited although it has a target here (it reconnected under
+ * the same id) gets it again. */
+void slave_target_new_vms(struct slave_core *s)
+{
+    if (!s->ft.policy->sets_targets)
+        return;
+    size_t fresh = 0;
+    bool resend = false;
+    for (size_t v = 0; v < s->hv.n_vms; v++) {
+        if (!has_target(s, s->hv.vms[v].vm))
+            fresh++;
+        else if (s->hv.vms[v].target == VM_TARGET_UNLIMITED)
+            resend = true;
+    }
+    if (fresh) {
+        if (!targets_room(s, s->ft.n_targets + fresh))
+            return; /* they stay unlimited until the next period */
+        for (size_t v = 0; v < s->hv.n_vms; v++)
+            if (!has_target(s, s->hv.vms[v].vm))
+                s->ft.targets[s->ft.n_targets++] = (struct vm_target){s->hv.vms[v].vm, 0, true};
+        uint64_t limit = slave_targets_limit(s), firm = 0;
+        size_t n_prov = 0;
+        for (size_t i = 0; i < s->ft.n_targets; i++) {
+            if (s->ft.targets[i].provisional)
+                n_prov++;
+            else
+                firm += s->ft.targets[i].pages;
+        }
+        uint64_t share = firm < limit ? (limit - firm) / n_prov : 0;
+        for (size_t i = 0; i < s->ft.n_targets; i++)
+            if (s->ft.targets[i].provisional)
+                s->ft.targets[i].pages = share;
+    }
+    if (fresh || resend)
+        slave_send_limits(s);
+}
+
+/* Targets of VMs the hypervisor no longer reports are dropped: a Mem-Limit
+ * naming an unknown VM is refused whole. */
+void slave_forget_gone_vms(struct slave_core *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->ft.n_targets; i++) {
+        bool present = false;
+        for (size_t v = 0; v < s->hv.n_vms && !present; v++)
+            present = s->hv.vms[v].vm == s->ft.targets[i].vm;
+        if (present)
+            s->ft.targets[k++] = s->ft.targets[i];
+    }
+    s->ft.n_targets = k;
+}
+
+/* Mem-Limit with the current targets. */
+void slave_send_limits(struct slave_core *s)
+{
+    if (!s->ft.n_targets)
+        return;
+    size_t before = s->n_hc;
+    slave_queue_hcall(s, TKM_CALL_MEM_LIMIT, 0, 0, false, NULL, 0);
+    if (s->n_hc == before)
+        return; /* out of memory, logged */
+    struct vm_target *copy = malloc(s->ft.n_targets * sizeof *copy);
+    if (!copy) {
+        s->n_hc--; /* never an empty Mem-Limit */
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory sending targets");
+        return;
+    }
+    memcpy(copy, s->ft.targets, s->ft.n_targets * sizeof *copy);
+    s->hc[s->n_hc - 1].targets = copy;
+    s->hc[s->n_hc - 1].n_targets = s->ft.n_targets;
+    slave_expect_reply(s, (struct slave_pending){.kind = TKM_CALL_MEM_LIMIT});
+}
+
+/* What the targets may sum to: the pages owned less those a Request not
+ * answered yet may take (a sample never shows them gone: replies and
+ * samples come in order), or the master's cap. */
+uint64_t slave_targets_limit(const struct slave_core *s)
+{
+    uint64_t stays = s->ft.requesting < s->ft.owned_now ? s->ft.owned_now - s->ft.requesting : 0;
+    return s->ft.mem_cap && s->ft.mem_cap < stays ? s->ft.mem_cap : stays;
+}
+
+/* Targets above `limit` shrink in proportion and go to the hypervisor. */
+void slave_fit_targets(struct slave_core *s, uint64_t limit)
+{
+    if (s->ft.n_targets && targets_sum(s->ft.targets, s->ft.n_targets) > limit) {
+        targets_fit(s->ft.targets, s->ft.n_targets, limit);
+        slave_send_limits(s);
+    }
+}
+
+/* Pages left this node: the targets must still fit in what it owns (I6,
+ * thesis Eq. 6.1), so they shrink at once rather than next period. Replies
+ * and samples come from the hypervisor in order, so the count stays exact. */
+void slave_owned_changed(struct slave_core *s, const struct slave_pending *p,
+                         const struct tkm_reply *r)
+{
+    uint64_t gone = 0;
+    switch (p->kind) {
+    case TKM_CALL_GRANT:
+    case TKM_CALL_RECLAIM:
+        if (r->status == 0 && r->pages) {
+            s->ft.owned_now += r->pages;
+            s->ft.unsettled++;
+        }
+        return;
+    case TKM_CALL_REQUEST:
+        s->ft.requesting = p->pages < s->ft.requesting ? s->ft.requesting - p->pages : 0;
+        gone = r->status == 0 ? vmca_blocks_pages(r->blocks, r->n_blocks) : 0;
+        break;
+    case TKM_CALL_RETURN:
+        gone = vmca_blocks_pages(r->blocks, r->n_blocks); /* given back even when stuck */
+        break;
+    case TKM_CALL_INVALIDATE:
+        gone = r->status == 0 ? r->pages : 0;
+        break;
+    default:
+        return;
+    }
+    if (gone)
+        s->ft.unsettled++;
+    s->ft.owned_now = gone < s->ft.owned_now ? s->ft.owned_now - gone : 0;
+    slave_fit_targets(s, slave_targets_limit(s));
+}
+
+/* The first-tier policy on the last sample: new targets to the hypervisor
+ * (a policy that sets them), and a Grant-Any for what it asks. */
+void slave_first_tier(struct slave_core *s, int64_t now_ms)
+{
+    struct slave_first_tier *ft = &s->ft;
+    size_t n = s->hv.n_vms;
+    if (ft->policy->sets_targets && !n) { /* no VM: no targets */
+        ft->n_targets = 0;
+        return;
+    }
+    if (!targets_room(s, n)) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory computing targets");
+        return;
+    }
+    uint64_t limit = slave_targets_limit(s);
+    struct ft_input in = {s->hv.vms, n, ft->targets, ft->n_targets, limit,
+                          s->self->tmem_pages};
+    struct ft_output out = {ft->next, 0, ""};
+    ft->policy->decide(&s->cfg->policy.first_tier_params, ft->state, &in, &out);
+    if (ft->policy->sets_targets) {
+        if (ft->mem_cap && limit == ft->mem_cap)
+            out.ask = 0; /* the master's cap binds, not the pages owned: more would not help */
+        ft->next = ft->targets;
+        ft->targets = out.targets;
+        ft->n_targets = n;
+        slave_send_limits(s);
+    }
+    if (out.ask)
+        slave_ask_pages(s, out.ask, now_ms, out.why);
+}
+
+/* Mem-Limit(n) from the master: at most n pages for this node's own VMs
+ * (0 lifts the cap). A policy's targets sum to at most min(owned, n); one
+ * that sets no targets cannot honour it (logged). */
+int slave_on_mem_limit(struct slave_core *s, const Vmca__MemLimit *ml)
+{
+    if (s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT,
+                      "refused mem-limit: not active");
+        return VMCA_ERR_STATE;
+    }
+    if (ml->pages > vmca_config_total_pages(s->cfg)) {
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT,
+                      "refused mem-limit of %llu pages: more than the cluster's %llu",
+                      (unsigned long long)ml->pages,
+                      (unsigned long long)vmca_config_total_pages(s->cfg));
+        return VMCA_ERR_INVAL;
+    }
+    s->ft.mem_cap = ml->pages;
+    if (!s->ft.policy->sets_targets && ml->pages)
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
+                    "mem-limit %llu pages: policy %s sets no per-VM targets, so it is not "
+                    "enforced", (unsigned long long)ml->pages, s->ft.policy->name);
+    else
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO, "mem-limit: %s%llu pages for our VMs",
+                    ml->pages ? "at most " : "no cap (", (unsigned long long)ml->pages);
+    slave_fit_targets(s, slave_targets_limit(s));
+    return VMCA_OK;
+}
