@@ -97,12 +97,6 @@ static bool node_known(const struct hv_tkm *d, uint32_t id)
     return false;
 }
 
-/* Another node of the cluster (not this one). */
-static bool other_node(const struct hv_tkm *d, uint32_t id)
-{
-    return id != d->self && node_known(d, id);
-}
-
 static void refuse(struct hv_tkm *d, struct tkm_reply *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void refuse(struct hv_tkm *d, struct tkm_reply *r, int status, const char *fmt, ...)
@@ -113,6 +107,16 @@ static void refuse(struct hv_tkm *d, struct tkm_reply *r, int status, const char
     va_end(ap);
     r->status = status;
     r->error = d->err;
+}
+
+/* Whether `node` is another node of the cluster (not this one); else the
+ * call is refused. */
+static bool other_node(struct hv_tkm *d, struct tkm_reply *r, const char *call, uint32_t node)
+{
+    if (node != d->self && node_known(d, node))
+        return true;
+    refuse(d, r, HVX_EINVAL, "%s: node %u is not another node of the cluster", call, node);
+    return false;
 }
 
 static int answer(struct hv_tkm *d, const struct tkm_reply *r)
@@ -203,10 +207,8 @@ static int op_request(void *be, uint64_t id, uint32_t to, uint64_t pages)
 {
     struct hv_tkm *d = be;
     struct tkm_reply r = {.id = id};
-    if (!other_node(d, to)) {
-        refuse(d, &r, HVX_EINVAL, "request: node %u is not another node of the cluster", to);
+    if (!other_node(d, &r, "request", to))
         return answer(d, &r);
-    }
     /* A fenced node was declared failed: its claims are being recovered
      * elsewhere, so it gives nothing away. */
     size_t n = 0;
@@ -223,10 +225,8 @@ static int op_give_back(void *be, uint64_t id, uint32_t home, uint32_t max_migra
 {
     struct hv_tkm *d = be;
     struct tkm_reply r = {.id = id};
-    if (!other_node(d, home)) {
-        refuse(d, &r, HVX_EINVAL, "return: node %u is not another node of the cluster", home);
+    if (!other_node(d, &r, "return", home))
         return answer(d, &r);
-    }
     size_t n = 0;
     int rc = hvx_return(d->hvx, home, max_migrate ? max_migrate : 256, d->hb, d->max_blocks,
                         &n);
@@ -241,11 +241,8 @@ static int op_invalidate(void *be, uint64_t id, uint32_t home)
 {
     struct hv_tkm *d = be;
     struct tkm_reply r = {.id = id};
-    if (!other_node(d, home)) {
-        refuse(d, &r, HVX_EINVAL, "invalidate: node %u is not another node of the cluster",
-               home);
+    if (!other_node(d, &r, "invalidate", home))
         return answer(d, &r);
-    }
     r.pages = hvx_invalidate(d->hvx, home);
     d->env.forget(d->env.arg, home); /* its next life maps afresh */
     vmca_log_to(d->env.log, d->env.arg, VMCA_LOG_INFO, "invalidated node %u: %llu pages dropped",
