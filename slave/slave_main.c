@@ -18,7 +18,6 @@
 #include "conn.h"
 #include "err.h"
 #include "log.h"
-#include "pbblocks.h"
 #include "slave_core.h"
 #include "sys.h"
 #include "tkm.h"
@@ -286,103 +285,10 @@ static void drain_hcalls(struct slave_shell *sh)
 {
     size_t n;
     struct tkm_call *hc = slave_core_take_hcalls(&sh->core, &n);
-    for (size_t i = 0; i < n; i++) {
-        Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
-        Vmca__TkmRequest rq = VMCA__TKM_REQUEST__INIT;
-        Vmca__TkmGrant gr = VMCA__TKM_GRANT__INIT;
-        Vmca__TkmEnable en = VMCA__TKM_ENABLE__INIT;
-        Vmca__TkmReturn rt = VMCA__TKM_RETURN__INIT;
-        Vmca__TkmInvalidate inv = VMCA__TKM_INVALIDATE__INIT;
-        Vmca__TkmOwned ow = VMCA__TKM_OWNED__INIT;
-        Vmca__TkmReclaim rc = VMCA__TKM_RECLAIM__INIT;
-        Vmca__TkmFreeze fz = VMCA__TKM_FREEZE__INIT;
-        Vmca__TkmMemLimit ml = VMCA__TKM_MEM_LIMIT__INIT;
-        Vmca__VmTarget *vt = NULL, **vtp = NULL;
-        struct vmca_pb_blocks pb = {0};
-        m.id = hc[i].id;
-        switch (hc[i].kind) {
-        case TKM_CALL_REQUEST:
-            rq.pages = hc[i].pages;
-            rq.to = hc[i].node;
-            m.call_case = VMCA__TKM_TO_HV__CALL_REQUEST;
-            m.request = &rq;
-            break;
-        case TKM_CALL_GRANT:
-        case TKM_CALL_RECLAIM:
-            /* No memory: the call fails (an empty reclaim would wrongly
-             * take back every page). */
-            if (vmca_pb_blocks_make(&pb, hc[i].blocks, hc[i].n_blocks) != VMCA_OK ||
-                (hc[i].kind == TKM_CALL_RECLAIM && !hc[i].owners)) {
-                vmca_pb_blocks_free(&pb);
-                m.call_case = VMCA__TKM_TO_HV__CALL__NOT_SET;
-                break;
-            }
-            if (hc[i].kind == TKM_CALL_GRANT) {
-                gr.from = hc[i].node;
-                gr.blocks = pb.ptrs;
-                gr.n_blocks = pb.n;
-                m.call_case = VMCA__TKM_TO_HV__CALL_GRANT;
-                m.grant = &gr;
-            } else {
-                rc.held = pb.ptrs;
-                rc.n_held = pb.n;
-                rc.owners = hc[i].owners;
-                rc.n_owners = rc.n_held;
-                m.call_case = VMCA__TKM_TO_HV__CALL_RECLAIM;
-                m.reclaim = &rc;
-            }
-            break;
-        case TKM_CALL_FREEZE:
-            fz.home = hc[i].node;
-            fz.frozen = hc[i].enable;
-            m.call_case = VMCA__TKM_TO_HV__CALL_FREEZE;
-            m.freeze = &fz;
-            break;
-        case TKM_CALL_OWNED:
-            ow.home = hc[i].node;
-            m.call_case = VMCA__TKM_TO_HV__CALL_OWNED;
-            m.owned = &ow;
-            break;
-        case TKM_CALL_INVALIDATE:
-            inv.home = hc[i].node;
-            m.call_case = VMCA__TKM_TO_HV__CALL_INVALIDATE;
-            m.invalidate = &inv;
-            break;
-        case TKM_CALL_RETURN:
-            rt.home = hc[i].node;
-            rt.max_migrate = (uint32_t)hc[i].pages;
-            m.call_case = VMCA__TKM_TO_HV__CALL_RET;
-            m.ret = &rt;
-            break;
-        case TKM_CALL_MEM_LIMIT:
-            vt = calloc(hc[i].n_targets, sizeof *vt);
-            vtp = calloc(hc[i].n_targets, sizeof *vtp);
-            if (!vt || !vtp)
-                break; /* no memory: the call fails */
-            for (size_t k = 0; k < hc[i].n_targets; k++) {
-                vmca__vm_target__init(&vt[k]);
-                vt[k].vm = hc[i].targets[k].vm;
-                vt[k].pages = hc[i].targets[k].pages;
-                vtp[k] = &vt[k];
-            }
-            ml.targets = vtp;
-            ml.n_targets = hc[i].n_targets;
-            m.call_case = VMCA__TKM_TO_HV__CALL_MEM_LIMIT;
-            m.mem_limit = &ml;
-            break;
-        case TKM_CALL_ENABLE:
-            en.home = hc[i].node;
-            en.enable = hc[i].enable;
-            m.call_case = VMCA__TKM_TO_HV__CALL_ENABLE;
-            m.enable = &en;
-            break;
-        }
-        if (m.call_case == VMCA__TKM_TO_HV__CALL__NOT_SET || tkm_call(sh->tkm, &m, NULL) != VMCA_OK)
+    struct tkm_backend hv = tkm_backend(sh->tkm);
+    for (size_t i = 0; i < n; i++)
+        if (tkm_call_apply(&hv, &hc[i]) != VMCA_OK)
             hcall_failed(sh, hc[i].id);
-        vmca_pb_blocks_free(&pb);
-        free(vt);
-        free(vtp);
-    }
     tkm_calls_free(hc, n);
     /* A failed hypercall's handling may have queued frames. */
     if (n && (sh->core.out.n || sh->core.n_hc))
@@ -437,35 +343,11 @@ static void on_stop(void *arg)
 
 /* ---- hypervisor (TKM) ---- */
 
-static void on_hv_stats(void *arg, const Vmca__TkmStats *st)
+static void on_hv_sample(void *arg, const struct tkm_sample *sample)
 {
     struct slave_shell *sh = arg;
-    struct tkm_pages *owned = calloc(st->n_owned + 1, sizeof *owned);
-    struct tkm_pages *lent = calloc(st->n_lent + 1, sizeof *lent);
-    struct tkm_vm *vms = calloc(st->n_vms + 1, sizeof *vms);
-    if (owned && lent && vms) {
-        for (size_t i = 0; i < st->n_owned; i++)
-            owned[i] = (struct tkm_pages){st->owned[i]->node, st->owned[i]->pages};
-        for (size_t i = 0; i < st->n_lent; i++)
-            lent[i] = (struct tkm_pages){st->lent[i]->node, st->lent[i]->pages};
-        for (size_t i = 0; i < st->n_vms; i++) {
-            const Vmca__VmStats *v = st->vms[i];
-            vms[i] = (struct tkm_vm){v->vm, v->tmem_used, v->mm_target, v->puts_total,
-                                       v->puts_succ, v->gets, v->flushes};
-        }
-        struct tkm_sample sample = {
-            .generation = st->generation,
-            .fenced = st->fenced,
-            .total_pages = st->owned_pages, .free_pages = st->free_pages,
-            .owned = owned, .n_owned = st->n_owned, .lent = lent, .n_lent = st->n_lent,
-            .vms = vms, .n_vms = st->n_vms, .period = st->period,
-        };
-        if (slave_core_on_hv_stats(&sh->core, &sample) != VMCA_OK)
-            log_err("out of memory keeping hypervisor statistics");
-    }
-    free(owned);
-    free(lent);
-    free(vms);
+    if (slave_core_on_hv_stats(&sh->core, sample) != VMCA_OK)
+        log_err("out of memory keeping hypervisor statistics");
 }
 
 static void on_hv_down(void *arg, const char *why)
@@ -489,30 +371,10 @@ static void on_hv_up(void *arg)
     drain(sh);
 }
 
-static void on_hv_reply(void *arg, const Vmca__TkmReply *r)
+static void on_hv_reply(void *arg, const struct tkm_reply *r)
 {
     struct slave_shell *sh = arg;
-    struct vmca_block *blocks = calloc(r->n_blocks + 1, sizeof *blocks);
-    int *results = calloc(r->n_results + 1, sizeof *results);
-    if (!blocks || !results) {
-        free(blocks);
-        free(results);
-        log_err("out of memory handling a hypervisor reply");
-        return;
-    }
-    for (size_t i = 0; i < r->n_blocks; i++)
-        blocks[i] = (struct vmca_block){r->blocks[i]->gfn, r->blocks[i]->order,
-                                        r->blocks[i]->generation};
-    for (size_t i = 0; i < r->n_results; i++)
-        results[i] = (int)r->results[i];
-    struct tkm_reply rep = {
-        .id = r->id, .status = r->status, .pages = r->pages, .blocks = blocks,
-        .n_blocks = r->n_blocks, .results = results, .n_results = r->n_results,
-        .done = r->done,
-    };
-    slave_core_on_hv_reply(&sh->core, &rep, vmca_now_ms());
-    free(blocks);
-    free(results);
+    slave_core_on_hv_reply(&sh->core, r, vmca_now_ms());
     drain(sh);
 }
 
@@ -528,12 +390,12 @@ static void on_hv_refused(void *arg, const char *why)
     event_base_loopbreak(sh->base);
 }
 
-static const struct tkm_cbs tkm_callbacks = {
-    .on_up = on_hv_up,
-    .on_stats = on_hv_stats,
-    .on_reply = on_hv_reply,
-    .on_down = on_hv_down,
-    .on_refused = on_hv_refused,
+static const struct tkm_events tkm_events = {
+    .up = on_hv_up,
+    .sample = on_hv_sample,
+    .reply = on_hv_reply,
+    .down = on_hv_down,
+    .refused = on_hv_refused,
 };
 
 int main(int argc, char **argv)
@@ -671,7 +533,7 @@ int main(int argc, char **argv)
         return 1;
     }
     sh.tkm = tkm_new(sh.base, sh.tkm_path, sh.cfg.timing.reconnect_min_ms,
-                     sh.cfg.timing.reconnect_max_ms, &tkm_callbacks, &sh);
+                     sh.cfg.timing.reconnect_max_ms, &tkm_events, &sh);
     if (!sh.tkm) {
         log_err("out of memory");
         return 1;

@@ -1,4 +1,4 @@
-/* TKM client on libevent; see tkm.h. */
+/* TKM backend `emu` on libevent; see tkm.h. */
 #include "tkm.h"
 
 #include <fcntl.h>
@@ -11,14 +11,17 @@
 #include "err.h"
 #include "log.h"
 #include "sys.h"
+#include "tkm_pb.h"
 #include "tkm_wire.h"
 #include "unixsock.h"
 
 struct tkm {
     struct event_base *base;
     char path[108];
-    struct tkm_cbs cbs;
+    struct tkm_events ev;
     void *arg;
+    struct tkm_pb *pb;          /* conversion scratch */
+    struct tkm_pb_sender sender;
     int fd;
     struct event *rd;
     struct event *retry;
@@ -28,6 +31,8 @@ struct tkm {
     bool managed;       /* the hypervisor took the claim: the channel is up */
     bool warned;        /* "cannot reach" logged once per outage */
 };
+
+static int send_call(void *arg, Vmca__TkmToHv *m);
 
 static void schedule_retry(struct tkm *t)
 {
@@ -45,8 +50,8 @@ static void go_down(struct tkm *t, const char *why)
     if (t->fd >= 0) {
         close(t->fd);
         t->fd = -1;
-        if (t->managed && t->cbs.on_down)
-            t->cbs.on_down(t->arg, why);
+        if (t->managed && t->ev.down)
+            t->ev.down(t->arg, why);
     }
     t->managed = false;
     t->manage_id = 0;
@@ -61,8 +66,8 @@ static void on_manage_reply(struct tkm *t, const Vmca__TkmReply *r)
     if (r->status == 0) {
         t->managed = true;
         log_info("connected to the hypervisor at %s", t->path);
-        if (t->cbs.on_up)
-            t->cbs.on_up(t->arg);
+        if (t->ev.up)
+            t->ev.up(t->arg);
         return;
     }
     char why[256];
@@ -71,8 +76,26 @@ static void on_manage_reply(struct tkm *t, const Vmca__TkmReply *r)
     t->rd = NULL;
     close(t->fd);
     t->fd = -1;
-    if (t->cbs.on_refused)
-        t->cbs.on_refused(t->arg, why);
+    if (t->ev.refused)
+        t->ev.refused(t->arg, why);
+}
+
+static void deliver_sample(struct tkm *t, const Vmca__TkmStats *st)
+{
+    struct tkm_sample s;
+    if (tkm_pb_sample_decode(t->pb, st, &s) != VMCA_OK)
+        log_err("out of memory keeping hypervisor statistics");
+    else if (t->ev.sample)
+        t->ev.sample(t->arg, &s);
+}
+
+static void deliver_reply(struct tkm *t, const Vmca__TkmReply *pr)
+{
+    struct tkm_reply r;
+    if (tkm_pb_reply_decode(t->pb, pr, &r) != VMCA_OK)
+        log_err("out of memory handling a hypervisor reply");
+    else if (t->ev.reply)
+        t->ev.reply(t->arg, &r);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
@@ -94,10 +117,10 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             on_manage_reply(t, m->reply);
         else if (!t->managed)
             ; /* nothing counts before the hypervisor took the claim */
-        else if (m->msg_case == VMCA__TKM_FROM_HV__MSG_STATS && t->cbs.on_stats)
-            t->cbs.on_stats(t->arg, m->stats);
-        else if (m->msg_case == VMCA__TKM_FROM_HV__MSG_REPLY && t->cbs.on_reply)
-            t->cbs.on_reply(t->arg, m->reply);
+        else if (m->msg_case == VMCA__TKM_FROM_HV__MSG_STATS)
+            deliver_sample(t, m->stats);
+        else if (m->msg_case == VMCA__TKM_FROM_HV__MSG_REPLY)
+            deliver_reply(t, m->reply);
         vmca__tkm_from_hv__free_unpacked(m, NULL);
         if (t->fd < 0)
             return; /* a callback closed us */
@@ -133,20 +156,25 @@ static void try_connect(evutil_socket_t fd_unused, short what, void *arg)
 }
 
 struct tkm *tkm_new(struct event_base *base, const char *path, uint32_t min_ms,
-                    uint32_t max_ms, const struct tkm_cbs *cbs, void *arg)
+                    uint32_t max_ms, const struct tkm_events *ev, void *arg)
 {
     struct tkm *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     t->base = base;
     snprintf(t->path, sizeof t->path, "%s", path);
-    t->cbs = *cbs;
+    t->ev = *ev;
     t->arg = arg;
+    t->pb = tkm_pb_new();
+    t->sender = (struct tkm_pb_sender){t->pb, send_call, t};
     t->fd = -1;
     t->next_id = 1;
     vmca_backoff_init(&t->backoff, min_ms, max_ms);
     t->retry = evtimer_new(base, try_connect, t);
-    if (!t->retry) {
+    if (!t->retry || !t->pb) {
+        if (t->retry)
+            event_free(t->retry);
+        tkm_pb_free(t->pb);
         free(t);
         return NULL;
     }
@@ -163,6 +191,7 @@ void tkm_free(struct tkm *t)
     if (t->fd >= 0)
         close(t->fd);
     event_free(t->retry);
+    tkm_pb_free(t->pb);
     free(t);
 }
 
@@ -171,16 +200,20 @@ bool tkm_up(const struct tkm *t)
     return t->managed;
 }
 
-int tkm_call(struct tkm *t, Vmca__TkmToHv *m, uint64_t *id)
+static int send_call(void *arg, Vmca__TkmToHv *m)
 {
+    struct tkm *t = arg;
     if (!t->managed)
         return VMCA_ERR_STATE;
     if (m->id == 0)
         m->id = t->next_id++;
-    if (id)
-        *id = m->id;
     int rc = tkm_send_to_hv(t->fd, m);
     if (rc == VMCA_ERR_IO)
         go_down(t, "send failed");
     return rc;
+}
+
+struct tkm_backend tkm_backend(struct tkm *t)
+{
+    return (struct tkm_backend){&tkm_pb_call_ops, &t->sender};
 }

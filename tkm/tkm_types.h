@@ -12,6 +12,7 @@
 #include "gfn.h"
 
 #define VM_TARGET_UNLIMITED UINT64_MAX
+#define TKM_MAX_BLOCKS 8192u     /* blocks in one call or reply */
 
 struct vm_target {
     uint32_t vm;
@@ -60,6 +61,7 @@ struct tkm_reply {
     const int *results;               /* grant: one TKM_GRANT_* per block */
     size_t n_results;
     bool done;                        /* return: nothing of the home left */
+    const char *error;                /* why, when status != 0; may be NULL */
 };
 
 /* Pages per node (owned per home, or lent per borrower). */
@@ -90,6 +92,16 @@ struct tkm_sample {
      * the same period again (pushed when a VM connects) runs no policy.
      * 0: unknown, every sample is a new period. */
     uint64_t period;
+};
+
+/* A sample as the hypervisor pushes it: with the figures only operators
+ * read (vmca-tkm), which the memory manager's backends do not deliver. */
+struct tkm_hv_stats {
+    struct tkm_sample sample;
+    uint64_t used_pages;       /* of sample.total_pages, in use */
+    uint64_t metadata_bytes;   /* the hypervisor's own */
+    const uint32_t *failed_vms;  /* VMs that lost persistent data */
+    size_t n_failed_vms;
 };
 
 /* Frees an array of calls with what each owns (blocks, owners, targets). */

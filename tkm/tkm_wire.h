@@ -6,9 +6,9 @@
 #include <stddef.h>
 
 #include "tkm.pb-c.h"
+#include "tkm_types.h"
 
 #define TKM_MAX_MSG (256u * 1024u)
-#define TKM_MAX_BLOCKS 8192u     /* blocks in one request/return reply */
 
 /* Returns 0, VMCA_ERR_AGAIN (non-blocking socket full), VMCA_ERR_TOOBIG or
  * VMCA_ERR_IO. */

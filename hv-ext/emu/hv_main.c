@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +26,10 @@
 #include "fabric.h"
 #include "guest_exec.h"
 #include "guest_proto.h"
+#include "hv_tkm.h"
 #include "hvx.h"
 #include "log.h"
+#include "tkm_pb.h"
 #include "tkm_wire.h"
 #include "unixsock.h"
 
@@ -60,6 +61,9 @@ struct hv {
     struct event_base *base;
     struct fabric *fabric;
     struct hvx *hvx;
+    struct hv_tkm *tkm;          /* the TKM dispatcher over hvx */
+    struct tkm_pb *pb;           /* protobuf <-> its plain calls and answers */
+    struct tkm_client *calling;  /* whose call the dispatcher is answering */
     int guest_lfd, tkm_lfd;
     struct event *guest_lev, *tkm_lev, *stats_ev;
     char guest_path[108], tkm_path[108];
@@ -68,7 +72,6 @@ struct hv {
     bool guests_full_logged;      /* "refused: too many" once per overload */
     struct tkm_client *tkms;
     struct tkm_client *manager;  /* the one that claimed the role, or NULL */
-    uint64_t period;             /* of the statistics, from 1 (0 would mean unknown) */
     uint32_t fault_logged_home;   /* last home whose fault was logged */
 };
 
@@ -425,8 +428,7 @@ static void tkm_close(struct tkm_client *c, const char *why)
         /* Its censuses died with it (a new manager knows nothing of them):
          * no home stays frozen here for ever. A manager that reconnects
          * freezes again what it still counts. */
-        for (size_t i = 0; i < hv->cfg.n_nodes; i++)
-            hvx_freeze(hv->hvx, hv->cfg.nodes[i].id, false);
+        hv_tkm_manager_gone(hv->tkm);
     } else {
         log_debug("TKM client (pid %ld) disconnected: %s", c->pid, why);
     }
@@ -440,216 +442,83 @@ static void tkm_close(struct tkm_client *c, const char *why)
     free(c);
 }
 
-static bool node_known(struct hv *hv, uint32_t id)
+/* ---- the dispatcher's environment: the fabric ---- */
+
+static bool tkm_env_fenced(void *arg)
 {
-    return vmca_config_node_by_id(&hv->cfg, id) != NULL;
+    struct hv *hv = arg;
+    return fabric_is_fenced(hv->fabric, hv->self->id);
 }
 
-static void set_error(Vmca__TkmReply *r, int status, char *buf, size_t len,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void set_error(Vmca__TkmReply *r, int status, char *buf, size_t len,
-                      const char *fmt, ...)
+static uint64_t tkm_env_generation(void *arg)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-    r->status = status;
-    r->error = buf;
+    struct hv *hv = arg;
+    return fabric_generation(hv->fabric, hv->self->id);
 }
 
-/* Fills `blocks` from hvx blocks (pointers into `store`). */
-static void put_blocks(Vmca__TkmReply *r, const struct hvx_block *b, size_t n,
-                       Vmca__Block *store, Vmca__Block **ptrs)
+static void tkm_env_set_remote(void *arg, bool open)
 {
-    for (size_t i = 0; i < n; i++) {
-        vmca__block__init(&store[i]);
-        store[i].gfn = b[i].gfn;
-        store[i].order = b[i].order;
-        store[i].generation = b[i].generation;
-        ptrs[i] = &store[i];
+    struct hv *hv = arg;
+    fabric_set_remote(hv->fabric, open);
+}
+
+static void tkm_env_forget(void *arg, uint32_t home)
+{
+    struct hv *hv = arg;
+    fabric_forget(hv->fabric, home);
+}
+
+static void send_reply(struct tkm_client *c, const struct tkm_reply *r)
+{
+    Vmca__TkmReply pr;
+    Vmca__TkmFromHv out = VMCA__TKM_FROM_HV__INIT;
+    out.msg_case = VMCA__TKM_FROM_HV__MSG_REPLY;
+    out.reply = &pr;
+    if (tkm_pb_reply_encode(c->hv->pb, r, &pr) != VMCA_OK ||
+        tkm_send_from_hv(c->fd, &out) != VMCA_OK)
+        log_warn("cannot answer the memory manager");
+}
+
+static void send_sample(struct hv *hv, struct tkm_client *only, const struct tkm_hv_stats *s)
+{
+    Vmca__TkmStats st;
+    if (tkm_pb_sample_encode(hv->pb, s, &st) != VMCA_OK) {
+        log_err("out of memory encoding statistics");
+        return;
     }
-    r->blocks = ptrs;
-    r->n_blocks = n;
+    Vmca__TkmFromHv out = VMCA__TKM_FROM_HV__INIT;
+    out.msg_case = VMCA__TKM_FROM_HV__MSG_STATS;
+    out.stats = &st;
+    for (struct tkm_client *c = hv->tkms; c; c = c->next)
+        if (!only || c == only)
+            tkm_send_from_hv(c->fd, &out);
 }
 
-struct owned_acc {
-    struct hvx_block *out;
-    size_t n, cap;
-};
-
-static int owned_cb(void *arg, struct hvx_block b)
+static void on_dispatch_reply(void *arg, const struct tkm_reply *r)
 {
-    struct owned_acc *a = arg;
-    if (a->n == a->cap)
-        return 1;
-    a->out[a->n++] = b;
-    return 0;
+    struct hv *hv = arg;
+    send_reply(hv->calling, r);
 }
 
+/* Stats-Now: the sample after the reply, to the caller only. */
+static void on_dispatch_sample(void *arg, const struct tkm_hv_stats *s)
+{
+    struct hv *hv = arg;
+    send_sample(hv, hv->calling, s);
+}
 
+/* A call: protobuf -> the dispatcher -> protobuf. */
 static void tkm_dispatch(struct tkm_client *c, const Vmca__TkmToHv *m)
 {
     struct hv *hv = c->hv;
-    static struct hvx_block blocks[TKM_MAX_BLOCKS];
-    static Vmca__Block store[TKM_MAX_BLOCKS];
-    static Vmca__Block *ptrs[TKM_MAX_BLOCKS];
-    static Vmca__GrantResult results[TKM_MAX_BLOCKS];
-    static enum hvx_grant_result hres[TKM_MAX_BLOCKS];
-    char err[256];
-    size_t n = 0;
-    Vmca__TkmReply r = VMCA__TKM_REPLY__INIT;
-    r.id = m->id;
-    switch (m->call_case) {
-    case VMCA__TKM_TO_HV__CALL_MEM_LIMIT: {
-        const Vmca__TkmMemLimit *ml = m->mem_limit;
-        /* Check every VM first: a bad call changes nothing. */
-        for (size_t i = 0; i < ml->n_targets && r.status == 0; i++)
-            if (!hvx_client_known(hv->hvx, ml->targets[i]->vm))
-                set_error(&r, HVX_ENOENT, err, sizeof err, "mem-limit: no VM %u", ml->targets[i]->vm);
-        if (r.status == 0)
-            for (size_t i = 0; i < ml->n_targets; i++)
-                hvx_set_target(hv->hvx, ml->targets[i]->vm, ml->targets[i]->pages);
-        break;
-    }
-    case VMCA__TKM_TO_HV__CALL_GRANT: {
-        const Vmca__TkmGrant *g = m->grant;
-        if (g->n_blocks > TKM_MAX_BLOCKS) {
-            set_error(&r, HVX_EINVAL, err, sizeof err, "grant: more than %u blocks", TKM_MAX_BLOCKS);
-            break;
-        }
-        for (size_t i = 0; i < g->n_blocks; i++) {
-            blocks[i].gfn = g->blocks[i]->gfn;
-            blocks[i].order = g->blocks[i]->order > 63 ? 63 : g->blocks[i]->order;
-            blocks[i].generation = g->blocks[i]->generation;
-        }
-        int64_t got = hvx_grant(hv->hvx, g->from, blocks, g->n_blocks, hres);
-        if (got < 0) {
-            set_error(&r, (int)got, err, sizeof err, "grant: out of memory for metadata");
-            break;
-        }
-        for (size_t i = 0; i < g->n_blocks; i++)
-            results[i] = (Vmca__GrantResult)hres[i];
-        r.results = results;
-        r.n_results = g->n_blocks;
-        /* The blocks with their results: bounced ones go back to their
-         * home, and the memory manager needs them for that. */
-        put_blocks(&r, blocks, g->n_blocks, store, ptrs);
-        r.pages = (uint64_t)got;
-        log_debug("grant from node %u: %llu pages accepted of %zu blocks", g->from,
-                 (unsigned long long)got, g->n_blocks);
-        break;
-    }
-    case VMCA__TKM_TO_HV__CALL_REQUEST: {
-        const Vmca__TkmRequest *rq = m->request;
-        if (!node_known(hv, rq->to) || rq->to == hv->self->id) {
-            set_error(&r, HVX_EINVAL, err, sizeof err, "request: node %u is not another node of the cluster", rq->to);
-            break;
-        }
-        /* A fenced node was declared failed: its claims are being
-         * recovered elsewhere, so it gives nothing away. */
-        if (fabric_is_fenced(hv->fabric, hv->self->id))
-            r.pages = 0;
-        else
-            r.pages = hvx_request(hv->hvx, rq->pages, rq->to, blocks, TKM_MAX_BLOCKS, &n);
-        put_blocks(&r, blocks, n, store, ptrs);
-        log_debug("request for node %u: gave %llu of %llu pages in %zu blocks", rq->to,
-                 (unsigned long long)r.pages, (unsigned long long)rq->pages, n);
-        break;
-    }
-    case VMCA__TKM_TO_HV__CALL_RET: {
-        const Vmca__TkmReturn *rt = m->ret;
-        if (!node_known(hv, rt->home) || rt->home == hv->self->id) {
-            set_error(&r, HVX_EINVAL, err, sizeof err, "return: node %u is not another node of the cluster", rt->home);
-            break;
-        }
-        int rc = hvx_return(hv->hvx, rt->home, rt->max_migrate ? rt->max_migrate : 256,
-                            blocks, TKM_MAX_BLOCKS, &n);
-        put_blocks(&r, blocks, n, store, ptrs);
-        for (size_t i = 0; i < n; i++)
-            r.pages += UINT64_C(1) << blocks[i].order;
-        r.done = rc == HVX_OK;
-        r.status = rc == HVX_EBUSY ? 0 : rc;
-        break;
-    }
-    case VMCA__TKM_TO_HV__CALL_INVALIDATE: {
-        uint32_t home = m->invalidate->home;
-        if (!node_known(hv, home) || home == hv->self->id) {
-            set_error(&r, HVX_EINVAL, err, sizeof err, "invalidate: node %u is not another node of the cluster", home);
-            break;
-        }
-        r.pages = hvx_invalidate(hv->hvx, home);
-        fabric_forget(hv->fabric, home); /* its next life maps afresh */
-        log_info("invalidated node %u: %llu pages dropped", home, (unsigned long long)r.pages);
-        break;
-    }
-    case VMCA__TKM_TO_HV__CALL_ENABLE:
-        if (m->enable->home == hv->self->id) {
-            /* This node's own memory: open or close it to remote access. */
-            fabric_set_remote(hv->fabric, m->enable->enable);
-            log_info("memory %s to remote access", m->enable->enable ? "open" : "closed");
-            break;
-        }
-        if (!node_known(hv, m->enable->home) ||
-            hvx_enable(hv->hvx, m->enable->home, m->enable->enable) != HVX_OK)
-            set_error(&r, HVX_EINVAL, err, sizeof err, "enable: cannot change node %u", m->enable->home);
-        break;
-    case VMCA__TKM_TO_HV__CALL_OWNED: {
-        if (!node_known(hv, m->owned->home)) {
-            set_error(&r, HVX_EINVAL, err, sizeof err, "owned: no node %u", m->owned->home);
-            break;
-        }
-        struct owned_acc acc = {blocks, 0, TKM_MAX_BLOCKS};
-        hvx_owned_blocks(hv->hvx, m->owned->home, owned_cb, &acc);
-        put_blocks(&r, blocks, acc.n, store, ptrs);
-        for (size_t i = 0; i < acc.n; i++)
-            r.pages += UINT64_C(1) << blocks[i].order;
-        r.done = acc.n < acc.cap;
-        break;
-    }
-    case VMCA__TKM_TO_HV__CALL_RECLAIM: {
-        const Vmca__TkmReclaim *rc = m->reclaim;
-        static uint32_t owners[TKM_MAX_BLOCKS];
-        if (rc->n_held > TKM_MAX_BLOCKS || rc->n_owners != rc->n_held) {
-            set_error(&r, HVX_EINVAL, err, sizeof err,
-                      "reclaim: %zu blocks and %zu owners (at most %u, one owner each)",
-                      rc->n_held, rc->n_owners, TKM_MAX_BLOCKS);
-            break;
-        }
-        for (size_t i = 0; i < rc->n_held; i++) {
-            blocks[i].gfn = rc->held[i]->gfn;
-            blocks[i].order = rc->held[i]->order > 63 ? 63 : rc->held[i]->order;
-            blocks[i].generation = rc->held[i]->generation;
-            owners[i] = rc->owners[i];
-        }
-        int64_t got = hvx_reclaim(hv->hvx, blocks, owners, rc->n_held);
-        if (got < 0) {
-            set_error(&r, (int)got, err, sizeof err,
-                      "reclaim: the census does not fit this node's ownership");
-            break;
-        }
-        r.pages = (uint64_t)got;
-        log_info("census: %llu pages of this node taken back, %zu blocks held by others",
-                 (unsigned long long)got, rc->n_held);
-        break;
-    }
-    case VMCA__TKM_TO_HV__CALL_FREEZE:
-        if (hvx_freeze(hv->hvx, m->freeze->home, m->freeze->frozen) != HVX_OK)
-            set_error(&r, HVX_EINVAL, err, sizeof err, "freeze: no node %u", m->freeze->home);
-        break;
-    case VMCA__TKM_TO_HV__CALL_STATS_NOW:
-        break;
-    default:
-        set_error(&r, HVX_EINVAL, err, sizeof err, "unknown call");
-        break;
-    }
-    Vmca__TkmFromHv out = VMCA__TKM_FROM_HV__INIT;
-    out.msg_case = VMCA__TKM_FROM_HV__MSG_REPLY;
-    out.reply = &r;
-    if (tkm_send_from_hv(c->fd, &out) != VMCA_OK)
-        log_warn("cannot answer the memory manager");
-    if (m->call_case == VMCA__TKM_TO_HV__CALL_STATS_NOW)
-        push_stats(hv, c, false);
+    struct tkm_backend b = hv_tkm_backend(hv->tkm);
+    hv->calling = c;
+    int rc = tkm_pb_call_apply(hv->pb, m, &b);
+    hv->calling = NULL;
+    if (rc != VMCA_OK)
+        send_reply(c, &(struct tkm_reply){.id = m->id, .status = HVX_EINVAL,
+                                          .error = rc == VMCA_ERR_NOMEM ? "out of memory"
+                                                                        : "unknown call"});
 }
 
 /* The memory manager role (TkmManage): one connection holds it at a time,
@@ -735,76 +604,18 @@ static void on_tkm_accept(evutil_socket_t lfd, short what, void *arg)
 
 /* ---- statistics ---- */
 
-#define STATS_CAP 4096
-
 /* Statistics to every memory manager (or `only` one). Only the timer's
  * pushes start a new period; the others leave the counters running. */
 static void push_stats(struct hv *hv, struct tkm_client *only, bool new_period)
 {
-    static struct hvx_home_pages owned[STATS_CAP], lent[STATS_CAP];
-    static struct hvx_vm_stats vms[HVX_MAX_CLIENTS];
-    static Vmca__HomePages po[STATS_CAP], pl[STATS_CAP];
-    static Vmca__HomePages *ppo[STATS_CAP], *ppl[STATS_CAP];
-    static Vmca__VmStats pv[HVX_MAX_CLIENTS];
-    static Vmca__VmStats *ppv[HVX_MAX_CLIENTS];
-    static uint32_t failed[HVX_MAX_CLIENTS];
-    struct hvx_node_stats st;
-    hvx_stats(hv->hvx, &st, owned, STATS_CAP, lent, STATS_CAP, vms, HVX_MAX_CLIENTS,
-              new_period);
-    Vmca__TkmStats s = VMCA__TKM_STATS__INIT;
-    s.period = hv->period;
-    s.owned_pages = st.owned_pages;
-    s.free_pages = st.free_pages;
-    s.used_pages = st.used_pages;
-    s.metadata_bytes = st.metadata_bytes;
-    s.generation = fabric_generation(hv->fabric, hv->self->id);
-    s.fenced = fabric_is_fenced(hv->fabric, hv->self->id);
-    for (size_t i = 0; i < st.n_homes; i++) {
-        vmca__home_pages__init(&po[i]);
-        po[i].node = owned[i].node;
-        po[i].pages = owned[i].pages;
-        ppo[i] = &po[i];
-    }
-    for (size_t i = 0; i < st.n_lent; i++) {
-        vmca__home_pages__init(&pl[i]);
-        pl[i].node = lent[i].node;
-        pl[i].pages = lent[i].pages;
-        ppl[i] = &pl[i];
-    }
-    size_t n_failed = 0;
-    for (size_t i = 0; i < st.n_vms; i++) {
-        vmca__vm_stats__init(&pv[i]);
-        pv[i].vm = vms[i].vm;
-        pv[i].tmem_used = vms[i].tmem_used;
-        pv[i].mm_target = vms[i].mm_target;
-        pv[i].puts_total = vms[i].puts_total;
-        pv[i].puts_succ = vms[i].puts_succ;
-        pv[i].gets = vms[i].gets_total;
-        pv[i].flushes = vms[i].flushes;
-        ppv[i] = &pv[i];
-        if (vms[i].failed)
-            failed[n_failed++] = vms[i].vm;
-    }
-    s.owned = ppo;
-    s.n_owned = st.n_homes;
-    s.lent = ppl;
-    s.n_lent = st.n_lent;
-    s.vms = ppv;
-    s.n_vms = st.n_vms;
-    s.failed_vms = failed;
-    s.n_failed_vms = n_failed;
-    Vmca__TkmFromHv out = VMCA__TKM_FROM_HV__INIT;
-    out.msg_case = VMCA__TKM_FROM_HV__MSG_STATS;
-    out.stats = &s;
-    for (struct tkm_client *c = hv->tkms; c; c = c->next)
-        if (!only || c == only)
-            tkm_send_from_hv(c->fd, &out);
+    struct tkm_hv_stats s;
+    hv_tkm_sample(hv->tkm, new_period, &s);
+    send_sample(hv, only, &s);
 }
 
 static void on_stats_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct hv *hv = arg;
-    hv->period++;
     push_stats(hv, NULL, true);
 }
 
@@ -868,7 +679,7 @@ int main(int argc, char **argv)
         return 2;
     }
     vmca_log_init("vmca-hv", node, use_syslog, level);
-    static struct hv hv = {.period = 1};
+    static struct hv hv;
     char err[1024];
     if (vmca_config_load(config, 0, &hv.cfg, err, sizeof err) != VMCA_OK) {
         fprintf(stderr, "vmca-hv: %s\n", err);
@@ -936,7 +747,18 @@ int main(int argc, char **argv)
                           env_claim_epoch, env_forget};
     hv.hvx = homes ? hvx_new(&hp, &env) : NULL;
     free(homes);
-    if (!hv.hvx) {
+    uint32_t *ids = calloc(hv.cfg.n_nodes, sizeof *ids);
+    for (size_t i = 0; ids && i < hv.cfg.n_nodes; i++)
+        ids[i] = hv.cfg.nodes[i].id;
+    struct hv_tkm_params tp = {.self = hv.self->id, .nodes = ids, .n_nodes = hv.cfg.n_nodes,
+                               .max_blocks = TKM_MAX_BLOCKS, .max_vms = HVX_MAX_CLIENTS};
+    struct hv_tkm_env tenv = {&hv, tkm_env_fenced, tkm_env_generation, tkm_env_set_remote,
+                              tkm_env_forget, vmca_log_sink};
+    struct hv_tkm_answers answers = {on_dispatch_reply, on_dispatch_sample};
+    hv.tkm = hv.hvx && ids ? hv_tkm_new(hv.hvx, &tp, &tenv, &answers, &hv) : NULL;
+    hv.pb = tkm_pb_new();
+    free(ids);
+    if (!hv.hvx || !hv.tkm || !hv.pb) {
         log_err("cannot set up the hypervisor state (out of memory?)");
         fabric_close(hv.fabric);
         return 1;
@@ -986,6 +808,8 @@ int main(int argc, char **argv)
     unlink(hv.guest_path);
     unlink(hv.tkm_path);
     event_base_free(hv.base);
+    hv_tkm_free(hv.tkm);
+    tkm_pb_free(hv.pb);
     hvx_destroy(hv.hvx);
     fabric_close(hv.fabric);
     vmca_config_free(&hv.cfg);

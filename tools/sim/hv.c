@@ -57,21 +57,59 @@ static uint64_t env_generation(void *arg, uint32_t home)
     return home >= 1 && home <= me->sim->n ? me->sim->node[home].gen : 0;
 }
 
-static int owned_cb(void *arg, struct hvx_block b)
+/* ---- the TKM dispatcher's environment, as the fabric is to vmca-hv ---- */
+
+static bool env_fenced(void *arg)
 {
-    struct tkm_reply *r = arg;
-    struct vmca_block *v = (struct vmca_block *)r->blocks;
-    v[r->n_blocks++] = (struct vmca_block){b.gfn, b.order, b.generation};
-    return r->n_blocks == 4096;
+    struct sim_node *n = arg;
+    return n->sim->fenced[n->id];
 }
 
-/* Carries out a slave's hypercalls against its libhvx, as vmca-hv would. */
+static uint64_t env_own_generation(void *arg)
+{
+    return ((struct sim_node *)arg)->gen;
+}
+
+static void env_set_remote(void *arg, bool open)
+{
+    ((struct sim_node *)arg)->remote_on = open;
+}
+
+static void env_forget_mapping(void *arg, uint32_t home)
+{
+    struct sim_node *n = arg;
+    if (home <= n->sim->n)
+        n->mapped[home] = 0;
+}
+
+static void hv_log(void *arg, enum vmca_log_level level, const char *msg)
+{
+    struct sim_node *n = arg;
+    (void)level;
+    if (n->sim->print_trace)
+        fprintf(stderr, "%8" PRId64 "ms   [hv %u] %s\n", n->sim->now, n->id, msg);
+}
+
+/* The dispatcher's answer to the call being made: to the slave core. A
+ * refused census reclaim means the census disagreed with the ownership. */
+static void on_hv_reply(void *arg, const struct tkm_reply *r)
+{
+    struct sim_node *n = arg;
+    if (n->calling == TKM_CALL_RECLAIM && r->status != 0)
+        violation(n->sim, "node %u: census reclaim refused (%d): the census disagrees "
+                  "with its ownership", n->id, r->status);
+    slave_core_on_hv_reply(&n->sc, r, n->sim->now);
+}
+
+static void on_hv_sample(void *arg, const struct tkm_hv_stats *st)
+{
+    struct sim_node *n = arg;
+    slave_core_on_hv_stats(&n->sc, &st->sample);
+}
+
+/* Makes a slave's hypercalls through backend inproc: what vmca-hv runs. */
 void run_hcalls(struct sim *s, struct sim_node *n)
 {
-    static struct hvx_block hb[4096];
-    static struct vmca_block vb[4096];
-    static enum hvx_grant_result gr[4096];
-    static int res[4096];
     for (;;) {
         size_t cnt;
         struct tkm_call *hc = slave_core_take_hcalls(&n->sc, &cnt);
@@ -80,116 +118,30 @@ void run_hcalls(struct sim *s, struct sim_node *n)
             return;
         }
         for (size_t i = 0; i < cnt && n->core_live; i++) {
-            struct tkm_reply r = {.id = hc[i].id, .blocks = vb};
-            if (!n->hv) {
-                /* As vmca-slave's TKM channel answers with its hypervisor
-                 * gone: the call failed (EIO), nothing was done. */
-                r.status = -5;
+            n->calling = hc[i].kind;
+            struct tkm_backend b = hv_tkm_backend(n->tkm);
+            /* As vmca-slave's TKM channel answers with its hypervisor gone:
+             * the call failed (EIO), nothing was done. */
+            if (!n->hv || tkm_call_apply(&b, &hc[i]) != VMCA_OK) {
+                struct tkm_reply r = {.id = hc[i].id, .status = -5};
                 slave_core_on_hv_reply(&n->sc, &r, s->now);
-                continue;
             }
-            size_t nb = hc[i].n_blocks < 4096 ? hc[i].n_blocks : 4096;
-            for (size_t b = 0; b < nb; b++)
-                hb[b] = (struct hvx_block){hc[i].blocks[b].gfn, hc[i].blocks[b].order,
-                                           hc[i].blocks[b].generation};
-            switch (hc[i].kind) {
-            case TKM_CALL_REQUEST:
-                if (s->fenced[n->id])
-                    break; /* as vmca-hv: a fenced node gives nothing away */
-                r.pages = hvx_request(n->hv, hc[i].pages, hc[i].node, hb, 4096, &r.n_blocks);
-                for (size_t b = 0; b < r.n_blocks; b++)
-                    vb[b] = (struct vmca_block){hb[b].gfn, hb[b].order, hb[b].generation};
-                break;
-            case TKM_CALL_GRANT: {
-                int64_t got = hvx_grant(n->hv, hc[i].node, hb, nb, gr);
-                if (got < 0) {
-                    r.status = (int)got;
-                    break;
-                }
-                r.pages = (uint64_t)got;
-                for (size_t b = 0; b < nb; b++) {
-                    vb[b] = hc[i].blocks[b];
-                    res[b] = (int)gr[b];
-                }
-                r.n_blocks = nb;
-                r.results = res;
-                r.n_results = nb;
-                break;
-            }
-            case TKM_CALL_ENABLE:
-                if (hc[i].node == n->id)
-                    n->remote_on = hc[i].enable;
-                else
-                    r.status = hvx_enable(n->hv, hc[i].node, hc[i].enable);
-                break;
-            case TKM_CALL_RETURN: {
-                int rc = hvx_return(n->hv, hc[i].node, (unsigned)hc[i].pages, hb, 4096,
-                                    &r.n_blocks);
-                for (size_t b = 0; b < r.n_blocks; b++)
-                    vb[b] = (struct vmca_block){hb[b].gfn, hb[b].order, hb[b].generation};
-                r.done = rc == HVX_OK;
-                r.status = rc == HVX_EBUSY ? 0 : rc;
-                break;
-            }
-            case TKM_CALL_INVALIDATE:
-                r.pages = hvx_invalidate(n->hv, hc[i].node);
-                if (hc[i].node <= s->n)
-                    n->mapped[hc[i].node] = 0;
-                break;
-            case TKM_CALL_OWNED:
-                hvx_owned_blocks(n->hv, hc[i].node, owned_cb, &r);
-                break;
-            case TKM_CALL_FREEZE:
-                r.status = hvx_freeze(n->hv, hc[i].node, hc[i].enable);
-                break;
-            case TKM_CALL_MEM_LIMIT:
-                for (size_t k = 0; k < hc[i].n_targets; k++)
-                    hvx_set_target(n->hv, hc[i].targets[k].vm, hc[i].targets[k].pages);
-                break;
-            case TKM_CALL_RECLAIM: {
-                int64_t got = hvx_reclaim(n->hv, hb, hc[i].owners, hc[i].owners ? nb : 0);
-                if (got < 0)
-                    violation(s, "node %u: census reclaim refused (%d): the census disagrees "
-                              "with its ownership", n->id, (int)got);
-                r.pages = got < 0 ? 0 : (uint64_t)got;
-                break;
-            }
-            }
-            slave_core_on_hv_reply(&n->sc, &r, s->now);
         }
         tkm_calls_free(hc, cnt);
     }
 }
-
-/* ---- node and master life ---- */
 
 /* A statistics push, as vmca-hv makes them: at the end of a period (its
  * counters reset), or of the same period when a memory manager or a VM
  * connects. */
 void hv_stats(struct sim *s, struct sim_node *n, bool period_end)
 {
-    struct hvx_node_stats st;
-    struct hvx_home_pages owned[SIM_MAX_NODES + 1], lent[SIM_MAX_NODES + 1];
-    struct hvx_vm_stats vms[4];
+    (void)s;
     if (!n->hv)
         return; /* crashed: it says nothing */
-    if (period_end)
-        n->period++;
-    hvx_stats(n->hv, &st, owned, SIM_MAX_NODES + 1, lent, SIM_MAX_NODES + 1, vms, 4,
-              period_end);
-    struct tkm_pages o[SIM_MAX_NODES + 1], l[SIM_MAX_NODES + 1];
-    struct tkm_vm v[4];
-    for (size_t i = 0; i < st.n_homes; i++)
-        o[i] = (struct tkm_pages){owned[i].node, owned[i].pages};
-    for (size_t i = 0; i < st.n_lent; i++)
-        l[i] = (struct tkm_pages){lent[i].node, lent[i].pages};
-    for (size_t i = 0; i < st.n_vms; i++)
-        v[i] = (struct tkm_vm){vms[i].vm, vms[i].tmem_used, vms[i].mm_target,
-                                 vms[i].puts_total, vms[i].puts_succ, vms[i].gets_total,
-                                 vms[i].flushes};
-    struct tkm_sample sample = {n->gen, s->fenced[n->id], st.owned_pages, st.free_pages,
-                                     o, st.n_homes, l, st.n_lent, v, st.n_vms, n->period};
-    slave_core_on_hv_stats(&n->sc, &sample);
+    struct tkm_hv_stats st;
+    hv_tkm_sample(n->tkm, period_end, &st);
+    slave_core_on_hv_stats(&n->sc, &st.sample);
 }
 
 /* The node's hypervisor starts: a new memory generation, all its own. */
@@ -213,8 +165,16 @@ void hv_boot(struct sim *s, struct sim_node *n)
     struct hvx_env env = {env_alloc, env_free, env_page, env_generation, n, env_owners,
                           env_claim_epoch, env_forget};
     n->hv = hvx_new(&p, &env);
+    uint32_t ids[SIM_MAX_NODES];
+    for (unsigned i = 0; i < s->n; i++)
+        ids[i] = s->cfg.nodes[i].id;
+    struct hv_tkm_params tp = {.self = n->id, .nodes = ids, .n_nodes = s->n,
+                               .max_blocks = TKM_MAX_BLOCKS, .max_vms = HVX_MAX_CLIENTS};
+    struct hv_tkm_env tenv = {n, env_fenced, env_own_generation, env_set_remote,
+                              env_forget_mapping, hv_log};
+    struct hv_tkm_answers answers = {on_hv_reply, on_hv_sample};
+    n->tkm = hv_tkm_new(n->hv, &tp, &tenv, &answers, n);
     guests_boot(s, n);
-    n->period = 1;
     n->census_from = n->settled = s->failures; /* fresh memory: all its own */
 }
 
@@ -222,6 +182,8 @@ void hv_boot(struct sim *s, struct sim_node *n)
 void hv_gone(struct sim_node *n)
 {
     n->hv_stopped = false;
+    hv_tkm_free(n->tkm);
+    n->tkm = NULL;
     hvx_destroy(n->hv);
     n->hv = NULL;
 }

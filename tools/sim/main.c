@@ -248,6 +248,7 @@ static void sim_teardown(struct sim *s)
         if (s->node[i].up) {
             if (s->node[i].core_live)
                 slave_core_free(&s->node[i].sc);
+            hv_tkm_free(s->node[i].tkm);
             hvx_destroy(s->node[i].hv);
         }
         free(s->node[i].mem);

@@ -48,8 +48,8 @@ static void slave_gone(struct sim *s, struct sim_node *n, bool hv_runs)
     n->slave_stopped = false;
     if (n->core_live)
         slave_core_free(&n->sc);
-    for (unsigned h = 1; hv_runs && n->hv && h <= s->n; h++)
-        hvx_freeze(n->hv, h, false); /* as vmca-hv does when its manager's channel closes */
+    if (hv_runs && n->hv)
+        hv_tkm_manager_gone(n->tkm); /* as vmca-hv does when its manager's channel closes */
     n->core_live = false;
     n->slave_down = hv_runs;
     n->leaving = false;

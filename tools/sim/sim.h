@@ -36,6 +36,7 @@
 #include "config.h"
 #include "err.h"
 #include "gfn.h"
+#include "hv_tkm.h"
 #include "hvx.h"
 #include "master_core.h"
 #include "pbblocks.h"
@@ -91,6 +92,8 @@ struct sim_node {
     unsigned lives;             /* slave starts in this memory generation */
     struct slave_core sc;
     struct hvx *hv;
+    struct hv_tkm *tkm;         /* its TKM dispatcher (backend inproc), with hv */
+    enum tkm_call_kind calling; /* the call being made */
     uint8_t *mem;               /* this home's memory */
     uint32_t *owners;           /* its owner table (hvx.h), reset with the memory */
     uint32_t claim_epoch;       /* +1 at each boot and each fence (hvx.h) */
@@ -98,7 +101,6 @@ struct sim_node {
     uint64_t mapped[SIM_MAX_NODES + 1];  /* generation of each home as mapped */
     uint32_t version[SIM_MAX_VMS][SIM_KEYS]; /* guests: version held in tmem, 0 none */
     int pool[SIM_MAX_VMS];
-    uint64_t period;            /* the hypervisor's statistics period, from 1 */
     uint64_t incarnation;
     bool remote_on;             /* members may reach this memory */
     /* I2: the census of this home last seen starting, the failure count
