@@ -759,12 +759,6 @@ static int reader_int(void *arg, const char *name, long long lo, long long hi, l
     return r->g ? get_int(r->x, r->g, "policy", name, 0, lo, hi, v, NULL) : 0;
 }
 
-/* The first tier's form of it: 0 (read or absent) or -1. */
-static int reader_int_ft(void *arg, const char *name, long long lo, long long hi,
-                         long long *v)
-{
-    return reader_int(arg, name, lo, hi, v) < 0 ? -1 : 0;
-}
 static int reader_string(void *arg, const char *name, const char **v)
 {
     struct policy_reader *r = arg;
@@ -782,13 +776,13 @@ static int reader_refuse(void *arg, const char *name, const char *what)
 
 _Static_assert(sizeof(((struct vmca_policy_cfg *)0)->second_tier_params) == TIER2_PARAMS_BYTES,
                "room for a second tier's parameters");
-_Static_assert(TIER2_PAGES_MAX == TMEM_PAGES_MAX, "one page range for every setting");
+_Static_assert(POLICY_PAGES_MAX == TMEM_PAGES_MAX, "one page range for every setting");
 
 static int parse_second_tier(struct ctx *x, const config_setting_t *root,
                              const config_setting_t *g, struct vmca_policy_cfg *p)
 {
     struct policy_reader r = { x, root, g };
-    struct tier2_settings s = { &r, reader_int, reader_string, reader_refuse };
+    struct policy_settings s = { &r, reader_int, reader_string, reader_refuse };
     return tier2_configure(&s, p->second_tier, sizeof(p->second_tier), &p->reserve_pages,
                            p->second_tier_params) < 0 ? VMCA_ERR_CONFIG : 0;
 }
@@ -841,7 +835,7 @@ static int parse_policy(struct ctx *x, const config_setting_t *root, struct vmca
         return VMCA_ERR_CONFIG;
     }
     struct policy_reader pr = {x, root, r == 1 ? g : NULL};
-    struct ft_settings in = {&pr, TMEM_PAGES_MAX, reader_int_ft};
+    struct policy_settings in = {&pr, reader_int, reader_string, reader_refuse};
     if (ft_params_parse(&in, &p->first_tier_params) != 0)
         return VMCA_ERR_CONFIG;
     return 0;

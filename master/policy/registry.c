@@ -54,7 +54,7 @@ size_t tier2_setting_names(const char **out, size_t cap)
     return n;
 }
 
-int tier2_configure(const struct tier2_settings *s, char *name, size_t namesz,
+int tier2_configure(const struct policy_settings *s, char *name, size_t namesz,
                     uint64_t *reserve, void *params)
 {
     const char *v = TIER2_DEFAULT;
@@ -64,14 +64,23 @@ int tier2_configure(const struct tier2_settings *s, char *name, size_t namesz,
     if (!p) {
         char names[192], what[320];
         tier2_names(names, sizeof names);
-        snprintf(what, sizeof what, "one of %s, got \"%s\"", names, v);
+        snprintf(what, sizeof what, "one of %s (the second-tier policies built), got \"%s\"",
+                 names, v);
         return s->refuse(s->ctx, "second_tier", what);
     }
     snprintf(name, namesz, "%s", p->name);
     long long r = TIER2_RESERVE_DEFAULT;
-    if (s->get_int(s->ctx, "reserve_pages", 0, TIER2_PAGES_MAX, &r) < 0)
+    if (s->get_int(s->ctx, "reserve_pages", 0, POLICY_PAGES_MAX, &r) < 0)
         return -1;
     *reserve = (uint64_t)r;
-    memset(params, 0, TIER2_PARAMS_BYTES);
-    return p->parse ? p->parse(s, params) : 0;
+    /* Every built policy checks its own settings, as the first tier's do:
+     * a bad value is an error whichever policy is chosen. */
+    for (size_t i = 0; i < N_BUILT; i++) {
+        uint64_t scratch[TIER2_PARAMS_BYTES / 8];
+        void *into = built[i] == p ? params : scratch;
+        memset(into, 0, TIER2_PARAMS_BYTES);
+        if (built[i]->parse && built[i]->parse(s, into) < 0)
+            return -1;
+    }
+    return 0;
 }

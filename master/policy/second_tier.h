@@ -10,9 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy_settings.h"
+
 #define TIER2_DEFAULT "sorted"                /* policy.second_tier when absent */
 #define TIER2_RESERVE_DEFAULT 1024            /* policy.reserve_pages when absent */
-#define TIER2_PAGES_MAX (INT64_C(1) << 36)    /* = 2^VMCA_GFN_INDEX_BITS */
 #define TIER2_PARAMS_BYTES 64                 /* room for a policy's own parameters */
 
 /* A donor the master core found eligible: another Active, connected node
@@ -37,21 +38,6 @@ struct tier2_request {
     size_t n_donors;
 };
 
-/* How a policy reads its settings from the configuration's policy group
- * without knowing the file format; common/config.c lends one. Errors are
- * written by the reader as "FILE:LINE: policy.NAME: ..." . */
-struct tier2_settings {
-    void *ctx;
-    /* An integer in lo..hi: 1 read into *v, 0 absent (*v untouched), <0
-     * refused (error written). */
-    int (*get_int)(void *ctx, const char *name, long long lo, long long hi, long long *v);
-    /* A string: 1 (*v borrowed until loading ends), 0 absent, <0 refused. */
-    int (*get_string)(void *ctx, const char *name, const char **v);
-    /* Refuses setting `name` (at its line, else the group's) saying
-     * "expected <what>"; returns <0. */
-    int (*refuse)(void *ctx, const char *name, const char *what);
-};
-
 struct tier2_policy {
     const char *name;                         /* the policy.second_tier value */
     /* Settings of the policy group it reads besides second_tier and
@@ -59,7 +45,7 @@ struct tier2_policy {
     const char *const *settings;
     /* Reads and checks them into params (TIER2_PARAMS_BYTES, zeroed;
      * defaults where absent). Returns 0 or <0 (error written). NULL: none. */
-    int (*parse)(const struct tier2_settings *s, void *params);
+    int (*parse)(const struct policy_settings *s, void *params);
     /* Bytes of state the master core keeps for it, zeroed at start. */
     size_t state_bytes;
     /* The choice: at most cap forwards written to out, pages summing to at
@@ -85,7 +71,7 @@ size_t tier2_setting_names(const char **out, size_t cap);
  * policy.reserve_pages (0..2^36, default TIER2_RESERVE_DEFAULT) and the
  * chosen policy's own settings into params (TIER2_PARAMS_BYTES). Returns 0
  * or <0 (error written by s). */
-int tier2_configure(const struct tier2_settings *s, char *name, size_t namesz,
+int tier2_configure(const struct policy_settings *s, char *name, size_t namesz,
                     uint64_t *reserve, void *params);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy_settings.h"
 #include "tkm_types.h"
 
 /* Every built policy's settings (each parsed by its policy, whichever is
@@ -24,15 +25,6 @@ struct ft_params {
     } greedy_remote;
 };
 
-/* What the configuration loader offers a policy to read its settings. */
-struct ft_settings {
-    void *ctx;
-    long long pages_max;        /* the most pages any setting may give */
-    /* Integer setting `name` of the policy group, in lo..hi, into *v; *v
-     * is left as is when the setting is absent. Returns 0, or -1 once the
-     * loader has written the error (file:line: policy.name: ...). */
-    int (*get_int)(void *ctx, const char *name, long long lo, long long hi, long long *v);
-};
 
 /* One period as a policy sees it. */
 struct ft_input {
@@ -56,7 +48,7 @@ struct ft_policy {
     bool sets_targets;                 /* per-VM targets (Mem-Limit) */
     const char *const *settings;       /* NULL-terminated names it reads */
     /* Writes its defaults into p, then reads its settings. 0 or -1. */
-    int (*parse)(const struct ft_settings *in, struct ft_params *p);
+    int (*parse)(const struct policy_settings *in, struct ft_params *p);
     size_t state_size;                 /* its own state: zeroed at start, kept */
     void (*decide)(const struct ft_params *p, void *state, const struct ft_input *in,
                    struct ft_output *out);
@@ -71,6 +63,6 @@ void ft_policy_names(char *out, size_t outsz);
 /* Whether `name` is a setting of some built policy. */
 bool ft_setting_known(const char *name);
 /* Defaults and settings of every built policy. 0 or -1 (error written). */
-int ft_params_parse(const struct ft_settings *in, struct ft_params *p);
+int ft_params_parse(const struct policy_settings *in, struct ft_params *p);
 
 #endif

@@ -4,7 +4,7 @@
 
 static const char *const settings[] = {NULL};
 
-static int parse(const struct ft_settings *in, struct ft_params *p)
+static int parse(const struct policy_settings *in, struct ft_params *p)
 {
     (void)in;
     (void)p;

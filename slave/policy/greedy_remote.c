@@ -3,10 +3,10 @@
  * the slave core keeps one request outstanding at a time. */
 #include "first_tier_policy.h"
 
-static int parse(const struct ft_settings *in, struct ft_params *p)
+static int parse(const struct policy_settings *in, struct ft_params *p)
 {
     long long batch = 1000;
-    if (in->get_int(in->ctx, "grant_batch", 1, in->pages_max, &batch) != 0)
+    if (in->get_int(in->ctx, "grant_batch", 1, POLICY_PAGES_MAX, &batch) < 0)
         return -1;
     p->greedy_remote.batch = (uint64_t)batch;
     return 0;

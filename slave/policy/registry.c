@@ -48,7 +48,7 @@ bool ft_setting_known(const char *name)
     return false;
 }
 
-int ft_params_parse(const struct ft_settings *in, struct ft_params *p)
+int ft_params_parse(const struct policy_settings *in, struct ft_params *p)
 {
     for (const struct ft_policy *const *q = registry; *q; q++)
         if ((*q)->parse(in, p) != 0)

@@ -35,11 +35,11 @@ void tlp_targets(const struct vm_target *prev, size_t n_prev, const struct tkm_v
     targets_fit(out, n_vms, owned);
 }
 
-static int parse(const struct ft_settings *in, struct ft_params *p)
+static int parse(const struct policy_settings *in, struct ft_params *p)
 {
     long long percent = 2, threshold = 256;
-    if (in->get_int(in->ctx, "tlp_percent", 1, 100, &percent) != 0 ||
-        in->get_int(in->ctx, "tlp_threshold", 0, in->pages_max, &threshold) != 0)
+    if (in->get_int(in->ctx, "tlp_percent", 1, 100, &percent) < 0 ||
+        in->get_int(in->ctx, "tlp_threshold", 0, POLICY_PAGES_MAX, &threshold) < 0)
         return -1;
     p->tlp.percent = (uint32_t)percent;
     p->tlp.threshold = (uint64_t)threshold;

@@ -668,10 +668,12 @@ static void test_unknown_policy(void **state)
                "expected one of greedy-local, greedy-remote, tlp (the first-tier policies "
                "built), got \"smart-alloc\"");
     expect_bad(state, VALID "policy = {\n  second_tier = \"random\"; " MARK "\n};\n",
-               "policy.second_tier", "expected one of sorted, got \"random\"");
+               "policy.second_tier", "expected one of sorted (the second-tier policies built), "
+               "got \"random\"");
     /* Named by the design but not built: an error, not a silent "sorted". */
     expect_bad(state, VALID "policy = {\n  second_tier = \"topology\"; " MARK "\n};\n",
-               "policy.second_tier", "expected one of sorted, got \"topology\"");
+               "policy.second_tier", "expected one of sorted (the second-tier policies built), "
+               "got \"topology\"");
     expect_bad(state, VALID "policy = {\n  second_tier = 3; " MARK "\n};\n",
                "policy.second_tier", "expected a string, got an integer");
     expect_bad(state, VALID "policy = {\n  reserve_pages = 68719476737L; " MARK "\n};\n",

@@ -117,6 +117,7 @@ static int fake_get_int(void *ctx, const char *name, long long lo, long long hi,
         if (f->value < lo || f->value > hi)
             return -1;
         *v = f->value;
+        return 1;
     }
     return 0;
 }
@@ -161,7 +162,7 @@ static void test_settings_defaults_and_ranges(void **state)
 {
     (void)state;
     struct fake_settings none = {0};
-    struct ft_settings in = {&none, 1LL << 36, fake_get_int};
+    struct policy_settings in = {&none, fake_get_int, NULL, NULL};
     struct ft_params p;
     memset(&p, 0xff, sizeof p);
     assert_int_equal(ft_params_parse(&in, &p), 0);
@@ -182,7 +183,7 @@ static void test_settings_defaults_and_ranges(void **state)
 static struct ft_params params(void)
 {
     struct fake_settings none = {0};
-    struct ft_settings in = {&none, 1LL << 36, fake_get_int};
+    struct policy_settings in = {&none, fake_get_int, NULL, NULL};
     struct ft_params p;
     assert_int_equal(ft_params_parse(&in, &p), 0);
     return p;

@@ -107,7 +107,7 @@ static int fake_refuse(void *ctx, const char *name, const char *what)
 
 static int configure(struct fake_group *g, char *name, size_t namesz, uint64_t *reserve)
 {
-    struct tier2_settings s = {g, fake_int, fake_string, fake_refuse};
+    struct policy_settings s = {g, fake_int, fake_string, fake_refuse};
     uint64_t params[TIER2_PARAMS_BYTES / 8];
     return tier2_configure(&s, name, namesz, reserve, params);
 }
@@ -150,7 +150,7 @@ static void test_configure(void **state)
     strcpy(name, "unchanged");
     assert_true(configure(&g, name, sizeof name, &reserve) < 0);
     assert_string_equal(g.refused, "second_tier");
-    assert_string_equal(g.what, "one of sorted, got \"topology\"");
+    assert_string_equal(g.what, "one of sorted (the second-tier policies built), got \"topology\"");
     assert_string_equal(name, "unchanged");
     /* A reserve out of range is the reader's error. */
     g = (struct fake_group){.names = {"reserve_pages"}, .ints = {-1}};
