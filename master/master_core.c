@@ -61,6 +61,11 @@ const struct master_node *master_core_node(const struct master_core *m, uint32_t
     return node_by_id(m, id);
 }
 
+struct vmca_outbox *master_core_outbox(struct master_core *m)
+{
+    return &m->out;
+}
+
 int master_core_init(struct master_core *m, const struct vmca_config *cfg,
                      uint64_t incarnation, vmca_log_fn log, void *log_arg)
 {

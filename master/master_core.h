@@ -149,6 +149,8 @@ struct master_fence *master_core_take_fences(struct master_core *m, size_t *n);
 
 /* Node table entry for id, or NULL. */
 const struct master_node *master_core_node(const struct master_core *m, uint32_t id);
+/* The action queue its driver drains (vmca_outbox_take). */
+struct vmca_outbox *master_core_outbox(struct master_core *m);
 
 /* Lower-case state name: "inactive", "active", "leaving", "recovery". */
 const char *vmca_state_name(Vmca__NodeState s);

@@ -104,6 +104,49 @@ bool slave_core_enabled(const struct slave_core *s, uint32_t node)
     return vmca_bitmap_test(&s->enabled, node);
 }
 
+Vmca__NodeState slave_core_state(const struct slave_core *s)
+{
+    return s->state;
+}
+
+struct vmca_outbox *slave_core_outbox(struct slave_core *s)
+{
+    return &s->out;
+}
+
+const struct xfer_table *slave_core_transfers(const struct slave_core *s)
+{
+    return &s->xfers;
+}
+
+void slave_core_census_view(const struct slave_core *s, struct slave_census_view *v)
+{
+    *v = (struct slave_census_view){s->census.round, s->census.running,
+                                    s->census.retry_ms != 0};
+}
+
+bool slave_core_census_waits_for(const struct slave_core *s, uint32_t peer)
+{
+    return s->census.running && vmca_bitmap_test(&s->census.waiting, peer);
+}
+
+bool slave_core_hv_up(const struct slave_core *s)
+{
+    return s->hv_up;
+}
+
+bool slave_core_returning(const struct slave_core *s, uint32_t home)
+{
+    return vmca_bitmap_test(&s->leave.returning, home);
+}
+
+bool slave_core_left(const struct slave_core *s, bool *clean)
+{
+    if (clean)
+        *clean = s->left_clean;
+    return s->left;
+}
+
 size_t slave_node_index(const struct slave_core *s, uint32_t node)
 {
     const struct vmca_node_cfg *n = vmca_config_node_by_id(s->cfg, node);

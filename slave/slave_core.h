@@ -203,6 +203,33 @@ void slave_core_on_tick(struct slave_core *s, int64_t now_ms);
 
 bool slave_core_enabled(const struct slave_core *s, uint32_t node);
 
+/* ---- what a driver or a checker reads (vmca-sim's invariants, tests):
+ * the core's fields are its own. ---- */
+
+Vmca__NodeState slave_core_state(const struct slave_core *s);
+/* The action queue its driver drains (vmca_outbox_take); a driver may also
+ * queue a frame in the node's name (the simulator's Byzantine member). */
+struct vmca_outbox *slave_core_outbox(struct slave_core *s);
+/* Transfers this node has in transit (sent, not yet acknowledged). */
+const struct xfer_table *slave_core_transfers(const struct slave_core *s);
+
+/* The census of this node's home. */
+struct slave_census_view {
+    uint64_t round;        /* the last round started, 0 none */
+    bool running;
+    bool retry_due;        /* a given-up census will run again */
+};
+void slave_core_census_view(const struct slave_core *s, struct slave_census_view *v);
+/* Whether the running census still waits for `peer`'s answer. */
+bool slave_core_census_waits_for(const struct slave_core *s, uint32_t peer);
+
+/* A sample arrived since the hypervisor's last outage. */
+bool slave_core_hv_up(const struct slave_core *s);
+/* Pages of `home` are being given back to it (a leave or Force-Return). */
+bool slave_core_returning(const struct slave_core *s, uint32_t home);
+/* Leave-Notify received; *clean (when not NULL): with all own pages back. */
+bool slave_core_left(const struct slave_core *s, bool *clean);
+
 /* The hypervisor pushed statistics: the next Statistics report them (the
  * sample counts as the hypervisor's sign of life from the next tick's
  * time).

@@ -25,15 +25,17 @@ bool forge_census_reply(struct sim *s, struct sim_node *r, struct sim_node *home
 {
     if (home == r || !r->up || !r->core_live || r->slave_stopped || !home->up ||
         !home->core_live ||
-        !home->sc.census.running || !vmca_bitmap_test(&home->sc.census.waiting, r->id))
+        !slave_core_census_waits_for(&home->sc, r->id))
         return false;
     Vmca__CensusReply cr = VMCA__CENSUS_REPLY__INIT;
     cr.home = home->id;
-    cr.round = home->sc.census.round;
+    struct slave_census_view cv;
+    slave_core_census_view(&home->sc, &cv);
+    cr.round = cv.round;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_CENSUS_REPLY;
     env.census_reply = &cr;
-    vmca_outbox_send(&r->sc.out, home->id, &env);
+    vmca_outbox_send(slave_core_outbox(&r->sc), home->id, &env);
     trace(s, "node %u forges an empty census reply to home %u (it holds %" PRIu64 " pages)",
           r->id, home->id, r->hv ? hvx_owned_of(r->hv, home->id) : 0);
     drain_slave(s, r);
@@ -81,7 +83,7 @@ static void byzantine(struct sim *s)
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_GRANT;
     env.grant = &g;
-    vmca_outbox_send(&r->sc.out, to, &env);
+    vmca_outbox_send(slave_core_outbox(&r->sc), to, &env);
     vmca_pb_blocks_free(&pb);
     trace(s, "node %u forges a grant of %u:%" PRIu64 "/%u (held by node %u) to node %u",
           r->id, vmca_gfn_home(p.b.gfn), vmca_gfn_index(p.b.gfn), p.b.order, o->id, to);
@@ -159,7 +161,7 @@ static void fault_slow(struct sim *s)
 static void fault_leave(struct sim *s)
 {
     struct sim_node *n = &s->node[rnd_range(s, 2, s->n)];
-    if (n->up && n->core_live && !n->leaving && n->sc.state == VMCA__NODE_STATE__NODE_ACTIVE) {
+    if (n->up && n->core_live && !n->leaving && slave_core_state(&n->sc) == VMCA__NODE_STATE__NODE_ACTIVE) {
         trace(s, "node %u leaves", n->id);
         n->leaving = true;
         slave_core_leave(&n->sc, s->now);

@@ -80,21 +80,23 @@ static void track_census(struct sim *s)
             continue;
         /* A failed node is back once it registered anew: its recovery is
          * over and the census after it takes back what it had. */
-        bool active = n->sc.state == VMCA__NODE_STATE__NODE_ACTIVE;
+        bool active = slave_core_state(&n->sc) == VMCA__NODE_STATE__NODE_ACTIVE;
+        struct slave_census_view cv;
+        slave_core_census_view(&n->sc, &cv);
         if (n->recovering == 1 && !active)
             n->recovering = 2;
         else if (n->recovering == 2 && active) {
             n->recovering = 0;
             s->failures++;
         }
-        if (n->sc.census.round != n->census_round) {
-            n->census_round = n->sc.census.round;
+        if (cv.round != n->census_round) {
+            n->census_round = cv.round;
             n->census_from = s->failures;
             /* A census is short: the Byzantine fault answers some at once. */
-            if ((s->faults >> SIM_F_BYZANTINE & 1) && !s->quiet && n->sc.census.running && rnd(s) % 2)
+            if ((s->faults >> SIM_F_BYZANTINE & 1) && !s->quiet && cv.running && rnd(s) % 2)
                 forge_census_reply(s, &s->node[rnd_range(s, 1, s->n)], n);
         }
-        if (!n->sc.census.running && !n->sc.census.retry_ms)
+        if (!cv.running && !cv.retry_due)
             n->settled = n->census_from;
     }
 }
@@ -104,7 +106,9 @@ static void track_census(struct sim *s)
 static bool census_settled(const struct sim *s, unsigned h)
 {
     const struct sim_node *n = &s->node[h];
-    return n->settled == s->failures && !n->sc.census.running && !n->sc.census.retry_ms;
+    struct slave_census_view cv;
+    slave_core_census_view(&n->sc, &cv);
+    return n->settled == s->failures && !cv.running && !cv.retry_due;
 }
 
 /* Marks (in s->seen) the pages of home h in transit at live nodes that
@@ -113,7 +117,7 @@ static uint64_t count_transit(struct sim *s, unsigned h)
 {
     uint64_t k = 0;
     for (unsigned o = 1; o <= s->n; o++) {
-        const struct xfer_table *x = &s->node[o].sc.xfers;
+        const struct xfer_table *x = slave_core_transfers(&s->node[o].sc);
         for (size_t i = 0; s->node[o].up && i < x->n_out; i++)
             for (size_t b = 0; b < x->out[i].n; b++) {
                 struct vmca_block v = x->out[i].blocks[b];
@@ -158,7 +162,7 @@ void gather_ghost(struct sim *s, unsigned f)
         if (s->node[f].hv)
             hvx_owned_blocks(s->node[f].hv, h, ghost_cb, &c);
         for (unsigned o = 1; o <= s->n; o++) {
-            const struct xfer_table *x = &s->node[o].sc.xfers;
+            const struct xfer_table *x = slave_core_transfers(&s->node[o].sc);
             for (size_t i = 0; s->node[o].up && s->node[o].core_live && i < x->n_out; i++) {
                 if (o != f && x->out[i].to != f)
                     continue;
@@ -354,7 +358,7 @@ static void check_slaves(struct sim *s)
                              !s->fenced[i];
              h++) {
             if (h == i || slave_core_enabled(&n->sc, h) ||
-                vmca_bitmap_test(&n->sc.leave.returning, h))
+                slave_core_returning(&n->sc, h))
                 continue;
             uint64_t held = hvx_owned_of(n->hv, h);
             if (held)
@@ -368,7 +372,7 @@ static void check_slaves(struct sim *s)
                       PRIu64 " it owns", i, sum, owned);
         /* With tlp no VM runs unbounded once its slave has seen it (the
          * hypervisor pushes a sample when a VM connects). */
-        if (n->core_live && n->sc.hv_up && set < s->vms && !n->slave_stopped &&
+        if (n->core_live && slave_core_hv_up(&n->sc) && set < s->vms && !n->slave_stopped &&
             !n->hv_stopped &&
             ft_policy_find(s->cfg.policy.first_tier)->sets_targets)
             violation(s, "I6: node %u: %zu of its %u VMs have no target under %s", i,
@@ -390,7 +394,7 @@ static void watch_page(struct sim *s)
                                           : NULL;
         if (w && idx < pages && (w[idx >> 6] >> (idx & 63) & 1) && k < sizeof now)
             k += (size_t)snprintf(now + k, sizeof now - k, " %u (gen %" PRIu64 ")", o, gen);
-        const struct xfer_table *x = &s->node[o].sc.xfers;
+        const struct xfer_table *x = slave_core_transfers(&s->node[o].sc);
         for (size_t t = 0; s->node[o].core_live && t < x->n_out; t++)
             for (size_t b = 0; b < x->out[t].n; b++) {
                 struct vmca_block v = x->out[t].blocks[b];
@@ -413,7 +417,7 @@ static void watch_page(struct sim *s)
 void after_step(struct sim *s, const struct event *e)
 {
     for (unsigned i = 1; i <= s->n; i++)
-        if (s->node[i].leaving && s->node[i].core_live && s->node[i].sc.left)
+        if (s->node[i].leaving && s->node[i].core_live && slave_core_left(&s->node[i].sc, NULL))
             slave_exit(s, &s->node[i]);
     if (s->opts->watch_home)
         watch_page(s);

@@ -335,9 +335,9 @@ static int run(uint64_t seed, const struct sim_opts *o, uint64_t *events)
     if (!s->failed) {
         check_ownership(s, true);
         for (unsigned i = 1; i <= s->n && !s->failed; i++) {
-            if (s->node[i].sc.xfers.n_out)
+            if (slave_core_transfers(&s->node[i].sc)->n_out)
                 violation(s, "I3: node %u still has %zu transfers in transit at rest", i,
-                          s->node[i].sc.xfers.n_out);
+                          slave_core_transfers(&s->node[i].sc)->n_out);
             /* No census runs at rest: a home frozen now would never lend
              * again (its pages are lost to the cluster, if not to it). */
             for (unsigned h = 1; h <= s->n && !s->failed && s->node[i].hv; h++)
@@ -353,13 +353,13 @@ static int run(uint64_t seed, const struct sim_opts *o, uint64_t *events)
                             "foreign=%d clear=%#llx; slave view %s, %zu in transit\n", j,
                             vmca_state_name(mn->state), mn->connected, mn->pending,
                             mn->holds_foreign, (unsigned long long)mn->flow_clear,
-                            vmca_state_name(s->node[j].sc.state), s->node[j].sc.xfers.n_out);
-                    for (size_t x = 0; x < s->node[j].sc.xfers.n_out; x++)
+                            vmca_state_name(slave_core_state(&s->node[j].sc)), slave_core_transfers(&s->node[j].sc)->n_out);
+                    for (size_t x = 0; x < slave_core_transfers(&s->node[j].sc)->n_out; x++)
                         fprintf(stderr, "    transfer %llu to %u, %llu pages, first block home %u\n",
-                                (unsigned long long)s->node[j].sc.xfers.out[x].xfer,
-                                s->node[j].sc.xfers.out[x].to,
-                                (unsigned long long)s->node[j].sc.xfers.out[x].pages,
-                                vmca_gfn_home(s->node[j].sc.xfers.out[x].blocks[0].gfn));
+                                (unsigned long long)slave_core_transfers(&s->node[j].sc)->out[x].xfer,
+                                slave_core_transfers(&s->node[j].sc)->out[x].to,
+                                (unsigned long long)slave_core_transfers(&s->node[j].sc)->out[x].pages,
+                                vmca_gfn_home(slave_core_transfers(&s->node[j].sc)->out[x].blocks[0].gfn));
                 }
             }
         }

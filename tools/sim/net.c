@@ -37,7 +37,7 @@ static void send_frame(struct sim *s, uint32_t from, uint32_t to, bool from_mast
 void drain_master(struct sim *s)
 {
     size_t n;
-    struct vmca_action *act = vmca_outbox_take(&s->m.out, &n);
+    struct vmca_action *act = vmca_outbox_take(master_core_outbox(&s->m), &n);
     for (size_t i = 0; i < n; i++)
         send_frame(s, MASTER_EP, act[i].to, true, act[i].frame, act[i].len);
     vmca_actions_free(act, n);
@@ -61,7 +61,7 @@ void drain_slave(struct sim *s, struct sim_node *n)
         if (!n->hv_stopped) /* a stopped hypervisor leaves them queued */
             run_hcalls(s, n);
         size_t cnt;
-        struct vmca_action *act = vmca_outbox_take(&n->sc.out, &cnt);
+        struct vmca_action *act = vmca_outbox_take(slave_core_outbox(&n->sc), &cnt);
         if (!cnt) {
             free(act);
             return;

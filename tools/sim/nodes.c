@@ -63,9 +63,11 @@ static void slave_gone(struct sim *s, struct sim_node *n, bool hv_runs)
  * the hypervisor keeps running. It starts again a little later. */
 void slave_exit(struct sim *s, struct sim_node *n)
 {
+    bool clean;
+    slave_core_left(&n->sc, &clean);
     trace(s, "node %u's slave exits after leaving (%s)", n->id,
-          n->sc.left_clean ? "all its pages back" : "NOT all its pages back");
-    if (!n->sc.left_clean && n->hv) /* a crashed hypervisor has nothing to check */
+          clean ? "all its pages back" : "NOT all its pages back");
+    if (!clean && n->hv) /* a crashed hypervisor has nothing to check */
         violation(s, "node %u left without all its own pages", n->id);
     slave_gone(s, n, true);
     at(s, s->now + (int64_t)rnd_range(s, 200, 3000), EV_RESTART_SLAVE, n->id);
