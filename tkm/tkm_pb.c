@@ -90,13 +90,20 @@ static int send_call(void *be, uint64_t id, Vmca__TkmToHv *m)
     return s->send(s->arg, m);
 }
 
+/* Wraps call message `msg` (field `member`, case `kind` of TkmToHv) and
+ * sends it: the tail of every encoder below. */
+#define SEND_CALL(kind, member, msg)                                          \
+    do {                                                                      \
+        Vmca__TkmToHv m_ = VMCA__TKM_TO_HV__INIT;                             \
+        m_.call_case = VMCA__TKM_TO_HV__CALL_##kind;                          \
+        m_.member = (msg);                                                    \
+        return send_call(be, id, &m_);                                        \
+    } while (0)
+
 static int enc_stats_now(void *be, uint64_t id)
 {
     Vmca__TkmStatsNow sn = VMCA__TKM_STATS_NOW__INIT;
-    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
-    m.call_case = VMCA__TKM_TO_HV__CALL_STATS_NOW;
-    m.stats_now = &sn;
-    return send_call(be, id, &m);
+    SEND_CALL(STATS_NOW, stats_now, &sn);
 }
 
 static int enc_mem_limit(void *be, uint64_t id, const struct vm_target *t, size_t n)
@@ -115,10 +122,7 @@ static int enc_mem_limit(void *be, uint64_t id, const struct vm_target *t, size_
     Vmca__TkmMemLimit ml = VMCA__TKM_MEM_LIMIT__INIT;
     ml.targets = vtp;
     ml.n_targets = n;
-    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
-    m.call_case = VMCA__TKM_TO_HV__CALL_MEM_LIMIT;
-    m.mem_limit = &ml;
-    return send_call(be, id, &m);
+    SEND_CALL(MEM_LIMIT, mem_limit, &ml);
 }
 
 static int enc_grant(void *be, uint64_t id, uint32_t from, const struct vmca_block *blocks,
@@ -130,10 +134,7 @@ static int enc_grant(void *be, uint64_t id, uint32_t from, const struct vmca_blo
         return VMCA_ERR_NOMEM;
     gr.from = from;
     gr.n_blocks = n;
-    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
-    m.call_case = VMCA__TKM_TO_HV__CALL_GRANT;
-    m.grant = &gr;
-    return send_call(be, id, &m);
+    SEND_CALL(GRANT, grant, &gr);
 }
 
 static int enc_request(void *be, uint64_t id, uint32_t to, uint64_t pages)
@@ -141,10 +142,7 @@ static int enc_request(void *be, uint64_t id, uint32_t to, uint64_t pages)
     Vmca__TkmRequest rq = VMCA__TKM_REQUEST__INIT;
     rq.pages = pages;
     rq.to = to;
-    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
-    m.call_case = VMCA__TKM_TO_HV__CALL_REQUEST;
-    m.request = &rq;
-    return send_call(be, id, &m);
+    SEND_CALL(REQUEST, request, &rq);
 }
 
 static int enc_give_back(void *be, uint64_t id, uint32_t home, uint32_t max_migrate)
@@ -152,30 +150,21 @@ static int enc_give_back(void *be, uint64_t id, uint32_t home, uint32_t max_migr
     Vmca__TkmReturn rt = VMCA__TKM_RETURN__INIT;
     rt.home = home;
     rt.max_migrate = max_migrate;
-    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
-    m.call_case = VMCA__TKM_TO_HV__CALL_RET;
-    m.ret = &rt;
-    return send_call(be, id, &m);
+    SEND_CALL(RET, ret, &rt);
 }
 
 static int enc_invalidate(void *be, uint64_t id, uint32_t home)
 {
     Vmca__TkmInvalidate inv = VMCA__TKM_INVALIDATE__INIT;
     inv.home = home;
-    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
-    m.call_case = VMCA__TKM_TO_HV__CALL_INVALIDATE;
-    m.invalidate = &inv;
-    return send_call(be, id, &m);
+    SEND_CALL(INVALIDATE, invalidate, &inv);
 }
 
 static int enc_owned(void *be, uint64_t id, uint32_t home)
 {
     Vmca__TkmOwned ow = VMCA__TKM_OWNED__INIT;
     ow.home = home;
-    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
-    m.call_case = VMCA__TKM_TO_HV__CALL_OWNED;
-    m.owned = &ow;
-    return send_call(be, id, &m);
+    SEND_CALL(OWNED, owned, &ow);
 }
 
 static int enc_reclaim(void *be, uint64_t id, const struct vmca_block *held, size_t n_held,
@@ -188,10 +177,7 @@ static int enc_reclaim(void *be, uint64_t id, const struct vmca_block *held, siz
     rc.n_held = n_held;
     rc.owners = (uint32_t *)owners; /* protobuf-c's fields are not const; only read */
     rc.n_owners = n_owners;
-    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
-    m.call_case = VMCA__TKM_TO_HV__CALL_RECLAIM;
-    m.reclaim = &rc;
-    return send_call(be, id, &m);
+    SEND_CALL(RECLAIM, reclaim, &rc);
 }
 
 static int enc_enable(void *be, uint64_t id, uint32_t home, bool enable)
@@ -199,10 +185,7 @@ static int enc_enable(void *be, uint64_t id, uint32_t home, bool enable)
     Vmca__TkmEnable en = VMCA__TKM_ENABLE__INIT;
     en.home = home;
     en.enable = enable;
-    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
-    m.call_case = VMCA__TKM_TO_HV__CALL_ENABLE;
-    m.enable = &en;
-    return send_call(be, id, &m);
+    SEND_CALL(ENABLE, enable, &en);
 }
 
 static int enc_freeze(void *be, uint64_t id, uint32_t home, bool frozen)
@@ -210,10 +193,7 @@ static int enc_freeze(void *be, uint64_t id, uint32_t home, bool frozen)
     Vmca__TkmFreeze fz = VMCA__TKM_FREEZE__INIT;
     fz.home = home;
     fz.frozen = frozen;
-    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
-    m.call_case = VMCA__TKM_TO_HV__CALL_FREEZE;
-    m.freeze = &fz;
-    return send_call(be, id, &m);
+    SEND_CALL(FREEZE, freeze, &fz);
 }
 
 const struct tkm_ops tkm_pb_call_ops = {

@@ -101,18 +101,7 @@ static void step(struct sim *s, struct event *e)
         if (s->cut[e->a]) {
             s->cut[e->a] = false;
             trace(s, "node %u partition heals", e->a);
-            if (reachable(s, n->id, MASTER_EP)) {
-                master_core_on_connect(&s->m, n->id, n->incarnation, s->now);
-                slave_core_on_master_up(&n->sc, s->now);
-                drain_master(s);
-            }
-            for (unsigned i = 1; i <= s->n; i++)
-                if (i != n->id && reachable(s, n->id, i)) {
-                    slave_core_on_peer_up(&s->node[i].sc, n->id, s->now);
-                    slave_core_on_peer_up(&n->sc, i, s->now);
-                    drain_slave(s, &s->node[i]);
-                }
-            drain_slave(s, n);
+            links_up(s, n, true);
         }
         break;
     case EV_RECONNECT:

@@ -125,3 +125,20 @@ void deliver(struct sim *s, struct event *e)
     }
     vmca_envelope_free(env);
 }
+
+void links_up(struct sim *s, struct sim_node *n, bool both)
+{
+    if (reachable(s, n->id, MASTER_EP)) {
+        master_core_on_connect(&s->m, n->id, n->incarnation, s->now);
+        slave_core_on_master_up(&n->sc, s->now);
+        drain_master(s);
+    }
+    for (unsigned i = 1; i <= s->n; i++)
+        if (i != n->id && reachable(s, n->id, i)) {
+            slave_core_on_peer_up(&s->node[i].sc, n->id, s->now);
+            if (both)
+                slave_core_on_peer_up(&n->sc, i, s->now);
+            drain_slave(s, &s->node[i]);
+        }
+    drain_slave(s, n);
+}

@@ -25,17 +25,7 @@ void slave_boot(struct sim *s, struct sim_node *n)
         hv_stats(s, n, false);
         slave_core_on_hv_up(&n->sc);
     }
-    if (reachable(s, n->id, MASTER_EP)) {
-        master_core_on_connect(&s->m, n->id, n->incarnation, s->now);
-        slave_core_on_master_up(&n->sc, s->now);
-        drain_master(s);
-    }
-    for (unsigned i = 1; i <= s->n; i++)
-        if (i != n->id && reachable(s, n->id, i)) {
-            slave_core_on_peer_up(&s->node[i].sc, n->id, s->now);
-            drain_slave(s, &s->node[i]);
-        }
-    drain_slave(s, n);
+    links_up(s, n, false); /* a fresh slave has nothing in transit to resend */
 }
 
 /* The node's memory manager is gone (its connections with it); its

@@ -187,6 +187,9 @@ void bump_links(struct sim *s, uint32_t ep);
 void drain_master(struct sim *s);
 void drain_slave(struct sim *s, struct sim_node *n);
 void deliver(struct sim *s, struct event *e);
+/* Node n's connections come up: to the master and to every peer it can
+ * reach (each peer learns of it; with `both`, n learns of each peer too). */
+void links_up(struct sim *s, struct sim_node *n, bool both);
 
 /* ---- nodes.c: node, memory manager and master life ---- */
 void node_boot(struct sim *s, struct sim_node *n);
