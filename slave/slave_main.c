@@ -493,8 +493,9 @@ int main(int argc, char **argv)
         return 1;
     }
     uint64_t incarnation = vmca_new_incarnation();
-    if (slave_core_init(&sh.core, &sh.cfg, sh.self, incarnation, vmca_log_sink, NULL)) {
-        log_err("out of memory");
+    int rc = slave_core_init(&sh.core, &sh.cfg, sh.self, incarnation, vmca_log_sink, NULL);
+    if (rc != VMCA_OK) {
+        log_err("cannot start the memory manager's core: %s", vmca_strerror(rc));
         return 1;
     }
     sh.base = event_base_new();

@@ -184,8 +184,13 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
     if (ft->policy->sets_targets) {
         if (ft->mem_cap && limit == ft->mem_cap)
             out.ask = 0; /* the master's cap binds, not the pages owned: more would not help */
+        /* Swap the two arrays with their capacities (they can differ after
+         * a failed growth). */
+        size_t cap = ft->cap;
         ft->next = ft->targets;
         ft->targets = out.targets;
+        ft->cap = ft->cap_next;
+        ft->cap_next = cap;
         ft->n_targets = n;
         slave_send_limits(s);
     }

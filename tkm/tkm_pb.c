@@ -271,6 +271,10 @@ int tkm_pb_call_apply(struct tkm_pb *pb, const Vmca__TkmToHv *m, const struct tk
     }
     case VMCA__TKM_TO_HV__CALL_GRANT: {
         const Vmca__TkmGrant *g = m->grant;
+        /* Too many: not copied (the scratch stays its size); the op
+         * refuses the count before it reads a block. */
+        if (g->n_blocks > TKM_MAX_BLOCKS)
+            return o->grant(b->be, m->id, g->from, NULL, g->n_blocks);
         struct vmca_block *v = plain_blocks(pb, CD_BLK, g->blocks, g->n_blocks);
         return v ? o->grant(b->be, m->id, g->from, v, g->n_blocks) : VMCA_ERR_NOMEM;
     }
@@ -284,6 +288,8 @@ int tkm_pb_call_apply(struct tkm_pb *pb, const Vmca__TkmToHv *m, const struct tk
         return o->owned(b->be, m->id, m->owned->home);
     case VMCA__TKM_TO_HV__CALL_RECLAIM: {
         const Vmca__TkmReclaim *rc = m->reclaim;
+        if (rc->n_held > TKM_MAX_BLOCKS) /* as for a grant */
+            return o->reclaim(b->be, m->id, NULL, rc->n_held, rc->owners, rc->n_owners);
         struct vmca_block *v = plain_blocks(pb, CD_BLK, rc->held, rc->n_held);
         return v ? o->reclaim(b->be, m->id, v, rc->n_held, rc->owners, rc->n_owners)
                  : VMCA_ERR_NOMEM;

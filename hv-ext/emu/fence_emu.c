@@ -1,4 +1,4 @@
-/* The emulated fabric as the master's fencing backend "emu" (master/fence.h):
+/* The emulated fabric as the master's fencing backend "emu" (common/fence.h):
  * each fence sets or clears the node's fenced word in the cluster's control
  * segment (fabric_fence_node), as the fabric's hardware would. */
 #include "fence.h"

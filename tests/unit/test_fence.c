@@ -1,4 +1,4 @@
-/* Fencing backends by name (master/fence.h): what is built, and the
+/* Fencing backends by name (common/fence.h): what is built, and the
  * emulated fabric's backend when no node of the cluster is up. */
 #include <setjmp.h>
 #include <stdarg.h>

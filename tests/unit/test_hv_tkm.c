@@ -14,6 +14,7 @@
 #include "err.h"
 #include "gfn.h"
 #include "hv_tkm.h"
+#include "tkm_pb.h"
 
 #define PAGE 4096u
 #define NHOMES 4
@@ -285,6 +286,36 @@ static void test_sample_and_stats_now(void **state)
     assert_int_equal(x->samples, 1);
 }
 
+/* vmca-hv's decoding (tkm_pb.c) of a call with more blocks than a call may
+ * carry: refused by the dispatcher without the blocks being copied (a
+ * local client cannot grow the hypervisor's scratch without bound). */
+static void test_decoded_oversize_call_refused_uncopied(void **state)
+{
+    struct fx *x = *state;
+    struct tkm_pb *pb = tkm_pb_new();
+    assert_non_null(pb);
+    Vmca__TkmGrant g = VMCA__TKM_GRANT__INIT;
+    g.from = 2;
+    g.n_blocks = TKM_MAX_BLOCKS + 1;
+    g.blocks = NULL; /* read, it would crash */
+    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
+    m.id = 77;
+    m.call_case = VMCA__TKM_TO_HV__CALL_GRANT;
+    m.grant = &g;
+    assert_int_equal(tkm_pb_call_apply(pb, &m, &x->b), 0);
+    assert_int_equal(x->r.id, 77);
+    assert_int_equal(x->r.status, HVX_EINVAL);
+    Vmca__TkmReclaim rc = VMCA__TKM_RECLAIM__INIT;
+    rc.n_held = rc.n_owners = TKM_MAX_BLOCKS + 1;
+    m.call_case = VMCA__TKM_TO_HV__CALL_RECLAIM;
+    m.reclaim = &rc;
+    m.id = 78;
+    assert_int_equal(tkm_pb_call_apply(pb, &m, &x->b), 0);
+    assert_int_equal(x->r.id, 78);
+    assert_int_equal(x->r.status, HVX_EINVAL);
+    tkm_pb_free(pb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +325,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reclaim_needs_one_owner_per_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_freeze_enable_invalidate_owned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_and_stats_now, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decoded_oversize_call_refused_uncopied, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,25 +20,29 @@ static int32_t exec(struct sim *s, struct sim_node *n, unsigned vi, uint8_t op, 
     return guest_exec(n->hv, vi + 1, &g, s->page_buf, 1, s->cfg.page_size);
 }
 
-static void vm_start(struct sim_node *n, unsigned vi)
+static void vm_start(struct sim *s, struct sim_node *n, unsigned vi)
 {
     struct guest_op g = {.op = GUEST_OP_NEW_POOL, .pool = HVX_POOL_EPHEMERAL};
     hvx_client_new(n->hv, vi + 1);
     n->pool[vi] = guest_exec(n->hv, vi + 1, &g, NULL, 0, 0);
+    if (n->pool[vi] < 0 || n->pool[vi] > UINT8_MAX) { /* a pool id fits a guest op */
+        fprintf(stderr, "vmca-sim: node %u VM %u: no pool (%d)\n", n->id, vi + 1, n->pool[vi]);
+        exit(2);
+    }
+    (void)s;
     memset(n->version[vi], 0, sizeof n->version[vi]);
 }
 
 void guests_boot(struct sim *s, struct sim_node *n)
 {
     for (unsigned v = 0; v < s->vms; v++)
-        vm_start(n, v);
+        vm_start(s, n, v);
 }
 
 void guest_reconnect(struct sim *s, struct sim_node *n, unsigned vi)
 {
-    (void)s;
     hvx_client_destroy(n->hv, vi + 1);
-    vm_start(n, vi);
+    vm_start(s, n, vi);
 }
 
 void guest_op(struct sim *s, struct sim_node *n)

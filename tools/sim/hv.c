@@ -148,12 +148,13 @@ void hv_stats(struct sim *s, struct sim_node *n, bool period_end)
 void hv_boot(struct sim *s, struct sim_node *n)
 {
     struct hvx_home homes[SIM_MAX_NODES];
-    for (unsigned i = 0; i < s->n; i++)
-        homes[i] = (struct hvx_home){.id = s->cfg.nodes[i].id,
-                                     .pages = s->cfg.nodes[i].tmem_pages,
-                                     .location = {s->cfg.nodes[i].location[0],
-                                                  s->cfg.nodes[i].location[1]},
-                                     .location_len = 2};
+    for (unsigned i = 0; i < s->n; i++) { /* as vmca-hv builds them */
+        const struct vmca_node_cfg *nc = &s->cfg.nodes[i];
+        homes[i] = (struct hvx_home){.id = nc->id, .pages = nc->tmem_pages};
+        homes[i].location_len = nc->location_len > HVX_LOCATION_MAX ? HVX_LOCATION_MAX
+                                                                    : nc->location_len;
+        memcpy(homes[i].location, nc->location, homes[i].location_len * sizeof(uint32_t));
+    }
     n->gen++;
     n->claim_epoch++;
     n->remote_on = false;

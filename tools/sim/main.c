@@ -186,6 +186,14 @@ static int load_config(struct sim *s, char *err, size_t errlen)
     for (size_t i = 0; s->opts->config && i < s->cfg.n_nodes; i++)
         (void)rnd(s);
     for (size_t i = 0; i < s->cfg.n_nodes; i++)
+        if (s->cfg.nodes[i].tmem_pages > HVX_HOME_PAGES_MAX) { /* as vmca-hv refuses it */
+            snprintf(err, errlen, "%s: node \"%s\" has %" PRIu64 " tmem pages, more than "
+                     "the hypervisor manages (%" PRIu64 ")", s->cfg.path,
+                     s->cfg.nodes[i].name, s->cfg.nodes[i].tmem_pages,
+                     (uint64_t)HVX_HOME_PAGES_MAX);
+            return -1;
+        }
+    for (size_t i = 0; i < s->cfg.n_nodes; i++)
         if (s->cfg.nodes[i].id != i + 1) {
             snprintf(err, errlen, "%s: vmca-sim needs node ids 1..%zu in order, node %zu "
                      "(\"%s\") has id %u", s->cfg.path, s->cfg.n_nodes, i + 1,

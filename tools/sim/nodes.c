@@ -16,7 +16,14 @@ void node_boot(struct sim *s, struct sim_node *n)
 void slave_boot(struct sim *s, struct sim_node *n)
 {
     n->incarnation = ((uint64_t)n->gen << 32) | ((uint64_t)n->lives++ << 16) | n->id;
-    slave_core_init(&n->sc, &s->cfg, &s->cfg.nodes[n->id - 1], n->incarnation, slave_log, n);
+    int rc = slave_core_init(&n->sc, &s->cfg, &s->cfg.nodes[n->id - 1], n->incarnation,
+                             slave_log, n);
+    if (rc != VMCA_OK) {
+        /* Not a protocol violation: the run cannot go on (bad usage). */
+        fprintf(stderr, "vmca-sim: seed %" PRIu64 ": node %u's slave core does not start: %s\n",
+                s->seed, n->id, vmca_strerror(rc));
+        exit(2);
+    }
     n->core_live = true;
     n->slave_down = false;
     n->leaving = false;
