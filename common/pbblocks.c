@@ -2,18 +2,16 @@
 #include "pbblocks.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
+#include "room.h"
 
-int vmca_pb_blocks_make(struct vmca_pb_blocks *pb, const struct vmca_block *blocks, size_t n)
+int vmca_pb_blocks_fill(struct vmca_pb_blocks *pb, const struct vmca_block *blocks, size_t n)
 {
     pb->n = 0;
-    pb->store = malloc((n ? n : 1) * sizeof *pb->store);
-    pb->ptrs = malloc((n ? n : 1) * sizeof *pb->ptrs);
-    if (!pb->store || !pb->ptrs) {
-        vmca_pb_blocks_free(pb);
+    if (!VMCA_ROOM(pb->store, pb->cap_store, n) || !VMCA_ROOM(pb->ptrs, pb->cap_ptrs, n))
         return VMCA_ERR_NOMEM;
-    }
     for (size_t i = 0; i < n; i++) {
         vmca__block__init(&pb->store[i]);
         pb->store[i].gfn = blocks[i].gfn;
@@ -25,11 +23,18 @@ int vmca_pb_blocks_make(struct vmca_pb_blocks *pb, const struct vmca_block *bloc
     return VMCA_OK;
 }
 
+int vmca_pb_blocks_make(struct vmca_pb_blocks *pb, const struct vmca_block *blocks, size_t n)
+{
+    memset(pb, 0, sizeof *pb);
+    int rc = vmca_pb_blocks_fill(pb, blocks, n);
+    if (rc != VMCA_OK)
+        vmca_pb_blocks_free(pb);
+    return rc;
+}
+
 void vmca_pb_blocks_free(struct vmca_pb_blocks *pb)
 {
     free(pb->store);
     free(pb->ptrs);
-    pb->store = NULL;
-    pb->ptrs = NULL;
-    pb->n = 0;
+    memset(pb, 0, sizeof *pb);
 }

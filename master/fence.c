@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "names.h"
+
 #define FENCE_BUILT(X) \
     X(vmca_fence_emu)
 
@@ -31,13 +33,8 @@ int vmca_fence_open(const char *name, const char *cluster, struct vmca_fence *f,
     }
     char names[128] = "";
     size_t used = 0;
-    for (size_t i = 0; i < sizeof built / sizeof built[0] && used < sizeof names; i++) {
-        int w = snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
-                         built[i]->name);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
+    for (size_t i = 0; i < sizeof built / sizeof built[0]; i++)
+        used = vmca_names_add(names, sizeof names, used, built[i]->name);
     snprintf(err, errlen, "no fencing backend \"%s\" (built: %s)", name, names);
     return -1;
 }

@@ -18,19 +18,11 @@ void slave_freeze_home(struct slave_core *s, uint32_t home, int64_t until_ms)
 void slave_census_add(struct slave_core *s, struct vmca_block b, uint32_t owner)
 {
     struct slave_census *c = &s->census;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        struct vmca_block *h = realloc(c->held, cap * sizeof *h);
-        if (h)
-            c->held = h;
-        uint32_t *o = h ? realloc(c->owners, cap * sizeof *o) : NULL;
-        if (!o) {
-            c->running = false; /* give up this round rather than reclaim wrongly */
-            vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "census: out of memory");
-            return;
-        }
-        c->owners = o;
-        c->cap = cap;
+    if (!VMCA_ROOM(c->held, c->cap, c->n + 1) ||
+        !VMCA_ROOM(c->owners, c->cap_owners, c->n + 1)) {
+        c->running = false; /* give up this round rather than reclaim wrongly */
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "census: out of memory");
+        return;
     }
     c->held[c->n] = b;
     c->owners[c->n++] = owner;
@@ -39,8 +31,8 @@ void slave_census_add(struct slave_core *s, struct vmca_block b, uint32_t owner)
 void slave_send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_t round,
                        const struct vmca_block *blocks, size_t n, bool reply)
 {
-    struct vmca_pb_blocks pb;
-    if (vmca_pb_blocks_make(&pb, blocks, n) != VMCA_OK)
+    struct vmca_pb_blocks *pb = &s->pb_frame; /* one frame at a time */
+    if (vmca_pb_blocks_fill(pb, blocks, n) != VMCA_OK)
         return;
     Vmca__Census c = VMCA__CENSUS__INIT;
     Vmca__CensusReply cr = VMCA__CENSUS_REPLY__INIT;
@@ -48,8 +40,8 @@ void slave_send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_
     if (reply) {
         cr.home = home;
         cr.round = round;
-        cr.blocks = pb.ptrs;
-        cr.n_blocks = pb.n;
+        cr.blocks = pb->ptrs;
+        cr.n_blocks = pb->n;
         env.body_case = VMCA__ENVELOPE__BODY_CENSUS_REPLY;
         env.census_reply = &cr;
     } else {
@@ -59,7 +51,6 @@ void slave_send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_
         env.census = &c;
     }
     vmca_outbox_send(&s->out, to, &env);
-    vmca_pb_blocks_free(&pb);
 }
 
 /* The census of our home is over (done or given up): pages move again. */

@@ -76,27 +76,15 @@ void slave_core_free(struct slave_core *s)
     free(s->scratch);
     free(s->ft.next);
     free(s->ft.state);
-    tkm_calls_free(s->hc, s->n_hc);
+    slave_calls_free(s);
+    vmca_pb_blocks_free(&s->pb_frame);
     free(s->act.pend);
     vmca_outbox_free(&s->out);
 }
 
-void *slave_room(void *p, size_t *cap, size_t n, size_t size)
-{
-    if (p && n <= *cap)
-        return p;
-    size_t c = *cap ? *cap : 8;
-    while (c < n)
-        c *= 2;
-    void *q = realloc(p, c * size);
-    if (q)
-        *cap = c;
-    return q;
-}
-
 struct vmca_block *slave_scratch_blocks(struct slave_core *s, size_t n)
 {
-    return SLAVE_ROOM(s->scratch, s->cap_scratch, n) ? s->scratch : NULL;
+    return VMCA_ROOM(s->scratch, s->cap_scratch, n) ? s->scratch : NULL;
 }
 
 bool slave_core_enabled(const struct slave_core *s, uint32_t node)

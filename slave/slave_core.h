@@ -13,6 +13,7 @@
 #include "first_tier_policy.h"
 #include "log.h"
 #include "outbox.h"
+#include "pbblocks.h"
 #include "tkm_types.h"
 #include "transfer.h"
 
@@ -43,7 +44,7 @@ struct slave_census {
     struct vmca_bitmap waiting;        /* peers that have not answered */
     struct vmca_block *held;
     uint32_t *owners;
-    size_t n, cap;
+    size_t n, cap, cap_owners;         /* held and owners: n entries each */
     int64_t retry_ms;                  /* a given-up census runs again then */
     /* Invalidate(x) applied, and how many of them the last census that
      * ran to its end began after: while fewer, a census is owed. */
@@ -53,6 +54,25 @@ struct slave_census {
 };
 
 /* Hypercalls awaiting replies (slave_actions.c). */
+/* A queue of hypercalls with their payloads in grow-only arenas (no
+ * allocation per call once warm); payloads are found by offset until the
+ * queue is taken, when the calls' pointers are set. */
+struct slave_call_off {
+    size_t blocks, owners, targets;   /* SIZE_MAX: none */
+};
+
+struct slave_callq {
+    struct tkm_call *v;
+    struct slave_call_off *off;
+    size_t n, cap, cap_off;
+    struct vmca_block *blocks;
+    size_t n_blocks, cap_blocks;
+    uint32_t *owners;
+    size_t n_owners, cap_owners;
+    struct vm_target *targets;
+    size_t n_targets, cap_targets;
+};
+
 struct slave_actions {
     struct slave_pending *pend;
     size_t n_pend, cap_pend;
@@ -128,11 +148,13 @@ struct slave_core {
     vmca_log_fn log;
     void *log_arg;
     uint32_t *refused_logged;          /* by node index: message types refused and logged */
+    struct vmca_pb_blocks pb_frame;    /* the blocks of the frame being built */
     struct vmca_block *scratch;        /* slave_scratch_blocks */
     size_t cap_scratch;
-    /* Hypercalls to make (slave_actions.c), taken by the shell. */
-    struct tkm_call *hc;
-    size_t n_hc, cap_hc;
+    /* Hypercalls to make (slave_actions.c), taken by the shell: one queue
+     * fills while the other is the batch last taken. */
+    struct slave_callq calls[2];
+    unsigned calls_filling;
     /* Membership (slave_membership.c). */
     bool left;                         /* Leave-Notify received */
     bool left_clean;                   /* ... and all own pages were back */
@@ -252,8 +274,11 @@ void slave_core_on_peer_up(struct slave_core *s, uint32_t peer, int64_t now_ms);
  * that never became Active may exit at once (returns true). */
 bool slave_core_leave(struct slave_core *s, int64_t now_ms);
 
-/* Hands the queued hypercalls to the caller (free with tkm_calls_free). */
+/* Hands the queued hypercalls to the caller: the array and what it points
+ * to are the core's, valid until the next take (calls queued meanwhile, by
+ * replies to these, go into the next batch). */
 struct tkm_call *slave_core_take_hcalls(struct slave_core *s, size_t *n);
-void tkm_calls_free(struct tkm_call *v, size_t n);
+/* Whether hypercalls are queued (not taken yet). */
+bool slave_core_hcalls_pending(const struct slave_core *s);
 
 #endif

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "gfn.h"
 #include "pbblocks.h"
+#include "room.h"
 #include "slave_core.h"
 #include "vm_targets.h"
 
@@ -24,19 +25,6 @@ bool slave_peer_active(const struct slave_core *s, uint32_t node);
 /* Whether the master's command `what` (message type body) names a
  * configured node other than this one; else refused (logged once). */
 bool slave_other_node(struct slave_core *s, uint32_t node, int body, const char *what);
-/* p (of *cap elements of `size` bytes), or it grown by doubling when it
- * holds fewer than n (or is NULL): the caller stores the result. NULL when
- * out of memory (p and *cap unchanged, p still the caller's). */
-void *slave_room(void *p, size_t *cap, size_t n, size_t size);
-/* slave_room on the pointer lvalue `ptr`, stored back: false when out of
- * memory (ptr unchanged). */
-#define SLAVE_ROOM(ptr, cap, n)                                                \
-    __extension__({                                                            \
-        void *room_ = slave_room((ptr), &(cap), (n), sizeof *(ptr));           \
-        if (room_)                                                             \
-            (ptr) = room_;                                                     \
-        room_ != NULL;                                                         \
-    })
 /* Room for n blocks built while handling one event (not kept past it:
  * nothing that uses it calls another user); grown only when short. NULL
  * when out of memory. */
@@ -49,6 +37,12 @@ void slave_queue_hcall(struct slave_core *s, enum tkm_call_kind kind, uint32_t n
                         size_t n_blocks);
 void slave_expect_reply(struct slave_core *s, struct slave_pending p);
 void slave_hcall_owners(struct slave_core *s, const uint32_t *owners, size_t n);
+/* The last queued hypercall (a Mem-Limit) carries targets (copied): false
+ * when out of memory. */
+bool slave_hcall_targets(struct slave_core *s, const struct vm_target *t, size_t n);
+void slave_hcall_drop_last(struct slave_core *s);
+size_t slave_hcalls_queued(const struct slave_core *s);
+void slave_calls_free(struct slave_core *s);
 
 /* slave_membership.c */
 void slave_send_register(struct slave_core *s);

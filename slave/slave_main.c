@@ -289,9 +289,8 @@ static void drain_hcalls(struct slave_shell *sh)
     for (size_t i = 0; i < n; i++)
         if (tkm_call_apply(&hv, &hc[i]) != VMCA_OK)
             hcall_failed(sh, hc[i].id);
-    tkm_calls_free(hc, n);
     /* A failed hypercall's handling may have queued frames. */
-    if (n && (sh->core.out.n || sh->core.n_hc))
+    if (n && (sh->core.out.n || slave_core_hcalls_pending(&sh->core)))
         drain(sh);
 }
 

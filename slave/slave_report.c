@@ -57,9 +57,9 @@ int slave_sample_take(struct slave_core *s, const struct tkm_sample *in, bool ke
 {
     struct slave_report_room *r = &s->room;
     struct tkm_sample *sp = &r->spare;
-    if (!SLAVE_ROOM(sp->owned, r->spare_owned, in->n_owned) ||
-        !SLAVE_ROOM(sp->lent, r->spare_lent, in->n_lent) ||
-        !SLAVE_ROOM(sp->vms, r->spare_vms, in->n_vms))
+    if (!VMCA_ROOM(sp->owned, r->spare_owned, in->n_owned) ||
+        !VMCA_ROOM(sp->lent, r->spare_lent, in->n_lent) ||
+        !VMCA_ROOM(sp->vms, r->spare_vms, in->n_vms))
         return VMCA_ERR_NOMEM;
     struct tkm_sample copy = *in;
     copy.owned = sp->owned;
@@ -116,10 +116,10 @@ static void send_statistics(struct slave_core *s)
     const struct tkm_sample *hv = &s->hv;
     struct slave_report_room *r = &s->room;
     size_t n_pages = hv->n_owned + hv->n_lent;
-    if (!SLAVE_ROOM(r->hp, r->cap_hp, n_pages) ||
-        !SLAVE_ROOM(r->hpp, r->cap_hpp, n_pages) ||
-        !SLAVE_ROOM(r->vs, r->cap_vs, hv->n_vms) ||
-        !SLAVE_ROOM(r->vsp, r->cap_vsp, hv->n_vms)) {
+    if (!VMCA_ROOM(r->hp, r->cap_hp, n_pages) ||
+        !VMCA_ROOM(r->hpp, r->cap_hpp, n_pages) ||
+        !VMCA_ROOM(r->vs, r->cap_vs, hv->n_vms) ||
+        !VMCA_ROOM(r->vsp, r->cap_vsp, hv->n_vms)) {
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory building statistics");
         return;
     }

@@ -6,7 +6,7 @@
 static bool targets_room(struct slave_core *s, size_t n)
 {
     struct slave_first_tier *ft = &s->ft;
-    return SLAVE_ROOM(ft->targets, ft->cap, n) && SLAVE_ROOM(ft->next, ft->cap_next, n);
+    return VMCA_ROOM(ft->targets, ft->cap, n) && VMCA_ROOM(ft->next, ft->cap_next, n);
 }
 
 static bool has_target(const struct slave_core *s, uint32_t vm)
@@ -94,19 +94,15 @@ void slave_send_limits(struct slave_core *s)
 {
     if (!s->ft.n_targets)
         return;
-    size_t before = s->n_hc;
+    size_t before = slave_hcalls_queued(s);
     slave_queue_hcall(s, TKM_CALL_MEM_LIMIT, 0, 0, false, NULL, 0);
-    if (s->n_hc == before)
+    if (slave_hcalls_queued(s) == before)
         return; /* out of memory, logged */
-    struct vm_target *copy = malloc(s->ft.n_targets * sizeof *copy);
-    if (!copy) {
-        s->n_hc--; /* never an empty Mem-Limit */
+    if (!slave_hcall_targets(s, s->ft.targets, s->ft.n_targets)) {
+        slave_hcall_drop_last(s); /* never an empty Mem-Limit */
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_ERR, "out of memory sending targets");
         return;
     }
-    memcpy(copy, s->ft.targets, s->ft.n_targets * sizeof *copy);
-    s->hc[s->n_hc - 1].targets = copy;
-    s->hc[s->n_hc - 1].n_targets = s->ft.n_targets;
     slave_expect_reply(s, (struct slave_pending){.kind = TKM_CALL_MEM_LIMIT});
 }
 

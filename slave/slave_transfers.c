@@ -4,19 +4,18 @@
 
 void slave_send_grant(struct slave_core *s, const struct xfer_out *x)
 {
-    struct vmca_pb_blocks pb;
-    if (vmca_pb_blocks_make(&pb, x->blocks, x->n) != VMCA_OK)
+    struct vmca_pb_blocks *pb = &s->pb_frame; /* one frame at a time */
+    if (vmca_pb_blocks_fill(pb, x->blocks, x->n) != VMCA_OK)
         return; /* resent later */
     Vmca__Grant g = VMCA__GRANT__INIT;
     g.xfer = x->xfer;
-    g.blocks = pb.ptrs;
-    g.n_blocks = pb.n;
+    g.blocks = pb->ptrs;
+    g.n_blocks = pb->n;
     g.req = x->req;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_GRANT;
     env.grant = &g;
     vmca_outbox_send(&s->out, x->to, &env);
-    vmca_pb_blocks_free(&pb);
 }
 
 /* Starts transfer of `blocks` to `to` and sends it. */
@@ -57,19 +56,18 @@ int slave_on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
 static void send_grant_ack(struct slave_core *s, uint32_t to, uint64_t xfer, uint64_t accepted,
                            const struct vmca_block *bounced, size_t n_bounced)
 {
-    struct vmca_pb_blocks pb;
-    if (vmca_pb_blocks_make(&pb, bounced, n_bounced) != VMCA_OK)
+    struct vmca_pb_blocks *pb = &s->pb_frame; /* one frame at a time */
+    if (vmca_pb_blocks_fill(pb, bounced, n_bounced) != VMCA_OK)
         return; /* the sender resends; we ack then */
     Vmca__GrantAck ack = VMCA__GRANT_ACK__INIT;
     ack.xfer = xfer;
     ack.accepted = accepted;
-    ack.bounced = pb.ptrs;
-    ack.n_bounced = pb.n;
+    ack.bounced = pb->ptrs;
+    ack.n_bounced = pb->n;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_GRANT_ACK;
     env.grant_ack = &ack;
     vmca_outbox_send(&s->out, to, &env);
-    vmca_pb_blocks_free(&pb);
 }
 
 int slave_on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmca__Grant *g,
@@ -135,14 +133,8 @@ static void remember_handover(struct slave_core *s, uint64_t xfer, uint32_t to, 
         if (x->xfer != xfer || x->to != to)
             continue;
         for (size_t b = 0; b < x->n; b++) {
-            if (s->tr.n_recent == s->tr.cap_recent) {
-                size_t cap = s->tr.cap_recent ? s->tr.cap_recent * 2 : 64;
-                struct slave_recent *v = realloc(s->tr.recent, cap * sizeof *v);
-                if (!v)
-                    return;
-                s->tr.recent = v;
-                s->tr.cap_recent = cap;
-            }
+            if (!VMCA_ROOM(s->tr.recent, s->tr.cap_recent, s->tr.n_recent + 1))
+                return;
             s->tr.recent[s->tr.n_recent++] = (struct slave_recent){x->blocks[b], to, now_ms};
         }
         return;

@@ -4,14 +4,16 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "pbblocks.h"
+#include "room.h"
 
 /* One growable array per use, so no two live results share storage. */
 enum {
-    CE_BLK, CE_BPTR, CE_VT, CE_VTPTR,                   /* call encode */
+    CE_VT, CE_VTPTR,                                    /* call encode */
     RD_BLK, RD_RES,                                     /* reply decode */
     SD_OWNED, SD_LENT, SD_VMS,                          /* sample decode */
     CD_BLK, CD_VT,                                      /* call decode */
-    RE_BLK, RE_BPTR, RE_RES,                            /* reply encode */
+    RE_RES,                                             /* reply encode */
     SE_OWNED, SE_OPTR, SE_LENT, SE_LPTR, SE_VMS, SE_VPTR,            /* sample encode */
     N_BUFS
 };
@@ -21,6 +23,7 @@ struct tkm_pb {
         void *p;
         size_t cap;
     } buf[N_BUFS];
+    struct vmca_pb_blocks call_blocks, reply_blocks; /* call encode, reply encode */
 };
 
 struct tkm_pb *tkm_pb_new(void)
@@ -34,42 +37,24 @@ void tkm_pb_free(struct tkm_pb *pb)
         return;
     for (size_t i = 0; i < N_BUFS; i++)
         free(pb->buf[i].p);
+    vmca_pb_blocks_free(&pb->call_blocks);
+    vmca_pb_blocks_free(&pb->reply_blocks);
     free(pb);
 }
 
 /* Buffer i with room for n elements of `size` bytes, or NULL. */
 static void *room(struct tkm_pb *pb, int i, size_t n, size_t size)
 {
-    if (n > pb->buf[i].cap || !pb->buf[i].p) {
-        size_t cap = pb->buf[i].cap * 2;
-        cap = cap < n ? n : cap;
-        cap = cap < 16 ? 16 : cap;
-        void *p = realloc(pb->buf[i].p, cap * size);
-        if (!p)
-            return NULL;
+    void *p = vmca_room(pb->buf[i].p, &pb->buf[i].cap, n, size);
+    if (p)
         pb->buf[i].p = p;
-        pb->buf[i].cap = cap;
-    }
-    return pb->buf[i].p;
+    return p;
 }
 
-/* Protobuf blocks from plain ones, in buffers store/ptrs; NULL when out of
- * memory. */
-static Vmca__Block **pb_blocks(struct tkm_pb *pb, int store, int ptrs,
-                               const struct vmca_block *b, size_t n)
+/* Protobuf blocks from plain ones, in the list l; NULL when out of memory. */
+static Vmca__Block **pb_blocks(struct vmca_pb_blocks *l, const struct vmca_block *b, size_t n)
 {
-    Vmca__Block *s = room(pb, store, n, sizeof *s);
-    Vmca__Block **p = room(pb, ptrs, n, sizeof *p);
-    if (!s || !p)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        vmca__block__init(&s[i]);
-        s[i].gfn = b[i].gfn;
-        s[i].order = b[i].order;
-        s[i].generation = b[i].generation;
-        p[i] = &s[i];
-    }
-    return p;
+    return vmca_pb_blocks_fill(l, b, n) == VMCA_OK ? l->ptrs : NULL;
 }
 
 static struct vmca_block *plain_blocks(struct tkm_pb *pb, int store, Vmca__Block *const *b,
@@ -129,7 +114,7 @@ static int enc_grant(void *be, uint64_t id, uint32_t from, const struct vmca_blo
                      size_t n)
 {
     Vmca__TkmGrant gr = VMCA__TKM_GRANT__INIT;
-    gr.blocks = pb_blocks(((struct tkm_pb_sender *)be)->pb, CE_BLK, CE_BPTR, blocks, n);
+    gr.blocks = pb_blocks(&((struct tkm_pb_sender *)be)->pb->call_blocks, blocks, n);
     if (!gr.blocks)
         return VMCA_ERR_NOMEM;
     gr.from = from;
@@ -171,7 +156,7 @@ static int enc_reclaim(void *be, uint64_t id, const struct vmca_block *held, siz
                        const uint32_t *owners, size_t n_owners)
 {
     Vmca__TkmReclaim rc = VMCA__TKM_RECLAIM__INIT;
-    rc.held = pb_blocks(((struct tkm_pb_sender *)be)->pb, CE_BLK, CE_BPTR, held, n_held);
+    rc.held = pb_blocks(&((struct tkm_pb_sender *)be)->pb->call_blocks, held, n_held);
     if (!rc.held)
         return VMCA_ERR_NOMEM;
     rc.n_held = n_held;
@@ -306,7 +291,7 @@ int tkm_pb_call_apply(struct tkm_pb *pb, const Vmca__TkmToHv *m, const struct tk
 int tkm_pb_reply_encode(struct tkm_pb *pb, const struct tkm_reply *in, Vmca__TkmReply *out)
 {
     vmca__tkm_reply__init(out);
-    Vmca__Block **blocks = pb_blocks(pb, RE_BLK, RE_BPTR, in->blocks, in->n_blocks);
+    Vmca__Block **blocks = pb_blocks(&pb->reply_blocks, in->blocks, in->n_blocks);
     Vmca__GrantResult *res = room(pb, RE_RES, in->n_results, sizeof *res);
     if (!blocks || !res)
         return VMCA_ERR_NOMEM;

@@ -40,10 +40,10 @@ struct tkm_call {
     uint32_t node;
     uint64_t pages;
     bool enable;
-    struct vmca_block *blocks;   /* owned by the array (tkm_calls_free) */
+    struct vmca_block *blocks;   /* borrowed: the queue's (slave_core.h) */
     size_t n_blocks;
-    uint32_t *owners;            /* reclaim: one per block; owned likewise */
-    struct vm_target *targets;   /* mem-limit; owned likewise */
+    uint32_t *owners;            /* reclaim: one per block; borrowed likewise */
+    struct vm_target *targets;   /* mem-limit; borrowed likewise */
     size_t n_targets;
 };
 
@@ -104,7 +104,5 @@ struct tkm_hv_stats {
     size_t n_failed_vms;
 };
 
-/* Frees an array of calls with what each owns (blocks, owners, targets). */
-void tkm_calls_free(struct tkm_call *v, size_t n);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "names.h"
+
 #define TIER2_BUILT(X) \
     X(tier2_sorted)
 
@@ -32,12 +34,8 @@ void tier2_names(char *out, size_t outsz)
     size_t used = 0;
     if (outsz)
         out[0] = '\0';
-    for (size_t i = 0; i < N_BUILT && used < outsz; i++) {
-        int w = snprintf(out + used, outsz - used, "%s%s", i ? ", " : "", built[i]->name);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
+    for (size_t i = 0; i < N_BUILT; i++)
+        used = vmca_names_add(out, outsz, used, built[i]->name);
 }
 
 size_t tier2_setting_names(const char **out, size_t cap)

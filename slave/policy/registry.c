@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "first_tier_policy.h"
+#include "names.h"
 
 #define FIRST_TIERS(X) X(greedy_local) X(greedy_remote) X(tlp)
 
@@ -30,13 +31,8 @@ void ft_policy_names(char *out, size_t outsz)
     size_t used = 0;
     if (outsz)
         out[0] = '\0';
-    for (const struct ft_policy *const *p = registry; *p && used < outsz; p++) {
-        int w = snprintf(out + used, outsz - used, "%s%s", p == registry ? "" : ", ",
-                         (*p)->name);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
+    for (const struct ft_policy *const *p = registry; *p; p++)
+        used = vmca_names_add(out, outsz, used, (*p)->name);
 }
 
 bool ft_setting_known(const char *name)

@@ -54,7 +54,6 @@ static void enable_all(struct fx *x, struct slave_core *s)
     struct tkm_call *hc = slave_core_take_hcalls(s, &n);
     assert_int_equal(n, 3);               /* enable the other homes, open our memory */
     assert_int_equal(hc[0].kind, TKM_CALL_ENABLE);
-    tkm_calls_free(hc, n);
 }
 
 static int setup(void **state)
@@ -94,7 +93,6 @@ static struct tkm_call take_one_hcall(struct slave_core *s, enum tkm_call_kind k
         *n_blocks = hc[0].n_blocks;
     }
     h.blocks = NULL;
-    tkm_calls_free(hc, n);
     return h;
 }
 
@@ -102,8 +100,7 @@ static struct tkm_call take_one_hcall(struct slave_core *s, enum tkm_call_kind k
 static size_t drop_hcalls(struct slave_core *s)
 {
     size_t n;
-    struct tkm_call *hc = slave_core_take_hcalls(s, &n);
-    tkm_calls_free(hc, n);
+    slave_core_take_hcalls(s, &n);
     return n;
 }
 
@@ -272,7 +269,6 @@ static void test_tlp_targets_within_owned(void **state)
     assert_int_equal(hc[0].n_targets, 2);
     assert_int_equal(hc[0].targets[0].pages, 500);
     assert_int_equal(hc[0].targets[1].pages, 500);
-    tkm_calls_free(hc, n);
     slave_core_on_tick(&x->recv, 100);
     struct sent out[4];
     hc = slave_core_take_hcalls(&x->recv, &n);
@@ -283,7 +279,6 @@ static void test_tlp_targets_within_owned(void **state)
     assert_int_equal(hc[0].targets[0].vm, 1);
     assert_int_equal(hc[0].targets[0].pages, 1910 * 1000 / 2210);
     assert_int_equal(hc[0].targets[1].pages, 300 * 1000 / 2210);
-    tkm_calls_free(hc, n);
     Vmca__Envelope *ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);
     assert_int_equal(ga->grant_any->pages, 1210);
     vmca_envelope_free(ga);
@@ -299,7 +294,6 @@ static void test_tlp_targets_within_owned(void **state)
     assert_int_equal(hc[0].targets[1].pages, 135 * 500 / 999);
     assert_int_equal(hc[1].kind, TKM_CALL_REQUEST);
     struct tkm_call rq = hc[1];
-    tkm_calls_free(hc, n);
     /* A period between the Request and its reply (VM 1 still failing puts,
      * so its target grows): the sample cannot show the pages gone yet, the
      * targets still leave room for them. The hypervisor reports the
@@ -311,7 +305,6 @@ static void test_tlp_targets_within_owned(void **state)
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_true(hc[0].targets[0].pages + hc[0].targets[1].pages <= 500);
-    tkm_calls_free(hc, n);
     free_sent(out, take_sent(&x->recv.out, out, 4));
     struct vmca_block given = {vmca_gfn_make(3, 512), 9, 0};
     struct tkm_reply r = {.id = rq.id, .pages = 512, .blocks = &given, .n_blocks = 1};
@@ -321,7 +314,6 @@ static void test_tlp_targets_within_owned(void **state)
     assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
     assert_true(hc[0].targets[0].pages + hc[0].targets[1].pages <= 488);
     assert_true(hc[0].targets[0].pages + hc[0].targets[1].pages >= 486); /* floors only */
-    tkm_calls_free(hc, n);
     n = take_sent(&x->recv.out, out, 4);
     assert_int_equal(n, 1);
     assert_int_equal(out[0].env->body_case, VMCA__ENVELOPE__BODY_GRANT);
@@ -353,7 +345,6 @@ static void test_tlp_restart_adopts_targets(void **state)
     assert_int_equal(hc[0].targets[0].vm, 4);
     assert_int_equal(hc[0].targets[0].pages, 700);
     assert_int_equal(hc[1].kind, TKM_CALL_REQUEST);
-    tkm_calls_free(hc, n);
 }
 
 /* Mem-Limit from the master caps the targets (and stops the asking while
@@ -381,7 +372,6 @@ static void test_tlp_mem_limit(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
     assert_int_equal(hc[0].targets[0].pages, 300);
-    tkm_calls_free(hc, n);
     /* Still failing puts, but the cap binds: the target stays at it, no ask. */
     vm.target = 300; /* applied */
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
@@ -389,7 +379,6 @@ static void test_tlp_mem_limit(void **state)
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].targets[0].pages, 300);
-    tkm_calls_free(hc, n);
     assert_no_grant_any(&x->recv);
     /* The cap holds while connected to the master that set it. */
     slave_core_on_master_down(&x->recv, 350);
@@ -409,7 +398,6 @@ static void test_tlp_mem_limit(void **state)
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].targets[0].pages, 1000);
-    tkm_calls_free(hc, n);
     vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
     /* The VM goes away: its target is forgotten (a Mem-Limit naming an
      * unknown VM would be refused whole), nothing more is sent for it. */
@@ -437,7 +425,6 @@ static void test_tlp_new_vm_between_periods(void **state)
     assert_int_equal(n, 2); /* the stopgap, then the policy's: VM 1 at its use */
     assert_int_equal(hc[0].targets[0].pages, 1000);
     assert_int_equal(hc[1].targets[0].pages, 200);
-    tkm_calls_free(hc, n);
     Vmca__MemLimit ml = VMCA__MEM_LIMIT__INIT;
     ml.pages = 300;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
@@ -455,7 +442,6 @@ static void test_tlp_new_vm_between_periods(void **state)
     assert_int_equal(hc[0].targets[0].pages, 200);
     assert_int_equal(hc[0].targets[1].vm, 2);
     assert_int_equal(hc[0].targets[1].pages, 100);
-    tkm_calls_free(hc, n);
     slave_core_on_tick(&x->recv, 200);
     assert_int_equal(drop_hcalls(&x->recv), 0); /* no policy mid-period */
 
@@ -471,7 +457,6 @@ static void test_tlp_new_vm_between_periods(void **state)
     /* 200 and 40 + 1310 scaled into the cap of 300. */
     assert_int_equal(hc[0].targets[0].pages, 200 * 300 / 1550);
     assert_int_equal(hc[0].targets[1].pages, 1350 * 300 / 1550);
-    tkm_calls_free(hc, n);
     assert_no_grant_any(&x->recv);
 }
 
@@ -498,7 +483,6 @@ static void test_tlp_provisional_cases(void **state)
     struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].targets[1].pages, 800);
-    tkm_calls_free(hc, n);
     vm[1].target = 800;
     hv.n_vms = 3;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
@@ -508,7 +492,6 @@ static void test_tlp_provisional_cases(void **state)
     assert_int_equal(hc[0].targets[0].pages, 200);
     assert_int_equal(hc[0].targets[1].pages, 400);
     assert_int_equal(hc[0].targets[2].pages, 400);
-    tkm_calls_free(hc, n);
     vm[1].target = vm[2].target = 400;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     assert_int_equal(drop_hcalls(&x->recv), 0); /* nothing new */
@@ -518,7 +501,6 @@ static void test_tlp_provisional_cases(void **state)
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].targets[1].pages, 400);
-    tkm_calls_free(hc, n);
     vm[1].target = 400;
 
     /* Period 4 begins: VM 1's puts failed in period 3. A VM connects right
@@ -535,7 +517,6 @@ static void test_tlp_provisional_cases(void **state)
     /* 200 + 1310 for VM 1, the others at their use (0): scaled into 1000. */
     assert_int_equal(hc[0].targets[0].pages, 1000);
     assert_int_equal(hc[0].targets[1].pages, 0);
-    tkm_calls_free(hc, n);
     vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
 }
 
@@ -577,7 +558,6 @@ static void test_hv_restart_new_period(void **state)
     struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1); /* the policy ran */
     assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
-    tkm_calls_free(hc, n);
 }
 
 /* A Mem-Limit the hypervisor refused (a VM it named had left) goes again,
@@ -593,7 +573,6 @@ static void test_refused_limits_sent_again(void **state)
     struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     struct tkm_reply refused = {.id = hc[0].id, .status = -2};
-    tkm_calls_free(hc, n);
     slave_core_on_hv_reply(&x->recv, &refused, 10);
     hv.n_vms = 1; /* VM 2 left; VM 1 is still unlimited there */
     vm[0].target = 500;
@@ -604,7 +583,6 @@ static void test_refused_limits_sent_again(void **state)
     assert_int_equal(hc[0].n_targets, 1);
     assert_int_equal(hc[0].targets[0].vm, 1);
     struct tkm_reply ok = {.id = hc[0].id};
-    tkm_calls_free(hc, n);
     slave_core_on_hv_reply(&x->recv, &ok, 20);
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     assert_int_equal(drop_hcalls(&x->recv), 0); /* applied: nothing to send */
@@ -718,7 +696,6 @@ static void test_census_bad_reply_refused_alone(void **state)
             held++;
         }
     assert_int_equal(held, 1);
-    tkm_calls_free(hc, nh);
 }
 
 static void test_greedy_remote_asks_once(void **state)

@@ -213,7 +213,6 @@ static size_t take_hcalls_of(struct slave_core *s, enum tkm_call_kind kind,
                 *last = (struct tkm_call){.id = hc[i].id, .kind = kind, .node = hc[i].node,
                                              .n_blocks = hc[i].n_blocks};
         }
-    tkm_calls_free(hc, nh);
     return k;
 }
 
@@ -269,9 +268,6 @@ static void test_later_life_recovers_first(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_INVALIDATE);
     free_sent(s, n);
-    size_t nh;
-    struct tkm_call *hc = slave_core_take_hcalls(&later, &nh);
-    tkm_calls_free(hc, nh);
     slave_core_free(&later);
 }
 
@@ -300,7 +296,6 @@ static void test_restart_on_running_hypervisor(void **state)
             dropped++;
         }
     assert_int_equal(dropped, f->cfg.n_nodes - 1); /* every other home */
-    tkm_calls_free(hc, nh);
     slave_core_on_master_up(&later, 0);
     size_t n = take_sent(&later.out, s, 4);
     assert_int_equal(n, 1);

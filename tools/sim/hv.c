@@ -113,10 +113,8 @@ void run_hcalls(struct sim *s, struct sim_node *n)
     for (;;) {
         size_t cnt;
         struct tkm_call *hc = slave_core_take_hcalls(&n->sc, &cnt);
-        if (!cnt) {
-            free(hc);
+        if (!cnt)
             return;
-        }
         for (size_t i = 0; i < cnt && n->core_live; i++) {
             n->calling = hc[i].kind;
             struct tkm_backend b = hv_tkm_backend(n->tkm);
@@ -127,7 +125,6 @@ void run_hcalls(struct sim *s, struct sim_node *n)
                 slave_core_on_hv_reply(&n->sc, &r, s->now);
             }
         }
-        tkm_calls_free(hc, cnt);
     }
 }
 
