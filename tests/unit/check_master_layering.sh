@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The master must not depend on the emulator: no source under master/
-# includes a header of hv-ext/emu (fencing goes through master/fence.h).
+# includes a header of hv-ext/emu (fencing goes through common/fence.h).
 set -euo pipefail
 src=${1:?usage: check_master_layering.sh SOURCE_DIR}
 headers=$(cd "$src/hv-ext/emu" && ls *.h)
