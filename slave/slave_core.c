@@ -75,6 +75,7 @@ void slave_core_free(struct slave_core *s)
     free(s->ft.targets);
     free(s->scratch);
     free(s->ft.next);
+    free(s->ft.wanted);
     free(s->ft.state);
     slave_calls_free(s);
     vmca_pb_blocks_free(&s->pb_frame);

@@ -115,6 +115,10 @@ struct slave_first_tier {
     void *state;                       /* the policy's, state_size bytes */
     struct vm_target *targets, *next;  /* in force; the policy's scratch */
     size_t n_targets, cap, cap_next;
+    /* The last period's targets before fitting (what was asked for), one
+     * per target in force while n_wanted == n_targets. */
+    struct vm_target *wanted;
+    size_t n_wanted, cap_wanted;
     bool sample_fresh;                 /* policy not yet run on hv */
     bool limits_stale;                 /* the hypervisor refused the last Mem-Limit */
     uint64_t owned_now;

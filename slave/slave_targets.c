@@ -6,7 +6,8 @@
 static bool targets_room(struct slave_core *s, size_t n)
 {
     struct slave_first_tier *ft = &s->ft;
-    return VMCA_ROOM(ft->targets, ft->cap, n) && VMCA_ROOM(ft->next, ft->cap_next, n);
+    return VMCA_ROOM(ft->targets, ft->cap, n) && VMCA_ROOM(ft->next, ft->cap_next, n) &&
+           VMCA_ROOM(ft->wanted, ft->cap_wanted, n);
 }
 
 static bool has_target(const struct slave_core *s, uint32_t vm)
@@ -124,6 +125,33 @@ void slave_fit_targets(struct slave_core *s, uint64_t limit)
     }
 }
 
+/* Pages came (a Grant, a census): the targets the last period asked them
+ * for are raised toward what it wanted, within the pages owned, at once.
+ * Waiting for the next period would spend that period's growth refilling
+ * the gap, so the asks would alternate between a step and almost nothing. */
+static void raise_targets(struct slave_core *s)
+{
+    struct slave_first_tier *ft = &s->ft;
+    if (!ft->n_wanted || ft->n_wanted != ft->n_targets)
+        return;
+    for (size_t i = 0; i < ft->n_targets; i++)
+        if (ft->wanted[i].vm != ft->targets[i].vm)
+            return; /* the VMs changed since: the next period decides */
+    memcpy(ft->next, ft->wanted, ft->n_targets * sizeof *ft->next);
+    targets_fit(ft->next, ft->n_targets, slave_targets_limit(s));
+    bool higher = false;
+    for (size_t i = 0; i < ft->n_targets; i++) {
+        if (ft->next[i].pages < ft->targets[i].pages)
+            ft->next[i].pages = ft->targets[i].pages; /* raise only */
+        higher |= ft->next[i].pages > ft->targets[i].pages;
+    }
+    /* Still within the pages owned (I6), or not at all. */
+    if (!higher || targets_sum(ft->next, ft->n_targets) > slave_targets_limit(s))
+        return;
+    memcpy(ft->targets, ft->next, ft->n_targets * sizeof *ft->targets);
+    slave_send_limits(s);
+}
+
 /* Pages left this node: the targets must still fit in what it owns (I6,
  * thesis Eq. 6.1), so they shrink at once rather than next period. Replies
  * and samples come from the hypervisor in order, so the count stays exact. */
@@ -137,6 +165,7 @@ void slave_owned_changed(struct slave_core *s, const struct slave_pending *p,
         if (r->status == 0 && r->pages) {
             s->ft.owned_now += r->pages;
             s->ft.unsettled++;
+            raise_targets(s);
         }
         return;
     case TKM_CALL_REQUEST:
@@ -175,7 +204,8 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
     uint64_t limit = slave_targets_limit(s);
     struct ft_input in = {s->hv.vms, n, ft->targets, ft->n_targets, limit,
                           s->self->tmem_pages};
-    struct ft_output out = {ft->next, 0, ""};
+    struct ft_output out = {ft->next, ft->wanted, 0, ""};
+    ft->n_wanted = 0; /* until the policy has written them */
     ft->policy->decide(&s->cfg->policy.first_tier_params, ft->state, &in, &out);
     if (ft->policy->sets_targets) {
         if (ft->mem_cap && limit == ft->mem_cap)
@@ -188,6 +218,7 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
         ft->cap = ft->cap_next;
         ft->cap_next = cap;
         ft->n_targets = n;
+        ft->n_wanted = out.ask ? n : 0; /* only a shortfall is worth raising toward */
         slave_send_limits(s);
     }
     if (out.ask)

@@ -39,6 +39,11 @@ struct ft_input {
 struct ft_output {
     struct vm_target *targets;  /* caller's room for n_vms; one per VM, in vms order,
                                    written by a policy that sets targets */
+    /* Caller's room for n_vms, or NULL: the targets before they were fitted
+     * into the pages owned (what `ask` is for), written by a policy that
+     * asks for its targets' shortfall. When the pages come, the core raises
+     * the targets toward these (no period is lost refilling them). */
+    struct vm_target *wanted;
     uint64_t ask;               /* pages to ask the master for (Grant-Any), 0 none */
     const char *why;            /* logged with the Grant-Any */
 };

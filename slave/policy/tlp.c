@@ -2,12 +2,19 @@
  * tlp_threshold. */
 #include "tlp.h"
 
+#include <string.h>
+
 #include "first_tier_policy.h"
 #include "vm_targets.h"
 
-void tlp_targets(const struct vm_target *prev, size_t n_prev, const struct tkm_vm *vms,
-                 size_t n_vms, const struct tlp_params *p, uint64_t owned,
-                 struct vm_target *out, uint64_t *ask)
+/* A VM with no target of its own yet: new, or its target was a stopgap. */
+static bool starts_anew(const struct vm_target *was, const struct tkm_vm *v)
+{
+    return was ? was->provisional : v->target == VM_TARGET_UNLIMITED;
+}
+
+void tlp_wanted(const struct vm_target *prev, size_t n_prev, const struct tkm_vm *vms,
+                size_t n_vms, const struct tlp_params *p, struct vm_target *out)
 {
     uint64_t step = p->node_pages * p->percent / 100;
     if (!step)
@@ -16,10 +23,8 @@ void tlp_targets(const struct vm_target *prev, size_t n_prev, const struct tkm_v
         const struct tkm_vm *v = &vms[i];
         const struct vm_target *was = targets_find(prev, n_prev, v->vm);
         uint64_t t;
-        if (was && !was->provisional)
-            t = was->pages;
-        else if (!was && v->target != VM_TARGET_UNLIMITED)
-            t = v->target; /* a restarted slave's, or another manager's */
+        if (!starts_anew(was, v))
+            t = was ? was->pages : v->target; /* a restarted slave's, or another manager's */
         else
             t = v->used;   /* new, or its target was only a stopgap */
         if (v->puts_total > v->puts_succ) {
@@ -30,6 +35,13 @@ void tlp_targets(const struct vm_target *prev, size_t n_prev, const struct tkm_v
         }
         out[i] = (struct vm_target){v->vm, t, false};
     }
+}
+
+void tlp_targets(const struct vm_target *prev, size_t n_prev, const struct tkm_vm *vms,
+                 size_t n_vms, const struct tlp_params *p, uint64_t owned,
+                 struct vm_target *out, uint64_t *ask)
+{
+    tlp_wanted(prev, n_prev, vms, n_vms, p, out);
     uint64_t sum = targets_sum(out, n_vms);
     *ask = sum > owned ? sum - owned : 0;
     targets_fit(out, n_vms, owned);
@@ -51,8 +63,13 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
 {
     (void)state;
     struct tlp_params tp = {p->tlp.percent, p->tlp.threshold, in->node_pages};
-    tlp_targets(in->targets, in->n_targets, in->vms, in->n_vms, &tp, in->owned, out->targets,
-                &out->ask);
+    struct vm_target *w = out->wanted ? out->wanted : out->targets;
+    tlp_wanted(in->targets, in->n_targets, in->vms, in->n_vms, &tp, w);
+    uint64_t sum = targets_sum(w, in->n_vms);
+    out->ask = sum > in->owned ? sum - in->owned : 0;
+    if (w != out->targets)
+        memcpy(out->targets, w, in->n_vms * sizeof *w);
+    targets_fit(out->targets, in->n_vms, in->owned); /* Eq. 6.2 */
     out->why = "targets above the pages owned";
 }
 

@@ -17,12 +17,16 @@ struct tlp_params {
 
 /* prev: the targets of the last period (any order); vms: this period, one
  * entry per VM now present. Writes one target per VM into out (same order
- * as vms): a VM whose puts failed gets P % of the node's pages more; one
- * with more than `threshold` unused pages of target gives P % of its
- * target back; a VM seen for the first time starts at the hypervisor's
- * target if one is set, else at its use, and one whose target in prev is
- * provisional starts at its use. Then, when the targets sum above `owned`,
- * *ask is the difference and the targets are scaled to fit (Eq. 6.2); else
+ * as vms), before fitting: a VM whose puts failed gets P % of the node's
+ * pages more; one with more than `threshold` unused pages of target gives
+ * P % of its target back; a VM seen for the first time starts at the
+ * hypervisor's target if one is set, else at its use, and one whose target
+ * in prev is provisional starts at its use. */
+void tlp_wanted(const struct vm_target *prev, size_t n_prev, const struct tkm_vm *vms,
+                size_t n_vms, const struct tlp_params *p, struct vm_target *out);
+
+/* tlp_wanted, then (thesis Eq. 6.1/6.2): when the targets sum above
+ * `owned`, *ask is the difference and the targets are scaled to fit; else
  * *ask is 0. */
 void tlp_targets(const struct vm_target *prev, size_t n_prev, const struct tkm_vm *vms,
                  size_t n_vms, const struct tlp_params *p, uint64_t owned,

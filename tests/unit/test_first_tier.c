@@ -196,7 +196,7 @@ static void test_greedy_policies(void **state)
     struct tkm_vm vms[2] = {{1, 10, VM_TARGET_UNLIMITED, 5, 5, 0, 0},
                             {2, 10, VM_TARGET_UNLIMITED, 9, 3, 0, 0}};
     struct ft_input in = {vms, 2, NULL, 0, 100, 1000};
-    struct ft_output out = {NULL, 99, NULL};
+    struct ft_output out = {NULL, NULL, 99, NULL};
     ft_policy_find("greedy-remote")->decide(&p, NULL, &in, &out);
     assert_int_equal(out.ask, 1000);                     /* VM 2's puts failed */
     assert_string_equal(out.why, "puts failed");
@@ -218,7 +218,7 @@ static void test_tlp_policy(void **state)
                             {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0}};
     struct vm_target out_t[2];
     struct ft_input in = {vms, 2, NULL, 0, 1000, 65536};
-    struct ft_output out = {out_t, 0, NULL};
+    struct ft_output out = {out_t, NULL, 0, NULL};
     ft_policy_find("tlp")->decide(&p, NULL, &in, &out);
     assert_int_equal(out.ask, 1210);
     assert_int_equal(out_t[0].pages, 1910 * 1000 / 2210);
