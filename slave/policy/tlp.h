@@ -19,11 +19,16 @@ struct tlp_params {
  * entry per VM now present. Writes one target per VM into out (same order
  * as vms), before fitting: a VM whose puts failed gets P % of the node's
  * pages more; one with more than `threshold` unused pages of target gives
- * P % of its target back; a VM seen for the first time starts at the
- * hypervisor's target if one is set, else at its use, and one whose target
- * in prev is provisional starts at its use. */
+ * P % of its target back. A VM seen for the first time starts at the
+ * hypervisor's target if one is set; else (and a VM whose target in prev is
+ * provisional) it starts anew: at its use; or, when its puts failed, at
+ * an equal share (among such VMs) of the `owned` pages that the others'
+ * targets (or uses) leave, if that is more. (The thesis does not say where
+ * a target starts; from its use alone a VM under pressure would reach the
+ * node's free pages only after 1/P periods.) */
 void tlp_wanted(const struct vm_target *prev, size_t n_prev, const struct tkm_vm *vms,
-                size_t n_vms, const struct tlp_params *p, struct vm_target *out);
+                size_t n_vms, const struct tlp_params *p, uint64_t owned,
+                struct vm_target *out);
 
 /* tlp_wanted, then (thesis Eq. 6.1/6.2): when the targets sum above
  * `owned`, *ask is the difference and the targets are scaled to fit; else

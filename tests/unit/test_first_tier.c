@@ -75,11 +75,41 @@ static void test_above_owned_asks_and_scales(void **state)
     struct vm_target out[2];
     uint64_t ask;
     tlp_targets(NULL, 0, vms, 2, &P, 1000, out, &ask);
-    /* 600 + 1310 and 300: 2210 wanted, 1000 owned. */
-    assert_int_equal(ask, 1210);
-    assert_int_equal(out[0].pages, 1910 * 1000 / 2210);
-    assert_int_equal(out[1].pages, 300 * 1000 / 2210);
+    /* VM 1 is under pressure and new: it starts at the 700 pages VM 2's
+     * use leaves (not at its use of 600), + 1310; VM 2 at its use. 2310
+     * wanted, 1000 owned: the ask is VM 1's step. */
+    assert_int_equal(ask, 1310);
+    assert_int_equal(out[0].pages, 2010 * 1000 / 2310);
+    assert_int_equal(out[1].pages, 300 * 1000 / 2310);
     assert_true(targets_sum(out, 2) <= 1000);
+}
+
+/* Issue 11: a VM under pressure on a large node reaches its node's free
+ * pages, and asks for remote ones, from its first period (from its use it
+ * would take 1/P periods: 50 at P = 2 %); an idle new VM is not handed
+ * pages it did not ask for, and those with targets keep theirs. */
+static void test_new_vm_under_pressure_starts_at_free_share(void **state)
+{
+    (void)state;
+    struct vm_target prev[1] = {{7, 5000, false}};
+    struct tkm_vm vms[4] = {
+        {7, 4000, 5000, 3, 3, 0, 0},                      /* a target of its own */
+        {8, 100, VM_TARGET_UNLIMITED, 9, 2, 0, 0},       /* new, puts failed */
+        {9, 50, VM_TARGET_UNLIMITED, 9, 1, 0, 0},        /* new, puts failed */
+        {10, 500, VM_TARGET_UNLIMITED, 4, 4, 0, 0},      /* new, idle: at its use */
+    };
+    struct vm_target out[4];
+    uint64_t ask;
+    tlp_wanted(prev, 1, vms, 4, &P, 65536, out);
+    uint64_t share = (65536 - 5000 - 500) / 2;
+    assert_int_equal(out[1].pages, share + 1310);
+    assert_int_equal(out[2].pages, share + 1310);
+    assert_int_equal(out[3].pages, 500);
+    assert_int_equal(out[0].pages, 5000 - 100); /* 1000 unused > 256: - 2 % */
+    /* Against 65536 owned: the shortfall is asked for, the targets fit. */
+    tlp_targets(prev, 1, vms, 4, &P, 65536, out, &ask);
+    assert_int_equal(ask, 4900 + 2 * (share + 1310) + 500 - 65536);
+    assert_true(targets_sum(out, 4) <= 65536);
 }
 
 static void test_fit(void **state)
@@ -220,9 +250,9 @@ static void test_tlp_policy(void **state)
     struct ft_input in = {vms, 2, NULL, 0, 1000, 65536};
     struct ft_output out = {out_t, NULL, 0, NULL};
     ft_policy_find("tlp")->decide(&p, NULL, &in, &out);
-    assert_int_equal(out.ask, 1210);
-    assert_int_equal(out_t[0].pages, 1910 * 1000 / 2210);
-    assert_int_equal(out_t[1].pages, 300 * 1000 / 2210);
+    assert_int_equal(out.ask, 1310);
+    assert_int_equal(out_t[0].pages, 2010 * 1000 / 2310);
+    assert_int_equal(out_t[1].pages, 300 * 1000 / 2310);
     assert_string_equal(out.why, "targets above the pages owned");
 }
 
@@ -230,6 +260,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grow_shrink_keep),
+        cmocka_unit_test(test_new_vm_under_pressure_starts_at_free_share),
         cmocka_unit_test(test_new_and_gone_vms),
         cmocka_unit_test(test_provisional_starts_at_use),
         cmocka_unit_test(test_above_owned_asks_and_scales),

@@ -275,12 +275,14 @@ static void test_tlp_targets_within_owned(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
     assert_int_equal(hc[0].n_targets, 2);
-    /* 600 + 2 % of 65536 and 300 want 2210 pages; 1000 are owned. */
+    /* VM 1 (under pressure, its target a stopgap) starts anew at the 700
+     * pages VM 2's use leaves, + 2 % of 65536; VM 2 at its use: 2310 pages
+     * wanted, 1000 owned. */
     assert_int_equal(hc[0].targets[0].vm, 1);
-    assert_int_equal(hc[0].targets[0].pages, 1910 * 1000 / 2210);
-    assert_int_equal(hc[0].targets[1].pages, 300 * 1000 / 2210);
+    assert_int_equal(hc[0].targets[0].pages, 2010 * 1000 / 2310);
+    assert_int_equal(hc[0].targets[1].pages, 300 * 1000 / 2310);
     Vmca__Envelope *ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);
-    assert_int_equal(ga->grant_any->pages, 1210);
+    assert_int_equal(ga->grant_any->pages, 1310);
     vmca_envelope_free(ga);
 
     /* The node serves a Grant-Fwd for 500 pages: the targets shrink to fit
@@ -290,16 +292,16 @@ static void test_tlp_targets_within_owned(void **state)
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 2);
     assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
-    assert_int_equal(hc[0].targets[0].pages, 864 * 500 / 999);
-    assert_int_equal(hc[0].targets[1].pages, 135 * 500 / 999);
+    assert_int_equal(hc[0].targets[0].pages, 870 * 500 / 999);
+    assert_int_equal(hc[0].targets[1].pages, 129 * 500 / 999);
     assert_int_equal(hc[1].kind, TKM_CALL_REQUEST);
     struct tkm_call rq = hc[1];
     /* A period between the Request and its reply (VM 1 still failing puts,
      * so its target grows): the sample cannot show the pages gone yet, the
      * targets still leave room for them. The hypervisor reports the
      * targets it applied. */
-    vm[0].target = 864 * 500 / 999;
-    vm[1].target = 135 * 500 / 999;
+    vm[0].target = 870 * 500 / 999;
+    vm[1].target = 129 * 500 / 999;
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     slave_core_on_tick(&x->recv, 200 + 6 * (int64_t)x->cfg.timing.stats_interval_ms);
     hc = slave_core_take_hcalls(&x->recv, &n);
@@ -340,9 +342,9 @@ static void test_tlp_granted_pages_raise_targets(void **state)
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
     drop_hcalls(&x->recv); /* the stopgap shares */
     slave_core_on_tick(&x->recv, 100);
-    drop_hcalls(&x->recv); /* fitted: 864 and 135 of the 1910 and 300 wanted */
+    drop_hcalls(&x->recv); /* fitted: 870 and 129 of the 2010 and 300 wanted */
     Vmca__Envelope *ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);
-    assert_int_equal(ga->grant_any->pages, 1210);
+    assert_int_equal(ga->grant_any->pages, 1310);
     vmca_envelope_free(ga);
     /* 2048 pages of node 1 arrive from node 2. */
     Vmca__Block b = VMCA__BLOCK__INIT;
@@ -368,14 +370,14 @@ static void test_tlp_granted_pages_raise_targets(void **state)
     struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
     assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
-    assert_int_equal(hc[0].targets[0].pages, 1910);
+    assert_int_equal(hc[0].targets[0].pages, 2010);
     assert_int_equal(hc[0].targets[1].pages, 300);
     struct sent out[4];
     free_sent(out, take_sent(&x->recv.out, out, 4)); /* the Grant-Ack */
     /* The next period (VM 1 still failing): it asks for its step beyond
-     * what it owns, 1910 + 1310 + 300 - 3048 (from the fitted targets it
-     * would ask for nothing: 864 + 1310 + 135 < 3048). */
-    vm[0].target = 1910;
+     * what it owns, 2010 + 1310 + 300 - 3048 (from the fitted targets it
+     * would ask for nothing: 870 + 1310 + 129 < 3048). */
+    vm[0].target = 2010;
     vm[1].target = 300;
     hv.total_pages = 3048;
     hv.period = 2;
@@ -383,7 +385,7 @@ static void test_tlp_granted_pages_raise_targets(void **state)
     slave_core_on_tick(&x->recv, 100 + 6 * (int64_t)x->cfg.timing.stats_interval_ms);
     drop_hcalls(&x->recv);
     ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);
-    assert_int_equal(ga->grant_any->pages, 1910 + 1310 + 300 - 3048);
+    assert_int_equal(ga->grant_any->pages, 2010 + 1310 + 300 - 3048);
     vmca_envelope_free(ga);
 }
 
@@ -506,7 +508,9 @@ static void test_tlp_new_vm_between_periods(void **state)
     slave_core_on_tick(&x->recv, 200);
     assert_int_equal(drop_hcalls(&x->recv), 0); /* no policy mid-period */
 
-    /* The next period: VM 2's puts failed, it starts from its use. */
+    /* The next period: VM 2's puts failed; its target was a stopgap, so it
+     * starts anew at the room VM 1 leaves under the cap (100, more than
+     * its use of 40). */
     vm[1] = (struct tkm_vm){.vm = 2, .used = 40, .target = 100, .puts_total = 10,
                               .puts_succ = 5};
     vm[0].target = 200;
@@ -515,9 +519,9 @@ static void test_tlp_new_vm_between_periods(void **state)
     slave_core_on_tick(&x->recv, 300);
     hc = slave_core_take_hcalls(&x->recv, &n);
     assert_int_equal(n, 1);
-    /* 200 and 40 + 1310 scaled into the cap of 300. */
-    assert_int_equal(hc[0].targets[0].pages, 200 * 300 / 1550);
-    assert_int_equal(hc[0].targets[1].pages, 1350 * 300 / 1550);
+    /* 200 and 100 + 1310 scaled into the cap of 300. */
+    assert_int_equal(hc[0].targets[0].pages, 200 * 300 / 1610);
+    assert_int_equal(hc[0].targets[1].pages, 1410 * 300 / 1610);
     assert_no_grant_any(&x->recv);
 }
 
