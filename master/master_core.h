@@ -35,7 +35,9 @@ struct master_node {
      * Grant-Fwd was sent may have been sampled before the Grant-Fwd reached
      * the donor (they cross); the one after it was sampled an interval
      * later, after the donor queued the Request hypercall (hypercalls run
-     * in order), so it shows the grant, or shows that less was free.
+     * in order), so it shows the grant, or shows that less was free (if
+     * the Grant-Fwd and the crossing Statistics take less than an interval
+     * together on the network: docs/protocol.md).
      * Hence two buckets moved on by each of its Statistics: fwd_recent
      * (forwarded since its last Statistics) becomes fwd_older, and
      * fwd_older is released. UINT64_MAX: unknown (a restarted master does

@@ -347,11 +347,13 @@ static uint64_t forwarded(struct fixture *f, uint32_t to, size_t *n_fwd)
     return pages;
 }
 
-/* Nodes 1..3 Active and connected with Statistics: node 2 the only donor
- * with pages above the reserve (donor_free), node 3 at the reserve. */
-static void one_donor(struct fixture *f, uint64_t donor_free)
+/* R = 1024; nodes 1..3 Active and connected with Statistics: node 2 (the
+ * one returned) the only donor with pages above the reserve (donor_free),
+ * node 3 at the reserve. */
+static const struct master_node *one_donor(struct fixture *f, uint64_t donor_free)
 {
     size_t nf;
+    f->cfg.policy.reserve_pages = 1024;
     for (uint32_t i = 1; i <= 3; i++) {
         assert_int_equal(do_register(f, i, i, i), 0);
         master_core_on_connect(&f->m, i, i, 0);
@@ -361,6 +363,7 @@ static void one_donor(struct fixture *f, uint64_t donor_free)
     assert_int_equal(stats_free(f, 2, donor_free, 1000), 0);
     assert_int_equal(stats_free(f, 3, f->cfg.policy.reserve_pages, 1000), 0);
     forwarded(f, 0, &nf);
+    return master_core_node(&f->m, 2);
 }
 
 /* The issue's case: R = 1024, the donor has 4096 free; two Grant-Any in a
@@ -370,9 +373,7 @@ static void one_donor(struct fixture *f, uint64_t donor_free)
 static void test_forwards_are_spoken_for(void **state)
 {
     struct fixture *f = *state;
-    f->cfg.policy.reserve_pages = 1024;
-    one_donor(f, 4096);
-    const struct master_node *d = master_core_node(&f->m, 2);
+    const struct master_node *d = one_donor(f, 4096);
     size_t nf;
     assert_int_equal(do_grant_any(f, 1, 1, 2049), 0);
     assert_int_equal(forwarded(f, 2, &nf), 2049);
@@ -407,9 +408,7 @@ static void test_forwards_are_spoken_for(void **state)
 static void test_lost_forward_is_released(void **state)
 {
     struct fixture *f = *state;
-    f->cfg.policy.reserve_pages = 1024;
-    one_donor(f, 4096);
-    const struct master_node *d = master_core_node(&f->m, 2);
+    const struct master_node *d = one_donor(f, 4096);
     size_t nf;
     assert_int_equal(do_grant_any(f, 1, 1, 1000), 0);
     assert_int_equal(forwarded(f, 2, &nf), 1000);
@@ -433,7 +432,6 @@ static void test_lost_forward_is_released(void **state)
 static void test_donors_are_active_members(void **state)
 {
     struct fixture *f = *state;
-    f->cfg.policy.reserve_pages = 1024;
     one_donor(f, 4096);
     size_t nf;
     assert_int_equal(stats_free(f, 3, 4096, 1100), 0);
