@@ -817,6 +817,7 @@ static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca
     size_t nf = m->tier2->decide(&rq, m->cfg->policy.second_tier_params, m->tier2_state, fwd,
                                  m->cfg->n_nodes);
     uint64_t promised = 0, reserve = m->cfg->policy.reserve_pages;
+    size_t sent = 0;
     for (size_t i = 0; i < nf; i++) {
         /* Whatever a policy chose, no donor that is not one, and none below
          * the reserve counting what is spoken for (this request's earlier
@@ -840,11 +841,12 @@ static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca
             continue;
         d->fwd_recent = add_sat(d->fwd_recent, pages);
         promised += pages;
+        sent++;
     }
     vmca_log_to(m->log, m->log_arg, VMCA_LOG_DEBUG, /* per request: debug */
                 "grant-any %llu from node %u (req %llu): forwarded %llu pages to %zu donor(s)",
                 (unsigned long long)ga->pages, n->cfg->id, (unsigned long long)ga->req,
-                (unsigned long long)promised, nf);
+                (unsigned long long)promised, sent);
     return VMCA_OK;
 }
 

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "core_util.h"
 #include "master_core.h"
+#include "second_tier.h"
 
 struct fixture {
     struct vmca_config cfg;
@@ -456,6 +457,34 @@ static void test_donors_are_active_members(void **state)
     assert_int_equal(do_grant_any(f, 2, 2, 100), VMCA_ERR_STATE);
     assert_int_equal(do_grant_any(f, 3, 3, 100), VMCA_ERR_STATE);
     assert_int_equal(forwarded(f, 0, &nf), 0);
+}
+
+/* A policy that ignores the rules: all asked from the first donor, again
+ * from the same one, and from the requester itself. */
+static size_t greedy_decide(const struct tier2_request *rq, const void *params, void *state,
+                            struct tier2_fwd *out, size_t cap)
+{
+    (void)params, (void)state;
+    if (cap < 3 || rq->n_donors == 0)
+        return 0;
+    out[0] = (struct tier2_fwd){rq->donors[0].id, rq->pages};
+    out[1] = (struct tier2_fwd){rq->donors[0].id, rq->pages};
+    out[2] = (struct tier2_fwd){rq->requester, rq->pages};
+    return 3;
+}
+
+/* The core holds any policy to the reserve and to the donors it offered. */
+static void test_core_holds_policies_to_reserve(void **state)
+{
+    struct fixture *f = *state;
+    static const struct tier2_policy greedy = {.name = "greedy", .decide = greedy_decide};
+    const struct master_node *d = one_donor(f, 4096);
+    f->m.tier2 = &greedy;
+    size_t nf;
+    assert_int_equal(do_grant_any(f, 1, 1, 5000), 0);
+    assert_int_equal(forwarded(f, 0, &nf), 4096 - 1024);
+    assert_int_equal(nf, 1);
+    assert_int_equal(master_node_spoken_for(d), 4096 - 1024);
 }
 
 static void test_restarted_master_waits_for_donor(void **state)
@@ -978,6 +1007,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_forward_is_released, setup, teardown),
         cmocka_unit_test_setup_teardown(test_donors_are_active_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restarted_master_waits_for_donor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_core_holds_policies_to_reserve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_tier_chosen_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_and_failure_detection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_census_owed, setup, teardown),
