@@ -56,6 +56,16 @@ static struct master_node *node_by_id(const struct master_core *m, uint32_t id)
     return &m->nodes[m->index[id] - 1];
 }
 
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+uint64_t master_node_spoken_for(const struct master_node *n)
+{
+    return add_sat(n->fwd_recent, n->fwd_older);
+}
+
 const struct master_node *master_core_node(const struct master_core *m, uint32_t id)
 {
     return node_by_id(m, id);
@@ -270,6 +280,9 @@ static int on_register(struct master_core *m, struct master_node *n,
     n->n_owned = 0;                    /* an earlier life's figures, for the audit */
     n->targets_set = 0;
     n->last_stats_ms = -1;
+    /* Forwards to an earlier life died with its memory; this master made
+     * none to this life (it has not been a donor yet). */
+    n->fwd_recent = n->fwd_older = 0;
     n->state = VMCA__NODE_STATE__NODE_ACTIVE;
     n->member_since_ms = now_ms;
     n->recovered = false;
@@ -681,6 +694,9 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         n->member_since_ms = now_ms;
         n->incarnation = env->incarnation;
         n->local_pages = n->cfg->tmem_pages;
+        /* Our predecessor may have just forwarded to it, and these figures
+         * may predate that: not a donor until its next Statistics. */
+        n->fwd_recent = UINT64_MAX;
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
                     "node %u (%s) is active by its own statistics: table rebuilt",
                     n->cfg->id, n->cfg->name);
@@ -699,6 +715,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
             x->state = VMCA__NODE_STATE__NODE_ACTIVE;
             x->local_pages = x->cfg->tmem_pages;
             x->member_since_ms = now_ms;
+            x->fwd_recent = UINT64_MAX; /* as above: from its second Statistics */
             vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
                         "node %u (%s) is a member by node %u's statistics but silent: "
                         "active until it reports or times out", x->cfg->id, x->cfg->name,
@@ -720,6 +737,14 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     n->stats_count++;
     n->total_pages = st->total_pages;
     n->free_pages = st->free_pages;
+    /* What was forwarded before the previous Statistics is in these
+     * figures; what was forwarded since may not be (see fwd_recent). A
+     * Grant-Fwd the donor served only in part, or never got (its
+     * connection dropped), is released the same way: these figures are
+     * then what it really has free. A silent donor releases nothing but is
+     * no donor either (not connected, or failed after failure_timeout). */
+    n->fwd_older = n->fwd_recent;
+    n->fwd_recent = 0;
     n->pending = st->pending_transfers;
     n->unsettled = st->unsettled;
     n->census_owed = st->census_owed;
@@ -751,10 +776,28 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     return VMCA_OK;
 }
 
+/* Whether d may give to requester r: another Active node (not Leaving,
+ * Recovering, or fenced: a fenced node is in Recovery until it registers
+ * anew), connected, that has sent Statistics (so its figures are this
+ * life's). */
+static bool donor_eligible(const struct master_node *r, const struct master_node *d)
+{
+    return d != r && d->state == VMCA__NODE_STATE__NODE_ACTIVE && d->connected &&
+           d->last_stats_ms >= 0;
+}
+
+/* d's free pages as the second tier sees them: reported minus spoken for. */
+static uint64_t donor_free(const struct master_node *d)
+{
+    uint64_t spoken = master_node_spoken_for(d);
+    return d->free_pages > spoken ? d->free_pages - spoken : 0;
+}
+
 /* Grant-Any(n, x): the second tier picks donors among the other Active
- * nodes; each gets a Grant-Fwd. The donors' free pages in the master's view
- * drop at once so a burst of requests does not promise the same pages twice
- * (their next Statistics correct it). */
+ * nodes; each gets a Grant-Fwd. A donor's free pages as the policy sees
+ * them are its last reported ones minus what is spoken for, so a burst of
+ * requests, or one that crosses the donor's Statistics, does not promise
+ * the same pages twice and the reserve holds. */
 static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca__GrantAny *ga)
 {
     if (n->state != VMCA__NODE_STATE__NODE_ACTIVE)
@@ -767,32 +810,43 @@ static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca
     struct tier2_fwd *fwd = m->fwd;
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         const struct master_node *d = &m->nodes[i];
-        if (d != n && d->state == VMCA__NODE_STATE__NODE_ACTIVE && d->connected &&
-            d->last_stats_ms >= 0)
-            donors[nd++] = (struct tier2_donor){d->cfg->id, d->free_pages};
+        if (donor_eligible(n, d))
+            donors[nd++] = (struct tier2_donor){d->cfg->id, donor_free(d)};
     }
     struct tier2_request rq = {n->cfg->id, ga->pages, m->cfg->policy.reserve_pages, donors, nd};
     size_t nf = m->tier2->decide(&rq, m->cfg->policy.second_tier_params, m->tier2_state, fwd,
                                  m->cfg->n_nodes);
-    uint64_t promised = 0;
+    uint64_t promised = 0, reserve = m->cfg->policy.reserve_pages;
+    size_t sent = 0;
     for (size_t i = 0; i < nf; i++) {
+        /* Whatever a policy chose, no donor that is not one, and none below
+         * the reserve counting what is spoken for (this request's earlier
+         * forwards to it included): a policy cannot break what docs promise. */
+        struct master_node *d = node_by_id(m, fwd[i].donor);
+        if (!d || !donor_eligible(n, d))
+            continue;
+        uint64_t free = donor_free(d), spare = free > reserve ? free - reserve : 0;
+        uint64_t pages = fwd[i].pages < spare ? fwd[i].pages : spare;
+        if (pages == 0)
+            continue;
         Vmca__GrantFwd gf = VMCA__GRANT_FWD__INIT;
         gf.donor = fwd[i].donor;
         gf.requester = n->cfg->id;
-        gf.pages = fwd[i].pages;
+        gf.pages = pages;
         gf.req = ga->req;
         Vmca__Envelope env = VMCA__ENVELOPE__INIT;
         env.body_case = VMCA__ENVELOPE__BODY_GRANT_FWD;
         env.grant_fwd = &gf;
         if (vmca_outbox_send(&m->out, fwd[i].donor, &env) != VMCA_OK)
             continue;
-        node_by_id(m, fwd[i].donor)->free_pages -= fwd[i].pages;
-        promised += fwd[i].pages;
+        d->fwd_recent = add_sat(d->fwd_recent, pages);
+        promised += pages;
+        sent++;
     }
     vmca_log_to(m->log, m->log_arg, VMCA_LOG_DEBUG, /* per request: debug */
                 "grant-any %llu from node %u (req %llu): forwarded %llu pages to %zu donor(s)",
                 (unsigned long long)ga->pages, n->cfg->id, (unsigned long long)ga->req,
-                (unsigned long long)promised, nf);
+                (unsigned long long)promised, sent);
     return VMCA_OK;
 }
 

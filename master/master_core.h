@@ -29,6 +29,21 @@ struct master_node {
     uint64_t local_pages;             /* from Register */
     uint64_t total_pages;             /* from the last Statistics */
     uint64_t free_pages;
+    /* Pages forwarded to this node as a donor (Grant-Fwd) that its
+     * Statistics may not show given yet: "spoken for", taken off its free
+     * pages for the second tier. A Statistics that arrives after a
+     * Grant-Fwd was sent may have been sampled before the Grant-Fwd reached
+     * the donor (they cross); the one after it was sampled an interval
+     * later, after the donor queued the Request hypercall (hypercalls run
+     * in order), so it shows the grant, or shows that less was free (if
+     * the Grant-Fwd and the crossing Statistics take less than an interval
+     * together on the network: docs/protocol.md).
+     * Hence two buckets moved on by each of its Statistics: fwd_recent
+     * (forwarded since its last Statistics) becomes fwd_older, and
+     * fwd_older is released. UINT64_MAX: unknown (a restarted master does
+     * not know what its predecessor forwarded), i.e. all its pages. */
+    uint64_t fwd_recent;
+    uint64_t fwd_older;
     uint32_t refused_logged;          /* bit per refusal reason, log once */
     uint64_t refused_inc;             /* ... for this life (from its connection) */
     /* From the last Statistics: */
@@ -146,6 +161,10 @@ bool master_core_rebuilding(const struct master_core *m, int64_t now_ms);
 
 /* Hands the queued fencing actions to the caller (free() the array). */
 struct master_fence *master_core_take_fences(struct master_core *m, size_t *n);
+
+/* What of n's free pages the second tier may not hand out again (see
+ * fwd_recent): forwarded and not yet shown by its Statistics. Saturates. */
+uint64_t master_node_spoken_for(const struct master_node *n);
 
 /* Node table entry for id, or NULL. */
 const struct master_node *master_core_node(const struct master_core *m, uint32_t id);

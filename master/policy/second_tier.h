@@ -20,7 +20,9 @@
  * that has sent Statistics (so its state is implied). */
 struct tier2_donor {
     uint32_t id;
-    uint64_t free_pages;
+    uint64_t free_pages;                      /* its last Statistics' free pages less
+                                                 what is spoken for (forwarded, not yet
+                                                 shown: master_core.h, fwd_recent) */
 };
 
 struct tier2_fwd {
@@ -49,8 +51,10 @@ struct tier2_policy {
     /* Bytes of state the master core keeps for it, zeroed at start. */
     size_t state_bytes;
     /* The choice: at most cap forwards written to out, pages summing to at
-     * most rq->pages (no guarantee of being served). Deterministic: a
-     * function of its arguments only. Returns the number written. */
+     * most rq->pages (no guarantee of being served), none taking a donor
+     * below rq->reserve (the core clamps any that would, and drops any to
+     * a node that is not among rq->donors). Deterministic: a function of
+     * its arguments only. Returns the number written. */
     size_t (*decide)(const struct tier2_request *rq, const void *params, void *state,
                      struct tier2_fwd *out, size_t cap);
 };

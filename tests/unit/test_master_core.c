@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "core_util.h"
 #include "master_core.h"
+#include "second_tier.h"
 
 struct fixture {
     struct vmca_config cfg;
@@ -270,7 +271,8 @@ static void test_grant_any_forwards(void **state)
     assert_int_equal(s[0].env->grant_fwd->req, 42);
     free_sent(s, n);
     /* The promise is remembered: the next request goes elsewhere or is split. */
-    assert_int_equal(master_core_node(&f->m, 2)->free_pages, 2500);
+    assert_int_equal(master_core_node(&f->m, 2)->free_pages, 3000);
+    assert_int_equal(master_node_spoken_for(master_core_node(&f->m, 2)), 500);
     assert_int_equal(do_grant_any(f, 1, 1, 2500 - reserve + 1), 0);
     n = take_sent(&f->m.out, s, 8);
     assert_int_equal(n, 2);
@@ -313,6 +315,196 @@ static void three_members(struct fixture *f)
     free(master_core_take_fences(&f->m, &nf));
     assert_int_equal(nf, 3);                     /* every registration lifts a fence */
     free_sent(s, take_sent(&f->m.out, s, 16));
+}
+
+/* Statistics of an Active node with `free` pages free (it has enabled
+ * nodes 1..3). */
+static int stats_free(struct fixture *f, uint32_t node, uint64_t free, int64_t now)
+{
+    uint8_t bits = 0x0e;
+    Vmca__Statistics st = VMCA__STATISTICS__INIT;
+    st.state = VMCA__NODE_STATE__NODE_ACTIVE;
+    st.total_pages = 8192;
+    st.free_pages = free;
+    st.enabled_bitmap.data = &bits;
+    st.enabled_bitmap.len = 1;
+    return send_stats(f, node, &st, now);
+}
+
+/* The pages of the Grant-Fwds queued, to `to` (0: any), dropping them all;
+ * *n_fwd counts them. */
+static uint64_t forwarded(struct fixture *f, uint32_t to, size_t *n_fwd)
+{
+    struct sent s[16];
+    size_t n = take_sent(&f->m.out, s, 16);
+    uint64_t pages = 0;
+    *n_fwd = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i].env->body_case == VMCA__ENVELOPE__BODY_GRANT_FWD && (!to || s[i].to == to)) {
+            pages += s[i].env->grant_fwd->pages;
+            (*n_fwd)++;
+        }
+    free_sent(s, n);
+    return pages;
+}
+
+/* R = 1024; nodes 1..3 Active and connected with Statistics: node 2 (the
+ * one returned) the only donor with pages above the reserve (donor_free),
+ * node 3 at the reserve. */
+static const struct master_node *one_donor(struct fixture *f, uint64_t donor_free)
+{
+    size_t nf;
+    f->cfg.policy.reserve_pages = 1024;
+    for (uint32_t i = 1; i <= 3; i++) {
+        assert_int_equal(do_register(f, i, i, i), 0);
+        master_core_on_connect(&f->m, i, i, 0);
+    }
+    free(master_core_take_fences(&f->m, &nf));
+    assert_int_equal(stats_free(f, 1, 0, 1000), 0);
+    assert_int_equal(stats_free(f, 2, donor_free, 1000), 0);
+    assert_int_equal(stats_free(f, 3, f->cfg.policy.reserve_pages, 1000), 0);
+    forwarded(f, 0, &nf);
+    return master_core_node(&f->m, 2);
+}
+
+/* The issue's case: R = 1024, the donor has 4096 free; two Grant-Any in a
+ * row, the donor's Statistics sampled before the first Grant-Fwd arrives
+ * in between. Together they never take more than 4096 - R; what was
+ * forwarded is released once a later Statistics shows it given. */
+static void test_forwards_are_spoken_for(void **state)
+{
+    struct fixture *f = *state;
+    const struct master_node *d = one_donor(f, 4096);
+    size_t nf;
+    assert_int_equal(do_grant_any(f, 1, 1, 2049), 0);
+    assert_int_equal(forwarded(f, 2, &nf), 2049);
+    assert_int_equal(master_node_spoken_for(d), 2049);
+    /* Crosses the Grant-Fwd: still 4096 free, but 2049 are spoken for. */
+    assert_int_equal(stats_free(f, 2, 4096, 1100), 0);
+    assert_int_equal(master_node_spoken_for(d), 2049);
+    assert_int_equal(do_grant_any(f, 1, 1, 2047), 0);
+    assert_int_equal(forwarded(f, 2, &nf), 4096 - 1024 - 2049);
+    assert_int_equal(master_node_spoken_for(d), 4096 - 1024);
+    /* Nothing is left above the reserve: a third request gets nothing. */
+    assert_int_equal(do_grant_any(f, 1, 1, 1), 0);
+    assert_int_equal(forwarded(f, 0, &nf), 0);
+    assert_int_equal(nf, 0);
+    /* The next Statistics shows the first grant: it is released, the
+     * second (forwarded after the crossing one) is still spoken for. */
+    assert_int_equal(stats_free(f, 2, 4096 - 2049, 1200), 0);
+    assert_int_equal(master_node_spoken_for(d), 1023);
+    assert_int_equal(do_grant_any(f, 1, 1, 1), 0);
+    assert_int_equal(forwarded(f, 0, &nf), 0);
+    /* ... and the one after shows both: nothing is spoken for; pages the
+     * guests freed since are the donor's to give again. */
+    assert_int_equal(stats_free(f, 2, 1024 + 500, 1300), 0);
+    assert_int_equal(master_node_spoken_for(d), 0);
+    assert_int_equal(do_grant_any(f, 1, 1, 800), 0);
+    assert_int_equal(forwarded(f, 2, &nf), 500);
+}
+
+/* A Grant-Fwd lost with the donor's connection pins its pages only until
+ * the donor's second Statistics after it (then its figures are the truth);
+ * meanwhile a disconnected donor is no donor. */
+static void test_lost_forward_is_released(void **state)
+{
+    struct fixture *f = *state;
+    const struct master_node *d = one_donor(f, 4096);
+    size_t nf;
+    assert_int_equal(do_grant_any(f, 1, 1, 1000), 0);
+    assert_int_equal(forwarded(f, 2, &nf), 1000);
+    master_core_on_disconnect(&f->m, 2, 1100);  /* the Grant-Fwd is lost */
+    assert_int_equal(do_grant_any(f, 1, 1, 100), 0);
+    assert_int_equal(forwarded(f, 0, &nf), 0);
+    master_core_on_connect(&f->m, 2, 2, 1200);
+    assert_int_equal(stats_free(f, 2, 4096, 1300), 0);  /* could predate it */
+    assert_int_equal(master_node_spoken_for(d), 1000);
+    assert_int_equal(stats_free(f, 2, 4096, 1400), 0);  /* cannot: never served */
+    assert_int_equal(master_node_spoken_for(d), 0);
+    assert_int_equal(do_grant_any(f, 1, 1, 3072), 0);
+    assert_int_equal(forwarded(f, 2, &nf), 3072);
+    assert_int_equal(nf, 1);
+}
+
+/* Neither a Leaving nor a Recovering (so fenced) node is a donor, and
+ * neither is served; a restarted master does not use a donor it adopted
+ * from its Statistics until the next ones (its predecessor may have just
+ * forwarded to it). */
+static void test_donors_are_active_members(void **state)
+{
+    struct fixture *f = *state;
+    one_donor(f, 4096);
+    size_t nf;
+    assert_int_equal(stats_free(f, 3, 4096, 1100), 0);
+    assert_int_equal(do_leave_req(f, 2, 2, 1200), 0);
+    assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_LEAVING);
+    forwarded(f, 0, &nf);
+    assert_int_equal(do_grant_any(f, 1, 1, 5000), 0);
+    assert_int_equal(forwarded(f, 2, &nf), 0);   /* only node 3 gives */
+    assert_int_equal(nf, 0);
+    /* Node 3 fails: fenced and recovering, no donor either. */
+    int64_t timeout = f->cfg.timing.failure_timeout_ms;
+    assert_int_equal(stats_free(f, 1, 0, 1000 + timeout), 0);
+    assert_int_equal(stats_free(f, 2, 4096, 1000 + timeout), 0);
+    master_core_on_tick(&f->m, 1100 + timeout + 1);
+    assert_int_equal(master_core_node(&f->m, 3)->state, VMCA__NODE_STATE__NODE_RECOVERY);
+    assert_fenced(f, 3);
+    forwarded(f, 0, &nf);
+    assert_int_equal(do_grant_any(f, 1, 1, 100), 0);
+    assert_int_equal(forwarded(f, 0, &nf), 0);
+    assert_int_equal(nf, 0);
+    /* Neither asks. */
+    assert_int_equal(do_grant_any(f, 2, 2, 100), VMCA_ERR_STATE);
+    assert_int_equal(do_grant_any(f, 3, 3, 100), VMCA_ERR_STATE);
+    assert_int_equal(forwarded(f, 0, &nf), 0);
+}
+
+/* A policy that ignores the rules: all asked from the first donor, again
+ * from the same one, and from the requester itself. */
+static size_t greedy_decide(const struct tier2_request *rq, const void *params, void *state,
+                            struct tier2_fwd *out, size_t cap)
+{
+    (void)params, (void)state;
+    if (cap < 3 || rq->n_donors == 0)
+        return 0;
+    out[0] = (struct tier2_fwd){rq->donors[0].id, rq->pages};
+    out[1] = (struct tier2_fwd){rq->donors[0].id, rq->pages};
+    out[2] = (struct tier2_fwd){rq->requester, rq->pages};
+    return 3;
+}
+
+/* The core holds any policy to the reserve and to the donors it offered. */
+static void test_core_holds_policies_to_reserve(void **state)
+{
+    struct fixture *f = *state;
+    static const struct tier2_policy greedy = {.name = "greedy", .decide = greedy_decide};
+    const struct master_node *d = one_donor(f, 4096);
+    f->m.tier2 = &greedy;
+    size_t nf;
+    assert_int_equal(do_grant_any(f, 1, 1, 5000), 0);
+    assert_int_equal(forwarded(f, 0, &nf), 4096 - 1024);
+    assert_int_equal(nf, 1);
+    assert_int_equal(master_node_spoken_for(d), 4096 - 1024);
+}
+
+static void test_restarted_master_waits_for_donor(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.policy.reserve_pages = 1024;
+    size_t nf;
+    master_core_on_tick(&f->m, 0);                /* the master starts */
+    master_core_on_connect(&f->m, 1, 1, 0);
+    master_core_on_connect(&f->m, 2, 2, 0);
+    assert_int_equal(stats_free(f, 1, 0, 100), 0);
+    assert_int_equal(stats_free(f, 2, 4096, 100), 0);
+    assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    forwarded(f, 0, &nf);
+    assert_int_equal(do_grant_any(f, 1, 1, 100), 0);
+    assert_int_equal(forwarded(f, 0, &nf), 0);
+    assert_int_equal(nf, 0);
+    assert_int_equal(stats_free(f, 2, 4096, 200), 0);
+    assert_int_equal(do_grant_any(f, 1, 1, 100), 0);
+    assert_int_equal(forwarded(f, 2, &nf), 100);
 }
 
 /* The second tier comes from policy.second_tier through its registry: a
@@ -811,6 +1003,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rebuild_from_statistics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_tracking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grant_any_forwards, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forwards_are_spoken_for, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_forward_is_released, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_donors_are_active_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restarted_master_waits_for_donor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_core_holds_policies_to_reserve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_tier_chosen_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_and_failure_detection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_census_owed, setup, teardown),

@@ -414,6 +414,49 @@ static void watch_page(struct sim *s)
 /* The checks after a step. A guest's put/get/flush changes no ownership,
  * transit or census state, so I1/I2 are only re-checked after other steps
  * (every one, or every check_every-th with --check-every). */
+/* The reserve (docs/protocol.md, second tier): a Grant-Fwd the master
+ * sends may make up, with those sent since the donor's Statistics before
+ * last reached the master, at most the donor's free pages above R in its
+ * last Statistics. Counted from the messages themselves; the windows move
+ * on every Statistics delivered to any master (a restarted one included)
+ * and a Register empties them, which the master does no sooner, so the
+ * check can only be less strict than the rule (the guests' puts after a
+ * sample cannot make it fire: it compares with the figures sent). */
+void reserve_track(struct sim *s, uint32_t node, const Vmca__Envelope *env)
+{
+    if (node < 1 || node > s->n)
+        return;
+    struct sim_donor *d = &s->donor[node];
+    if (env->body_case == VMCA__ENVELOPE__BODY_STATISTICS) {
+        d->free = env->statistics->free_pages;
+        d->older = d->recent;
+        d->recent = 0;
+    } else if (env->body_case == VMCA__ENVELOPE__BODY_REGISTER_NODE) {
+        d->older = d->recent = 0;
+    }
+}
+
+void reserve_check(struct sim *s, uint32_t to, const uint8_t *frame, size_t len)
+{
+    Vmca__Envelope *env;
+    size_t used;
+    char err[128];
+    if (to < 1 || to > s->n ||
+        vmca_decode_frame(frame, len, s->cfg.max_frame, &env, &used, err, sizeof err))
+        return; /* an undecodable frame is reported where it is delivered */
+    if (env->body_case == VMCA__ENVELOPE__BODY_GRANT_FWD) {
+        struct sim_donor *d = &s->donor[to];
+        uint64_t r = s->cfg.policy.reserve_pages;
+        uint64_t spare = d->free > r ? d->free - r : 0;
+        d->recent += env->grant_fwd->pages;
+        if (d->recent + d->older > spare)
+            violation(s, "R: node %u was forwarded %llu pages since its Statistics before "
+                      "last, more than the %llu above the reserve its last ones showed", to,
+                      (unsigned long long)(d->recent + d->older), (unsigned long long)spare);
+    }
+    vmca_envelope_free(env);
+}
+
 void after_step(struct sim *s, const struct event *e)
 {
     for (unsigned i = 1; i <= s->n; i++)

@@ -38,8 +38,10 @@ void drain_master(struct sim *s)
 {
     size_t n;
     struct vmca_action *act = vmca_outbox_take(master_core_outbox(&s->m), &n);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        reserve_check(s, act[i].to, act[i].frame, act[i].len); /* sent, even if lost */
         send_frame(s, MASTER_EP, act[i].to, true, act[i].frame, act[i].len);
+    }
     vmca_actions_free(act, n);
     struct master_fence *f = master_core_take_fences(&s->m, &n);
     for (size_t i = 0; i < n; i++)
@@ -99,6 +101,7 @@ void deliver(struct sim *s, struct event *e)
     if (e->b == MASTER_EP) {
         if (env->body_case == VMCA__ENVELOPE__BODY_STATISTICS)
             s->heard_ms[e->a] = s->now;
+        reserve_track(s, e->a, env);
         master_core_on_message(&s->m, e->a, env, s->now);
         drain_master(s);
     } else {

@@ -18,6 +18,9 @@
  *   I5 legal states: the master's node states move only along its edges,
  *      and no slave holds pages of a home it disabled unless returning them;
  *   I6 targets: the per-VM targets a slave set sum to at most what it owns;
+ *   R (the donor reserve): the Grant-Fwds the master sends a donor since
+ *      the donor's Statistics before last reached it never exceed the free
+ *      pages above policy.reserve_pages of its last Statistics;
  * and at the end, after a quiet period with every node up, I3 (no leak at
  * rest: every page of every home owned exactly once, nothing in transit).
  * The same seed replays the same run; the first violation stops it with the
@@ -160,6 +163,13 @@ struct sim {
     bool failed;
     uint64_t stat_gets_ok, stat_puts_ok, stat_crashes, stat_master_crashes, stat_drops;
     uint64_t stat_checks, stat_i2;     /* home checks; of them, with I2 */
+    /* The reserve check, from what the network carries (not the master's
+     * own bookkeeping): per donor, the free pages of its last Statistics
+     * delivered to a master, and the Grant-Fwd pages sent to it since then
+     * and since the one before. */
+    struct sim_donor {
+        uint64_t free, recent, older;
+    } donor[SIM_MAX_NODES + 1];
 };
 
 /* ---- sched.c: randomness, the event heap, the trace, violations ---- */
@@ -220,6 +230,10 @@ void guest_op(struct sim *s, struct sim_node *n);
 /* ---- invariants.c ---- */
 void gather_ghost(struct sim *s, unsigned f);
 void check_ownership(struct sim *s, bool at_rest);
+/* The reserve check (R above): a message delivered to the master from
+ * node, and a frame the master sends to node. */
+void reserve_track(struct sim *s, uint32_t node, const Vmca__Envelope *env);
+void reserve_check(struct sim *s, uint32_t to, const uint8_t *frame, size_t len);
 void after_step(struct sim *s, const struct event *e);
 
 #endif
