@@ -237,6 +237,24 @@ static int op_give_back(void *be, uint64_t id, uint32_t home, uint32_t max_migra
     return answer(d, &r);
 }
 
+static int op_give_surplus(void *be, uint64_t id, uint32_t home, uint64_t pages)
+{
+    struct hv_tkm *d = be;
+    struct tkm_reply r = {.id = id};
+    if (!other_node(d, &r, "surplus", home))
+        return answer(d, &r);
+    /* A fenced node gives nothing away (as for a request): its claims are
+     * being recovered by their homes. */
+    size_t n = 0;
+    if (!d->env.fenced(d->env.arg))
+        r.pages = hvx_give_home(d->hvx, home, pages, d->hb, d->max_blocks, &n);
+    reply_blocks(d, &r, n);
+    vmca_log_to(d->env.log, d->env.arg, VMCA_LOG_DEBUG,
+                "surplus to node %u: gave %llu of %llu pages in %zu blocks", home,
+                (unsigned long long)r.pages, (unsigned long long)pages, n);
+    return answer(d, &r);
+}
+
 static int op_invalidate(void *be, uint64_t id, uint32_t home)
 {
     struct hv_tkm *d = be;
@@ -333,6 +351,7 @@ const struct tkm_ops hv_tkm_ops = {
     .grant = op_grant,
     .request = op_request,
     .give_back = op_give_back,
+    .give_surplus = op_give_surplus,
     .invalidate = op_invalidate,
     .owned = op_owned,
     .reclaim = op_reclaim,

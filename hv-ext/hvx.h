@@ -146,6 +146,16 @@ int64_t hvx_grant(struct hvx *h, uint32_t from, const struct hvx_block *blocks,
 uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *out,
                      size_t cap, size_t *n_out);
 
+/* Gives up to n free pages homed at `home` (another node) back to it,
+ * largest blocks first, moving no in-use page: the surplus of lent memory
+ * this node no longer needs. Writes at most cap blocks to out; returns the
+ * pages given. The owner table says "in transit to the home". Nothing
+ * while the home is frozen (its census runs), its claims here are of an
+ * earlier life, or its table cannot be reached; never this node's own
+ * pages. */
+uint64_t hvx_give_home(struct hvx *h, uint32_t home, uint64_t n, struct hvx_block *out,
+                       size_t cap, size_t *n_out);
+
 /* Returns pages homed at `home`: migrates up to max_migrate in-use pages to
  * free pages of other homes (an ephemeral page that cannot move is dropped),
  * then releases free blocks of that home into out (at most cap; its owner

@@ -334,6 +334,37 @@ static unsigned floor_log2(uint64_t v)
     return 63u - (unsigned)__builtin_clzll(v);
 }
 
+/* Gives up to n free pages of zone z for node `to`, largest blocks first,
+ * appending to out (at most cap in all). Returns the pages given; none
+ * when the home's owner table cannot be reached (the receiver could not
+ * check the transfer). */
+static uint64_t give_free(struct hvx *h, struct hvx_zone *z, uint64_t n, uint32_t to,
+                          struct hvx_block *out, size_t cap, size_t *n_out)
+{
+    struct owner_view ov = owner_view(h, z->home);
+    if (owners_unreachable(&ov))
+        return 0;
+    uint64_t given = 0;
+    while (given < n && *n_out < cap && z->buddy.free_pages) {
+        uint64_t idx;
+        unsigned ord;
+        hvx_buddy_largest(&z->buddy, &idx, &ord);
+        uint64_t want = n - given;
+        if ((UINT64_C(1) << ord) > want) {
+            ord = floor_log2(want);
+            int64_t got = hvx_buddy_alloc(&z->buddy, ord);
+            idx = (uint64_t)got; /* cannot fail: a larger block is free */
+        } else {
+            hvx_buddy_take(&z->buddy, idx, ord);
+        }
+        if (!release_block(h, z, idx, ord, to, &ov))
+            break; /* not ours to give any more */
+        out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(z->home, idx), ord, z->generation};
+        given += UINT64_C(1) << ord;
+    }
+    return given;
+}
+
 uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *out,
                      size_t cap, size_t *n_out)
 {
@@ -356,26 +387,7 @@ uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *o
         struct hvx_zone *z = h->zones[order[k]];
         if (bit_test(h->frozen, z->home) || zone_stale(h, z))
             continue; /* its home is taking a census / an earlier life's claims */
-        struct owner_view ov = owner_view(h, z->home);
-        if (owners_unreachable(&ov))
-            continue; /* the transfer could not be checked by the receiver */
-        while (given < n && *n_out < cap && z->buddy.free_pages) {
-            uint64_t idx;
-            unsigned ord;
-            hvx_buddy_largest(&z->buddy, &idx, &ord);
-            uint64_t want = n - given;
-            if ((UINT64_C(1) << ord) > want) {
-                ord = floor_log2(want);
-                int64_t got = hvx_buddy_alloc(&z->buddy, ord);
-                idx = (uint64_t)got; /* cannot fail: a larger block is free */
-            } else {
-                hvx_buddy_take(&z->buddy, idx, ord);
-            }
-            if (!release_block(h, z, idx, ord, to, &ov))
-                break; /* not ours to give any more */
-            out[(*n_out)++] = (struct hvx_block){vmca_gfn_make(z->home, idx), ord, z->generation};
-            given += UINT64_C(1) << ord;
-        }
+        given += give_free(h, z, n - given, to, out, cap, n_out);
     }
     /* A foreign zone with nothing left is dropped (its memory comes back). */
     for (unsigned k = 0; k < nz; k++) {
@@ -383,6 +395,21 @@ uint64_t hvx_request(struct hvx *h, uint64_t n, uint32_t to, struct hvx_block *o
         if (z && z->home != h->self && z->owned_pages == 0)
             hvx_zone_delete(h, z);
     }
+    return given;
+}
+
+uint64_t hvx_give_home(struct hvx *h, uint32_t home, uint64_t n, struct hvx_block *out,
+                       size_t cap, size_t *n_out)
+{
+    *n_out = 0;
+    if (home == h->self)
+        return 0; /* never this node's own pages: they are not lent memory */
+    struct hvx_zone *z = hvx_zone_find(h, home);
+    if (!z || bit_test(h->frozen, home) || zone_stale(h, z))
+        return 0; /* nothing here / its census runs / an earlier life's claims */
+    uint64_t given = give_free(h, z, n, home, out, cap, n_out);
+    if (z->owned_pages == 0)
+        hvx_zone_delete(h, z); /* its memory comes back, as after a request */
     return given;
 }
 

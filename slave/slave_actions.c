@@ -151,6 +151,8 @@ void slave_core_on_hv_reply(struct slave_core *s, const struct tkm_reply *r,
             slave_reply_grant(s, &p, r);
         else if (p.kind == TKM_CALL_RETURN)
             slave_reply_return(s, &p, r, now_ms);
+        else if (p.kind == TKM_CALL_SURPLUS)
+            slave_reply_surplus(s, &p, r);
         else if (p.kind == TKM_CALL_OWNED)
             slave_reply_owned(s, &p, r);
         else if (p.kind == TKM_CALL_MEM_LIMIT && r->status != 0) {

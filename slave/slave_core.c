@@ -239,6 +239,7 @@ void slave_core_on_tick(struct slave_core *s, int64_t now_ms)
     if (s->ft.sample_fresh) {
         s->ft.sample_fresh = false;
         slave_first_tier(s, now_ms);
+        slave_give_surplus(s); /* after the policy: it may have asked for pages */
     }
     slave_run_returns(s);
     slave_census_tick(s, now_ms);

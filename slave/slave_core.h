@@ -106,6 +106,15 @@ struct slave_leave {
     struct vmca_bitmap stuck;          /* logged: in-use pages cannot move */
 };
 
+/* Surplus returns (slave_leave.c): free pages of other homes this node no
+ * longer needs go back to their homes. */
+struct slave_surplus {
+    uint32_t quiet;                    /* periods in a row with no failed put and no
+                                          Grant-Any outstanding (capped) */
+    uint32_t in_flight;                /* Surplus hypercalls not answered yet */
+    uint64_t given;                    /* pages given back so far (logs, tests) */
+};
+
 /* First tier (slave_targets.c): the policy, the targets last sent to the
  * hypervisor, and the pages this node owns by the last sample and the
  * hypercalls since. Target arrays hold `cap` entries (grown with the VMs
@@ -186,6 +195,7 @@ struct slave_core {
     struct xfer_table xfers;
     struct slave_transfers tr;
     struct slave_leave leave;
+    struct slave_surplus surplus;
     struct slave_census census;
     struct slave_first_tier ft;
 };
@@ -253,6 +263,8 @@ bool slave_core_census_waits_for(const struct slave_core *s, uint32_t peer);
 bool slave_core_hv_up(const struct slave_core *s);
 /* Pages of `home` are being given back to it (a leave or Force-Return). */
 bool slave_core_returning(const struct slave_core *s, uint32_t home);
+/* Pages of other homes given back as surplus so far. */
+uint64_t slave_core_surplus_given(const struct slave_core *s);
 /* Leave-Notify received; *clean (when not NULL): with all own pages back. */
 bool slave_core_left(const struct slave_core *s, bool *clean);
 

@@ -84,6 +84,15 @@ void slave_reply_return(struct slave_core *s, const struct slave_pending *p,
 void slave_run_returns(struct slave_core *s);
 int slave_on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr);
 int slave_on_leave_notify(struct slave_core *s);
+/* Periods in a row without failed puts or a Grant-Any before surplus goes
+ * home; the pages kept above the need, as a share of the node's own. */
+#define SLAVE_SURPLUS_QUIET 3u
+#define SLAVE_SURPLUS_SLACK_DIV 16u
+/* At most this share of the node's own pages goes home per period. */
+#define SLAVE_SURPLUS_STEP_DIV 4u
+void slave_give_surplus(struct slave_core *s);
+void slave_reply_surplus(struct slave_core *s, const struct slave_pending *p,
+                          const struct tkm_reply *r);
 
 /* slave_census.c */
 void slave_freeze_home(struct slave_core *s, uint32_t home, int64_t until_ms);

@@ -1,5 +1,7 @@
-/* Slave core, leave: the leave flow, Force-Return and the Return
- * hypercalls that send other homes' pages back. */
+/* Slave core, leave and returns: the leave flow, Force-Return and the
+ * Return hypercalls that send other homes' pages back, and the surplus
+ * returns of an Active node (free pages of other homes it no longer
+ * needs). */
 #include "slave_internal.h"
 
 void slave_send_leave_req(struct slave_core *s)
@@ -87,6 +89,7 @@ int slave_on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
     }
     vmca_bitmap_set(&s->leave.returning, r);
     vmca_bitmap_set(&s->tr.leaving_peers, r);
+    s->surplus.quiet = 0; /* r's leave waits for us to be clear: see slave_on_invalidate_node */
     slave_run_returns(s);
     return VMCA_OK;
 }
@@ -122,4 +125,113 @@ int slave_on_leave_notify(struct slave_core *s)
                 (unsigned long long)own, (unsigned long long)s->self->tmem_pages,
                 foreign ? ", still holding pages of other nodes" : "");
     return VMCA_OK;
+}
+
+/* What this node's VMs need, in pages: what they use, or the targets in
+ * force when the policy sets targets and they are higher (a target is
+ * room the policy gave a VM; taking it away would make the policy ask for
+ * it again), plus a slack (a sixteenth of the node's own pages) so a VM
+ * that grows a little, or a policy step, is met from pages already here
+ * rather than by asking again. */
+static uint64_t surplus_need(const struct slave_core *s)
+{
+    uint64_t used = 0;
+    for (size_t i = 0; i < s->hv.n_vms; i++)
+        used += s->hv.vms[i].used;
+    uint64_t need = used;
+    if (s->ft.policy->sets_targets) {
+        uint64_t t = targets_sum(s->ft.targets, s->ft.n_targets);
+        need = t > need ? t : need;
+    }
+    return need + s->self->tmem_pages / SLAVE_SURPLUS_SLACK_DIV;
+}
+
+/* Whether pages of `home` may go back to it now: it is an Active peer
+ * (not leaving, failed or recovering), its memory was not invalidated, no
+ * leave or Force-Return is already returning them, and no census of it
+ * runs (its pages must not circulate meanwhile). */
+static bool surplus_home_ok(const struct slave_core *s, uint32_t home)
+{
+    size_t hi = slave_node_index(s, home);
+    return home != s->self->id && hi < s->cfg->n_nodes && slave_peer_active(s, home) &&
+           !vmca_bitmap_test(&s->invalidated, home) &&
+           !vmca_bitmap_test(&s->leave.returning, home) && !s->census.frozen_until[hi];
+}
+
+/* Once per period, on a fresh sample and after the first tier: free pages
+ * of other homes above what this node's VMs need go back to their homes
+ * (never our own pages; in-use ones stay: only a leave migrates), at most
+ * a quarter of the node's own pages per period. Only after
+ * SLAVE_SURPLUS_QUIET periods in a row with no failed put and no Grant-Any
+ * outstanding, so a node under pressure, or one whose Grant-Any was just
+ * served, keeps what it gathered: no giving back and asking again every
+ * other period. The hypervisor gives what of the amount is free (it knows
+ * which pages are); the blocks go home as a Grant, acknowledged as any. */
+void slave_give_surplus(struct slave_core *s)
+{
+    struct slave_surplus *sp = &s->surplus;
+    bool failed = false;
+    for (size_t i = 0; i < s->hv.n_vms; i++)
+        failed |= s->hv.vms[i].puts_total > s->hv.vms[i].puts_succ;
+    if (failed || s->tr.grant_any_req) {
+        sp->quiet = 0;
+        return;
+    }
+    if (sp->quiet < SLAVE_SURPLUS_QUIET)
+        sp->quiet++;
+    /* One round at a time; none while pages leave for a Grant-Fwd (the
+     * count owned would be off by them). */
+    if (sp->quiet < SLAVE_SURPLUS_QUIET || sp->in_flight || !s->hv_up || s->ft.requesting ||
+        s->state != VMCA__NODE_STATE__NODE_ACTIVE)
+        return;
+    uint64_t need = surplus_need(s), owned = s->ft.owned_now;
+    if (owned <= need)
+        return;
+    uint64_t step = s->self->tmem_pages / SLAVE_SURPLUS_STEP_DIV;
+    uint64_t budget = owned - need;
+    if (budget > (step ? step : 1))
+        budget = step ? step : 1;
+    for (size_t i = 0; i < s->hv.n_owned && budget; i++) {
+        uint32_t home = s->hv.owned[i].node;
+        uint64_t pages = s->hv.owned[i].pages;
+        if (!pages || !surplus_home_ok(s, home))
+            continue;
+        uint64_t ask = pages < budget ? pages : budget;
+        size_t before = slave_hcalls_queued(s);
+        slave_queue_hcall(s, TKM_CALL_SURPLUS, home, ask, false, NULL, 0);
+        if (slave_hcalls_queued(s) == before)
+            return; /* out of memory, logged */
+        slave_expect_reply(s, (struct slave_pending){.kind = TKM_CALL_SURPLUS, .peer = home,
+                                                     .pages = ask});
+        sp->in_flight++;
+        budget -= ask;
+    }
+}
+
+/* The free pages of home p->peer the hypervisor released go home. */
+void slave_reply_surplus(struct slave_core *s, const struct slave_pending *p,
+                         const struct tkm_reply *r)
+{
+    if (s->surplus.in_flight)
+        s->surplus.in_flight--;
+    uint64_t pages = r->status == 0 ? vmca_blocks_pages(r->blocks, r->n_blocks) : 0;
+    /* Less than half of what was asked: the free pages of that home are
+     * gone, the rest is in use (a VM frees them one by one as it flushes).
+     * Wait the quiet periods again rather than send a page or two home
+     * every period: transfers pending in every Statistics would keep the
+     * master's flows (recovery, leave) from ever seeing this node clear. */
+    if (pages < p->pages / 2)
+        s->surplus.quiet = 0;
+    if (!pages)
+        return;
+    s->surplus.given += pages;
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                "giving back %llu surplus pages of node %u (asked %llu)",
+                (unsigned long long)pages, p->peer, (unsigned long long)p->pages);
+    slave_transfer(s, p->peer, 0, r->blocks, r->n_blocks);
+}
+
+uint64_t slave_core_surplus_given(const struct slave_core *s)
+{
+    return s->surplus.given;
 }

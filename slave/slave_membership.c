@@ -88,6 +88,7 @@ static void node_crashed(struct slave_core *s)
     s->act.n_pend = 0;
     s->register_after_hc = 0;
     s->ft.requesting = 0; /* their replies will not come */
+    s->surplus.in_flight = 0;
     s->tr.grant_any_req = 0;
     if (s->state == VMCA__NODE_STATE__NODE_INACTIVE)
         return; /* not a member yet: a plain Register follows */
@@ -172,6 +173,7 @@ void slave_core_on_hv_down(struct slave_core *s)
                     "hypervisor down: no statistics to the master until it is back (the "
                     "master declares this node failed)");
     s->hv_period = 0; /* a restarted hypervisor counts its periods from 1 again */
+    s->surplus.in_flight = 0; /* calls in flight are lost with the channel */
 }
 
 void slave_core_on_hv_up(struct slave_core *s)
@@ -303,6 +305,10 @@ int slave_on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *i
     slave_queue_hcall(s, TKM_CALL_ENABLE, r, 0, false, NULL, 0);
     slave_queue_hcall(s, TKM_CALL_INVALIDATE, r, 0, false, NULL, 0);
     s->census.invalidates++; /* r may own pages of ours: a census is owed */
+    /* The master's recovery of r waits for a Statistics of ours with no
+     * transfer pending: surplus returns pause (the master sends this again
+     * while we are not clear). */
+    s->surplus.quiet = 0;
     size_t dropped = xfer_drop_to(&s->xfers, r);
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                 "invalidate node %u: dropping its pages%s", r,

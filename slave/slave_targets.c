@@ -175,6 +175,9 @@ void slave_owned_changed(struct slave_core *s, const struct slave_pending *p,
     case TKM_CALL_RETURN:
         gone = vmca_blocks_pages(r->blocks, r->n_blocks); /* given back even when stuck */
         break;
+    case TKM_CALL_SURPLUS:
+        gone = r->status == 0 ? vmca_blocks_pages(r->blocks, r->n_blocks) : 0;
+        break;
     case TKM_CALL_INVALIDATE:
         gone = r->status == 0 ? r->pages : 0;
         break;

@@ -20,6 +20,7 @@ int tkm_call_apply(const struct tkm_backend *b, const struct tkm_call *c)
         return o->reclaim(b->be, c->id, c->blocks, c->n_blocks, c->owners, c->n_blocks);
     case TKM_CALL_FREEZE: return o->freeze(b->be, c->id, c->node, c->enable);
     case TKM_CALL_MEM_LIMIT: return o->mem_limit(b->be, c->id, c->targets, c->n_targets);
+    case TKM_CALL_SURPLUS: return o->give_surplus(b->be, c->id, c->node, c->pages);
     }
     return VMCA_ERR_INVAL;
 }

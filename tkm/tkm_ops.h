@@ -46,6 +46,9 @@ struct tkm_ops {
     /* Pages of `home` back to it, moving at most max_migrate in-use pages
      * (0: 256); `done` once nothing of it is left. */
     int (*give_back)(void *be, uint64_t id, uint32_t home, uint32_t max_migrate);
+    /* Up to `pages` free pages of `home` (another node) back to it, no
+     * in-use page moved: the blocks taken out (surplus lent memory). */
+    int (*give_surplus)(void *be, uint64_t id, uint32_t home, uint64_t pages);
     /* Drop every page of `home` and forget its memory's mapping. */
     int (*invalidate)(void *be, uint64_t id, uint32_t home);
     /* The blocks of `home` owned here (census). */

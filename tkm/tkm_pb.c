@@ -138,6 +138,14 @@ static int enc_give_back(void *be, uint64_t id, uint32_t home, uint32_t max_migr
     SEND_CALL(RET, ret, &rt);
 }
 
+static int enc_give_surplus(void *be, uint64_t id, uint32_t home, uint64_t pages)
+{
+    Vmca__TkmSurplus sp = VMCA__TKM_SURPLUS__INIT;
+    sp.home = home;
+    sp.pages = pages;
+    SEND_CALL(SURPLUS, surplus, &sp);
+}
+
 static int enc_invalidate(void *be, uint64_t id, uint32_t home)
 {
     Vmca__TkmInvalidate inv = VMCA__TKM_INVALIDATE__INIT;
@@ -187,6 +195,7 @@ const struct tkm_ops tkm_pb_call_ops = {
     .grant = enc_grant,
     .request = enc_request,
     .give_back = enc_give_back,
+    .give_surplus = enc_give_surplus,
     .invalidate = enc_invalidate,
     .owned = enc_owned,
     .reclaim = enc_reclaim,
@@ -267,6 +276,8 @@ int tkm_pb_call_apply(struct tkm_pb *pb, const Vmca__TkmToHv *m, const struct tk
         return o->request(b->be, m->id, m->request->to, m->request->pages);
     case VMCA__TKM_TO_HV__CALL_RET:
         return o->give_back(b->be, m->id, m->ret->home, m->ret->max_migrate);
+    case VMCA__TKM_TO_HV__CALL_SURPLUS:
+        return o->give_surplus(b->be, m->id, m->surplus->home, m->surplus->pages);
     case VMCA__TKM_TO_HV__CALL_INVALIDATE:
         return o->invalidate(b->be, m->id, m->invalidate->home);
     case VMCA__TKM_TO_HV__CALL_OWNED:

@@ -32,6 +32,7 @@ enum tkm_call_kind {
     TKM_CALL_RECLAIM = 7,   /* blocks held by owners[]: census result */
     TKM_CALL_FREEZE = 8,    /* node = home, enable = frozen */
     TKM_CALL_MEM_LIMIT = 9, /* targets: per-VM targets (Mem-Limit) */
+    TKM_CALL_SURPLUS = 10,  /* node = home, pages = most free pages of it to give back */
 };
 
 struct tkm_call {

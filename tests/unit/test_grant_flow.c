@@ -792,6 +792,170 @@ static void test_greedy_remote_asks_once(void **state)
     assert_no_grant_any(&x->recv);
 }
 
+/* One statistics period of `s`: the sample, then the tick that runs the
+ * policy. The Surplus hypercalls it queued go to out (others dropped);
+ * returns their count. Frames sent are kept for the caller. */
+static size_t surplus_period(struct slave_core *s, const struct tkm_sample *hv, int64_t now,
+                             struct tkm_call *out, size_t max)
+{
+    assert_int_equal(slave_core_on_hv_stats(s, hv), 0);
+    slave_core_on_tick(s, now);
+    size_t n, k = 0;
+    struct tkm_call *hc = slave_core_take_hcalls(s, &n);
+    for (size_t i = 0; i < n; i++)
+        if (hc[i].kind == TKM_CALL_SURPLUS) {
+            assert_true(k < max);
+            out[k++] = hc[i];
+        }
+    return k;
+}
+
+static void drop_sent(struct slave_core *s)
+{
+    struct sent out[8];
+    free_sent(out, take_sent(&s->out, out, 8));
+}
+
+/* tlp: once demand has been quiet for SURPLUS_QUIET periods, free pages of
+ * another home above the VM's target plus the slack go back to it, a
+ * bounded amount per period, through a Grant the home applies; the node
+ * keeps what its targets need (never its own pages). */
+static void test_surplus_goes_home_keeps_need(void **state)
+{
+    struct fx *x = *state;
+    uint64_t own = x->recv.self->tmem_pages, slack = own / 16, step = own / 4;
+    uint64_t used = own + 4000, borrowed = 30000;
+    struct tkm_pages owned[2] = {{3, own}, {2, borrowed}};
+    struct tkm_vm vm = {.vm = 1, .used = used, .target = VM_TARGET_UNLIMITED,
+                        .puts_total = 10, .puts_succ = 10};
+    struct tkm_sample hv = {.generation = 1, .total_pages = own + borrowed, .owned = owned,
+                            .n_owned = 2, .vms = &vm, .n_vms = 1};
+    struct tkm_call sc[4];
+    int64_t t = 100;
+    /* Two quiet periods: nothing yet (the first sets the target to used). */
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 1000, sc, 4), 0);
+    vm.target = used;
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 1000, sc, 4), 0);
+    /* The third: a quarter of the node's pages of home 2, not more. */
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 1000, sc, 4), 1);
+    assert_int_equal(sc[0].node, 2);
+    assert_int_equal(sc[0].pages, step);
+    assert_true(own + borrowed - step > used + slack); /* the bound, not the need, limits */
+    drop_sent(&x->recv);
+    /* The hypervisor gives them: a Grant to the home, which applies it. */
+    struct vmca_block b = {vmca_gfn_make(2, 0), 14, 1};
+    assert_int_equal(UINT64_C(1) << b.order, step);
+    struct tkm_reply r = {.id = sc[0].id, .pages = step, .blocks = &b, .n_blocks = 1};
+    slave_core_on_hv_reply(&x->recv, &r, t + 1);
+    Vmca__Envelope *grant = one(&x->recv, 2, VMCA__ENVELOPE__BODY_GRANT);
+    assert_int_equal(grant->grant->n_blocks, 1);
+    assert_true(grant->grant->blocks[0]->gfn == b.gfn);
+    assert_int_equal(slave_core_surplus_given(&x->recv), step);
+    assert_int_equal(drop_hcalls(&x->recv), 0); /* the target still fits: no Mem-Limit */
+    deliver(&x->donor, 3, 333, grant);
+    struct tkm_call gh = take_one_hcall(&x->donor, TKM_CALL_GRANT, NULL, NULL);
+    assert_int_equal(gh.node, 3);
+    vmca_envelope_free(grant);
+    /* Next period: only down to what the target and the slack need. */
+    owned[1].pages = borrowed - step;
+    hv.total_pages = own + borrowed - step;
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 1000, sc, 4), 1);
+    assert_int_equal(sc[0].node, 2);
+    assert_int_equal(sc[0].pages, own + borrowed - step - used - slack);
+    uint64_t rest = sc[0].pages;
+    assert_int_equal(rest, 4096 + 1024 + 256 + 128 + 16);
+    struct vmca_block bs[5] = {{vmca_gfn_make(2, 16384), 12, 1}, {vmca_gfn_make(2, 20480), 10, 1},
+                               {vmca_gfn_make(2, 21504), 8, 1}, {vmca_gfn_make(2, 21760), 7, 1},
+                               {vmca_gfn_make(2, 21888), 4, 1}};
+    r = (struct tkm_reply){.id = sc[0].id, .pages = rest, .blocks = bs, .n_blocks = 5};
+    slave_core_on_hv_reply(&x->recv, &r, t + 1);
+    vmca_envelope_free(one(&x->recv, 2, VMCA__ENVELOPE__BODY_GRANT));
+    assert_int_equal(slave_core_surplus_given(&x->recv), step + rest);
+    /* At the need, nothing more goes. */
+    owned[1].pages -= rest;
+    hv.total_pages -= rest;
+    assert_int_equal(hv.total_pages, used + slack);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 1000, sc, 4), 0);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 1000, sc, 4), 0);
+}
+
+/* No giving back while the VMs are under pressure, while a Grant-Any is
+ * outstanding, or in the quiet periods right after: no give-and-ask-again
+ * loop. After the guest is gone everything of the other homes goes back
+ * (none of ours), home by home. */
+static void test_surplus_waits_for_quiet(void **state)
+{
+    struct fx *x = *state;
+    snprintf(x->cfg.policy.first_tier, sizeof x->cfg.policy.first_tier, "greedy-remote");
+    x->recv.ft.policy = ft_policy_find("greedy-remote");
+    uint64_t own = x->recv.self->tmem_pages, step = own / 4;
+    struct tkm_pages owned[3] = {{3, own}, {2, 15000}, {1, 5000}};
+    struct tkm_vm vm = {.vm = 1, .used = 100, .puts_total = 10, .puts_succ = 4};
+    struct tkm_sample hv = {.generation = 1, .total_pages = own + 20000, .owned = owned,
+                            .n_owned = 3, .vms = &vm, .n_vms = 1};
+    struct tkm_call sc[4];
+    int64_t t = 100;
+    /* Failing puts: a Grant-Any, never a surplus. */
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 1000, sc, 4), 0);
+    vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
+    /* Puts succeed, but the Grant-Any is outstanding: still nothing, for
+     * more periods than the quiet ones. */
+    vm.puts_succ = vm.puts_total;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    assert_no_grant_any(&x->recv);
+    /* Served: the quiet periods count from now. */
+    x->recv.tr.grant_any_req = 0;
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    /* A failed put again: the count restarts. */
+    vm.puts_succ = 9;
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    drop_sent(&x->recv);
+    x->recv.tr.grant_any_req = 0;
+    vm.puts_succ = vm.puts_total;
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    /* The guest is gone: the pages of both homes go back, within the
+     * bound per period, and none of node 3's own. */
+    hv.n_vms = 0;
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 2);
+    assert_int_equal(sc[0].node, 2);
+    assert_int_equal(sc[0].pages, 15000);
+    assert_int_equal(sc[1].node, 1);
+    assert_int_equal(sc[1].pages, step - 15000);
+    /* One round at a time: none while those are unanswered. */
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    /* A short answer (little of home 1 was free): wait the quiet periods
+     * again, not a page or two home every period. */
+    struct vmca_block b2 = {vmca_gfn_make(2, 0), 13, 1}, b1 = {vmca_gfn_make(1, 0), 8, 1};
+    struct tkm_reply r = {.id = sc[0].id, .pages = 8192, .blocks = &b2, .n_blocks = 1};
+    slave_core_on_hv_reply(&x->recv, &r, t + 1);
+    r = (struct tkm_reply){.id = sc[1].id, .pages = 256, .blocks = &b1, .n_blocks = 1};
+    slave_core_on_hv_reply(&x->recv, &r, t + 1);
+    drop_sent(&x->recv);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 2);
+    r = (struct tkm_reply){.id = sc[0].id, .pages = 8192, .blocks = &b2, .n_blocks = 1};
+    slave_core_on_hv_reply(&x->recv, &r, t + 1);
+    r = (struct tkm_reply){.id = sc[1].id, .pages = 1024, .blocks = &b1, .n_blocks = 1};
+    slave_core_on_hv_reply(&x->recv, &r, t + 1);
+    drop_sent(&x->recv);
+    /* The master recovers node 1 and waits for us to be clear: surplus
+     * returns pause for the quiet periods, then go on (none to node 1). */
+    Vmca__InvalidateNode in = VMCA__INVALIDATE_NODE__INIT;
+    in.node = 1;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NODE;
+    env.invalidate_node = &in;
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, t), 0);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 1);
+    assert_int_equal(sc[0].node, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -799,6 +963,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bounce_to_home, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_granted_pages_raise_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_greedy_remote_asks_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_surplus_goes_home_keeps_need, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_surplus_waits_for_quiet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_targets_within_owned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_restart_adopts_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_mem_limit, setup, teardown),

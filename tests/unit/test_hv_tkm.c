@@ -209,6 +209,54 @@ static void test_request_only_for_another_known_node(void **state)
     assert_int_equal(hvx_owned_pages(x->h), HOME_PAGES - 8);
 }
 
+/* Surplus: free pages of another home back to it, at most those asked;
+ * never of this node or an unknown one, nothing when fenced. */
+static void test_surplus_gives_free_pages_of_the_home(void **state)
+{
+    struct fx *x = *state;
+    call(x, (struct tkm_call){.kind = TKM_CALL_ENABLE, .node = 2, .enable = true});
+    struct vmca_block g = {vmca_gfn_make(2, 0), 5, 0};
+    call(x, (struct tkm_call){.kind = TKM_CALL_GRANT, .node = 2, .blocks = &g, .n_blocks = 1});
+    assert_int_equal(x->r.pages, 32);
+    call(x, (struct tkm_call){.kind = TKM_CALL_SURPLUS, .node = 1, .pages = 8});
+    assert_int_equal(x->r.status, HVX_EINVAL);
+    assert_string_equal(x->error, "surplus: node 1 is not another node of the cluster");
+    call(x, (struct tkm_call){.kind = TKM_CALL_SURPLUS, .node = 5, .pages = 8});
+    assert_int_equal(x->r.status, HVX_EINVAL);
+    x->fenced = true;
+    call(x, (struct tkm_call){.kind = TKM_CALL_SURPLUS, .node = 2, .pages = 8});
+    assert_int_equal(x->r.status, 0);
+    assert_int_equal(x->r.n_blocks, 0);
+    x->fenced = false;
+    call(x, (struct tkm_call){.kind = TKM_CALL_SURPLUS, .node = 3, .pages = 8});
+    assert_int_equal(x->r.status, 0);             /* none of home 3 held: nothing */
+    assert_int_equal(x->r.n_blocks, 0);
+    assert_int_equal(hvx_owned_pages(x->h), HOME_PAGES + 32);
+    call(x, (struct tkm_call){.kind = TKM_CALL_SURPLUS, .node = 2, .pages = 24});
+    assert_int_equal(x->r.status, 0);
+    assert_int_equal(x->r.pages, 24);
+    assert_int_equal(vmca_blocks_pages(x->blocks, x->r.n_blocks), 24);
+    for (size_t i = 0; i < x->r.n_blocks; i++)
+        assert_int_equal(vmca_gfn_home(x->blocks[i].gfn), 2);
+    assert_int_equal(hvx_owned_of(x->h, 2), 8);
+    assert_int_equal(hvx_owned_of(x->h, 1), HOME_PAGES); /* our own stay */
+    /* As vmca-hv decodes it from its socket. */
+    struct tkm_pb *pb = tkm_pb_new();
+    assert_non_null(pb);
+    Vmca__TkmSurplus sp = VMCA__TKM_SURPLUS__INIT;
+    sp.home = 2;
+    sp.pages = 100;
+    Vmca__TkmToHv m = VMCA__TKM_TO_HV__INIT;
+    m.id = 79;
+    m.call_case = VMCA__TKM_TO_HV__CALL_SURPLUS;
+    m.surplus = &sp;
+    assert_int_equal(tkm_pb_call_apply(pb, &m, &x->b), 0);
+    assert_int_equal(x->r.id, 79);
+    assert_int_equal(x->r.pages, 8);
+    assert_int_equal(hvx_owned_of(x->h, 2), 0);
+    tkm_pb_free(pb);
+}
+
 static void test_reclaim_needs_one_owner_per_block(void **state)
 {
     struct fx *x = *state;
@@ -321,6 +369,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mem_limit_unknown_vm_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grant_answers_per_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_surplus_gives_free_pages_of_the_home, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_request_only_for_another_known_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reclaim_needs_one_owner_per_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_freeze_enable_invalidate_owned, setup, teardown),

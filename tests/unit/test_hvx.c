@@ -566,6 +566,54 @@ static void test_owner_table_checks_grants(void **state)
     assert_int_equal(r[0], HVX_GRANT_REJECTED);
 }
 
+/* Surplus: node 1 gives free pages of home 2 back to it, no more than
+ * asked, never in-use ones and never its own; the table names the home
+ * in transit and the home takes them. Nothing of a frozen home. */
+static void test_give_home_free_only(void **state)
+{
+    struct owned_fx *x = *state;
+    struct hvx_block out[16];
+    enum hvx_grant_result r[16];
+    size_t n;
+    assert_int_equal(hvx_request(x->h[2], 64, 1, out, 16, &n), 64);
+    assert_int_equal(hvx_grant(x->h[1], 2, out, n, r), 64);
+    /* Node 1 uses all its own pages and 8 of home 2's. */
+    hvx_client_new(x->h[1], 7);
+    int pp = hvx_pool_new(x->h[1], 7, HVX_POOL_PERSISTENT);
+    uint8_t buf[PAGE];
+    memset(buf, 0x5a, sizeof buf);
+    for (uint32_t i = 0; i < 1024 + 8; i++)
+        assert_true(hvx_put(x->h[1], 7, (unsigned)pp, 1, i, buf) >= 0);
+    assert_int_equal(hvx_give_home(x->h[1], 1, 100, out, 16, &n), 0); /* own: never */
+    assert_int_equal(n, 0);
+    assert_int_equal(hvx_freeze(x->h[1], 2, true), HVX_OK);
+    assert_int_equal(hvx_give_home(x->h[1], 2, 100, out, 16, &n), 0); /* its census runs */
+    assert_int_equal(hvx_freeze(x->h[1], 2, false), HVX_OK);
+    /* Asked for 20: 20 of the 56 free ones, in power-of-two blocks. */
+    assert_int_equal(hvx_give_home(x->h[1], 2, 20, out, 16, &n), 20);
+    uint64_t pages = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(vmca_gfn_home(out[i].gfn), 2);
+        pages += UINT64_C(1) << out[i].order;
+        uint64_t idx = vmca_gfn_index(out[i].gfn);
+        assert_int_equal(x->table[2][idx], HVX_OWNER_TRANSIT);
+    }
+    assert_int_equal(pages, 20);
+    assert_int_equal(hvx_owned_of(x->h[1], 2), 44);
+    assert_int_equal(hvx_grant(x->h[2], 1, out, n, r), 20); /* the home takes them */
+    /* Asked for more than is free: the 36 free ones, the 8 in use stay. */
+    assert_int_equal(hvx_give_home(x->h[1], 2, 1000, out, 16, &n), 36);
+    assert_int_equal(hvx_owned_of(x->h[1], 2), 8);
+    assert_int_equal(hvx_grant(x->h[2], 1, out, n, r), 36);
+    assert_int_equal(hvx_give_home(x->h[1], 2, 1000, out, 16, &n), 0);
+    assert_int_equal(hvx_owned_of(x->h[1], 2), 8);
+    /* Every page of node 1's VM still reads back. */
+    uint8_t got[PAGE];
+    for (uint32_t i = 0; i < 1024 + 8; i++)
+        assert_true(hvx_get(x->h[1], 7, (unsigned)pp, 1, i, got) >= 0);
+    assert_int_equal(hvx_owned_of(x->h[2], 2), 1024 - 8);
+}
+
 static void test_owner_table_bounce_fault_reclaim(void **state)
 {
     struct owned_fx *x = *state;
@@ -626,6 +674,8 @@ int main(void)
         T(test_targets_and_semantics), T(test_no_free_page), T(test_return_migrates),
         T(test_invalidate_and_faults), T(test_census_listing_and_metadata),
         T(test_reclaim_after_census),
+        cmocka_unit_test_setup_teardown(test_give_home_free_only, owned_setup,
+                                        owned_teardown),
         cmocka_unit_test_setup_teardown(test_owner_table_checks_grants, owned_setup,
                                         owned_teardown),
         cmocka_unit_test_setup_teardown(test_owner_table_bounce_fault_reclaim, owned_setup,
