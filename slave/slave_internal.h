@@ -88,7 +88,8 @@ int slave_on_leave_notify(struct slave_core *s);
  * home; the pages kept above the need, as a share of the node's own. */
 #define SLAVE_SURPLUS_QUIET 3u
 #define SLAVE_SURPLUS_SLACK_DIV 16u
-/* At most this share of the node's own pages goes home per period. */
+/* At most this share of the pages owned (at least of the node's own)
+ * goes home per period. */
 #define SLAVE_SURPLUS_STEP_DIV 4u
 void slave_give_surplus(struct slave_core *s);
 void slave_reply_surplus(struct slave_core *s, const struct slave_pending *p,

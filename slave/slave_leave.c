@@ -161,7 +161,7 @@ static bool surplus_home_ok(const struct slave_core *s, uint32_t home)
 /* Once per period, on a fresh sample and after the first tier: free pages
  * of other homes above what this node's VMs need go back to their homes
  * (never our own pages; in-use ones stay: only a leave migrates), at most
- * a quarter of the node's own pages per period. Only after
+ * a quarter of the pages owned per period. Only after
  * SLAVE_SURPLUS_QUIET periods in a row with no failed put and no Grant-Any
  * outstanding, so a node under pressure, or one whose Grant-Any was just
  * served, keeps what it gathered: no giving back and asking again every
@@ -187,7 +187,11 @@ void slave_give_surplus(struct slave_core *s)
     uint64_t need = surplus_need(s), owned = s->ft.owned_now;
     if (owned <= need)
         return;
-    uint64_t step = s->self->tmem_pages / SLAVE_SURPLUS_STEP_DIV;
+    /* A quarter of what is owned (or of our own pages, when we lent some):
+     * a small node that gathered many times its size empties in a few
+     * periods, and the last pages above the need go in smaller steps. */
+    uint64_t base = owned > s->self->tmem_pages ? owned : s->self->tmem_pages;
+    uint64_t step = base / SLAVE_SURPLUS_STEP_DIV;
     uint64_t budget = owned - need;
     if (budget > (step ? step : 1))
         budget = step ? step : 1;
