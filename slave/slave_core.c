@@ -34,6 +34,8 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     s->act.next_hc_id = 1;
     s->tr.next_req = 1;
     s->hv_heard_ms = -1;
+    s->surplus.quiet_needed = SLAVE_SURPLUS_QUIET;
+    s->surplus.since_given = UINT32_MAX;
     size_t nodes = cfg->n_nodes ? cfg->n_nodes : 1;
     s->census.frozen_until = calloc(nodes, sizeof *s->census.frozen_until);
     s->refused_logged = calloc(nodes, sizeof *s->refused_logged);

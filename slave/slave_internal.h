@@ -87,7 +87,15 @@ int slave_on_leave_notify(struct slave_core *s);
 /* Periods in a row without failed puts or a Grant-Any before surplus goes
  * home; the pages kept above the need, as a share of the node's own. */
 #define SLAVE_SURPLUS_QUIET 3u
+/* The quiet periods double (up to this) when the node asks again within
+ * this many periods of giving back, and return to SLAVE_SURPLUS_QUIET
+ * after as many periods without asking. */
+#define SLAVE_SURPLUS_QUIET_MAX 48u
+#define SLAVE_SURPLUS_SOON 16u
+/* The slack kept above the need: a sixteenth of the node's own pages, or
+ * an eighth of the need when larger. */
 #define SLAVE_SURPLUS_SLACK_DIV 16u
+#define SLAVE_SURPLUS_SLACK_NEED_DIV 8u
 /* At most this share of the pages owned (at least of the node's own)
  * goes home per period. */
 #define SLAVE_SURPLUS_STEP_DIV 4u

@@ -132,7 +132,8 @@ int slave_on_leave_notify(struct slave_core *s)
  * room the policy gave a VM; taking it away would make the policy ask for
  * it again), plus a slack (a sixteenth of the node's own pages) so a VM
  * that grows a little, or a policy step, is met from pages already here
- * rather than by asking again. */
+ * rather than by asking again; an eighth of the need when that is more (a
+ * small node that borrowed many times its size). */
 static uint64_t surplus_need(const struct slave_core *s)
 {
     uint64_t used = 0;
@@ -143,7 +144,10 @@ static uint64_t surplus_need(const struct slave_core *s)
         uint64_t t = targets_sum(s->ft.targets, s->ft.n_targets);
         need = t > need ? t : need;
     }
-    return need + s->self->tmem_pages / SLAVE_SURPLUS_SLACK_DIV;
+    uint64_t slack = s->self->tmem_pages / SLAVE_SURPLUS_SLACK_DIV;
+    if (need / SLAVE_SURPLUS_SLACK_NEED_DIV > slack)
+        slack = need / SLAVE_SURPLUS_SLACK_NEED_DIV;
+    return need + slack;
 }
 
 /* Whether pages of `home` may go back to it now: it is an Active peer
@@ -174,14 +178,24 @@ void slave_give_surplus(struct slave_core *s)
     for (size_t i = 0; i < s->hv.n_vms; i++)
         failed |= s->hv.vms[i].puts_total > s->hv.vms[i].puts_succ;
     if (failed || s->tr.grant_any_req) {
+        /* Asking again soon after giving back: the demand comes and goes
+         * on a longer rhythm than the quiet periods; wait longer next time
+         * (once per ask). */
+        if (sp->since_given <= SLAVE_SURPLUS_SOON) {
+            sp->quiet_needed = sp->quiet_needed * 2 < SLAVE_SURPLUS_QUIET_MAX
+                                   ? sp->quiet_needed * 2 : SLAVE_SURPLUS_QUIET_MAX;
+            sp->since_given = UINT32_MAX;
+        }
         sp->quiet = 0;
         return;
     }
-    if (sp->quiet < SLAVE_SURPLUS_QUIET)
+    if (sp->since_given < UINT32_MAX && ++sp->since_given > SLAVE_SURPLUS_SOON)
+        sp->quiet_needed = SLAVE_SURPLUS_QUIET; /* no ask long after giving back */
+    if (sp->quiet < sp->quiet_needed)
         sp->quiet++;
     /* One round at a time; none while pages leave for a Grant-Fwd (the
      * count owned would be off by them). */
-    if (sp->quiet < SLAVE_SURPLUS_QUIET || sp->in_flight || !s->hv_up || s->ft.requesting ||
+    if (sp->quiet < sp->quiet_needed || sp->in_flight || !s->hv_up || s->ft.requesting ||
         s->state != VMCA__NODE_STATE__NODE_ACTIVE)
         return;
     uint64_t need = surplus_need(s), owned = s->ft.owned_now;
@@ -229,6 +243,7 @@ void slave_reply_surplus(struct slave_core *s, const struct slave_pending *p,
     if (!pages)
         return;
     s->surplus.given += pages;
+    s->surplus.since_given = 0;
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                 "giving back %llu surplus pages of node %u (asked %llu)",
                 (unsigned long long)pages, p->peer, (unsigned long long)p->pages);

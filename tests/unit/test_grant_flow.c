@@ -850,8 +850,10 @@ static Vmca__Envelope *answer_surplus(struct slave_core *s, const struct tkm_cal
 static void test_surplus_goes_home_keeps_need(void **state)
 {
     struct fx *x = *state;
-    uint64_t own = x->recv.self->tmem_pages, slack = own / 16;
+    uint64_t own = x->recv.self->tmem_pages;
     uint64_t used = own + 4000, borrowed = own;
+    uint64_t slack = used / 8;               /* an eighth of the need: above own / 16 */
+    assert_true(slack > own / 16);
     struct tkm_pages owned[2] = {{3, own}, {2, borrowed}};
     struct tkm_vm vm = {.vm = 1, .used = used, .target = VM_TARGET_UNLIMITED,
                         .puts_total = 10, .puts_succ = 10};
@@ -980,6 +982,46 @@ static void test_surplus_waits_for_quiet(void **state)
     assert_int_equal(sc[0].node, 2);
 }
 
+/* A node that asks again soon after giving back waits twice the quiet
+ * periods before the next round: demand that comes and goes on a longer
+ * rhythm does not make it give and ask again every few periods. */
+static void test_surplus_backs_off_after_asking_again(void **state)
+{
+    struct fx *x = *state;
+    snprintf(x->cfg.policy.first_tier, sizeof x->cfg.policy.first_tier, "greedy-remote");
+    x->recv.ft.policy = ft_policy_find("greedy-remote");
+    uint64_t own = x->recv.self->tmem_pages;
+    struct tkm_pages owned[2] = {{3, own}, {2, 16384}};
+    struct tkm_vm vm = {.vm = 1, .used = own, .puts_total = 10, .puts_succ = 10};
+    struct tkm_sample hv = {.generation = 1, .total_pages = own + 16384, .owned = owned,
+                            .n_owned = 2, .vms = &vm, .n_vms = 1};
+    struct tkm_call sc[4];
+    int64_t t = 100;
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 1);
+    uint64_t asked = sc[0].pages;
+    assert_int_equal(asked, 16384 - own / 8); /* down to use plus an eighth */
+    drop_sent(&x->recv);
+    vmca_envelope_free(answer_surplus(&x->recv, &sc[0], 0, asked, t + 1));
+    /* Two periods later its VM's puts fail again: a Grant-Any. */
+    owned[1].pages -= asked;
+    hv.total_pages -= asked;
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    vm.puts_succ = 5;
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
+    x->recv.tr.grant_any_req = 0; /* served */
+    vm.puts_succ = vm.puts_total;
+    owned[1].pages += 4096;
+    hv.total_pages += 4096;
+    /* Now six quiet periods, not three, before the next round. */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 1);
+    assert_int_equal(sc[0].node, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -989,6 +1031,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_greedy_remote_asks_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_surplus_goes_home_keeps_need, setup, teardown),
         cmocka_unit_test_setup_teardown(test_surplus_waits_for_quiet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_surplus_backs_off_after_asking_again, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_tlp_targets_within_owned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_restart_adopts_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_mem_limit, setup, teardown),
