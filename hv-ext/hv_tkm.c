@@ -203,22 +203,36 @@ static int op_grant(void *be, uint64_t id, uint32_t from, const struct vmca_bloc
     return answer(d, &r);
 }
 
-static int op_request(void *be, uint64_t id, uint32_t to, uint64_t pages)
+/* Free pages out of this node for `node`: a Request (for a receiver, any
+ * home's, closest first) or a Surplus (the node's own pages back to it). A
+ * fenced node was declared failed: its claims are being recovered
+ * elsewhere, so it gives nothing away. */
+static int give_free(void *be, uint64_t id, uint32_t node, uint64_t pages, bool surplus)
 {
     struct hv_tkm *d = be;
     struct tkm_reply r = {.id = id};
-    if (!other_node(d, &r, "request", to))
+    if (!other_node(d, &r, surplus ? "surplus" : "request", node))
         return answer(d, &r);
-    /* A fenced node was declared failed: its claims are being recovered
-     * elsewhere, so it gives nothing away. */
     size_t n = 0;
     if (!d->env.fenced(d->env.arg))
-        r.pages = hvx_request(d->hvx, pages, to, d->hb, d->max_blocks, &n);
+        r.pages = surplus ? hvx_give_home(d->hvx, node, pages, d->hb, d->max_blocks, &n)
+                          : hvx_request(d->hvx, pages, node, d->hb, d->max_blocks, &n);
     reply_blocks(d, &r, n);
     vmca_log_to(d->env.log, d->env.arg, VMCA_LOG_DEBUG,
-                "request for node %u: gave %llu of %llu pages in %zu blocks", to,
-                (unsigned long long)r.pages, (unsigned long long)pages, n);
+                "%s node %u: gave %llu of %llu pages in %zu blocks",
+                surplus ? "surplus to" : "request for", node, (unsigned long long)r.pages,
+                (unsigned long long)pages, n);
     return answer(d, &r);
+}
+
+static int op_request(void *be, uint64_t id, uint32_t to, uint64_t pages)
+{
+    return give_free(be, id, to, pages, false);
+}
+
+static int op_give_surplus(void *be, uint64_t id, uint32_t home, uint64_t pages)
+{
+    return give_free(be, id, home, pages, true);
 }
 
 static int op_give_back(void *be, uint64_t id, uint32_t home, uint32_t max_migrate)
@@ -234,24 +248,6 @@ static int op_give_back(void *be, uint64_t id, uint32_t home, uint32_t max_migra
     r.pages = pages_of(d->hb, n);
     r.done = rc == HVX_OK;
     r.status = rc == HVX_EBUSY ? 0 : rc;
-    return answer(d, &r);
-}
-
-static int op_give_surplus(void *be, uint64_t id, uint32_t home, uint64_t pages)
-{
-    struct hv_tkm *d = be;
-    struct tkm_reply r = {.id = id};
-    if (!other_node(d, &r, "surplus", home))
-        return answer(d, &r);
-    /* A fenced node gives nothing away (as for a request): its claims are
-     * being recovered by their homes. */
-    size_t n = 0;
-    if (!d->env.fenced(d->env.arg))
-        r.pages = hvx_give_home(d->hvx, home, pages, d->hb, d->max_blocks, &n);
-    reply_blocks(d, &r, n);
-    vmca_log_to(d->env.log, d->env.arg, VMCA_LOG_DEBUG,
-                "surplus to node %u: gave %llu of %llu pages in %zu blocks", home,
-                (unsigned long long)r.pages, (unsigned long long)pages, n);
     return answer(d, &r);
 }
 
