@@ -133,8 +133,8 @@ int slave_on_leave_notify(struct slave_core *s)
  * it again), plus a slack (a sixteenth of the node's own pages) so a VM
  * that grows a little, or a policy step, is met from pages already here
  * rather than by asking again; an eighth of the need when that is more (a
- * small node that borrowed many times its size). */
-static uint64_t surplus_need(const struct slave_core *s)
+ * small node that borrowed many times its size). *slack gets the slack. */
+static uint64_t surplus_need(const struct slave_core *s, uint64_t *slack_out)
 {
     uint64_t used = 0;
     for (size_t i = 0; i < s->hv.n_vms; i++)
@@ -147,6 +147,7 @@ static uint64_t surplus_need(const struct slave_core *s)
     uint64_t slack = s->self->tmem_pages / SLAVE_SURPLUS_SLACK_DIV;
     if (need / SLAVE_SURPLUS_SLACK_NEED_DIV > slack)
         slack = need / SLAVE_SURPLUS_SLACK_NEED_DIV;
+    *slack_out = slack ? slack : 1;
     return need + slack;
 }
 
@@ -165,7 +166,8 @@ static bool surplus_home_ok(const struct slave_core *s, uint32_t home)
 /* Once per period, on a fresh sample and after the first tier: free pages
  * of other homes above what this node's VMs need go back to their homes
  * (never our own pages; in-use ones stay: only a leave migrates), at most
- * a quarter of the pages owned per period. Only after
+ * a quarter of the pages owned per period, and only when they are at least
+ * the slack. Only after
  * SLAVE_SURPLUS_QUIET periods in a row with no failed put and no Grant-Any
  * outstanding, so a node under pressure, or one whose Grant-Any was just
  * served, keeps what it gathered: no giving back and asking again every
@@ -198,8 +200,11 @@ void slave_give_surplus(struct slave_core *s)
     if (sp->quiet < sp->quiet_needed || sp->in_flight || !s->hv_up || s->ft.requesting ||
         s->state != VMCA__NODE_STATE__NODE_ACTIVE)
         return;
-    uint64_t need = surplus_need(s), owned = s->ft.owned_now;
-    if (owned <= need)
+    uint64_t slack, need = surplus_need(s, &slack), owned = s->ft.owned_now;
+    /* A round only for at least a slack's worth: pages a VM frees one by
+     * one do not go home a few at a time, each a transfer the master's
+     * flows would wait for. */
+    if (owned < need + slack)
         return;
     /* A quarter of what is owned (or of our own pages, when we lent some):
      * a small node that gathered many times its size empties in a few

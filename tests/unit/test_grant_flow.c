@@ -901,6 +901,15 @@ static void test_surplus_goes_home_keeps_need(void **state)
     hv.total_pages = own + borrowed - given;
     assert_int_equal(surplus_period(&x->recv, &hv, t += 1000, sc, 4), 0);
     assert_int_equal(surplus_period(&x->recv, &hv, t += 1000, sc, 4), 0);
+    /* Less than a slack's worth above it (pages freed a few at a time):
+     * no round; a slack's worth: one. */
+    owned[1].pages += slack - 1;
+    hv.total_pages += slack - 1;
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 1000, sc, 4), 0);
+    owned[1].pages += 1;
+    hv.total_pages += 1;
+    assert_int_equal(surplus_period(&x->recv, &hv, t += 1000, sc, 4), 1);
+    assert_int_equal(sc[0].pages, slack);
 }
 
 /* No giving back while the VMs are under pressure, while a Grant-Any is
@@ -1013,8 +1022,8 @@ static void test_surplus_backs_off_after_asking_again(void **state)
     vmca_envelope_free(one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY));
     x->recv.tr.grant_any_req = 0; /* served */
     vm.puts_succ = vm.puts_total;
-    owned[1].pages += 4096;
-    hv.total_pages += 4096;
+    owned[1].pages += 8192;
+    hv.total_pages += 8192;
     /* Now six quiet periods, not three, before the next round. */
     for (int i = 0; i < 5; i++)
         assert_int_equal(surplus_period(&x->recv, &hv, t += 100, sc, 4), 0);
