@@ -538,7 +538,7 @@ static const char *const node_known[] = {
     "id", "name", "address", "port", "tmem_pages", "location", "cert", "key", NULL,
 };
 static const char *const policy_known[] = {
-    "first_tier", NULL,
+    "first_tier", "surplus_quiet_periods", NULL,
 };
 static const char *const timing_known[] = {
     "stats_interval_ms", "failure_timeout_ms", "reconnect_min_ms", "reconnect_max_ms",
@@ -827,9 +827,11 @@ static int parse_policy(struct ctx *x, const config_setting_t *root, struct vmca
     int r = get_group(x, root, "policy", 0, &g);
     if (r < 0)
         return VMCA_ERR_CONFIG;
+    long long quiet = 3;
     if (r == 1) {
         if (check_policy_known(x, g) != 0 || get_first_tier(x, g, p) < 0 ||
-            parse_second_tier(x, root, g, p) < 0)
+            parse_second_tier(x, root, g, p) < 0 ||
+            get_int(x, g, "policy", "surplus_quiet_periods", 0, 0, 1000, &quiet, NULL) < 0)
             return VMCA_ERR_CONFIG;
     } else if (parse_second_tier(x, root, NULL, p) < 0) {
         return VMCA_ERR_CONFIG;
@@ -838,6 +840,7 @@ static int parse_policy(struct ctx *x, const config_setting_t *root, struct vmca
     struct policy_settings in = {&pr, reader_int, reader_string, reader_refuse};
     if (ft_params_parse(&in, &p->first_tier_params) != 0)
         return VMCA_ERR_CONFIG;
+    p->surplus_quiet_periods = (uint32_t)quiet;
     return 0;
 }
 

@@ -41,6 +41,8 @@ struct vmca_policy_cfg {
     uint64_t reserve_pages;             /* donor reserve R */
     struct ft_params first_tier_params; /* parsed by each first-tier policy */
     uint64_t second_tier_params[8];     /* its own settings, as it parsed them */
+    uint32_t surplus_quiet_periods;     /* quiet periods before free pages of other
+                                           homes go back; 0: never */
 };
 
 struct vmca_timing_cfg {

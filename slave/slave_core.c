@@ -34,7 +34,7 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     s->act.next_hc_id = 1;
     s->tr.next_req = 1;
     s->hv_heard_ms = -1;
-    s->surplus.quiet_needed = SLAVE_SURPLUS_QUIET;
+    s->surplus.quiet_needed = cfg->policy.surplus_quiet_periods;
     s->surplus.since_given = UINT32_MAX;
     size_t nodes = cfg->n_nodes ? cfg->n_nodes : 1;
     s->census.frozen_until = calloc(nodes, sizeof *s->census.frozen_until);

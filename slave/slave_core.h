@@ -111,7 +111,7 @@ struct slave_leave {
 struct slave_surplus {
     uint32_t quiet;                    /* periods in a row with no failed put and no
                                           Grant-Any outstanding (capped) */
-    uint32_t quiet_needed;             /* before a round: SLAVE_SURPLUS_QUIET, doubled
+    uint32_t quiet_needed;             /* before a round: the setting, doubled
                                           each time the node asked again soon after
                                           giving back */
     uint32_t since_given;              /* periods since a round gave pages; UINT32_MAX

@@ -84,13 +84,10 @@ void slave_reply_return(struct slave_core *s, const struct slave_pending *p,
 void slave_run_returns(struct slave_core *s);
 int slave_on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr);
 int slave_on_leave_notify(struct slave_core *s);
-/* Periods in a row without failed puts or a Grant-Any before surplus goes
- * home; the pages kept above the need, as a share of the node's own. */
-#define SLAVE_SURPLUS_QUIET 3u
-/* The quiet periods double (up to this) when the node asks again within
- * this many periods of giving back, and return to SLAVE_SURPLUS_QUIET
- * after as many periods without asking. */
-#define SLAVE_SURPLUS_QUIET_MAX 48u
+/* The quiet periods before surplus goes home (policy.surplus_quiet_periods)
+ * double, up to 16 times the setting, when the node asks again within this
+ * many periods of giving back, and return to the setting after as many
+ * periods without asking. */
 #define SLAVE_SURPLUS_SOON 16u
 /* The slack kept above the need: a sixteenth of the node's own pages, or
  * an eighth of the need when larger. */

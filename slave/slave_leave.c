@@ -168,7 +168,7 @@ static bool surplus_home_ok(const struct slave_core *s, uint32_t home)
  * (never our own pages; in-use ones stay: only a leave migrates), at most
  * a quarter of the pages owned per period, and only when they are at least
  * the slack. Only after
- * SLAVE_SURPLUS_QUIET periods in a row with no failed put and no Grant-Any
+ * policy.surplus_quiet_periods in a row with no failed put and no Grant-Any
  * outstanding, so a node under pressure, or one whose Grant-Any was just
  * served, keeps what it gathered: no giving back and asking again every
  * other period. The hypervisor gives what of the amount is free (it knows
@@ -176,6 +176,9 @@ static bool surplus_home_ok(const struct slave_core *s, uint32_t home)
 void slave_give_surplus(struct slave_core *s)
 {
     struct slave_surplus *sp = &s->surplus;
+    uint32_t quiet = s->cfg->policy.surplus_quiet_periods, quiet_max = 16 * quiet;
+    if (!quiet)
+        return; /* policy.surplus_quiet_periods = 0: lent pages come back only on leave */
     bool failed = false;
     for (size_t i = 0; i < s->hv.n_vms; i++)
         failed |= s->hv.vms[i].puts_total > s->hv.vms[i].puts_succ;
@@ -184,15 +187,15 @@ void slave_give_surplus(struct slave_core *s)
          * on a longer rhythm than the quiet periods; wait longer next time
          * (once per ask). */
         if (sp->since_given <= SLAVE_SURPLUS_SOON) {
-            sp->quiet_needed = sp->quiet_needed * 2 < SLAVE_SURPLUS_QUIET_MAX
-                                   ? sp->quiet_needed * 2 : SLAVE_SURPLUS_QUIET_MAX;
+            sp->quiet_needed = sp->quiet_needed * 2 < quiet_max ? sp->quiet_needed * 2
+                                                                : quiet_max;
             sp->since_given = UINT32_MAX;
         }
         sp->quiet = 0;
         return;
     }
     if (sp->since_given < UINT32_MAX && ++sp->since_given > SLAVE_SURPLUS_SOON)
-        sp->quiet_needed = SLAVE_SURPLUS_QUIET; /* no ask long after giving back */
+        sp->quiet_needed = quiet; /* no ask long after giving back */
     if (sp->quiet < sp->quiet_needed)
         sp->quiet++;
     /* One round at a time; none while pages leave for a Grant-Fwd (the

@@ -153,6 +153,14 @@ wait_until() {
     fail "timed out after ${secs}s waiting for: $what"
 }
 
+# owns_remote NODE: NODE's hypervisor owns pages of another home (free
+# borrowed pages go home a few periods after demand ends: look while it
+# lasts).
+owns_remote() {
+    tkm --node "$1" stats | awk -v self="${1#node}" '
+        /^owned_home/ && $2 != self && $3 > 0 { found = 1 } END { exit !found }'
+}
+
 # field_is NAME FIELD VALUE: for wait_until (re-reads the status every poll).
 field_is() { [ "$(node_field "$1" "$2" 2>/dev/null)" = "$3" ]; }
 

@@ -198,6 +198,7 @@ static void test_demo_loads(void **state)
     assert_string_equal(cfg.policy.second_tier, "sorted");
     assert_int_equal(cfg.policy.reserve_pages, 1024);
     assert_int_equal(cfg.policy.first_tier_params.tlp.percent, 2);
+    assert_int_equal(cfg.policy.surplus_quiet_periods, 3);
     assert_int_equal(cfg.policy.first_tier_params.tlp.threshold, 256);
     assert_int_equal(cfg.policy.first_tier_params.greedy_remote.batch, 1000);
     assert_int_equal(cfg.timing.stats_interval_ms, 1000);
@@ -297,7 +298,8 @@ static void test_all_settings(void **state)
                "    location = (7); }\n"
                ");\n"
                "policy = { first_tier = \"greedy-remote\"; second_tier = \"sorted\";\n"
-               "  reserve_pages = 0; tlp_percent = 100; tlp_threshold = 0x10; grant_batch = 1; };\n"
+               "  reserve_pages = 0; tlp_percent = 100; tlp_threshold = 0x10; grant_batch = 1;\n"
+               "  surplus_quiet_periods = 0; };\n"
                "timing = { stats_interval_ms = 10; failure_timeout_ms = 11; reconnect_min_ms = 7;\n"
                "  reconnect_max_ms = 7; hello_timeout_ms = 1; };\n");
     struct vmca_config cfg;
@@ -331,6 +333,7 @@ static void test_all_settings(void **state)
     assert_string_equal(cfg.policy.first_tier, "greedy-remote");
     assert_string_equal(cfg.policy.second_tier, "sorted");
     assert_int_equal(cfg.policy.reserve_pages, 0);
+    assert_int_equal(cfg.policy.surplus_quiet_periods, 0);
     assert_int_equal(cfg.policy.first_tier_params.tlp.percent, 100);
     assert_int_equal(cfg.policy.first_tier_params.tlp.threshold, 16);
     assert_int_equal(cfg.policy.first_tier_params.greedy_remote.batch, 1);
@@ -678,6 +681,8 @@ static void test_unknown_policy(void **state)
                "policy.second_tier", "expected a string, got an integer");
     expect_bad(state, VALID "policy = {\n  reserve_pages = 68719476737L; " MARK "\n};\n",
                "policy.reserve_pages", "expected an integer in 0..68719476736, got 68719476737");
+    expect_bad(state, VALID "policy = { surplus_quiet_periods = 1001; }; " MARK "\n",
+               "policy.surplus_quiet_periods", "expected an integer in 0..1000, got 1001");
     expect_bad(state, VALID "policy = { tlp_percent = 101; }; " MARK "\n",
                "policy.tlp_percent", "expected an integer in 1..100, got 101");
     expect_bad(state, VALID "policy = { grant_batch = 0; }; " MARK "\n", "policy.grant_batch",

@@ -843,7 +843,7 @@ static Vmca__Envelope *answer_surplus(struct slave_core *s, const struct tkm_cal
     return pages ? one(s, c->node, VMCA__ENVELOPE__BODY_GRANT) : NULL;
 }
 
-/* tlp: once demand has been quiet for SLAVE_SURPLUS_QUIET periods, free
+/* tlp: once demand has been quiet for policy.surplus_quiet_periods (3), free
  * pages of another home above the VM's target plus the slack go back to
  * it, at most a quarter of the pages owned per period, through a Grant the
  * home applies; the node keeps what its targets need (never its own pages). */
