@@ -223,10 +223,16 @@ void slave_give_surplus(struct slave_core *s)
         if (!pages || !surplus_home_ok(s, home))
             continue;
         uint64_t ask = pages < budget ? pages : budget;
+        /* As for a Request: the targets leave room for what may go, and
+         * reach the hypervisor before the call does (I6). */
+        s->ft.requesting += ask;
+        slave_fit_targets(s, slave_targets_limit(s));
         size_t before = slave_hcalls_queued(s);
         slave_queue_hcall(s, TKM_CALL_SURPLUS, home, ask, false, NULL, 0);
-        if (slave_hcalls_queued(s) == before)
+        if (slave_hcalls_queued(s) == before) {
+            s->ft.requesting -= ask;
             return; /* out of memory, logged */
+        }
         slave_expect_reply(s, (struct slave_pending){.kind = TKM_CALL_SURPLUS, .peer = home,
                                                      .pages = ask});
         sp->in_flight++;
@@ -250,6 +256,14 @@ void slave_reply_surplus(struct slave_core *s, const struct slave_pending *p,
         s->surplus.quiet = 0;
     if (!pages)
         return;
+    /* The home's memory was invalidated since the call (it failed): its
+     * pages are void, nothing goes there (as for bounced blocks). */
+    if (vmca_bitmap_test(&s->invalidated, p->peer)) {
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                    "dropping %llu surplus pages of node %u: its memory was invalidated",
+                    (unsigned long long)pages, p->peer);
+        return;
+    }
     s->surplus.given += pages;
     s->surplus.since_given = 0;
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,

@@ -169,14 +169,12 @@ void slave_owned_changed(struct slave_core *s, const struct slave_pending *p,
         }
         return;
     case TKM_CALL_REQUEST:
+    case TKM_CALL_SURPLUS: /* both take free pages out: counted while asked */
         s->ft.requesting = p->pages < s->ft.requesting ? s->ft.requesting - p->pages : 0;
         gone = r->status == 0 ? vmca_blocks_pages(r->blocks, r->n_blocks) : 0;
         break;
     case TKM_CALL_RETURN:
         gone = vmca_blocks_pages(r->blocks, r->n_blocks); /* given back even when stuck */
-        break;
-    case TKM_CALL_SURPLUS:
-        gone = r->status == 0 ? vmca_blocks_pages(r->blocks, r->n_blocks) : 0;
         break;
     case TKM_CALL_INVALIDATE:
         gone = r->status == 0 ? r->pages : 0;
@@ -208,7 +206,10 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
     struct ft_input in = {s->hv.vms, n, ft->targets, ft->n_targets, limit,
                           s->self->tmem_pages};
     struct ft_output out = {ft->next, ft->wanted, 0, ""};
-    ft->n_wanted = 0; /* until the policy has written them */
+    /* A policy that does not write `wanted` leaves these marks, and
+     * raise_targets (which matches VM ids) then never reads the rest. */
+    for (size_t i = 0; i < n; i++)
+        ft->wanted[i].vm = UINT32_MAX;
     ft->policy->decide(&s->cfg->policy.first_tier_params, ft->state, &in, &out);
     if (ft->policy->sets_targets) {
         if (ft->mem_cap && limit == ft->mem_cap)
