@@ -13,6 +13,16 @@ static bool starts_anew(const struct vm_target *was, const struct tkm_vm *v)
     return was ? was->provisional : v->target == VM_TARGET_UNLIMITED;
 }
 
+/* Where a VM's target starts this period: its own, the hypervisor's (a
+ * restarted slave's, or another manager's), or its use (new, or its target
+ * was only a stopgap). */
+static uint64_t start_of(const struct vm_target *was, const struct tkm_vm *v)
+{
+    if (!starts_anew(was, v))
+        return was ? was->pages : v->target;
+    return v->used;
+}
+
 void tlp_wanted(const struct vm_target *prev, size_t n_prev, const struct tkm_vm *vms,
                 size_t n_vms, const struct tlp_params *p, uint64_t owned,
                 struct vm_target *out)
@@ -20,36 +30,25 @@ void tlp_wanted(const struct vm_target *prev, size_t n_prev, const struct tkm_vm
     uint64_t step = p->node_pages * p->percent / 100;
     if (!step)
         step = 1;
-    /* The pages the other VMs' targets (or, starting anew without
-     * demand, their use) leave are shared by those starting anew whose
-     * puts failed: from their use alone, P % steps would be the only way
-     * up, and a large node would take 1/P periods to let a VM under
-     * pressure use its own free pages, let alone ask for remote ones. */
+    /* The owned pages the targets of the VMs without failed puts leave are
+     * shared by those under pressure, each keeping more if it has it:
+     * from their targets alone, P % steps would be the only way up, and a
+     * VM under pressure on a large node would take up to 1/P periods to
+     * use its own node's free pages, let alone ask for remote ones. */
     uint64_t claimed = 0;
-    size_t fresh = 0;
+    size_t pressed = 0;
     for (size_t i = 0; i < n_vms; i++) {
-        const struct tkm_vm *v = &vms[i];
-        const struct vm_target *was = targets_find(prev, n_prev, v->vm);
-        if (!starts_anew(was, v))
-            claimed += was ? was->pages : v->target;
-        else if (v->puts_total > v->puts_succ)
-            fresh++;
+        if (vms[i].puts_total > vms[i].puts_succ)
+            pressed++;
         else
-            claimed += v->used;
+            claimed += start_of(targets_find(prev, n_prev, vms[i].vm), &vms[i]);
     }
-    uint64_t share = fresh && claimed < owned ? (owned - claimed) / fresh : 0;
+    uint64_t share = pressed && claimed < owned ? (owned - claimed) / pressed : 0;
     for (size_t i = 0; i < n_vms; i++) {
         const struct tkm_vm *v = &vms[i];
-        const struct vm_target *was = targets_find(prev, n_prev, v->vm);
-        uint64_t t;
-        if (!starts_anew(was, v))
-            t = was ? was->pages : v->target; /* a restarted slave's, or another manager's */
-        else if (v->puts_total > v->puts_succ && v->used < share)
-            t = share;     /* new (or a stopgap's) under pressure */
-        else
-            t = v->used;   /* new, or its target was only a stopgap */
+        uint64_t t = start_of(targets_find(prev, n_prev, v->vm), v);
         if (v->puts_total > v->puts_succ) {
-            t += step;
+            t = (t > share ? t : share) + step;
         } else if (t > v->used && t - v->used > p->threshold) {
             uint64_t give = t * p->percent / 100;
             t -= give ? give : 1;

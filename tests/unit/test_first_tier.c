@@ -25,12 +25,21 @@ static void test_grow_shrink_keep(void **state)
     };
     struct vm_target out[3];
     uint64_t ask = 99;
-    tlp_targets(prev, 3, vms, 3, &P, 100000, out, &ask);
+    /* 3000 owned: the 1000 the others' targets leave is VM 1's own. */
+    tlp_targets(prev, 3, vms, 3, &P, 3000, out, &ask);
+    tlp_wanted(prev, 3, vms, 3, &P, 3000, out);
     assert_int_equal(out[0].vm, 1);
     assert_int_equal(out[0].pages, 2310);
     assert_int_equal(out[1].pages, 980);
     assert_int_equal(out[2].pages, 1000);
-    assert_int_equal(ask, 0);
+    assert_int_equal(ask, 2310 + 980 + 1000 - 3000);
+    /* 100000 owned: VM 1, under pressure, first takes the 98000 pages the
+     * others' targets leave (its own node's free pages), then its step. */
+    tlp_wanted(prev, 3, vms, 3, &P, 100000, out);
+    assert_int_equal(out[0].pages, 98000 + 1310);
+    assert_int_equal(out[1].pages, 980);
+    tlp_targets(prev, 3, vms, 3, &P, 100000, out, &ask);
+    assert_int_equal(ask, 98000 + 1310 + 980 + 1000 - 100000);
 }
 
 static void test_new_and_gone_vms(void **state)
