@@ -17,15 +17,15 @@ struct tlp_params {
 
 /* prev: the targets of the last period (any order); vms: this period, one
  * entry per VM now present. Writes one target per VM into out (same order
- * as vms), before fitting: a VM whose puts failed gets P % of the node's
- * pages more; one with more than `threshold` unused pages of target gives
- * P % of its target back. A VM seen for the first time starts at the
- * hypervisor's target if one is set; else (and a VM whose target in prev is
- * provisional) it starts anew: at its use; or, when its puts failed, at
- * an equal share (among such VMs) of the `owned` pages that the others'
- * targets (or uses) leave, if that is more. (The thesis does not say where
- * a target starts; from its use alone a VM under pressure would reach the
- * node's free pages only after 1/P periods.) */
+ * as vms), before fitting. A VM's target starts at its target in prev; a
+ * VM seen for the first time at the hypervisor's target if one is set,
+ * else (and one whose target in prev is provisional) at its use. A VM
+ * whose puts failed then takes, when it has less, an equal share (among
+ * such VMs) of the `owned` pages the others' targets leave, and P % of the
+ * node's pages more (Algorithm 8 grows by the step alone: a VM under
+ * pressure would reach its node's free pages only after up to 1/P
+ * periods); one with more than `threshold` unused pages of target gives
+ * P % of its target back. */
 void tlp_wanted(const struct vm_target *prev, size_t n_prev, const struct tkm_vm *vms,
                 size_t n_vms, const struct tlp_params *p, uint64_t owned,
                 struct vm_target *out);
