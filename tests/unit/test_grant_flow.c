@@ -189,24 +189,39 @@ static void test_grant_flow(void **state)
     vmca_envelope_free(grant);
 }
 
+/* A Grant of one block, built in place (the caller may change it and
+ * deliver it again). */
+struct grant_msg {
+    Vmca__Block b;
+    Vmca__Block *bp;
+    Vmca__Grant g;
+    Vmca__Envelope env;
+};
+
+static void grant_msg(struct grant_msg *m, uint64_t xfer, uint64_t gfn, unsigned order)
+{
+    vmca__block__init(&m->b);
+    m->b.gfn = gfn;
+    m->b.order = order;
+    m->bp = &m->b;
+    vmca__grant__init(&m->g);
+    m->g.xfer = xfer;
+    m->g.blocks = &m->bp;
+    m->g.n_blocks = 1;
+    vmca__envelope__init(&m->env);
+    m->env.body_case = VMCA__ENVELOPE__BODY_GRANT;
+    m->env.grant = &m->g;
+}
+
 static void test_bounce_to_home(void **state)
 {
     struct fx *x = *state;
     size_t n;
     /* Node 2 sends node 3 a block homed at node 1 that node 3's hypervisor
      * bounces (home disabled there): it goes back to node 1. */
-    Vmca__Block b = VMCA__BLOCK__INIT;
-    b.gfn = vmca_gfn_make(1, 512);
-    b.order = 3;
-    Vmca__Block *bp = &b;
-    Vmca__Grant g = VMCA__GRANT__INIT;
-    g.xfer = 5;
-    g.blocks = &bp;
-    g.n_blocks = 1;
-    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    env.body_case = VMCA__ENVELOPE__BODY_GRANT;
-    env.grant = &g;
-    deliver(&x->recv, 2, 222, &env);
+    struct grant_msg m;
+    grant_msg(&m, 5, vmca_gfn_make(1, 512), 3);
+    deliver(&x->recv, 2, 222, &m.env);
     struct vmca_block got[1];
     size_t n_got;
     struct tkm_call gh = take_one_hcall(&x->recv, TKM_CALL_GRANT, got, &n_got);
@@ -221,16 +236,16 @@ static void test_bounce_to_home(void **state)
     assert_int_equal(out[0].env->grant_ack->n_bounced, 1);
     assert_int_equal(out[1].to, 1);   /* the block goes home */
     assert_int_equal(out[1].env->body_case, VMCA__ENVELOPE__BODY_GRANT);
-    assert_true(out[1].env->grant->blocks[0]->gfn == b.gfn);
+    assert_true(out[1].env->grant->blocks[0]->gfn == m.b.gfn);
     assert_int_equal(xfer_in_transit(&x->recv.xfers), 8);
     free_sent(out, n);
     /* Malformed and unauthorised grants change nothing. */
-    b.gfn = vmca_gfn_make(1, 3);   /* misaligned for order 3 */
-    g.xfer = 6;                    /* a new transfer (5 would be re-acked) */
-    deliver(&x->recv, 2, 222, &env);
+    m.b.gfn = vmca_gfn_make(1, 3);   /* misaligned for order 3 */
+    m.g.xfer = 6;                    /* a new transfer (5 would be re-acked) */
+    deliver(&x->recv, 2, 222, &m.env);
     assert_int_equal(take_sent(&x->recv.out, out, 4), 0);
     assert_int_equal(drop_hcalls(&x->recv), 0);
-    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 0), VMCA_ERR_AUTH);
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &m.env, 0), VMCA_ERR_AUTH);
 }
 
 /* The master (node 1) tells `s`: donor gives `pages` to requester. */
@@ -347,18 +362,9 @@ static void test_tlp_granted_pages_raise_targets(void **state)
     assert_int_equal(ga->grant_any->pages, 1310);
     vmca_envelope_free(ga);
     /* 2048 pages of node 1 arrive from node 2. */
-    Vmca__Block b = VMCA__BLOCK__INIT;
-    b.gfn = vmca_gfn_make(1, 0);
-    b.order = 11;
-    Vmca__Block *bp = &b;
-    Vmca__Grant g = VMCA__GRANT__INIT;
-    g.xfer = 7;
-    g.blocks = &bp;
-    g.n_blocks = 1;
-    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    env.body_case = VMCA__ENVELOPE__BODY_GRANT;
-    env.grant = &g;
-    deliver(&x->recv, 2, 222, &env);
+    struct grant_msg m;
+    grant_msg(&m, 7, vmca_gfn_make(1, 0), 11);
+    deliver(&x->recv, 2, 222, &m.env);
     struct vmca_block got[1];
     size_t n_got, n;
     struct tkm_call gh = take_one_hcall(&x->recv, TKM_CALL_GRANT, got, &n_got);
