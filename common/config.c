@@ -1058,6 +1058,14 @@ static int read_all(struct ctx *x, char **out, size_t *lenp)
     return 0;
 }
 
+/* The nodes and what each owns. */
+static void free_nodes(struct vmca_node_cfg *nodes, size_t n)
+{
+    for (size_t i = 0; nodes && i < n; i++)
+        free(nodes[i].vms);
+    free(nodes);
+}
+
 int vmca_config_load(const char *path, int check_files, struct vmca_config *cfg,
                      char *err, size_t errlen)
 {
@@ -1156,7 +1164,7 @@ out:
     if (lc_used)
         config_destroy(&lc);
     if (c)
-        free(c->nodes);
+        free_nodes(c->nodes, c->n_nodes);
     free(c);
     free(buf);
     free(rdir);
@@ -1169,7 +1177,7 @@ void vmca_config_free(struct vmca_config *cfg)
 {
     if (!cfg)
         return;
-    free(cfg->nodes);
+    free_nodes(cfg->nodes, cfg->n_nodes);
     memset(cfg, 0, sizeof(*cfg));
 }
 

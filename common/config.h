@@ -26,6 +26,8 @@ struct vmca_node_cfg {
     uint64_t tmem_pages;                /* pages of this node's tmem */
     uint32_t location[VMCA_LOCATION_MAX]; /* hardware tree path, root first */
     unsigned location_len;
+    struct ft_vm_settings *vms;         /* per-VM settings (nodes.[i].vms), owned */
+    size_t n_vms;
 };
 
 struct vmca_master_cfg {

@@ -204,7 +204,8 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
     }
     uint64_t limit = slave_targets_limit(s);
     struct ft_input in = {s->hv.vms, n, ft->targets, ft->n_targets, limit,
-                          s->self->tmem_pages};
+                          s->self->tmem_pages, s->self->vms, s->self->n_vms,
+                          s->cfg->timing.stats_interval_ms};
     struct ft_output out = {ft->next, ft->wanted, 0, ""};
     /* A policy that does not write `wanted` leaves these marks, and
      * raise_targets (which matches VM ids) then never reads the rest. */
@@ -212,6 +213,10 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
         ft->wanted[i].vm = UINT32_MAX;
     ft->policy->decide(&s->cfg->policy.first_tier_params, ft->state, &in, &out);
     if (ft->policy->sets_targets) {
+        /* Every policy honours the per-VM settings the same way. */
+        targets_bound(out.targets, n, &in, limit);
+        if (out.wanted && n && out.wanted[0].vm != UINT32_MAX)
+            targets_bound(out.wanted, n, &in, UINT64_MAX);
         if (ft->mem_cap && limit == ft->mem_cap)
             out.ask = 0; /* the master's cap binds, not the pages owned: more would not help */
         /* Swap the two arrays with their capacities (they can differ after

@@ -26,6 +26,23 @@ struct ft_params {
 };
 
 
+/* A VM's own settings (configuration: nodes.[i].vms, by VM id), honoured
+ * by every policy that sets targets: a target is never above max_pages,
+ * and never below min(min_pages, what the VM uses or asks for) while the
+ * pages owned cover the minimums; weight shares what is left over. A VM
+ * with no entry has the defaults (FT_VM_DEFAULTS). */
+struct ft_vm_settings {
+    uint32_t vm;
+    uint64_t min_pages;         /* guaranteed minimum, default 0 */
+    uint64_t max_pages;         /* cap, default VM_TARGET_UNLIMITED */
+    uint32_t weight;            /* 1..1000, default 1 */
+};
+#define FT_VM_DEFAULTS(id) ((struct ft_vm_settings){(id), 0, VM_TARGET_UNLIMITED, 1})
+
+/* VM vm's settings in in (the defaults when it has no entry). */
+struct ft_input;
+struct ft_vm_settings ft_vm_settings_of(const struct ft_input *in, uint32_t vm);
+
 /* One period as a policy sees it. */
 struct ft_input {
     const struct tkm_vm *vms;          /* this period's per-VM figures */
@@ -34,6 +51,9 @@ struct ft_input {
     size_t n_targets;
     uint64_t owned;                    /* what the targets may sum to */
     uint64_t node_pages;               /* the node's own tmem pages */
+    const struct ft_vm_settings *vm_settings; /* per-VM settings (any order), or NULL */
+    size_t n_vm_settings;
+    uint32_t period_ms;                /* the statistics period (timing.stats_interval_ms) */
 };
 
 struct ft_output {

@@ -51,3 +51,11 @@ int ft_params_parse(const struct policy_settings *in, struct ft_params *p)
             return -1;
     return 0;
 }
+
+struct ft_vm_settings ft_vm_settings_of(const struct ft_input *in, uint32_t vm)
+{
+    for (size_t i = 0; in->vm_settings && i < in->n_vm_settings; i++)
+        if (in->vm_settings[i].vm == vm)
+            return in->vm_settings[i];
+    return FT_VM_DEFAULTS(vm);
+}

@@ -1,6 +1,8 @@
 /* Per-VM target arithmetic; see vm_targets.h. */
 #include "vm_targets.h"
 
+#include "first_tier_policy.h"
+
 /* a * b / c, exact (products of page counts can pass 2^64). */
 static uint64_t mul_div(uint64_t a, uint64_t b, uint64_t c)
 {
@@ -31,4 +33,30 @@ const struct vm_target *targets_find(const struct vm_target *t, size_t n, uint32
         if (t[i].vm == vm)
             return &t[i];
     return NULL;
+}
+
+void targets_bound(struct vm_target *t, size_t n, const struct ft_input *in, uint64_t limit)
+{
+    uint64_t floors = 0, above = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ft_vm_settings v = ft_vm_settings_of(in, t[i].vm);
+        uint64_t floor = v.min_pages < v.max_pages ? v.min_pages : v.max_pages;
+        if (t[i].pages > v.max_pages)
+            t[i].pages = v.max_pages;
+        if (t[i].pages < floor)
+            t[i].pages = floor;
+        floors += floor;
+        above += t[i].pages - floor;
+    }
+    if (floors + above <= limit)
+        return;
+    uint64_t room = floors < limit ? limit - floors : 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ft_vm_settings v = ft_vm_settings_of(in, t[i].vm);
+        uint64_t floor = v.min_pages < v.max_pages ? v.min_pages : v.max_pages;
+        uint64_t extra = t[i].pages - floor;
+        /* floors first; what is left over is shared in proportion */
+        t[i].pages = room ? floor + mul_div(extra, room, above)
+                          : floors ? mul_div(floor, limit, floors) : 0;
+    }
 }

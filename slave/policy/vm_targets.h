@@ -17,4 +17,15 @@ uint64_t targets_sum(const struct vm_target *t, size_t n);
 /* VM vm's entry in t, or NULL. */
 const struct vm_target *targets_find(const struct vm_target *t, size_t n, uint32_t vm);
 
+struct ft_input;
+
+/* The per-VM settings (first_tier_policy.h, struct ft_vm_settings) applied
+ * to a policy's targets t (one per VM of in, in in->vms order), so that
+ * every policy honours them the same way: each target is capped at its
+ * max_pages and raised to its floor, min(min_pages, max_pages); then, when
+ * the targets sum above `limit`, what lies above the floors shrinks in
+ * proportion (Eq. 6.2 on the excess), and the floors themselves only when
+ * they alone pass the limit. The slave core calls it after every policy. */
+void targets_bound(struct vm_target *t, size_t n, const struct ft_input *in, uint64_t limit);
+
 #endif

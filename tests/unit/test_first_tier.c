@@ -234,7 +234,7 @@ static void test_greedy_policies(void **state)
     struct ft_params p = params();
     struct tkm_vm vms[2] = {{1, 10, VM_TARGET_UNLIMITED, 5, 5, 0, 0},
                             {2, 10, VM_TARGET_UNLIMITED, 9, 3, 0, 0}};
-    struct ft_input in = {vms, 2, NULL, 0, 100, 1000};
+    struct ft_input in = {vms, 2, NULL, 0, 100, 1000, NULL, 0, 1000};
     struct ft_output out = {NULL, NULL, 99, NULL};
     ft_policy_find("greedy-remote")->decide(&p, NULL, &in, &out);
     assert_int_equal(out.ask, 1000);                     /* VM 2's puts failed */
@@ -256,7 +256,7 @@ static void test_tlp_policy(void **state)
     struct tkm_vm vms[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0},
                             {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0}};
     struct vm_target out_t[2];
-    struct ft_input in = {vms, 2, NULL, 0, 1000, 65536};
+    struct ft_input in = {vms, 2, NULL, 0, 1000, 65536, NULL, 0, 1000};
     struct ft_output out = {out_t, NULL, 0, NULL};
     ft_policy_find("tlp")->decide(&p, NULL, &in, &out);
     assert_int_equal(out.ask, 1310);
