@@ -6,7 +6,7 @@
 #include "first_tier_policy.h"
 #include "names.h"
 
-#define FIRST_TIERS(X) X(greedy_local) X(greedy_remote) X(tlp)
+#define FIRST_TIERS(X) X(greedy_local) X(greedy_remote) X(tlp) X(demand_share)
 
 #define DECLARE(p) extern const struct ft_policy ft_##p;
 #define ENTRY(p) &ft_##p,
