@@ -16,6 +16,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "err.h"
 #include "log.h"
@@ -32,6 +33,8 @@ struct vmca_conn {
     enum conn_state state;
     int in_read;              /* inside the read loop: defer the free */
     int dead;                 /* free when the read loop unwinds */
+    bool closing_ours;        /* vmca_conn_close: end the TLS session cleanly */
+    bool outgoing;            /* we connect (else accepted) */
     char addr[96];
     char desc[176];
     char cn[64];
@@ -49,8 +52,15 @@ static void conn_free(struct vmca_conn *c)
     }
     if (c->timer)
         event_free(c->timer);
-    if (c->bev)
+    if (c->bev) {
+        /* A close of ours says so (TLS close_notify): the peer then sees
+         * an orderly close, not an unexpected end of the stream. */
+        SSL *ssl = c->closing_ours ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+        if (ssl && SSL_is_init_finished(ssl))
+            SSL_shutdown(ssl);
+        ERR_clear_error();
         bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE: SSL and fd too */
+    }
     free(c);
 }
 
@@ -241,15 +251,35 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     char ossl[512] = "";
     unsigned long e;
     size_t used = 0;
+    bool eof = what & BEV_EVENT_EOF;
     while ((e = bufferevent_get_openssl_error(bev)) != 0 && used < sizeof ossl) {
+        /* A peer that exits (or closes) without close_notify ends the
+         * stream: a close, not a TLS failure; and the entry OpenSSL adds
+         * with it carries no library and no reason. */
+        if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            eof = true;
+            continue;
+        }
+        if (ERR_GET_LIB(e) == 0)
+            continue;
         char one[200];
         ERR_error_string_n(e, one, sizeof one);
         int n = snprintf(ossl + used, sizeof ossl - used, "%s%s", used ? "; " : "", one);
         if (n > 0)
             used += (size_t)n;
     }
-    int sock_err = EVUTIL_SOCKET_ERROR();
-    if (what & BEV_EVENT_EOF)
+    int sock_err = EVUTIL_SOCKET_ERROR(), so_err = 0;
+    socklen_t so_len = sizeof so_err;
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    /* A connection that never came up: say why (refused, unreachable),
+     * not that the peer closed it. */
+    bool connecting = c->outgoing && c->state == CONN_HANDSHAKE;
+    if (connecting && fd >= 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err, &so_len) == 0 && so_err)
+        conn_fail(c, "cannot connect: %s", strerror(so_err));
+    else if (connecting && !ossl[0] && sock_err && sock_err != EAGAIN)
+        conn_fail(c, "cannot connect: %s", strerror(sock_err));
+    else if (eof && !ossl[0])
         conn_fail(c, "closed by peer");
     else if (ossl[0])
         conn_fail(c, "TLS error: %s", ossl);
@@ -273,6 +303,7 @@ static struct vmca_conn *conn_new(const struct vmca_conn_params *p,
     c->cbs = *cbs;
     c->arg = arg;
     c->state = CONN_HANDSHAKE;
+    c->outgoing = mode == BUFFEREVENT_SSL_CONNECTING;
     c->bev = bufferevent_openssl_socket_new(p->base, fd, ssl, mode,
                                             BEV_OPT_CLOSE_ON_FREE);
     c->timer = evtimer_new(p->base, timer_cb, c);
@@ -352,6 +383,7 @@ void vmca_conn_close(struct vmca_conn *c)
     if (c->state == CONN_CLOSING)
         return;
     c->state = CONN_CLOSING;
+    c->closing_ours = true;
     bufferevent_disable(c->bev, EV_READ);
     if (vmca_conn_pending(c) == 0) {
         conn_free(c);

@@ -295,6 +295,11 @@ void slave_core_on_peer_up(struct slave_core *s, uint32_t peer, int64_t now_ms);
  * that never became Active may exit at once (returns true). */
 bool slave_core_leave(struct slave_core *s, int64_t now_ms);
 
+/* What a leave still waits for, in words for the operator ("the master's
+ * Leave-Notify; 120 pages of 2 other homes held; 300 own pages lent out"),
+ * from the last sample. */
+void slave_core_leave_progress(const struct slave_core *s, char *out, size_t outlen);
+
 /* Hands the queued hypercalls to the caller: the array and what it points
  * to are the core's, valid until the next take (calls queued meanwhile, by
  * replies to these, go into the next batch). */

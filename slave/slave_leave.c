@@ -76,6 +76,24 @@ bool slave_core_leave(struct slave_core *s, int64_t now_ms)
     return false;
 }
 
+void slave_core_leave_progress(const struct slave_core *s, char *out, size_t outlen)
+{
+    uint64_t held = 0, lent = 0;
+    size_t homes = 0;
+    for (size_t i = 0; i < s->hv.n_owned; i++)
+        if (s->hv.owned[i].node != s->self->id && s->hv.owned[i].pages) {
+            held += s->hv.owned[i].pages;
+            homes++;
+        }
+    for (size_t i = 0; i < s->hv.n_lent; i++)
+        lent += s->hv.lent[i].pages;
+    snprintf(out, outlen, "%s; %llu pages of %zu other home%s held; %llu own pages lent out",
+             s->left ? "Leave-Notify received"
+             : s->state == VMCA__NODE_STATE__NODE_LEAVING ? "waiting for the master's Leave-Notify"
+                                                          : "the master has not taken the leave",
+             (unsigned long long)held, homes, homes == 1 ? "" : "s", (unsigned long long)lent);
+}
+
 int slave_on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
 {
     uint32_t r = fr->node;

@@ -53,6 +53,10 @@ struct slave_shell {
     char tkm_path[108];
     struct peer *peers;              /* by configured node index */
     bool stopping;                   /* a stop signal came: leaving */
+    bool unclean;                    /* stopped before the leave finished */
+    uint32_t leave_timeout_s;        /* --leave-timeout; 0: no limit */
+    int64_t leave_started_ms;
+    struct event *leave_timer;       /* progress and the deadline */
     bool refused;                    /* the hypervisor has another memory manager */
     bool master_started;             /* the hypervisor took us: talk to the master */
     struct vmca_listener *listener;  /* peers connect here */
@@ -65,7 +69,9 @@ static const char usage[] =
     "(vmca-hv, over the TKM socket) every stats interval, asks for pages when\n"
     "its VMs' puts fail and gives pages to peers when the master says so.\n"
     "SIGTERM/SIGINT: leave the cluster cleanly (every page of other nodes goes\n"
-    "home, every own page comes back) and exit; a second signal exits at once.\n"
+    "home, every own page comes back) and exit, logging what the leave waits for\n"
+    "every 5 s; after --leave-timeout seconds, or at a second signal, it exits at\n"
+    "once without a clean leave (exit status 3).\n"
     "One memory manager per node: it exits 1 when another vmca-slave holds\n"
     "<config dir>/<cluster>-<node>-slave.lock, or when the hypervisor already\n"
     "has a memory manager.\n"
@@ -77,10 +83,17 @@ static const char usage[] =
     "      --port N           listen for peers on port N instead of the node's\n"
     "      --tkm-socket PATH  the node's hypervisor (vmca-hv) TKM socket\n"
     "                         (default: <config dir>/<cluster>-<node>-tkm.sock)\n"
+    "      --leave-timeout S  give up a leave after S seconds (default 60; 0: wait\n"
+    "                         as long as it takes)\n"
     "  -l, --log-level LEVEL  err, warn, info (default) or debug\n"
     "  -s, --syslog           log to syslog instead of stderr\n"
     "  -h, --help             this text\n"
-    "  -V, --version          print the version\n";
+    "  -V, --version          print the version\n"
+    "\n"
+    "Exit status: 0 stopped (after a clean leave, or before it joined); 1 an\n"
+    "error (configuration, certificates, port, refused by the hypervisor or\n"
+    "the master); 2 a bad command line; 3 stopped without a clean leave (timed\n"
+    "out, a second signal, or not every own page came back).\n";
 
 static void connect_master(struct slave_shell *sh);
 
@@ -324,19 +337,55 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     drain(sh);
 }
 
+#define LEAVE_PROGRESS_S 5
+
+/* Every LEAVE_PROGRESS_S during a leave: what it waits for; at the
+ * deadline, stop without a clean leave. */
+static void on_leave_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct slave_shell *sh = arg;
+    char progress[256];
+    slave_core_leave_progress(&sh->core, progress, sizeof progress);
+    int64_t waited_s = (vmca_now_ms() - sh->leave_started_ms) / 1000;
+    const char *master = sh->master_ready ? "" : " (the master is not reachable)";
+    if (sh->leave_timeout_s && waited_s >= sh->leave_timeout_s) {
+        log_err("the leave did not finish in %u s: %s%s; exiting without a clean leave",
+                sh->leave_timeout_s, progress, master);
+        sh->unclean = true;
+        event_base_loopbreak(sh->base);
+        return;
+    }
+    log_info("leaving for %lld s%s: %s%s", (long long)waited_s,
+             sh->leave_timeout_s ? "" : " (no time limit)", progress, master);
+}
+
 /* First stop signal: leave the cluster cleanly (the loop ends on
  * Leave-Notify); a second one: stop at once. */
 static void on_stop(void *arg)
 {
     struct slave_shell *sh = arg;
     if (sh->stopping) {
-        log_warn("second stop signal: exiting without a clean leave");
+        char progress[256];
+        slave_core_leave_progress(&sh->core, progress, sizeof progress);
+        log_warn("second stop signal: exiting at once without a clean leave (%s)", progress);
+        sh->unclean = true;
         event_base_loopbreak(sh->base);
         return;
     }
     sh->stopping = true;
-    if (slave_core_leave(&sh->core, vmca_now_ms()))
+    if (slave_core_leave(&sh->core, vmca_now_ms())) {
         event_base_loopbreak(sh->base);
+        return;
+    }
+    sh->leave_started_ms = vmca_now_ms();
+    uint32_t every = sh->leave_timeout_s && sh->leave_timeout_s < LEAVE_PROGRESS_S
+                         ? sh->leave_timeout_s : LEAVE_PROGRESS_S;
+    struct timeval tv = {.tv_sec = every, .tv_usec = 0};
+    sh->leave_timer = event_new(sh->base, -1, EV_PERSIST, on_leave_timer, sh);
+    if (sh->leave_timer)
+        event_add(sh->leave_timer, &tv);
+    log_info("leaving the cluster (at most %u s%s; a second signal stops at once)",
+             sh->leave_timeout_s, sh->leave_timeout_s ? "" : ": no limit");
     drain(sh);
 }
 
@@ -399,7 +448,7 @@ static const struct tkm_events tkm_events = {
 
 int main(int argc, char **argv)
 {
-    enum { OPT_CERT = 256, OPT_KEY, OPT_TKM, OPT_PORT };
+    enum { OPT_CERT = 256, OPT_KEY, OPT_TKM, OPT_PORT, OPT_LEAVE_TIMEOUT };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"node", required_argument, NULL, 'n'},
@@ -407,6 +456,7 @@ int main(int argc, char **argv)
         {"key", required_argument, NULL, OPT_KEY},
         {"tkm-socket", required_argument, NULL, OPT_TKM},
         {"port", required_argument, NULL, OPT_PORT},
+        {"leave-timeout", required_argument, NULL, OPT_LEAVE_TIMEOUT},
         {"log-level", required_argument, NULL, 'l'},
         {"syslog", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
@@ -415,6 +465,7 @@ int main(int argc, char **argv)
     };
     const char *config = NULL, *node = NULL, *cert = NULL, *key = NULL, *tkm_path = NULL;
     uint16_t listen_port = 0;
+    long leave_timeout = 60;
     enum vmca_log_level level = VMCA_LOG_INFO;
     bool use_syslog = false;
     int opt;
@@ -434,6 +485,16 @@ int main(int argc, char **argv)
                 return 2;
             }
             listen_port = (uint16_t)v;
+            break;
+        }
+        case OPT_LEAVE_TIMEOUT: {
+            char *end;
+            leave_timeout = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end || leave_timeout < 0 || leave_timeout > 86400) {
+                fprintf(stderr, "vmca-slave: --leave-timeout: expected seconds in 0..86400, "
+                        "got '%s'\n", optarg);
+                return 2;
+            }
             break;
         }
         case 'l':
@@ -457,6 +518,7 @@ int main(int argc, char **argv)
     vmca_log_init("vmca-slave", node, use_syslog, level);
 
     static struct slave_shell sh;
+    sh.leave_timeout_s = (uint32_t)leave_timeout;
     char err[1024];
     if (vmca_config_load(config, 1, &sh.cfg, err, sizeof err) != VMCA_OK) {
         fprintf(stderr, "vmca-slave: %s\n", err);
@@ -554,6 +616,8 @@ int main(int argc, char **argv)
     tkm_free(sh.tkm);
     free(sh.peers);
     vmca_stop_signals_free(&stop);
+    if (sh.leave_timer)
+        event_free(sh.leave_timer);
     event_free(sh.tick);
     event_free(sh.reconnect);
     event_base_free(sh.base);
@@ -563,7 +627,12 @@ int main(int argc, char **argv)
     if (sh.core.left)
         log_info("stopped after leaving the cluster%s",
                  sh.core.left_clean ? "" : " (not all own pages came back)");
+    else if (sh.unclean)
+        log_warn("stopped without a clean leave: the master still counts this node; "
+                 "its pages come back through recovery");
     else
         log_info("stopped%s", sh.refused ? ": refused by the hypervisor" : "");
-    return sh.refused || (sh.core.left && !sh.core.left_clean) ? 1 : 0;
+    if (sh.refused)
+        return 1;
+    return sh.unclean || (sh.core.left && !sh.core.left_clean) ? 3 : 0;
 }
