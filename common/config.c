@@ -888,6 +888,10 @@ static int check_readable(struct ctx *x, const config_setting_t *s, const char *
                           const char *file)
 {
     struct stat st;
+    if (access(file, R_OK) != 0 && errno == ENOENT)
+        return fail(x, s, spath, "expected a readable file, got \"%s\" (no such file; the "
+                    "cluster's CA and node certificates are made by scripts/gen-certs.sh "
+                    "--config %s)", file, x->file);
     if (access(file, R_OK) != 0)
         return fail(x, s, spath, "expected a readable file, got \"%s\" (%s)", file,
                     strerror(errno));

@@ -65,12 +65,10 @@ SSL_CTX *vmca_tls_ctx_new(const char *ca, const char *cert, const char *key,
     return ctx;
 }
 
-int vmca_tls_peer_cn(SSL *ssl, char *out, size_t outlen)
+/* The CN of cert: 0, or VMCA_ERR_AUTH when it has none that fits in out. */
+static int cert_cn(X509 *cert, char *out, size_t outlen)
 {
-    X509 *peer = SSL_get0_peer_certificate(ssl);
-    if (!peer || SSL_get_verify_result(ssl) != X509_V_OK)
-        return VMCA_ERR_AUTH;
-    X509_NAME *subject = X509_get_subject_name(peer);
+    X509_NAME *subject = X509_get_subject_name(cert);
     int idx = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
     if (idx < 0)
         return VMCA_ERR_AUTH;
@@ -83,4 +81,37 @@ int vmca_tls_peer_cn(SSL *ssl, char *out, size_t outlen)
     memcpy(out, bytes, (size_t)len);
     out[len] = '\0';
     return VMCA_OK;
+}
+
+int vmca_tls_peer_cn(SSL *ssl, char *out, size_t outlen)
+{
+    X509 *peer = SSL_get0_peer_certificate(ssl);
+    if (!peer || SSL_get_verify_result(ssl) != X509_V_OK)
+        return VMCA_ERR_AUTH;
+    return cert_cn(peer, out, outlen);
+}
+
+int vmca_tls_check_own(SSL_CTX *ctx, const char *name, char *err, size_t errlen)
+{
+    X509 *own = SSL_CTX_get0_certificate(ctx);
+    char cn[256];
+    if (!own || cert_cn(own, cn, sizeof cn) != VMCA_OK) {
+        snprintf(err, errlen, "the certificate has no usable common name (CN)");
+        return VMCA_ERR_AUTH;
+    }
+    if (strcmp(cn, name) != 0) {
+        snprintf(err, errlen, "the certificate is for '%s' (its CN), not for '%s': peers and "
+                 "the master would refuse it; give this node its own certificate", cn, name);
+        return VMCA_ERR_AUTH;
+    }
+    X509_STORE_CTX *vc = X509_STORE_CTX_new();
+    int ok = vc && X509_STORE_CTX_init(vc, SSL_CTX_get_cert_store(ctx), own, NULL) == 1 &&
+             X509_verify_cert(vc) == 1;
+    if (!ok)
+        snprintf(err, errlen, "the certificate of '%s' is not signed by the cluster CA (%s)",
+                 name, vc ? X509_verify_cert_error_string(X509_STORE_CTX_get_error(vc))
+                          : "out of memory");
+    X509_STORE_CTX_free(vc);
+    ERR_clear_error();
+    return ok ? VMCA_OK : VMCA_ERR_AUTH;
 }

@@ -23,6 +23,7 @@
 #include "fence.h"
 #include "log.h"
 #include "master_core.h"
+#include "porthold.h"
 #include "sys.h"
 #include "tls.h"
 
@@ -300,7 +301,7 @@ int main(int argc, char **argv)
     const struct vmca_node_cfg *self = vmca_config_node_by_id(&sh.cfg, sh.cfg.master.node_id);
     vmca_log_set_node(self->name);
     sh.tls = vmca_tls_ctx_new(sh.cfg.ca, self->cert, self->key, err, sizeof err);
-    if (!sh.tls) {
+    if (!sh.tls || vmca_tls_check_own(sh.tls, self->name, err, sizeof err) != 0) {
         log_err("TLS: %s", err);
         return 1;
     }
@@ -326,7 +327,11 @@ int main(int argc, char **argv)
     struct vmca_listener *lst = vmca_conn_listen(&sh.params, &conn_cbs, &sh, self->address,
                                                  sh.cfg.master.port, err, sizeof err);
     if (!lst) {
-        log_err("%s", err);
+        char holder[160] = "";
+        if (strstr(err, "in use"))
+            vmca_port_holder(sh.cfg.master.port, holder, sizeof holder);
+        log_err("master.port = %u in %s: %s%s%s", sh.cfg.master.port, sh.cfg.path, err,
+                holder[0] ? ": " : "", holder);
         return 1;
     }
     struct vmca_admin *admin = vmca_admin_open(

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "err.h"
 #include "log.h"
+#include "porthold.h"
 #include "slave_core.h"
 #include "sys.h"
 #include "tkm.h"
@@ -549,7 +550,7 @@ int main(int argc, char **argv)
     }
     sh.tls = vmca_tls_ctx_new(sh.cfg.ca, cert ? cert : sh.self->cert,
                               key ? key : sh.self->key, err, sizeof err);
-    if (!sh.tls) {
+    if (!sh.tls || vmca_tls_check_own(sh.tls, sh.self->name, err, sizeof err) != 0) {
         log_err("TLS: %s", err);
         return 1;
     }
@@ -591,7 +592,16 @@ int main(int argc, char **argv)
     sh.listener = vmca_conn_listen(&sh.params, &peer_in_cbs, &sh, sh.self->address,
                                    listen_port ? listen_port : sh.self->port, err, sizeof err);
     if (!sh.listener) {
-        log_err("peers: %s", err);
+        uint16_t port = listen_port ? listen_port : sh.self->port;
+        char holder[160] = "";
+        if (strstr(err, "in use"))
+            vmca_port_holder(port, holder, sizeof holder);
+        if (listen_port)
+            log_err("--port %u: %s%s%s", port, err, holder[0] ? ": " : "", holder);
+        else
+            log_err("nodes.[%zu].port = %u (%s's peer port) in %s: %s%s%s",
+                    (size_t)(sh.self - sh.cfg.nodes), port, sh.self->name, sh.cfg.path, err,
+                    holder[0] ? ": " : "", holder);
         return 1;
     }
     sh.tkm = tkm_new(sh.base, sh.tkm_path, sh.cfg.timing.reconnect_min_ms,
