@@ -6,7 +6,13 @@
 #include "first_tier_policy.h"
 #include "names.h"
 
-#define FIRST_TIERS(X) X(greedy_local) X(greedy_remote) X(tlp)
+#define FIRST_TIERS(X) X(greedy_local) X(greedy_remote) X(tlp) \
+    X(proportional) \
+    X(fcfs) \
+    X(demand_prop) \
+    X(direct_assign) \
+    X(auction) \
+    X(round_robin)
 
 #define DECLARE(p) extern const struct ft_policy ft_##p;
 #define ENTRY(p) &ft_##p,
