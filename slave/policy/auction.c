@@ -48,8 +48,7 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     share_in_order(left, w->n, w->order, w->room, w->t);
     flex_room_to_demand(w);
     share_in_order(flex_left(w, in), w->n, w->order, w->room, w->t);
-    flex_by_weight(w, flex_left(w, in));
-    flex_finish(w, in, out, true);
+    flex_finish(w, in, out, true, true);
 }
 
 const struct ft_policy ft_auction = {

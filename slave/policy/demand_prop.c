@@ -30,8 +30,7 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     for (size_t i = 0; i < w->n; i++)
         w->w[i] = w->room[i]; /* in proportion to the unmet demand */
     share_add(flex_left(w, in), w->n, w->w, w->room, w->t, 0);
-    flex_by_weight(w, flex_left(w, in));
-    flex_finish(w, in, out, true);
+    flex_finish(w, in, out, true, true);
 }
 
 const struct ft_policy ft_demand_prop = {

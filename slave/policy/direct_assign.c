@@ -30,7 +30,7 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     flex_room_to_demand(w);
     share_sort(w->order, w->n, smaller, w);
     share_in_order(left, w->n, w->order, w->room, w->t);
-    flex_finish(w, in, out, true);
+    flex_finish(w, in, out, true, false);
 }
 
 const struct ft_policy ft_direct_assign = {

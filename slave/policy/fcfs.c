@@ -46,8 +46,7 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     share_sort(w->order, w->n, earlier, &s->arrival);
     flex_room_to_demand(w);
     share_in_order(left, w->n, w->order, w->room, w->t);
-    flex_by_weight(w, flex_left(w, in));
-    flex_finish(w, in, out, true);
+    flex_finish(w, in, out, true, true);
 }
 
 const struct ft_policy ft_fcfs = {

@@ -77,9 +77,11 @@ uint64_t flex_left(const struct flex_work *w, const struct ft_input *in)
     return sum < in->owned ? in->owned - sum : 0;
 }
 
-void flex_finish(const struct flex_work *w, const struct ft_input *in, struct ft_output *out,
-                 bool asks)
+void flex_finish(struct flex_work *w, const struct ft_input *in, struct ft_output *out,
+                 bool asks, bool headroom)
 {
+    if (headroom)
+        flex_by_weight(w, flex_left(w, in));
     uint64_t wanted = 0;
     for (size_t i = 0; i < w->n; i++) {
         uint64_t want = w->t[i] > w->need[i].demand ? w->t[i] : w->need[i].demand;

@@ -49,11 +49,12 @@ void flex_room_to_demand(struct flex_work *w);
 /* The pages owned the targets leave. */
 uint64_t flex_left(const struct flex_work *w, const struct ft_input *in);
 
-/* Writes out->targets. With `asks`: out->wanted (when not NULL) is each
- * target raised to the VM's demand, and out->ask what those pass the pages
- * owned by (else 0). */
-void flex_finish(const struct flex_work *w, const struct ft_input *in, struct ft_output *out,
-                 bool asks);
+/* Writes out->targets, after giving the pages owned the targets leave as
+ * headroom by weight when `headroom`. With `asks`: out->wanted (when not
+ * NULL) is each target raised to the VM's demand, and out->ask what those
+ * pass the pages owned by (else 0). */
+void flex_finish(struct flex_work *w, const struct ft_input *in, struct ft_output *out,
+                 bool asks, bool headroom);
 
 /* For the policies without settings of their own. */
 int flex_parse_none(const struct policy_settings *in, struct ft_params *p);

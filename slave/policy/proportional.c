@@ -18,7 +18,7 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     if (!flex_begin(&s->w, in, out, &left))
         return;
     flex_by_weight(&s->w, left);
-    flex_finish(&s->w, in, out, false);
+    flex_finish(&s->w, in, out, false, false);
 }
 
 const struct ft_policy ft_proportional = {

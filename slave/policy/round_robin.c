@@ -42,8 +42,7 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     turns(w, left, start);
     flex_room_to_demand(w);
     turns(w, flex_left(w, in), start);
-    flex_by_weight(w, flex_left(w, in));
-    flex_finish(w, in, out, true);
+    flex_finish(w, in, out, true, true);
 }
 
 const struct ft_policy ft_round_robin = {
