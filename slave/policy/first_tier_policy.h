@@ -23,6 +23,9 @@ struct ft_params {
     struct {
         uint64_t batch;         /* grant_batch: pages asked for at a time */
     } greedy_remote;
+    struct {
+        uint32_t credit_percent; /* flexmem_credit_percent: of every balance, a second, 0..100 */
+    } flexmem;
 };
 
 

@@ -6,7 +6,11 @@
 #include "first_tier_policy.h"
 #include "names.h"
 
-#define FIRST_TIERS(X) X(greedy_local) X(greedy_remote) X(tlp) X(demand_share)
+/* One line per policy: the thesis's, SmarTmem's, flexmemd's, qmemman, ours. */
+#define FIRST_TIERS(X) \
+    X(greedy_local) X(greedy_remote) X(tlp) \
+    X(proportional) X(fcfs) X(demand_prop) X(direct_assign) X(auction) X(round_robin) \
+    X(demand_share)
 
 #define DECLARE(p) extern const struct ft_policy ft_##p;
 #define ENTRY(p) &ft_##p,

@@ -18,6 +18,13 @@ uint64_t targets_sum(const struct vm_target *t, size_t n);
 const struct vm_target *targets_find(const struct vm_target *t, size_t n, uint32_t vm);
 
 struct ft_input;
+struct ft_vm_settings;
+
+/* a * b / c, exact (products of page counts can pass 2^64); c > 0. */
+uint64_t vm_mul_div(uint64_t a, uint64_t b, uint64_t c);
+
+/* The pages a VM's settings guarantee it: min(min_pages, max_pages). */
+uint64_t vm_floor(const struct ft_vm_settings *v);
 
 /* The per-VM settings (first_tier_policy.h, struct ft_vm_settings) applied
  * to a policy's targets t (one per VM of in, in in->vms order), so that

@@ -168,7 +168,7 @@ static void test_registry_finds_each_built_name(void **state)
     size_t n = 0;
     for (const struct ft_policy *const *p = ft_policies(); *p; p++, n++)
         assert_ptr_equal(ft_policy_find((*p)->name), *p);
-    assert_int_equal(n, 3);
+    assert_true(n >= 3); /* other policies are tested in their own files (test_flexmem.c) */
     for (size_t i = 0; i < 3; i++) {
         const struct ft_policy *p = ft_policy_find(built[i]);
         assert_non_null(p);
@@ -188,7 +188,8 @@ static void test_registry_unknown_and_names(void **state)
     assert_null(ft_policy_find(""));
     char names[128];
     ft_policy_names(names, sizeof names);
-    assert_string_equal(names, "greedy-local, greedy-remote, tlp");
+    /* The registry's order: these first, then the others' */
+    assert_memory_equal(names, "greedy-local, greedy-remote, tlp", 32);
     ft_policy_names(names, 8); /* truncated, still a string */
     assert_string_equal(names, "greedy-");
     assert_true(ft_setting_known("tlp_percent"));
