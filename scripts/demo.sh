@@ -53,6 +53,10 @@ die() { echo "demo: $*" >&2; exit 1; }
 ctl() { "$build/tools/vmcactl" --config "$conf" "$@"; }
 tkm() { "$build/tools/vmca-tkm" --config "$conf" --node "$1" stats; }
 
+for v in VMCA_DEMO_FIRST_TIER:$first_tier VMCA_DEMO_SECOND_TIER:$second_tier; do
+    [[ ${v#*:} =~ ^[A-Za-z0-9-]+$ ]] ||
+        die "${v%%:*}: a policy name is letters, digits and '-' (docs/policies.md), got '${v#*:}'"
+done
 rm -rf "$run"
 mkdir -p "$run"
 sed -e "s/^\(  first_tier = \)\"[^\"]*\";/\1\"$first_tier\";/" \
@@ -60,7 +64,7 @@ sed -e "s/^\(  first_tier = \)\"[^\"]*\";/\1\"$first_tier\";/" \
     "$src/config/demo4.conf" > "$conf"
 grep -q "^  first_tier = \"$first_tier\";" "$conf" &&
     grep -q "^  second_tier = \"$second_tier\";" "$conf" ||
-    die "VMCA_DEMO_FIRST_TIER / VMCA_DEMO_SECOND_TIER: a policy name is letters, digits and '-', got '$first_tier' / '$second_tier'"
+    die "config/demo4.conf: no line '  first_tier = \"...\";' or '  second_tier = \"...\";' for the policies"
 for port in $(grep -o 'port = [0-9]*' "$conf" | awk '{print $3}'); do
     if ss -Htln "sport = :$port" | grep -q .; then
         die "port $port (from config/demo4.conf) is in use; stop what uses it"
