@@ -147,14 +147,21 @@ static void expect_bad(void **state, const char *text, const char *spath,
 
 /* ------------------------------------------------------------ good files */
 
+/* Loads config/NAME of the source tree into cfg, or fails the test with
+ * the loader's error. */
+static void load_shipped(const char *name, struct vmca_config *cfg)
+{
+    char path[PATH_MAX], err[1024] = "";
+    snprintf(path, sizeof path, "%s/config/%s", VMCA_SOURCE_DIR, name);
+    if (vmca_config_load(path, 0, cfg, err, sizeof(err)) != VMCA_OK)
+        fail_msg("%s: %s", name, err);
+}
+
 static void test_demo_loads(void **state)
 {
     (void)state;
     struct vmca_config cfg;
-    char err[1024] = "";
-    int rc = vmca_config_load(VMCA_SOURCE_DIR "/config/demo.conf", 0, &cfg, err, sizeof(err));
-    if (rc != VMCA_OK)
-        fail_msg("demo.conf: %s", err);
+    load_shipped("demo.conf", &cfg);
 
     char dir[PATH_MAX], want[PATH_MAX + 64];
     assert_non_null(realpath(VMCA_SOURCE_DIR "/config", dir));
@@ -219,10 +226,7 @@ static void test_demo4_loads(void **state)
 {
     (void)state;
     struct vmca_config cfg;
-    char err[1024] = "";
-    int rc = vmca_config_load(VMCA_SOURCE_DIR "/config/demo4.conf", 0, &cfg, err, sizeof(err));
-    if (rc != VMCA_OK)
-        fail_msg("demo4.conf: %s", err);
+    load_shipped("demo4.conf", &cfg);
     assert_string_equal(cfg.cluster, "demo");
     assert_string_equal(cfg.master.node, "node2");
     assert_int_equal(cfg.master.node_id, 2);

@@ -17,6 +17,20 @@
 #define DL(i, f, loc) ((struct tier2_donor){.id = (i), .free_pages = (f), .location = (loc), \
                                             .location_len = 3})
 
+/* The forwards written (got of them) are exactly `want`, in order. */
+static void expect_fwds(const struct tier2_fwd *out, size_t got, const struct tier2_fwd *want,
+                        size_t n)
+{
+    assert_int_equal(got, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(out[i].donor, want[i].donor);
+        assert_int_equal(out[i].pages, want[i].pages);
+    }
+}
+#define EXPECT_FWDS(out, got, ...)                                                     \
+    expect_fwds(out, got, (const struct tier2_fwd[]){__VA_ARGS__},                      \
+                sizeof((const struct tier2_fwd[]){__VA_ARGS__}) / sizeof(struct tier2_fwd))
+
 /* The policy's state as the master core keeps it: zeroed, its size. */
 static void *new_state(const struct tier2_policy *p)
 {
@@ -47,23 +61,13 @@ static void test_sorted(void **state)
     struct tier2_fwd out[3];
     /* The whole request to the richest donor that stays above the reserve. */
     memcpy(d, (struct tier2_donor[]){D(1, 500), D(2, 900), D(3, 700)}, sizeof d);
-    assert_int_equal(sorted(d, 3, 300, 100, out, 3), 1);
-    assert_int_equal(out[0].donor, 2);
-    assert_int_equal(out[0].pages, 300);
+    EXPECT_FWDS(out, sorted(d, 3, 300, 100, out, 3), {2, 300});
     /* Nobody can give it all: each gives what it has above the reserve. */
     memcpy(d, (struct tier2_donor[]){D(1, 500), D(2, 900), D(3, 700)}, sizeof d);
-    assert_int_equal(sorted(d, 3, 1500, 100, out, 3), 3);
-    assert_int_equal(out[0].donor, 2);
-    assert_int_equal(out[0].pages, 800);
-    assert_int_equal(out[1].donor, 3);
-    assert_int_equal(out[1].pages, 600);
-    assert_int_equal(out[2].donor, 1);
-    assert_int_equal(out[2].pages, 100);
+    EXPECT_FWDS(out, sorted(d, 3, 1500, 100, out, 3), {2, 800}, {3, 600}, {1, 100});
     /* Not served beyond what exists above the reserve. */
     memcpy(d, (struct tier2_donor[]){D(1, 150), D(2, 100), D(3, 90)}, sizeof d);
-    assert_int_equal(sorted(d, 3, 1000, 100, out, 3), 1);
-    assert_int_equal(out[0].donor, 1);
-    assert_int_equal(out[0].pages, 50);
+    EXPECT_FWDS(out, sorted(d, 3, 1000, 100, out, 3), {1, 50});
     memcpy(d, (struct tier2_donor[]){D(1, 100), D(2, 10), D(3, 0)}, sizeof d);
     assert_int_equal(sorted(d, 3, 5, 100, out, 3), 0);
     assert_int_equal(sorted(d, 0, 5, 100, out, 3), 0);
@@ -89,17 +93,9 @@ static void test_give_in_order(void **state)
     struct tier2_fwd out[4];
     const struct tier2_donor d[4] = {D(5, 150), D(6, 100), D(7, 600), D(8, 900)};
     /* The first that can give it all, though a later one has more. */
-    assert_int_equal(tier2_give_in_order(d, 4, 400, 100, out, 4), 1);
-    assert_int_equal(out[0].donor, 7);
-    assert_int_equal(out[0].pages, 400);
+    EXPECT_FWDS(out, tier2_give_in_order(d, 4, 400, 100, out, 4), {7, 400});
     /* Nobody can: in order, skipping the one at the reserve. */
-    assert_int_equal(tier2_give_in_order(d, 4, 2000, 100, out, 4), 3);
-    assert_int_equal(out[0].donor, 5);
-    assert_int_equal(out[0].pages, 50);
-    assert_int_equal(out[1].donor, 7);
-    assert_int_equal(out[1].pages, 500);
-    assert_int_equal(out[2].donor, 8);
-    assert_int_equal(out[2].pages, 800);
+    EXPECT_FWDS(out, tier2_give_in_order(d, 4, 2000, 100, out, 4), {5, 50}, {7, 500}, {8, 800});
     assert_int_equal(tier2_give_in_order(d, 4, 2000, 100, out, 1), 1);
     assert_int_equal(tier2_give_in_order(d, 4, 0, 100, out, 4), 0);
     assert_int_equal(tier2_give_in_order(d, 4, 10, 100, out, 0), 0);
@@ -143,27 +139,16 @@ static void test_topology(void **state)
                                    DL(5, 3000, board5), DL(6, 100, board6)}
     /* Same board first, the richer of the two there. */
     memcpy(d, FIVE, sizeof d);
-    assert_int_equal(topology(d, 5, 500, out, 5), 1);
-    assert_int_equal(out[0].donor, 5);
-    assert_int_equal(out[0].pages, 500);
+    EXPECT_FWDS(out, topology(d, 5, 500, out, 5), {5, 500});
     /* Nobody on the board can give it all: the closest that can (same
      * rack), not the richest (another rack). */
     memcpy(d, FIVE, sizeof d);
-    assert_int_equal(topology(d, 5, 4500, out, 5), 1);
-    assert_int_equal(out[0].donor, 3);
-    assert_int_equal(out[0].pages, 4500);
+    EXPECT_FWDS(out, topology(d, 5, 4500, out, 5), {3, 4500});
     /* Nobody can: board (richer first), rack, the rest; node 6 is at the
      * reserve and gives nothing. */
     memcpy(d, FIVE, sizeof d);
-    assert_int_equal(topology(d, 5, 20000, out, 5), 4);
-    assert_int_equal(out[0].donor, 5);
-    assert_int_equal(out[0].pages, 2900);
-    assert_int_equal(out[1].donor, 2);
-    assert_int_equal(out[1].pages, 1900);
-    assert_int_equal(out[2].donor, 3);
-    assert_int_equal(out[2].pages, 8900);
-    assert_int_equal(out[3].donor, 4);
-    assert_int_equal(out[3].pages, 20000 - 2900 - 1900 - 8900);
+    EXPECT_FWDS(out, topology(d, 5, 20000, out, 5),
+                {5, 2900}, {2, 1900}, {3, 8900}, {4, 20000 - 2900 - 1900 - 8900});
     /* Same distance and free pages: the lower id. */
     memcpy(d, (struct tier2_donor[]){DL(6, 3000, board6), DL(5, 3000, board5)}, 2 * sizeof *d);
     assert_int_equal(topology(d, 2, 100, out, 5), 1);
