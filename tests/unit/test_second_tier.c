@@ -3,6 +3,7 @@
  * maps policy.second_tier to a built policy and reads its settings. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +27,14 @@ static void expect_fwds(const struct tier2_fwd *out, size_t got, const struct ti
         assert_int_equal(out[i].donor, want[i].donor);
         assert_int_equal(out[i].pages, want[i].pages);
     }
+}
+/* Field by field: the structs have padding. */
+static bool same_fwds(const struct tier2_fwd *a, size_t na, const struct tier2_fwd *b, size_t nb)
+{
+    for (size_t i = 0; na == nb && i < na; i++)
+        if (a[i].donor != b[i].donor || a[i].pages != b[i].pages)
+            return false;
+    return na == nb;
 }
 #define EXPECT_FWDS(out, got, ...)                                                     \
     expect_fwds(out, got, (const struct tier2_fwd[]){__VA_ARGS__},                      \
@@ -236,9 +245,8 @@ static void test_two_choices(void **state)
         size_t na = two_choices(a, 5, d, 4, 4000, oa, 4);
         size_t nb = two_choices(b, 5, d, 4, 4000, ob, 4);
         size_t nc = two_choices(c, 6, d, 4, 4000, oc, 4);
-        assert_int_equal(na, nb);
-        assert_memory_equal(oa, ob, na * sizeof *oa);
-        differ += nc != na || memcmp(oa, oc, na * sizeof *oa) != 0;
+        expect_fwds(oa, na, ob, nb);
+        differ += !same_fwds(oa, na, oc, nc);
     }
     assert_true(differ > 0);
     free(a);
