@@ -811,9 +811,11 @@ static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca
     for (size_t i = 0; i < m->cfg->n_nodes; i++) {
         const struct master_node *d = &m->nodes[i];
         if (donor_eligible(n, d))
-            donors[nd++] = (struct tier2_donor){d->cfg->id, donor_free(d)};
+            donors[nd++] = (struct tier2_donor){d->cfg->id, donor_free(d), d->cfg->location,
+                                                d->cfg->location_len};
     }
-    struct tier2_request rq = {n->cfg->id, ga->pages, m->cfg->policy.reserve_pages, donors, nd};
+    struct tier2_request rq = {n->cfg->id, ga->pages, m->cfg->policy.reserve_pages, donors, nd,
+                               n->cfg->location, n->cfg->location_len};
     size_t nf = m->tier2->decide(&rq, m->cfg->policy.second_tier_params, m->tier2_state, fwd,
                                  m->cfg->n_nodes);
     uint64_t promised = 0, reserve = m->cfg->policy.reserve_pages;

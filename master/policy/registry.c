@@ -9,7 +9,9 @@
 #include "names.h"
 
 #define TIER2_BUILT(X) \
-    X(tier2_sorted)
+    X(tier2_sorted)    \
+    X(tier2_topology)  \
+    X(tier2_two_choices)
 
 #define DECLARE(sym) extern const struct tier2_policy sym;
 TIER2_BUILT(DECLARE)
@@ -27,6 +29,11 @@ const struct tier2_policy *tier2_find(const char *name)
         if (strcmp(built[i]->name, name) == 0)
             return built[i];
     return NULL;
+}
+
+const struct tier2_policy *tier2_at(size_t i)
+{
+    return i < N_BUILT ? built[i] : NULL;
 }
 
 void tier2_names(char *out, size_t outsz)

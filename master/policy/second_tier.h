@@ -23,6 +23,9 @@ struct tier2_donor {
     uint64_t free_pages;                      /* its last Statistics' free pages less
                                                  what is spoken for (forwarded, not yet
                                                  shown: master_core.h, fwd_recent) */
+    const uint32_t *location;                 /* its path in the hardware tree, root
+                                                 first (the configuration's: borrowed) */
+    unsigned location_len;                    /* 0..VMCA_LOCATION_MAX; 0: not given */
 };
 
 struct tier2_fwd {
@@ -38,6 +41,8 @@ struct tier2_request {
     uint64_t reserve;                         /* policy.reserve_pages: R */
     struct tier2_donor *donors;
     size_t n_donors;
+    const uint32_t *location;                 /* the requester's path, as the donors' */
+    unsigned location_len;
 };
 
 struct tier2_policy {
@@ -62,8 +67,27 @@ struct tier2_policy {
 /* The built policy named `name`, or NULL. */
 const struct tier2_policy *tier2_find(const char *name);
 
-/* The built names, ", "-separated ("sorted"), into out (truncated). */
+/* The built names, ", "-separated ("sorted, topology, two-choices"), into
+ * out (truncated). */
 void tier2_names(char *out, size_t outsz);
+
+/* The i-th built policy (registry order), or NULL past the last: for
+ * whoever must go through them all (tests, the list above). */
+const struct tier2_policy *tier2_at(size_t i);
+
+/* How the sorted policy gives, for every policy that orders donors and
+ * gives the same way: the whole request from the first donor in the order
+ * of `donors` that stays at or above `reserve` after giving it; failing
+ * that, each donor in turn gives what it has above the reserve until the
+ * request is covered. At most cap forwards to out; returns how many. */
+size_t tier2_give_in_order(const struct tier2_donor *donors, size_t n, uint64_t pages,
+                           uint64_t reserve, struct tier2_fwd *out, size_t cap);
+
+/* How far apart two nodes are in the hardware tree (topology.c): the
+ * longer path's length less the prefix the two paths share. With paths
+ * (rack, board, node): same board 1, same rack 2, nothing shared 3; two
+ * paths not given, 0. */
+unsigned tier2_distance(const uint32_t *a, unsigned alen, const uint32_t *b, unsigned blen);
 
 /* Every setting a second tier reads (second_tier, reserve_pages, then the
  * policies' own), for the policy group's unknown-setting check: up to cap

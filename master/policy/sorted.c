@@ -17,26 +17,11 @@ static int by_free_desc(const void *a, const void *b)
 static size_t sorted_decide(const struct tier2_request *rq, const void *params, void *state,
                             struct tier2_fwd *out, size_t cap)
 {
-    struct tier2_donor *donors = rq->donors;
-    size_t n = rq->n_donors;
-    uint64_t pages = rq->pages, reserve = rq->reserve;
-    if (n == 0 || cap == 0 || pages == 0)
+    (void)params, (void)state;
+    if (rq->n_donors == 0)
         return 0;
-    qsort(donors, n, sizeof *donors, by_free_desc);
-    if (donors[0].free_pages >= reserve && donors[0].free_pages - reserve >= pages) {
-        out[0] = (struct tier2_fwd){donors[0].id, pages};
-        return 1;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n && pages && k < cap; i++) {
-        if (donors[i].free_pages <= reserve)
-            break; /* sorted: nobody after this one can spare anything */
-        uint64_t spare = donors[i].free_pages - reserve;
-        uint64_t give = spare < pages ? spare : pages;
-        out[k++] = (struct tier2_fwd){donors[i].id, give};
-        pages -= give;
-    }
-    return k;
+    qsort(rq->donors, rq->n_donors, sizeof *rq->donors, by_free_desc);
+    return tier2_give_in_order(rq->donors, rq->n_donors, rq->pages, rq->reserve, out, cap);
 }
 
 const struct tier2_policy tier2_sorted = {

@@ -148,14 +148,21 @@ static void expect_bad(void **state, const char *text, const char *spath,
 
 /* ------------------------------------------------------------ good files */
 
+/* Loads config/NAME of the source tree into cfg, or fails the test with
+ * the loader's error. */
+static void load_shipped(const char *name, struct vmca_config *cfg)
+{
+    char path[PATH_MAX], err[1024] = "";
+    snprintf(path, sizeof path, "%s/config/%s", VMCA_SOURCE_DIR, name);
+    if (vmca_config_load(path, 0, cfg, err, sizeof(err)) != VMCA_OK)
+        fail_msg("%s: %s", name, err);
+}
+
 static void test_demo_loads(void **state)
 {
     (void)state;
     struct vmca_config cfg;
-    char err[1024] = "";
-    int rc = vmca_config_load(VMCA_SOURCE_DIR "/config/demo.conf", 0, &cfg, err, sizeof(err));
-    if (rc != VMCA_OK)
-        fail_msg("demo.conf: %s", err);
+    load_shipped("demo.conf", &cfg);
 
     char dir[PATH_MAX], want[PATH_MAX + 64];
     assert_non_null(realpath(VMCA_SOURCE_DIR "/config", dir));
@@ -212,6 +219,29 @@ static void test_demo_loads(void **state)
     assert_true(is_zero(&cfg));
     vmca_config_free(&cfg); /* twice is harmless */
     vmca_config_free(NULL);
+}
+
+/* The configuration of make demo (scripts/demo.sh): four nodes, the
+ * master on node2, which has the pages to lend; the others are small. */
+static void test_demo4_loads(void **state)
+{
+    (void)state;
+    struct vmca_config cfg;
+    load_shipped("demo4.conf", &cfg);
+    assert_string_equal(cfg.cluster, "demo");
+    assert_string_equal(cfg.master.node, "node2");
+    assert_int_equal(cfg.master.node_id, 2);
+    assert_int_equal(cfg.n_nodes, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(cfg.nodes[i].id, i + 1);
+        assert_int_equal(cfg.nodes[i].location_len, 3);
+        assert_int_equal(cfg.nodes[i].tmem_pages, i == 1 ? 16384 : 3072);
+    }
+    assert_string_equal(cfg.policy.first_tier, "tlp");
+    assert_string_equal(cfg.policy.second_tier, "sorted");
+    assert_int_equal(cfg.policy.reserve_pages, 1024);
+    assert_int_equal(cfg.policy.first_tier_params.tlp.percent, 5);
+    vmca_config_free(&cfg);
 }
 
 static void test_lookups(void **state)
@@ -676,12 +706,12 @@ static void test_unknown_policy(void **state)
     expect_bad(state, VALID "policy = {\n  first_tier = \"smart-alloc\"; " MARK "\n};\n",
                "policy.first_tier", want);
     expect_bad(state, VALID "policy = {\n  second_tier = \"random\"; " MARK "\n};\n",
-               "policy.second_tier", "expected one of sorted (the second-tier policies built), "
-               "got \"random\"");
-    /* Named by the design but not built: an error, not a silent "sorted". */
-    expect_bad(state, VALID "policy = {\n  second_tier = \"topology\"; " MARK "\n};\n",
-               "policy.second_tier", "expected one of sorted (the second-tier policies built), "
-               "got \"topology\"");
+               "policy.second_tier", "expected one of sorted, topology, two-choices (the "
+               "second-tier policies built), got \"random\"");
+    /* Close to a built name is still not one: an error, not a silent "sorted". */
+    expect_bad(state, VALID "policy = {\n  second_tier = \"two_choices\"; " MARK "\n};\n",
+               "policy.second_tier", "expected one of sorted, topology, two-choices (the "
+               "second-tier policies built), got \"two_choices\"");
     expect_bad(state, VALID "policy = {\n  second_tier = 3; " MARK "\n};\n",
                "policy.second_tier", "expected a string, got an integer");
     expect_bad(state, VALID "policy = {\n  reserve_pages = 68719476737L; " MARK "\n};\n",
@@ -794,6 +824,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_demo_loads),
+        cmocka_unit_test(test_demo4_loads),
         cmocka_unit_test(test_lookups),
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_settings, setup, teardown),

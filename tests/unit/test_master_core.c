@@ -426,13 +426,37 @@ static void test_lost_forward_is_released(void **state)
     assert_int_equal(nf, 1);
 }
 
-/* Neither a Leaving nor a Recovering (so fenced) node is a donor, and
- * neither is served; a restarted master does not use a donor it adopted
- * from its Statistics until the next ones (its predecessor may have just
- * forwarded to it). */
-static void test_donors_are_active_members(void **state)
+/* The master core again, running the built second tier `p`. */
+static void use_policy(struct fixture *f, const struct tier2_policy *p)
 {
-    struct fixture *f = *state;
+    master_core_free(&f->m);
+    snprintf(f->cfg.policy.second_tier, sizeof f->cfg.policy.second_tier, "%s", p->name);
+    assert_int_equal(master_core_init(&f->m, &f->cfg, 77, count_log, f), 0);
+}
+
+/* Runs `body` once for every built second tier, each on a fresh master. */
+static void for_each_policy(void **state, void (*body)(struct fixture *f))
+{
+    size_t i = 0;
+    for (const struct tier2_policy *p; (p = tier2_at(i)); i++) {
+        if (i) {
+            teardown(state);
+            setup(state);
+        }
+        use_policy(*state, p);
+        body(*state);
+    }
+    assert_int_equal(i, 3);
+}
+
+/* Neither a Leaving nor a Recovering (so fenced) node is a donor, and
+ * neither is served, nor a fenced node recovered and not registered again
+ * (Inactive); a restarted master does not use a donor it adopted from its
+ * Statistics until the next ones (its predecessor may have just forwarded
+ * to it). Whatever the second tier: the core offers only eligible donors
+ * and drops any other a policy names. */
+static void donors_are_active_members(struct fixture *f)
+{
     one_donor(f, 4096);
     size_t nf;
     assert_int_equal(stats_free(f, 3, 4096, 1100), 0);
@@ -457,6 +481,99 @@ static void test_donors_are_active_members(void **state)
     assert_int_equal(do_grant_any(f, 2, 2, 100), VMCA_ERR_STATE);
     assert_int_equal(do_grant_any(f, 3, 3, 100), VMCA_ERR_STATE);
     assert_int_equal(forwarded(f, 0, &nf), 0);
+}
+
+static void test_donors_are_active_members(void **state)
+{
+    for_each_policy(state, donors_are_active_members);
+}
+
+/* A fenced node stays out after its recovery is over (Inactive until it
+ * registers anew, its Statistics refused meanwhile): neither donor nor
+ * served, with any policy; registered again, it is both. */
+static void fenced_node_is_out(struct fixture *f)
+{
+    struct sent s[16];
+    one_donor(f, 4096);
+    size_t nf;
+    int64_t t = f->cfg.timing.failure_timeout_ms + 1100;
+    assert_int_equal(stats_free(f, 1, 0, t - 100), 0);
+    assert_int_equal(stats_free(f, 3, 4096, t - 100), 0);
+    master_core_on_tick(&f->m, t + 1);            /* node 2 failed: fenced */
+    assert_fenced(f, 2);
+    assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_RECOVERY);
+    /* The others show it disabled and nothing of it held: recovered. */
+    for (uint32_t i = 1; i <= 3; i += 2) {
+        uint8_t bits = 0x0a;
+        Vmca__Statistics st = VMCA__STATISTICS__INIT;
+        st.state = VMCA__NODE_STATE__NODE_ACTIVE;
+        st.total_pages = 8192;
+        st.free_pages = i == 3 ? 4096 : 0;
+        st.enabled_bitmap.data = &bits;
+        st.enabled_bitmap.len = 1;
+        assert_int_equal(send_stats(f, i, &st, t + 200), 0);
+    }
+    master_core_on_tick(&f->m, t + 300);
+    assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_INACTIVE);
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    /* Still fenced: its own Statistics (it believes it is Active) are
+     * refused, and it neither gives nor asks. */
+    assert_int_equal(stats_free(f, 2, 4096, t + 400), VMCA_ERR_STATE);
+    free_sent(s, take_sent(&f->m.out, s, 16));
+    assert_int_equal(stats_free(f, 3, 1024, t + 400), 0);  /* node 3 at the reserve */
+    assert_int_equal(stats_free(f, 3, 1024, t + 450), 0);
+    assert_int_equal(do_grant_any(f, 1, 1, 100), 0);
+    assert_int_equal(forwarded(f, 0, &nf), 0);
+    assert_int_equal(nf, 0);
+    assert_int_equal(do_grant_any(f, 2, 2, 100), VMCA_ERR_STATE);
+    assert_int_equal(forwarded(f, 0, &nf), 0);
+    /* Registered anew (the fence lifted), it gives again. */
+    assert_int_equal(do_register(f, 2, 2, 22), 0);
+    size_t nfc;
+    free(master_core_take_fences(&f->m, &nfc));
+    assert_int_equal(stats_free(f, 2, 4096, t + 500), 0);
+    forwarded(f, 0, &nf);
+    assert_int_equal(do_grant_any(f, 1, 1, 100), 0);
+    assert_int_equal(forwarded(f, 2, &nf), 100);
+}
+
+static void test_fenced_node_is_out(void **state)
+{
+    for_each_policy(state, fenced_node_is_out);
+}
+
+/* No built policy takes a donor below the reserve, over requests in a
+ * row whose forwards its Statistics do not show yet: node 2 has 4096 free,
+ * node 3 ten pages above R = 1024. */
+static void reserve_holds(struct fixture *f)
+{
+    one_donor(f, 4096);
+    assert_int_equal(stats_free(f, 3, 1024 + 10, 1000), 0);
+    size_t nf;
+    uint64_t from2 = 0, from3 = 0;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(do_grant_any(f, 1, 1, 1500), 0);
+        struct sent s[16];
+        size_t n = take_sent(&f->m.out, s, 16);
+        for (size_t j = 0; j < n; j++)
+            if (s[j].env->body_case == VMCA__ENVELOPE__BODY_GRANT_FWD) {
+                assert_int_equal(s[j].env->grant_fwd->donor, s[j].to);
+                assert_true(s[j].to == 2 || s[j].to == 3);
+                *(s[j].to == 2 ? &from2 : &from3) += s[j].env->grant_fwd->pages;
+            }
+        free_sent(s, n);
+    }
+    /* 6000 asked, 3072 + 10 above the reserve: all of it given, no more. */
+    assert_int_equal(from2, 4096 - 1024);
+    assert_int_equal(from3, 10);
+    assert_int_equal(master_node_spoken_for(master_core_node(&f->m, 2)), 4096 - 1024);
+    assert_int_equal(do_grant_any(f, 1, 1, 1), 0);
+    assert_int_equal(forwarded(f, 0, &nf), 0);
+}
+
+static void test_every_policy_keeps_the_reserve(void **state)
+{
+    for_each_policy(state, reserve_holds);
 }
 
 /* A policy that ignores the rules: all asked from the first donor, again
@@ -513,13 +630,18 @@ static void test_second_tier_chosen_by_name(void **state)
 {
     struct fixture *f = *state;
     struct master_core m;
-    snprintf(f->cfg.policy.second_tier, sizeof f->cfg.policy.second_tier, "topology");
+    snprintf(f->cfg.policy.second_tier, sizeof f->cfg.policy.second_tier, "nearest");
     f->warnings = 0;
     assert_int_equal(master_core_init(&m, &f->cfg, 78, count_log, f), VMCA_ERR_CONFIG);
     assert_int_equal(f->warnings, 1);
-    snprintf(f->cfg.policy.second_tier, sizeof f->cfg.policy.second_tier, "sorted");
-    assert_int_equal(master_core_init(&m, &f->cfg, 78, count_log, f), 0);
-    master_core_free(&m);
+    for (size_t i = 0; tier2_at(i); i++) {
+        snprintf(f->cfg.policy.second_tier, sizeof f->cfg.policy.second_tier, "%s",
+                 tier2_at(i)->name);
+        assert_int_equal(master_core_init(&m, &f->cfg, 78, count_log, f), 0);
+        assert_ptr_equal(m.tier2, tier2_at(i));
+        assert_true(!m.tier2->state_bytes || m.tier2_state);
+        master_core_free(&m);
+    }
 }
 
 static void test_recovery_and_failure_detection(void **state)
@@ -1006,6 +1128,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forwards_are_spoken_for, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_forward_is_released, setup, teardown),
         cmocka_unit_test_setup_teardown(test_donors_are_active_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fenced_node_is_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_policy_keeps_the_reserve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restarted_master_waits_for_donor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_core_holds_policies_to_reserve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_tier_chosen_by_name, setup, teardown),
