@@ -35,8 +35,9 @@ struct ft_vm_settings {
     uint32_t vm;
     uint64_t min_pages;         /* guaranteed minimum, default 0 */
     uint64_t max_pages;         /* cap, default VM_TARGET_UNLIMITED */
-    uint32_t weight;            /* 1..1000, default 1 */
+    uint32_t weight;            /* 1..FT_WEIGHT_MAX, default 1 */
 };
+#define FT_WEIGHT_MAX 1000
 #define FT_VM_DEFAULTS(id) ((struct ft_vm_settings){(id), 0, VM_TARGET_UNLIMITED, 1})
 
 /* VM vm's settings in in (the defaults when it has no entry). */
