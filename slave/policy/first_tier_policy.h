@@ -23,6 +23,10 @@ struct ft_params {
     struct {
         uint64_t batch;         /* grant_batch: pages asked for at a time */
     } greedy_remote;
+    struct {
+        uint32_t ratio_percent; /* qmemman_ratio_percent: preference = demand x this / 100 */
+        uint64_t min_pages;     /* qmemman_min_pages: the least preference */
+    } qmemman;
 };
 
 
@@ -72,6 +76,9 @@ struct ft_output {
 struct ft_policy {
     const char *name;
     bool sets_targets;                 /* per-VM targets (Mem-Limit) */
+    /* Sets them too, but only on a node whose configuration gives per-VM
+     * settings (the greedy policies: with none, their VMs stay unlimited). */
+    bool targets_with_vm_settings;
     const char *const *settings;       /* NULL-terminated names it reads */
     /* Writes its defaults into p, then reads its settings. 0 or -1. */
     int (*parse)(const struct policy_settings *in, struct ft_params *p);
@@ -79,6 +86,10 @@ struct ft_policy {
     void (*decide)(const struct ft_params *p, void *state, const struct ft_input *in,
                    struct ft_output *out);
 };
+
+/* Whether p sets per-VM targets on a node whose configuration gives
+ * n_vm_settings per-VM settings (what the slave core asks, once). */
+bool ft_policy_sets_targets(const struct ft_policy *p, size_t n_vm_settings);
 
 /* The policy built under `name`, or NULL. */
 const struct ft_policy *ft_policy_find(const char *name);

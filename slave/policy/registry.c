@@ -6,7 +6,7 @@
 #include "first_tier_policy.h"
 #include "names.h"
 
-#define FIRST_TIERS(X) X(greedy_local) X(greedy_remote) X(tlp)
+#define FIRST_TIERS(X) X(greedy_local) X(greedy_remote) X(tlp) X(static) X(reconf_static) X(smart_alloc) X(qmemman)
 
 #define DECLARE(p) extern const struct ft_policy ft_##p;
 #define ENTRY(p) &ft_##p,
@@ -58,4 +58,9 @@ struct ft_vm_settings ft_vm_settings_of(const struct ft_input *in, uint32_t vm)
         if (in->vm_settings[i].vm == vm)
             return in->vm_settings[i];
     return FT_VM_DEFAULTS(vm);
+}
+
+bool ft_policy_sets_targets(const struct ft_policy *p, size_t n_vm_settings)
+{
+    return p->sets_targets || (p->targets_with_vm_settings && n_vm_settings);
 }

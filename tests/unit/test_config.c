@@ -663,13 +663,13 @@ static void test_unknown_policy(void **state)
 {
     expect_bad(state, VALID "policy = {\n  first_tier = \"fastest\"; " MARK "\n};\n",
                "policy.first_tier",
-               "expected one of greedy-local, greedy-remote, tlp (the first-tier policies "
-               "built), got \"fastest\"");
-    /* Named in the thesis but not built: refused, never a silent fallback. */
-    expect_bad(state, VALID "policy = {\n  first_tier = \"smart-alloc\"; " MARK "\n};\n",
-               "policy.first_tier",
-               "expected one of greedy-local, greedy-remote, tlp (the first-tier policies "
-               "built), got \"smart-alloc\"");
+               "expected one of greedy-local, greedy-remote, tlp, static, reconf-static, "
+               "smart-alloc, qmemman (the first-tier policies built), got \"fastest\"");
+    /* A near miss is refused, never a silent fallback. */
+    expect_bad(state, VALID "policy = {\n  first_tier = \"smart_alloc\"; " MARK "\n};\n",
+               "policy.first_tier", "got \"smart_alloc\"");
+    expect_bad(state, VALID "policy = {\n  qmemman_ratio_percent = 99; " MARK "\n};\n",
+               "policy.qmemman_ratio_percent", "expected an integer in 100..1000, got 99");
     expect_bad(state, VALID "policy = {\n  second_tier = \"random\"; " MARK "\n};\n",
                "policy.second_tier", "expected one of sorted (the second-tier policies built), "
                "got \"random\"");
