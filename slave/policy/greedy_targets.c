@@ -33,6 +33,9 @@ void greedy_targets(const struct ft_input *in, uint64_t limit, struct vm_target 
         used += keep;
         g.failed_only |= failed(&in->vms[i]);
     }
-    if (used < limit)
-        targets_share(out, in->n_vms, limit - used, rule, &g);
+    uint64_t left = used < limit ? targets_share(out, in->n_vms, limit - used, rule, &g) : 0;
+    if (left && g.failed_only) { /* the failing VMs are at their caps: the others */
+        g.failed_only = false;
+        targets_share(out, in->n_vms, left, rule, &g);
+    }
 }

@@ -12,7 +12,7 @@
  * it uses (up to its max_pages), and the pages of `limit` no VM uses go,
  * by weight and up to each cap, to the VMs whose puts failed in the period
  * (those a greedy hypervisor would have given them to), or to every VM
- * when none failed. They sum to at most limit when the uses fit in it. */
+ * when none failed (or those that did are at their caps). They sum to at most limit when the uses fit in it. */
 void greedy_targets(const struct ft_input *in, uint64_t limit, struct vm_target *out);
 
 #endif
