@@ -923,7 +923,7 @@ static int parse_policy(struct ctx *x, const config_setting_t *root, struct vmca
 
 static int parse_timing(struct ctx *x, const config_setting_t *root, struct vmca_timing_cfg *t)
 {
-    long long stats = 1000, failure = 5000, rmin = 100, rmax = 5000, hello = 5000;
+    long long stats = VMCA_STATS_INTERVAL_MS_DEFAULT, failure = 5000, rmin = 100, rmax = 5000, hello = 5000;
     const config_setting_t *g, *stats_s = NULL, *failure_s = NULL, *rmin_s = NULL, *rmax_s = NULL;
     int r = get_group(x, root, "timing", 0, &g);
     if (r < 0)
