@@ -31,10 +31,11 @@ struct ft_params {
 
 
 /* A VM's own settings (configuration: nodes.[i].vms, by VM id), honoured
- * by every policy that sets targets: a target is never above max_pages,
- * and never below min(min_pages, what the VM uses or asks for) while the
- * pages owned cover the minimums; weight shares what is left over. A VM
- * with no entry has the defaults (FT_VM_DEFAULTS). */
+ * by every policy (the slave core's targets_bound, vm_targets.h): a target
+ * is never above max_pages, and never below min(min_pages, max_pages) (a
+ * reservation, used or not) while the pages owned cover the minimums;
+ * weight is each VM's part where a policy splits pages. A VM with no entry
+ * has the defaults (FT_VM_DEFAULTS). */
 struct ft_vm_settings {
     uint32_t vm;
     uint64_t min_pages;         /* guaranteed minimum, default 0 */
