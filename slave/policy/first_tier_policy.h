@@ -92,6 +92,17 @@ struct ft_policy {
  * n_vm_settings per-VM settings (what the slave core asks, once). */
 bool ft_policy_sets_targets(const struct ft_policy *p, size_t n_vm_settings);
 
+/* For a policy with no settings of its own: an empty list, and a parse
+ * that reads nothing. */
+extern const char *const ft_no_settings[];
+int ft_parse_none(const struct policy_settings *in, struct ft_params *p);
+
+/* Whether VM v's puts failed in the period. */
+static inline bool ft_vm_failed(const struct tkm_vm *v)
+{
+    return v->puts_total > v->puts_succ;
+}
+
 /* The policy built under `name`, or NULL. */
 const struct ft_policy *ft_policy_find(const char *name);
 /* Every built policy, NULL-terminated, in registry order. */

@@ -5,15 +5,6 @@
 #include "greedy_targets.h"
 #include "vm_targets.h"
 
-static const char *const settings[] = {NULL};
-
-static int parse(const struct policy_settings *in, struct ft_params *p)
-{
-    (void)in;
-    (void)p;
-    return 0;
-}
-
 static void decide(const struct ft_params *p, void *state, const struct ft_input *in,
                    struct ft_output *out)
 {
@@ -25,6 +16,6 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
 }
 
 const struct ft_policy ft_greedy_local = {
-    .name = "greedy-local", .targets_with_vm_settings = true, .settings = settings,
-    .parse = parse, .decide = decide,
+    .name = "greedy-local", .targets_with_vm_settings = true, .settings = ft_no_settings,
+    .parse = ft_parse_none, .decide = decide,
 };

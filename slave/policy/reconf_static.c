@@ -35,11 +35,6 @@ static bool present(const struct ft_input *in, uint32_t vm)
     return false;
 }
 
-static bool failing(const struct tkm_vm *v)
-{
-    return v->puts_total > v->puts_succ;
-}
-
 struct reconf_share {
     const struct ft_input *in;
     const struct reconf_state *st;
@@ -47,7 +42,7 @@ struct reconf_share {
 
 static bool has_failed(const struct reconf_share *r, size_t i)
 {
-    return failing(&r->in->vms[i]) || remembered(r->st, r->in->vms[i].vm);
+    return ft_vm_failed(&r->in->vms[i]) || remembered(r->st, r->in->vms[i].vm);
 }
 
 static struct share_rule rule(const void *arg, size_t i)
@@ -57,15 +52,6 @@ static struct share_rule rule(const void *arg, size_t i)
     if (!has_failed(r, i))
         s.weight = 0;
     return s;
-}
-
-static const char *const settings[] = {NULL};
-
-static int parse(const struct policy_settings *in, struct ft_params *p)
-{
-    (void)in;
-    (void)p;
-    return 0;
 }
 
 static void decide(const struct ft_params *p, void *state, const struct ft_input *in,
@@ -79,7 +65,8 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
             st->vm[k++] = st->vm[i];
     st->n = k;
     for (size_t i = 0; i < in->n_vms; i++)
-        if (failing(&in->vms[i]) && !remembered(st, in->vms[i].vm) && st->n < RECONF_FAILED_MAX)
+        if (ft_vm_failed(&in->vms[i]) && !remembered(st, in->vms[i].vm) &&
+            st->n < RECONF_FAILED_MAX)
             st->vm[st->n++] = in->vms[i].vm;
     struct reconf_share r = {in, st};
     uint64_t kept = 0;
@@ -95,6 +82,6 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
 }
 
 const struct ft_policy ft_reconf_static = {
-    .name = "reconf-static", .sets_targets = true, .settings = settings,
-    .parse = parse, .state_size = sizeof(struct reconf_state), .decide = decide,
+    .name = "reconf-static", .sets_targets = true, .settings = ft_no_settings,
+    .parse = ft_parse_none, .state_size = sizeof(struct reconf_state), .decide = decide,
 };

@@ -64,3 +64,12 @@ bool ft_policy_sets_targets(const struct ft_policy *p, size_t n_vm_settings)
 {
     return p->sets_targets || (p->targets_with_vm_settings && n_vm_settings);
 }
+
+const char *const ft_no_settings[] = {NULL};
+
+int ft_parse_none(const struct policy_settings *in, struct ft_params *p)
+{
+    (void)in;
+    (void)p;
+    return 0;
+}

@@ -6,15 +6,8 @@
 #include "tlp.h"
 #include "vm_targets.h"
 
-/* tlp's settings, which tlp parses. */
+/* tlp's settings, which tlp parses (so parse reads nothing). */
 static const char *const settings[] = {"tlp_percent", "tlp_threshold", NULL};
-
-static int parse(const struct policy_settings *in, struct ft_params *p)
-{
-    (void)in;
-    (void)p;
-    return 0;
-}
 
 static void decide(const struct ft_params *p, void *state, const struct ft_input *in,
                    struct ft_output *out)
@@ -27,6 +20,6 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
 }
 
 const struct ft_policy ft_smart_alloc = {
-    .name = "smart-alloc", .sets_targets = true, .settings = settings, .parse = parse,
+    .name = "smart-alloc", .sets_targets = true, .settings = settings, .parse = ft_parse_none,
     .decide = decide,
 };
