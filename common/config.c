@@ -535,8 +535,9 @@ static const char *const top_known[] = {
 };
 static const char *const master_known[] = { "node", "port", "admin_socket", NULL };
 static const char *const node_known[] = {
-    "id", "name", "address", "port", "tmem_pages", "location", "cert", "key", NULL,
+    "id", "name", "address", "port", "tmem_pages", "location", "cert", "key", "vms", NULL,
 };
+static const char *const vm_known[] = { "id", "min_pages", "max_pages", "weight", NULL };
 static const char *const policy_known[] = {
     "first_tier", "surplus_quiet_periods", NULL,
 };
@@ -569,6 +570,78 @@ static int parse_location(struct ctx *x, const config_setting_t *node, const cha
         n->location[i] = (uint32_t)v;
     }
     n->location_len = (unsigned)len;
+    return 0;
+}
+
+/* One entry of nodes.[i].vms (first_tier_policy.h, struct ft_vm_settings).
+ * VM ids are the hypervisor's (uint32_t, as vmca-guest --vm takes them). */
+static int parse_vm(struct ctx *x, const config_setting_t *g, const char *vpath,
+                    struct ft_vm_settings *v)
+{
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+        return fail(x, g, vpath, "expected a group, got %s", type_name(g));
+    if (check_known(x, g, vpath, vm_known) != 0)
+        return VMCA_ERR_CONFIG;
+    long long id = 0, min = 0, max = POLICY_PAGES_MAX, weight = 1;
+    const config_setting_t *min_s = NULL, *max_s = NULL;
+    int has_max;
+    if (get_int(x, g, vpath, "id", 1, 0, UINT32_MAX, &id, NULL) < 0 ||
+        get_int(x, g, vpath, "min_pages", 0, 0, POLICY_PAGES_MAX, &min, &min_s) < 0 ||
+        (has_max = get_int(x, g, vpath, "max_pages", 0, 0, POLICY_PAGES_MAX, &max, &max_s)) < 0 ||
+        get_int(x, g, vpath, "weight", 0, 1, FT_WEIGHT_MAX, &weight, NULL) < 0)
+        return VMCA_ERR_CONFIG;
+    if (has_max && min > max) {
+        char sp[SPATH_MAX];
+        spath_join(sp, sizeof(sp), vpath, "min_pages");
+        return fail(x, min_s, sp, "expected at most max_pages (%lld), got %lld", max, min);
+    }
+    *v = (struct ft_vm_settings){(uint32_t)id, (uint64_t)min,
+                                 has_max ? (uint64_t)max : VM_TARGET_UNLIMITED, (uint32_t)weight};
+    return 0;
+}
+
+/* nodes.[i].vms: a list of per-VM settings, ids unique within the node. */
+static int parse_vms(struct ctx *x, const config_setting_t *node, const char *npath,
+                     struct vmca_node_cfg *n)
+{
+    char sp[SPATH_MAX];
+    spath_join(sp, sizeof(sp), npath, "vms");
+    const config_setting_t *s = config_setting_get_member(node, "vms");
+    if (!s)
+        return 0;
+    if (config_setting_type(s) != CONFIG_TYPE_LIST)
+        return fail(x, s, sp, "expected a list of VM groups, got %s", type_name(s));
+    int len = config_setting_length(s);
+    if (len > VMCA_NODE_VMS_MAX)
+        return fail(x, s, sp, "expected at most %d VMs, got %d", VMCA_NODE_VMS_MAX, len);
+    if (len == 0)
+        return 0;
+    struct ft_vm_settings *vms = calloc((size_t)len, sizeof(*vms));
+    if (!vms) {
+        raw_error(x, "%s: out of memory", x->file);
+        return VMCA_ERR_NOMEM;
+    }
+    for (int i = 0; i < len; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        char vp[SPATH_MAX + 16];
+        snprintf(vp, sizeof(vp), "%s.[%d]", sp, i);
+        int rc = parse_vm(x, e, vp, &vms[i]);
+        for (int j = 0; rc == 0 && j < i; j++)
+            if (vms[j].vm == vms[i].vm) {
+                char ip[SPATH_MAX + 24];
+                snprintf(ip, sizeof(ip), "%s.id", vp);
+                rc = fail(x, config_setting_get_member(e, "id"), ip,
+                          "expected a VM id unique within the node, got %u (also at line %u)",
+                          (unsigned)vms[i].vm,
+                          line_of(config_setting_get_elem(s, (unsigned)j)));
+            }
+        if (rc != 0) {
+            free(vms);
+            return rc;
+        }
+    }
+    n->vms = vms;
+    n->n_vms = (size_t)len;
     return 0;
 }
 
@@ -618,6 +691,9 @@ static int parse_node(struct ctx *x, const config_setting_t *g, int idx,
 
     if (parse_location(x, g, np, n) != 0)
         return VMCA_ERR_CONFIG;
+    int vr = parse_vms(x, g, np, n);
+    if (vr != 0)
+        return vr;
 
     /* cert and key: given (relative to the file's directory) or
      * <certs_dir>/<name>.crt and .key */
@@ -695,10 +771,11 @@ static int parse_nodes(struct ctx *x, const config_setting_t *root, struct vmca_
         return VMCA_ERR_NOMEM;
     }
     for (int i = 0; i < n; i++) {
-        if (parse_node(x, config_setting_get_elem(list, (unsigned)i), i, c->certs_dir,
-                       &c->nodes[i], &(*auxp)[i]) != 0)
-            return VMCA_ERR_CONFIG;
-        c->n_nodes = (size_t)i + 1;
+        c->n_nodes = (size_t)i + 1; /* counted first: free_nodes frees what it holds */
+        int rc = parse_node(x, config_setting_get_elem(list, (unsigned)i), i, c->certs_dir,
+                            &c->nodes[i], &(*auxp)[i]);
+        if (rc != 0)
+            return rc;
         if (check_node_unique(x, c->nodes, *auxp, (size_t)i) != 0)
             return VMCA_ERR_CONFIG;
     }
@@ -846,7 +923,7 @@ static int parse_policy(struct ctx *x, const config_setting_t *root, struct vmca
 
 static int parse_timing(struct ctx *x, const config_setting_t *root, struct vmca_timing_cfg *t)
 {
-    long long stats = 1000, failure = 5000, rmin = 100, rmax = 5000, hello = 5000;
+    long long stats = VMCA_STATS_INTERVAL_MS_DEFAULT, failure = 5000, rmin = 100, rmax = 5000, hello = 5000;
     const config_setting_t *g, *stats_s = NULL, *failure_s = NULL, *rmin_s = NULL, *rmax_s = NULL;
     int r = get_group(x, root, "timing", 0, &g);
     if (r < 0)

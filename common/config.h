@@ -15,6 +15,8 @@
 #define VMCA_PATH_MAX 512
 #define VMCA_LOCATION_MAX 8       /* depth of the hardware tree */
 #define VMCA_MAX_NODES 4096       /* nodes in one configuration */
+#define VMCA_NODE_VMS_MAX 4096    /* entries in one node's vms list */
+#define VMCA_STATS_INTERVAL_MS_DEFAULT 1000 /* timing.stats_interval_ms */
 
 struct vmca_node_cfg {
     uint32_t id;                        /* 1..VMCA_NODE_MAX, unique */

@@ -31,6 +31,7 @@ int slave_core_init(struct slave_core *s, const struct vmca_config *cfg,
     s->ft.policy = ft_policy_find(cfg->policy.first_tier);
     if (!s->ft.policy)
         return VMCA_ERR_INVAL; /* the loader refuses it: a hand-built cfg */
+    s->ft.sets_targets = ft_policy_sets_targets(s->ft.policy, self->n_vms);
     s->act.next_hc_id = 1;
     s->tr.next_req = 1;
     s->hv_heard_ms = -1;

@@ -126,6 +126,7 @@ struct slave_surplus {
  * a sample reports, never per period). */
 struct slave_first_tier {
     const struct ft_policy *policy;    /* from the registry, by cfg's name */
+    bool sets_targets;                 /* ft_policy_sets_targets for this node */
     void *state;                       /* the policy's, state_size bytes */
     struct vm_target *targets, *next;  /* in force; the policy's scratch */
     size_t n_targets, cap, cap_next;

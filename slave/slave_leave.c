@@ -158,7 +158,7 @@ static uint64_t surplus_need(const struct slave_core *s, uint64_t *slack_out)
     for (size_t i = 0; i < s->hv.n_vms; i++)
         used += s->hv.vms[i].used;
     uint64_t need = used;
-    if (s->ft.policy->sets_targets) {
+    if (s->ft.sets_targets) {
         uint64_t t = targets_sum(s->ft.targets, s->ft.n_targets);
         need = t > need ? t : need;
     }

@@ -20,7 +20,7 @@ static bool has_target(const struct slave_core *s, uint32_t vm)
  * pages owned from the first page that leaves. */
 void slave_adopt_targets(struct slave_core *s)
 {
-    if (s->ft.n_targets || !s->ft.policy->sets_targets)
+    if (s->ft.n_targets || !s->ft.sets_targets)
         return;
     size_t n = 0;
     for (size_t i = 0; i < s->hv.n_vms; i++)
@@ -42,7 +42,7 @@ void slave_adopt_targets(struct slave_core *s)
  * the same id) gets it again. */
 void slave_target_new_vms(struct slave_core *s)
 {
-    if (!s->ft.policy->sets_targets)
+    if (!s->ft.sets_targets)
         return;
     size_t fresh = 0;
     bool resend = false;
@@ -70,6 +70,9 @@ void slave_target_new_vms(struct slave_core *s)
         for (size_t i = 0; i < s->ft.n_targets; i++)
             if (s->ft.targets[i].provisional)
                 s->ft.targets[i].pages = share;
+        /* A stopgap honours the per-VM settings too (a cap from the first page). */
+        struct ft_input in = {.vm_settings = s->self->vms, .n_vm_settings = s->self->n_vms};
+        targets_bound(s->ft.targets, s->ft.n_targets, &in, limit);
     }
     if (fresh || resend)
         slave_send_limits(s);
@@ -194,7 +197,7 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
 {
     struct slave_first_tier *ft = &s->ft;
     size_t n = s->hv.n_vms;
-    if (ft->policy->sets_targets && !n) { /* no VM: no targets */
+    if (ft->sets_targets && !n) { /* no VM: no targets */
         ft->n_targets = 0;
         return;
     }
@@ -212,11 +215,16 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
     for (size_t i = 0; i < n; i++)
         ft->wanted[i].vm = UINT32_MAX;
     ft->policy->decide(&s->cfg->policy.first_tier_params, ft->state, &in, &out);
-    if (ft->policy->sets_targets) {
+    if (ft->sets_targets) {
         /* Every policy honours the per-VM settings the same way. */
         targets_bound(out.targets, n, &in, limit);
-        if (out.wanted && n && out.wanted[0].vm != UINT32_MAX)
+        if (out.wanted && n && out.wanted[0].vm != UINT32_MAX) {
             targets_bound(out.wanted, n, &in, UINT64_MAX);
+            /* Pages no VM may take (above its max_pages) are not asked for. */
+            uint64_t w = targets_sum(out.wanted, n), need = w > limit ? w - limit : 0;
+            if (out.ask > need)
+                out.ask = need;
+        }
         if (ft->mem_cap && limit == ft->mem_cap)
             out.ask = 0; /* the master's cap binds, not the pages owned: more would not help */
         /* Swap the two arrays with their capacities (they can differ after
@@ -252,7 +260,7 @@ int slave_on_mem_limit(struct slave_core *s, const Vmca__MemLimit *ml)
         return VMCA_ERR_INVAL;
     }
     s->ft.mem_cap = ml->pages;
-    if (!s->ft.policy->sets_targets && ml->pages)
+    if (!s->ft.sets_targets && ml->pages)
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "mem-limit %llu pages: policy %s sets no per-VM targets, so it is not "
                     "enforced", (unsigned long long)ml->pages, s->ft.policy->name);

@@ -26,20 +26,26 @@ struct ft_params {
     struct {
         uint32_t credit_percent; /* flexmem_credit_percent: of every balance, a second, 0..100 */
     } flexmem;
+    struct {
+        uint32_t ratio_percent; /* qmemman_ratio_percent: preference = demand x this / 100 */
+        uint64_t min_pages;     /* qmemman_min_pages: the least preference */
+    } qmemman;
 };
 
 
 /* A VM's own settings (configuration: nodes.[i].vms, by VM id), honoured
- * by every policy that sets targets: a target is never above max_pages,
- * and never below min(min_pages, what the VM uses or asks for) while the
- * pages owned cover the minimums; weight shares what is left over. A VM
- * with no entry has the defaults (FT_VM_DEFAULTS). */
+ * by every policy (the slave core's targets_bound, vm_targets.h): a target
+ * is never above max_pages, and never below min(min_pages, max_pages) (a
+ * reservation, used or not) while the pages owned cover the minimums;
+ * weight is each VM's part where a policy splits pages. A VM with no entry
+ * has the defaults (FT_VM_DEFAULTS). */
 struct ft_vm_settings {
     uint32_t vm;
     uint64_t min_pages;         /* guaranteed minimum, default 0 */
     uint64_t max_pages;         /* cap, default VM_TARGET_UNLIMITED */
-    uint32_t weight;            /* 1..1000, default 1 */
+    uint32_t weight;            /* 1..FT_WEIGHT_MAX, default 1 */
 };
+#define FT_WEIGHT_MAX 1000
 #define FT_VM_DEFAULTS(id) ((struct ft_vm_settings){(id), 0, VM_TARGET_UNLIMITED, 1})
 
 /* VM vm's settings in in (the defaults when it has no entry). */
@@ -74,6 +80,9 @@ struct ft_output {
 struct ft_policy {
     const char *name;
     bool sets_targets;                 /* per-VM targets (Mem-Limit) */
+    /* Sets them too, but only on a node whose configuration gives per-VM
+     * settings (the greedy policies: with none, their VMs stay unlimited). */
+    bool targets_with_vm_settings;
     const char *const *settings;       /* NULL-terminated names it reads */
     /* Writes its defaults into p, then reads its settings. 0 or -1. */
     int (*parse)(const struct policy_settings *in, struct ft_params *p);
@@ -81,6 +90,21 @@ struct ft_policy {
     void (*decide)(const struct ft_params *p, void *state, const struct ft_input *in,
                    struct ft_output *out);
 };
+
+/* Whether p sets per-VM targets on a node whose configuration gives
+ * n_vm_settings per-VM settings (what the slave core asks, once). */
+bool ft_policy_sets_targets(const struct ft_policy *p, size_t n_vm_settings);
+
+/* For a policy with no settings of its own: an empty list, and a parse
+ * that reads nothing. */
+extern const char *const ft_no_settings[];
+int ft_parse_none(const struct policy_settings *in, struct ft_params *p);
+
+/* Whether VM v's puts failed in the period. */
+static inline bool ft_vm_failed(const struct tkm_vm *v)
+{
+    return v->puts_total > v->puts_succ;
+}
 
 /* The policy built under `name`, or NULL. */
 const struct ft_policy *ft_policy_find(const char *name);

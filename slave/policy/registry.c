@@ -9,7 +9,9 @@
 /* One line per policy: the thesis's, SmarTmem's, flexmemd's, qmemman, ours. */
 #define FIRST_TIERS(X) \
     X(greedy_local) X(greedy_remote) X(tlp) \
+    X(static) X(reconf_static) X(smart_alloc) \
     X(proportional) X(fcfs) X(demand_prop) X(direct_assign) X(auction) X(round_robin) \
+    X(qmemman) \
     X(demand_share)
 
 #define DECLARE(p) extern const struct ft_policy ft_##p;
@@ -62,4 +64,18 @@ struct ft_vm_settings ft_vm_settings_of(const struct ft_input *in, uint32_t vm)
         if (in->vm_settings[i].vm == vm)
             return in->vm_settings[i];
     return FT_VM_DEFAULTS(vm);
+}
+
+bool ft_policy_sets_targets(const struct ft_policy *p, size_t n_vm_settings)
+{
+    return p->sets_targets || (p->targets_with_vm_settings && n_vm_settings);
+}
+
+const char *const ft_no_settings[] = {NULL};
+
+int ft_parse_none(const struct policy_settings *in, struct ft_params *p)
+{
+    (void)in;
+    (void)p;
+    return 0;
 }

@@ -39,6 +39,72 @@ const struct vm_target *targets_find(const struct vm_target *t, size_t n, uint32
     return NULL;
 }
 
+uint64_t targets_share(struct vm_target *t, size_t n, uint64_t pages, share_rule_fn rule,
+                       const void *arg)
+{
+    uint64_t left = pages;
+    while (left) {
+        uint64_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct share_rule r = rule(arg, i);
+            if (r.weight && t[i].pages < r.cap)
+                total += r.weight;
+        }
+        if (!total)
+            break;
+        /* A VM whose room is within its share of this round ends at its
+         * cap (it would there in the end too: the others' level only
+         * rises as capped VMs drop out); the rest is shared again. */
+        uint64_t given = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct share_rule r = rule(arg, i);
+            if (!r.weight || t[i].pages >= r.cap)
+                continue;
+            uint64_t room = r.cap - t[i].pages;
+            if (room <= vm_mul_div(left, r.weight, total)) {
+                t[i].pages = r.cap;
+                given += room;
+            }
+        }
+        if (given) {
+            left -= given;
+            continue;
+        }
+        /* Nobody reaches its cap: each takes its share, the pages the
+         * floors leave go one each (every VM has room for one more). */
+        for (size_t i = 0; i < n; i++) {
+            struct share_rule r = rule(arg, i);
+            if (!r.weight || t[i].pages >= r.cap)
+                continue;
+            uint64_t share = vm_mul_div(left, r.weight, total);
+            t[i].pages += share;
+            given += share;
+        }
+        left -= given;
+        for (size_t i = 0; i < n && left; i++) {
+            struct share_rule r = rule(arg, i);
+            if (r.weight && t[i].pages < r.cap) {
+                t[i].pages++;
+                left--;
+            }
+        }
+        break;
+    }
+    return left;
+}
+
+struct share_rule share_by_settings(const void *arg, size_t i)
+{
+    const struct ft_input *in = arg;
+    struct ft_vm_settings v = ft_vm_settings_of(in, in->vms[i].vm);
+    return (struct share_rule){v.weight, v.max_pages};
+}
+
+bool ft_input_has_vm_settings(const struct ft_input *in)
+{
+    return in->vm_settings && in->n_vm_settings;
+}
+
 void targets_bound(struct vm_target *t, size_t n, const struct ft_input *in, uint64_t limit)
 {
     uint64_t floors = 0, above = 0;

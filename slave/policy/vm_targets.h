@@ -3,6 +3,7 @@
 #ifndef VMCA_VM_TARGETS_H
 #define VMCA_VM_TARGETS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,21 @@ uint64_t targets_sum(const struct vm_target *t, size_t n);
 /* VM vm's entry in t, or NULL. */
 const struct vm_target *targets_find(const struct vm_target *t, size_t n, uint32_t vm);
 
+/* How VM i takes part in a share: its weight (0: takes nothing) and the
+ * most its target may reach. */
+struct share_rule {
+    uint64_t weight;
+    uint64_t cap;
+};
+typedef struct share_rule (*share_rule_fn)(const void *arg, size_t i);
+
+/* Adds `pages` to the targets t (n VMs) in proportion to each VM's weight,
+ * none above its cap: what a capped VM cannot take goes to the others in
+ * proportion (water-filling). rule(arg, i) gives VM i's weight and cap.
+ * Returns the pages left over (every VM with a weight at its cap). */
+uint64_t targets_share(struct vm_target *t, size_t n, uint64_t pages, share_rule_fn rule,
+                       const void *arg);
+
 struct ft_input;
 struct ft_vm_settings;
 
@@ -25,6 +41,13 @@ uint64_t vm_mul_div(uint64_t a, uint64_t b, uint64_t c);
 
 /* The pages a VM's settings guarantee it: min(min_pages, max_pages). */
 uint64_t vm_floor(const struct ft_vm_settings *v);
+
+/* share_rule_fn over a struct ft_input (t in its vms order): each VM's
+ * configured weight and max_pages. */
+struct share_rule share_by_settings(const void *in, size_t i);
+
+/* Whether node's configuration gives any VM a setting (nodes.[i].vms). */
+bool ft_input_has_vm_settings(const struct ft_input *in);
 
 /* The per-VM settings (first_tier_policy.h, struct ft_vm_settings) applied
  * to a policy's targets t (one per VM of in, in in->vms order), so that

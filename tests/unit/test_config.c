@@ -700,11 +700,11 @@ static void test_unknown_policy(void **state)
              "expected one of %s (the first-tier policies built), got \"fastest\"", names);
     expect_bad(state, VALID "policy = {\n  first_tier = \"fastest\"; " MARK "\n};\n",
                "policy.first_tier", want);
-    /* Named in the thesis but not built: refused, never a silent fallback. */
-    snprintf(want, sizeof want,
-             "expected one of %s (the first-tier policies built), got \"smart-alloc\"", names);
-    expect_bad(state, VALID "policy = {\n  first_tier = \"smart-alloc\"; " MARK "\n};\n",
-               "policy.first_tier", want);
+    /* A near miss is refused, never a silent fallback. */
+    expect_bad(state, VALID "policy = {\n  first_tier = \"smart_alloc\"; " MARK "\n};\n",
+               "policy.first_tier", "got \"smart_alloc\"");
+    expect_bad(state, VALID "policy = {\n  qmemman_ratio_percent = 99; " MARK "\n};\n",
+               "policy.qmemman_ratio_percent", "expected an integer in 100..1000, got 99");
     expect_bad(state, VALID "policy = {\n  second_tier = \"random\"; " MARK "\n};\n",
                "policy.second_tier", "expected one of sorted, topology, two-choices (the "
                "second-tier policies built), got \"random\"");
@@ -820,6 +820,104 @@ static void test_good_addresses(void **state)
     }
 }
 
+
+/* ------------------------------------------------------- per-VM settings */
+
+#define NODE_A_VMS_OPEN "  { id = 1; name = \"a\"; address = \"127.0.0.1\"; port = 7401; " \
+                        "tmem_pages = 1024;\n    vms = (\n"
+#define VMS_CLOSE "\n    ); },\n" NODE_B "\n);\n"
+
+/* Per-VM settings: given ones kept, the others at their defaults, each
+ * node with its own list; VM ids over the hypervisor's whole range. */
+static void test_vms_settings(void **state)
+{
+    struct tmp *t = *state;
+    write_file(t->file, HEAD MASTER NODES_OPEN NODE_A_VMS_OPEN
+               "      { id = 1; min_pages = 1000; max_pages = 50000; weight = 2; },\n"
+               "      { id = 0; },\n"
+               "      { id = 4294967295L; max_pages = 68719476736L; weight = 1000; },\n"
+               "      { id = 7; min_pages = 5; max_pages = 5; }" VMS_CLOSE);
+    struct vmca_config cfg;
+    char err[1024] = "";
+    int rc = vmca_config_load(t->file, 0, &cfg, err, sizeof(err));
+    if (rc != VMCA_OK)
+        fail_msg("%s", err);
+    const struct vmca_node_cfg *a = &cfg.nodes[0];
+    assert_int_equal(a->n_vms, 4);
+    assert_int_equal(a->vms[0].vm, 1);
+    assert_int_equal(a->vms[0].min_pages, 1000);
+    assert_int_equal(a->vms[0].max_pages, 50000);
+    assert_int_equal(a->vms[0].weight, 2);
+    assert_int_equal(a->vms[1].vm, 0);
+    assert_int_equal(a->vms[1].min_pages, 0);
+    assert_true(a->vms[1].max_pages == VM_TARGET_UNLIMITED);
+    assert_int_equal(a->vms[1].weight, 1);
+    assert_int_equal(a->vms[2].vm, UINT32_MAX);
+    assert_int_equal(a->vms[2].max_pages, UINT64_C(68719476736));
+    assert_int_equal(a->vms[2].weight, 1000);
+    assert_int_equal(a->vms[3].min_pages, 5);
+    assert_int_equal(a->vms[3].max_pages, 5);
+    assert_int_equal(cfg.nodes[1].n_vms, 0);
+    assert_null(cfg.nodes[1].vms);
+    vmca_config_free(&cfg);
+    /* An empty list is no settings. */
+    write_file(t->file, HEAD MASTER NODES_OPEN NODE_A_VMS_OPEN VMS_CLOSE);
+    rc = vmca_config_load(t->file, 0, &cfg, err, sizeof(err));
+    if (rc != VMCA_OK)
+        fail_msg("%s", err);
+    assert_int_equal(cfg.nodes[0].n_vms, 0);
+    vmca_config_free(&cfg);
+    unlink(t->file);
+}
+
+/* vms: the line of entry [1] (the bad one) holds MARK. */
+static void expect_bad_vm(void **state, const char *entry, const char *spath,
+                          const char *expected)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "%s%s%s", HEAD MASTER NODES_OPEN NODE_A_VMS_OPEN
+             "      { id = 1; min_pages = 10; },\n      ", entry, " " MARK VMS_CLOSE);
+    expect_bad(state, text, spath, expected);
+}
+
+/* Each kind of bad per-VM setting is refused at its line, naming it; the
+ * configuration comes back zeroed (expect_fail_file checks it). */
+static void test_vms_bad(void **state)
+{
+    expect_bad(state, HEAD MASTER NODES_OPEN "  { id = 1; name = \"a\"; address = \"h\"; "
+               "port = 1; tmem_pages = 1; vms = 3; } " MARK "\n);\n",
+               "nodes.[0].vms", "expected a list of VM groups, got an integer");
+    expect_bad(state, HEAD MASTER NODES_OPEN "  { id = 1; name = \"a\"; address = \"h\"; "
+               "port = 1; tmem_pages = 1; vms = [1, 2]; } " MARK "\n);\n",
+               "nodes.[0].vms", "expected a list of VM groups, got an array");
+    expect_bad_vm(state, "5", "nodes.[0].vms.[1]", "expected a group, got an integer");
+    expect_bad_vm(state, "{ id = 2; max = 3; }", "nodes.[0].vms.[1].max",
+                  "unknown setting 'max' (expected one of: id, min_pages, max_pages, weight)");
+    expect_bad_vm(state, "{ weight = 2; }", "nodes.[0].vms.[1].id", "missing required setting");
+    expect_bad_vm(state, "{ id = -1; }", "nodes.[0].vms.[1].id",
+                  "expected an integer in 0..4294967295, got -1");
+    expect_bad_vm(state, "{ id = 4294967296L; }", "nodes.[0].vms.[1].id",
+                  "expected an integer in 0..4294967295, got 4294967296");
+    expect_bad_vm(state, "{ id = \"2\"; }", "nodes.[0].vms.[1].id",
+                  "expected an integer, got a string");
+    expect_bad_vm(state, "{ id = 1; }", "nodes.[0].vms.[1].id",
+                  "expected a VM id unique within the node, got 1 (also at line 6)");
+    expect_bad_vm(state, "{ id = 2; min_pages = 101; max_pages = 100; }",
+                  "nodes.[0].vms.[1].min_pages", "expected at most max_pages (100), got 101");
+    expect_bad_vm(state, "{ id = 2; min_pages = -1; }", "nodes.[0].vms.[1].min_pages",
+                  "expected an integer in 0..68719476736, got -1");
+    expect_bad_vm(state, "{ id = 2; max_pages = 68719476737L; }", "nodes.[0].vms.[1].max_pages",
+                  "expected an integer in 0..68719476736, got 68719476737");
+    expect_bad_vm(state, "{ id = 2; max_pages = 5000000000; }", "nodes.[0].vms.[1].max_pages",
+                  "write 5000000000L");
+    expect_bad_vm(state, "{ id = 2; weight = 0; }", "nodes.[0].vms.[1].weight",
+                  "expected an integer in 1..1000, got 0");
+    expect_bad_vm(state, "{ id = 2; weight = 1001; }", "nodes.[0].vms.[1].weight",
+                  "expected an integer in 1..1000, got 1001");
+    expect_bad_vm(state, "{ id = 2; weight = 1.5; }", "nodes.[0].vms.[1].weight",
+                  "expected an integer, got a float");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -854,6 +952,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admin_socket_too_long, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_good_addresses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vms_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vms_bad, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

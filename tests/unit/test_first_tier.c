@@ -164,12 +164,13 @@ static int fake_get_int(void *ctx, const char *name, long long lo, long long hi,
 static void test_registry_finds_each_built_name(void **state)
 {
     (void)state;
-    const char *built[] = {"greedy-local", "greedy-remote", "tlp"};
+    const char *built[] = {"greedy-local", "greedy-remote", "tlp", "static", "reconf-static",
+                           "smart-alloc", "qmemman"};
     size_t n = 0;
     for (const struct ft_policy *const *p = ft_policies(); *p; p++, n++)
         assert_ptr_equal(ft_policy_find((*p)->name), *p);
-    assert_true(n >= 3); /* other policies are tested in their own files (test_flexmem.c) */
-    for (size_t i = 0; i < 3; i++) {
+    assert_true(n >= 7); /* the others are tested in their own files (test_flexmem.c, ...) */
+    for (size_t i = 0; i < 7; i++) {
         const struct ft_policy *p = ft_policy_find(built[i]);
         assert_non_null(p);
         assert_string_equal(p->name, built[i]);
@@ -183,13 +184,14 @@ static void test_registry_finds_each_built_name(void **state)
 static void test_registry_unknown_and_names(void **state)
 {
     (void)state;
-    assert_null(ft_policy_find("smart-alloc"));
-    assert_null(ft_policy_find("static"));
+    assert_null(ft_policy_find("smart_alloc"));
+    assert_null(ft_policy_find("Static"));
     assert_null(ft_policy_find(""));
-    char names[128];
+    char names[512];
     ft_policy_names(names, sizeof names);
     /* The registry's order: these first, then the others' */
-    assert_memory_equal(names, "greedy-local, greedy-remote, tlp", 32);
+    const char *first = "greedy-local, greedy-remote, tlp, static, reconf-static, smart-alloc";
+    assert_memory_equal(names, first, strlen(first));
     ft_policy_names(names, 8); /* truncated, still a string */
     assert_string_equal(names, "greedy-");
     assert_true(ft_setting_known("tlp_percent"));

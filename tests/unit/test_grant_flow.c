@@ -774,6 +774,7 @@ static void test_greedy_remote_asks_once(void **state)
     struct fx *x = *state;
     snprintf(x->cfg.policy.first_tier, sizeof x->cfg.policy.first_tier, "greedy-remote");
     x->recv.ft.policy = ft_policy_find("greedy-remote"); /* the core started with tlp */
+    x->recv.ft.sets_targets = false; /* what init finds for it on this node */
     struct tkm_vm vm = {.vm = 1, .puts_total = 10, .puts_succ = 4};
     struct tkm_sample hv = {.total_pages = 10, .vms = &vm, .n_vms = 1};
     assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
@@ -927,6 +928,7 @@ static void test_surplus_waits_for_quiet(void **state)
     struct fx *x = *state;
     snprintf(x->cfg.policy.first_tier, sizeof x->cfg.policy.first_tier, "greedy-remote");
     x->recv.ft.policy = ft_policy_find("greedy-remote");
+    x->recv.ft.sets_targets = false; /* what init finds for it on this node */
     uint64_t own = x->recv.self->tmem_pages, step = (own + 20000) / 4;
     struct tkm_pages owned[3] = {{3, own}, {2, 15000}, {1, 5000}};
     struct tkm_vm vm = {.vm = 1, .used = 100, .puts_total = 10, .puts_succ = 4};
@@ -1005,6 +1007,7 @@ static void test_surplus_backs_off_after_asking_again(void **state)
     struct fx *x = *state;
     snprintf(x->cfg.policy.first_tier, sizeof x->cfg.policy.first_tier, "greedy-remote");
     x->recv.ft.policy = ft_policy_find("greedy-remote");
+    x->recv.ft.sets_targets = false; /* what init finds for it on this node */
     uint64_t own = x->recv.self->tmem_pages;
     struct tkm_pages owned[2] = {{3, own}, {2, 16384}};
     struct tkm_vm vm = {.vm = 1, .used = own, .puts_total = 10, .puts_succ = 10};

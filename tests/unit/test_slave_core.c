@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "core_util.h"
@@ -391,6 +392,114 @@ static void test_refusals(void **state)
     free_sent(s, take_sent(&f->s.out, s, 4));
 }
 
+
+/* A core on node3 of the demo whose configuration gives VM 1 a cap of 200
+ * pages and VM 2 a minimum of 400, under `policy`, made Active. */
+static void vm_settings_core(struct fixture *f, const char *policy, struct slave_core *c)
+{
+    struct vmca_node_cfg *n3 = &f->cfg.nodes[2];
+    n3->vms = calloc(2, sizeof *n3->vms); /* freed with the configuration */
+    assert_non_null(n3->vms);
+    n3->vms[0] = (struct ft_vm_settings){1, 0, 200, 1};
+    n3->vms[1] = (struct ft_vm_settings){2, 400, VM_TARGET_UNLIMITED, 1};
+    n3->n_vms = 2;
+    snprintf(f->cfg.policy.first_tier, sizeof f->cfg.policy.first_tier, "%s", policy);
+    assert_int_equal(slave_core_init(c, &f->cfg, n3, 5, NULL, NULL), 0);
+    struct tkm_sample first = {.generation = 1};
+    assert_int_equal(slave_core_on_hv_stats(c, &first), 0);
+    slave_core_on_master_up(c, 0);
+    Vmca__EnableNode en = VMCA__ENABLE_NODE__INIT;
+    en.nodes = (uint32_t[]){1, 2, 3};
+    en.n_nodes = 3;
+    en.enable = 1;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_ENABLE_NODE;
+    env.enable_node = &en;
+    assert_int_equal(slave_core_on_message(c, f->cfg.master.node_id, true, &env, 0), 0);
+    assert_int_equal(c->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    struct sent s[8];
+    free_sent(s, take_sent(&c->out, s, 8));
+    size_t nh;
+    slave_core_take_hcalls(c, &nh);
+}
+
+/* The Mem-Limit queued, or fails the test. */
+static const struct tkm_call *mem_limit(struct slave_core *c)
+{
+    size_t nh;
+    struct tkm_call *hc = slave_core_take_hcalls(c, &nh);
+    for (size_t i = 0; i < nh; i++)
+        if (hc[i].kind == TKM_CALL_MEM_LIMIT) {
+            assert_int_equal(hc[i].n_targets, 2);
+            return &hc[i];
+        }
+    fail_msg("no Mem-Limit among %zu hypercalls", nh);
+    return NULL;
+}
+
+static bool grant_any_sent(struct slave_core *c)
+{
+    struct sent s[8];
+    size_t n = take_sent(&c->out, s, 8);
+    bool any = false;
+    for (size_t i = 0; i < n; i++)
+        any |= s[i].env->body_case == VMCA__ENVELOPE__BODY_GRANT_ANY;
+    free_sent(s, n);
+    return any;
+}
+
+/* Issue 11: the core bounds every policy's targets (and the stopgaps of
+ * new VMs) by the node's per-VM settings, and asks for no page a cap
+ * refuses. VM 1 fails puts (tlp wants 2010 pages for it), VM 2 is idle. */
+static void test_targets_bounded_by_vm_settings(void **state)
+{
+    struct fixture *f = *state;
+    struct slave_core c;
+    vm_settings_core(f, "tlp", &c);
+    struct tkm_vm vm[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0},
+                           {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0}};
+    struct tkm_sample hv = {.generation = 1, .total_pages = 1000, .vms = vm, .n_vms = 2};
+    assert_int_equal(slave_core_on_hv_stats(&c, &hv), 0);
+    const struct tkm_call *ml = mem_limit(&c);   /* the stopgaps: 500 each, VM 1 capped */
+    assert_int_equal(ml->targets[0].pages, 200);
+    assert_int_equal(ml->targets[1].pages, 500);
+    slave_core_on_tick(&c, 100);
+    ml = mem_limit(&c);
+    assert_int_equal(ml->targets[0].vm, 1);
+    assert_int_equal(ml->targets[0].pages, 200); /* tlp's 2010, capped */
+    assert_int_equal(ml->targets[1].pages, 400); /* tlp's 300, raised to the minimum */
+    assert_false(grant_any_sent(&c));           /* 600 wanted, 1000 owned */
+    slave_core_free(&c);
+}
+
+/* greedy-local sets targets on such a node: VM 1 at its cap, the pages
+ * it cannot take to VM 2. */
+static void test_greedy_targets_with_vm_settings(void **state)
+{
+    struct fixture *f = *state;
+    struct slave_core c;
+    vm_settings_core(f, "greedy-local", &c);
+    assert_true(c.ft.sets_targets);
+    struct tkm_vm vm[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0},
+                           {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0}};
+    struct tkm_sample hv = {.generation = 1, .total_pages = 1000, .vms = vm, .n_vms = 2};
+    assert_int_equal(slave_core_on_hv_stats(&c, &hv), 0);
+    mem_limit(&c);
+    slave_core_on_tick(&c, 100);
+    const struct tkm_call *ml = mem_limit(&c);
+    assert_int_equal(ml->targets[0].pages, 200);
+    assert_int_equal(ml->targets[1].pages, 800);
+    assert_false(grant_any_sent(&c));
+    slave_core_free(&c);
+    /* Without per-VM settings greedy-local sets none. */
+    free(f->cfg.nodes[2].vms);
+    f->cfg.nodes[2].vms = NULL;
+    f->cfg.nodes[2].n_vms = 0;
+    assert_int_equal(slave_core_init(&c, &f->cfg, &f->cfg.nodes[2], 6, NULL, NULL), 0);
+    assert_false(c.ft.sets_targets);
+    slave_core_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +511,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals_logged_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_later_life_recovers_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_on_running_hypervisor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_targets_bounded_by_vm_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_greedy_targets_with_vm_settings, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
