@@ -471,7 +471,7 @@ int main(int argc, char **argv)
     const char *scenario_path = NULL;
     const char **sets = calloc((size_t)argc, sizeof *sets);
     unsigned long scale = 0;
-    bool faults_given = false, seeds_given = false, steps_given = false;
+    bool faults_given = false, seeds_given = false, steps_given = false, check_given = false;
     if (!sets)
         return 2;
     struct sim_opts o = {.steps = 20000, .nodes = 4, .check_every = 1};
@@ -529,6 +529,7 @@ int main(int argc, char **argv)
             if (*end || a == 0)
                 return bad("--check-every", optarg, "a positive number");
             o.check_every = (unsigned)a;
+            check_given = true;
             break;
         case 'p': {
             char built[128];
@@ -595,6 +596,8 @@ int main(int argc, char **argv)
             return 2;
         }
         o.scenario = &sc;
+        if (!check_given) /* the fault sweeps check every step; a scenario measures */
+            o.check_every = SCEN_CHECK_EVERY;
         int rc = scenario_run(&o, first);
         scenario_free(&sc);
         free(sets);

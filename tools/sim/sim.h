@@ -292,6 +292,7 @@ void svms_sample(struct sim *s, FILE *series);
 double svm_converge_s(const struct svm *v);
 
 /* ---- scenario_run.c: vmca-sim --scenario ---- */
+#define SCEN_CHECK_EVERY 16u    /* I1, I2, I6 every 16 such steps unless --check-every */
 /* One scenario run: its lines on stdout; returns the exit status (0, 1, 2). */
 int scenario_run(const struct sim_opts *o, uint64_t seed);
 
