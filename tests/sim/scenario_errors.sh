@@ -2,7 +2,8 @@
 # vmca-sim --scenario refuses bad input with exit 2 and a message naming the
 # setting (and, for a file, its line): bad scenario files made from a good
 # one, and bad --set, --policy, --second-tier and --scale arguments. Also
-# --list, whose names must be the built ones.
+# --list, whose names must be the built ones, and the content check (a
+# damaged page read stops the run with exit 1).
 # usage: scenario_errors.sh VMCA_SIM GOOD_SCENARIO
 set -u
 sim=$1 good=$2
@@ -93,5 +94,15 @@ for n in greedy-local greedy-remote tlp; do
     "$sim" --list first-tiers | grep -qx "$n" || { echo "FAIL --list first-tiers lacks $n"; failures=$((failures + 1)); }
 done
 refused list "--list: expected first-tiers or second-tiers" -- --list policies
+
+# The content check: with every home's memory damaged at 10 s, the next
+# get of a page must stop the run with a violation (exit 1), no results.
+"$sim" --scenario "$good" --policy greedy-remote --corrupt-at 10 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 1 ] || ! grep -q '^VIOLATION .*get returned other data than it put' "$tmp/err" || [ -s "$tmp/out" ]; then
+    echo "FAIL content-check: exit $rc, $(head -1 "$tmp/err")"; failures=$((failures + 1))
+else
+    echo "ok content-check: $(head -1 "$tmp/err")"
+fi
 
 [ $failures -eq 0 ] || { echo "$failures failure(s)"; exit 1; }

@@ -466,6 +466,7 @@ int main(int argc, char **argv)
         {"scenario", required_argument, NULL, 'Z'}, {"second-tier", required_argument, NULL, 'T'},
         {"set", required_argument, NULL, 'E'},      {"series", required_argument, NULL, 'F'},
         {"scale", required_argument, NULL, 'X'},    {"list", required_argument, NULL, 'L'},
+        {"corrupt-at", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     const char *scenario_path = NULL;
@@ -566,6 +567,13 @@ int main(int argc, char **argv)
                 return bad("--scale", optarg, "a power of two in 1..4096");
             break;
         case 'L': return list_policies(optarg);
+        case 'K': {
+            double t = strtod(optarg, &end);
+            if (*end || !*optarg || !(t > 0 && t < 1e7))
+                return bad("--corrupt-at", optarg, "seconds of simulated time, > 0");
+            o.corrupt_ms = (int64_t)(t * 1000.0 + 0.5);
+            break;
+        }
         case 'C': o.config = optarg; break;
         case 'P': print_config = true; break;
         case 'v': o.verbose = true; break;
@@ -603,8 +611,8 @@ int main(int argc, char **argv)
         free(sets);
         return rc;
     }
-    if (o.second_tier || o.n_sets || o.series || scale) {
-        fprintf(stderr, "vmca-sim: --second-tier, --set, --series and --scale apply to "
+    if (o.second_tier || o.n_sets || o.series || scale || o.corrupt_ms) {
+        fprintf(stderr, "vmca-sim: --second-tier, --set, --series, --scale and --corrupt-at apply to "
                         "--scenario runs\n");
         return 2;
     }

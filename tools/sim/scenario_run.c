@@ -264,6 +264,16 @@ static void report(const struct sim *s, double wall_ms, int64_t end_ms)
     free(met);
 }
 
+/* --corrupt-at: one byte past the header of every page of every home
+ * flipped, as a fabric fault would; the next get of any page must notice. */
+static void corrupt(struct sim *s)
+{
+    for (unsigned i = 1; i <= s->n; i++)
+        for (uint64_t p = 0; p < s->cfg.nodes[i - 1].tmem_pages; p++)
+            s->node[i].mem[p * s->cfg.page_size + 32] ^= 0x5a;
+    trace(s, "every home's memory damaged (--corrupt-at)");
+}
+
 static int64_t next_event_ms(const struct sim *s, int64_t cap)
 {
     return s->heap_n && s->heap[0].at < cap ? s->heap[0].at : cap;
@@ -310,8 +320,14 @@ int scenario_run(const struct sim_opts *o, uint64_t seed)
     at(s, 50, EV_TICK_MASTER, 0);
     at(s, o->scenario->period_ms, EV_SAMPLE, 0);
     int64_t cap = (int64_t)(o->scenario->duration_s * 1000.0 + 0.5), end = cap;
+    bool corrupted = false;
     while (!s->failed) {
         int64_t next = next_event_ms(s, cap);
+        if (o->corrupt_ms && !corrupted && next >= o->corrupt_ms) {
+            svms_advance(s, o->corrupt_ms);
+            corrupt(s);
+            corrupted = true;
+        }
         svms_advance(s, next);
         if (s->failed)
             break;

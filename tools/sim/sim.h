@@ -69,6 +69,8 @@ struct sim_opts {
     const char *const *sets;    /* --set policy.X=V, in order */
     size_t n_sets;
     const char *series;         /* --series FILE, or NULL */
+    int64_t corrupt_ms;         /* --corrupt-at: every home's memory is damaged then
+                                   (tests the content check); 0 never */
 };
 
 /* The faults --faults may inject (faults.c has what each does). */

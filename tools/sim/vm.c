@@ -176,7 +176,8 @@ static void load(struct sim *s, struct svm *v, uint64_t gpn)
                   "(its data is lost)", v->node, v->cfg->id, gpn, rc);
         return;
     }
-    if (gw_content_check(s->page_buf, ps, me, gpn, v->version[gpn]) >= 0) {
+    long at = gw_content_check(s->page_buf, ps, me, gpn, v->version[gpn]);
+    if (at >= 0) {
         uint32_t writer, wversion;
         uint64_t wpage;
         gw_content_writer(s->page_buf, &writer, &wpage, &wversion);
@@ -185,9 +186,10 @@ static void load(struct sim *s, struct svm *v, uint64_t gpn)
                       "(written by node %u VM %u)", v->node, v->cfg->id, gpn, writer >> 16,
                       writer & 0xffffu);
         else
-            violation(s, "I4: node %u VM %u page %" PRIu64 ": get returned stale data "
-                      "(expected version %u, got page %" PRIu64 " version %u)", v->node,
-                      v->cfg->id, gpn, v->version[gpn], wpage, wversion);
+            violation(s, "I4: node %u VM %u page %" PRIu64 ": get returned other data than "
+                      "it put (expected version %u, got page %" PRIu64 " version %u, first "
+                      "difference at byte %ld)", v->node, v->cfg->id, gpn, v->version[gpn],
+                      wpage, wversion, at);
         return;
     }
     s->stat_gets_ok++;
