@@ -7,11 +7,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "second_tier.h"
 #include "sim.h"
 
 
 
-static void step(struct sim *s, struct event *e)
+void sim_step(struct sim *s, struct event *e)
 {
     s->now = e->at;
     struct sim_node *n = e->a >= 1 && e->a <= s->n ? &s->node[e->a] : NULL;
@@ -103,6 +104,8 @@ static void step(struct sim *s, struct event *e)
             trace(s, "node %u partition heals", e->a);
             links_up(s, n, true);
         }
+        break;
+    case EV_SAMPLE: /* scenario runs: scenario_run.c reschedules it */
         break;
     case EV_RECONNECT:
         if (reachable(s, e->a, e->b)) {
@@ -214,6 +217,11 @@ static int sim_setup(struct sim *s, uint64_t seed, const struct sim_opts *o, cha
     s->rng = seed * 0x9E3779B97F4A7C15ull + 1;
     if (load_config(s, err, errlen) != 0)
         return -1;
+    return sim_alloc(s, err, errlen);
+}
+
+int sim_alloc(struct sim *s, char *err, size_t errlen)
+{
     s->n = (unsigned)s->cfg.n_nodes;
     uint64_t max_pages = 0;
     for (unsigned i = 0; i < s->n; i++)
@@ -239,7 +247,7 @@ static int sim_setup(struct sim *s, uint64_t seed, const struct sim_opts *o, cha
     return 0;
 }
 
-static void sim_teardown(struct sim *s)
+void sim_teardown(struct sim *s)
 {
     for (unsigned i = 1; i <= s->n; i++) {
         if (s->node[i].up) {
@@ -264,6 +272,7 @@ static void sim_teardown(struct sim *s)
     free(s->seen);
     free(s->ghost);
     free(s->page_buf);
+    svms_free(s);
     vmca_config_free(&s->cfg);
 }
 
@@ -299,7 +308,7 @@ static int run(uint64_t seed, const struct sim_opts *o, uint64_t *events)
     while (s->steps < o->steps && s->heap_n && !s->failed) {
         struct event e = pop(s);
         s->steps++;
-        step(s, &e);
+        sim_step(s, &e);
         after_step(s, &e);
     }
     /* Quiet period: no faults, every node and the master up, then I3. */
@@ -326,7 +335,7 @@ static int run(uint64_t seed, const struct sim_opts *o, uint64_t *events)
             break;
         }
         s->steps++;
-        step(s, &e);
+        sim_step(s, &e);
         after_step(s, &e);
     }
     if (!s->failed) {
@@ -426,6 +435,24 @@ static int bad(const char *opt, const char *arg, const char *want)
     return 2;
 }
 
+/* --list first-tiers | second-tiers: the built names, one a line. */
+static int list_policies(const char *what)
+{
+    if (strcmp(what, "first-tiers") == 0) {
+        for (const struct ft_policy *const *p = ft_policies(); *p; p++)
+            printf("%s\n", (*p)->name);
+        return 0;
+    }
+    if (strcmp(what, "second-tiers") == 0) {
+        char names[512];
+        tier2_names(names, sizeof names);
+        for (char *tok = strtok(names, ", "); tok; tok = strtok(NULL, ", "))
+            printf("%s\n", tok);
+        return 0;
+    }
+    return bad("--list", what, "first-tiers or second-tiers");
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -436,8 +463,17 @@ int main(int argc, char **argv)
         {"trace", no_argument, NULL, 't'},        {"policy", required_argument, NULL, 'p'},
         {"watch", required_argument, NULL, 'w'},  {"config", required_argument, NULL, 'C'},
         {"print-config", no_argument, NULL, 'P'},
+        {"scenario", required_argument, NULL, 'Z'}, {"second-tier", required_argument, NULL, 'T'},
+        {"set", required_argument, NULL, 'E'},      {"series", required_argument, NULL, 'F'},
+        {"scale", required_argument, NULL, 'X'},    {"list", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
+    const char *scenario_path = NULL;
+    const char **sets = calloc((size_t)argc, sizeof *sets);
+    unsigned long scale = 0;
+    bool faults_given = false, seeds_given = false, steps_given = false;
+    if (!sets)
+        return 2;
     struct sim_opts o = {.steps = 20000, .nodes = 4, .check_every = 1};
     uint64_t first = 1, last = 1;
     bool print_config = false, nodes_given = false;
@@ -461,12 +497,14 @@ int main(int argc, char **argv)
                 return bad("--seeds", optarg, "A..B with A <= B");
             first = a;
             last = b;
+            seeds_given = true;
             break;
         case 'n':
             a = strtoull(optarg, &end, 10);
             if (*end || !*optarg || a == 0)
                 return bad("--steps", optarg, "a positive number");
             o.steps = a;
+            steps_given = true;
             break;
         case 'k':
             a = strtoull(optarg, &end, 10);
@@ -476,6 +514,7 @@ int main(int argc, char **argv)
             nodes_given = true;
             break;
         case 'f':
+            faults_given = true;
             if (faults_parse(optarg, &o.faults, bad_fault, sizeof bad_fault) != 0) {
                 char want[256];
                 size_t k = 0;
@@ -509,6 +548,23 @@ int main(int argc, char **argv)
             o.watch_index = i;
             break;
         }
+        case 'Z': scenario_path = optarg; break;
+        case 'T': {
+            char built[128];
+            tier2_names(built, sizeof built);
+            if (!tier2_find(optarg))
+                return bad("--second-tier", optarg, built);
+            o.second_tier = optarg;
+            break;
+        }
+        case 'E': sets[o.n_sets++] = optarg; break;
+        case 'F': o.series = optarg; break;
+        case 'X':
+            scale = strtoul(optarg, &end, 10);
+            if (*end || !*optarg || scale == 0 || scale > SCEN_SCALE_MAX || (scale & (scale - 1)))
+                return bad("--scale", optarg, "a power of two in 1..4096");
+            break;
+        case 'L': return list_policies(optarg);
         case 'C': o.config = optarg; break;
         case 'P': print_config = true; break;
         case 'v': o.verbose = true; break;
@@ -519,6 +575,37 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return bad("arguments", argv[optind], "options only");
+    o.sets = sets;
+    if (scenario_path) {
+        if (o.config || nodes_given || print_config || faults_given || seeds_given ||
+            steps_given) {
+            fprintf(stderr, "vmca-sim: --scenario: the file gives the cluster and its VMs, and "
+                            "runs without faults until they are done; --config, --nodes, "
+                            "--print-config, --faults, --seeds and --steps do not apply\n");
+            return 2;
+        }
+        if (!o.policy) {
+            fprintf(stderr, "vmca-sim: --scenario: expected --policy NAME, got none\n");
+            return 2;
+        }
+        struct scenario sc = {.scale = (uint32_t)scale};
+        char err[1024];
+        if (scenario_load(scenario_path, SIM_MAX_NODES, &sc, err, sizeof err) != 0) {
+            fprintf(stderr, "vmca-sim: %s\n", err);
+            return 2;
+        }
+        o.scenario = &sc;
+        int rc = scenario_run(&o, first);
+        scenario_free(&sc);
+        free(sets);
+        return rc;
+    }
+    if (o.second_tier || o.n_sets || o.series || scale) {
+        fprintf(stderr, "vmca-sim: --second-tier, --set, --series and --scale apply to "
+                        "--scenario runs\n");
+        return 2;
+    }
+    free(sets);
     if (o.config && (o.policy || nodes_given || print_config)) {
         fprintf(stderr, "vmca-sim: --config: the file gives the nodes and the policy; "
                         "--nodes, --policy and --print-config apply to the generated one\n");
