@@ -470,11 +470,9 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *scenario_path = NULL;
-    const char **sets = calloc((size_t)argc, sizeof *sets);
+    const char *sets[SIM_MAX_SETS];
     unsigned long scale = 0;
     bool faults_given = false, seeds_given = false, steps_given = false, check_given = false;
-    if (!sets)
-        return 2;
     struct sim_opts o = {.steps = 20000, .nodes = 4, .check_every = 1};
     uint64_t first = 1, last = 1;
     bool print_config = false, nodes_given = false;
@@ -559,7 +557,11 @@ int main(int argc, char **argv)
             o.second_tier = optarg;
             break;
         }
-        case 'E': sets[o.n_sets++] = optarg; break;
+        case 'E':
+            if (o.n_sets == SIM_MAX_SETS)
+                return bad("--set", optarg, "at most 64 --set options");
+            sets[o.n_sets++] = optarg;
+            break;
         case 'F': o.series = optarg; break;
         case 'X':
             scale = strtoul(optarg, &end, 10);
@@ -608,7 +610,6 @@ int main(int argc, char **argv)
             o.check_every = SCEN_CHECK_EVERY;
         int rc = scenario_run(&o, first);
         scenario_free(&sc);
-        free(sets);
         return rc;
     }
     if (o.second_tier || o.n_sets || o.series || scale || o.corrupt_ms) {
@@ -616,7 +617,6 @@ int main(int argc, char **argv)
                         "--scenario runs\n");
         return 2;
     }
-    free(sets);
     if (o.config && (o.policy || nodes_given || print_config)) {
         fprintf(stderr, "vmca-sim: --config: the file gives the nodes and the policy; "
                         "--nodes, --policy and --print-config apply to the generated one\n");

@@ -51,6 +51,7 @@
 #define SIM_MAX_VMS 2u          /* VMs per node (2 with the vm fault, else 1) */
 #define MASTER_EP 0u            /* endpoint 0 = the master; 1..N = slaves */
 #define TRACE_LEN 32u
+#define SIM_MAX_SETS 64u        /* --set options */
 
 /* What the command line chose for every run of a sweep (read-only). */
 struct sim_opts {
