@@ -450,6 +450,14 @@ static int bad(const char *opt, const char *arg, const char *want)
     return 2;
 }
 
+/* A policy name that is not built: refused with the names that are. */
+static int not_built(const char *opt, const char *arg, void (*names)(char *, size_t))
+{
+    char built[256];
+    names(built, sizeof built);
+    return bad(opt, arg, built);
+}
+
 /* --list first-tiers | second-tiers: the built names, one a line. */
 static int list_policies(const char *what)
 {
@@ -545,14 +553,11 @@ int main(int argc, char **argv)
             o.check_every = (unsigned)a;
             check_given = true;
             break;
-        case 'p': {
-            char built[128];
-            ft_policy_names(built, sizeof built);
+        case 'p':
             if (!ft_policy_find(optarg))
-                return bad("--policy", optarg, built);
+                return not_built("--policy", optarg, ft_policy_names);
             o.policy = optarg;
             break;
-        }
         case 'w': {
             unsigned h;
             unsigned long long i;
@@ -564,14 +569,11 @@ int main(int argc, char **argv)
             break;
         }
         case 'Z': scenario_path = optarg; break;
-        case 'T': {
-            char built[128];
-            tier2_names(built, sizeof built);
+        case 'T':
             if (!tier2_find(optarg))
-                return bad("--second-tier", optarg, built);
+                return not_built("--second-tier", optarg, tier2_names);
             o.second_tier = optarg;
             break;
-        }
         case 'E':
             if (o.n_sets == SIM_MAX_SETS)
                 return bad("--set", optarg, "at most 64 --set options");

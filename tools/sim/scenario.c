@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_text.h"
 #include "hvx.h"
 #include "scenario.h"
 #include "workload.h"
@@ -17,100 +18,64 @@ struct sctx {
     size_t errlen;
 };
 
-static unsigned line_of(const config_setting_t *s)
-{
-    while (s && config_setting_source_line(s) == 0)
-        s = config_setting_parent(s);
-    return s ? config_setting_source_line(s) : 1u;
-}
-
 /* "FILE:LINE: SPATH: message"; returns -1. */
 static int __attribute__((format(printf, 4, 5)))
 fail(struct sctx *x, const config_setting_t *s, const char *spath, const char *fmt, ...)
 {
-    int n = snprintf(x->err, x->errlen, "%s:%u: %s: ", x->file, line_of(s), spath);
-    if (n >= 0 && (size_t)n < x->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vmca_cfg_verror(x->err, x->errlen, x->file, s, spath, fmt, ap);
+    va_end(ap);
     return -1;
-}
-
-static const char *type_name(const config_setting_t *s)
-{
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_GROUP: return "a group";
-    case CONFIG_TYPE_INT: case CONFIG_TYPE_INT64: return "an integer";
-    case CONFIG_TYPE_FLOAT: return "a float";
-    case CONFIG_TYPE_STRING: return "a string";
-    case CONFIG_TYPE_BOOL: return "a boolean";
-    case CONFIG_TYPE_ARRAY: return "an array";
-    case CONFIG_TYPE_LIST: return "a list";
-    default: return "nothing";
-    }
-}
-
-/* out = parent.name (name at the top), truncated to fit. */
-static void join(char *out, size_t outsz, const char *parent, const char *name)
-{
-    const char *parts[3] = {parent, parent[0] ? "." : "", name};
-    size_t n = 0;
-    for (int i = 0; i < 3; i++) {
-        size_t len = strlen(parts[i]);
-        if (len > outsz - 1 - n)
-            len = outsz - 1 - n;
-        memcpy(out + n, parts[i], len);
-        n += len;
-    }
-    out[n] = 0;
 }
 
 /* Refuses any member of g not in known (NULL-terminated). */
 static int check_known(struct sctx *x, const config_setting_t *g, const char *gpath,
                        const char *const *known)
 {
-    int n = config_setting_length(g);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-        const char *name = config_setting_name(s);
-        bool ok = false;
-        for (const char *const *k = known; *k && !ok; k++)
-            ok = name && strcmp(name, *k) == 0;
-        if (ok)
-            continue;
-        char list[512] = "", sp[160];
-        size_t used = 0;
-        for (const char *const *k = known; *k && used < sizeof list; k++) {
-            int w = snprintf(list + used, sizeof list - used, "%s%s", k == known ? "" : ", ", *k);
-            if (w < 0)
-                break;
-            used += (size_t)w;
-        }
-        join(sp, sizeof sp, gpath, name ? name : "?");
-        return fail(x, s, sp, "expected one of %s, got unknown setting '%s'", list,
-                    name ? name : "?");
-    }
-    return 0;
+    char list[512], sp[160];
+    const config_setting_t *s = vmca_cfg_unknown(g, known, list, sizeof list);
+    if (!s)
+        return 0;
+    const char *name = config_setting_name(s);
+    vmca_cfg_path_join(sp, sizeof sp, gpath, name ? name : "?");
+    return fail(x, s, sp, "expected one of %s, got unknown setting '%s'", list, name ? name : "?");
+}
+
+/* Member `name` of g into *s, its path into sp: 1 there, 0 absent and not
+ * required, -1 absent and required (the error says "expected <want>"). */
+static int member(struct sctx *x, const config_setting_t *g, const char *gpath,
+                  const char *name, bool required, const char *want, char *sp, size_t spsz,
+                  const config_setting_t **s)
+{
+    vmca_cfg_path_join(sp, spsz, gpath, name);
+    *s = config_setting_get_member(g, name);
+    if (*s)
+        return 1;
+    return required ? fail(x, g, sp, "expected %s, got nothing (missing required setting)",
+                           want) : 0;
+}
+
+static bool is_int(const config_setting_t *s)
+{
+    return config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64;
 }
 
 /* Integer member `name` of g in lo..hi: 1 read, 0 absent (required: error). */
 static int get_int(struct sctx *x, const config_setting_t *g, const char *gpath,
                    const char *name, bool required, long long lo, long long hi, long long *v)
 {
-    char sp[160];
-    join(sp, sizeof sp, gpath, name);
-    const config_setting_t *s = config_setting_get_member(g, name);
-    if (!s)
-        return required ? fail(x, g, sp, "expected an integer in %lld..%lld, got nothing "
-                               "(missing required setting)", lo, hi) : 0;
-    int t = config_setting_type(s);
-    if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
-        return fail(x, s, sp, "expected an integer in %lld..%lld, got %s", lo, hi, type_name(s));
+    char sp[160], want[96];
+    const config_setting_t *s;
+    snprintf(want, sizeof want, "an integer in %lld..%lld", lo, hi);
+    int r = member(x, g, gpath, name, required, want, sp, sizeof sp, &s);
+    if (r <= 0)
+        return r;
+    if (!is_int(s))
+        return fail(x, s, sp, "expected %s, got %s", want, vmca_cfg_type_name(s));
     long long val = config_setting_get_int64(s);
     if (val < lo || val > hi)
-        return fail(x, s, sp, "expected an integer in %lld..%lld, got %lld", lo, hi, val);
+        return fail(x, s, sp, "expected %s, got %lld", want, val);
     *v = val;
     return 1;
 }
@@ -119,22 +84,21 @@ static int get_int(struct sctx *x, const config_setting_t *g, const char *gpath,
 static int get_num(struct sctx *x, const config_setting_t *g, const char *gpath,
                    const char *name, bool required, double lo, double hi, double *v)
 {
-    char sp[160];
-    join(sp, sizeof sp, gpath, name);
-    const config_setting_t *s = config_setting_get_member(g, name);
-    if (!s)
-        return required ? fail(x, g, sp, "expected a number in %g..%g, got nothing "
-                               "(missing required setting)", lo, hi) : 0;
-    int t = config_setting_type(s);
+    char sp[160], want[96];
+    const config_setting_t *s;
+    snprintf(want, sizeof want, "a number in %g..%g", lo, hi);
+    int r = member(x, g, gpath, name, required, want, sp, sizeof sp, &s);
+    if (r <= 0)
+        return r;
     double val;
-    if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+    if (is_int(s))
         val = (double)config_setting_get_int64(s);
-    else if (t == CONFIG_TYPE_FLOAT)
+    else if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
         val = config_setting_get_float(s);
     else
-        return fail(x, s, sp, "expected a number in %g..%g, got %s", lo, hi, type_name(s));
+        return fail(x, s, sp, "expected %s, got %s", want, vmca_cfg_type_name(s));
     if (!(val >= lo && val <= hi))
-        return fail(x, s, sp, "expected a number in %g..%g, got %g", lo, hi, val);
+        return fail(x, s, sp, "expected %s, got %g", want, val);
     *v = val;
     return 1;
 }
@@ -143,13 +107,12 @@ static int get_str(struct sctx *x, const config_setting_t *g, const char *gpath,
                    const char *name, bool required, char *out, size_t outsz)
 {
     char sp[160];
-    join(sp, sizeof sp, gpath, name);
-    const config_setting_t *s = config_setting_get_member(g, name);
-    if (!s)
-        return required ? fail(x, g, sp, "expected a string, got nothing (missing required "
-                               "setting)") : 0;
+    const config_setting_t *s;
+    int r = member(x, g, gpath, name, required, "a string", sp, sizeof sp, &s);
+    if (r <= 0)
+        return r;
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return fail(x, s, sp, "expected a string, got %s", type_name(s));
+        return fail(x, s, sp, "expected a string, got %s", vmca_cfg_type_name(s));
     const char *v = config_setting_get_string(s);
     if (strlen(v) >= outsz)
         return fail(x, s, sp, "expected a string of at most %zu bytes, got %zu bytes",
@@ -196,19 +159,19 @@ static int parse_vm(struct sctx *x, const config_setting_t *g, const char *vpath
                     const struct scenario *sc, struct scen_vm *vm)
 {
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-        return fail(x, g, vpath, "expected a group, got %s", type_name(g));
+        return fail(x, g, vpath, "expected a group, got %s", vmca_cfg_type_name(g));
     if (check_known(x, g, vpath, vm_known) != 0)
         return -1;
     long long v = 0;
     char sp[160];
-    vm->line = line_of(g);
+    vm->line = vmca_cfg_line(g);
     if (get_int(x, g, vpath, "id", true, 1, SCEN_VM_ID_MAX, &v) < 0)
         return -1;
     vm->id = (uint32_t)v;
     if (get_str(x, g, vpath, "profile", true, vm->profile, sizeof vm->profile) < 0)
         return -1;
     if (!profile_built(vm->profile)) {
-        join(sp, sizeof sp, vpath, "profile");
+        vmca_cfg_path_join(sp, sizeof sp, vpath, "profile");
         return fail(x, config_setting_get_member(g, "profile"), sp,
                     "expected one of %s, got \"%s\"", wl_profile_names(), vm->profile);
     }
@@ -216,7 +179,7 @@ static int parse_vm(struct sctx *x, const config_setting_t *g, const char *vpath
         return -1;
     vm->ram_mb = (uint64_t)v;
     if (scen_pages(vm->ram_mb, sc->scale) == 0) {
-        join(sp, sizeof sp, vpath, "ram_mb");
+        vmca_cfg_path_join(sp, sizeof sp, vpath, "ram_mb");
         return fail(x, config_setting_get_member(g, "ram_mb"), sp,
                     "expected at least one simulated page (%u MB at scale %u), got %llu",
                     (sc->scale + 255) / 256, sc->scale, (unsigned long long)vm->ram_mb);
@@ -241,7 +204,7 @@ static int parse_vm(struct sctx *x, const config_setting_t *g, const char *vpath
         return -1;
     vm->max_mb = (uint64_t)v;
     if (vm->max_mb && vm->max_mb < vm->min_mb) {
-        join(sp, sizeof sp, vpath, "max_mb");
+        vmca_cfg_path_join(sp, sizeof sp, vpath, "max_mb");
         return fail(x, config_setting_get_member(g, "max_mb"), sp,
                     "expected 0 (no cap) or at least min_mb (%llu), got %llu",
                     (unsigned long long)vm->min_mb, (unsigned long long)vm->max_mb);
@@ -257,14 +220,14 @@ static int parse_node(struct sctx *x, const config_setting_t *g, const char *npa
                       const struct scenario *sc, struct scen_node *n)
 {
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-        return fail(x, g, npath, "expected a group, got %s", type_name(g));
+        return fail(x, g, npath, "expected a group, got %s", vmca_cfg_type_name(g));
     if (check_known(x, g, npath, node_known) != 0)
         return -1;
     char sp[160];
     if (get_str(x, g, npath, "name", true, n->name, sizeof n->name) < 0)
         return -1;
     if (!name_ok(n->name)) {
-        join(sp, sizeof sp, npath, "name");
+        vmca_cfg_path_join(sp, sizeof sp, npath, "name");
         return fail(x, config_setting_get_member(g, "name"), sp,
                     "expected a name from [A-Za-z0-9._-], got \"%s\"", n->name);
     }
@@ -274,50 +237,49 @@ static int parse_node(struct sctx *x, const config_setting_t *g, const char *npa
     n->tmem_mb = (uint64_t)v;
     uint64_t pages = scen_pages(n->tmem_mb, sc->scale);
     if (pages == 0 || pages > HVX_HOME_PAGES_MAX) {
-        join(sp, sizeof sp, npath, "tmem_mb");
+        vmca_cfg_path_join(sp, sizeof sp, npath, "tmem_mb");
         return fail(x, config_setting_get_member(g, "tmem_mb"), sp,
                     "expected 1..%llu simulated pages at scale %u, got %llu MB (%llu pages)",
                     (unsigned long long)HVX_HOME_PAGES_MAX, sc->scale,
                     (unsigned long long)n->tmem_mb, (unsigned long long)pages);
     }
     const config_setting_t *loc = config_setting_get_member(g, "location");
-    join(sp, sizeof sp, npath, "location");
+    vmca_cfg_path_join(sp, sizeof sp, npath, "location");
     if (!loc)
         return fail(x, g, sp, "expected an array of integers, got nothing (missing required "
                     "setting)");
     if (config_setting_type(loc) != CONFIG_TYPE_ARRAY && config_setting_type(loc) != CONFIG_TYPE_LIST)
-        return fail(x, loc, sp, "expected an array of integers, got %s", type_name(loc));
+        return fail(x, loc, sp, "expected an array of integers, got %s", vmca_cfg_type_name(loc));
     int len = config_setting_length(loc);
     if (len > (int)VMCA_LOCATION_MAX)
         return fail(x, loc, sp, "expected at most %u levels, got %d", VMCA_LOCATION_MAX, len);
     for (int i = 0; i < len; i++) {
         const config_setting_t *e = config_setting_get_elem(loc, (unsigned)i);
-        int t = config_setting_type(e);
-        long long lv = t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64 ? config_setting_get_int64(e) : -1;
-        if (lv < 0 || lv > UINT32_MAX) {
-            char ep[176];
-            snprintf(ep, sizeof ep, "%s.[%d]", sp, i);
+        char ep[176];
+        snprintf(ep, sizeof ep, "%s.[%d]", sp, i);
+        if (!is_int(e))
             return fail(x, e, ep, "expected an integer in 0..%u, got %s", UINT32_MAX,
-                        t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64 ? "a value out of range"
-                                                                       : type_name(e));
-        }
+                        vmca_cfg_type_name(e));
+        long long lv = config_setting_get_int64(e);
+        if (lv < 0 || lv > UINT32_MAX)
+            return fail(x, e, ep, "expected an integer in 0..%u, got %lld", UINT32_MAX, lv);
         n->location[i] = (uint32_t)lv;
     }
     n->location_len = (unsigned)len;
     const config_setting_t *m = config_setting_get_member(g, "master");
     if (m) {
         if (config_setting_type(m) != CONFIG_TYPE_BOOL) {
-            join(sp, sizeof sp, npath, "master");
-            return fail(x, m, sp, "expected true or false, got %s", type_name(m));
+            vmca_cfg_path_join(sp, sizeof sp, npath, "master");
+            return fail(x, m, sp, "expected true or false, got %s", vmca_cfg_type_name(m));
         }
         n->master = config_setting_get_bool(m);
     }
     const config_setting_t *vms = config_setting_get_member(g, "vms");
-    join(sp, sizeof sp, npath, "vms");
+    vmca_cfg_path_join(sp, sizeof sp, npath, "vms");
     if (!vms)
         return 0;
     if (config_setting_type(vms) != CONFIG_TYPE_LIST)
-        return fail(x, vms, sp, "expected a list of VM groups, got %s", type_name(vms));
+        return fail(x, vms, sp, "expected a list of VM groups, got %s", vmca_cfg_type_name(vms));
     int nv = config_setting_length(vms);
     if (nv > (int)HVX_MAX_CLIENTS)
         return fail(x, vms, sp, "expected at most %u VMs, got %d", HVX_MAX_CLIENTS, nv);
@@ -393,7 +355,7 @@ static int parse_root(struct sctx *x, const config_setting_t *root, size_t max_n
         return fail(x, root, "latency", "expected a group, got nothing (missing required "
                     "setting)");
     if (config_setting_type(lat) != CONFIG_TYPE_GROUP)
-        return fail(x, lat, "latency", "expected a group, got %s", type_name(lat));
+        return fail(x, lat, "latency", "expected a group, got %s", vmca_cfg_type_name(lat));
     if (check_known(x, lat, "latency", latency_known) != 0 ||
         get_num(x, lat, "latency", "cpu_us", true, 0, 1e9, &sc->cpu_us) < 0 ||
         get_num(x, lat, "latency", "local_us", true, 0, 1e9, &sc->local_us) < 0 ||
@@ -405,7 +367,7 @@ static int parse_root(struct sctx *x, const config_setting_t *root, size_t max_n
         return fail(x, root, "nodes", "expected a list of node groups, got nothing (missing "
                     "required setting)");
     if (config_setting_type(list) != CONFIG_TYPE_LIST)
-        return fail(x, list, "nodes", "expected a list of node groups, got %s", type_name(list));
+        return fail(x, list, "nodes", "expected a list of node groups, got %s", vmca_cfg_type_name(list));
     int n = config_setting_length(list);
     if (n < 1 || (size_t)n > max_nodes)
         return fail(x, list, "nodes", "expected 1..%zu nodes, got %d", max_nodes, n);
