@@ -87,6 +87,23 @@ awk -F'\t' 'NR > 1 { if (NF != 7) { print "series line: " $0; exit 1 } f += $7 }
 [ "$(cat "$tmp/sf")" -le "$(awk -F'\t' '$1 == "run" { print $7 }' "$tmp/out")" ] ||
     fail "series failed puts $(cat "$tmp/sf") exceed the run's"
 
+# A VM's max_mb caps the targets of a policy that sets them (tlp): every
+# target the series shows for it is at most max_mb * 256 / scale pages.
+if [ "$policy" = tlp ]; then
+    caps=$(awk '/name = "node/ { match($0, /name = "[^"]*"/); n = substr($0, RSTART + 8, RLENGTH - 9) }
+                /^scale = / { scale = $3 + 0 }
+                /id = [0-9]+;.*max_mb = [0-9]+/ { match($0, /id = [0-9]+/); id = substr($0, RSTART + 5, RLENGTH - 5)
+                                                  match($0, /max_mb = [0-9]+/); mb = substr($0, RSTART + 9, RLENGTH - 9)
+                                                  print n, id, int(mb * 256 / scale) }' "$scen")
+    [ -n "$caps" ] || fail "no VM with max_mb in $scen"
+    while read -r n id cap; do
+        awk -F'\t' -v n="$n" -v id="$id" -v cap="$cap" '
+            $2 == n && $3 == id { lines++; if ($5 >= 0) { set++; if ($5 > cap && !bad++) print "target " $5 " > cap " cap " at " $1 " s" } }
+            END { if (!set) { print "no target set for " n " VM " id " in " lines " lines"; bad = 1 } exit bad > 0 }' \
+            "$tmp/series" >"$tmp/cap" || fail "max_mb of $n VM $id: $(cat "$tmp/cap")"
+    done <<<"$caps"
+fi
+
 # The same seed gives the same run (wall_ms aside).
 "$sim" --scenario "$scen" --policy "$policy" --seed 7 "$@" >"$tmp/out2" 2>&1 ||
     fail "second run failed"
