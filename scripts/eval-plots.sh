@@ -11,33 +11,39 @@ for f in "$@"; do
     s=$(basename "$f" .conf)
     scale=$(awk -F'\t' -v s="$s" '$1 == s { print $20; exit }' "$OUT/agg.tsv")
     [ -n "$scale" ] || continue
-    # time series: one gnuplot data block per VM
+    # time series: per node with VMs, one data file with a block per VM
     ser=$OUT/series/$s.tsv
     if [ -s "$ser" ]; then
-        dat=$OUT/plot/$s.series.dat
-        titles=$(awk -F'\t' -v sc="$scale" -v dat="$dat" '
+        awk -F'\t' -v sc="$scale" -v pre="$OUT/plot/$s.series" '
             /^#/ { next }
-            { k = $2 "/" $3
-              if (!(k in seen)) { seen[k] = ++nv; name[nv] = k }
-              row[seen[k]] = row[seen[k]] sprintf("%s %.2f %s %.2f\n", $1, $4 * sc / 256,
-                  $5 < 0 ? "NaN" : sprintf("%.2f", $5 * sc / 256), $6 * sc / 256) }
-            END { for (i = 1; i <= nv; i++) { printf "%s\n\n", row[i] > dat; printf "%s ", name[i] }
-                  }' "$ser")
-        nv=$(wc -w <<<"$titles")
-        if [ "$nv" -gt 0 ]; then
-            gnuplot <<EOF
-set terminal pngcairo size 1000,560 noenhanced font ",10"
-set output "$PNG/$s-series.png"
-set title "$s: per-VM tmem (solid) and target (dashed), MB; tlp-best run, seed 1"
-set xlabel "simulated time (s)"
-set ylabel "MB"
-set key outside right top
-set grid
-titles = "$titles"
-plot for [i=0:$((nv - 1))] "$dat" index i using 1:2 with lines lw 2 lc i+1 title word(titles, i+1), \
-     for [i=0:$((nv - 1))] "$dat" index i using 1:3 with lines dt 2 lc i+1 notitle
-EOF
-        fi
+            { if (!($2 in nid)) { nid[$2] = ++nn; node[nn] = $2 }
+              k = $2 SUBSEP $3
+              if (!(k in seen)) { seen[k] = ++nv; vnode[nv] = $2; vname[nv] = $2 "/" $3 }
+              row[seen[k]] = row[seen[k]] sprintf("%s %.2f %s\n", $1, $4 * sc / 256,
+                  $5 < 0 ? "NaN" : sprintf("%.2f", $5 * sc / 256)) }
+            END { for (i = 1; i <= nv; i++) {
+                      printf "%s\n\n", row[i] > (pre "." vnode[i] ".dat")
+                      names[vnode[i]] = names[vnode[i]] vname[i] " " }
+                  for (j = 1; j <= nn; j++) print node[j] "\t" names[node[j]] > (pre ".nodes") }' "$ser"
+        nodes=$OUT/plot/$s.series.nodes
+        nn=$(wc -l <"$nodes")
+        {
+            echo "set terminal pngcairo size 1000,$((120 + 260 * nn)) noenhanced font \",10\""
+            echo "set output \"$PNG/$s-series.png\""
+            echo "set multiplot layout $nn,1 title \"$s: per-VM tmem (solid) and target (dashed), MB; tlp-best run, seed 1\""
+            echo "set key outside right top; set grid; set ylabel \"MB\"; set yrange [0:*]"
+            i=0
+            while IFS=$'\t' read -r nd names; do
+                i=$((i + 1))
+                [ $i -lt "$nn" ] || echo 'set xlabel "simulated time (s)"'
+                dat=$OUT/plot/$s.series.$nd.dat
+                k=$(wc -w <<<"$names")
+                echo "set title \"$nd\"; titles = \"$names\""
+                echo "plot for [i=0:$((k - 1))] \"$dat\" index i using 1:2 with lines lw 2 lc i+1 title word(titles, i+1), \\"
+                echo "     for [i=0:$((k - 1))] \"$dat\" index i using 1:3 with lines dt 2 lc i+1 notitle"
+            done <"$nodes"
+            echo "unset multiplot"
+        } | gnuplot
     fi
     # bars: median of the seeds, min-max as error bars
     bars=$OUT/plot/$s.bars.dat
