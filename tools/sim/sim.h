@@ -24,7 +24,8 @@
  * and at the end, after a quiet period with every node up, I3 (no leak at
  * rest: every page of every home owned exactly once, nothing in transit).
  * The same seed replays the same run; the first violation stops it with the
- * seed, the step and a short trace. */
+ * seed, the step and a short trace. With --scenario (scenario_run.c) it runs
+ * a scenario file's VMs (vm.c) without faults and reports what they got. */
 #ifndef VMCA_SIM_H
 #define VMCA_SIM_H
 
