@@ -3,11 +3,13 @@
 #   make check  install missing packages, build, run every test with ctest,
 #               then the unit and integration tests again under ASan+UBSan
 #   make bench  build and run the benchmarks (bench/)
+#   make evaluate  build, run the scenario matrix (scenarios/), write
+#               docs/evaluation.md and docs/eval/*.png (scripts/evaluate.sh)
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build build-asan demo check check-asan bench clean
+.PHONY: all deps build build-asan demo check check-asan bench evaluate clean
 
 all: build
 
@@ -36,6 +38,10 @@ check-asan: build-asan
 # Benchmarks print their figures beside a baseline measured in the same run.
 bench: build
 	scripts/bench.sh $(BUILD)
+
+# The evaluation: scenario x policy x seed, aggregated into docs/evaluation.md.
+evaluate: build
+	scripts/evaluate.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

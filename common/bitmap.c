@@ -18,15 +18,24 @@ size_t vmca_bits_count(const uint64_t *w, size_t nbits)
 
 size_t vmca_bits_next_set(const uint64_t *w, size_t nbits, size_t from)
 {
-    while (from < nbits) {
-        uint64_t word = w[from / 64] >> (from % 64);
-        if (word) {
-            size_t bit = from + (size_t)__builtin_ctzll(word);
-            return bit < nbits ? bit : nbits;
-        }
-        from = (from / 64 + 1) * 64;
+    if (from >= nbits)
+        return nbits;
+    size_t i = from / 64, nw = (nbits + 63) / 64;
+    uint64_t word = w[i] & (~UINT64_C(0) << (from % 64));
+    if (!word) {
+        /* Bitmaps of node ids are mostly empty and scanned every tick:
+         * skip empty stretches four words at a time. */
+        i++;
+        while (i + 4 <= nw && !(w[i] | w[i + 1] | w[i + 2] | w[i + 3]))
+            i += 4;
+        while (i < nw && !w[i])
+            i++;
+        if (i == nw)
+            return nbits;
+        word = w[i];
     }
-    return nbits;
+    size_t bit = i * 64 + (size_t)__builtin_ctzll(word);
+    return bit < nbits ? bit : nbits;
 }
 
 int vmca_bitmap_init(struct vmca_bitmap *b, size_t nbits)

@@ -18,6 +18,7 @@
 
 #include <libconfig.h>
 
+#include "config_text.h"
 #include "err.h"
 #include "gfn.h"
 #include "second_tier.h"
@@ -77,15 +78,6 @@ raw_error(struct ctx *x, const char *fmt, ...)
     sanitize(x->err);
 }
 
-/* Line of a setting; settings without one (the root) report their parent's
- * or, at the top, line 1. */
-static unsigned line_of(const config_setting_t *s)
-{
-    while (s && config_setting_source_line(s) == 0)
-        s = config_setting_parent(s);
-    return s ? config_setting_source_line(s) : 1u;
-}
-
 /* "FILE:LINE: SPATH: message" at the line of setting s. Always
  * returns VMCA_ERR_CONFIG so callers can `return fail(...)`. */
 static int __attribute__((format(printf, 4, 5)))
@@ -93,45 +85,12 @@ fail(struct ctx *x, const config_setting_t *s, const char *spath, const char *fm
 {
     if (!x->err || x->errlen == 0)
         return VMCA_ERR_CONFIG;
-    int n = snprintf(x->err, x->errlen, "%s:%u: %s: ", x->file, line_of(s), spath);
-    if (n >= 0 && (size_t)n < x->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vmca_cfg_verror(x->err, x->errlen, x->file, s, spath, fmt, ap);
+    va_end(ap);
     sanitize(x->err);
     return VMCA_ERR_CONFIG;
-}
-
-static const char *type_name(const config_setting_t *s)
-{
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_GROUP: return "a group";
-    case CONFIG_TYPE_INT: return "an integer";
-    case CONFIG_TYPE_INT64: return "a 64-bit integer";
-    case CONFIG_TYPE_FLOAT: return "a float";
-    case CONFIG_TYPE_STRING: return "a string";
-    case CONFIG_TYPE_BOOL: return "a boolean";
-    case CONFIG_TYPE_ARRAY: return "an array";
-    case CONFIG_TYPE_LIST: return "a list";
-    default: return "nothing";
-    }
-}
-
-/* out = parent.name (or name at the top), truncated to fit. */
-static void spath_join(char *out, size_t outsz, const char *parent, const char *name)
-{
-    const char *parts[3] = { parent, parent[0] ? "." : "", name };
-    size_t n = 0;
-    for (int i = 0; i < 3; i++) {
-        size_t len = strlen(parts[i]);
-        if (len > outsz - 1 - n)
-            len = outsz - 1 - n;
-        memcpy(out + n, parts[i], len);
-        n += len;
-    }
-    out[n] = '\0';
 }
 
 /* -------------------------------------------- 32-bit truncation detection */
@@ -302,7 +261,7 @@ static int scan_big_literals(struct ctx *x, const char *buf, size_t len, unsigne
 /* The literal libconfig truncated to give the INT setting s, if any. */
 static const struct big_literal *find_big(const struct ctx *x, const config_setting_t *s)
 {
-    unsigned line = line_of(s);
+    unsigned line = vmca_cfg_line(s);
     uint32_t kept = (uint32_t)config_setting_get_int(s);
     const char *name = config_setting_name(s);
     int index = -1;
@@ -332,7 +291,7 @@ static int check_int(struct ctx *x, const config_setting_t *s, const char *spath
 {
     int t = config_setting_type(s);
     if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
-        return fail(x, s, spath, "expected an integer, got %s", type_name(s));
+        return fail(x, s, spath, "expected an integer, got %s", vmca_cfg_type_name(s));
     if (t == CONFIG_TYPE_INT) {
         const struct big_literal *b = find_big(x, s);
         if (b)
@@ -355,7 +314,7 @@ static int get_int(struct ctx *x, const config_setting_t *grp, const char *gpath
                    long long *out, const config_setting_t **where)
 {
     char sp[SPATH_MAX];
-    spath_join(sp, sizeof(sp), gpath, name);
+    vmca_cfg_path_join(sp, sizeof(sp), gpath, name);
     const config_setting_t *s = config_setting_get_member(grp, name);
     if (where)
         *where = s;
@@ -369,14 +328,14 @@ static int get_string(struct ctx *x, const config_setting_t *grp, const char *gp
                       const config_setting_t **where)
 {
     char sp[SPATH_MAX];
-    spath_join(sp, sizeof(sp), gpath, name);
+    vmca_cfg_path_join(sp, sizeof(sp), gpath, name);
     const config_setting_t *s = config_setting_get_member(grp, name);
     if (where)
         *where = s;
     if (!s)
         return required ? fail(x, grp, sp, "missing required setting") : 0;
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return fail(x, s, sp, "expected a string, got %s", type_name(s));
+        return fail(x, s, sp, "expected a string, got %s", vmca_cfg_type_name(s));
     *out = config_setting_get_string(s);
     return 1;
 }
@@ -389,7 +348,7 @@ static int get_group(struct ctx *x, const config_setting_t *grp, const char *nam
     if (!s)
         return required ? fail(x, grp, name, "missing required setting") : 0;
     if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-        return fail(x, s, name, "expected a group, got %s", type_name(s));
+        return fail(x, s, name, "expected a group, got %s", vmca_cfg_type_name(s));
     return 1;
 }
 
@@ -397,31 +356,14 @@ static int get_group(struct ctx *x, const config_setting_t *grp, const char *nam
 static int check_known(struct ctx *x, const config_setting_t *grp, const char *gpath,
                        const char *const *known)
 {
-    int n = config_setting_length(grp);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
-        const char *name = config_setting_name(s);
-        int ok = 0;
-        for (const char *const *k = known; *k; k++)
-            if (name && strcmp(name, *k) == 0)
-                ok = 1;
-        if (ok)
-            continue;
-        char list[256] = "";
-        size_t used = 0;
-        for (const char *const *k = known; *k && used < sizeof(list); k++) {
-            int w = snprintf(list + used, sizeof(list) - used, "%s%s",
-                             k == known ? "" : ", ", *k);
-            if (w < 0)
-                break;
-            used += (size_t)w;
-        }
-        char sp[SPATH_MAX];
-        spath_join(sp, sizeof(sp), gpath, name ? name : "?");
-        return fail(x, s, sp, "unknown setting '%s' (expected one of: %s)",
-                    name ? name : "?", list);
-    }
-    return 0;
+    char list[256];
+    const config_setting_t *s = vmca_cfg_unknown(grp, known, list, sizeof list);
+    if (!s)
+        return 0;
+    const char *name = config_setting_name(s);
+    char sp[SPATH_MAX];
+    vmca_cfg_path_join(sp, sizeof(sp), gpath, name ? name : "?");
+    return fail(x, s, sp, "unknown setting '%s' (expected one of: %s)", name ? name : "?", list);
 }
 
 /* --------------------------------------------------------------- checks */
@@ -550,13 +492,13 @@ static int parse_location(struct ctx *x, const config_setting_t *node, const cha
                           struct vmca_node_cfg *n)
 {
     char sp[SPATH_MAX];
-    spath_join(sp, sizeof(sp), npath, "location");
+    vmca_cfg_path_join(sp, sizeof(sp), npath, "location");
     const config_setting_t *s = config_setting_get_member(node, "location");
     if (!s)
         return 0;
     int t = config_setting_type(s);
     if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
-        return fail(x, s, sp, "expected an array of integers, got %s", type_name(s));
+        return fail(x, s, sp, "expected an array of integers, got %s", vmca_cfg_type_name(s));
     int len = config_setting_length(s);
     if (len > VMCA_LOCATION_MAX)
         return fail(x, s, sp, "expected at most %d levels, got %d", VMCA_LOCATION_MAX, len);
@@ -651,7 +593,7 @@ static int parse_node(struct ctx *x, const config_setting_t *g, int idx,
     char np[SPATH_MAX], sp[SPATH_MAX];
     snprintf(np, sizeof(np), "nodes.[%d]", idx);
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-        return fail(x, g, np, "expected a group, got %s", type_name(g));
+        return fail(x, g, np, "expected a group, got %s", vmca_cfg_type_name(g));
     aux->group = g;
     if (check_known(x, g, np, node_known) != 0)
         return VMCA_ERR_CONFIG;
@@ -665,7 +607,7 @@ static int parse_node(struct ctx *x, const config_setting_t *g, int idx,
     if (get_string(x, g, np, "name", 1, &str, &aux->name) < 0)
         return VMCA_ERR_CONFIG;
     if (!name_ok(str, NODE_NAME_MAX, 1)) {
-        spath_join(sp, sizeof(sp), np, "name");
+        vmca_cfg_path_join(sp, sizeof(sp), np, "name");
         return fail(x, aux->name, sp,
                     "expected a name of 1..%u characters from [A-Za-z0-9._-], got \"%s\"",
                     NODE_NAME_MAX, str);
@@ -676,7 +618,7 @@ static int parse_node(struct ctx *x, const config_setting_t *g, int idx,
         return VMCA_ERR_CONFIG;
     const char *bad = address_problem(str);
     if (bad) {
-        spath_join(sp, sizeof(sp), np, "address");
+        vmca_cfg_path_join(sp, sizeof(sp), np, "address");
         return fail(x, aux->address, sp, "expected %s, got \"%s\"", bad, str);
     }
     snprintf(n->address, sizeof(n->address), "%s", str);
@@ -702,7 +644,7 @@ static int parse_node(struct ctx *x, const config_setting_t *g, int idx,
     for (int k = 0; k < 2; k++) {
         char *out = k == 0 ? n->cert : n->key;
         const config_setting_t **where = k == 0 ? &aux->cert : &aux->key;
-        spath_join(sp, sizeof(sp), np, which[k]);
+        vmca_cfg_path_join(sp, sizeof(sp), np, which[k]);
         int r = get_string(x, g, np, which[k], 0, &str, where);
         if (r < 0)
             return VMCA_ERR_CONFIG;
@@ -730,14 +672,14 @@ static int check_node_unique(struct ctx *x, const struct vmca_node_cfg *nodes,
         if (nodes[j].id == nodes[i].id) {
             snprintf(sp, sizeof(sp), "nodes.[%zu].id", i);
             return fail(x, aux[i].id, sp, "duplicate node id %u (first at line %u)",
-                        (unsigned)nodes[i].id, line_of(aux[j].id));
+                        (unsigned)nodes[i].id, vmca_cfg_line(aux[j].id));
         }
     }
     for (size_t j = 0; j < i; j++) {
         if (strcmp(nodes[j].name, nodes[i].name) == 0) {
             snprintf(sp, sizeof(sp), "nodes.[%zu].name", i);
             return fail(x, aux[i].name, sp, "duplicate node name \"%s\" (first at line %u)",
-                        nodes[i].name, line_of(aux[j].name));
+                        nodes[i].name, vmca_cfg_line(aux[j].name));
         }
     }
     for (size_t j = 0; j < i; j++) {
@@ -747,7 +689,7 @@ static int check_node_unique(struct ctx *x, const struct vmca_node_cfg *nodes,
             format_endpoint(ep, sizeof(ep), nodes[i].address, nodes[i].port);
             return fail(x, aux[i].port, sp,
                         "duplicate address and port %s (first at line %u, node \"%s\")", ep,
-                        line_of(aux[j].port), nodes[j].name);
+                        vmca_cfg_line(aux[j].port), nodes[j].name);
         }
     }
     return 0;
@@ -760,7 +702,7 @@ static int parse_nodes(struct ctx *x, const config_setting_t *root, struct vmca_
     if (!list)
         return fail(x, root, "nodes", "missing required setting");
     if (config_setting_type(list) != CONFIG_TYPE_LIST)
-        return fail(x, list, "nodes", "expected a list of node groups, got %s", type_name(list));
+        return fail(x, list, "nodes", "expected a list of node groups, got %s", vmca_cfg_type_name(list));
     int n = config_setting_length(list);
     if (n < 1 || n > VMCA_MAX_NODES)
         return fail(x, list, "nodes", "expected 1..%d nodes, got %d", VMCA_MAX_NODES, n);
@@ -846,7 +788,7 @@ static int reader_refuse(void *arg, const char *name, const char *what)
 {
     struct policy_reader *r = arg;
     char sp[SPATH_MAX];
-    spath_join(sp, sizeof(sp), "policy", name);
+    vmca_cfg_path_join(sp, sizeof(sp), "policy", name);
     const config_setting_t *s = r->g ? config_setting_get_member(r->g, name) : NULL;
     return fail(r->x, s ? s : r->g ? r->g : r->root, sp, "expected %s", what);
 }
@@ -1055,7 +997,7 @@ static int parse_root(struct ctx *x, const config_setting_t *root, int check_fil
             rc = fail(x, mport_s, "master.port",
                       "expected a port not used by a node on %s, got %u (port of node \"%s\" "
                       "at line %u)",
-                      mn->address, (unsigned)c->master.port, n->name, line_of(aux[i].port));
+                      mn->address, (unsigned)c->master.port, n->name, vmca_cfg_line(aux[i].port));
     }
 
     if (rc == 0 && check_files) {

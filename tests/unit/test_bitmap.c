@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "bitmap.h"
@@ -37,6 +38,39 @@ static void test_against_reference(void **state)
         seen++;
     }
     assert_int_equal(seen, count);
+    vmca_bitmap_free(&b);
+}
+
+/* next_set from every position of sparse bitmaps (the empty stretches it
+ * skips a few words at a time), against a scan bit by bit; the last word
+ * is partial and bits are set near word and group edges. */
+static void test_next_set_sparse(void **state)
+{
+    enum { N = 64 * 67 + 5 };
+    static const size_t edges[] = {0, 63, 64, 255, 256, 257, 1023, 2047, 4287, N - 1};
+    struct vmca_bitmap b;
+    unsigned char ref[N];
+    assert_int_equal(vmca_bitmap_init(&b, N), 0);
+    srand(7);
+    for (int round = 0; round < 24; round++) {
+        vmca_bitmap_clear_all(&b);
+        memset(ref, 0, sizeof ref);
+        int bits = round % 6; /* 0..5 bits set */
+        for (int k = 0; k < bits; k++) {
+            size_t bit = round % 2 ? edges[(size_t)rand() % (sizeof edges / sizeof *edges)]
+                                   : (size_t)rand() % N;
+            vmca_bitmap_set(&b, bit);
+            ref[bit] = 1;
+        }
+        for (size_t from = 0; from <= N + 1; from++) {
+            size_t want = from;
+            while (want < N && !ref[want])
+                want++;
+            if (want > N)
+                want = N;
+            assert_int_equal(vmca_bitmap_next_set(&b, from), want);
+        }
+    }
     vmca_bitmap_free(&b);
 }
 
@@ -89,6 +123,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_reference),
         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_next_set_sparse),
         cmocka_unit_test(test_popcount),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

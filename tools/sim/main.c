@@ -7,11 +7,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "second_tier.h"
 #include "sim.h"
 
 
 
-static void step(struct sim *s, struct event *e)
+void sim_step(struct sim *s, struct event *e)
 {
     s->now = e->at;
     struct sim_node *n = e->a >= 1 && e->a <= s->n ? &s->node[e->a] : NULL;
@@ -103,6 +104,8 @@ static void step(struct sim *s, struct event *e)
             trace(s, "node %u partition heals", e->a);
             links_up(s, n, true);
         }
+        break;
+    case EV_SAMPLE: /* scenario runs: scenario_run.c reschedules it */
         break;
     case EV_RECONNECT:
         if (reachable(s, e->a, e->b)) {
@@ -214,6 +217,11 @@ static int sim_setup(struct sim *s, uint64_t seed, const struct sim_opts *o, cha
     s->rng = seed * 0x9E3779B97F4A7C15ull + 1;
     if (load_config(s, err, errlen) != 0)
         return -1;
+    return sim_alloc(s, err, errlen);
+}
+
+int sim_alloc(struct sim *s, char *err, size_t errlen)
+{
     s->n = (unsigned)s->cfg.n_nodes;
     uint64_t max_pages = 0;
     for (unsigned i = 0; i < s->n; i++)
@@ -239,7 +247,7 @@ static int sim_setup(struct sim *s, uint64_t seed, const struct sim_opts *o, cha
     return 0;
 }
 
-static void sim_teardown(struct sim *s)
+void sim_teardown(struct sim *s)
 {
     for (unsigned i = 1; i <= s->n; i++) {
         if (s->node[i].up) {
@@ -264,6 +272,7 @@ static void sim_teardown(struct sim *s)
     free(s->seen);
     free(s->ghost);
     free(s->page_buf);
+    svms_free(s);
     vmca_config_free(&s->cfg);
 }
 
@@ -299,7 +308,7 @@ static int run(uint64_t seed, const struct sim_opts *o, uint64_t *events)
     while (s->steps < o->steps && s->heap_n && !s->failed) {
         struct event e = pop(s);
         s->steps++;
-        step(s, &e);
+        sim_step(s, &e);
         after_step(s, &e);
     }
     /* Quiet period: no faults, every node and the master up, then I3. */
@@ -326,7 +335,7 @@ static int run(uint64_t seed, const struct sim_opts *o, uint64_t *events)
             break;
         }
         s->steps++;
-        step(s, &e);
+        sim_step(s, &e);
         after_step(s, &e);
     }
     if (!s->failed) {
@@ -379,6 +388,9 @@ static const char usage[] =
     "usage: vmca-sim [--seed S | --seeds A..B] [--steps N] [--faults LIST]\n"
     "                [--config FILE | --nodes K --policy NAME] [--print-config]\n"
     "                [--check-every N] [--verbose] [--trace] [--watch H:I]\n"
+    "       vmca-sim --scenario FILE --policy NAME [--second-tier NAME] [--seed S]\n"
+    "                [--set policy.SETTING=VALUE]... [--series FILE] [--scale N]\n"
+    "       vmca-sim --list first-tiers | second-tiers\n"
     "Runs K nodes' real slave cores and libhvx, and the real master core, under a\n"
     "seeded scheduler with simulated network, clock and faults. After every step\n"
     "that can change ownership it checks I1 (single owner), I2 (conservation, the\n"
@@ -417,6 +429,18 @@ static const char usage[] =
     "  --trace           print every event and the cores' log lines (to stderr)\n"
     "  --watch H:I       a trace line whenever the nodes owning page I of home H,\n"
     "                    or holding it in transit, change (debugging a seed)\n"
+    "\n"
+    "Scenario runs (docs/testing.md, \"Scenarios\"): no faults; the file's VMs\n"
+    "run their workloads over CLOCK RAM and a persistent tmem pool until done or\n"
+    "duration_s; prints a vm line per VM and a run line (tab-separated).\n"
+    "  --scenario FILE   the scenario (scenarios/NAME.conf)\n"
+    "  --second-tier N   the master's second tier (default sorted)\n"
+    "  --set policy.X=V  a policy setting, with the configuration loader's checks\n"
+    "  --series FILE     per statistics period and VM: tmem, target, working set,\n"
+    "                    failed puts\n"
+    "  --scale N         real 4 KiB pages per simulated page (overrides the file)\n"
+    "  --corrupt-at T    damage every home's memory at T s (tests the content check)\n"
+    "  --list WHAT       first-tiers or second-tiers: the built names, one a line\n"
     "exit status: 0 no violation, 1 a violation (printed with seed, step, trace),\n"
     "2 bad usage or a configuration it cannot run\n";
 
@@ -424,6 +448,32 @@ static int bad(const char *opt, const char *arg, const char *want)
 {
     fprintf(stderr, "vmca-sim: %s: expected %s, got '%s'\n", opt, want, arg);
     return 2;
+}
+
+/* A policy name that is not built: refused with the names that are. */
+static int not_built(const char *opt, const char *arg, void (*names)(char *, size_t))
+{
+    char built[256];
+    names(built, sizeof built);
+    return bad(opt, arg, built);
+}
+
+/* --list first-tiers | second-tiers: the built names, one a line. */
+static int list_policies(const char *what)
+{
+    if (strcmp(what, "first-tiers") == 0) {
+        for (const struct ft_policy *const *p = ft_policies(); *p; p++)
+            printf("%s\n", (*p)->name);
+        return 0;
+    }
+    if (strcmp(what, "second-tiers") == 0) {
+        char names[512];
+        tier2_names(names, sizeof names);
+        for (char *tok = strtok(names, ", "); tok; tok = strtok(NULL, ", "))
+            printf("%s\n", tok);
+        return 0;
+    }
+    return bad("--list", what, "first-tiers or second-tiers");
 }
 
 int main(int argc, char **argv)
@@ -436,8 +486,16 @@ int main(int argc, char **argv)
         {"trace", no_argument, NULL, 't'},        {"policy", required_argument, NULL, 'p'},
         {"watch", required_argument, NULL, 'w'},  {"config", required_argument, NULL, 'C'},
         {"print-config", no_argument, NULL, 'P'},
+        {"scenario", required_argument, NULL, 'Z'}, {"second-tier", required_argument, NULL, 'T'},
+        {"set", required_argument, NULL, 'E'},      {"series", required_argument, NULL, 'F'},
+        {"scale", required_argument, NULL, 'X'},    {"list", required_argument, NULL, 'L'},
+        {"corrupt-at", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
+    const char *scenario_path = NULL;
+    const char *sets[SIM_MAX_SETS];
+    unsigned long scale = 0;
+    bool faults_given = false, seeds_given = false, steps_given = false, check_given = false;
     struct sim_opts o = {.steps = 20000, .nodes = 4, .check_every = 1};
     uint64_t first = 1, last = 1;
     bool print_config = false, nodes_given = false;
@@ -461,12 +519,14 @@ int main(int argc, char **argv)
                 return bad("--seeds", optarg, "A..B with A <= B");
             first = a;
             last = b;
+            seeds_given = true;
             break;
         case 'n':
             a = strtoull(optarg, &end, 10);
             if (*end || !*optarg || a == 0)
                 return bad("--steps", optarg, "a positive number");
             o.steps = a;
+            steps_given = true;
             break;
         case 'k':
             a = strtoull(optarg, &end, 10);
@@ -476,6 +536,7 @@ int main(int argc, char **argv)
             nodes_given = true;
             break;
         case 'f':
+            faults_given = true;
             if (faults_parse(optarg, &o.faults, bad_fault, sizeof bad_fault) != 0) {
                 char want[256];
                 size_t k = 0;
@@ -490,15 +551,13 @@ int main(int argc, char **argv)
             if (*end || a == 0)
                 return bad("--check-every", optarg, "a positive number");
             o.check_every = (unsigned)a;
+            check_given = true;
             break;
-        case 'p': {
-            char built[128];
-            ft_policy_names(built, sizeof built);
+        case 'p':
             if (!ft_policy_find(optarg))
-                return bad("--policy", optarg, built);
+                return not_built("--policy", optarg, ft_policy_names);
             o.policy = optarg;
             break;
-        }
         case 'w': {
             unsigned h;
             unsigned long long i;
@@ -507,6 +566,31 @@ int main(int argc, char **argv)
                 return bad("--watch", optarg, "HOME:INDEX, HOME a node id in 1..16");
             o.watch_home = h;
             o.watch_index = i;
+            break;
+        }
+        case 'Z': scenario_path = optarg; break;
+        case 'T':
+            if (!tier2_find(optarg))
+                return not_built("--second-tier", optarg, tier2_names);
+            o.second_tier = optarg;
+            break;
+        case 'E':
+            if (o.n_sets == SIM_MAX_SETS)
+                return bad("--set", optarg, "at most 64 --set options");
+            sets[o.n_sets++] = optarg;
+            break;
+        case 'F': o.series = optarg; break;
+        case 'X':
+            scale = strtoul(optarg, &end, 10);
+            if (*end || !*optarg || scale == 0 || scale > SCEN_SCALE_MAX || (scale & (scale - 1)))
+                return bad("--scale", optarg, "a power of two in 1..4096");
+            break;
+        case 'L': return list_policies(optarg);
+        case 'K': {
+            double t = strtod(optarg, &end);
+            if (*end || !*optarg || !(t > 0 && t < 1e7))
+                return bad("--corrupt-at", optarg, "seconds of simulated time, > 0");
+            o.corrupt_ms = (int64_t)(t * 1000.0 + 0.5);
             break;
         }
         case 'C': o.config = optarg; break;
@@ -519,6 +603,37 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return bad("arguments", argv[optind], "options only");
+    o.sets = sets;
+    if (scenario_path) {
+        if (o.config || nodes_given || print_config || faults_given || seeds_given ||
+            steps_given) {
+            fprintf(stderr, "vmca-sim: --scenario: the file gives the cluster and its VMs, and "
+                            "runs without faults until they are done; --config, --nodes, "
+                            "--print-config, --faults, --seeds and --steps do not apply\n");
+            return 2;
+        }
+        if (!o.policy) {
+            fprintf(stderr, "vmca-sim: --scenario: expected --policy NAME, got none\n");
+            return 2;
+        }
+        struct scenario sc = {.scale = (uint32_t)scale};
+        char err[1024];
+        if (scenario_load(scenario_path, SIM_MAX_NODES, &sc, err, sizeof err) != 0) {
+            fprintf(stderr, "vmca-sim: %s\n", err);
+            return 2;
+        }
+        o.scenario = &sc;
+        if (!check_given) /* the fault sweeps check every step; a scenario measures */
+            o.check_every = SCEN_CHECK_EVERY;
+        int rc = scenario_run(&o, first);
+        scenario_free(&sc);
+        return rc;
+    }
+    if (o.second_tier || o.n_sets || o.series || scale || o.corrupt_ms) {
+        fprintf(stderr, "vmca-sim: --second-tier, --set, --series, --scale and --corrupt-at apply to "
+                        "--scenario runs\n");
+        return 2;
+    }
     if (o.config && (o.policy || nodes_given || print_config)) {
         fprintf(stderr, "vmca-sim: --config: the file gives the nodes and the policy; "
                         "--nodes, --policy and --print-config apply to the generated one\n");

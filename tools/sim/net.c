@@ -40,6 +40,7 @@ void drain_master(struct sim *s)
     struct vmca_action *act = vmca_outbox_take(master_core_outbox(&s->m), &n);
     for (size_t i = 0; i < n; i++) {
         reserve_check(s, act[i].to, act[i].frame, act[i].len); /* sent, even if lost */
+        s->stat_frames++;
         send_frame(s, MASTER_EP, act[i].to, true, act[i].frame, act[i].len);
     }
     vmca_actions_free(act, n);
@@ -70,6 +71,7 @@ void drain_slave(struct sim *s, struct sim_node *n)
         }
         for (size_t i = 0; i < cnt; i++) {
             bool peer = act[i].link == VMCA_LINK_NODE;
+            s->stat_frames++;
             send_frame(s, n->id, peer ? act[i].to : MASTER_EP, false, act[i].frame, act[i].len);
         }
         vmca_actions_free(act, cnt);
@@ -123,6 +125,10 @@ void deliver(struct sim *s, struct event *e)
             return;
         }
         uint32_t from = e->from_master ? s->cfg.master.node_id : e->a;
+        if (env->body_case == VMCA__ENVELOPE__BODY_GRANT)
+            for (size_t b = 0; b < env->grant->n_blocks; b++)
+                if (env->grant->blocks[b]->order < 64)
+                    s->stat_granted += UINT64_C(1) << env->grant->blocks[b]->order;
         slave_core_on_message(&n->sc, from, e->from_master, env, s->now);
         drain_slave(s, n);
     }

@@ -24,7 +24,8 @@
  * and at the end, after a quiet period with every node up, I3 (no leak at
  * rest: every page of every home owned exactly once, nothing in transit).
  * The same seed replays the same run; the first violation stops it with the
- * seed, the step and a short trace. */
+ * seed, the step and a short trace. With --scenario (scenario_run.c) it runs
+ * a scenario file's VMs (vm.c) without faults and reports what they got. */
 #ifndef VMCA_SIM_H
 #define VMCA_SIM_H
 
@@ -43,6 +44,7 @@
 #include "hvx.h"
 #include "master_core.h"
 #include "pbblocks.h"
+#include "scenario.h"
 #include "slave_core.h"
 
 #define SIM_MAX_NODES 16u
@@ -50,6 +52,7 @@
 #define SIM_MAX_VMS 2u          /* VMs per node (2 with the vm fault, else 1) */
 #define MASTER_EP 0u            /* endpoint 0 = the master; 1..N = slaves */
 #define TRACE_LEN 32u
+#define SIM_MAX_SETS 64u        /* --set options */
 
 /* What the command line chose for every run of a sweep (read-only). */
 struct sim_opts {
@@ -62,6 +65,14 @@ struct sim_opts {
     uint32_t watch_home;        /* --watch HOME:INDEX, 0 none */
     uint64_t watch_index;
     bool trace, verbose;
+    /* --scenario (scenario.c): no faults, the scenario's VMs (vm.c). */
+    const struct scenario *scenario;
+    const char *second_tier;    /* --second-tier, or NULL: the default */
+    const char *const *sets;    /* --set policy.X=V, in order */
+    size_t n_sets;
+    const char *series;         /* --series FILE, or NULL */
+    int64_t corrupt_ms;         /* --corrupt-at: every home's memory is damaged then
+                                   (tests the content check); 0 never */
 };
 
 /* The faults --faults may inject (faults.c has what each does). */
@@ -72,7 +83,8 @@ enum sim_fault { SIM_F_CRASH, SIM_F_MASTER, SIM_F_DROP, SIM_F_PARTITION, SIM_F_S
 enum ev_kind { EV_DELIVER, EV_TICK_MASTER, EV_TICK_SLAVE, EV_STATS, EV_GUEST, EV_FAULT,
                EV_RESTART_NODE, EV_RESTART_MASTER, EV_RECONNECT, EV_HEAL, EV_RESTART_SLAVE,
                EV_RESTART_HV,
-               EV_RESUME };
+               EV_RESUME,
+               EV_SAMPLE };             /* scenario runs: the statistics period's samples */
 
 struct event {
     int64_t at;
@@ -170,6 +182,44 @@ struct sim {
     struct sim_donor {
         uint64_t free, recent, older;
     } donor[SIM_MAX_NODES + 1];
+    uint64_t stat_frames;       /* frames the master and the slaves sent */
+    uint64_t stat_granted;      /* pages in the Grants delivered between nodes */
+    /* ---- scenario runs (vm.c) ---- */
+    struct svm *svm;            /* every node's VMs, in scenario order */
+    size_t n_svm, svm_turn;     /* svm_turn: who runs first in the next quantum */
+    struct {
+        int64_t cpu, local, remote, disk;  /* ns per simulated page */
+    } cost;
+};
+
+/* A scenario VM (vm.c): its RAM (CLOCK over ram frames), where each page
+ * of its footprint is, the version it last wrote, its clock and counts. */
+struct svm_sample {
+    int64_t t_ms;
+    uint64_t tmem, ws, failed;  /* tmem pages, working set, failed puts of the period */
+    int64_t target;             /* -1: unlimited */
+};
+struct svm {
+    uint32_t node;              /* node id */
+    const struct scen_vm *cfg;
+    struct wl *w;
+    uint64_t ram, fp;           /* frames; pages of its footprint */
+    uint8_t *where;             /* per page: in RAM, tmem, on disk or untouched */
+    uint32_t *version;          /* per page: writes so far */
+    uint32_t *frame_of;         /* per page in RAM: its frame */
+    uint64_t *frame_page;       /* per frame: its page */
+    uint8_t *ref;               /* per frame: CLOCK's referenced bit */
+    uint64_t used, hand;        /* frames in use; CLOCK's hand */
+    int pool;
+    bool started, done;
+    int64_t start_ns, clock_ns, end_ns;
+    uint64_t accesses, puts, failed_puts, gets_local, gets_remote, gets_disk;
+    uint64_t period_failed;
+    uint64_t ref_ws;            /* working set at the last demand change */
+    int64_t *changes;           /* demand changes (clock_ns) */
+    size_t n_changes, cap_changes;
+    struct svm_sample *samples;
+    size_t n_samples, cap_samples;
 };
 
 /* ---- sched.c: randomness, the event heap, the trace, violations ---- */
@@ -226,6 +276,29 @@ void guests_boot(struct sim *s, struct sim_node *n);
 /* VM vi goes away and comes back under its id with no data. */
 void guest_reconnect(struct sim *s, struct sim_node *n, unsigned vi);
 void guest_op(struct sim *s, struct sim_node *n);
+
+/* ---- main.c: the pieces of a run that scenario.c's runs share ---- */
+void sim_step(struct sim *s, struct event *e);
+/* Memory for the run of s->cfg (loaded). 0, or -1 with the reason in err. */
+int sim_alloc(struct sim *s, char *err, size_t errlen);
+void sim_teardown(struct sim *s);
+
+/* ---- vm.c: scenario VMs ---- */
+/* The scenario's VMs and their workloads; 0, or -1 with the reason in err. */
+int svms_create(struct sim *s, char *err, size_t errlen);
+void svms_free(struct sim *s);
+/* Every VM that has started runs until its clock reaches until_ms. */
+void svms_advance(struct sim *s, int64_t until_ms);
+bool svms_done(const struct sim *s);
+/* One statistics period's sample of every running VM (and its --series line). */
+void svms_sample(struct sim *s, FILE *series);
+/* Mean convergence time in seconds over its demand changes; -1 when none. */
+double svm_converge_s(const struct svm *v);
+
+/* ---- scenario_run.c: vmca-sim --scenario ---- */
+#define SCEN_CHECK_EVERY 16u    /* I1, I2, I6 every 16 such steps unless --check-every */
+/* One scenario run: its lines on stdout; returns the exit status (0, 1, 2). */
+int scenario_run(const struct sim_opts *o, uint64_t seed);
 
 /* ---- invariants.c ---- */
 void gather_ghost(struct sim *s, unsigned f);

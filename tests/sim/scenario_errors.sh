@@ -1,0 +1,108 @@
+#!/bin/bash
+# vmca-sim --scenario refuses bad input with exit 2 and a message naming the
+# setting (and, for a file, its line): bad scenario files made from a good
+# one, and bad --set, --policy, --second-tier and --scale arguments. Also
+# --list, whose names must be the built ones, and the content check (a
+# damaged page read stops the run with exit 1).
+# usage: scenario_errors.sh VMCA_SIM GOOD_SCENARIO
+set -u
+sim=$1 good=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+# refused NAME WANT -- ARGS...: exit 2 and a stderr line containing WANT.
+refused() {
+    local what=$1 want=$2
+    shift 3
+    "$sim" "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ $rc -ne 2 ]; then
+        echo "FAIL $what: exit $rc, expected 2"; failures=$((failures + 1))
+    elif ! grep -qF -- "$want" "$tmp/err"; then
+        echo "FAIL $what: message does not say '$want': $(cat "$tmp/err")"; failures=$((failures + 1))
+    elif [ -s "$tmp/out" ]; then
+        echo "FAIL $what: printed results"; failures=$((failures + 1))
+    else
+        echo "ok $what: $(head -1 "$tmp/err")"
+    fi
+}
+
+# bad NAME SED WANT: a copy of the good file, named NAME.conf, edited by SED.
+bad() {
+    local name=$1 edit=$2 want=$3
+    sed -e "s/^name = \"small\";/name = \"$name\";/" -e "$edit" "$good" >"$tmp/$name.conf"
+    if diff <(sed "s/^name = \"small\";/name = \"$name\";/" "$good") "$tmp/$name.conf" >/dev/null; then
+        echo "FAIL $name: the edit '$edit' changed nothing"; failures=$((failures + 1)); return
+    fi
+    refused "$name" "$want" -- --scenario "$tmp/$name.conf" --policy greedy-remote
+}
+
+bad unknown-profile 's/profile = "usemem"/profile = "no-such-load"/' \
+    "$tmp/unknown-profile.conf:"
+grep -qF 'nodes.[0].vms.[0].profile: expected one of' "$tmp/err" ||
+    { echo "FAIL unknown-profile: setting not named: $(cat "$tmp/err")"; failures=$((failures + 1)); }
+bad missing-master 's/ master = true;//' "nodes.[].master: expected exactly one node with master = true, got none"
+bad two-masters 's/location = \[0, 1\];/location = [0, 1]; master = true;/' "nodes.[2].master: expected exactly one"
+bad bad-number 's/tmem_mb = 512;/tmem_mb = "lots";/' "nodes.[1].tmem_mb: expected an integer"
+bad negative 's/tmem_mb = 512;/tmem_mb = -5;/' "nodes.[1].tmem_mb: expected an integer in 0.."
+bad bad-scale 's/^scale = 64;/scale = 48;/' "scale: expected a power of two"
+bad bad-latency 's/disk_us = 2000.0;/disk_us = "slow";/' "latency.disk_us: expected a number"
+bad unknown-setting 's/^period_ms = 500;/period_ms = 500; speed = 3;/' "speed: expected one of"
+bad unknown-vm-setting 's/weight = 2;/weight = 2; colour = 1;/' "nodes.[0].vms.[1].colour"
+bad duplicate-vm 's/id = 2; ram_mb = 64;/id = 1; ram_mb = 64;/' "nodes.[0].vms.[1].id: expected an id not used"
+bad wrong-name 's/^name = "wrong-name";/name = "other";/' "name: expected \"wrong-name\""
+# A message gives the line of the bad setting.
+line=$(grep -n 'profile = "usemem"' "$good" | cut -d: -f1)
+sed -e 's/^name = "small";/name = "line";/' -e 's/profile = "usemem"/profile = "x"/' "$good" >"$tmp/line.conf"
+refused file-line "$tmp/line.conf:$line: " -- --scenario "$tmp/line.conf" --policy tlp
+
+refused set-unknown "policy.no_such_setting" -- --scenario "$good" --policy tlp --set policy.no_such_setting=3
+grep -qF -- "--set policy.no_such_setting=3" "$tmp/err" ||
+    { echo "FAIL set-unknown: the --set argument not named"; failures=$((failures + 1)); }
+refused set-range "policy.tlp_percent: expected" -- --scenario "$good" --policy tlp --set policy.tlp_percent=0
+refused set-form "--set: expected policy.SETTING=VALUE" -- --scenario "$good" --policy tlp --set tlp_percent=4
+refused set-value "--set: expected policy.SETTING=VALUE" -- --scenario "$good" --policy tlp --set 'policy.tlp_percent=4; first_tier = "x"'
+refused policy "--policy: expected" -- --scenario "$good" --policy no-such-policy
+refused no-policy "expected --policy NAME" -- --scenario "$good"
+refused second-tier "--second-tier: expected" -- --scenario "$good" --policy tlp --second-tier no-such-tier
+refused scale "--scale: expected a power of two" -- --scenario "$good" --policy tlp --scale 3
+refused no-file "cannot read the scenario file" -- --scenario "$tmp/absent.conf" --policy tlp
+refused faults "do not apply" -- --scenario "$good" --policy tlp --faults crash
+
+# A --set the policy accepts changes the run (tlp's P: 1 % against 50 %).
+a=$("$sim" --scenario "$good" --policy tlp --set policy.tlp_percent=1 | awk -F'\t' '$1 == "run" { print $7, $11 }')
+b=$("$sim" --scenario "$good" --policy tlp --set policy.tlp_percent=50 | awk -F'\t' '$1 == "run" { print $7, $11 }')
+if [ -z "$a" ] || [ "$a" = "$b" ]; then
+    echo "FAIL set-applies: tlp_percent 1 and 50 give the same run ($a)"; failures=$((failures + 1))
+else
+    echo "ok set-applies: tlp_percent=1 -> $a, 50 -> $b (failed_puts pages_moved)"
+fi
+
+# --list: one built name a line; each is accepted by --policy / --second-tier.
+for kind in first-tiers second-tiers; do
+    names=$("$sim" --list $kind) || { echo "FAIL --list $kind: exit $?"; failures=$((failures + 1)); continue; }
+    [ -n "$names" ] || { echo "FAIL --list $kind: empty"; failures=$((failures + 1)); }
+    for n in $names; do
+        if [ $kind = first-tiers ]; then args=(--policy "$n"); else args=(--policy greedy-local --second-tier "$n"); fi
+        "$sim" --scenario "$good" "${args[@]}" >/dev/null 2>"$tmp/err" ||
+            { echo "FAIL --list $kind: $n refused: $(cat "$tmp/err")"; failures=$((failures + 1)); }
+    done
+    echo "ok --list $kind: $(echo $names)"
+done
+for n in greedy-local greedy-remote tlp; do
+    "$sim" --list first-tiers | grep -qx "$n" || { echo "FAIL --list first-tiers lacks $n"; failures=$((failures + 1)); }
+done
+refused list "--list: expected first-tiers or second-tiers" -- --list policies
+
+# The content check: with every home's memory damaged at 10 s, the next
+# get of a page must stop the run with a violation (exit 1), no results.
+"$sim" --scenario "$good" --policy greedy-remote --corrupt-at 10 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 1 ] || ! grep -q '^VIOLATION .*get returned other data than it put' "$tmp/err" || [ -s "$tmp/out" ]; then
+    echo "FAIL content-check: exit $rc, $(head -1 "$tmp/err")"; failures=$((failures + 1))
+else
+    echo "ok content-check: $(head -1 "$tmp/err")"
+fi
+
+[ $failures -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
