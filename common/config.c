@@ -521,7 +521,7 @@ static int parse_vm(struct ctx *x, const config_setting_t *g, const char *vpath,
                     struct ft_vm_settings *v)
 {
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-        return fail(x, g, vpath, "expected a group, got %s", type_name(g));
+        return fail(x, g, vpath, "expected a group, got %s", vmca_cfg_type_name(g));
     if (check_known(x, g, vpath, vm_known) != 0)
         return VMCA_ERR_CONFIG;
     long long id = 0, min = 0, max = POLICY_PAGES_MAX, weight = 1;
@@ -534,7 +534,7 @@ static int parse_vm(struct ctx *x, const config_setting_t *g, const char *vpath,
         return VMCA_ERR_CONFIG;
     if (has_max && min > max) {
         char sp[SPATH_MAX];
-        spath_join(sp, sizeof(sp), vpath, "min_pages");
+        vmca_cfg_path_join(sp, sizeof(sp), vpath, "min_pages");
         return fail(x, min_s, sp, "expected at most max_pages (%lld), got %lld", max, min);
     }
     *v = (struct ft_vm_settings){(uint32_t)id, (uint64_t)min,
@@ -547,12 +547,12 @@ static int parse_vms(struct ctx *x, const config_setting_t *node, const char *np
                      struct vmca_node_cfg *n)
 {
     char sp[SPATH_MAX];
-    spath_join(sp, sizeof(sp), npath, "vms");
+    vmca_cfg_path_join(sp, sizeof(sp), npath, "vms");
     const config_setting_t *s = config_setting_get_member(node, "vms");
     if (!s)
         return 0;
     if (config_setting_type(s) != CONFIG_TYPE_LIST)
-        return fail(x, s, sp, "expected a list of VM groups, got %s", type_name(s));
+        return fail(x, s, sp, "expected a list of VM groups, got %s", vmca_cfg_type_name(s));
     int len = config_setting_length(s);
     if (len > VMCA_NODE_VMS_MAX)
         return fail(x, s, sp, "expected at most %d VMs, got %d", VMCA_NODE_VMS_MAX, len);
@@ -575,7 +575,7 @@ static int parse_vms(struct ctx *x, const config_setting_t *node, const char *np
                 rc = fail(x, config_setting_get_member(e, "id"), ip,
                           "expected a VM id unique within the node, got %u (also at line %u)",
                           (unsigned)vms[i].vm,
-                          line_of(config_setting_get_elem(s, (unsigned)j)));
+                          vmca_cfg_line(config_setting_get_elem(s, (unsigned)j)));
             }
         if (rc != 0) {
             free(vms);

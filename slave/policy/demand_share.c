@@ -2,6 +2,7 @@
  * estimate takes the place of tlp's step P. */
 #include "demand_share.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "first_tier_policy.h"
@@ -29,48 +30,83 @@ static uint64_t failed_of(const struct tkm_vm *v)
 struct ds_vm ds_step(const struct tkm_vm *v, const struct ds_vm *was)
 {
     uint64_t f = failed_of(v), u = v->used;
-    struct ds_vm r = {v->vm, u, 0, 0, u};
-    if (!f) {
-        r.demand += was && u > was->used ? u - was->used : 0;
+    uint64_t grew = was && u > was->used ? u - was->used : 0;
+    struct ds_vm r = {v->vm, u, 0, u + grew};
+    /* Under pressure: it failed puts, or it did before and is still within
+     * one pace of its target (a period without a failed put by chance does
+     * not end it: its pages would go and come back). */
+    bool near = was && was->grow && v->target != VM_TARGET_UNLIMITED &&
+                u + was->grow >= v->target;
+    if (!f && !near)
         return r;
-    }
-    /* Given its whole demand and still failing: the pace is higher. */
+    /* Its pace: what it added, and what it tried to add and could not;
+     * doubled while, given its whole estimate, it still fails. */
     bool got = !was || v->target == VM_TARGET_UNLIMITED || v->target >= was->demand;
-    uint64_t grow = was ? (got ? 2 * was->grow : was->grow) : 0;
-    r.grow = grow > f ? grow : f;
-    r.failed_run = (was ? was->failed_run : 0) + f;
-    r.demand = u + r.failed_run + r.grow;
+    uint64_t grow = was ? (got && f ? 2 * was->grow : was->grow) : 0;
+    r.grow = grow > grew + f ? grow : grew + f;
+    r.demand = u + r.grow;
     if (v->puts_succ) {
         uint64_t cycle = mul_div(u, v->puts_total, v->puts_succ);
-        if (cycle < r.demand)
+        if (cycle > r.demand)
             r.demand = cycle;
     }
-    if (r.demand < u + f)
-        r.demand = u + f;
     return r;
 }
 
-void ds_share(const uint64_t *d, const uint32_t *w, size_t n, uint64_t owned, uint64_t *t)
+/* For the order of filling: VM indices by deficit / weight, ascending. */
+struct ds_key {
+    uint64_t deficit;
+    uint32_t w;
+    uint32_t i;
+};
+
+static int by_deficit(const void *a, const void *b)
 {
-    uint64_t sum = 0, wsum = 0;
-    ds_u128 wd = 0;
+    const struct ds_key *x = a, *y = b;
+    ds_u128 l = (ds_u128)x->deficit * y->w, r = (ds_u128)y->deficit * x->w;
+    return l < r ? -1 : l > r ? 1 : (x->i > y->i) - (x->i < y->i);
+}
+
+void ds_share(const uint64_t *d, const uint64_t *u, const uint32_t *w, size_t n,
+              uint64_t owned, uint64_t *t)
+{
+    /* Every VM keeps what it uses (taking pages a VM holds only makes its
+     * puts fail until its reads give them up). */
+    uint64_t left = owned, wsum = 0;
+    struct ds_key k[DS_MAX_VMS];
     for (size_t i = 0; i < n; i++) {
-        sum += d[i];
+        t[i] = u[i] < left ? u[i] : left;
+        left -= t[i];
         wsum += w[i];
-        wd += (ds_u128)w[i] * d[i];
+        k[i] = (struct ds_key){d[i] > t[i] ? d[i] - t[i] : 0, w[i], (uint32_t)i};
     }
-    if (sum <= owned) {
-        /* Pages no demand claims stay usable: a VM that starts growing
-         * faster finds room before its first failed put. */
-        uint64_t left = owned - sum;
-        for (size_t i = 0; i < n; i++)
-            t[i] = d[i] + mul_div(left, w[i], wsum);
-        return;
+    /* The free pages meet the smallest shortfalls first: a VM whose demand
+     * is met stops failing puts and runs at memory speed (and a finished
+     * one gives all its pages back), where pages spread thinly leave every
+     * VM short, failing and slow. */
+    qsort(k, n, sizeof k[0], by_deficit);
+    size_t met = 0;
+    while (met < n && k[met].deficit <= left) {
+        t[k[met].i] += k[met].deficit;
+        left -= k[met].deficit;
+        met++;
     }
-    /* The same share of every demand (Jain's index over the demand met
-     * is 1 when the estimate is right): t_i = owned * w_i d_i / sum w d. */
-    for (size_t i = 0; i < n; i++)
-        t[i] = wd ? (uint64_t)((ds_u128)owned * w[i] * d[i] / wd) : 0;
+    /* The shortfalls that cannot be met whole share what is left by
+     * weight: given to one, it would not end that one's failures either. */
+    uint64_t wshort = 0, share_of = left;
+    for (size_t i = met; i < n; i++)
+        wshort += k[i].w;
+    for (size_t i = met; i < n && wshort; i++) {
+        uint64_t give = mul_div(share_of, k[i].w, wshort);
+        give = give < k[i].deficit ? give : k[i].deficit;
+        t[k[i].i] += give;
+        left -= give;
+    }
+    /* What no demand claims is spread by weight: a VM that starts to grow
+     * faster finds room before its first failed put. */
+    uint64_t spread = left;
+    for (size_t i = 0; i < n && wsum; i++)
+        t[i] += mul_div(spread, w[i], wsum);
 }
 
 static int parse(const struct policy_settings *in, struct ft_params *p)
@@ -88,6 +124,7 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     struct ds_vm next[DS_MAX_VMS];
     uint64_t d[DS_MAX_VMS], t[DS_MAX_VMS], sum = 0;
     uint32_t w[DS_MAX_VMS];
+    uint64_t used[DS_MAX_VMS];
     size_t n = in->n_vms < DS_MAX_VMS ? in->n_vms : DS_MAX_VMS;
     out->ask = 0;
     if (!n) {
@@ -97,10 +134,11 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     for (size_t i = 0; i < n; i++) {
         next[i] = ds_step(&in->vms[i], history_of(st, in->vms[i].vm));
         d[i] = next[i].demand;
+        used[i] = in->vms[i].used;
         w[i] = ft_vm_settings_of(in, in->vms[i].vm).weight;
         sum += d[i];
     }
-    ds_share(d, w, n, in->owned, t);
+    ds_share(d, used, w, n, in->owned, t);
     for (size_t i = 0; i < in->n_vms; i++) {
         uint64_t ti = i < n ? t[i] : 0; /* past the hypervisor's VMs: none */
         out->targets[i] = (struct vm_target){in->vms[i].vm, ti, false};

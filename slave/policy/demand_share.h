@@ -1,20 +1,20 @@
 /* First-tier policy demand-share (vMCA's own, docs/policies.md): each VM's
  * demand for tmem pages is estimated from one period's figures, with no
- * step size to tune, and when the pages owned do not cover every demand
- * each VM gets the same share of its demand (by weight); the shortfall is
- * asked of the master.
+ * step size to tune; the pages owned meet the smallest shortfalls first and
+ * the rest is shared; what the demands need beyond them is asked of the
+ * master at once.
  *
- * The estimate, per VM: one that failed no put wants what it uses plus
- * what it grew by in the period, so it can go on at that pace. One that
- * failed f puts wants what it uses, plus every put failed since its
- * pressure began (the pages it sent to disk, at most), plus its growth:
- * f, doubled each period it failed again although it had been given its
- * whole demand (the pace it would put at without failing is unknown, so
- * it is found by doubling, as a congestion window is). When some puts
- * succeeded, the estimate is capped at u * p / s (u pages held, p puts,
- * s of them succeeded): the pages it evicts and reads back cycle through
- * tmem, so the share of its puts that succeed is the share of its
- * overflow that tmem holds. */
+ * The estimate, per VM: one not under pressure wants what it uses plus
+ * what it grew by in the period, so it can go on at that pace. One under
+ * pressure (it failed puts, or did and is still within one pace of its
+ * target) wants what it uses plus its pace: what it added and what it
+ * failed to add, doubled each period it fails again although it had been
+ * given its whole estimate (the pace it would put at without failing is
+ * not visible, as a failed put costs a disk write: doubling finds it in a
+ * few periods, as a congestion window does); and at least u * p / s (u
+ * pages held, p puts, s of them succeeded): the pages it evicts and reads
+ * back cycle through tmem, so the share of its puts that succeed is the
+ * share of its overflow that tmem holds. */
 #ifndef VMCA_DEMAND_SHARE_H
 #define VMCA_DEMAND_SHARE_H
 
@@ -29,8 +29,7 @@
 struct ds_vm {
     uint32_t vm;
     uint64_t used;              /* at the last period */
-    uint64_t failed_run;        /* puts failed since its pressure began, 0 none */
-    uint64_t grow;              /* the growth it was allowed, while failing */
+    uint64_t grow;              /* its pace while under pressure, 0 when not */
     uint64_t demand;            /* its estimate */
 };
 
@@ -44,9 +43,12 @@ struct ds_state {
  * (v->target: the target it had) and its last record (NULL: none). */
 struct ds_vm ds_step(const struct tkm_vm *v, const struct ds_vm *was);
 
-/* Targets for demands d[] (one per VM, weights w[]) within `owned` pages:
- * each demand met, and what is left split by weight; or, when the demands
- * pass `owned`, each VM the same share of its demand (by weight). */
-void ds_share(const uint64_t *d, const uint32_t *w, size_t n, uint64_t owned, uint64_t *t);
+/* Targets for demands d[] (one per VM, using u[], weights w[]) within
+ * `owned` pages: each keeps what it uses; the free pages meet whole the
+ * smallest shortfalls (by weight) first, as many as they can; the
+ * shortfalls they cannot meet whole share what is left by weight; and
+ * what then remains is spread over every VM by weight. */
+void ds_share(const uint64_t *d, const uint64_t *u, const uint32_t *w, size_t n,
+              uint64_t owned, uint64_t *t);
 
 #endif
