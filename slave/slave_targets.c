@@ -67,9 +67,11 @@ void slave_target_new_vms(struct slave_core *s)
                 firm += s->ft.targets[i].pages;
         }
         uint64_t share = firm < limit ? (limit - firm) / n_prov : 0;
-        for (size_t i = 0; i < s->ft.n_targets; i++)
+        for (size_t i = 0; i < s->ft.n_targets; i++) {
+            uint64_t max = slave_vm_max(s, s->ft.targets[i].vm);
             if (s->ft.targets[i].provisional)
-                s->ft.targets[i].pages = share;
+                s->ft.targets[i].pages = share < max ? share : max;
+        }
     }
     if (fresh || resend)
         slave_send_limits(s);
@@ -203,8 +205,10 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
         return;
     }
     uint64_t limit = slave_targets_limit(s);
+    size_t n_set;
+    const struct ft_vm_settings *set = slave_vm_settings(s, &n_set); /* + the master's caps */
     struct ft_input in = {s->hv.vms, n, ft->targets, ft->n_targets, limit,
-                          s->self->tmem_pages, s->self->vms, s->self->n_vms,
+                          s->self->tmem_pages, set, n_set,
                           s->cfg->timing.stats_interval_ms};
     struct ft_output out = {ft->next, ft->wanted, 0, ""};
     /* A policy that does not write `wanted` leaves these marks, and
