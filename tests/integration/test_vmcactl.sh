@@ -113,6 +113,9 @@ ctl mem-limit node2 0 --json | json 'd == {"node": "node2", "mem_limit": None}' 
 ctl_audit 20
 
 # ---- leave node3 (asked by the operator): it ends inactive, its slave runs on
+# (node3 has a VM cap, which the master sends again when it registers anew)
+ctl mem-set node3 5 77 > /dev/null || fail "mem-set node3 5 77"
+wait_until 10 "node3 took the cap" grep -q "vm-limits: VM 5 at most 77 pages" "$T/node3.log"
 slave3=${PID_OF[node3]}
 ctl leave node3 --wait 60 > "$T/leave.out" 2>&1 || fail "leave node3: $(cat "$T/leave.out")"
 cat "$T/leave.out"
@@ -130,6 +133,8 @@ json 'd["node"] == "node3" and d["state"] == "active" and d["done"]' < "$T/join.
     fail "join --json: $(cat "$T/join.json")"
 grep -q "^join node3: joined: active" "$T/join.err" || fail "join progress: $(cat "$T/join.err")"
 wait_until 20 "4 nodes active again" all_active 4
+[ "$(grep -c "vm-limits: VM 5 at most 77 pages" "$T/node3.log")" -ge 2 ] ||
+    fail "node3 did not get its VM cap again when it registered anew"
 
 # ---- leave --json; then join with no slave running (6)
 ctl leave node4 --json > "$T/leave4.json" || fail "leave node4 --json"
