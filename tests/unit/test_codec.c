@@ -1046,8 +1046,11 @@ static void test_body_names(void **state)
         {VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY, "invalidate-notify"},
         {VMCA__ENVELOPE__BODY_CENSUS, "census"},
         {VMCA__ENVELOPE__BODY_CENSUS_REPLY, "census-reply"},
+        {VMCA__ENVELOPE__BODY_LEAVE_ASK, "leave-ask"},
+        {VMCA__ENVELOPE__BODY_JOIN_ASK, "join-ask"},
+        {VMCA__ENVELOPE__BODY_VM_LIMITS, "vm-limits"},
         {(Vmca__Envelope__BodyCase)9, "unknown"},
-        {(Vmca__Envelope__BodyCase)27, "unknown"},
+        {(Vmca__Envelope__BodyCase)30, "unknown"},
         {(Vmca__Envelope__BodyCase)99, "unknown"},
     };
     size_t i;
