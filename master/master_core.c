@@ -1,6 +1,7 @@
 /* Master core; see master_core.h. */
 #include "master_core.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -166,6 +167,26 @@ static void send_enable(struct master_core *m, uint32_t to, uint32_t *nodes,
     if (rc != VMCA_OK)
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_ERR,
                     "cannot queue enable-node for node %u: %s", to, vmca_strerror(rc));
+}
+
+/* Queues a message without fields (Leave-Notify, Invalidate-Notify,
+ * LeaveAsk, JoinAsk) to `to`. */
+static void send_bare(struct master_core *m, uint32_t to, Vmca__Envelope__BodyCase body)
+{
+    Vmca__LeaveNotify ln = VMCA__LEAVE_NOTIFY__INIT;
+    Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
+    Vmca__LeaveAsk la = VMCA__LEAVE_ASK__INIT;
+    Vmca__JoinAsk ja = VMCA__JOIN_ASK__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = body;
+    switch (body) {
+    case VMCA__ENVELOPE__BODY_LEAVE_NOTIFY: env.leave_notify = &ln; break;
+    case VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY: env.invalidate_notify = &in; break;
+    case VMCA__ENVELOPE__BODY_LEAVE_ASK: env.leave_ask = &la; break;
+    case VMCA__ENVELOPE__BODY_JOIN_ASK: env.join_ask = &ja; break;
+    default: assert(!"not a message without fields"); return;
+    }
+    vmca_outbox_send(&m->out, to, &env);
 }
 
 /* Thesis join flow: Enable-Node(R,1) to every other Active node, and the
@@ -397,17 +418,8 @@ static void check_flows(struct master_core *m, int64_t now_ms)
         if (leaving)
             r->left_inc = r->incarnation;
         m->flows[f].node = 0;
-        Vmca__LeaveNotify ln = VMCA__LEAVE_NOTIFY__INIT;
-        Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
-        Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-        if (leaving) {
-            env.body_case = VMCA__ENVELOPE__BODY_LEAVE_NOTIFY;
-            env.leave_notify = &ln;
-        } else {
-            env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY;
-            env.invalidate_notify = &in;
-        }
-        vmca_outbox_send(&m->out, r->cfg->id, &env);
+        send_bare(m, r->cfg->id, leaving ? VMCA__ENVELOPE__BODY_LEAVE_NOTIFY
+                                         : VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY);
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "node %u (%s) %s after %lld ms",
                     r->cfg->id, r->cfg->name,
                     leaving ? "left: leaving -> inactive" : "recovered: recovery -> inactive",
@@ -521,15 +533,6 @@ void master_core_on_tick(struct master_core *m, int64_t now_ms)
     }
 }
 
-static void send_leave_notify(struct master_core *m, const struct master_node *n)
-{
-    Vmca__LeaveNotify ln = VMCA__LEAVE_NOTIFY__INIT;
-    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    env.body_case = VMCA__ENVELOPE__BODY_LEAVE_NOTIFY;
-    env.leave_notify = &ln;
-    vmca_outbox_send(&m->out, n->cfg->id, &env);
-}
-
 /* Leave-Req: R -> Leaving, Force-Return(R) to every other member. A
  * Leaving node re-sends it after a master restart: the flow resumes. */
 static int on_leave_req(struct master_core *m, struct master_node *n, const Vmca__Envelope *env,
@@ -544,7 +547,7 @@ static int on_leave_req(struct master_core *m, struct master_node *n, const Vmca
         if (n->left_inc && env->incarnation == n->left_inc) {
             /* Its leave is over; the Leave-Notify was lost (a dropped
              * connection): say it again, change nothing. */
-            send_leave_notify(m, n);
+            send_bare(m, n->cfg->id, VMCA__ENVELOPE__BODY_LEAVE_NOTIFY);
             return VMCA_OK;
         }
         if (n->recovered)
@@ -714,17 +717,7 @@ int master_core_vm_cap(struct master_core *m, uint32_t node, uint32_t vm, uint64
 /* An operator's command to the node itself (LeaveAsk, JoinAsk). */
 static void send_ask(struct master_core *m, const struct master_node *n, bool leave)
 {
-    Vmca__LeaveAsk la = VMCA__LEAVE_ASK__INIT;
-    Vmca__JoinAsk ja = VMCA__JOIN_ASK__INIT;
-    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    if (leave) {
-        env.body_case = VMCA__ENVELOPE__BODY_LEAVE_ASK;
-        env.leave_ask = &la;
-    } else {
-        env.body_case = VMCA__ENVELOPE__BODY_JOIN_ASK;
-        env.join_ask = &ja;
-    }
-    vmca_outbox_send(&m->out, n->cfg->id, &env);
+    send_bare(m, n->cfg->id, leave ? VMCA__ENVELOPE__BODY_LEAVE_ASK : VMCA__ENVELOPE__BODY_JOIN_ASK);
     vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "operator: asking node %u (%s) to %s",
                 n->cfg->id, n->cfg->name, leave ? "leave" : "join");
 }
@@ -830,11 +823,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         if (n->recovered) {
             /* A node we recovered (declared failed while it was alive, e.g.
              * partitioned) still believes it is a member: tell it. */
-            Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
-            Vmca__Envelope out = VMCA__ENVELOPE__INIT;
-            out.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY;
-            out.invalidate_notify = &in;
-            vmca_outbox_send(&m->out, n->cfg->id, &out);
+            send_bare(m, n->cfg->id, VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY);
             return refuse(m, n, REFUSE_STATS_STATE, VMCA_ERR_STATE,
                           "this life of the node was recovered: it must register anew",
                           "statistics");
