@@ -670,25 +670,26 @@ static int operator_state(const struct master_node *n, Vmca__NodeState want, cha
     return VMCA_ERR_STATE;
 }
 
-/* A cap of `pages` is no more than the cluster has. */
-static int operator_pages(const struct master_core *m, uint64_t pages, char *err, size_t errlen)
+/* A cap of `pages` on node (*n), which must be Active and no more than
+ * the cluster has (VMCA_ERR_INVAL / VMCA_ERR_STATE, reason in err). */
+static int operator_cap(struct master_core *m, uint32_t node, uint64_t pages,
+                        struct master_node **n, char *err, size_t errlen)
 {
-    if (pages <= vmca_config_total_pages(m->cfg))
-        return VMCA_OK;
-    snprintf(err, errlen, "%llu pages is more than the cluster's %llu",
-             (unsigned long long)pages, (unsigned long long)vmca_config_total_pages(m->cfg));
-    return VMCA_ERR_INVAL;
+    if (!(*n = operator_node(m, node, err, errlen)))
+        return VMCA_ERR_INVAL;
+    if (pages > vmca_config_total_pages(m->cfg)) {
+        snprintf(err, errlen, "%llu pages is more than the cluster's %llu",
+                 (unsigned long long)pages, (unsigned long long)vmca_config_total_pages(m->cfg));
+        return VMCA_ERR_INVAL;
+    }
+    return operator_state(*n, VMCA__NODE_STATE__NODE_ACTIVE, err, errlen);
 }
 
 int master_core_vm_cap(struct master_core *m, uint32_t node, uint32_t vm, uint64_t pages,
                        char *err, size_t errlen)
 {
-    struct master_node *n = operator_node(m, node, err, errlen);
-    if (!n)
-        return VMCA_ERR_INVAL;
-    int rc = operator_pages(m, pages, err, errlen);
-    if (rc == VMCA_OK)
-        rc = operator_state(n, VMCA__NODE_STATE__NODE_ACTIVE, err, errlen);
+    struct master_node *n;
+    int rc = operator_cap(m, node, pages, &n, err, errlen);
     if (rc != VMCA_OK)
         return rc;
     size_t i = 0;
@@ -714,47 +715,43 @@ int master_core_vm_cap(struct master_core *m, uint32_t node, uint32_t vm, uint64
     return VMCA_OK;
 }
 
-/* An operator's command to the node itself (LeaveAsk, JoinAsk). */
-static void send_ask(struct master_core *m, const struct master_node *n, bool leave)
-{
-    send_bare(m, n->cfg->id, leave ? VMCA__ENVELOPE__BODY_LEAVE_ASK : VMCA__ENVELOPE__BODY_JOIN_ASK);
-    vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "operator: asking node %u (%s) to %s",
-                n->cfg->id, n->cfg->name, leave ? "leave" : "join");
-}
-
-int master_core_ask_leave(struct master_core *m, uint32_t node, char *err, size_t errlen)
+/* An operator's command to the node itself: LeaveAsk to an Active node,
+ * JoinAsk to an Inactive one, over its connection. */
+static int operator_ask(struct master_core *m, uint32_t node, bool leave, char *err,
+                        size_t errlen)
 {
     struct master_node *n = operator_node(m, node, err, errlen);
     if (!n)
         return VMCA_ERR_INVAL;
-    int rc = operator_state(n, VMCA__NODE_STATE__NODE_ACTIVE, err, errlen);
+    int rc = operator_state(n, leave ? VMCA__NODE_STATE__NODE_ACTIVE
+                                     : VMCA__NODE_STATE__NODE_INACTIVE, err, errlen);
     if (rc != VMCA_OK)
         return rc;
-    if (!n->connected) {
+    if (!n->connected && leave) {
         snprintf(err, errlen, "node %u (%s) is not connected: nothing can tell it to leave",
                  node, n->cfg->name);
         return VMCA_ERR_STATE;
     }
-    send_ask(m, n, true);
-    return VMCA_OK;
-}
-
-int master_core_ask_join(struct master_core *m, uint32_t node, char *err, size_t errlen)
-{
-    struct master_node *n = operator_node(m, node, err, errlen);
-    if (!n)
-        return VMCA_ERR_INVAL;
-    int rc = operator_state(n, VMCA__NODE_STATE__NODE_INACTIVE, err, errlen);
-    if (rc != VMCA_OK)
-        return rc;
     if (!n->connected) {
         snprintf(err, errlen, "no vmca-slave of node %u (%s) is connected to the master: start "
                  "one on its machine (vmca-slave --config FILE --node %s); vmcactl cannot "
                  "start a process on another machine", node, n->cfg->name, n->cfg->name);
         return VMCA_ERR_NOTFOUND;
     }
-    send_ask(m, n, false);
+    send_bare(m, n->cfg->id, leave ? VMCA__ENVELOPE__BODY_LEAVE_ASK : VMCA__ENVELOPE__BODY_JOIN_ASK);
+    vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "operator: asking node %u (%s) to %s",
+                n->cfg->id, n->cfg->name, leave ? "leave" : "join");
     return VMCA_OK;
+}
+
+int master_core_ask_leave(struct master_core *m, uint32_t node, char *err, size_t errlen)
+{
+    return operator_ask(m, node, true, err, errlen);
+}
+
+int master_core_ask_join(struct master_core *m, uint32_t node, char *err, size_t errlen)
+{
+    return operator_ask(m, node, false, err, errlen);
 }
 
 static void send_mem_limit(struct master_core *m, const struct master_node *n)
@@ -770,12 +767,8 @@ static void send_mem_limit(struct master_core *m, const struct master_node *n)
 int master_core_mem_limit(struct master_core *m, uint32_t node, uint64_t pages, char *err,
                           size_t errlen)
 {
-    struct master_node *n = operator_node(m, node, err, errlen);
-    if (!n)
-        return VMCA_ERR_INVAL;
-    int rc = operator_pages(m, pages, err, errlen);
-    if (rc == VMCA_OK)
-        rc = operator_state(n, VMCA__NODE_STATE__NODE_ACTIVE, err, errlen);
+    struct master_node *n;
+    int rc = operator_cap(m, node, pages, &n, err, errlen);
     if (rc != VMCA_OK)
         return rc;
     n->mem_cap = pages;
