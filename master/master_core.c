@@ -1,6 +1,7 @@
 /* Master core; see master_core.h. */
 #include "master_core.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -119,8 +120,10 @@ void master_core_free(struct master_core *m)
 {
     free(m->fences);
     m->fences = NULL;
-    for (size_t i = 0; m->nodes && i < m->cfg->n_nodes; i++)
+    for (size_t i = 0; m->nodes && i < m->cfg->n_nodes; i++) {
         free(m->nodes[i].owned);
+        free(m->nodes[i].vms);
+    }
     free(m->nodes);
     free(m->index);
     free(m->donors);
@@ -140,6 +143,7 @@ static int refuse(struct master_core *m, struct master_node *n, enum refusal why
                   int err, const char *fmt, const char *what)
 {
     uint32_t bit = UINT32_C(1) << why;
+    m->refused++;
     if (!(n->refused_logged & bit)) {
         n->refused_logged |= bit;
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_WARN,
@@ -165,6 +169,26 @@ static void send_enable(struct master_core *m, uint32_t to, uint32_t *nodes,
                     "cannot queue enable-node for node %u: %s", to, vmca_strerror(rc));
 }
 
+/* Queues a message without fields (Leave-Notify, Invalidate-Notify,
+ * LeaveAsk, JoinAsk) to `to`. */
+static void send_bare(struct master_core *m, uint32_t to, Vmca__Envelope__BodyCase body)
+{
+    Vmca__LeaveNotify ln = VMCA__LEAVE_NOTIFY__INIT;
+    Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
+    Vmca__LeaveAsk la = VMCA__LEAVE_ASK__INIT;
+    Vmca__JoinAsk ja = VMCA__JOIN_ASK__INIT;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = body;
+    switch (body) {
+    case VMCA__ENVELOPE__BODY_LEAVE_NOTIFY: env.leave_notify = &ln; break;
+    case VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY: env.invalidate_notify = &in; break;
+    case VMCA__ENVELOPE__BODY_LEAVE_ASK: env.leave_ask = &la; break;
+    case VMCA__ENVELOPE__BODY_JOIN_ASK: env.join_ask = &ja; break;
+    default: assert(!"not a message without fields"); return;
+    }
+    vmca_outbox_send(&m->out, to, &env);
+}
+
 /* Thesis join flow: Enable-Node(R,1) to every other Active node, and the
  * whole enabled set (R included) to R. */
 static void announce_join(struct master_core *m, struct master_node *r)
@@ -187,6 +211,7 @@ static void start_recovery(struct master_core *m, struct master_node *r, int64_t
                            const char *why);
 static void queue_fence(struct master_core *m, uint32_t node, bool fenced);
 static void send_mem_limit(struct master_core *m, const struct master_node *n);
+static void send_vm_limits(struct master_core *m, const struct master_node *n);
 
 /* Tells member `to` about r's flow: Force-Return(r) while r leaves,
  * Invalidate(r) while it recovers. */
@@ -279,6 +304,8 @@ static int on_register(struct master_core *m, struct master_node *n,
     queue_fence(m, n->cfg->id, false); /* a fresh life may use the fabric */
     n->n_owned = 0;                    /* an earlier life's figures, for the audit */
     n->targets_set = 0;
+    n->n_vms = 0;                      /* ... and for the operator */
+    n->lent_pages = n->borrowed_pages = 0;
     n->last_stats_ms = -1;
     /* Forwards to an earlier life died with its memory; this master made
      * none to this life (it has not been a donor yet). */
@@ -296,6 +323,8 @@ static int on_register(struct master_core *m, struct master_node *n,
     join_flows(m, n);
     if (n->mem_cap)
         send_mem_limit(m, n);
+    if (n->n_vm_caps)
+        send_vm_limits(m, n);
     return VMCA_OK;
 }
 
@@ -389,17 +418,8 @@ static void check_flows(struct master_core *m, int64_t now_ms)
         if (leaving)
             r->left_inc = r->incarnation;
         m->flows[f].node = 0;
-        Vmca__LeaveNotify ln = VMCA__LEAVE_NOTIFY__INIT;
-        Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
-        Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-        if (leaving) {
-            env.body_case = VMCA__ENVELOPE__BODY_LEAVE_NOTIFY;
-            env.leave_notify = &ln;
-        } else {
-            env.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY;
-            env.invalidate_notify = &in;
-        }
-        vmca_outbox_send(&m->out, r->cfg->id, &env);
+        send_bare(m, r->cfg->id, leaving ? VMCA__ENVELOPE__BODY_LEAVE_NOTIFY
+                                         : VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY);
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "node %u (%s) %s after %lld ms",
                     r->cfg->id, r->cfg->name,
                     leaving ? "left: leaving -> inactive" : "recovered: recovery -> inactive",
@@ -513,15 +533,6 @@ void master_core_on_tick(struct master_core *m, int64_t now_ms)
     }
 }
 
-static void send_leave_notify(struct master_core *m, const struct master_node *n)
-{
-    Vmca__LeaveNotify ln = VMCA__LEAVE_NOTIFY__INIT;
-    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
-    env.body_case = VMCA__ENVELOPE__BODY_LEAVE_NOTIFY;
-    env.leave_notify = &ln;
-    vmca_outbox_send(&m->out, n->cfg->id, &env);
-}
-
 /* Leave-Req: R -> Leaving, Force-Return(R) to every other member. A
  * Leaving node re-sends it after a master restart: the flow resumes. */
 static int on_leave_req(struct master_core *m, struct master_node *n, const Vmca__Envelope *env,
@@ -536,7 +547,7 @@ static int on_leave_req(struct master_core *m, struct master_node *n, const Vmca
         if (n->left_inc && env->incarnation == n->left_inc) {
             /* Its leave is over; the Leave-Notify was lost (a dropped
              * connection): say it again, change nothing. */
-            send_leave_notify(m, n);
+            send_bare(m, n->cfg->id, VMCA__ENVELOPE__BODY_LEAVE_NOTIFY);
             return VMCA_OK;
         }
         if (n->recovered)
@@ -597,6 +608,152 @@ static void keep_for_audit(struct master_core *m, struct master_node *n,
         }
 }
 
+/* Per-VM figures for the operator (vmcactl vms): the last period's puts
+ * and failed puts (the hypervisor counts per period). */
+static void keep_vms(struct master_core *m, struct master_node *n, const Vmca__Statistics *st)
+{
+    if (st->n_vms > n->cap_vms) {
+        struct master_vm *v = realloc(n->vms, st->n_vms * sizeof *v);
+        if (!v) {
+            n->n_vms = 0;
+            vmca_log_to(m->log, m->log_arg, VMCA_LOG_ERR, "out of memory keeping statistics");
+            return;
+        }
+        n->vms = v;
+        n->cap_vms = st->n_vms;
+    }
+    for (size_t i = 0; i < st->n_vms; i++) {
+        const Vmca__VmStats *x = st->vms[i];
+        n->vms[i] = (struct master_vm){x->vm, x->tmem_used, x->mm_target, x->puts_total,
+                                       x->puts_total > x->puts_succ
+                                           ? x->puts_total - x->puts_succ : 0};
+    }
+    n->n_vms = st->n_vms;
+}
+
+static void send_vm_limits(struct master_core *m, const struct master_node *n)
+{
+    Vmca__VmCap caps[MASTER_VM_CAPS], *cp[MASTER_VM_CAPS];
+    for (size_t i = 0; i < n->n_vm_caps; i++) {
+        caps[i] = (Vmca__VmCap)VMCA__VM_CAP__INIT;
+        caps[i].vm = n->vm_caps[i].vm;
+        caps[i].pages = n->vm_caps[i].pages;
+        cp[i] = &caps[i];
+    }
+    Vmca__VmLimits vl = VMCA__VM_LIMITS__INIT;
+    vl.caps = cp;
+    vl.n_caps = n->n_vm_caps;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_VM_LIMITS;
+    env.vm_limits = &vl;
+    vmca_outbox_send(&m->out, n->cfg->id, &env);
+}
+
+/* The node for an operator's command, or NULL with the reason in err. */
+static struct master_node *operator_node(struct master_core *m, uint32_t node, char *err,
+                                         size_t errlen)
+{
+    struct master_node *n = node_by_id(m, node);
+    if (!n)
+        snprintf(err, errlen, "no node %u in the configuration", node);
+    return n;
+}
+
+/* Refuses (VMCA_ERR_STATE, reason in err) unless n is in state `want`. */
+static int operator_state(const struct master_node *n, Vmca__NodeState want, char *err,
+                          size_t errlen)
+{
+    if (n->state == want)
+        return VMCA_OK;
+    snprintf(err, errlen, "node %u (%s) is %s, not %s", n->cfg->id, n->cfg->name,
+             vmca_state_name(n->state), vmca_state_name(want));
+    return VMCA_ERR_STATE;
+}
+
+/* A cap of `pages` on node (*n), which must be Active and no more than
+ * the cluster has (VMCA_ERR_INVAL / VMCA_ERR_STATE, reason in err). */
+static int operator_cap(struct master_core *m, uint32_t node, uint64_t pages,
+                        struct master_node **n, char *err, size_t errlen)
+{
+    if (!(*n = operator_node(m, node, err, errlen)))
+        return VMCA_ERR_INVAL;
+    if (pages > vmca_config_total_pages(m->cfg)) {
+        snprintf(err, errlen, "%llu pages is more than the cluster's %llu",
+                 (unsigned long long)pages, (unsigned long long)vmca_config_total_pages(m->cfg));
+        return VMCA_ERR_INVAL;
+    }
+    return operator_state(*n, VMCA__NODE_STATE__NODE_ACTIVE, err, errlen);
+}
+
+int master_core_vm_cap(struct master_core *m, uint32_t node, uint32_t vm, uint64_t pages,
+                       char *err, size_t errlen)
+{
+    struct master_node *n;
+    int rc = operator_cap(m, node, pages, &n, err, errlen);
+    if (rc != VMCA_OK)
+        return rc;
+    size_t i = 0;
+    while (i < n->n_vm_caps && n->vm_caps[i].vm != vm)
+        i++;
+    if (i == n->n_vm_caps && pages && n->n_vm_caps == MASTER_VM_CAPS) {
+        snprintf(err, errlen, "node %u (%s) has %d VM caps already (lift one first)", node,
+                 n->cfg->name, MASTER_VM_CAPS);
+        return VMCA_ERR_INVAL;
+    }
+    if (pages)
+        n->vm_caps[i] = (struct master_vm_cap){vm, pages};
+    else if (i < n->n_vm_caps)
+        n->vm_caps[i] = n->vm_caps[n->n_vm_caps - 1];
+    if (pages && i == n->n_vm_caps)
+        n->n_vm_caps++;
+    else if (!pages && i < n->n_vm_caps)
+        n->n_vm_caps--;
+    send_vm_limits(m, n);
+    vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "mem-set for VM %u of node %u (%s): %llu "
+                "pages%s", vm, node, n->cfg->name, (unsigned long long)pages,
+                pages ? "" : " (no cap)");
+    return VMCA_OK;
+}
+
+/* An operator's command to the node itself: LeaveAsk to an Active node,
+ * JoinAsk to an Inactive one, over its connection. */
+static int operator_ask(struct master_core *m, uint32_t node, bool leave, char *err,
+                        size_t errlen)
+{
+    struct master_node *n = operator_node(m, node, err, errlen);
+    if (!n)
+        return VMCA_ERR_INVAL;
+    int rc = operator_state(n, leave ? VMCA__NODE_STATE__NODE_ACTIVE
+                                     : VMCA__NODE_STATE__NODE_INACTIVE, err, errlen);
+    if (rc != VMCA_OK)
+        return rc;
+    if (!n->connected && leave) {
+        snprintf(err, errlen, "node %u (%s) is not connected: nothing can tell it to leave",
+                 node, n->cfg->name);
+        return VMCA_ERR_STATE;
+    }
+    if (!n->connected) {
+        snprintf(err, errlen, "no vmca-slave of node %u (%s) is connected to the master: start "
+                 "one on its machine (vmca-slave --config FILE --node %s); vmcactl cannot "
+                 "start a process on another machine", node, n->cfg->name, n->cfg->name);
+        return VMCA_ERR_NOTFOUND;
+    }
+    send_bare(m, n->cfg->id, leave ? VMCA__ENVELOPE__BODY_LEAVE_ASK : VMCA__ENVELOPE__BODY_JOIN_ASK);
+    vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "operator: asking node %u (%s) to %s",
+                n->cfg->id, n->cfg->name, leave ? "leave" : "join");
+    return VMCA_OK;
+}
+
+int master_core_ask_leave(struct master_core *m, uint32_t node, char *err, size_t errlen)
+{
+    return operator_ask(m, node, true, err, errlen);
+}
+
+int master_core_ask_join(struct master_core *m, uint32_t node, char *err, size_t errlen)
+{
+    return operator_ask(m, node, false, err, errlen);
+}
+
 static void send_mem_limit(struct master_core *m, const struct master_node *n)
 {
     Vmca__MemLimit ml = VMCA__MEM_LIMIT__INIT;
@@ -610,21 +767,10 @@ static void send_mem_limit(struct master_core *m, const struct master_node *n)
 int master_core_mem_limit(struct master_core *m, uint32_t node, uint64_t pages, char *err,
                           size_t errlen)
 {
-    struct master_node *n = node_by_id(m, node);
-    if (!n) {
-        snprintf(err, errlen, "no node %u in the configuration", node);
-        return VMCA_ERR_INVAL;
-    }
-    if (pages > vmca_config_total_pages(m->cfg)) {
-        snprintf(err, errlen, "%llu pages is more than the cluster's %llu",
-                 (unsigned long long)pages, (unsigned long long)vmca_config_total_pages(m->cfg));
-        return VMCA_ERR_INVAL;
-    }
-    if (n->state != VMCA__NODE_STATE__NODE_ACTIVE) {
-        snprintf(err, errlen, "node %u (%s) is %s, not active", node, n->cfg->name,
-                 vmca_state_name(n->state));
-        return VMCA_ERR_STATE;
-    }
+    struct master_node *n;
+    int rc = operator_cap(m, node, pages, &n, err, errlen);
+    if (rc != VMCA_OK)
+        return rc;
     n->mem_cap = pages;
     send_mem_limit(m, n);
     vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "mem-limit for node %u (%s): %llu pages%s",
@@ -670,11 +816,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         if (n->recovered) {
             /* A node we recovered (declared failed while it was alive, e.g.
              * partitioned) still believes it is a member: tell it. */
-            Vmca__InvalidateNotify in = VMCA__INVALIDATE_NOTIFY__INIT;
-            Vmca__Envelope out = VMCA__ENVELOPE__INIT;
-            out.body_case = VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY;
-            out.invalidate_notify = &in;
-            vmca_outbox_send(&m->out, n->cfg->id, &out);
+            send_bare(m, n->cfg->id, VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY);
             return refuse(m, n, REFUSE_STATS_STATE, VMCA_ERR_STATE,
                           "this life of the node was recovered: it must register anew",
                           "statistics");
@@ -732,6 +874,8 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         /* A slave drops its cap when it loses the master: tell it again. */
         if (n->mem_cap)
             send_mem_limit(m, n);
+        if (n->n_vm_caps)
+            send_vm_limits(m, n);
     }
     n->last_stats_ms = now_ms;
     n->stats_count++;
@@ -752,13 +896,20 @@ static int on_statistics(struct master_core *m, struct master_node *n,
         n->census_owed_logged = false;
     n->own_pages = 0;
     n->holds_foreign = false;
+    n->borrowed_pages = 0;
     for (size_t i = 0; i < st->n_owned; i++) {
         if (st->owned[i]->node == n->cfg->id)
             n->own_pages = st->owned[i]->pages;
-        else if (st->owned[i]->pages)
+        else if (st->owned[i]->pages) {
             n->holds_foreign = true;
+            n->borrowed_pages = add_sat(n->borrowed_pages, st->owned[i]->pages);
+        }
     }
+    n->lent_pages = 0;
+    for (size_t i = 0; i < st->n_lent; i++)
+        n->lent_pages = add_sat(n->lent_pages, st->lent[i]->pages);
     keep_for_audit(m, n, st);
+    keep_vms(m, n, st);
     for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++) {
         uint32_t r = m->flows[f].node;
         if (!r || r == n->cfg->id)
@@ -842,6 +993,8 @@ static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca
         if (vmca_outbox_send(&m->out, fwd[i].donor, &env) != VMCA_OK)
             continue;
         d->fwd_recent = add_sat(d->fwd_recent, pages);
+        m->grants_fwd++;
+        m->pages_fwd = add_sat(m->pages_fwd, pages);
         promised += pages;
         sent++;
     }

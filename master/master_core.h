@@ -19,6 +19,22 @@ struct tier2_policy;
 struct tier2_donor;
 struct tier2_fwd;
 
+/* Per-VM caps the operator may set on one node (vmcactl mem-set). */
+#define MASTER_VM_CAPS 64
+
+/* One VM's figures from its node's last Statistics (for vmcactl vms). */
+struct master_vm {
+    uint32_t vm;
+    uint64_t used;                    /* tmem pages in use */
+    uint64_t target;                  /* UINT64_MAX: none set */
+    uint64_t puts, failed;            /* of the node's last period */
+};
+
+struct master_vm_cap {
+    uint32_t vm;
+    uint64_t pages;                   /* at least 1 */
+};
+
 struct master_node {
     const struct vmca_node_cfg *cfg;  /* points into the configuration */
     Vmca__NodeState state;
@@ -75,6 +91,15 @@ struct master_node {
     size_t n_owned, cap_owned;
     uint64_t targets_sum;
     size_t targets_set;
+    /* For the operator (vmcactl nodes, vms), from the last Statistics. */
+    uint64_t lent_pages;              /* own pages other nodes own */
+    uint64_t borrowed_pages;          /* pages of other homes it owns */
+    struct master_vm *vms;
+    size_t n_vms, cap_vms;
+    /* The operator's per-VM caps: sent (VmLimits, the whole set) now and
+     * whenever the node registers or reconnects, like mem_cap. */
+    struct master_vm_cap vm_caps[MASTER_VM_CAPS];
+    size_t n_vm_caps;
 };
 
 /* Fencing through the fabric (the shell carries it out): a node declared
@@ -116,6 +141,10 @@ struct master_core {
     struct tier2_donor *donors;       /* a Grant-Any's eligible donors */
     struct tier2_fwd *fwd;            /* ... and the policy's choice */
     uint32_t *ids;                    /* node ids for one message being built */
+    /* Counters since the master started (vmcactl stats). */
+    uint64_t grants_fwd;              /* Grant-Fwd sent */
+    uint64_t pages_fwd;               /* ... and the pages they asked donors for */
+    uint64_t refused;                 /* messages refused (every one, logged or not) */
 };
 
 /* Returns 0, VMCA_ERR_NOMEM, or VMCA_ERR_CONFIG when policy.second_tier is
@@ -151,6 +180,28 @@ void master_core_on_tick(struct master_core *m, int64_t now_ms);
  * Active) with the reason in err. */
 int master_core_mem_limit(struct master_core *m, uint32_t node, uint64_t pages, char *err,
                           size_t errlen);
+
+/* The operator caps VM `vm` of `node` at `pages` (0 lifts it): the node
+ * gets its whole set of caps (VmLimits) now, and again whenever it
+ * registers or reconnects. Returns 0, or VMCA_ERR_INVAL (no such node,
+ * more pages than the cluster has, MASTER_VM_CAPS caps set already) /
+ * VMCA_ERR_STATE (not Active) with the reason in err; nothing changes
+ * then. */
+int master_core_vm_cap(struct master_core *m, uint32_t node, uint32_t vm, uint64_t pages,
+                       char *err, size_t errlen);
+
+/* The operator asks `node` to leave (LeaveAsk): the node answers with
+ * Leave-Req and the leave flow runs as for a stop signal, but the slave
+ * stays running, Inactive, after Leave-Notify. Returns 0, or
+ * VMCA_ERR_INVAL (no such node) / VMCA_ERR_STATE (not Active, or not
+ * connected) with the reason in err. */
+int master_core_ask_leave(struct master_core *m, uint32_t node, char *err, size_t errlen);
+
+/* The operator asks an Inactive `node` to register (JoinAsk). Returns 0,
+ * VMCA_ERR_INVAL (no such node), VMCA_ERR_STATE (not Inactive) or
+ * VMCA_ERR_NOTFOUND (no slave of it is connected: nothing can tell it),
+ * with the reason in err. */
+int master_core_ask_join(struct master_core *m, uint32_t node, char *err, size_t errlen);
 
 /* Whether the master is still rebuilding its table after its start: the
  * first timing.failure_timeout_ms + timing.reconnect_max_ms (every live

@@ -14,7 +14,7 @@
 #include <event2/listener.h>
 
 #include "admin.h"
-#include "audit.h"
+#include "admin_requests.h"
 #include "gfn.h"
 #include "config.h"
 #include "daemon.h"
@@ -155,102 +155,12 @@ static const struct vmca_conn_cbs conn_cbs = {
     .on_close = on_close,
 };
 
-/* Admin request "audit": the verdict, then a line per home and per node
- * with targets (docs/admin-protocol.md). */
-static void admin_audit(struct master_shell *sh, struct evbuffer *out)
-{
-    struct audit_report r;
-    if (audit_run(&sh->core, vmca_now_ms(), &r) != VMCA_OK) {
-        evbuffer_add_printf(out, "error out of memory\n");
-        return;
-    }
-    evbuffer_add_printf(out, "audit %s flows %zu pending %llu unreported %zu\n",
-                        audit_verdict_name(r.verdict), r.flows, (unsigned long long)r.pending,
-                        r.unreported);
-    for (size_t i = 0; i < r.n_homes; i++)
-        evbuffer_add_printf(out, "home %u %llu %llu\n", r.homes[i].home,
-                            (unsigned long long)r.homes[i].owned,
-                            (unsigned long long)r.homes[i].pages);
-    for (size_t i = 0; i < r.n_down; i++)
-        evbuffer_add_printf(out, "down %u %s %s %lld\n", r.down[i].node,
-                            master_core_node(&sh->core, r.down[i].node)->cfg->name,
-                            audit_down_name(r.down[i].why), (long long)r.down[i].silent_ms);
-    for (size_t i = 0; i < r.n_targets; i++)
-        evbuffer_add_printf(out, "targets %u %llu %llu\n", r.targets[i].node,
-                            (unsigned long long)r.targets[i].sum,
-                            (unsigned long long)r.targets[i].owned);
-    evbuffer_add_printf(out, "end\n");
-    audit_report_free(&r);
-}
-
-/* Admin request "mem-limit NODE PAGES" (NODE: name or id). */
-static void admin_mem_limit(struct master_shell *sh, const char *cmd, struct evbuffer *out)
-{
-    char name[VMCA_NAME_MAX], num[32], extra, *nend;
-    unsigned long long pages = 0;
-    bool ok = sscanf(cmd, "mem-limit %63s %31s %c", name, num, &extra) == 2 &&
-              num[0] >= '0' && num[0] <= '9'; /* "-1" would wrap to a huge cap */
-    if (ok) {
-        errno = 0;
-        pages = strtoull(num, &nend, 10);
-        ok = !errno && !*nend;
-    }
-    if (!ok) {
-        evbuffer_add_printf(out, "error usage: mem-limit NODE PAGES (PAGES a number, 0 lifts "
-                                 "the cap)\n");
-        return;
-    }
-    const struct vmca_node_cfg *n = vmca_config_node_by_name(&sh->cfg, name);
-    if (!n && name[0] >= '0' && name[0] <= '9' && strlen(name) <= 5) {
-        char *end;
-        unsigned long id = strtoul(name, &end, 10); /* digits only, at most 99999 */
-        if (!*end && id <= VMCA_NODE_MAX)
-            n = vmca_config_node_by_id(&sh->cfg, (uint32_t)id);
-    }
-    if (!n) {
-        evbuffer_add_printf(out, "error no node '%.63s' in the configuration\n", name);
-        return;
-    }
-    char err[160];
-    if (master_core_mem_limit(&sh->core, n->id, pages, err, sizeof err) != VMCA_OK) {
-        evbuffer_add_printf(out, "error %s\n", err);
-        return;
-    }
-    drain(sh);
-    evbuffer_add_printf(out, "ok\n");
-}
-
-/* Admin requests: "status" (one line per configured node), "audit" and
- * "mem-limit NODE PAGES". */
+/* Admin requests (admin_requests.c); what they queued goes out at once. */
 static void admin_handler(void *arg, const char *cmd, struct evbuffer *out)
 {
     struct master_shell *sh = arg;
-    if (strcmp(cmd, "audit") == 0) {
-        admin_audit(sh, out);
-        return;
-    }
-    if (strncmp(cmd, "mem-limit ", 10) == 0) {
-        admin_mem_limit(sh, cmd, out);
-        return;
-    }
-    if (strcmp(cmd, "status") != 0) {
-        evbuffer_add_printf(out, "error unknown request '%.64s' (known: status, audit, "
-                                 "mem-limit)\n", cmd);
-        return;
-    }
-    int64_t now = vmca_now_ms();
-    evbuffer_add_printf(out, "cluster %s master %s nodes %zu\n", sh->cfg.cluster,
-                        sh->cfg.master.node, sh->cfg.n_nodes);
-    for (size_t i = 0; i < sh->cfg.n_nodes; i++) {
-        const struct master_node *n = &sh->core.nodes[i];
-        long long age = n->last_stats_ms < 0 ? -1 : (long long)(now - n->last_stats_ms);
-        evbuffer_add_printf(out, "node %u %s %s %lld %d %llu %llu %llu\n", n->cfg->id,
-                            n->cfg->name, vmca_state_name(n->state), age,
-                            n->connected ? 1 : 0, (unsigned long long)n->stats_count,
-                            (unsigned long long)n->free_pages,
-                            (unsigned long long)n->total_pages);
-    }
-    evbuffer_add_printf(out, "end\n");
+    admin_request(&sh->core, &sh->cfg, cmd, vmca_now_ms(), out);
+    drain(sh);
 }
 
 int main(int argc, char **argv)

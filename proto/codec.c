@@ -66,6 +66,9 @@ static const char *body_name(Vmca__Envelope__BodyCase body)
     case VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY: return "invalidate-notify";
     case VMCA__ENVELOPE__BODY_CENSUS: return "census";
     case VMCA__ENVELOPE__BODY_CENSUS_REPLY: return "census-reply";
+    case VMCA__ENVELOPE__BODY_LEAVE_ASK: return "leave-ask";
+    case VMCA__ENVELOPE__BODY_JOIN_ASK: return "join-ask";
+    case VMCA__ENVELOPE__BODY_VM_LIMITS: return "vm-limits";
     default: break;
     }
     return NULL;

@@ -79,6 +79,7 @@ void slave_core_free(struct slave_core *s)
     free(s->scratch);
     free(s->ft.next);
     free(s->ft.wanted);
+    free(s->ft.settings);
     free(s->ft.state);
     slave_calls_free(s);
     vmca_pb_blocks_free(&s->pb_frame);
@@ -130,6 +131,11 @@ bool slave_core_hv_up(const struct slave_core *s)
 bool slave_core_returning(const struct slave_core *s, uint32_t home)
 {
     return vmca_bitmap_test(&s->leave.returning, home);
+}
+
+bool slave_core_done(const struct slave_core *s)
+{
+    return s->left && !s->stay;
 }
 
 bool slave_core_left(const struct slave_core *s, bool *clean)
@@ -216,6 +222,12 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
         return slave_on_invalidate_notify(s);
     case VMCA__ENVELOPE__BODY_MEM_LIMIT:
         return slave_on_mem_limit(s, env->mem_limit);
+    case VMCA__ENVELOPE__BODY_VM_LIMITS:
+        return slave_on_vm_limits(s, env->vm_limits);
+    case VMCA__ENVELOPE__BODY_LEAVE_ASK:
+        return slave_on_leave_ask(s, now_ms);
+    case VMCA__ENVELOPE__BODY_JOIN_ASK:
+        return slave_on_join_ask(s);
     default:
         slave_refused(s, s->master, (int)env->body_case,
                             "refused %s from the master: not handled by this slave yet",

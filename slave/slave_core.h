@@ -139,6 +139,11 @@ struct slave_first_tier {
     uint64_t owned_now;
     uint32_t unsettled;                /* page-moving replies since the sample */
     uint64_t mem_cap;                  /* master's Mem-Limit: pages for our VMs, 0 none */
+    /* The master's per-VM caps (VmLimits) over the configured settings
+     * (slave_vmcaps.c): vm_caps of them, settings valid while non-zero. */
+    size_t vm_caps;
+    struct ft_vm_settings *settings;
+    size_t n_settings, cap_settings;
     uint64_t requesting;               /* pages of Request hypercalls not answered yet */
 };
 
@@ -177,6 +182,8 @@ struct slave_core {
     /* Membership (slave_membership.c). */
     bool left;                         /* Leave-Notify received */
     bool left_clean;                   /* ... and all own pages were back */
+    bool stay;                         /* the operator asked the leave (LeaveAsk):
+                                          stay running, Inactive, after it */
     uint64_t hv_generation;            /* of the memory we registered with */
     bool recovered;                    /* this memory went through recovery */
     bool reclaim_own;                  /* take back own pages before registering */
@@ -273,6 +280,9 @@ bool slave_core_returning(const struct slave_core *s, uint32_t home);
 uint64_t slave_core_surplus_given(const struct slave_core *s);
 /* Leave-Notify received; *clean (when not NULL): with all own pages back. */
 bool slave_core_left(const struct slave_core *s, bool *clean);
+/* Whether the shell should stop: it left, and not at the operator's word
+ * (LeaveAsk: it stays Inactive until JoinAsk or a stop signal). */
+bool slave_core_done(const struct slave_core *s);
 
 /* The hypervisor pushed statistics: the next Statistics report them (the
  * sample counts as the hypervisor's sign of life from the next tick's
@@ -293,7 +303,8 @@ void slave_core_on_peer_up(struct slave_core *s, uint32_t peer, int64_t now_ms);
 
 /* Shutdown asked (SIGTERM): an Active node starts the leave flow (Leave-Req,
  * returns every foreign page to its home) and may exit once s->left; a node
- * that never became Active may exit at once (returns true). */
+ * that is not a member (it never became Active, or left at the operator's
+ * word) may exit at once (returns true). */
 bool slave_core_leave(struct slave_core *s, int64_t now_ms);
 
 /* What a leave still waits for, in words for the operator ("the master's

@@ -49,6 +49,8 @@ void slave_send_register(struct slave_core *s);
 int slave_on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t now_ms);
 int slave_on_invalidate_node(struct slave_core *s, const Vmca__InvalidateNode *in);
 int slave_on_invalidate_notify(struct slave_core *s);
+/* JoinAsk (the operator's vmcactl join): a node that left registers again. */
+int slave_on_join_ask(struct slave_core *s);
 
 /* slave_report.c */
 /* Statistics scratch sized from cfg. 0 or VMCA_ERR_NOMEM. */
@@ -84,6 +86,8 @@ void slave_reply_return(struct slave_core *s, const struct slave_pending *p,
 void slave_run_returns(struct slave_core *s);
 int slave_on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr);
 int slave_on_leave_notify(struct slave_core *s);
+/* LeaveAsk (the operator's vmcactl leave): leave, then stay Inactive. */
+int slave_on_leave_ask(struct slave_core *s, int64_t now_ms);
 /* The quiet periods before surplus goes home (policy.surplus_quiet_periods)
  * double, up to 16 times the setting, when the node asks again within this
  * many periods of giving back, and return to the setting after as many
@@ -127,5 +131,17 @@ void slave_owned_changed(struct slave_core *s, const struct slave_pending *p,
                           const struct tkm_reply *r);
 void slave_first_tier(struct slave_core *s, int64_t now_ms);
 int slave_on_mem_limit(struct slave_core *s, const Vmca__MemLimit *ml);
+
+/* slave_vmcaps.c */
+/* The per-VM settings the policies see: the configuration's, with the
+ * master's VM caps on top while any are set (n: their count). */
+const struct ft_vm_settings *slave_vm_settings(const struct slave_core *s, size_t *n);
+/* VM vm's cap in those settings (VM_TARGET_UNLIMITED: none). */
+uint64_t slave_vm_max(const struct slave_core *s, uint32_t vm);
+/* VmLimits from the master: the whole set of caps (refused whole when a
+ * cap is 0, above the cluster's pages, or a VM is named twice). */
+int slave_on_vm_limits(struct slave_core *s, const Vmca__VmLimits *vl);
+/* The master connection is gone: the caps go with it. */
+void slave_drop_vm_caps(struct slave_core *s);
 
 #endif

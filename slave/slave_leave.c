@@ -57,7 +57,8 @@ void slave_run_returns(struct slave_core *s)
     }
 }
 
-bool slave_core_leave(struct slave_core *s, int64_t now_ms)
+/* The leave flow, for a stop signal or the operator's LeaveAsk. */
+static bool leave(struct slave_core *s, int64_t now_ms)
 {
     if (s->state == VMCA__NODE_STATE__NODE_INACTIVE)
         return true;
@@ -74,6 +75,28 @@ bool slave_core_leave(struct slave_core *s, int64_t now_ms)
     slave_send_leave_req(s);
     slave_run_returns(s);
     return false;
+}
+
+bool slave_core_leave(struct slave_core *s, int64_t now_ms)
+{
+    s->stay = false; /* a stop signal ends an operator's leave with the process */
+    return leave(s, now_ms);
+}
+
+int slave_on_leave_ask(struct slave_core *s, int64_t now_ms)
+{
+    if (s->state == VMCA__NODE_STATE__NODE_LEAVING)
+        return VMCA_OK; /* leaving already (a stop signal came first: it exits after) */
+    if (s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_LEAVE_ASK,
+                      "refused leave-ask: not active");
+        return VMCA_ERR_STATE;
+    }
+    vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                "the operator asks this node to leave: it stays up, inactive, afterwards");
+    s->stay = true;
+    leave(s, now_ms);
+    return VMCA_OK;
 }
 
 void slave_core_leave_progress(const struct slave_core *s, char *out, size_t outlen)

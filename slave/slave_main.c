@@ -132,7 +132,7 @@ static void drain(struct slave_shell *sh)
     }
     vmca_actions_free(act, n);
     drain_hcalls(sh);
-    if (sh->core.left)
+    if (slave_core_done(&sh->core))
         event_base_loopbreak(sh->base);
 }
 

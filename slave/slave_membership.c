@@ -253,6 +253,7 @@ void slave_core_on_master_down(struct slave_core *s, int64_t now_ms)
      * sends it again on reconnect, a restarted one (which keeps none) does
      * not, and a lift sent while we were cut off is not missed. */
     s->ft.mem_cap = 0;
+    slave_drop_vm_caps(s);
 }
 
 int slave_on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t now_ms)
@@ -330,5 +331,23 @@ int slave_on_invalidate_notify(struct slave_core *s)
         reclaim_then_register(s);
     else
         slave_send_register(s);
+    return VMCA_OK;
+}
+
+int slave_on_join_ask(struct slave_core *s)
+{
+    if (s->state != VMCA__NODE_STATE__NODE_INACTIVE) {
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_JOIN_ASK,
+                      "refused join-ask: not inactive");
+        return VMCA_ERR_STATE;
+    }
+    if (s->left) {
+        /* A new life: the master and the peers fence the one that left. */
+        s->left = s->left_clean = s->stay = false;
+        s->out.incarnation++;
+        vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
+                    "the operator asks this node to join: registering again");
+    }
+    maybe_join(s); /* not left: it joins already once the hypervisor is up */
     return VMCA_OK;
 }

@@ -70,8 +70,11 @@ void slave_target_new_vms(struct slave_core *s)
         for (size_t i = 0; i < s->ft.n_targets; i++)
             if (s->ft.targets[i].provisional)
                 s->ft.targets[i].pages = share;
-        /* A stopgap honours the per-VM settings too (a cap from the first page). */
-        struct ft_input in = {.vm_settings = s->self->vms, .n_vm_settings = s->self->n_vms};
+        /* A stopgap honours the per-VM settings (and the master's caps) too:
+         * a cap holds from the first page. */
+        size_t n_set;
+        const struct ft_vm_settings *set = slave_vm_settings(s, &n_set);
+        struct ft_input in = {.vm_settings = set, .n_vm_settings = n_set};
         targets_bound(s->ft.targets, s->ft.n_targets, &in, limit);
     }
     if (fresh || resend)
@@ -206,8 +209,10 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
         return;
     }
     uint64_t limit = slave_targets_limit(s);
+    size_t n_set;
+    const struct ft_vm_settings *set = slave_vm_settings(s, &n_set); /* + the master's caps */
     struct ft_input in = {s->hv.vms, n, ft->targets, ft->n_targets, limit,
-                          s->self->tmem_pages, s->self->vms, s->self->n_vms,
+                          s->self->tmem_pages, set, n_set,
                           s->cfg->timing.stats_interval_ms};
     struct ft_output out = {ft->next, ft->wanted, 0, ""};
     /* A policy that does not write `wanted` leaves these marks, and

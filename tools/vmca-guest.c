@@ -23,6 +23,8 @@
 
 #include "../hv-ext/emu/guest_proto.h"
 #include "../hv-ext/hvx.h"
+#include "config.h"
+#include "err.h"
 #include "guest_workload.h"
 
 #define EXIT_USAGE 2
@@ -30,13 +32,16 @@
 #define HELLO_PAGE_SIZE_MAX 65536u
 
 static const char usage[] =
-    "usage: vmca-guest --socket PATH --vm ID --ram MB --workload SPEC [options]\n"
+    "usage: vmca-guest (--socket PATH | --config FILE --node NAME) --vm ID --ram MB\n"
+    "                  --workload SPEC [options]\n"
     "An emulated VM: replays SPEC against vmca-hv's guest socket, swapping the\n"
     "pages its RAM cannot hold to tmem (a failed put = a page written to disk),\n"
     "verifies every page it gets back, and prints one line of counters and the\n"
     "modelled run time (docs/guest.md).\n"
     "\n"
     "  -s, --socket PATH          vmca-hv's guest socket\n"
+    "  -c, --config FILE          cluster configuration: with --node, the guest\n"
+    "  -n, --node NAME            socket of that node's vmca-hv (its default path)\n"
     "  -v, --vm ID                VM id, unique on the node (0..4294967295)\n"
     "  -r, --ram MB               guest RAM in MB (in pages of vmca-hv's page size)\n"
     "  -w, --workload SPEC        one of:\n"
@@ -286,12 +291,17 @@ static const struct option longopts[] = {
     {"tmem-local-us", required_argument, NULL, OPT_TMEM_LOCAL},
     {"remote-latency-us", required_argument, NULL, OPT_REMOTE_LAT},
     {"disk-latency-us", required_argument, NULL, OPT_DISK_LAT},
+    {"config", required_argument, NULL, 'c'},
+    {"node", required_argument, NULL, 'n'},
     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
 struct cli {
     const char *socket, *workload;
+    const char *config, *node;         /* --config, --node: the socket from the file */
+    char socket_buf[VMCA_PATH_MAX];
     bool have_vm, have_ram;
     uint32_t vm;
     uint64_t ram_mb;
@@ -310,7 +320,7 @@ static void parse_cli(int argc, char **argv, struct cli *o)
     const uint64_t us_max = UINT64_C(1) << 32;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, ":s:v:r:w:p:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":s:v:r:w:p:c:n:hV", longopts, NULL)) != -1) {
         switch (ch) {
         case 's':
             if (!*optarg)
@@ -370,8 +380,17 @@ static void parse_cli(int argc, char **argv, struct cli *o)
             o->model.disk_latency_us =
                 opt_num("--disk-latency-us", optarg, 0, us_max, "microseconds");
             break;
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'n':
+            o->node = optarg;
+            break;
         case 'h':
             fputs(usage, stdout);
+            exit(0);
+        case 'V':
+            puts("vmca-guest " VMCA_VERSION);
             exit(0);
         case ':':
             if (strncmp(argv[optind - 1], "--", 2) != 0 && optopt > 0 && optopt < 128)
@@ -385,8 +404,25 @@ static void parse_cli(int argc, char **argv, struct cli *o)
     }
     if (optind < argc)
         usage_error("unexpected argument '%s'", argv[optind]);
-    if (!o->socket)
-        usage_error("--socket PATH is required");
+    if (o->socket && (o->config || o->node))
+        usage_error("give --socket PATH or --config FILE --node NAME, not both");
+    if (!o->socket && (!o->config || !o->node))
+        usage_error(o->config || o->node ? "--config FILE and --node NAME go together"
+                                         : "--socket PATH (or --config FILE --node NAME) is required");
+    if (!o->socket) {
+        struct vmca_config cfg;
+        char err[1024];
+        if (vmca_config_load(o->config, 0, &cfg, err, sizeof err) != VMCA_OK)
+            usage_error("%s", err);
+        int bad = !vmca_config_node_by_name(&cfg, o->node) ||
+                  vmca_config_socket_path(&cfg, o->node, "guest", o->socket_buf,
+                                          sizeof o->socket_buf);
+        vmca_config_free(&cfg);
+        if (bad)
+            usage_error("--node: no node named '%s' in %s (or its socket path is too long)",
+                        o->node, o->config);
+        o->socket = o->socket_buf;
+    }
     if (!o->have_vm)
         usage_error("--vm ID is required");
     if (!o->have_ram)

@@ -42,6 +42,7 @@ static const char usage[] =
     "  -n, --node NAME     node whose hypervisor to ask (default socket path)\n"
     "  -S, --socket PATH   the TKM socket, instead of --config/--node\n"
     "  -h, --help          this text\n"
+    "  -V, --version       print the version\n"
     "exit status: 0 done, 1 the hypervisor refused or could not be reached,\n"
     "2 bad usage\n";
 
@@ -153,16 +154,18 @@ int main(int argc, char **argv)
         {"node", required_argument, NULL, 'n'},
         {"socket", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *node = NULL, *sock = NULL;
     int opt;
-    while ((opt = getopt_long(argc, argv, "+c:n:S:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+c:n:S:hV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;
         case 'n': node = optarg; break;
         case 'S': sock = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
+        case 'V': puts("vmca-tkm " VMCA_VERSION); return 0;
         default: fputs(usage, stderr); return 2;
         }
     }

@@ -91,7 +91,8 @@ static const char usage[] =
     "                             the paper's hardware: 50)\n"
     "  -l, --log-level LEVEL      err, warn, info (default) or debug\n"
     "  -s, --syslog               log to syslog instead of stderr\n"
-    "  -h, --help                 this text\n";
+    "  -h, --help                 this text\n"
+    "  -V, --version              print the version\n";
 
 /* ---- libhvx environment: memory from the heap, pages from the fabric ---- */
 
@@ -644,6 +645,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'},
         {"syslog", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *node = NULL, *guest_path = NULL, *tkm_path = NULL;
@@ -651,7 +653,7 @@ int main(int argc, char **argv)
     enum vmca_log_level level = VMCA_LOG_INFO;
     bool use_syslog = false;
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:n:l:sh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:n:l:shV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;
         case 'n': node = optarg; break;
@@ -667,6 +669,7 @@ int main(int argc, char **argv)
             break;
         case 's': use_syslog = true; break;
         case 'h': fputs(usage, stdout); return 0;
+        case 'V': puts("vmca-hv " VMCA_VERSION); return 0;
         default: fputs(usage, stderr); return 2;
         }
     }

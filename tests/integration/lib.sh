@@ -43,6 +43,16 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "PASS: $*"; }
 
+# expect CODE PATTERN CMD...: CMD exits CODE and its output (stdout and
+# stderr, in $T/out.txt) matches the grep PATTERN.
+expect() {
+    local code=$1 pat=$2 rc=0
+    shift 2
+    "$@" > "$T/out.txt" 2>&1 || rc=$?
+    [ "$rc" -eq "$code" ] || fail "'$*' exited $rc, expected $code: $(cat "$T/out.txt")"
+    grep -q -- "$pat" "$T/out.txt" || fail "'$*' did not say '$pat': $(cat "$T/out.txt")"
+}
+
 port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
 
 # pick_ports N: sets PORTS to N consecutive free ports at a random base, so

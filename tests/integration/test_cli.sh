@@ -9,13 +9,6 @@ make_cluster 2
 "$CTL_BIN" --help | grep -q "status" || fail "vmcactl --help"
 "$CTL_BIN" --help | grep -q "audit" || fail "vmcactl --help does not name audit"
 
-expect() {   # expect CODE PATTERN CMD...
-    local code=$1 pat=$2 rc=0
-    shift 2
-    "$@" > "$T/out.txt" 2>&1 || rc=$?
-    [ "$rc" -eq "$code" ] || fail "'$*' exited $rc, expected $code: $(cat "$T/out.txt")"
-    grep -q -- "$pat" "$T/out.txt" || fail "'$*' did not say '$pat': $(cat "$T/out.txt")"
-}
 expect 2 "--config is required" "$MASTER_BIN"
 expect 2 "unrecognized option" "$MASTER_BIN" --bogus
 expect 2 "unknown level 'loud'" "$MASTER_BIN" --config "$CONF" --log-level loud
@@ -26,7 +19,7 @@ expect 1 "cannot reach the master" "$CTL_BIN" --config "$CONF" status
 expect 1 "cannot reach the master" "$CTL_BIN" --config "$CONF" audit
 expect 2 "--wait: expected seconds in 0..86400, got 'soon'" "$CTL_BIN" --config "$CONF" --wait soon audit
 expect 2 "--wait: expected seconds in 0..86400, got '-1'" "$CTL_BIN" --config "$CONF" --wait -1 audit
-expect 2 "--wait applies to audit only" "$CTL_BIN" --config "$CONF" --wait 3 status
+expect 2 "--wait applies to audit, leave and join only" "$CTL_BIN" --config "$CONF" --wait 3 status
 expect 2 "mem-limit takes NODE PAGES" "$CTL_BIN" --config "$CONF" mem-limit node2
 expect 2 "PAGES must be a number of pages, got '-5'" "$CTL_BIN" --config "$CONF" mem-limit node2 -5
 expect 2 "status takes no arguments" "$CTL_BIN" --config "$CONF" status now
@@ -52,4 +45,18 @@ sed 's/port = '"$MASTER_PORT"'/port = 99999/' "$CONF" > "$T/bad.conf"
 expect 1 "bad.conf:2: master.port" "$MASTER_BIN" --config "$T/bad.conf"
 rm "$T/certs/node2.key"
 expect 1 "node2.key" "$SLAVE_BIN" --config "$CONF" --node node2
+# Every program names itself and the version with -V and --version.
+version=$(sed -n 's/^project(vmca VERSION \([0-9.]*\).*/\1/p' "$VMCA_SOURCE/CMakeLists.txt")
+[ -n "$version" ] || fail "no project version in CMakeLists.txt"
+for b in "$MASTER_BIN" "$SLAVE_BIN" "$HV_BIN" "$GUEST_BIN" "$TKM_BIN" "$CTL_BIN"; do
+    for v in -V --version; do
+        [ "$("$b" $v)" = "$(basename "$b") $version" ] || fail "$b $v says '$("$b" $v)'"
+    done
+done
+
+# vmca-guest finds its node's guest socket from the configuration.
+expect 2 "no node named 'node9'" "$GUEST_BIN" --config "$CONF" --node node9 --vm 1 --ram 1 --workload hold:1
+expect 2 "--config FILE and --node NAME go together" "$GUEST_BIN" --node node1 --vm 1 --ram 1 --workload hold:1
+expect 2 "not both" "$GUEST_BIN" --socket x --config "$CONF" --node node1 --vm 1 --ram 1 --workload hold:1
+expect 1 "$CLUSTER-node1-guest.sock" "$GUEST_BIN" --config "$CONF" --node node1 --vm 1 --ram 1 --workload hold:1
 pass "bad command lines and configurations refused precisely"

@@ -82,7 +82,7 @@ grep -q "mem-limit: at most 100 pages" "$T/node2.log" || fail "node2 did not log
 "$CTL_BIN" --config "$CONF" mem-limit 2 0 | grep -q "no cap" || fail "lifting the cap failed"
 rc=0
 "$CTL_BIN" --config "$CONF" mem-limit node9 5 2> "$T/ml.err" || rc=$?
-[ $rc -eq 1 ] && grep -q "no node 'node9'" "$T/ml.err" || fail "mem-limit of an unknown node: rc $rc, $(cat "$T/ml.err")"
+[ $rc -eq 5 ] && grep -q "no node 'node9'" "$T/ml.err" || fail "mem-limit of an unknown node: rc $rc, $(cat "$T/ml.err")"
 wait_until 15 "ownership audit balanced at rest" hv_audit 1:1024 2:256 3:4096 4:4096
 ctl_audit 15
 pass "$POLICY_NAME: target within owned in $checks samples, $remote puts reached remote pages, audit balanced"

@@ -473,6 +473,42 @@ static void test_rt_census_reply(void **state)
     vmca_envelope_free(out);
 }
 
+/* The operator's commands (vmcactl leave, join, mem-set). */
+static void test_operator_messages(void **state)
+{
+    Vmca__Envelope env = mkenv(), *out;
+    Vmca__LeaveAsk la = VMCA__LEAVE_ASK__INIT;
+    Vmca__JoinAsk ja = VMCA__JOIN_ASK__INIT;
+    Vmca__VmCap c[2] = {VMCA__VM_CAP__INIT, VMCA__VM_CAP__INIT}, *cp[2] = {&c[0], &c[1]};
+    Vmca__VmLimits vl = VMCA__VM_LIMITS__INIT;
+
+    env.body_case = VMCA__ENVELOPE__BODY_LEAVE_ASK;
+    env.leave_ask = &la;
+    out = roundtrip(&env);
+    vmca_envelope_free(out);
+    env.body_case = VMCA__ENVELOPE__BODY_JOIN_ASK;
+    env.join_ask = &ja;
+    out = roundtrip(&env);
+    vmca_envelope_free(out);
+    c[0].vm = 3;
+    c[0].pages = 100;
+    c[1].vm = UINT32_MAX;
+    c[1].pages = UINT64_MAX;
+    vl.caps = cp;
+    vl.n_caps = 2;
+    env.body_case = VMCA__ENVELOPE__BODY_VM_LIMITS;
+    env.vm_limits = &vl;
+    out = roundtrip(&env);
+    assert_int_equal(out->vm_limits->n_caps, 2);
+    assert_int_equal(out->vm_limits->caps[0]->vm, 3);
+    assert_int_equal(out->vm_limits->caps[0]->pages, 100);
+    assert_int_equal(out->vm_limits->caps[1]->vm, UINT32_MAX);
+    assert_true(out->vm_limits->caps[1]->pages == UINT64_MAX);
+    vmca_envelope_free(out);
+    assert_string_equal(vmca_body_name(VMCA__ENVELOPE__BODY_VM_LIMITS), "vm-limits");
+    (void)state;
+}
+
 /* ---- framing ---- */
 
 /* A body longer than 255 bytes, so a little-endian prefix would differ. */
@@ -1010,8 +1046,11 @@ static void test_body_names(void **state)
         {VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY, "invalidate-notify"},
         {VMCA__ENVELOPE__BODY_CENSUS, "census"},
         {VMCA__ENVELOPE__BODY_CENSUS_REPLY, "census-reply"},
+        {VMCA__ENVELOPE__BODY_LEAVE_ASK, "leave-ask"},
+        {VMCA__ENVELOPE__BODY_JOIN_ASK, "join-ask"},
+        {VMCA__ENVELOPE__BODY_VM_LIMITS, "vm-limits"},
         {(Vmca__Envelope__BodyCase)9, "unknown"},
-        {(Vmca__Envelope__BodyCase)27, "unknown"},
+        {(Vmca__Envelope__BodyCase)30, "unknown"},
         {(Vmca__Envelope__BodyCase)99, "unknown"},
     };
     size_t i;
@@ -1226,6 +1265,7 @@ int main(void)
         cmocka_unit_test(test_rt_invalidate_notify),
         cmocka_unit_test(test_rt_census),
         cmocka_unit_test(test_rt_census_reply),
+        cmocka_unit_test(test_operator_messages),
         cmocka_unit_test(test_prefix_big_endian),
         cmocka_unit_test(test_back_to_back),
         cmocka_unit_test(test_encode_no_body),

@@ -12,6 +12,7 @@
 
 #include "core_util.h"
 #include "slave_core.h"
+#include "slave_internal.h"
 
 struct fx {
     struct vmca_config cfg;
@@ -1040,6 +1041,70 @@ static void test_surplus_backs_off_after_asking_again(void **state)
     assert_int_equal(sc[0].node, 2);
 }
 
+/* VmLimits from the master (vmcactl mem-set): each cap is that VM's
+ * max_pages for every policy run, a target above it comes down at once,
+ * a bad set is refused whole, and the caps go with the master connection. */
+static void test_tlp_vm_caps(void **state)
+{
+    struct fx *x = *state;
+    struct tkm_vm vm[2] = {{.vm = 1, .used = 200, .target = 200, .puts_total = 10, .puts_succ = 2},
+                           {.vm = 2, .used = 200, .target = 200, .puts_total = 10, .puts_succ = 2}};
+    struct tkm_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 2};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    drop_hcalls(&x->recv);
+    x->recv.ft.targets[0].pages = x->recv.ft.targets[1].pages = 200;
+    Vmca__VmCap cap = VMCA__VM_CAP__INIT, dup = VMCA__VM_CAP__INIT, *caps[2] = {&cap, &dup};
+    cap.vm = 1;
+    cap.pages = 120;
+    Vmca__VmLimits vl = VMCA__VM_LIMITS__INIT;
+    vl.caps = caps;
+    vl.n_caps = 1;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_VM_LIMITS;
+    env.vm_limits = &vl;
+    assert_int_equal(slave_core_on_message(&x->recv, 2, false, &env, 50), VMCA_ERR_AUTH);
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 50), 0);
+    size_t n;
+    struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_int_equal(n, 1);                     /* VM 1 down to its cap at once */
+    assert_int_equal(hc[0].kind, TKM_CALL_MEM_LIMIT);
+    assert_int_equal(hc[0].targets[0].vm, 1);
+    assert_int_equal(hc[0].targets[0].pages, 120);
+    assert_int_equal(hc[0].targets[1].pages, 200);
+    /* Both fail puts: tlp grows both, VM 1 only up to its cap. */
+    vm[0].target = 120;
+    for (int64_t t = 100; t <= 300; t += 100) {
+        assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+        slave_core_on_tick(&x->recv, t);
+        hc = slave_core_take_hcalls(&x->recv, &n);
+        assert_true(n >= 1);
+        assert_int_equal(hc[n - 1].targets[0].pages, 120);
+        assert_true(hc[n - 1].targets[1].pages > 200);
+        vm[1].target = hc[n - 1].targets[1].pages;
+        struct sent out[4];
+        free_sent(out, take_sent(&x->recv.out, out, 4));
+        x->recv.tr.grant_any_req = 0;
+    }
+    /* A cap of 0, or a VM named twice: refused whole, the cap stays. */
+    cap.pages = 0;
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 350), VMCA_ERR_INVAL);
+    cap.pages = 90;
+    dup.vm = 1;
+    dup.pages = 500;
+    vl.n_caps = 2;
+    assert_int_equal(slave_core_on_message(&x->recv, 1, true, &env, 360), VMCA_ERR_INVAL);
+    assert_int_equal(drop_hcalls(&x->recv), 0);
+    assert_int_equal(slave_vm_max(&x->recv, 1), 120);
+    /* The master connection goes, and the caps with it. */
+    slave_core_on_master_down(&x->recv, 400);
+    assert_true(slave_vm_max(&x->recv, 1) == VM_TARGET_UNLIMITED);
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 500);
+    hc = slave_core_take_hcalls(&x->recv, &n);
+    assert_true(n >= 1);
+    assert_true(hc[n - 1].targets[0].pages > 120);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1054,6 +1119,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tlp_targets_within_owned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_restart_adopts_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_mem_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlp_vm_caps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_new_vm_between_periods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_provisional_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_forgets_requests, setup, teardown),

@@ -1116,6 +1116,190 @@ static void test_mem_limit(void **state)
     free_sent(s, n);
 }
 
+/* The VmLimits among what was sent to `to`, or NULL. */
+static const Vmca__VmLimits *vm_limits_to(struct sent *s, size_t n, uint32_t to)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i].to == to && s[i].env->body_case == VMCA__ENVELOPE__BODY_VM_LIMITS)
+            return s[i].env->vm_limits;
+    return NULL;
+}
+
+/* Per-VM caps (vmcactl mem-set): refused with nothing changed unless the
+ * node is Active and the pages fit the cluster; the whole set is sent each
+ * time, 0 lifts one, and a reconnected node gets the set again (a node
+ * that registers anew too: test_vmcactl's leave and join). */
+static void test_vm_caps(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[8];
+    char err[320];
+    assert_int_equal(master_core_vm_cap(&f->m, 9, 1, 100, err, sizeof err), VMCA_ERR_INVAL);
+    assert_string_equal(err, "no node 9 in the configuration");
+    assert_int_equal(master_core_vm_cap(&f->m, 2, 1, 100, err, sizeof err), VMCA_ERR_STATE);
+    assert_string_equal(err, "node 2 (node2) is inactive, not active");
+    assert_int_equal(take_sent(&f->m.out, s, 8), 0);
+    assert_int_equal(do_register(f, 2, 2, 12), 0);
+    master_core_on_connect(&f->m, 2, 12, 1000);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    assert_int_equal(master_core_vm_cap(&f->m, 2, 1, 3 * 65536 + 1, err, sizeof err),
+                     VMCA_ERR_INVAL);
+    assert_int_equal(master_core_node(&f->m, 2)->n_vm_caps, 0);
+    assert_int_equal(take_sent(&f->m.out, s, 8), 0);
+
+    assert_int_equal(master_core_vm_cap(&f->m, 2, 7, 100, err, sizeof err), 0);
+    assert_int_equal(master_core_vm_cap(&f->m, 2, 8, 200, err, sizeof err), 0);
+    assert_int_equal(master_core_vm_cap(&f->m, 2, 7, 50, err, sizeof err), 0); /* replaced */
+    size_t n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 3);
+    const Vmca__VmLimits *vl = s[2].env->vm_limits;
+    assert_int_equal(s[2].to, 2);
+    assert_int_equal(vl->n_caps, 2);
+    assert_int_equal(vl->caps[0]->vm, 7);
+    assert_int_equal(vl->caps[0]->pages, 50);
+    assert_int_equal(vl->caps[1]->vm, 8);
+    assert_int_equal(vl->caps[1]->pages, 200);
+    free_sent(s, n);
+    assert_int_equal(master_core_vm_cap(&f->m, 2, 7, 0, err, sizeof err), 0); /* lifted */
+    n = take_sent(&f->m.out, s, 8);
+    vl = vm_limits_to(s, n, 2);
+    assert_non_null(vl);
+    assert_int_equal(vl->n_caps, 1);
+    assert_int_equal(vl->caps[0]->vm, 8);
+    free_sent(s, n);
+    assert_int_equal(master_core_vm_cap(&f->m, 2, 99, 0, err, sizeof err), 0); /* none: no-op */
+    assert_int_equal(master_core_node(&f->m, 2)->n_vm_caps, 1);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    /* A full table refuses a new VM, not a change of one it holds. */
+    for (uint32_t vm = 100; master_core_node(&f->m, 2)->n_vm_caps < MASTER_VM_CAPS; vm++) {
+        assert_int_equal(master_core_vm_cap(&f->m, 2, vm, 10, err, sizeof err), 0);
+        free_sent(s, take_sent(&f->m.out, s, 8));
+    }
+    assert_int_equal(master_core_vm_cap(&f->m, 2, 5000, 10, err, sizeof err), VMCA_ERR_INVAL);
+    assert_non_null(strstr(err, "VM caps already"));
+    assert_int_equal(take_sent(&f->m.out, s, 8), 0);
+    assert_int_equal(master_core_vm_cap(&f->m, 2, 8, 300, err, sizeof err), 0);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+
+    /* A reconnected node is told again with its first Statistics... */
+    master_core_on_disconnect(&f->m, 2, 1100);
+    master_core_on_connect(&f->m, 2, 12, 1200);
+    assert_int_equal(do_stats(f, 2, VMCA__NODE_STATE__NODE_ACTIVE, 1300), 0);
+    n = take_sent(&f->m.out, s, 8);
+    vl = vm_limits_to(s, n, 2);
+    assert_non_null(vl);
+    assert_int_equal(vl->n_caps, MASTER_VM_CAPS);
+    free_sent(s, n);
+}
+
+/* The operator's leave and join go to the node itself, only in the state
+ * that allows them and only over a connection; refusals send nothing. */
+static void test_operator_leave_join(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[8];
+    char err[320];
+    assert_int_equal(master_core_ask_leave(&f->m, 2, err, sizeof err), VMCA_ERR_STATE);
+    assert_string_equal(err, "node 2 (node2) is inactive, not active");
+    assert_int_equal(master_core_ask_join(&f->m, 2, err, sizeof err), VMCA_ERR_NOTFOUND);
+    assert_non_null(strstr(err, "no vmca-slave of node 2 (node2) is connected"));
+    assert_int_equal(master_core_ask_join(&f->m, 9, err, sizeof err), VMCA_ERR_INVAL);
+    assert_int_equal(take_sent(&f->m.out, s, 8), 0);
+    master_core_on_connect(&f->m, 2, 12, 900);
+    assert_int_equal(master_core_ask_join(&f->m, 2, err, sizeof err), 0);
+    size_t n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].to, 2);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_JOIN_ASK);
+    free_sent(s, n);
+    assert_int_equal(do_register(f, 2, 2, 12), 0);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    assert_int_equal(master_core_ask_join(&f->m, 2, err, sizeof err), VMCA_ERR_STATE);
+    assert_string_equal(err, "node 2 (node2) is active, not inactive");
+    master_core_on_disconnect(&f->m, 2, 950);
+    assert_int_equal(master_core_ask_leave(&f->m, 2, err, sizeof err), VMCA_ERR_STATE);
+    assert_non_null(strstr(err, "not connected"));
+    assert_int_equal(take_sent(&f->m.out, s, 8), 0);
+    master_core_on_connect(&f->m, 2, 12, 960);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    assert_int_equal(master_core_ask_leave(&f->m, 2, err, sizeof err), 0);
+    n = take_sent(&f->m.out, s, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_LEAVE_ASK);
+    free_sent(s, n);
+    /* Asking changes no state: the node's Leave-Req does. */
+    assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_ACTIVE);
+    assert_int_equal(do_leave_req(f, 2, 12, 1000), 0);
+    assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_LEAVING);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    assert_int_equal(master_core_ask_leave(&f->m, 2, err, sizeof err), VMCA_ERR_STATE);
+    assert_string_equal(err, "node 2 (node2) is leaving, not active");
+}
+
+/* What vmcactl nodes, vms and stats read: lent and borrowed pages and the
+ * per-VM figures of the last Statistics (failed puts = puts - successes
+ * of that period), and the refusals counted, logged once or not. */
+static void test_operator_figures(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[8];
+    assert_int_equal(do_register(f, 2, 2, 5), 0);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    Vmca__HomePages own = VMCA__HOME_PAGES__INIT, b1 = VMCA__HOME_PAGES__INIT,
+                    b3 = VMCA__HOME_PAGES__INIT, l1 = VMCA__HOME_PAGES__INIT,
+                    l3 = VMCA__HOME_PAGES__INIT;
+    own.node = 2, own.pages = 60000;
+    b1.node = 1, b1.pages = 300;
+    b3.node = 3, b3.pages = 20;
+    l1.node = 1, l1.pages = 5000;
+    l3.node = 3, l3.pages = 536;
+    Vmca__HomePages *owned[] = {&own, &b1, &b3}, *lent[] = {&l1, &l3};
+    Vmca__VmStats v1 = VMCA__VM_STATS__INIT, v2 = VMCA__VM_STATS__INIT;
+    v1.vm = 7, v1.tmem_used = 40, v1.mm_target = 50, v1.puts_total = 30, v1.puts_succ = 12;
+    v2.vm = 9, v2.tmem_used = 3, v2.mm_target = UINT64_MAX, v2.puts_total = 4, v2.puts_succ = 4;
+    Vmca__VmStats *vms[] = {&v1, &v2};
+    uint8_t bits = 1u << 2;
+    Vmca__Statistics st = VMCA__STATISTICS__INIT;
+    st.state = VMCA__NODE_STATE__NODE_ACTIVE;
+    st.total_pages = 60320;
+    st.free_pages = 100;
+    st.owned = owned;
+    st.n_owned = 3;
+    st.lent = lent;
+    st.n_lent = 2;
+    st.vms = vms;
+    st.n_vms = 2;
+    st.enabled_bitmap.data = &bits;
+    st.enabled_bitmap.len = 1;
+    assert_int_equal(send_stats(f, 2, &st, 1100), 0);
+    const struct master_node *n = master_core_node(&f->m, 2);
+    assert_int_equal(n->borrowed_pages, 320);
+    assert_int_equal(n->lent_pages, 5536);
+    assert_int_equal(n->n_vms, 2);
+    assert_int_equal(n->vms[0].vm, 7);
+    assert_int_equal(n->vms[0].used, 40);
+    assert_int_equal(n->vms[0].target, 50);
+    assert_int_equal(n->vms[0].puts, 30);
+    assert_int_equal(n->vms[0].failed, 18);
+    assert_true(n->vms[1].target == UINT64_MAX);
+    assert_int_equal(n->vms[1].failed, 0);
+    /* The next Statistics replace them whole. */
+    st.n_vms = 1;
+    st.n_owned = 1;
+    st.n_lent = 0;
+    assert_int_equal(send_stats(f, 2, &st, 1300), 0);
+    assert_int_equal(n->n_vms, 1);
+    assert_int_equal(n->borrowed_pages, 0);
+    assert_int_equal(n->lent_pages, 0);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+    /* Refusals are counted each time, though logged once. */
+    uint64_t before = f->m.refused;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(do_stats(f, 3, VMCA__NODE_STATE__NODE_INACTIVE, 1400), VMCA_ERR_STATE);
+    assert_int_equal(f->m.refused, before + 3);
+    free_sent(s, take_sent(&f->m.out, s, 8));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1138,6 +1322,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enable_after_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mem_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vm_caps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_operator_leave_join, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_operator_figures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hung_member_is_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_state_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_window_adopts, setup, teardown),

@@ -500,6 +500,92 @@ static void test_greedy_targets_with_vm_settings(void **state)
     slave_core_free(&c);
 }
 
+/* One message from the master (or from a peer: from_master false). */
+static int from_master(struct fixture *f, Vmca__Envelope *env, bool master, int64_t now)
+{
+    return slave_core_on_message(&f->s, master ? f->cfg.master.node_id : 3, master, env, now);
+}
+
+/* Active with every own page here (a leave then ends clean). */
+static void make_active(struct fixture *f)
+{
+    struct sent s[4];
+    struct tkm_pages owned[1] = {{2, 65536}};
+    struct tkm_sample hv = {.generation = 1, .total_pages = 65536, .owned = owned, .n_owned = 1};
+    assert_int_equal(slave_core_on_hv_stats(&f->s, &hv), 0);
+    slave_core_on_master_up(&f->s, 0);
+    assert_int_equal(enable(f, f->cfg.master.node_id, (uint32_t[]){1, 2}, 2, 1, 10), 0);
+    assert_int_equal(f->s.state, VMCA__NODE_STATE__NODE_ACTIVE);
+    free_sent(s, take_sent(&f->s.out, s, 4));
+    size_t n;
+    slave_core_take_hcalls(&f->s, &n);
+}
+
+/* The operator's leave (LeaveAsk) runs the leave flow and leaves the slave
+ * up, Inactive, after Leave-Notify; JoinAsk registers it again as a new
+ * life. A stop signal during such a leave ends the process after it. */
+static void test_operator_leave_and_join(void **state)
+{
+    struct fixture *f = *state;
+    struct sent s[4];
+    make_active(f);
+    Vmca__LeaveAsk la = VMCA__LEAVE_ASK__INIT;
+    Vmca__JoinAsk ja = VMCA__JOIN_ASK__INIT;
+    Vmca__LeaveNotify ln = VMCA__LEAVE_NOTIFY__INIT;
+    Vmca__Envelope leave = VMCA__ENVELOPE__INIT, join = VMCA__ENVELOPE__INIT,
+                   notify = VMCA__ENVELOPE__INIT;
+    leave.body_case = VMCA__ENVELOPE__BODY_LEAVE_ASK;
+    leave.leave_ask = &la;
+    join.body_case = VMCA__ENVELOPE__BODY_JOIN_ASK;
+    join.join_ask = &ja;
+    notify.body_case = VMCA__ENVELOPE__BODY_LEAVE_NOTIFY;
+    notify.leave_notify = &ln;
+    /* Only the master asks; an Active node may not be told to join. */
+    assert_int_equal(from_master(f, &leave, false, 20), VMCA_ERR_AUTH);
+    assert_int_equal(from_master(f, &join, true, 20), VMCA_ERR_STATE);
+    assert_int_equal(f->s.state, VMCA__NODE_STATE__NODE_ACTIVE);
+    assert_int_equal(take_sent(&f->s.out, s, 4), 0);
+
+    assert_int_equal(from_master(f, &leave, true, 30), 0);
+    assert_int_equal(f->s.state, VMCA__NODE_STATE__NODE_LEAVING);
+    size_t n = take_sent(&f->s.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_LEAVE_REQ);
+    free_sent(s, n);
+    assert_int_equal(from_master(f, &leave, true, 40), 0); /* again: leaving already */
+    assert_int_equal(from_master(f, &notify, true, 50), 0);
+    bool clean = false;
+    assert_true(slave_core_left(&f->s, &clean));
+    assert_true(clean);
+    assert_false(slave_core_done(&f->s));               /* it stays up */
+    assert_int_equal(f->s.state, VMCA__NODE_STATE__NODE_INACTIVE);
+    slave_core_on_master_down(&f->s, 60);                /* a reconnect does not rejoin */
+    slave_core_on_master_up(&f->s, 70);
+    assert_int_equal(take_sent(&f->s.out, s, 4), 0);
+    assert_int_equal(from_master(f, &leave, true, 75), VMCA_ERR_STATE);
+
+    uint64_t inc = f->s.out.incarnation;
+    assert_int_equal(from_master(f, &join, true, 80), 0);
+    n = take_sent(&f->s.out, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_REGISTER_NODE);
+    assert_true(s[0].env->incarnation == inc + 1);      /* a new life */
+    free_sent(s, n);
+    assert_false(slave_core_left(&f->s, NULL));
+    assert_int_equal(enable(f, f->cfg.master.node_id, (uint32_t[]){1, 2}, 2, 1, 90), 0);
+    assert_int_equal(f->s.state, VMCA__NODE_STATE__NODE_ACTIVE);
+    free_sent(s, take_sent(&f->s.out, s, 4));
+
+    /* Asked to leave, then stopped by a signal: it exits once it has left. */
+    assert_int_equal(from_master(f, &leave, true, 100), 0);
+    assert_false(slave_core_leave(&f->s, 110));
+    free_sent(s, take_sent(&f->s.out, s, 4));
+    assert_int_equal(from_master(f, &notify, true, 120), 0);
+    assert_true(slave_core_done(&f->s));
+    /* An operator's leave over, a stop signal exits at once. */
+    assert_true(slave_core_leave(&f->s, 130));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +594,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_silent_hypervisor_stops_statistics, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_operator_leave_and_join, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_logged_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_later_life_recovers_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_on_running_hypervisor, setup, teardown),
