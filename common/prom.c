@@ -150,6 +150,24 @@ void vmca_prom_u64(struct vmca_prom *p, const char *name, const struct vmca_prom
     putf(p, " %llu\n", (unsigned long long)v);
 }
 
+void vmca_prom_one(struct vmca_prom *p, const char *name, const char *type, const char *help,
+                   const struct vmca_prom_label *l, size_t nl, uint64_t v)
+{
+    vmca_prom_family(p, name, type, help);
+    vmca_prom_u64(p, name, l, nl, v);
+}
+
+void vmca_prom_stateset(struct vmca_prom *p, const char *name, const struct vmca_prom_label *l,
+                        size_t nl, const char *label, const char *const *names, size_t n,
+                        size_t current)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct vmca_prom_label x = {label, names[i]};
+        put_series(p, name, "", l, nl, &x);
+        putf(p, " %d\n", i == current);
+    }
+}
+
 /* v / 10^decimals, exactly, without trailing zeros ("0.05", "1", "2.5"). */
 static void fixed(char *out, size_t outlen, uint64_t v, unsigned decimals)
 {

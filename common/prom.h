@@ -40,6 +40,16 @@ void vmca_prom_family(struct vmca_prom *p, const char *name, const char *type,
 void vmca_prom_u64(struct vmca_prom *p, const char *name, const struct vmca_prom_label *l,
                    size_t nl, uint64_t v);
 
+/* A family of one sample: vmca_prom_family and vmca_prom_u64. */
+void vmca_prom_one(struct vmca_prom *p, const char *name, const char *type, const char *help,
+                   const struct vmca_prom_label *l, size_t nl, uint64_t v);
+
+/* A state set: one sample per state name, labels l plus label="name",
+ * 1 for names[current] and 0 for the others. */
+void vmca_prom_stateset(struct vmca_prom *p, const char *name, const struct vmca_prom_label *l,
+                        size_t nl, const char *label, const char *const *names, size_t n,
+                        size_t current);
+
 /* A histogram's samples: name_bucket{labels,le="..."} cumulative, the +Inf
  * bucket, name_sum and name_count. Bounds and sum are in units of
  * 10^-decimals of the exposed unit (ms exposed as seconds: decimals 3) and

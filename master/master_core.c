@@ -49,17 +49,6 @@ const char *master_refusal_name(unsigned r)
 static const uint64_t grant_latency_le[] = {10,   25,   50,   100,   250,  500,
                                             1000, 2500, 5000, 10000, 30000, 60000};
 
-const char *vmca_state_name(Vmca__NodeState s)
-{
-    switch (s) {
-    case VMCA__NODE_STATE__NODE_INACTIVE: return "inactive";
-    case VMCA__NODE_STATE__NODE_ACTIVE: return "active";
-    case VMCA__NODE_STATE__NODE_LEAVING: return "leaving";
-    case VMCA__NODE_STATE__NODE_RECOVERY: return "recovery";
-    default: return "unknown";
-    }
-}
-
 static void mark_heard(struct master_core *m, struct master_node *n)
 {
     if (!n->heard) {

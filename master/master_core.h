@@ -213,7 +213,4 @@ const struct master_node *master_core_node(const struct master_core *m, uint32_t
 /* The action queue its driver drains (vmca_outbox_take). */
 struct vmca_outbox *master_core_outbox(struct master_core *m);
 
-/* Lower-case state name: "inactive", "active", "leaving", "recovery". */
-const char *vmca_state_name(Vmca__NodeState s);
-
 #endif

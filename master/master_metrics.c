@@ -3,17 +3,11 @@
 
 #include <stdio.h>
 
-static const Vmca__NodeState states[] = {
-    VMCA__NODE_STATE__NODE_INACTIVE, VMCA__NODE_STATE__NODE_ACTIVE,
-    VMCA__NODE_STATE__NODE_LEAVING, VMCA__NODE_STATE__NODE_RECOVERY,
-};
-
-/* A counter or gauge without labels: its family and its one sample. */
+/* A counter or gauge without labels. */
 static void single(struct vmca_prom *out, const char *name, const char *type, const char *help,
                    uint64_t v)
 {
-    vmca_prom_family(out, name, type, help);
-    vmca_prom_u64(out, name, NULL, 0, v);
+    vmca_prom_one(out, name, type, help, NULL, 0, v);
 }
 
 /* Name of a configured node by id ("7" when not configured: not kept). */
@@ -32,12 +26,11 @@ static void node_table(const struct master_core *m, struct vmca_prom *out)
     vmca_prom_family(out, "vmca_node_state", "gauge",
                      "1 for the state the master holds each configured node in, 0 for the "
                      "others");
-    for (size_t i = 0; i < nn; i++)
-        for (size_t s = 0; s < sizeof states / sizeof *states; s++) {
-            struct vmca_prom_label l[] = {{"node", m->nodes[i].cfg->name},
-                                          {"state", vmca_state_name(states[s])}};
-            vmca_prom_u64(out, "vmca_node_state", l, 2, m->nodes[i].state == states[s]);
-        }
+    for (size_t i = 0; i < nn; i++) {
+        struct vmca_prom_label l[] = {{"node", m->nodes[i].cfg->name}};
+        vmca_prom_stateset(out, "vmca_node_state", l, 1, "state", vmca_state_names,
+                           VMCA_NODE_STATES, (size_t)m->nodes[i].state);
+    }
     vmca_prom_family(out, "vmca_node_connected", "gauge",
                      "1 while the node's slave has a connection to the master");
     for (size_t i = 0; i < nn; i++) {

@@ -115,7 +115,7 @@ int slave_on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
 int slave_on_leave_notify(struct slave_core *s)
 {
     if (s->state != VMCA__NODE_STATE__NODE_LEAVING) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_LEAVE_NOTIFY,
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_LEAVE_NOTIFY, SLAVE_REFUSE_STATE,
                       "refused leave-notify: not leaving");
         return VMCA_ERR_STATE;
     }
@@ -284,6 +284,7 @@ void slave_reply_surplus(struct slave_core *s, const struct slave_pending *p,
     }
     s->surplus.given += pages;
     s->surplus.since_given = 0;
+    s->counters.surplus_returns++;
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                 "giving back %llu surplus pages of node %u (asked %llu)",
                 (unsigned long long)pages, p->peer, (unsigned long long)p->pages);

@@ -259,7 +259,7 @@ int slave_on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t no
 {
     for (size_t i = 0; i < en->n_nodes; i++) {
         if (!vmca_node_valid(en->nodes[i]) || !vmca_config_node_by_id(s->cfg, en->nodes[i])) {
-            slave_refused(s, s->master, VMCA__ENVELOPE__BODY_ENABLE_NODE,
+            slave_refused(s, s->master, VMCA__ENVELOPE__BODY_ENABLE_NODE, SLAVE_REFUSE_INVALID,
                           "refused enable-node: node %u is not in the configuration",
                               en->nodes[i]);
             return VMCA_ERR_INVAL;

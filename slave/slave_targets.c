@@ -240,12 +240,12 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
 int slave_on_mem_limit(struct slave_core *s, const Vmca__MemLimit *ml)
 {
     if (s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT,
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT, SLAVE_REFUSE_STATE,
                       "refused mem-limit: not active");
         return VMCA_ERR_STATE;
     }
     if (ml->pages > vmca_config_total_pages(s->cfg)) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT,
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT, SLAVE_REFUSE_INVALID,
                       "refused mem-limit of %llu pages: more than the cluster's %llu",
                       (unsigned long long)ml->pages,
                       (unsigned long long)vmca_config_total_pages(s->cfg));
