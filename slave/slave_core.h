@@ -175,6 +175,7 @@ struct slave_counters {
     uint64_t grants_sent, grant_pages_sent, grant_blocks_sent;  /* transfers started */
     uint64_t grants_received, grant_pages_received,             /* transfers applied */
         grant_blocks_received;
+    uint64_t grant_blocks_bounced, grant_blocks_rejected;        /* ... blocks not taken */
     uint64_t refused[SLAVE_REFUSALS];
     uint64_t census_rounds;                    /* censuses of our home started */
     uint64_t census_replies;                   /* answers sent to homes' censuses */

@@ -98,6 +98,11 @@ static void counters(const struct slave_core *s, struct vmca_prom *out)
           "Pages the applied grants gave this node"),
         C(grant_blocks_received, "vmca_slave_grant_received_blocks_total",
           "Blocks of the applied grants the hypervisor accepted"),
+        C(grant_blocks_bounced, "vmca_slave_grant_bounced_blocks_total",
+          "Blocks of the applied grants that bounced (their home is not enabled here) and "
+          "go back to their home"),
+        C(grant_blocks_rejected, "vmca_slave_grant_rejected_blocks_total",
+          "Blocks of the applied grants the hypervisor rejected"),
         C(census_rounds, "vmca_slave_census_rounds_total", "Censuses of this node's home started"),
         C(census_replies, "vmca_slave_census_replies_total",
           "Answers sent to other homes' censuses (amendments included)"),

@@ -198,8 +198,12 @@ void slave_reply_grant(struct slave_core *s, const struct slave_pending *p,
     size_t nb = 0, rejected = 0;
     s->counters.grants_received++;
     s->counters.grant_pages_received += r->pages;
-    for (size_t i = 0; i < r->n_results; i++)
+    for (size_t i = 0; i < r->n_results; i++) {
         s->counters.grant_blocks_received += r->results[i] == TKM_GRANT_ACCEPTED;
+        s->counters.grant_blocks_bounced += r->results[i] == TKM_GRANT_BOUNCED;
+        s->counters.grant_blocks_rejected += r->results[i] != TKM_GRANT_ACCEPTED &&
+                                             r->results[i] != TKM_GRANT_BOUNCED;
+    }
     for (size_t i = 0; bounced && i < r->n_results; i++) {
         if (r->results[i] == TKM_GRANT_BOUNCED && i < r->n_blocks)
             bounced[nb++] = r->blocks[i];
