@@ -157,6 +157,16 @@ void vmca_prom_one(struct vmca_prom *p, const char *name, const char *type, cons
     vmca_prom_u64(p, name, l, nl, v);
 }
 
+void vmca_prom_counters(struct vmca_prom *p, const struct vmca_prom_field *f, size_t n,
+                        const void *base, const struct vmca_prom_label *l, size_t nl)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)base + f[i].offset, sizeof v);
+        vmca_prom_one(p, f[i].name, "counter", f[i].help, l, nl, v);
+    }
+}
+
 void vmca_prom_stateset(struct vmca_prom *p, const char *name, const struct vmca_prom_label *l,
                         size_t nl, const char *label, const char *const *names, size_t n,
                         size_t current)

@@ -44,6 +44,16 @@ void vmca_prom_u64(struct vmca_prom *p, const char *name, const struct vmca_prom
 void vmca_prom_one(struct vmca_prom *p, const char *name, const char *type, const char *help,
                    const struct vmca_prom_label *l, size_t nl, uint64_t v);
 
+/* Counters kept as uint64_t fields of one struct: a table of them by
+ * offset, each written as a family of one sample (labels l). */
+struct vmca_prom_field {
+    const char *name, *help;
+    size_t offset;                     /* offsetof the uint64_t in the struct */
+};
+#define VMCA_PROM_FIELD(type, field, name, help) {name, help, offsetof(type, field)}
+void vmca_prom_counters(struct vmca_prom *p, const struct vmca_prom_field *f, size_t n,
+                        const void *base, const struct vmca_prom_label *l, size_t nl);
+
 /* A state set: one sample per state name, labels l plus label="name",
  * 1 for names[current] and 0 for the others. */
 void vmca_prom_stateset(struct vmca_prom *p, const char *name, const struct vmca_prom_label *l,

@@ -3,13 +3,6 @@
 
 #include <stdio.h>
 
-/* A counter or gauge without labels. */
-static void single(struct vmca_prom *out, const char *name, const char *type, const char *help,
-                   uint64_t v)
-{
-    vmca_prom_one(out, name, type, help, NULL, 0, v);
-}
-
 /* Name of a configured node by id ("7" when not configured: not kept). */
 static const char *node_name(const struct master_core *m, uint32_t id, char *buf, size_t len)
 {
@@ -147,24 +140,36 @@ static void vms(const struct master_core *m, struct vmca_prom *out)
     }
 }
 
+#define F(field, name, help) VMCA_PROM_FIELD(struct master_counters, field, name, help)
+static const struct vmca_prom_field grant_fields[] = {
+    F(grant_any, "vmca_master_grant_any_total", "Grant-Any requests the master accepted"),
+    F(grant_any_pages, "vmca_master_grant_any_pages_total",
+      "Pages the accepted Grant-Any requests asked for"),
+    F(grant_fwd, "vmca_master_grant_fwd_total", "Grant-Fwd messages sent to donors"),
+    F(grant_fwd_pages, "vmca_master_grant_fwd_pages_total",
+      "Pages the Grant-Fwd messages asked donors to give"),
+    F(grant_unserved, "vmca_master_grant_unserved_total",
+      "Accepted Grant-Any requests no donor could serve (nothing forwarded)"),
+    F(grant_unseen, "vmca_master_grant_unseen_total",
+      "Forwarded Grant-Any requests whose requester's Statistics showed no more pages owned "
+      "within timing.failure_timeout_ms"),
+};
+static const struct vmca_prom_field flow_fields[] = {
+    F(census_asked, "vmca_master_census_requests_total",
+      "Census triggers the master sent to homes (after recoveries, or owed)"),
+    F(recoveries, "vmca_master_recoveries_total", "Recovery flows the master started"),
+    F(recoveries_done, "vmca_master_recoveries_completed_total",
+      "Recovery flows completed (Invalidate-Notify sent)"),
+    F(leaves, "vmca_master_leaves_total", "Leave flows the master started"),
+    F(leaves_done, "vmca_master_leaves_completed_total",
+      "Leave flows completed (Leave-Notify sent)"),
+};
+#undef F
+
 static void counters(const struct master_core *m, struct vmca_prom *out)
 {
     const struct master_counters *c = &m->counters;
-    single(out, "vmca_master_grant_any_total", "counter",
-           "Grant-Any requests the master accepted", c->grant_any);
-    single(out, "vmca_master_grant_any_pages_total", "counter",
-           "Pages the accepted Grant-Any requests asked for", c->grant_any_pages);
-    single(out, "vmca_master_grant_fwd_total", "counter", "Grant-Fwd messages sent to donors",
-           c->grant_fwd);
-    single(out, "vmca_master_grant_fwd_pages_total", "counter",
-           "Pages the Grant-Fwd messages asked donors to give", c->grant_fwd_pages);
-    single(out, "vmca_master_grant_unserved_total", "counter",
-           "Accepted Grant-Any requests no donor could serve (nothing forwarded)",
-           c->grant_unserved);
-    single(out, "vmca_master_grant_unseen_total", "counter",
-           "Forwarded Grant-Any requests whose requester's Statistics showed no more pages "
-           "owned within timing.failure_timeout_ms",
-           c->grant_unseen);
+    vmca_prom_counters(out, grant_fields, sizeof grant_fields / sizeof *grant_fields, c, NULL, 0);
     vmca_prom_family(out, "vmca_master_grant_latency_seconds", "histogram",
                      "Seconds from a Grant-Any the master forwarded to the first Statistics of "
                      "the requester that show more pages owned than its last Statistics before "
@@ -178,17 +183,7 @@ static void counters(const struct master_core *m, struct vmca_prom *out)
         struct vmca_prom_label l[] = {{"reason", master_refusal_name(r)}};
         vmca_prom_u64(out, "vmca_master_refused_messages_total", l, 1, c->refused[r]);
     }
-    single(out, "vmca_master_census_requests_total", "counter",
-           "Census triggers the master sent to homes (after recoveries, or owed)",
-           c->census_asked);
-    single(out, "vmca_master_recoveries_total", "counter", "Recovery flows the master started",
-           c->recoveries);
-    single(out, "vmca_master_recoveries_completed_total", "counter",
-           "Recovery flows completed (Invalidate-Notify sent)", c->recoveries_done);
-    single(out, "vmca_master_leaves_total", "counter", "Leave flows the master started",
-           c->leaves);
-    single(out, "vmca_master_leaves_completed_total", "counter",
-           "Leave flows completed (Leave-Notify sent)", c->leaves_done);
+    vmca_prom_counters(out, flow_fields, sizeof flow_fields / sizeof *flow_fields, c, NULL, 0);
 }
 
 void master_metrics_write(const struct master_core *m, struct vmca_prom *out)

@@ -76,11 +76,8 @@ static void counters(const struct slave_core *s, struct vmca_prom *out)
 {
     const struct slave_counters *c = slave_core_counters(s);
     struct vmca_prom_label node[] = {{"node", s->self->name}};
-    static const struct {
-        const char *name, *help;
-        size_t off;
-    } fam[] = {
-#define C(field, name, help) {name, help, offsetof(struct slave_counters, field)}
+    static const struct vmca_prom_field fam[] = {
+#define C(field, name, help) VMCA_PROM_FIELD(struct slave_counters, field, name, help)
         C(grant_any, "vmca_slave_grant_any_total", "Grant-Any requests sent to the master"),
         C(grant_any_pages, "vmca_slave_grant_any_pages_total",
           "Pages the Grant-Any requests asked for"),
@@ -110,9 +107,7 @@ static void counters(const struct slave_core *s, struct vmca_prom *out)
           "Surplus rounds that sent free pages of another home back to it"),
 #undef C
     };
-    for (size_t f = 0; f < sizeof fam / sizeof *fam; f++)
-        vmca_prom_one(out, fam[f].name, "counter", fam[f].help, node, 1,
-                      *(const uint64_t *)((const char *)c + fam[f].off));
+    vmca_prom_counters(out, fam, sizeof fam / sizeof *fam, c, node, 1);
     vmca_prom_one(out, "vmca_slave_surplus_pages_total", "counter",
                   "Free pages of other homes sent back to them as surplus", node, 1,
                   slave_core_surplus_given(s));
