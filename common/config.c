@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ struct big_literal {
 };
 
 struct node_aux {
-    const config_setting_t *group, *id, *name, *address, *port, *cert, *key;
+    const config_setting_t *group, *id, *name, *address, *port, *cert, *key, *metrics;
 };
 
 struct ctx {
@@ -475,9 +476,11 @@ static const char *const top_known[] = {
     "cluster", "page_size", "max_frame", "certs_dir", "ca", "master", "nodes",
     "policy", "timing", NULL,
 };
-static const char *const master_known[] = { "node", "port", "admin_socket", NULL };
+static const char *const master_known[] = { "node", "port", "admin_socket", "metrics_port",
+                                             NULL };
 static const char *const node_known[] = {
-    "id", "name", "address", "port", "tmem_pages", "location", "cert", "key", "vms", NULL,
+    "id", "name", "address", "port", "tmem_pages", "location", "cert", "key", "vms",
+    "metrics_port", NULL,
 };
 static const char *const vm_known[] = { "id", "min_pages", "max_pages", "weight", NULL };
 static const char *const policy_known[] = {
@@ -587,6 +590,19 @@ static int parse_vms(struct ctx *x, const config_setting_t *node, const char *np
     return 0;
 }
 
+/* Metrics pages listen on loopback only: the node's address when it is a
+ * loopback literal (nodes of one machine then keep apart), else 127.0.0.1. */
+static void metrics_address(struct vmca_node_cfg *n)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    bool loop = (inet_pton(AF_INET, n->address, &a4) == 1 &&
+                 (ntohl(a4.s_addr) >> 24) == 127) ||
+                (inet_pton(AF_INET6, n->address, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6));
+    snprintf(n->metrics_address, sizeof n->metrics_address, "%s",
+             loop ? n->address : "127.0.0.1");
+}
+
 static int parse_node(struct ctx *x, const config_setting_t *g, int idx,
                       const char *certs_dir, struct vmca_node_cfg *n, struct node_aux *aux)
 {
@@ -626,6 +642,12 @@ static int parse_node(struct ctx *x, const config_setting_t *g, int idx,
     if (get_int(x, g, np, "port", 1, 1, 65535, &v, &aux->port) < 0)
         return VMCA_ERR_CONFIG;
     n->port = (uint16_t)v;
+
+    v = 0;
+    if (get_int(x, g, np, "metrics_port", 0, 0, 65535, &v, &aux->metrics) < 0)
+        return VMCA_ERR_CONFIG;
+    n->metrics_port = (uint16_t)v;
+    metrics_address(n);
 
     if (get_int(x, g, np, "tmem_pages", 1, 1, TMEM_PAGES_MAX, &v, NULL) < 0)
         return VMCA_ERR_CONFIG;
@@ -725,7 +747,8 @@ static int parse_nodes(struct ctx *x, const config_setting_t *root, struct vmca_
 }
 
 static int parse_master(struct ctx *x, const config_setting_t *root, struct vmca_config *c,
-                        const config_setting_t **node_s, const config_setting_t **port_s)
+                        const config_setting_t **node_s, const config_setting_t **port_s,
+                        const config_setting_t **metrics_s)
 {
     const config_setting_t *g;
     if (get_group(x, root, "master", 1, &g) < 0)
@@ -743,6 +766,10 @@ static int parse_master(struct ctx *x, const config_setting_t *root, struct vmca
     if (get_int(x, g, "master", "port", 1, 1, 65535, &v, port_s) < 0)
         return VMCA_ERR_CONFIG;
     c->master.port = (uint16_t)v;
+    v = 0;
+    if (get_int(x, g, "master", "metrics_port", 0, 0, 65535, &v, metrics_s) < 0)
+        return VMCA_ERR_CONFIG;
+    c->master.metrics_port = (uint16_t)v;
 
     const config_setting_t *s;
     char def[VMCA_NAME_MAX + 16];
@@ -923,6 +950,54 @@ static int check_readable(struct ctx *x, const config_setting_t *s, const char *
     return 0;
 }
 
+/* A listening endpoint of the configuration, for the metrics ports' check. */
+struct endpoint {
+    const char *address;
+    unsigned port;
+    char spath[SPATH_MAX];
+    const config_setting_t *s;
+    bool metrics;
+};
+
+/* Every metrics port (master.metrics_port, nodes.[i].metrics_port) must be
+ * free of every other port of the configuration on the same address. */
+static int check_metrics_ports(struct ctx *x, const struct vmca_config *c,
+                               const struct vmca_node_cfg *mn, const struct node_aux *aux,
+                               const config_setting_t *mport_s,
+                               const config_setting_t *mmetrics_s)
+{
+    size_t n = 0, cap = 2 * c->n_nodes + 2;
+    struct endpoint *e = calloc(cap, sizeof *e);
+    if (!e) {
+        raw_error(x, "%s: out of memory", x->file);
+        return VMCA_ERR_NOMEM;
+    }
+    e[n++] = (struct endpoint){mn->address, c->master.port, "master.port", mport_s, false};
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        e[n] = (struct endpoint){c->nodes[i].address, c->nodes[i].port, "", aux[i].port, false};
+        snprintf(e[n++].spath, SPATH_MAX, "nodes.[%zu].port", i);
+    }
+    if (c->master.metrics_port)
+        e[n++] = (struct endpoint){mn->metrics_address, c->master.metrics_port,
+                                   "master.metrics_port", mmetrics_s, true};
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        if (!c->nodes[i].metrics_port)
+            continue;
+        e[n] = (struct endpoint){c->nodes[i].metrics_address, c->nodes[i].metrics_port, "",
+                                 aux[i].metrics, true};
+        snprintf(e[n++].spath, SPATH_MAX, "nodes.[%zu].metrics_port", i);
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        for (size_t j = 0; rc == 0 && e[i].metrics && j < i; j++)
+            if (e[j].port == e[i].port && strcasecmp(e[j].address, e[i].address) == 0)
+                rc = fail(x, e[i].s, e[i].spath,
+                          "expected a port not used by another setting on %s, got %u (%s at "
+                          "line %u)", e[i].address, e[i].port, e[j].spath, vmca_cfg_line(e[j].s));
+    free(e);
+    return rc;
+}
+
 static int parse_root(struct ctx *x, const config_setting_t *root, int check_files,
                       struct vmca_config *c)
 {
@@ -970,8 +1045,8 @@ static int parse_root(struct ctx *x, const config_setting_t *root, int check_fil
         return VMCA_ERR_CONFIG;
     }
 
-    const config_setting_t *mnode_s = NULL, *mport_s = NULL;
-    if (parse_master(x, root, c, &mnode_s, &mport_s) != 0)
+    const config_setting_t *mnode_s = NULL, *mport_s = NULL, *mmetrics_s = NULL;
+    if (parse_master(x, root, c, &mnode_s, &mport_s, &mmetrics_s) != 0)
         return VMCA_ERR_CONFIG;
 
     struct node_aux *aux = NULL;
@@ -999,6 +1074,8 @@ static int parse_root(struct ctx *x, const config_setting_t *root, int check_fil
                       "at line %u)",
                       mn->address, (unsigned)c->master.port, n->name, vmca_cfg_line(aux[i].port));
     }
+    if (rc == 0)
+        rc = check_metrics_ports(x, c, mn, aux, mport_s, mmetrics_s);
 
     if (rc == 0 && check_files) {
         rc = check_readable(x, ca_s ? ca_s : certs_s ? certs_s : root, "ca", c->ca);

@@ -23,6 +23,10 @@ struct vmca_node_cfg {
     char name[VMCA_NAME_MAX];           /* unique; = certificate CN */
     char address[64];                   /* IPv4/IPv6 literal or host name */
     uint16_t port;                      /* peer (slave) listening port */
+    uint16_t metrics_port;              /* its slave's metrics page; 0 off */
+    char metrics_address[64];           /* where metrics pages of this node listen:
+                                           its address when a loopback literal,
+                                           else 127.0.0.1 */
     char cert[VMCA_PATH_MAX];           /* absolute after loading */
     char key[VMCA_PATH_MAX];
     uint64_t tmem_pages;                /* pages of this node's tmem */
@@ -36,6 +40,8 @@ struct vmca_master_cfg {
     char node[VMCA_NAME_MAX];           /* node the master runs on */
     uint32_t node_id;                   /* resolved from `node` */
     uint16_t port;                      /* master's TLS port */
+    uint16_t metrics_port;              /* master's metrics page (on its node's
+                                           metrics_address); 0 off */
     char admin_socket[VMCA_PATH_MAX];   /* Unix socket for vmcactl */
 };
 

@@ -93,3 +93,11 @@ void vmca_port_holder(uint16_t port, char *out, size_t outlen)
     else
         snprintf(out, outlen, "%s (pid %ld) holds it, not a vMCA process", comm, pid);
 }
+
+void vmca_port_listen_error(uint16_t port, const char *err, char *out, size_t outlen)
+{
+    char holder[160] = "";
+    if (strstr(err, "in use"))
+        vmca_port_holder(port, holder, sizeof holder);
+    snprintf(out, outlen, "%s%s%s", err, holder[0] ? ": " : "", holder);
+}

@@ -14,4 +14,8 @@
  * into out. */
 void vmca_port_holder(uint16_t port, char *out, size_t outlen);
 
+/* A listen error as a daemon logs it: err, and when it says the port is in
+ * use, ": " and its holder (vmca_port_holder). */
+void vmca_port_listen_error(uint16_t port, const char *err, char *out, size_t outlen);
+
 #endif

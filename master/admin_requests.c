@@ -188,14 +188,16 @@ static void req_stats(struct master_core *m, const struct vmca_config *cfg,
     }
     for (size_t f = 0; f < MASTER_MAX_FLOWS; f++)
         flows += m->flows[f].node != 0;
+    uint64_t refused = master_core_refused_total(m);
     evbuffer_add_printf(out, "stats nodes %zu members %zu active %zu flows %zu capacity %llu "
                         "owned %llu free %llu lent %llu borrowed %llu grants_forwarded %llu "
                         "pages_forwarded %llu refused %llu page_size %u\nend\n",
                         cfg->n_nodes, members, active, flows, (unsigned long long)capacity,
                         (unsigned long long)owned, (unsigned long long)free_pages,
                         (unsigned long long)lent, (unsigned long long)borrowed,
-                        (unsigned long long)m->grants_fwd, (unsigned long long)m->pages_fwd,
-                        (unsigned long long)m->refused, cfg->page_size);
+                        (unsigned long long)m->counters.grant_fwd,
+                        (unsigned long long)m->counters.grant_fwd_pages,
+                        (unsigned long long)refused, cfg->page_size);
 }
 
 static void req_audit(struct master_core *m, int64_t now_ms, struct evbuffer *out)

@@ -22,18 +22,33 @@ enum refusal {
     REFUSE_STATS_UNKNOWN,
     REFUSE_LEAVE_STATE,
     REFUSE_REGISTER_LEAVING,
+    REFUSE_UNKNOWN_NODE,
+    REFUSE_COUNT
 };
+_Static_assert(REFUSE_COUNT == MASTER_REFUSALS, "one counter per refusal reason");
 
-const char *vmca_state_name(Vmca__NodeState s)
+const char *master_refusal_name(unsigned r)
 {
-    switch (s) {
-    case VMCA__NODE_STATE__NODE_INACTIVE: return "inactive";
-    case VMCA__NODE_STATE__NODE_ACTIVE: return "active";
-    case VMCA__NODE_STATE__NODE_LEAVING: return "leaving";
-    case VMCA__NODE_STATE__NODE_RECOVERY: return "recovery";
-    default: return "unknown";
-    }
+    static const char *const names[REFUSE_COUNT] = {
+        [REFUSE_NOT_FOR_MASTER] = "not_for_master",
+        [REFUSE_REGISTER_STATE] = "register_state",
+        [REFUSE_REGISTER_IDENTITY] = "register_identity",
+        [REFUSE_STATS_STATE] = "statistics_state",
+        [REFUSE_NOT_YET] = "not_implemented",
+        [REFUSE_GRANT_ANY] = "grant_any",
+        [REFUSE_LEAVE] = "leave",
+        [REFUSE_RECOVERING] = "recovering",
+        [REFUSE_STATS_UNKNOWN] = "statistics_not_member",
+        [REFUSE_LEAVE_STATE] = "leave_state",
+        [REFUSE_REGISTER_LEAVING] = "register_leaving",
+        [REFUSE_UNKNOWN_NODE] = "unknown_node",
+    };
+    return r < REFUSE_COUNT ? names[r] : "unknown";
 }
+
+/* Grant latency buckets, ms: statistics intervals are 10 ms .. 1 h. */
+static const uint64_t grant_latency_le[] = {10,   25,   50,   100,   250,  500,
+                                            1000, 2500, 5000, 10000, 30000, 60000};
 
 static void mark_heard(struct master_core *m, struct master_node *n)
 {
@@ -110,6 +125,10 @@ int master_core_init(struct master_core *m, const struct vmca_config *cfg,
         m->nodes[i].census_asked_ms = -1;
         m->index[cfg->nodes[i].id] = (uint16_t)(i + 1);
     }
+    for (size_t i = 0; i < cfg->n_nodes; i++)
+        m->nodes[i].grant_asked_ms = -1;
+    vmca_histo_init(&m->counters.grant_latency_ms, grant_latency_le,
+                    sizeof grant_latency_le / sizeof *grant_latency_le);
     vmca_outbox_init(&m->out, cfg->master.node_id, incarnation, cfg->max_frame);
     m->first_ms = -1;
     m->unheard = cfg->n_nodes;
@@ -122,6 +141,7 @@ void master_core_free(struct master_core *m)
     m->fences = NULL;
     for (size_t i = 0; m->nodes && i < m->cfg->n_nodes; i++) {
         free(m->nodes[i].owned);
+        free(m->nodes[i].lent);
         free(m->nodes[i].vms);
     }
     free(m->nodes);
@@ -139,11 +159,19 @@ void master_core_free(struct master_core *m)
     m->tier2_state = NULL;
 }
 
+uint64_t master_core_refused_total(const struct master_core *m)
+{
+    uint64_t n = 0;
+    for (unsigned r = 0; r < MASTER_REFUSALS; r++)
+        n += m->counters.refused[r];
+    return n;
+}
+
 static int refuse(struct master_core *m, struct master_node *n, enum refusal why,
                   int err, const char *fmt, const char *what)
 {
     uint32_t bit = UINT32_C(1) << why;
-    m->refused++;
+    m->counters.refused[why]++;
     if (!(n->refused_logged & bit)) {
         n->refused_logged |= bit;
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_WARN,
@@ -303,6 +331,8 @@ static int on_register(struct master_core *m, struct master_node *n,
                       "register");
     queue_fence(m, n->cfg->id, false); /* a fresh life may use the fabric */
     n->n_owned = 0;                    /* an earlier life's figures, for the audit */
+    n->n_lent = n->n_vms = 0;          /* ... and the metrics */
+    n->grant_asked_ms = -1;
     n->targets_set = 0;
     n->n_vms = 0;                      /* ... and for the operator */
     n->lent_pages = n->borrowed_pages = 0;
@@ -361,8 +391,10 @@ static void census_ask(struct master_core *m, struct master_node *h, int64_t now
         Vmca__Envelope env = VMCA__ENVELOPE__INIT;
         env.body_case = VMCA__ENVELOPE__BODY_CENSUS;
         env.census = &c;
-        if (vmca_outbox_send(&m->out, x->cfg->id, &env) == VMCA_OK)
+        if (vmca_outbox_send(&m->out, x->cfg->id, &env) == VMCA_OK) {
             x->census_asked_ms = now_ms;
+            m->counters.census_asked++;
+        }
     }
 }
 
@@ -417,6 +449,10 @@ static void check_flows(struct master_core *m, int64_t now_ms)
         r->state = VMCA__NODE_STATE__NODE_INACTIVE;
         if (leaving)
             r->left_inc = r->incarnation;
+        if (leaving)
+            m->counters.leaves_done++;
+        else
+            m->counters.recoveries_done++;
         m->flows[f].node = 0;
         send_bare(m, r->cfg->id, leaving ? VMCA__ENVELOPE__BODY_LEAVE_NOTIFY
                                          : VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY);
@@ -484,9 +520,11 @@ static void start_recovery(struct master_core *m, struct master_node *r, int64_t
                     "cannot recover node %u now: too many flows in progress", r->cfg->id);
         return;
     }
-    if (r->state != VMCA__NODE_STATE__NODE_RECOVERY)
+    if (r->state != VMCA__NODE_STATE__NODE_RECOVERY) {
+        m->counters.recoveries++;
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_WARN, "node %u (%s) %s: %s -> recovery",
                     r->cfg->id, r->cfg->name, why, vmca_state_name(r->state));
+    }
     r->state = VMCA__NODE_STATE__NODE_RECOVERY;
     r->recovered_inc = r->incarnation;
     r->recovered = true;
@@ -567,9 +605,11 @@ static int on_leave_req(struct master_core *m, struct master_node *n, const Vmca
                       "leave-req");
     if (!n->incarnation)
         n->incarnation = env->incarnation; /* adopted silently: its life is known now */
-    if (n->state != VMCA__NODE_STATE__NODE_LEAVING)
+    if (n->state != VMCA__NODE_STATE__NODE_LEAVING) {
+        m->counters.leaves++;
         vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "node %u (%s) leaving: %s -> leaving",
                     n->cfg->id, n->cfg->name, vmca_state_name(n->state));
+    }
     if (n->state == VMCA__NODE_STATE__NODE_INACTIVE)
         n->member_since_ms = now_ms;
     n->state = VMCA__NODE_STATE__NODE_LEAVING;
@@ -578,27 +618,58 @@ static int on_leave_req(struct master_core *m, struct master_node *n, const Vmca
     return VMCA_OK;
 }
 
+/* HomePages entries of configured nodes into a grow-only array (at most
+ * one entry per configured node; others are not kept). False when out of
+ * memory (*n is 0 then). */
+static bool keep_pages(struct master_core *m, struct master_owned **v, size_t *n, size_t *cap,
+                       Vmca__HomePages **in, size_t n_in)
+{
+    size_t want = n_in < m->cfg->n_nodes ? n_in : m->cfg->n_nodes;
+    *n = 0;
+    if (want > *cap) {
+        struct master_owned *nv = realloc(*v, want * sizeof *nv);
+        if (!nv)
+            return false;
+        *v = nv;
+        *cap = want;
+    }
+    for (size_t i = 0; i < n_in && *n < want; i++)
+        if (node_by_id(m, in[i]->node))
+            (*v)[(*n)++] = (struct master_owned){in[i]->node, in[i]->pages};
+    return true;
+}
+
+/* The VMs' figures of the last Statistics (the hypervisor counts puts per
+ * period), for the metrics page and vmcactl vms. */
+static bool keep_vms(struct master_node *n, const Vmca__Statistics *st)
+{
+    n->n_vms = 0;
+    if (st->n_vms > n->cap_vms) {
+        struct master_vm *v = realloc(n->vms, st->n_vms * sizeof *v);
+        if (!v)
+            return false;
+        n->vms = v;
+        n->cap_vms = st->n_vms;
+    }
+    for (size_t i = 0; i < st->n_vms; i++) {
+        const Vmca__VmStats *x = st->vms[i];
+        n->vms[n->n_vms++] = (struct master_vm){
+            x->vm, x->tmem_used, x->mm_target, x->puts_total,
+            x->puts_total > x->puts_succ ? x->puts_total - x->puts_succ : 0};
+    }
+    return true;
+}
+
 /* Pages owned per configured home and the targets set, as the audit needs
- * them (at most one entry per configured node; others are not kept). */
+ * them; pages lent and the VMs' figures for the metrics page. */
 static void keep_for_audit(struct master_core *m, struct master_node *n,
                            const Vmca__Statistics *st)
 {
-    size_t want = st->n_owned < m->cfg->n_nodes ? st->n_owned : m->cfg->n_nodes;
-    if (want > n->cap_owned) {
-        struct master_owned *v = realloc(n->owned, want * sizeof *v);
-        if (!v) {
-            n->n_owned = 0; /* the audit then sees this node hold nothing: unbalanced */
-            vmca_log_to(m->log, m->log_arg, VMCA_LOG_ERR, "out of memory keeping statistics");
-            return;
-        }
-        n->owned = v;
-        n->cap_owned = want;
-    }
-    n->n_owned = 0;
-    for (size_t i = 0; i < st->n_owned && n->n_owned < want; i++)
-        if (node_by_id(m, st->owned[i]->node))
-            n->owned[n->n_owned++] = (struct master_owned){st->owned[i]->node,
-                                                           st->owned[i]->pages};
+    /* Out of memory: the audit then sees this node hold nothing: unbalanced. */
+    if (!keep_pages(m, &n->owned, &n->n_owned, &n->cap_owned, st->owned, st->n_owned) ||
+        !keep_pages(m, &n->lent, &n->n_lent, &n->cap_lent, st->lent, st->n_lent) ||
+        !keep_vms(n, st))
+        vmca_log_to(m->log, m->log_arg, VMCA_LOG_ERR, "out of memory keeping statistics");
     n->targets_sum = 0;
     n->targets_set = 0;
     for (size_t i = 0; i < st->n_vms; i++)
@@ -606,29 +677,6 @@ static void keep_for_audit(struct master_core *m, struct master_node *n,
             n->targets_sum += st->vms[i]->mm_target;
             n->targets_set++;
         }
-}
-
-/* Per-VM figures for the operator (vmcactl vms): the last period's puts
- * and failed puts (the hypervisor counts per period). */
-static void keep_vms(struct master_core *m, struct master_node *n, const Vmca__Statistics *st)
-{
-    if (st->n_vms > n->cap_vms) {
-        struct master_vm *v = realloc(n->vms, st->n_vms * sizeof *v);
-        if (!v) {
-            n->n_vms = 0;
-            vmca_log_to(m->log, m->log_arg, VMCA_LOG_ERR, "out of memory keeping statistics");
-            return;
-        }
-        n->vms = v;
-        n->cap_vms = st->n_vms;
-    }
-    for (size_t i = 0; i < st->n_vms; i++) {
-        const Vmca__VmStats *x = st->vms[i];
-        n->vms[i] = (struct master_vm){x->vm, x->tmem_used, x->mm_target, x->puts_total,
-                                       x->puts_total > x->puts_succ
-                                           ? x->puts_total - x->puts_succ : 0};
-    }
-    n->n_vms = st->n_vms;
 }
 
 static void send_vm_limits(struct master_core *m, const struct master_node *n)
@@ -752,6 +800,22 @@ int master_core_ask_leave(struct master_core *m, uint32_t node, char *err, size_
 int master_core_ask_join(struct master_core *m, uint32_t node, char *err, size_t errlen)
 {
     return operator_ask(m, node, false, err, errlen);
+}
+
+/* A forwarded Grant-Any of n is seen once n's Statistics show more pages
+ * owned than when it asked; given up after failure_timeout_ms. */
+static void grant_seen(struct master_core *m, struct master_node *n, int64_t now_ms)
+{
+    if (n->grant_asked_ms < 0)
+        return;
+    if (n->total_pages > n->grant_base_total) {
+        vmca_histo_observe(&m->counters.grant_latency_ms,
+                           (uint64_t)(now_ms - n->grant_asked_ms));
+        n->grant_asked_ms = -1;
+    } else if (now_ms - n->grant_asked_ms > (int64_t)m->cfg->timing.failure_timeout_ms) {
+        m->counters.grant_unseen++;
+        n->grant_asked_ms = -1;
+    }
 }
 
 static void send_mem_limit(struct master_core *m, const struct master_node *n)
@@ -881,6 +945,7 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     n->stats_count++;
     n->total_pages = st->total_pages;
     n->free_pages = st->free_pages;
+    grant_seen(m, n, now_ms);
     /* What was forwarded before the previous Statistics is in these
      * figures; what was forwarded since may not be (see fwd_recent). A
      * Grant-Fwd the donor served only in part, or never got (its
@@ -909,7 +974,6 @@ static int on_statistics(struct master_core *m, struct master_node *n,
     for (size_t i = 0; i < st->n_lent; i++)
         n->lent_pages = add_sat(n->lent_pages, st->lent[i]->pages);
     keep_for_audit(m, n, st);
-    keep_vms(m, n, st);
     for (unsigned f = 0; f < MASTER_MAX_FLOWS; f++) {
         uint32_t r = m->flows[f].node;
         if (!r || r == n->cfg->id)
@@ -949,13 +1013,16 @@ static uint64_t donor_free(const struct master_node *d)
  * them are its last reported ones minus what is spoken for, so a burst of
  * requests, or one that crosses the donor's Statistics, does not promise
  * the same pages twice and the reserve holds. */
-static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca__GrantAny *ga)
+static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca__GrantAny *ga,
+                        int64_t now_ms)
 {
     if (n->state != VMCA__NODE_STATE__NODE_ACTIVE)
         return refuse(m, n, REFUSE_GRANT_ANY, VMCA_ERR_STATE, "node is not active", "grant-any");
     if (ga->node != n->cfg->id || ga->pages == 0 || ga->pages > VMCA_GFN_INDEX_MASK)
         return refuse(m, n, REFUSE_GRANT_ANY, VMCA_ERR_PROTO,
                       "must name the sender and ask for 1..2^36 pages", "grant-any");
+    m->counters.grant_any++;
+    m->counters.grant_any_pages += ga->pages;
     size_t nd = 0;
     struct tier2_donor *donors = m->donors;
     struct tier2_fwd *fwd = m->fwd;
@@ -993,10 +1060,16 @@ static int on_grant_any(struct master_core *m, struct master_node *n, const Vmca
         if (vmca_outbox_send(&m->out, fwd[i].donor, &env) != VMCA_OK)
             continue;
         d->fwd_recent = add_sat(d->fwd_recent, pages);
-        m->grants_fwd++;
-        m->pages_fwd = add_sat(m->pages_fwd, pages);
         promised += pages;
         sent++;
+        m->counters.grant_fwd++;
+        m->counters.grant_fwd_pages += pages;
+    }
+    if (!sent) {
+        m->counters.grant_unserved++;
+    } else if (n->grant_asked_ms < 0) { /* a repeated ask waits from the first */
+        n->grant_asked_ms = now_ms;
+        n->grant_base_total = n->total_pages;
     }
     vmca_log_to(m->log, m->log_arg, VMCA_LOG_DEBUG, /* per request: debug */
                 "grant-any %llu from node %u (req %llu): forwarded %llu pages to %zu donor(s)",
@@ -1011,8 +1084,10 @@ int master_core_on_message(struct master_core *m, uint32_t node,
     if (m->first_ms < 0)
         m->first_ms = now_ms;
     struct master_node *n = node_by_id(m, node);
-    if (!n)
+    if (!n) {
+        m->counters.refused[REFUSE_UNKNOWN_NODE]++;
         return VMCA_ERR_AUTH; /* the shell only admits configured nodes */
+    }
     mark_heard(m, n);
     const char *what = vmca_body_name(env->body_case);
     switch (env->body_case) {
@@ -1021,7 +1096,7 @@ int master_core_on_message(struct master_core *m, uint32_t node,
     case VMCA__ENVELOPE__BODY_STATISTICS:
         return on_statistics(m, n, env, now_ms);
     case VMCA__ENVELOPE__BODY_GRANT_ANY:
-        return on_grant_any(m, n, env->grant_any);
+        return on_grant_any(m, n, env->grant_any, now_ms);
     case VMCA__ENVELOPE__BODY_LEAVE_REQ:
         return on_leave_req(m, n, env, now_ms);
     case VMCA__ENVELOPE__BODY_INVALIDATE:

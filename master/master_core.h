@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "histo.h"
 #include "log.h"
 #include "outbox.h"
 
@@ -100,6 +101,43 @@ struct master_node {
      * whenever the node registers or reconnects, like mem_cap. */
     struct master_vm_cap vm_caps[MASTER_VM_CAPS];
     size_t n_vm_caps;
+    /* For the metrics page, from the last Statistics: own pages lent per
+     * borrower (configured nodes only) and the VMs' figures. */
+    struct master_owned *lent;
+    size_t n_lent, cap_lent;
+    /* Grant latency: a Grant-Any of this node was forwarded at
+     * grant_asked_ms (-1: none waits) when its Statistics said it owned
+     * grant_base_total pages; its first Statistics that say more end it. */
+    int64_t grant_asked_ms;
+    uint64_t grant_base_total;
+};
+
+/* Reasons the master refuses a message, counted in master_counters. */
+#define MASTER_REFUSALS 12
+/* Snake-case name of reason r < MASTER_REFUSALS ("register_state", ...). */
+const char *master_refusal_name(unsigned r);
+struct master_core;
+/* Every message refused so far, whatever the reason. */
+uint64_t master_core_refused_total(const struct master_core *m);
+
+/* What the master counts for its metrics page: plain counters bumped by
+ * the core, read by the shell (master/master_metrics.c). */
+struct master_counters {
+    uint64_t grant_any;               /* Grant-Any received and accepted */
+    uint64_t grant_any_pages;         /* ... pages they asked for */
+    uint64_t grant_fwd;               /* Grant-Fwd sent to donors */
+    uint64_t grant_fwd_pages;         /* ... pages they forwarded */
+    uint64_t grant_unserved;          /* accepted Grant-Any that found no donor */
+    uint64_t grant_unseen;            /* forwarded, and the requester's Statistics did
+                                         not show more pages within failure_timeout_ms */
+    struct vmca_histo grant_latency_ms; /* forwarded Grant-Any -> requester's first
+                                           Statistics that show more pages owned */
+    uint64_t refused[MASTER_REFUSALS];
+    uint64_t census_asked;            /* Census triggers sent to homes */
+    uint64_t recoveries;              /* recovery flows started */
+    uint64_t recoveries_done;         /* ... completed (Invalidate-Notify) */
+    uint64_t leaves;                  /* leave flows started */
+    uint64_t leaves_done;             /* ... completed (Leave-Notify) */
 };
 
 /* Fencing through the fabric (the shell carries it out): a node declared
@@ -141,10 +179,7 @@ struct master_core {
     struct tier2_donor *donors;       /* a Grant-Any's eligible donors */
     struct tier2_fwd *fwd;            /* ... and the policy's choice */
     uint32_t *ids;                    /* node ids for one message being built */
-    /* Counters since the master started (vmcactl stats). */
-    uint64_t grants_fwd;              /* Grant-Fwd sent */
-    uint64_t pages_fwd;               /* ... and the pages they asked donors for */
-    uint64_t refused;                 /* messages refused (every one, logged or not) */
+    struct master_counters counters;
 };
 
 /* Returns 0, VMCA_ERR_NOMEM, or VMCA_ERR_CONFIG when policy.second_tier is
@@ -221,8 +256,5 @@ uint64_t master_node_spoken_for(const struct master_node *n);
 const struct master_node *master_core_node(const struct master_core *m, uint32_t id);
 /* The action queue its driver drains (vmca_outbox_take). */
 struct vmca_outbox *master_core_outbox(struct master_core *m);
-
-/* Lower-case state name: "inactive", "active", "leaving", "recovery". */
-const char *vmca_state_name(Vmca__NodeState s);
 
 #endif

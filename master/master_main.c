@@ -23,6 +23,8 @@
 #include "fence.h"
 #include "log.h"
 #include "master_core.h"
+#include "master_metrics.h"
+#include "metrics_http.h"
 #include "porthold.h"
 #include "sys.h"
 #include "tls.h"
@@ -99,6 +101,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     struct master_shell *sh = arg;
     master_core_on_tick(&sh->core, vmca_now_ms());
     drain(sh);
+}
+
+/* The metrics page (master.metrics_port): the core's figures. */
+static void fill_metrics(void *arg, struct vmca_prom *out)
+{
+    master_metrics_write(&((struct master_shell *)arg)->core, out);
 }
 
 static const char *expected_name(void *arg, uint32_t node, int role)
@@ -251,6 +259,17 @@ int main(int argc, char **argv)
         log_err("%s", err);
         return 1;
     }
+    struct vmca_metrics_http *metrics = NULL;
+    if (sh.cfg.master.metrics_port &&
+        !(metrics = vmca_metrics_http_open(sh.base, self->metrics_address,
+                                           sh.cfg.master.metrics_port, fill_metrics, &sh, err,
+                                           sizeof err))) {
+        char why[1200];
+        vmca_port_listen_error(sh.cfg.master.metrics_port, err, why, sizeof why);
+        log_err("master.metrics_port = %u in %s: %s", sh.cfg.master.metrics_port, sh.cfg.path,
+                why);
+        return 1;
+    }
     sh.tick = event_new(sh.base, -1, EV_PERSIST, on_tick, &sh);
     struct timeval tick_tv = {0, 100 * 1000};
     event_add(sh.tick, &tick_tv);
@@ -269,6 +288,7 @@ int main(int argc, char **argv)
         if (sh.conns[i])
             vmca_conn_close(sh.conns[i]);
     vmca_admin_close(admin);
+    vmca_metrics_http_close(metrics);
     vmca_listener_free(lst);
     /* Let the closes flush (bounded by their own one-second timers). */
     event_base_loop(sh.base, EVLOOP_NONBLOCK);

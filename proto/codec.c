@@ -209,6 +209,17 @@ void vmca_envelope_free(Vmca__Envelope *env)
         vmca__envelope__free_unpacked(env, NULL);
 }
 
+_Static_assert(VMCA__NODE_STATE__NODE_INACTIVE == 0 && VMCA__NODE_STATE__NODE_ACTIVE == 1 &&
+                   VMCA__NODE_STATE__NODE_LEAVING == 2 && VMCA__NODE_STATE__NODE_RECOVERY == 3,
+               "vmca_state_names is indexed by state");
+const char *const vmca_state_names[VMCA_NODE_STATES] = {"inactive", "active", "leaving",
+                                                         "recovery"};
+
+const char *vmca_state_name(Vmca__NodeState s)
+{
+    return (unsigned)s < VMCA_NODE_STATES ? vmca_state_names[s] : "unknown";
+}
+
 const char *vmca_body_name(Vmca__Envelope__BodyCase body)
 {
     const char *name;

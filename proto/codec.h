@@ -50,6 +50,13 @@ void vmca_envelope_free(Vmca__Envelope *env);
 /* Short command name for logs ("hello", "grant-any", ...; "none" if unset). */
 const char *vmca_body_name(Vmca__Envelope__BodyCase body);
 
+/* Node states are 0 .. VMCA_NODE_STATES - 1; their lower-case names
+ * ("inactive", "active", "leaving", "recovery"), by value. */
+#define VMCA_NODE_STATES 4
+extern const char *const vmca_state_names[VMCA_NODE_STATES];
+/* The name of s, "unknown" for a value out of range. */
+const char *vmca_state_name(Vmca__NodeState s);
+
 /* A member of the cluster: Active or Leaving (it holds and serves pages). */
 static inline bool vmca_state_member(Vmca__NodeState s)
 {

@@ -50,7 +50,8 @@ void slave_send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_
         env.body_case = VMCA__ENVELOPE__BODY_CENSUS;
         env.census = &c;
     }
-    vmca_outbox_send(&s->out, to, &env);
+    if (vmca_outbox_send(&s->out, to, &env) == VMCA_OK && reply)
+        s->counters.census_replies++;
 }
 
 /* The census of our home is over (done or given up): pages move again. */
@@ -106,6 +107,7 @@ void slave_census_start(struct slave_core *s, const uint32_t *members, size_t n_
 {
     struct slave_census *c = &s->census;
     c->round++;
+    s->counters.census_rounds++;
     c->running = true;
     c->invalidates_at_start = s->census.invalidates;
     c->followup = followup;
@@ -149,7 +151,7 @@ int slave_on_census(struct slave_core *s, uint32_t from, bool from_master,
         return VMCA_OK;
     }
     if (c->home != from) {
-        slave_refused(s, from, VMCA__ENVELOPE__BODY_CENSUS,
+        slave_refused(s, from, VMCA__ENVELOPE__BODY_CENSUS, SLAVE_REFUSE_SENDER,
                       "refused census of node %u from node %u: only a home asks", c->home, from);
         return VMCA_ERR_AUTH;
     }
@@ -206,7 +208,7 @@ int slave_on_census_reply(struct slave_core *s, uint32_t from, const Vmca__Censu
         if (vmca_gfn_home(b.gfn) != s->self->id ||
             !vmca_block_valid(b.gfn, b.order, s->self->tmem_pages)) {
             /* Refused alone: the round goes on (the sender may answer again). */
-            slave_refused(s, from, VMCA__ENVELOPE__BODY_CENSUS_REPLY,
+            slave_refused(s, from, VMCA__ENVELOPE__BODY_CENSUS_REPLY, SLAVE_REFUSE_INVALID,
                           "refused census reply from node %u: block %zu is not of this home",
                           from, i);
             return VMCA_ERR_PROTO;

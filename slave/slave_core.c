@@ -3,8 +3,32 @@
  * slave_actions, membership, report, transfers, leave, census, targets. */
 #include "slave_internal.h"
 
-void slave_refused(struct slave_core *s, uint32_t from, int body, const char *fmt, ...)
+const char *slave_refusal_name(unsigned r)
 {
+    static const char *const names[SLAVE_REFUSALS] = {
+        [SLAVE_REFUSE_SENDER] = "sender",
+        [SLAVE_REFUSE_STATE] = "state",
+        [SLAVE_REFUSE_INVALID] = "invalid",
+        [SLAVE_REFUSE_UNHANDLED] = "unhandled",
+        [SLAVE_REFUSE_BLOCKS] = "rejected_blocks",
+    };
+    return r < SLAVE_REFUSALS ? names[r] : "unknown";
+}
+
+const struct slave_counters *slave_core_counters(const struct slave_core *s)
+{
+    return &s->counters;
+}
+
+const struct tkm_sample *slave_core_sample(const struct slave_core *s)
+{
+    return &s->hv;
+}
+
+void slave_refused(struct slave_core *s, uint32_t from, int body, enum slave_refusal why,
+                   const char *fmt, ...)
+{
+    s->counters.refused[why]++;
     const struct vmca_node_cfg *n = vmca_config_node_by_id(s->cfg, from);
     if (n && body >= 0 && body < 32) {
         uint32_t *seen = &s->refused_logged[n - s->cfg->nodes];
@@ -155,7 +179,8 @@ bool slave_other_node(struct slave_core *s, uint32_t node, int body, const char 
 {
     if (node != s->self->id && vmca_config_node_by_id(s->cfg, node))
         return true;
-    slave_refused(s, s->master, body, "refused %s of node %u", what, node);
+    slave_refused(s, s->master, body, SLAVE_REFUSE_INVALID, "refused %s of node %u", what,
+                  node);
     return false;
 }
 
@@ -189,12 +214,13 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
     enum slave_sender who = sender((int)env->body_case);
     if (who == FROM_PEER &&
         (from_master || !vmca_config_node_by_id(s->cfg, from) || from == s->self->id)) {
-        slave_refused(s, from, (int)env->body_case, "refused %s from node %u: not a peer",
+        slave_refused(s, from, (int)env->body_case, SLAVE_REFUSE_SENDER,
+                      "refused %s from node %u: not a peer",
                             vmca_body_name(env->body_case), from);
         return VMCA_ERR_AUTH;
     }
     if (who == FROM_MASTER && (!from_master || from != s->master)) {
-        slave_refused(s, from, (int)env->body_case,
+        slave_refused(s, from, (int)env->body_case, SLAVE_REFUSE_SENDER,
                             "refused %s from node %u: only the master sends it",
                             vmca_body_name(env->body_case), from);
         return VMCA_ERR_AUTH;
@@ -229,7 +255,7 @@ int slave_core_on_message(struct slave_core *s, uint32_t from, bool from_master,
     case VMCA__ENVELOPE__BODY_JOIN_ASK:
         return slave_on_join_ask(s);
     default:
-        slave_refused(s, s->master, (int)env->body_case,
+        slave_refused(s, s->master, (int)env->body_case, SLAVE_REFUSE_UNHANDLED,
                             "refused %s from the master: not handled by this slave yet",
                             vmca_body_name(env->body_case));
         return VMCA_ERR_STATE;

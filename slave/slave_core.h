@@ -160,6 +160,35 @@ struct slave_report_room {
     size_t nbits_bytes;
 };
 
+/* Why a slave refuses a message (slave_refused), counted per reason. */
+enum slave_refusal {
+    SLAVE_REFUSE_SENDER,               /* not a sender allowed for that message */
+    SLAVE_REFUSE_STATE,                /* not in a state that allows it */
+    SLAVE_REFUSE_INVALID,              /* its contents are not valid */
+    SLAVE_REFUSE_UNHANDLED,            /* a message this slave does not handle */
+    SLAVE_REFUSE_BLOCKS,               /* a grant's blocks the hypervisor rejected */
+    SLAVE_REFUSALS
+};
+/* Snake-case name of reason r ("sender", "state", ...). */
+const char *slave_refusal_name(unsigned r);
+
+/* What the slave counts for its metrics page: plain counters bumped by the
+ * core, read by the shell (slave/slave_metrics.c). Resends are not
+ * counted again. */
+struct slave_counters {
+    uint64_t grant_any, grant_any_pages;       /* Grant-Any sent, pages asked */
+    uint64_t grant_fwd, grant_fwd_pages;       /* Grant-Fwd taken (Request hypercalls) */
+    uint64_t grants_sent, grant_pages_sent, grant_blocks_sent;  /* transfers started */
+    uint64_t grants_received, grant_pages_received,             /* transfers applied */
+        grant_blocks_received;
+    uint64_t grant_blocks_bounced, grant_blocks_rejected;        /* ... blocks not taken */
+    uint64_t refused[SLAVE_REFUSALS];
+    uint64_t census_rounds;                    /* censuses of our home started */
+    uint64_t census_replies;                   /* answers sent to homes' censuses */
+    uint64_t surplus_returns;                  /* surplus rounds that sent pages home
+                                                  (pages: surplus.given) */
+};
+
 struct slave_core {
     const struct vmca_config *cfg;     /* borrowed */
     const struct vmca_node_cfg *self;  /* points into cfg */
@@ -211,6 +240,7 @@ struct slave_core {
     struct slave_surplus surplus;
     struct slave_census census;
     struct slave_first_tier ft;
+    struct slave_counters counters;
 };
 
 /* `self` must be a node of cfg. Returns 0, VMCA_ERR_NOMEM, or VMCA_ERR_INVAL when
@@ -278,6 +308,10 @@ bool slave_core_hv_up(const struct slave_core *s);
 bool slave_core_returning(const struct slave_core *s, uint32_t home);
 /* Pages of other homes given back as surplus so far. */
 uint64_t slave_core_surplus_given(const struct slave_core *s);
+/* The core's counters, and the hypervisor's last sample (no VMs nor
+ * pages while it is down), for the metrics page. */
+const struct slave_counters *slave_core_counters(const struct slave_core *s);
+const struct tkm_sample *slave_core_sample(const struct slave_core *s);
 /* Leave-Notify received; *clean (when not NULL): with all own pages back. */
 bool slave_core_left(const struct slave_core *s, bool *clean);
 /* Whether the shell should stop: it left, and not at the operator's word

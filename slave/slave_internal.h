@@ -17,9 +17,10 @@
 #include "vm_targets.h"
 
 /* slave_core.c */
-/* Logs a refused message once per sender and message type. */
-void slave_refused(struct slave_core *s, uint32_t from, int body, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* Counts a refused message by reason and logs it once per sender and
+ * message type. */
+void slave_refused(struct slave_core *s, uint32_t from, int body, enum slave_refusal why,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 size_t slave_node_index(const struct slave_core *s, uint32_t node);
 bool slave_peer_active(const struct slave_core *s, uint32_t node);
 /* Whether the master's command `what` (message type body) names a

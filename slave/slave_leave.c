@@ -88,7 +88,7 @@ int slave_on_leave_ask(struct slave_core *s, int64_t now_ms)
     if (s->state == VMCA__NODE_STATE__NODE_LEAVING)
         return VMCA_OK; /* leaving already (a stop signal came first: it exits after) */
     if (s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_LEAVE_ASK,
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_LEAVE_ASK, SLAVE_REFUSE_STATE,
                       "refused leave-ask: not active");
         return VMCA_ERR_STATE;
     }
@@ -138,7 +138,7 @@ int slave_on_force_return(struct slave_core *s, const Vmca__ForceReturn *fr)
 int slave_on_leave_notify(struct slave_core *s)
 {
     if (s->state != VMCA__NODE_STATE__NODE_LEAVING) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_LEAVE_NOTIFY,
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_LEAVE_NOTIFY, SLAVE_REFUSE_STATE,
                       "refused leave-notify: not leaving");
         return VMCA_ERR_STATE;
     }
@@ -307,6 +307,7 @@ void slave_reply_surplus(struct slave_core *s, const struct slave_pending *p,
     }
     s->surplus.given += pages;
     s->surplus.since_given = 0;
+    s->counters.surplus_returns++;
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                 "giving back %llu surplus pages of node %u (asked %llu)",
                 (unsigned long long)pages, p->peer, (unsigned long long)p->pages);

@@ -18,8 +18,10 @@
 #include "conn.h"
 #include "err.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "porthold.h"
 #include "slave_core.h"
+#include "slave_metrics.h"
 #include "sys.h"
 #include "tkm.h"
 #include "tls.h"
@@ -439,6 +441,12 @@ static void on_hv_refused(void *arg, const char *why)
     event_base_loopbreak(sh->base);
 }
 
+/* The metrics page (nodes.[i].metrics_port): the core's figures. */
+static void fill_metrics(void *arg, struct vmca_prom *out)
+{
+    slave_metrics_write(&((struct slave_shell *)arg)->core, out);
+}
+
 static const struct tkm_events tkm_events = {
     .up = on_hv_up,
     .sample = on_hv_sample,
@@ -604,6 +612,18 @@ int main(int argc, char **argv)
                     holder[0] ? ": " : "", holder);
         return 1;
     }
+    struct vmca_metrics_http *metrics = NULL;
+    if (sh.self->metrics_port &&
+        !(metrics = vmca_metrics_http_open(sh.base, sh.self->metrics_address,
+                                           sh.self->metrics_port, fill_metrics, &sh, err,
+                                           sizeof err))) {
+        char why[1200];
+        vmca_port_listen_error(sh.self->metrics_port, err, why, sizeof why);
+        log_err("nodes.[%zu].metrics_port = %u (%s's metrics page) in %s: %s",
+                (size_t)(sh.self - sh.cfg.nodes), sh.self->metrics_port, sh.self->name,
+                sh.cfg.path, why);
+        return 1;
+    }
     sh.tkm = tkm_new(sh.base, sh.tkm_path, sh.cfg.timing.reconnect_min_ms,
                      sh.cfg.timing.reconnect_max_ms, &tkm_events, &sh);
     if (!sh.tkm) {
@@ -622,6 +642,7 @@ int main(int argc, char **argv)
             vmca_conn_close(sh.peers[i].in);
     }
     vmca_listener_free(sh.listener);
+    vmca_metrics_http_close(metrics);
     event_base_loop(sh.base, EVLOOP_NONBLOCK);
     tkm_free(sh.tkm);
     free(sh.peers);

@@ -260,7 +260,7 @@ int slave_on_enable(struct slave_core *s, const Vmca__EnableNode *en, int64_t no
 {
     for (size_t i = 0; i < en->n_nodes; i++) {
         if (!vmca_node_valid(en->nodes[i]) || !vmca_config_node_by_id(s->cfg, en->nodes[i])) {
-            slave_refused(s, s->master, VMCA__ENVELOPE__BODY_ENABLE_NODE,
+            slave_refused(s, s->master, VMCA__ENVELOPE__BODY_ENABLE_NODE, SLAVE_REFUSE_INVALID,
                           "refused enable-node: node %u is not in the configuration",
                               en->nodes[i]);
             return VMCA_ERR_INVAL;
@@ -337,7 +337,7 @@ int slave_on_invalidate_notify(struct slave_core *s)
 int slave_on_join_ask(struct slave_core *s)
 {
     if (s->state != VMCA__NODE_STATE__NODE_INACTIVE) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_JOIN_ASK,
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_JOIN_ASK, SLAVE_REFUSE_STATE,
                       "refused join-ask: not inactive");
         return VMCA_ERR_STATE;
     }

@@ -224,6 +224,7 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
         /* Every policy honours the per-VM settings the same way. */
         targets_bound(out.targets, n, &in, limit);
         if (out.wanted && n && out.wanted[0].vm != UINT32_MAX) {
+            targets_pass_on(out.wanted, n, &in);
             targets_bound(out.wanted, n, &in, UINT64_MAX);
             /* Pages no VM may take (above its max_pages) are not asked for. */
             uint64_t w = targets_sum(out.wanted, n), need = w > limit ? w - limit : 0;
@@ -253,12 +254,12 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
 int slave_on_mem_limit(struct slave_core *s, const Vmca__MemLimit *ml)
 {
     if (s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT,
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT, SLAVE_REFUSE_STATE,
                       "refused mem-limit: not active");
         return VMCA_ERR_STATE;
     }
     if (ml->pages > vmca_config_total_pages(s->cfg)) {
-        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT,
+        slave_refused(s, s->master, VMCA__ENVELOPE__BODY_MEM_LIMIT, SLAVE_REFUSE_INVALID,
                       "refused mem-limit of %llu pages: more than the cluster's %llu",
                       (unsigned long long)ml->pages,
                       (unsigned long long)vmca_config_total_pages(s->cfg));

@@ -28,6 +28,9 @@ void slave_transfer(struct slave_core *s, uint32_t to, uint64_t req,
                     "out of memory: %zu blocks for node %u are lost", n, to);
         return;
     }
+    s->counters.grants_sent++;
+    s->counters.grant_pages_sent += x->pages;
+    s->counters.grant_blocks_sent += n;
     /* Per-transfer lines are debug: at info a busy node would flood its log. */
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_DEBUG, "grant %llu: %llu pages to node %u",
                 (unsigned long long)x->xfer, (unsigned long long)x->pages, to);
@@ -39,12 +42,16 @@ int slave_on_grant_fwd(struct slave_core *s, const Vmca__GrantFwd *gf)
     if (gf->donor != s->self->id || !slave_peer_active(s, gf->requester) || gf->pages == 0 ||
         s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
         slave_refused(s, s->master, VMCA__ENVELOPE__BODY_GRANT_FWD,
+                      s->state != VMCA__NODE_STATE__NODE_ACTIVE ? SLAVE_REFUSE_STATE
+                                                                : SLAVE_REFUSE_INVALID,
                       "refused grant-fwd: donor %u, requester %u, %llu pages", gf->donor,
                           gf->requester, (unsigned long long)gf->pages);
         return VMCA_ERR_INVAL;
     }
     /* The targets fit what stays here before the pages go (hypercalls run
      * in order), so the hypervisor never enforces more than is owned. */
+    s->counters.grant_fwd++;
+    s->counters.grant_fwd_pages += gf->pages;
     s->ft.requesting += gf->pages;
     slave_fit_targets(s, slave_targets_limit(s));
     slave_queue_hcall(s, TKM_CALL_REQUEST, gf->requester, gf->pages, false, NULL, 0);
@@ -92,14 +99,14 @@ int slave_on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmca
     if (s->state == VMCA__NODE_STATE__NODE_INACTIVE ||
         (!all_own && !vmca_bitmap_test(&s->enabled, from) &&
          !vmca_bitmap_test(&s->tr.leaving_peers, from))) {
-        slave_refused(s, from, VMCA__ENVELOPE__BODY_GRANT,
+        slave_refused(s, from, VMCA__ENVELOPE__BODY_GRANT, SLAVE_REFUSE_STATE,
                       "refused grant %llu from node %u: %s", (unsigned long long)g->xfer, from,
                           s->state == VMCA__NODE_STATE__NODE_INACTIVE ? "not active yet"
                                                                       : "sender not enabled");
         return VMCA_ERR_STATE;
     }
     if (g->n_blocks == 0 || g->n_blocks > 8192) {
-        slave_refused(s, from, VMCA__ENVELOPE__BODY_GRANT,
+        slave_refused(s, from, VMCA__ENVELOPE__BODY_GRANT, SLAVE_REFUSE_INVALID,
                       "refused grant %llu from node %u: %zu blocks (1..8192 allowed)",
                           (unsigned long long)g->xfer, from, g->n_blocks);
         return VMCA_ERR_PROTO;
@@ -112,7 +119,7 @@ int slave_on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmca
         b[i].order = g->blocks[i]->order;
         b[i].generation = g->blocks[i]->generation;
         if (!vmca_block_valid(b[i].gfn, b[i].order, 0)) {
-            slave_refused(s, from, VMCA__ENVELOPE__BODY_GRANT,
+            slave_refused(s, from, VMCA__ENVELOPE__BODY_GRANT, SLAVE_REFUSE_INVALID,
                           "refused grant %llu from node %u: block %zu is malformed",
                               (unsigned long long)g->xfer, from, i);
             return VMCA_ERR_PROTO;
@@ -189,6 +196,14 @@ void slave_reply_grant(struct slave_core *s, const struct slave_pending *p,
     /* Bounced blocks (home disabled here) go back to their homes. */
     struct vmca_block *bounced = slave_scratch_blocks(s, r->n_results);
     size_t nb = 0, rejected = 0;
+    s->counters.grants_received++;
+    s->counters.grant_pages_received += r->pages;
+    for (size_t i = 0; i < r->n_results; i++) {
+        s->counters.grant_blocks_received += r->results[i] == TKM_GRANT_ACCEPTED;
+        s->counters.grant_blocks_bounced += r->results[i] == TKM_GRANT_BOUNCED;
+        s->counters.grant_blocks_rejected += r->results[i] != TKM_GRANT_ACCEPTED &&
+                                             r->results[i] != TKM_GRANT_BOUNCED;
+    }
     for (size_t i = 0; bounced && i < r->n_results; i++) {
         if (r->results[i] == TKM_GRANT_BOUNCED && i < r->n_blocks)
             bounced[nb++] = r->blocks[i];
@@ -197,7 +212,7 @@ void slave_reply_grant(struct slave_core *s, const struct slave_pending *p,
     }
     /* A sender of blocks it does not hold must not flood the log. */
     if (rejected)
-        slave_refused(s, p->peer, VMCA__ENVELOPE__BODY_GRANT_ACK,
+        slave_refused(s, p->peer, VMCA__ENVELOPE__BODY_GRANT_ACK, SLAVE_REFUSE_BLOCKS,
                       "grant %llu from node %u: %zu of %zu blocks rejected by the hypervisor "
                       "(not given to this node, or already held)", (unsigned long long)p->xfer,
                       p->peer, rejected, r->n_results);
@@ -260,6 +275,8 @@ void slave_ask_pages(struct slave_core *s, uint64_t pages, int64_t now_ms, const
     if (vmca_outbox_send_on(&s->out, VMCA_LINK_MASTER, s->master, &env) == VMCA_OK) {
         s->tr.grant_any_req = ga.req;
         s->tr.grant_any_ms = now_ms;
+        s->counters.grant_any++;
+        s->counters.grant_any_pages += ga.pages;
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                     "%s: asking the master for %llu pages (req %llu)", why,
                     (unsigned long long)ga.pages, (unsigned long long)ga.req);

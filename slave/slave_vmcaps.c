@@ -56,7 +56,7 @@ int slave_on_vm_limits(struct slave_core *s, const Vmca__VmLimits *vl)
 {
     const int body = VMCA__ENVELOPE__BODY_VM_LIMITS;
     if (s->state != VMCA__NODE_STATE__NODE_ACTIVE) {
-        slave_refused(s, s->master, body, "refused vm-limits: not active");
+        slave_refused(s, s->master, body, SLAVE_REFUSE_STATE, "refused vm-limits: not active");
         return VMCA_ERR_STATE;
     }
     uint64_t total = vmca_config_total_pages(s->cfg);
@@ -66,7 +66,7 @@ int slave_on_vm_limits(struct slave_core *s, const Vmca__VmLimits *vl)
         for (size_t j = 0; j < i && !twice; j++)
             twice = vl->caps[j]->vm == c->vm;
         if (c->pages == 0 || c->pages > total || twice) {
-            slave_refused(s, s->master, body,
+            slave_refused(s, s->master, body, SLAVE_REFUSE_INVALID,
                           "refused vm-limits: VM %u %s", c->vm,
                           twice ? "named twice" : "capped at 0 pages or at more than the cluster has");
             return VMCA_ERR_INVAL;

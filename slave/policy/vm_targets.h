@@ -58,4 +58,12 @@ bool ft_input_has_vm_settings(const struct ft_input *in);
  * they alone pass the limit. The slave core calls it after every policy. */
 void targets_bound(struct vm_target *t, size_t n, const struct ft_input *in, uint64_t limit);
 
+/* What the caps would take from targets t (a policy's wanted ones, one
+ * per VM of in->vms in that order, before targets_bound) goes to the VMs
+ * below their caps whose puts failed, in proportion to their targets, up
+ * to their caps: a policy that shares pages among VMs under
+ * pressure without knowing the caps gives a capped VM more than it may
+ * take, and that room would be neither used nor asked for. */
+void targets_pass_on(struct vm_target *t, size_t n, const struct ft_input *in);
+
 #endif

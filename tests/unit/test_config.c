@@ -918,6 +918,67 @@ static void test_vms_bad(void **state)
                   "expected an integer, got a float");
 }
 
+/* master.metrics_port and nodes.[i].metrics_port: 0 or absent is off, the
+ * page listens on the node's address when it is a loopback literal, else on
+ * 127.0.0.1; every metrics port is free of the other ports on its address. */
+static void test_metrics_ports(void **state)
+{
+    struct tmp *t = *state;
+    write_file(t->file, HEAD "master = { node = \"a\"; port = 7400; metrics_port = 9100; };\n"
+                        NODES_OPEN
+                        "  { id = 1; name = \"a\"; address = \"127.0.0.2\"; port = 7401; "
+                        "tmem_pages = 1; metrics_port = 9101; },\n"
+                        "  { id = 2; name = \"b\"; address = \"10.0.0.5\"; port = 7402; "
+                        "tmem_pages = 1; metrics_port = 7402; },\n"
+                        "  { id = 3; name = \"c\"; address = \"::1\"; port = 7403; "
+                        "tmem_pages = 1; }\n);\n");
+    struct vmca_config cfg;
+    char err[1024] = "";
+    if (vmca_config_load(t->file, 0, &cfg, err, sizeof err) != VMCA_OK)
+        fail_msg("%s", err);
+    assert_int_equal(cfg.master.metrics_port, 9100);
+    assert_int_equal(cfg.nodes[0].metrics_port, 9101);
+    assert_string_equal(cfg.nodes[0].metrics_address, "127.0.0.2");
+    /* Not loopback: 127.0.0.1, so its own port number is free there. */
+    assert_int_equal(cfg.nodes[1].metrics_port, 7402);
+    assert_string_equal(cfg.nodes[1].metrics_address, "127.0.0.1");
+    assert_int_equal(cfg.nodes[2].metrics_port, 0);
+    assert_string_equal(cfg.nodes[2].metrics_address, "::1");
+    vmca_config_free(&cfg);
+
+    expect_bad(state, HEAD "master = { node = \"a\"; port = 7400; metrics_port = 70000; }; " MARK
+                      "\n" NODES,
+               "master.metrics_port", "expected an integer in 0..65535, got 70000");
+    expect_bad(state, HEAD "master = { node = \"a\"; port = 7400; metrics_port = \"9100\"; }; "
+                      MARK "\n" NODES,
+               "master.metrics_port", "expected an integer, got a string");
+    expect_bad(state, HEAD MASTER NODES_OPEN NODE_A ",\n"
+                      "  { id = 2; name = \"b\"; address = \"127.0.0.1\"; port = 7402; "
+                      "tmem_pages = 1; metrics_port = -1; } " MARK "\n);\n",
+               "nodes.[1].metrics_port", "expected an integer in 0..65535, got -1");
+    /* A node's peer port on the same address. */
+    expect_bad(state, HEAD MASTER NODES_OPEN NODE_A ",\n"
+                      "  { id = 2; name = \"b\"; address = \"127.0.0.1\"; port = 7402; "
+                      "tmem_pages = 1; metrics_port = 7401; } " MARK "\n);\n",
+               "nodes.[1].metrics_port",
+               "expected a port not used by another setting on 127.0.0.1, got 7401 "
+               "(nodes.[0].port at line 4)");
+    /* The master's TLS port. */
+    expect_bad(state, HEAD "master = { node = \"a\"; port = 7400; metrics_port = 7400; }; " MARK
+                      "\n" NODES,
+               "master.metrics_port",
+               "expected a port not used by another setting on 127.0.0.1, got 7400 "
+               "(master.port at line 2)");
+    /* Two metrics pages: the master's and its node's slave's. */
+    expect_bad(state, HEAD "master = { node = \"a\"; port = 7400; metrics_port = 9100; };\n"
+                      NODES_OPEN
+                      "  { id = 1; name = \"a\"; address = \"127.0.0.1\"; port = 7401; "
+                      "tmem_pages = 1; metrics_port = 9100; } " MARK "\n);\n",
+               "nodes.[0].metrics_port",
+               "expected a port not used by another setting on 127.0.0.1, got 9100 "
+               "(master.metrics_port at line 2)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -954,6 +1015,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_good_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vms_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vms_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_ports, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,6 +60,38 @@ static void test_bound_caps_and_floors(void **state)
     assert_int_equal(t[1].pages, 50);
 }
 
+/* What caps take from wanted targets goes to the VMs below their caps, in
+ * proportion, up to their caps. */
+static void test_pass_on(void **state)
+{
+    (void)state;
+    /* {vm, used, target, puts_total, puts_succ, gets, flushes}: all under
+     * pressure but VM 3 in the last case. */
+    struct tkm_vm vms[3] = {{1, 0, 0, 9, 1, 0, 0}, {2, 0, 0, 9, 1, 0, 0}, {3, 0, 0, 9, 1, 0, 0}};
+    struct ft_input in = {.vms = vms, .n_vms = 3, .vm_settings = SET3, .n_vm_settings = 2};
+    struct vm_target t[3];
+    set(t, 800, 100, 200);        /* VM 1 capped at 500: 300 go on */
+    targets_pass_on(t, 3, &in);
+    assert_int_equal(t[0].pages, 800); /* targets_bound caps it afterwards */
+    assert_int_equal(t[1].pages, 100 + 300 * 100 / 300);
+    assert_int_equal(t[2].pages, 200 + 300 * 200 / 300);
+    const struct ft_vm_settings caps[2] = {{1, 0, 500, 1}, {2, 0, 150, 1}};
+    struct ft_input two = {.vms = vms, .n_vms = 3, .vm_settings = caps, .n_vm_settings = 2};
+    set(t, 800, 100, 200);        /* VM 2 takes only 50 of its 100 */
+    targets_pass_on(t, 3, &two);
+    assert_int_equal(t[1].pages, 150);
+    assert_int_equal(t[2].pages, 400);
+    set(t, 400, 100, 200);        /* nothing capped: nothing moves */
+    targets_pass_on(t, 3, &in);
+    assert_int_equal(t[1].pages, 100);
+    assert_int_equal(t[2].pages, 200);
+    vms[2].puts_succ = 9;         /* VM 3 idle: all 300 to VM 2 */
+    set(t, 800, 100, 200);
+    targets_pass_on(t, 3, &in);
+    assert_int_equal(t[1].pages, 400);
+    assert_int_equal(t[2].pages, 200);
+}
+
 static void test_bound_fits_what_is_above_the_floors(void **state)
 {
     (void)state;
@@ -317,6 +349,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bound_caps_and_floors),
+        cmocka_unit_test(test_pass_on),
         cmocka_unit_test(test_bound_fits_what_is_above_the_floors),
         cmocka_unit_test(test_bound_floors_alone_above_the_limit),
         cmocka_unit_test(test_share_by_weight_with_caps),
