@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make evaluate: runs every scenarios/*.conf under every built first-tier
 # policy (tlp at tlp_percent 1, 2, 4 and 6) and, on multi-node scenarios,
-# every built second tier with tlp and greedy-remote, for 3 seeds, two runs
+# every built second tier with tlp, greedy-remote and demand-share, for 3 seeds, two runs
 # at a time; aggregates min/median/max over the seeds (scripts/eval-aggregate.awk);
 # writes docs/evaluation.md and the PNG plots under docs/eval/ (gnuplot).
 # Raw run outputs stay under BUILD/eval/. Usage: scripts/evaluate.sh [BUILD]
@@ -54,7 +54,7 @@ for f in "${SCEN_FILES[@]}"; do
         done
         if [ $multi = 1 ]; then
             for t in "${SECOND[@]}"; do
-                for p in tlp greedy-remote; do
+                for p in tlp greedy-remote demand-share; do
                     printf '%s\n' "${FIRST[@]}" | grep -qx "$p" &&
                         echo "$f $p+$t $seed --policy $p --second-tier $t" >>"$jobs"
                 done
