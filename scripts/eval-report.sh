@@ -25,7 +25,7 @@ the one with the lowest median failed puts, then the lowest median mean run
 time) and, on multi-node scenarios, every built second tier with tlp (at its
 default \`tlp_percent\`), greedy-remote and demand-share (labels \`POLICY+SECOND_TIER\`; the
 plain labels use the configuration's default second tier). Seeds:
-${EVAL_SEEDS:-1 2 3}. Each cell is the median over the seeds, with [min, max]
+${EVAL_SEEDS:-1 2 3 4 5}. Each cell is the median over the seeds, with [min, max]
 where the spread matters. Run times are the model's (simulated) seconds, failed
 puts and pages moved are in simulated pages (one = \`scale\` real 4 KiB pages),
 converge is the mean over the run's VMs of their mean convergence time (\`-\`

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # make evaluate: runs every scenarios/*.conf under every built first-tier
 # policy (tlp at tlp_percent 1, 2, 4 and 6) and, on multi-node scenarios,
-# every built second tier with tlp, greedy-remote and demand-share, for 3 seeds, two runs
+# every built second tier with tlp, greedy-remote and demand-share, for 5 seeds, two runs
 # at a time; aggregates min/median/max over the seeds (scripts/eval-aggregate.awk);
 # writes docs/evaluation.md and the PNG plots under docs/eval/ (gnuplot).
 # Raw run outputs stay under BUILD/eval/. Usage: scripts/evaluate.sh [BUILD]
-# Environment: EVAL_SEEDS (default "1 2 3"), EVAL_JOBS (default 2),
+# Environment: EVAL_SEEDS (default "1 2 3 4 5"), EVAL_JOBS (default 2),
 # EVAL_SCENARIOS (a glob, default scenarios/*.conf), VMCA_SIM (the binary).
 set -euo pipefail
 
@@ -13,7 +13,7 @@ T0=$(date +%s%N)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)
 SIM=${VMCA_SIM:-$BUILD/tools/vmca-sim}
-SEEDS=${EVAL_SEEDS:-1 2 3}
+SEEDS=${EVAL_SEEDS:-1 2 3 4 5}
 JOBS=${EVAL_JOBS:-2}
 TLP_PCTS="1 2 4 6"
 OUT=$BUILD/eval
