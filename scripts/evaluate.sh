@@ -5,6 +5,9 @@
 # at a time; aggregates min/median/max over the seeds (scripts/eval-aggregate.awk);
 # writes docs/evaluation.md and the PNG plots under docs/eval/ (gnuplot).
 # Raw run outputs stay under BUILD/eval/. Usage: scripts/evaluate.sh [BUILD]
+# Then EVAL_RANDOM (default 10) random mixes (scripts/gen-scenarios.py, seed
+# EVAL_RANDOM_SEED, default 1) under greedy-remote, tlp-P and demand-share:
+# the held-out check of our own policy (reported in a table of their own).
 # Environment: EVAL_SEEDS (default "1 2 3 4 5"), EVAL_JOBS (default 2),
 # EVAL_SCENARIOS (a glob, default scenarios/*.conf), VMCA_SIM (the binary).
 set -euo pipefail
@@ -62,6 +65,21 @@ for f in "${SCEN_FILES[@]}"; do
         fi
     done
 done
+# ---- the held-out random mixes ----
+RAND_FILES=()
+if [ "${EVAL_RANDOM:-10}" -gt 0 ]; then
+    python3 "$SRC/scripts/gen-scenarios.py" "${EVAL_RANDOM:-10}" "${EVAL_RANDOM_SEED:-1}" "$OUT/random"
+    for f in "$OUT"/random/*.conf; do RAND_FILES+=("$f"); done
+fi
+for f in "${RAND_FILES[@]}"; do
+    for seed in $SEEDS; do
+        for pc in $TLP_PCTS; do
+            echo "$f tlp-$pc $seed --policy tlp --set policy.tlp_percent=$pc" >>"$jobs"
+        done
+        echo "$f greedy-remote $seed --policy greedy-remote" >>"$jobs"
+        echo "$f demand-share $seed --policy demand-share" >>"$jobs"
+    done
+done
 TOTAL=$(wc -l <"$jobs")
 
 # One run: its stdout, stderr and exit status under $OUT/runs.
@@ -81,7 +99,7 @@ progress() {
     done=$(find "$OUT/runs" -name '*.rc' | wc -l)
     printf '\r[evaluate] %d/%d runs, %ds' "$done" "$TOTAL" $((($(date +%s%N) - T0) / 1000000000)) >&2
 }
-echo "[evaluate] ${#SCEN_FILES[@]} scenarios, first tiers: ${FIRST[*]}; second tiers: ${SECOND[*]}; seeds: $SEEDS" >&2
+echo "[evaluate] ${#SCEN_FILES[@]} scenarios and ${#RAND_FILES[@]} random mixes, first tiers: ${FIRST[*]}; second tiers: ${SECOND[*]}; seeds: $SEEDS" >&2
 xargs -P "$JOBS" -L 1 bash -c 'run_one "$@"' _ <"$jobs" &
 XPID=$!
 while kill -0 $XPID 2>/dev/null; do progress; sleep 1; done
@@ -125,7 +143,8 @@ done
 
 # ---- the report ----
 WALL=$((($(date +%s%N) - T0) / 1000000))
-"$SRC/scripts/eval-report.sh" "$OUT" "$WALL" "$TOTAL" "${#failed[@]}" "${SCEN_FILES[@]}" >"$DOCS/evaluation.md"
+RAND_FILES="${RAND_FILES[*]}" \
+    "$SRC/scripts/eval-report.sh" "$OUT" "$WALL" "$TOTAL" "${#failed[@]}" "${SCEN_FILES[@]}" >"$DOCS/evaluation.md"
 printf '%s\n' "${failed[@]}" >"$OUT/failed.txt"
 WALL=$((($(date +%s%N) - T0) / 1000000))
 printf '[evaluate] %d runs (%d failed); wrote docs/evaluation.md and docs/eval/*.png; wall time %d.%03d s\n' \
