@@ -141,8 +141,8 @@ static void raise_targets(struct slave_core *s)
     if (!ft->n_wanted || ft->n_wanted != ft->n_targets)
         return;
     for (size_t i = 0; i < ft->n_targets; i++)
-        if (ft->wanted[i].vm != ft->targets[i].vm)
-            return; /* the VMs changed since: the next period decides */
+        if (ft->wanted[i].vm != ft->targets[i].vm || ft->wanted[i].provisional)
+            return; /* the VMs changed since (or none wanted): the next period decides */
     memcpy(ft->next, ft->wanted, ft->n_targets * sizeof *ft->next);
     targets_fit(ft->next, ft->n_targets, slave_targets_limit(s));
     bool higher = false;
@@ -215,15 +215,16 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
                           s->self->tmem_pages, set, n_set,
                           s->cfg->timing.stats_interval_ms};
     struct ft_output out = {ft->next, ft->wanted, 0, ""};
-    /* A policy that does not write `wanted` leaves these marks, and
-     * raise_targets (which matches VM ids) then never reads the rest. */
+    /* A policy that does not write `wanted` leaves these marks (every id
+     * is a valid VM id, so the mark is `provisional`: a policy's entries
+     * never are), and neither the ask's cut nor raise_targets reads them. */
     for (size_t i = 0; i < n; i++)
-        ft->wanted[i].vm = UINT32_MAX;
+        ft->wanted[i] = (struct vm_target){s->hv.vms[i].vm, 0, true};
     ft->policy->decide(&s->cfg->policy.first_tier_params, ft->state, &in, &out);
     if (ft->sets_targets) {
         /* Every policy honours the per-VM settings the same way. */
         targets_bound(out.targets, n, &in, limit);
-        if (out.wanted && n && out.wanted[0].vm != UINT32_MAX) {
+        if (out.wanted && n && !out.wanted[0].provisional) {
             targets_pass_on(out.wanted, n, &in);
             targets_bound(out.wanted, n, &in, UINT64_MAX);
             /* Pages no VM may take (above its max_pages) are not asked for. */
@@ -241,7 +242,8 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
         ft->cap = ft->cap_next;
         ft->cap_next = cap;
         ft->n_targets = n;
-        ft->n_wanted = out.ask ? n : 0; /* only a shortfall is worth raising toward */
+        /* only a shortfall is worth raising toward, and only what was wanted */
+        ft->n_wanted = out.ask && !ft->wanted[0].provisional ? n : 0;
         slave_send_limits(s);
     }
     if (out.ask)

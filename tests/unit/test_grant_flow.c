@@ -347,10 +347,9 @@ static void test_tlp_targets_within_owned(void **state)
  * the period wanted (within the pages owned), so the next period asks for
  * its own growth: asks do not alternate between a step and almost nothing
  * (issue 11: Grant-Any 4095 / 1 / 4095 ...). */
-static void test_tlp_granted_pages_raise_targets(void **state)
+static void tlp_raise(struct fx *x, uint32_t first_vm)
 {
-    struct fx *x = *state;
-    struct tkm_vm vm[2] = {{.vm = 1, .used = 600, .target = VM_TARGET_UNLIMITED,
+    struct tkm_vm vm[2] = {{.vm = first_vm, .used = 600, .target = VM_TARGET_UNLIMITED,
                             .puts_total = 10, .puts_succ = 4},
                            {.vm = 2, .used = 300, .target = VM_TARGET_UNLIMITED,
                             .puts_total = 5, .puts_succ = 5}};
@@ -393,6 +392,44 @@ static void test_tlp_granted_pages_raise_targets(void **state)
     drop_hcalls(&x->recv);
     ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);
     assert_int_equal(ga->grant_any->pages, 1310);
+    vmca_envelope_free(ga);
+}
+
+static void test_tlp_granted_pages_raise_targets(void **state)
+{
+    tlp_raise(*state, 1);
+}
+
+/* The same with the largest VM id first in the sample. */
+static void test_tlp_raise_any_vm_id(void **state)
+{
+    tlp_raise(*state, UINT32_MAX);
+}
+
+/* The core's mark of wanted targets a policy did not write is not a VM id:
+ * it was UINT32_MAX, a valid id, and with that VM first the wanted targets
+ * went unbounded, so the ask asked for pages its cap refuses (1310, not
+ * the 300 the capped wants need). */
+static void test_wanted_mark_is_no_vm_id(void **state)
+{
+    struct fx *x = *state;
+    struct vmca_node_cfg *n3 = &x->cfg.nodes[vmca_config_node_by_id(&x->cfg, 3) - x->cfg.nodes];
+    n3->vms = calloc(1, sizeof *n3->vms); /* freed with the configuration */
+    assert_non_null(n3->vms);
+    n3->vms[0] = (struct ft_vm_settings){UINT32_MAX, 0, 1000, 1};
+    n3->n_vms = 1;
+    struct tkm_vm vm[2] = {{.vm = UINT32_MAX, .used = 600, .target = VM_TARGET_UNLIMITED,
+                            .puts_total = 10, .puts_succ = 4},
+                           {.vm = 2, .used = 300, .target = VM_TARGET_UNLIMITED,
+                            .puts_total = 5, .puts_succ = 5}};
+    struct tkm_sample hv = {.total_pages = 1000, .vms = vm, .n_vms = 2};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    drop_hcalls(&x->recv);
+    slave_core_on_tick(&x->recv, 100);
+    drop_hcalls(&x->recv);
+    /* tlp wants 2010 for it, capped at 1000; 300 for VM 2: 1300 of 1000 owned. */
+    Vmca__Envelope *ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);
+    assert_int_equal(ga->grant_any->pages, 300);
     vmca_envelope_free(ga);
 }
 
@@ -1111,6 +1148,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grant_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounce_to_home, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_granted_pages_raise_targets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlp_raise_any_vm_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wanted_mark_is_no_vm_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_greedy_remote_asks_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_surplus_goes_home_keeps_need, setup, teardown),
         cmocka_unit_test_setup_teardown(test_surplus_waits_for_quiet, setup, teardown),
