@@ -346,6 +346,7 @@ static int on_register(struct master_core *m, struct master_node *n,
     n->incarnation = env->incarnation;
     n->local_pages = reg->local_pages;
     n->refused_logged = 0;
+    n->leave_asked = false; /* a new life: the operator's ask was for the last */
     vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO,
                 "node %u (%s) registered: inactive -> active, %llu local pages",
                 n->cfg->id, n->cfg->name, (unsigned long long)reg->local_pages);
@@ -787,6 +788,7 @@ static int operator_ask(struct master_core *m, uint32_t node, bool leave, char *
         return VMCA_ERR_NOTFOUND;
     }
     send_bare(m, n->cfg->id, leave ? VMCA__ENVELOPE__BODY_LEAVE_ASK : VMCA__ENVELOPE__BODY_JOIN_ASK);
+    n->leave_asked = leave;
     vmca_log_to(m->log, m->log_arg, VMCA_LOG_INFO, "operator: asking node %u (%s) to %s",
                 n->cfg->id, n->cfg->name, leave ? "leave" : "join");
     return VMCA_OK;
@@ -1127,6 +1129,10 @@ void master_core_on_connect(struct master_core *m, uint32_t node,
     n->connected = true;
     n->check_enabled = true;
     resend_flows(m, n, now_ms);
+    /* A LeaveAsk lost with a dropped connection is asked again: the
+     * operator's vmcactl leave is waiting for it. */
+    if (n->leave_asked && n->state == VMCA__NODE_STATE__NODE_ACTIVE)
+        send_bare(m, n->cfg->id, VMCA__ENVELOPE__BODY_LEAVE_ASK);
     if (n->refused_inc != incarnation) {
         n->refused_inc = incarnation;
         n->refused_logged = 0; /* a new life gets its own log lines */

@@ -77,6 +77,8 @@ struct master_node {
     bool heard;                       /* reported its state since we started (a
                                          connection alone does not count) */
     bool check_enabled;               /* reconnected: compare its enabled set */
+    bool leave_asked;                 /* the operator asked it to leave (LeaveAsk):
+                                         asked again on each reconnect while Active */
     uint64_t mem_cap;                 /* Mem-Limit given by the operator, 0 none */
     uint64_t recovered_inc;           /* the incarnation we last recovered */
     uint64_t left_inc;                /* the incarnation whose leave we completed */

@@ -1227,6 +1227,16 @@ static void test_operator_leave_join(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(s[0].env->body_case, VMCA__ENVELOPE__BODY_LEAVE_ASK);
     free_sent(s, n);
+    /* The connection drops before the node acts on it: asked again when
+     * it reconnects, still Active. */
+    master_core_on_disconnect(&f->m, 2, 970);
+    master_core_on_connect(&f->m, 2, 12, 980);
+    n = take_sent(&f->m.out, s, 8);
+    bool again = false;
+    for (size_t i = 0; i < n; i++)
+        again |= s[i].to == 2 && s[i].env->body_case == VMCA__ENVELOPE__BODY_LEAVE_ASK;
+    free_sent(s, n);
+    assert_true(again);
     /* Asking changes no state: the node's Leave-Req does. */
     assert_int_equal(master_core_node(&f->m, 2)->state, VMCA__NODE_STATE__NODE_ACTIVE);
     assert_int_equal(do_leave_req(f, 2, 12, 1000), 0);
