@@ -23,20 +23,21 @@ lc_bins() {
 
 # lc_load_conf FILE: LC_CLUSTER, LC_CONFDIR, LC_CERTS, LC_ADMIN,
 # LC_MASTER_NODE, LC_MASTER_PORT, LC_NODES (names in order), LC_ID, LC_ADDR,
-# LC_PORT, LC_CERT_GIVEN (by name).
+# LC_PORT, LC_CERT_GIVEN, LC_PAGES (tmem pages; by name), LC_PAGE_SIZE.
 lc_load_conf() {
-    local out key a b c d e
+    local out key a b c d e f
     out=$(python3 "$LC_SRC/scripts/vmca-conf.py" info "$1") || lc_die "cannot read the configuration $1"
     LC_NODES=()
-    declare -gA LC_ID=() LC_ADDR=() LC_PORT=() LC_CERT_GIVEN=()
-    while read -r key a b c d e; do
+    declare -gA LC_ID=() LC_ADDR=() LC_PORT=() LC_CERT_GIVEN=() LC_PAGES=()
+    while read -r key a b c d e f; do
         case $key in
             cluster) LC_CLUSTER=$a ;;
             confdir) LC_CONFDIR=$a ;;
             certs) LC_CERTS=$a ;;
             admin) LC_ADMIN=$a ;;
             master) LC_MASTER_NODE=$a LC_MASTER_PORT=$b ;;
-            node) LC_NODES+=("$b"); LC_ID[$b]=$a LC_ADDR[$b]=$c LC_PORT[$b]=$d LC_CERT_GIVEN[$b]=$e ;;
+            page_size) LC_PAGE_SIZE=$a ;;
+            node) LC_NODES+=("$b"); LC_ID[$b]=$a LC_ADDR[$b]=$c LC_PORT[$b]=$d LC_CERT_GIVEN[$b]=$e LC_PAGES[$b]=$f ;;
         esac
     done <<< "$out"
     [[ ${LC_CLUSTER:-} =~ ^[A-Za-z0-9_-]{1,32}$ ]] || lc_die "$1: cluster: expected 1..32 of [A-Za-z0-9_-], got '${LC_CLUSTER:-}'"
@@ -58,6 +59,11 @@ lc_open_run() {
 }
 
 lc_ns() { echo "vmca-$LC_CLUSTER-$1"; }           # a node's network namespace
+# The bridge and a node's veth (root side): a link name has at most 15
+# characters, so they carry a hash of the cluster name.
+lc_hash() { printf %s "$LC_CLUSTER" | cksum | awk '{printf "%08x", $1}'; }
+lc_bridge() { echo "vb-$(lc_hash)"; }
+lc_veth() { local h; h=$(lc_hash); echo "vh${h:0:6}-${LC_ID[$1]}"; }
 lc_tag_node() { case $1 in master) echo "$LC_MASTER_NODE" ;; *) echo "${1#*-}" ;; esac; }
 lc_pid() { cat "$LC_RUN/$1.pid" 2>/dev/null; }
 lc_alive() { local p; p=$(lc_pid "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }

@@ -7,7 +7,7 @@ reads only the settings the scripts use, and fails loudly on what it cannot.
 
   vmca-conf.py info FILE
       cluster NAME / confdir DIR / certs DIR / admin PATH / master NODE PORT
-      node ID NAME ADDRESS PORT CERT_GIVEN(0|1)   (one line per node, in order)
+      node ID NAME ADDRESS PORT CERT_GIVEN(0|1) TMEM_PAGES   (per node, in order)
   vmca-conf.py derive FILE OUT PREFIX
       OUT: FILE with node i's address PREFIX.(i+1) (i from 0), and the
       certificate paths made absolute (resolved beside FILE), so OUT may
@@ -135,13 +135,14 @@ def info(path):
     certs = resolve(confdir, s(top, 'certs_dir', 'certs'))
     admin = resolve(confdir, s(master, 'admin_socket', '%s-master.sock' % cluster))
     lines = ['cluster %s' % cluster, 'confdir %s' % confdir, 'certs %s' % certs,
-             'admin %s' % admin, 'master %s %s' % (s(master, 'node'), s(master, 'port'))]
+             'admin %s' % admin, 'master %s %s' % (s(master, 'node'), s(master, 'port')),
+             'page_size %s' % s(top, 'page_size', '4096')]
     for n in nodes:
         if not isinstance(n, dict):
             raise ConfError('nodes: every entry is a group { ... }')
         given = 1 if ('cert' in n or 'key' in n) else 0
-        lines.append('node %s %s %s %s %d' % (s(n, 'id'), s(n, 'name'), s(n, 'address'),
-                                            s(n, 'port'), given))
+        lines.append('node %s %s %s %s %d %s' % (s(n, 'id'), s(n, 'name'), s(n, 'address'),
+                                               s(n, 'port'), given, str(s(n, 'tmem_pages')).rstrip('L')))
     return text, top, confdir, lines
 
 
