@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell shared by scripts/vmca-cluster and scripts/vmca-chaos: reading a
 # configuration (vmca-conf.py), the run directory's state, starting one
 # daemon detached with its pid, exit status and log kept in the run dir,
