@@ -192,6 +192,8 @@ static void deliver_replies(struct tkm_xen *x)
         if (x->ev.reply)
             x->ev.reply(x->arg, &r);
     }
+    if (!n)
+        return;
     memmove(x->replies, x->replies + n, (x->n_replies - n) * sizeof *x->replies);
     x->n_replies -= n;
 }
