@@ -72,7 +72,7 @@ struct slave_shell {
 #ifdef VMCA_HAVE_XEN
 #define BACKENDS_BUILT "emu, xen"
 #else
-#define BACKENDS_BUILT "emu (xen: not built, libxenctrl/libxenstore were not found)"
+#define BACKENDS_BUILT "emu (xen: not built: no libxen-dev, or VMCA_WITH_XEN=OFF)"
 #endif
 
 static const char usage[] =
@@ -111,8 +111,9 @@ static const char usage[] =
     "Exit status: 0 stopped (after a clean leave, or before it joined); 1 an\n"
     "error (configuration, certificates, port, refused by the hypervisor or\n"
     "the master, the Xen control interface cannot be opened); 2 a bad command\n"
-    "line (also a --tkm-backend not built into this program); 3 stopped without a clean leave (timed\n"
-    "out, a second signal, or not every own page came back).\n";
+    "line (also a --tkm-backend not built into this program); 3 stopped\n"
+    "without a clean leave (timed out, a second signal, or not every own page\n"
+    "came back).\n";
 
 static void connect_master(struct slave_shell *sh);
 
@@ -545,7 +546,8 @@ int main(int argc, char **argv)
             if (strcmp(optarg, "xen") == 0) {
 #ifndef VMCA_HAVE_XEN
                 fprintf(stderr, "vmca-slave: --tkm-backend xen: not built into this program "
-                        "(libxenctrl/libxenstore were not found at build time); built: emu\n");
+                        "(libxenctrl/libxenstore not found at build time, or "
+                        "VMCA_WITH_XEN=OFF); built: emu\n");
                 return 2;
 #endif
                 xen = true;
