@@ -24,6 +24,7 @@
 #include "slave_metrics.h"
 #include "sys.h"
 #include "tkm.h"
+#include "tkm_xen.h"
 #include "tls.h"
 
 struct slave_shell;
@@ -52,7 +53,10 @@ struct slave_shell {
     struct vmca_backoff backoff;
     struct event *reconnect;
     struct event *tick;
-    struct tkm *tkm;                 /* channel to this node's vmca-hv */
+    bool xen;                        /* --tkm-backend xen, else emu */
+    struct tkm *tkm;                 /* emu: channel to this node's vmca-hv */
+    struct tkm_xen *tkm_xen;         /* xen: the host's libxenctrl/xenstore */
+    struct event *xen_run;           /* xen: runs the backend (samples, replies) */
     char tkm_path[108];
     struct peer *peers;              /* by configured node index */
     bool stopping;                   /* a stop signal came: leaving */
@@ -64,6 +68,12 @@ struct slave_shell {
     bool master_started;             /* the hypervisor took us: talk to the master */
     struct vmca_listener *listener;  /* peers connect here */
 };
+
+#ifdef VMCA_HAVE_XEN
+#define BACKENDS_BUILT "emu, xen"
+#else
+#define BACKENDS_BUILT "emu (xen: not built: no libxen-dev, or VMCA_WITH_XEN=OFF)"
+#endif
 
 static const char usage[] =
     "usage: vmca-slave --config FILE --node NAME [options]\n"
@@ -84,7 +94,12 @@ static const char usage[] =
     "      --cert FILE        override the node's certificate\n"
     "      --key FILE         override the node's private key\n"
     "      --port N           listen for peers on port N instead of the node's\n"
-    "      --tkm-socket PATH  the node's hypervisor (vmca-hv) TKM socket\n"
+    "      --tkm-backend B    how to reach the node's hypervisor: emu (default),\n"
+    "                         vmca-hv's TKM socket; or xen, a stock Xen 4.17 host's\n"
+    "                         libxenctrl and xenstore (run in dom0 as root; first\n"
+    "                         tier only: per-VM balloon targets, no pages cross\n"
+    "                         nodes). Built into this program: " BACKENDS_BUILT "\n"
+    "      --tkm-socket PATH  emu: the node's hypervisor (vmca-hv) TKM socket\n"
     "                         (default: <config dir>/<cluster>-<node>-tkm.sock)\n"
     "      --leave-timeout S  give up a leave after S seconds (default 60; 0: wait\n"
     "                         as long as it takes)\n"
@@ -95,8 +110,10 @@ static const char usage[] =
     "\n"
     "Exit status: 0 stopped (after a clean leave, or before it joined); 1 an\n"
     "error (configuration, certificates, port, refused by the hypervisor or\n"
-    "the master); 2 a bad command line; 3 stopped without a clean leave (timed\n"
-    "out, a second signal, or not every own page came back).\n";
+    "the master, the Xen control interface cannot be opened); 2 a bad command\n"
+    "line (also a --tkm-backend not built into this program); 3 stopped\n"
+    "without a clean leave (timed out, a second signal, or not every own page\n"
+    "came back).\n";
 
 static void connect_master(struct slave_shell *sh);
 
@@ -301,10 +318,13 @@ static void drain_hcalls(struct slave_shell *sh)
 {
     size_t n;
     struct tkm_call *hc = slave_core_take_hcalls(&sh->core, &n);
-    struct tkm_backend hv = tkm_backend(sh->tkm);
+    struct tkm_backend hv = sh->xen ? tkm_xen_backend(sh->tkm_xen) : tkm_backend(sh->tkm);
     for (size_t i = 0; i < n; i++)
         if (tkm_call_apply(&hv, &hc[i]) != VMCA_OK)
             hcall_failed(sh, hc[i].id);
+    /* Backend xen answers from its own event, never inside the op. */
+    if (sh->xen && tkm_xen_pending(sh->tkm_xen))
+        event_active(sh->xen_run, EV_TIMEOUT, 0);
     /* A failed hypercall's handling may have queued frames. */
     if (n && (sh->core.out.n || slave_core_hcalls_pending(&sh->core)))
         drain(sh);
@@ -441,6 +461,17 @@ static void on_hv_refused(void *arg, const char *why)
     event_base_loopbreak(sh->base);
 }
 
+/* Backend xen: its samples when due, the replies to calls made. */
+static void on_xen_run(evutil_socket_t fd, short what, void *arg)
+{
+    struct slave_shell *sh = arg;
+    uint32_t ms = tkm_xen_run(sh->tkm_xen, vmca_now_ms());
+    if (tkm_xen_pending(sh->tkm_xen))
+        ms = 0;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    evtimer_add(sh->xen_run, &tv);
+}
+
 /* The metrics page (nodes.[i].metrics_port): the core's figures. */
 static void fill_metrics(void *arg, struct vmca_prom *out)
 {
@@ -455,15 +486,41 @@ static const struct tkm_events tkm_events = {
     .refused = on_hv_refused,
 };
 
+/* Backend xen: the host's control interface, or why not (err). */
+static int open_xen(struct slave_shell *sh, char *err, size_t errlen)
+{
+#ifdef VMCA_HAVE_XEN
+    struct tkm_xen_sys sys;
+    int rc = tkm_xen_sys_open(&sys, err, errlen);
+    if (rc != VMCA_OK)
+        return rc;
+    struct tkm_xen_params p = {.node = sh->self->id, .page_size = sh->cfg.page_size,
+                               .interval_ms = sh->cfg.timing.stats_interval_ms};
+    sh->tkm_xen = tkm_xen_new(&p, &sys, &tkm_events, sh);
+    if (!sh->tkm_xen) {
+        snprintf(err, errlen, "cannot start the xen backend: out of memory");
+        return VMCA_ERR_NOMEM;
+    }
+    log_info("managing the domains of this Xen host (first tier only: stock Xen has no "
+             "tmem, no pages cross nodes)");
+    return VMCA_OK;
+#else
+    (void)sh;
+    snprintf(err, errlen, "the xen backend is not built into this program");
+    return VMCA_ERR_CONFIG;
+#endif
+}
+
 int main(int argc, char **argv)
 {
-    enum { OPT_CERT = 256, OPT_KEY, OPT_TKM, OPT_PORT, OPT_LEAVE_TIMEOUT };
+    enum { OPT_CERT = 256, OPT_KEY, OPT_TKM, OPT_PORT, OPT_LEAVE_TIMEOUT, OPT_BACKEND };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"node", required_argument, NULL, 'n'},
         {"cert", required_argument, NULL, OPT_CERT},
         {"key", required_argument, NULL, OPT_KEY},
         {"tkm-socket", required_argument, NULL, OPT_TKM},
+        {"tkm-backend", required_argument, NULL, OPT_BACKEND},
         {"port", required_argument, NULL, OPT_PORT},
         {"leave-timeout", required_argument, NULL, OPT_LEAVE_TIMEOUT},
         {"log-level", required_argument, NULL, 'l'},
@@ -476,7 +533,7 @@ int main(int argc, char **argv)
     uint16_t listen_port = 0;
     long leave_timeout = 60;
     enum vmca_log_level level = VMCA_LOG_INFO;
-    bool use_syslog = false;
+    bool use_syslog = false, xen = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:n:l:shV", opts, NULL)) != -1) {
         switch (opt) {
@@ -485,6 +542,23 @@ int main(int argc, char **argv)
         case OPT_CERT: cert = optarg; break;
         case OPT_KEY: key = optarg; break;
         case OPT_TKM: tkm_path = optarg; break;
+        case OPT_BACKEND:
+            if (strcmp(optarg, "xen") == 0) {
+#ifndef VMCA_HAVE_XEN
+                fprintf(stderr, "vmca-slave: --tkm-backend xen: not built into this program "
+                        "(libxenctrl/libxenstore not found at build time, or "
+                        "VMCA_WITH_XEN=OFF); built: emu\n");
+                return 2;
+#endif
+                xen = true;
+            } else if (strcmp(optarg, "emu") == 0) {
+                xen = false;
+            } else {
+                fprintf(stderr, "vmca-slave: --tkm-backend: expected emu or xen, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case OPT_PORT: {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -524,6 +598,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "vmca-slave: --config and --node are required\n%s", usage);
         return 2;
     }
+    if (xen && tkm_path) {
+        fprintf(stderr, "vmca-slave: --tkm-socket applies to --tkm-backend emu only\n");
+        return 2;
+    }
     vmca_log_init("vmca-slave", node, use_syslog, level);
 
     static struct slave_shell sh;
@@ -545,7 +623,13 @@ int main(int argc, char **argv)
         return 1;
     }
     sh.master = vmca_config_node_by_id(&sh.cfg, sh.cfg.master.node_id);
-    if (tkm_path) {
+    sh.xen = xen;
+    if (xen) {
+        if (open_xen(&sh, err, sizeof err) != VMCA_OK) {
+            log_err("%s", err);
+            return 1;
+        }
+    } else if (tkm_path) {
         if (strlen(tkm_path) >= sizeof sh.tkm_path) {
             fprintf(stderr, "vmca-slave: --tkm-socket: path longer than %zu bytes\n",
                     sizeof sh.tkm_path - 1);
@@ -624,11 +708,21 @@ int main(int argc, char **argv)
                 sh.cfg.path, why);
         return 1;
     }
-    sh.tkm = tkm_new(sh.base, sh.tkm_path, sh.cfg.timing.reconnect_min_ms,
-                     sh.cfg.timing.reconnect_max_ms, &tkm_events, &sh);
-    if (!sh.tkm) {
-        log_err("out of memory");
-        return 1;
+    if (sh.xen) {
+        /* The first run says `up` and takes the first sample. */
+        sh.xen_run = evtimer_new(sh.base, on_xen_run, &sh);
+        if (!sh.xen_run) {
+            log_err("out of memory");
+            return 1;
+        }
+        event_active(sh.xen_run, EV_TIMEOUT, 0);
+    } else {
+        sh.tkm = tkm_new(sh.base, sh.tkm_path, sh.cfg.timing.reconnect_min_ms,
+                         sh.cfg.timing.reconnect_max_ms, &tkm_events, &sh);
+        if (!sh.tkm) {
+            log_err("out of memory");
+            return 1;
+        }
     }
 
     event_base_dispatch(sh.base);
@@ -645,6 +739,9 @@ int main(int argc, char **argv)
     vmca_metrics_http_close(metrics);
     event_base_loop(sh.base, EVLOOP_NONBLOCK);
     tkm_free(sh.tkm);
+    if (sh.xen_run)
+        event_free(sh.xen_run);
+    tkm_xen_free(sh.tkm_xen);
     free(sh.peers);
     vmca_stop_signals_free(&stop);
     if (sh.leave_timer)

@@ -6,10 +6,9 @@
  *   emu    tkm/tkm.h: vmca-hv's TKM socket (protobuf stays inside tkm/);
  *   inproc hv-ext/hv_tkm.h: libhvx in the same process, the dispatcher
  *          vmca-hv runs called directly (the simulator, unit tests);
- *   xen    not written: a third implementation of these ops beside
- *          tkm/tkm.c, each op a libxenctrl/tmem hypercall of the extended
- *          hypervisor (docs/hypervisor.md), its events from a thread
- *          polling the hypervisor's statistics. */
+ *   xen    tkm/tkm_xen.h: a stock Xen host (libxenctrl, xenstore), first
+ *          tier only: Mem-Limit as balloon targets, every call needing
+ *          tmem refused with a reply (docs/hypervisor.md). */
 #ifndef VMCA_TKM_OPS_H
 #define VMCA_TKM_OPS_H
 

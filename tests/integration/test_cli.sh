@@ -14,6 +14,26 @@ expect 2 "unrecognized option" "$MASTER_BIN" --bogus
 expect 2 "unknown level 'loud'" "$MASTER_BIN" --config "$CONF" --log-level loud
 expect 2 "--config and --node are required" "$SLAVE_BIN" --config "$CONF"
 expect 1 "no node named 'node9'" "$SLAVE_BIN" --config "$CONF" --node node9
+
+# --tkm-backend chooses emu or xen. This machine is no Xen host's control
+# domain, so a slave with xen stops at start saying so, before it binds a
+# port or reaches for the master (none runs here).
+"$SLAVE_BIN" --help | grep -q -- "--tkm-backend B" || fail "slave --help does not name --tkm-backend"
+expect 2 "--tkm-backend: expected emu or xen, got 'kvm'" "$SLAVE_BIN" --config "$CONF" --node node1 --tkm-backend kvm
+if "$SLAVE_BIN" --help | grep -q "Built into this program: emu, xen"; then
+    expect 2 "--tkm-socket applies to --tkm-backend emu only" \
+        "$SLAVE_BIN" --config "$CONF" --node node1 --tkm-backend xen --tkm-socket "$T/x.sock"
+    if [ -e /proc/xen/privcmd ] || [ -e /dev/xen/privcmd ]; then
+        echo "SKIP: a Xen control interface exists here: the start failure is not checked"
+    else
+        expect 1 "cannot open the Xen control interface: " \
+            "$SLAVE_BIN" --config "$CONF" --node node1 --tkm-backend xen
+        grep -q "TLS\|connected\|listen" "$T/out.txt" && fail "the xen slave went on: $(cat "$T/out.txt")"
+    fi
+else
+    expect 2 "--tkm-backend xen: not built into this program" \
+        "$SLAVE_BIN" --config "$CONF" --node node1 --tkm-backend xen
+fi
 expect 2 "unknown command 'frobnicate'" "$CTL_BIN" --config "$CONF" frobnicate
 expect 1 "cannot reach the master" "$CTL_BIN" --config "$CONF" status
 expect 1 "cannot reach the master" "$CTL_BIN" --config "$CONF" audit
