@@ -27,6 +27,7 @@ die() { echo "$prog: $*" >&2; exit 2; }
 config= out= days=825 names=()
 while [ $# -gt 0 ]; do
     case "$1" in
+        --config=*|--out=*|--days=*) set -- "${1%%=*}" "${1#*=}" "${@:2}"; continue ;;
         --config) [ $# -ge 2 ] || die "--config needs a file"; config=$2; shift 2 ;;
         --out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift 2 ;;
         --days) [ $# -ge 2 ] || die "--days needs a number"; days=$2; shift 2 ;;
