@@ -5,11 +5,16 @@
 #   make bench  build and run the benchmarks (bench/)
 #   make evaluate  build, run the scenario matrix (scenarios/), write
 #               docs/evaluation.md and docs/eval/*.png (scripts/evaluate.sh)
+#   make install   build, then cmake --install into $(DESTDIR)$(PREFIX)
+#               (default /usr/local): programs, man pages, systemd units,
+#               example configurations (docs/install.md); starts nothing
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build build-asan demo check check-asan bench evaluate clean
+.PHONY: all deps build build-asan demo check check-asan bench evaluate install clean
 
 all: build
 
@@ -42,6 +47,11 @@ bench: build
 # The evaluation: scenario x policy x seed, aggregated into docs/evaluation.md.
 evaluate: build
 	scripts/evaluate.sh $(BUILD)
+
+# The prefix is given at install time (the units are written then), so a
+# build made once installs anywhere.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

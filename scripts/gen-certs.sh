@@ -5,6 +5,7 @@
 #
 #   gen-certs.sh --config FILE [--out DIR] [--days N]
 #   gen-certs.sh --out DIR NAME...
+#   gen-certs.sh --help | --version
 #
 # With --config the node names are read from FILE's nodes list and DIR
 # defaults to the certs_dir the file uses (default "certs" beside the file).
@@ -12,16 +13,27 @@
 # An existing CA in DIR is reused, so certificates can be added later.
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
-die() { echo "gen-certs: $*" >&2; exit 2; }
+# Installed as vmca-gen-certs (CMake fills in the version; from the source
+# tree it is read from the CMakeLists.txt beside the script's directory).
+prog=$(basename "$0" .sh)
+version="@PROJECT_VERSION@"
+case "$version" in
+    @*) version=$(sed -n 's/^project(vmca VERSION \([0-9.]*\).*/\1/p' \
+                  "$(dirname "$0")/../CMakeLists.txt" 2>/dev/null) ;;
+esac
+usage() { sed -n '2,13p' "$0" | sed -e 's/^# \{0,1\}//' -e "s/gen-certs\.sh/$prog/g"; }
+die() { echo "$prog: $*" >&2; exit 2; }
 
 config= out= days=825 names=()
 while [ $# -gt 0 ]; do
     case "$1" in
+        --config=*|--out=*|--days=*) set -- "${1%%=*}" "${1#*=}" "${@:2}"; continue ;;
         --config) [ $# -ge 2 ] || die "--config needs a file"; config=$2; shift 2 ;;
         --out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift 2 ;;
         --days) [ $# -ge 2 ] || die "--days needs a number"; days=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
+        -V|--version) [ -n "$version" ] || die "version unknown (no CMakeLists.txt beside $0)"
+                      echo "$prog $version"; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) names+=("$1"); shift ;;
     esac
@@ -71,4 +83,4 @@ EXT
     chmod 644 "$out/$n.crt"
 done
 chmod 644 "$out/ca.crt"
-echo "gen-certs: CA and ${#names[@]} node certificate(s) in $out"
+echo "$prog: CA and ${#names[@]} node certificate(s) in $out"

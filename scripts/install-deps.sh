@@ -5,7 +5,8 @@ set -euo pipefail
 
 PKGS=(gcc make cmake pkg-config openssl libssl-dev libevent-dev
       libprotobuf-c-dev protobuf-c-compiler libconfig-dev libxen-dev
-      libcmocka-dev iproute2 procps python3 gnuplot-nox curl prometheus)
+      libcmocka-dev iproute2 procps python3 gnuplot-nox curl prometheus
+      groff-base man-db)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -67,6 +67,7 @@ static const char usage[] =
     "      --remote-latency-us N  model: added to a remote tmem op (default 50)\n"
     "      --disk-latency-us N    model: cost of a disk read or write (default 5000)\n"
     "  -h, --help                 this text\n"
+    "  -V, --version              print the version\n"
     "\n"
     "output: 'vm=.. accesses=.. ram_hits=.. ... model_ms=..' on stdout at the end\n"
     "exit status: 0 done, 1 connection or protocol failure, 2 bad usage,\n"

@@ -68,7 +68,7 @@ expect 1 "node2.key" "$SLAVE_BIN" --config "$CONF" --node node2
 # Every program names itself and the version with -V and --version.
 version=$(sed -n 's/^project(vmca VERSION \([0-9.]*\).*/\1/p' "$VMCA_SOURCE/CMakeLists.txt")
 [ -n "$version" ] || fail "no project version in CMakeLists.txt"
-for b in "$MASTER_BIN" "$SLAVE_BIN" "$HV_BIN" "$GUEST_BIN" "$TKM_BIN" "$CTL_BIN"; do
+for b in "$MASTER_BIN" "$SLAVE_BIN" "$HV_BIN" "$GUEST_BIN" "$TKM_BIN" "$CTL_BIN" "$VMCA_BUILD/tools/vmca-sim"; do
     for v in -V --version; do
         [ "$("$b" $v)" = "$(basename "$b") $version" ] || fail "$b $v says '$("$b" $v)'"
     done

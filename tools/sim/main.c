@@ -441,6 +441,8 @@ static const char usage[] =
     "  --scale N         real 4 KiB pages per simulated page (overrides the file)\n"
     "  --corrupt-at T    damage every home's memory at T s (tests the content check)\n"
     "  --list WHAT       first-tiers or second-tiers: the built names, one a line\n"
+    "  -h, --help        this text\n"
+    "  -V, --version     print the version\n"
     "exit status: 0 no violation, 1 a violation (printed with seed, step, trace),\n"
     "2 bad usage or a configuration it cannot run\n";
 
@@ -490,6 +492,7 @@ int main(int argc, char **argv)
         {"set", required_argument, NULL, 'E'},      {"series", required_argument, NULL, 'F'},
         {"scale", required_argument, NULL, 'X'},    {"list", required_argument, NULL, 'L'},
         {"corrupt-at", required_argument, NULL, 'K'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *scenario_path = NULL;
@@ -503,7 +506,7 @@ int main(int argc, char **argv)
     if (faults_parse("crash,master,drop", &o.faults, bad_fault, sizeof bad_fault) != 0)
         return 2;
     int opt;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
         char *end;
         unsigned long long a, b;
         switch (opt) {
@@ -598,6 +601,7 @@ int main(int argc, char **argv)
         case 'v': o.verbose = true; break;
         case 't': o.trace = true; break;
         case 'h': fputs(usage, stdout); return 0;
+        case 'V': puts("vmca-sim " VMCA_VERSION); return 0;
         default: fputs(usage, stderr); return 2;
         }
     }
