@@ -8,23 +8,8 @@
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 MIB=${2:-64} LOCAL=${3:-16} PASSES=2
-dir=$(mktemp -d /tmp/vmca-bench.XXXXXX)
-cluster=bench$$
-hv_pid=
-cleanup() {
-    [ -n "$hv_pid" ] && kill "$hv_pid" 2>/dev/null && wait "$hv_pid" 2>/dev/null
-    rm -rf "$dir"
-    rm -f /dev/shm/vmca-$cluster-*
-}
-trap cleanup EXIT
-cat > "$dir/c.conf" <<CONF
-cluster = "$cluster";
-master = { node = "n1"; port = 1; };
-nodes = ( { id = 1; name = "n1"; address = "127.0.0.1"; port = 2; tmem_pages = 65536L; } );
-CONF
-"$build/hv-ext/vmca-hv" --config "$dir/c.conf" --node n1 --log-level warn 2> "$dir/hv.log" &
-hv_pid=$!
-for _ in $(seq 50); do [ -S "$dir/$cluster-n1-guest.sock" ] && break; sleep 0.1; done
+POOL=65536
+. "$(dirname "$0")/standalone_hv.sh"
 
 local_line=$("$build/bench/bench_run_faults" "$MIB" "$PASSES")
 run_line=$("$build/tools/vmca-run" --config "$dir/c.conf" --node n1 --local-mib "$LOCAL" -- \
