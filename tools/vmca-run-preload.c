@@ -167,7 +167,9 @@ static bool in_arena(const void *p)
 
 static void hv_exec(struct guest_op *ops, unsigned count)
 {
-    unsigned char buf[sizeof(struct guest_ops_hdr) + SLOTS * 8 * sizeof(struct guest_op)];
+    /* Static: only ever used under R.lock, and too big for a small stack. */
+    static unsigned char buf[sizeof(struct guest_ops_hdr) +
+                             GUEST_MAX_BATCH * sizeof(struct guest_op)];
     struct guest_ops_hdr h = {.magic = GUEST_MAGIC, .type = GUEST_MSG_OPS, .count = count};
     size_t len = sizeof h + (size_t)count * sizeof *ops;
     if (len > sizeof buf)
@@ -272,6 +274,11 @@ static int hv_connect(void)
         if (rep.page_size != PG) {
             say("vmca-run: the cluster's page size is %" PRIu32 ", vmca-run needs %u",
                 rep.page_size, PG);
+            return -1;
+        }
+        if (rep.max_batch == 0 || rep.max_batch > GUEST_MAX_BATCH) {
+            say("vmca-run: protocol: hello reply max_batch %" PRIu32 " is outside 1..%u",
+                rep.max_batch, GUEST_MAX_BATCH);
             return -1;
         }
         R.max_batch = rep.max_batch;
@@ -697,20 +704,33 @@ static void *arena_alloc(size_t bytes)
     return R.arena + start * PG;
 }
 
-/* Releases pages [idx, idx + n): dropped, their tmem copies flushed. */
+/* Releases pages [idx, idx + n): dropped, their tmem copies flushed (in
+ * batches: a large free would otherwise cost one round trip per page). */
 static void arena_release(uint64_t idx, uint64_t n)
 {
+    struct guest_op ops[GUEST_MAX_BATCH];
+    unsigned k = 0, max = R.max_batch < GUEST_MAX_BATCH ? R.max_batch : GUEST_MAX_BATCH;
     pthread_mutex_lock(&R.lock);
     for (uint64_t i = idx; i < idx + n; i++) {
         if (!used_at(i))
             continue;
         if (R.meta[i].state == P_RESIDENT)
             ring_remove(i);
-        flush_copy(i);
+        if (R.meta[i].in_tmem) {
+            ops[k++] = key_op(GUEST_OP_FLUSH_PAGE, i, 0);
+            R.meta[i].in_tmem = 0;
+            R.c.flushes++;
+            if (k == max) {
+                hv_exec(ops, k);
+                k = 0;
+            }
+        }
         R.meta[i].state = P_FREE;
         R.used[i / 64] &= ~(UINT64_C(1) << (i % 64));
         R.allocated--;
     }
+    if (k)
+        hv_exec(ops, k);
     if (madvise(R.arena + idx * PG, n * PG, MADV_DONTNEED) != 0)
         die(EXIT_CONN, "madvise(MADV_DONTNEED) of released pages: %s", strerror(errno));
     R.run_len[idx] = 0;
