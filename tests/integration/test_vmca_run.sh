@@ -78,13 +78,18 @@ for b in bufs:
 print(h.hexdigest(), sum(sum(b[::4096]) for b in bufs))
 EOF
 python3 "$T/fill.py" > "$T/py.plain"
-vrun --vm 4242 --local-mib 4 -- python3 "$T/fill.py" "$T/go" > "$T/py.run" 2> "$T/py.err" &
+"$RUN" --config "$CONF" --node node1 --vm 4242 --local-mib 4 -- python3 "$T/fill.py" "$T/go" \
+    > "$T/py.run" 2> "$T/py.err" &   # not vrun: $! must be the program itself
 PY_PID=$!
 PIDS+=($PY_PID)
 wait_until 60 "python filled its arrays" grep -q filled "$T/py.run"
 tkm --node node1 stats > "$T/stats.txt"
 used=$(awk '$1 == "vm" && $2 == 4242 { sub("used=", "", $3); print $3 }' "$T/stats.txt")
 [ -n "$used" ] && [ "$used" -gt 0 ] || fail "vmca-hv shows no tmem pages of VM 4242: $(cat "$T/stats.txt")"
+# The kernel's view: the arena (the 4 GiB mapping) holds at most the budget.
+rss=$(awk '/^Size:/ { big = ($2 == 4194304) } big && /^Rss:/ { print $2; exit }' "/proc/$PY_PID/smaps")
+[ -n "$rss" ] || fail "no 4 GiB arena in /proc/$PY_PID/smaps"
+[ "$rss" -le 4096 ] || fail "the arena's Rss is $rss KiB, above the 4 MiB budget"
 touch "$T/go"
 rc=0
 wait "$PY_PID" || rc=$?
@@ -93,7 +98,7 @@ grep -v filled "$T/py.run" > "$T/py.run2"
 cmp -s "$T/py.plain" "$T/py.run2" || fail "python3 under vmca-run gave other output"
 check_counters "$T/py.err"
 grep 'pid=' "$T/py.err"
-pass "python3 with 18 MiB of bytearrays (3 threads), 4 MiB resident: output identical, VM 4242 held $used pages in tmem"
+pass "python3 with 18 MiB of bytearrays (3 threads), 4 MiB resident: output identical, VM 4242 held $used pages in tmem, arena Rss $rss KiB"
 
 # ---- sqlite3 with a page cache larger than the budget ----
 if command -v sqlite3 > /dev/null; then
@@ -137,6 +142,23 @@ grep -q 'fork refused' "$T/fork.err" || fail "no fork refusal message: $(cat "$T
 out=$(vrun --local-mib 4 -- sh -c 'echo forked | cat') || fail "sh under vmca-run exited $?"
 [ "$out" = forked ] || fail "sh under vmca-run printed '$out'"
 pass "fork: refused with a message once memory is managed; a shell managing nothing forks"
+
+# ---- exec: a managed image execs another; the new one connects again ----
+cat > "$T/exec.py" <<'EOF'
+import os, sys
+b = bytearray(12 << 20)
+for i in range(0, len(b), 4096):
+    b[i] = i // 4096 % 256
+print(sum(b[::4096]), flush=True)
+if len(sys.argv) == 1:
+    os.execvp(sys.executable, [sys.executable, sys.argv[0], "again"])
+EOF
+python3 "$T/exec.py" > "$T/exec.plain"
+vrun --vm 4343 --local-mib 4 -- python3 "$T/exec.py" > "$T/exec.run" 2> "$T/exec.err" ||
+    fail "exec under vmca-run exited $?: $(cat "$T/exec.err")"
+cmp -s "$T/exec.plain" "$T/exec.run" || fail "exec under vmca-run gave other output"
+check_counters "$T/exec.err"
+pass "exec of a managed program: the new image is managed again (VM 4343), output identical"
 
 # ---- refusals ----
 expect 2 "--local-mib N is required" "$RUN" --config "$CONF" --node node1 -- true
