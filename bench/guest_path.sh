@@ -8,23 +8,7 @@
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 RAM_MB=32 USEMEM_MB=256 LOOPS=3 POOL=262144
-dir=$(mktemp -d /tmp/vmca-bench.XXXXXX)
-cluster=bench$$
-hv_pid=
-cleanup() {
-    [ -n "$hv_pid" ] && kill "$hv_pid" 2>/dev/null && wait "$hv_pid" 2>/dev/null
-    rm -rf "$dir"
-    rm -f /dev/shm/vmca-$cluster-*
-}
-trap cleanup EXIT
-cat > "$dir/c.conf" <<CONF
-cluster = "$cluster";
-master = { node = "n1"; port = 1; };
-nodes = ( { id = 1; name = "n1"; address = "127.0.0.1"; port = 2; tmem_pages = ${POOL}L; } );
-CONF
-"$build/hv-ext/vmca-hv" --config "$dir/c.conf" --node n1 --log-level warn 2> "$dir/hv.log" &
-hv_pid=$!
-for _ in $(seq 50); do [ -S "$dir/$cluster-n1-guest.sock" ] && break; sleep 0.1; done
+. "$(dirname "$0")/standalone_hv.sh"
 
 ops() {  # tmem operations in a vmca-guest statistics line
     tr ' ' '\n' | awk -F= '$1=="puts"||$1=="gets"||$1=="flushes"{s+=$2} END{print s}'

@@ -6,7 +6,7 @@ set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 for b in "$build"/bench/bench_*; do
-    case "$b" in *guest_inproc|*grant_latency|*master_tls) continue ;; esac  # scripts below
+    case "$b" in *guest_inproc|*grant_latency|*master_tls|*run_faults) continue ;; esac  # scripts below
     echo "== $(basename "$b")"
     "$b"
 done
@@ -18,3 +18,5 @@ if [ -x "$src/bench/guest_path.sh" ]; then
     echo "== guest_path"
     bash "$src/bench/guest_path.sh" "$build"
 fi
+echo "== run_faults"
+bash "$src/bench/run_faults.sh" "$build"

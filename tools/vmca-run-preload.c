@@ -1,0 +1,929 @@
+/* vmca-run's LD_PRELOAD shim: takes over a program's large anonymous memory
+ * (mmaps and malloc blocks of at least VMCA_RUN_THRESHOLD bytes) into one
+ * userfaultfd-registered arena, keeps at most VMCA_RUN_BUDGET_PAGES of it
+ * resident and puts the rest into the node's tmem over vmca-hv's guest
+ * socket (hv-ext/emu/guest_proto.h); docs/run.md has the design. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/userfaultfd.h>
+#include <malloc.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../hv-ext/emu/guest_proto.h"
+#include "../hv-ext/hvx.h"
+
+/* UFFDIO_MOVE (Linux 6.8) is newer than some distributions' headers; the
+ * values are the kernel's ABI. */
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1ULL << 16)
+#endif
+#ifndef UFFDIO_MOVE
+struct uffdio_move {
+    __u64 dst;
+    __u64 src;
+    __u64 len;
+    __u64 mode;
+    __s64 move;
+};
+#define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
+#endif
+
+#define PG 4096u
+#define HELLO_PAGE_SIZE_MAX 65536u
+#define SLOTS 2u /* slot 0: the victim's put, slot 1: the fault's get */
+#define EXIT_CONN 1
+#define EXIT_VM_FAILED 3
+#define EXIT_INTEGRITY 4
+
+/* Exported by glibc: the allocator underneath, without dlsym at start-up. */
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+
+enum page_state { P_FREE = 0, P_UNTOUCHED, P_RESIDENT, P_TMEM, P_DISK };
+
+struct page_meta {
+    uint64_t sum;      /* checksum of the content evicted last */
+    uint32_t ring;     /* clock slot while resident */
+    uint8_t state;     /* enum page_state */
+    uint8_t in_tmem;   /* tmem holds a copy (maybe of an older content) */
+    uint16_t pad;
+};
+
+#define NO_SLOT UINT32_MAX
+
+struct counters {
+    uint64_t faults, zero_fills, gets, gets_remote, puts, puts_ok, puts_remote,
+        puts_failed, disk_writes, disk_reads, verified, flushes, evictions, races,
+        resident_max, managed_max, regions;
+};
+
+static struct {
+    bool managed;            /* this process is the one vmca-run started */
+    _Atomic int ready;       /* 0 not yet, 1 up, -1 init failed */
+    pthread_mutex_t init_lock;
+    pthread_mutex_t lock;    /* everything below; taken by the handler per fault */
+    size_t threshold;
+    uint64_t budget;         /* resident pages at most */
+    uint32_t vm;
+    const char *socket;
+    int err_fd;              /* a copy of the program's stderr at start */
+
+    unsigned char *arena;    /* npages pages, registered MISSING */
+    uint64_t npages, top;    /* pages handed out at least once lie below top */
+    struct page_meta *meta;
+    uint32_t *run_len;       /* pages of the block starting at that page */
+    uint64_t *used;          /* bitmap: page allocated */
+    uint64_t allocated;
+
+    uint32_t *ring;          /* budget slots: page index or NO_SLOT */
+    uint8_t *ref;
+    uint32_t *free_slots;
+    uint64_t n_free_slots, hand, resident;
+
+    unsigned char *staging;  /* one page, registered: UFFDIO_MOVE's target */
+    unsigned char *slots;    /* shared with vmca-hv */
+    int uffd, sock, disk_fd;
+    uint8_t pool;
+    uint32_t max_batch;
+    struct counters c;
+    pthread_t handler;
+} R = {.init_lock = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
+       .uffd = -1, .sock = -1, .disk_fd = -1, .err_fd = 2};
+
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_munmap)(void *, size_t);
+static void *(*real_mremap)(void *, size_t, size_t, int, ...);
+static pid_t (*real_fork)(void);
+static size_t (*real_usable)(void *);
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof line - 2)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    ssize_t w = write(R.err_fd, line, (size_t)n);
+    (void)w;
+}
+
+static void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void die(int status, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    say("vmca-run: pid %d vm %" PRIu32 ": %s", (int)getpid(), R.vm, msg);
+    _exit(status);
+}
+
+static uint64_t page_sum(const unsigned char *p)
+{
+    uint64_t h = 0x9e3779b97f4a7c15u, w;
+    for (unsigned i = 0; i < PG; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3u;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+static bool in_arena(const void *p)
+{
+    return R.arena && (const unsigned char *)p >= R.arena &&
+           (const unsigned char *)p < R.arena + R.npages * PG;
+}
+
+/* ---- the guest channel (one op batch at a time, under R.lock) ---- */
+
+static void hv_exec(struct guest_op *ops, unsigned count)
+{
+    /* Static: only ever used under R.lock, and too big for a small stack. */
+    static unsigned char buf[sizeof(struct guest_ops_hdr) +
+                             GUEST_MAX_BATCH * sizeof(struct guest_op)];
+    struct guest_ops_hdr h = {.magic = GUEST_MAGIC, .type = GUEST_MSG_OPS, .count = count};
+    size_t len = sizeof h + (size_t)count * sizeof *ops;
+    if (len > sizeof buf)
+        die(EXIT_CONN, "internal: batch of %u ops", count);
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, ops, (size_t)count * sizeof *ops);
+    ssize_t n;
+    do
+        n = send(R.sock, buf, len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)len)
+        die(EXIT_CONN, "sending to vmca-hv at %s: %s", R.socket,
+            n < 0 ? strerror(errno) : "short send");
+    do
+        n = recv(R.sock, buf, sizeof buf, MSG_TRUNC);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        die(EXIT_CONN, "vmca-hv at %s: %s", R.socket,
+            n < 0 ? strerror(errno) : "closed the connection");
+    if ((size_t)n != len)
+        die(EXIT_CONN, "protocol: reply of %zd bytes to a batch of %zu", n, len);
+    for (unsigned i = 0; i < count; i++) {
+        struct guest_op r;
+        memcpy(&r, buf + sizeof h + (size_t)i * sizeof r, sizeof r);
+        if (r.op != ops[i].op || r.index != ops[i].index || r.oid != ops[i].oid ||
+            r.slot != ops[i].slot)
+            die(EXIT_CONN, "protocol: op %u of a reply does not echo the request", i);
+        ops[i].result = r.result;
+    }
+}
+
+static struct guest_op key_op(uint8_t code, uint64_t idx, uint32_t slot)
+{
+    /* frontswap's swizzle, as vmca-guest: keys spread over 256 objects. */
+    return (struct guest_op){.op = code, .pool = R.pool, .oid = idx & 0xff,
+                             .index = (uint32_t)(idx >> 8), .slot = slot};
+}
+
+static int hv_connect(void)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(R.socket) >= sizeof sun.sun_path) {
+        say("vmca-run: socket path %s is too long", R.socket);
+        return -1;
+    }
+    strcpy(sun.sun_path, R.socket);
+    size_t bytes = (size_t)SLOTS * HELLO_PAGE_SIZE_MAX;
+    int memfd = memfd_create("vmca-run-slots", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (memfd < 0 || ftruncate(memfd, (off_t)bytes) != 0 ||
+        fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        say("vmca-run: shared slot buffer: %s", strerror(errno));
+        return -1;
+    }
+    R.slots = real_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (R.slots == MAP_FAILED) {
+        say("vmca-run: mmap of the slot buffer: %s", strerror(errno));
+        return -1;
+    }
+    /* After an exec the previous image's connection (same pid, same VM id)
+     * may not be closed on vmca-hv's side yet: retry EEXIST for a while. */
+    for (int attempt = 0;; attempt++) {
+        R.sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (R.sock < 0 || connect(R.sock, (struct sockaddr *)&sun, sizeof sun) != 0) {
+            say("vmca-run: cannot reach vmca-hv at %s: %s", R.socket, strerror(errno));
+            return -1;
+        }
+        struct guest_hello h = {.magic = GUEST_MAGIC, .type = GUEST_MSG_HELLO, .vm = R.vm,
+                                .slots = SLOTS};
+        struct iovec iov = {.iov_base = &h, .iov_len = sizeof h};
+        union {
+            char b[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } ctl;
+        memset(&ctl, 0, sizeof ctl);
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                             .msg_controllen = sizeof ctl.b};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
+        struct guest_hello_reply rep;
+        ssize_t n = sendmsg(R.sock, &msg, MSG_NOSIGNAL);
+        if (n == (ssize_t)sizeof h)
+            n = recv(R.sock, &rep, sizeof rep, MSG_TRUNC);
+        if (n != (ssize_t)sizeof rep || rep.magic != GUEST_MAGIC ||
+            rep.type != GUEST_MSG_HELLO) {
+            say("vmca-run: hello to vmca-hv at %s failed (%s)", R.socket,
+                n < 0 ? strerror(errno) : "bad or no reply");
+            return -1;
+        }
+        if (rep.status == HVX_EEXIST && attempt < 200) {
+            close(R.sock);
+            usleep(10000);
+            continue;
+        }
+        if (rep.status != 0) {
+            say("vmca-run: vmca-hv at %s refused VM %" PRIu32 ": status %d%s", R.socket, R.vm,
+                rep.status, rep.status == HVX_EEXIST ? " (another VM uses this id: --vm)" : "");
+            return -1;
+        }
+        if (rep.page_size != PG) {
+            say("vmca-run: the cluster's page size is %" PRIu32 ", vmca-run needs %u",
+                rep.page_size, PG);
+            return -1;
+        }
+        if (rep.max_batch == 0 || rep.max_batch > GUEST_MAX_BATCH) {
+            say("vmca-run: protocol: hello reply max_batch %" PRIu32 " is outside 1..%u",
+                rep.max_batch, GUEST_MAX_BATCH);
+            return -1;
+        }
+        R.max_batch = rep.max_batch;
+        break;
+    }
+    close(memfd);
+    struct guest_op op = {.op = GUEST_OP_NEW_POOL, .pool = HVX_POOL_PERSISTENT};
+    hv_exec(&op, 1);
+    if (op.result < 0) {
+        say("vmca-run: vmca-hv refused a persistent pool: status %d", op.result);
+        return -1;
+    }
+    R.pool = (uint8_t)op.result;
+    return 0;
+}
+
+/* ---- the clock over resident pages ---- */
+
+static void ring_insert(uint64_t idx)
+{
+    if (R.n_free_slots == 0)
+        die(EXIT_INTEGRITY, "internal: no clock slot free");
+    uint32_t s = R.free_slots[--R.n_free_slots];
+    R.ring[s] = (uint32_t)idx;
+    R.ref[s] = 1;
+    R.meta[idx].ring = s;
+    R.meta[idx].state = P_RESIDENT;
+    if (++R.resident > R.c.resident_max)
+        R.c.resident_max = R.resident;
+}
+
+static void ring_remove(uint64_t idx)
+{
+    uint32_t s = R.meta[idx].ring;
+    R.ring[s] = NO_SLOT;
+    R.meta[idx].ring = NO_SLOT;
+    R.free_slots[R.n_free_slots++] = s;
+    R.resident--;
+}
+
+static void flush_copy(uint64_t idx)
+{
+    if (!R.meta[idx].in_tmem)
+        return;
+    struct guest_op op = key_op(GUEST_OP_FLUSH_PAGE, idx, 0);
+    hv_exec(&op, 1);
+    R.meta[idx].in_tmem = 0;
+    R.c.flushes++;
+}
+
+static void disk_open(void)
+{
+    if (R.disk_fd >= 0)
+        return;
+    const char *dir = getenv("TMPDIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/vmca-run-disk.XXXXXX", dir && *dir ? dir : "/tmp");
+    R.disk_fd = mkostemp(path, O_CLOEXEC);
+    if (R.disk_fd < 0)
+        die(EXIT_CONN, "backing file %s: %s", path, strerror(errno));
+    unlink(path);
+}
+
+/* Chooses a victim by CLOCK (reference bits are set at fault time only:
+ * user space sees no access bits), moves it out of the program's address
+ * space atomically (UFFDIO_MOVE: another thread touching it now faults and
+ * waits for the handler) and leaves its content in slot 0. Returns the page,
+ * or UINT64_MAX when the victim was a hole (the program dropped it itself:
+ * it reads as zeros again). */
+static uint64_t evict_begin(void)
+{
+    for (uint64_t steps = 0; steps < 4 * R.budget + 4; steps++) {
+        uint64_t s = R.hand;
+        R.hand = (R.hand + 1) % R.budget;
+        uint32_t idx = R.ring[s];
+        if (idx == NO_SLOT)
+            continue;
+        if (R.ref[s]) {
+            R.ref[s] = 0;
+            continue;
+        }
+        struct uffdio_move mv = {.dst = (uintptr_t)R.staging,
+                                 .src = (uintptr_t)(R.arena + (uint64_t)idx * PG), .len = PG};
+        if (ioctl(R.uffd, UFFDIO_MOVE, &mv) != 0 || mv.move != PG) {
+            if (errno == ENOENT) {
+                ring_remove(idx);
+                R.meta[idx].state = P_UNTOUCHED;
+                flush_copy(idx);
+                return UINT64_MAX;
+            }
+            if (errno == EBUSY || errno == EAGAIN) { /* pinned: try another */
+                R.ref[s] = 1;
+                continue;
+            }
+            die(EXIT_CONN, "UFFDIO_MOVE of page %u: %s", idx, strerror(errno));
+        }
+        ring_remove(idx);
+        R.meta[idx].sum = page_sum(R.staging);
+        memcpy(R.slots, R.staging, PG);
+        if (madvise(R.staging, PG, MADV_DONTNEED) != 0)
+            die(EXIT_CONN, "madvise of the staging page: %s", strerror(errno));
+        R.c.evictions++;
+        return idx;
+    }
+    die(EXIT_CONN, "no page could be evicted (all pinned?)");
+}
+
+/* Where the victim's put went: tmem, or the backing file when refused. */
+static void evict_end(uint64_t idx, int32_t result)
+{
+    R.c.puts++;
+    if (result == 0 || result == 1) {
+        R.c.puts_ok++;
+        R.c.puts_remote += (uint64_t)result;
+        R.meta[idx].state = P_TMEM;
+        R.meta[idx].in_tmem = 1;
+        return;
+    }
+    if (result == HVX_EIO)
+        die(EXIT_VM_FAILED, "VM failed: put of page %" PRIu64 " returned EIO", idx);
+    R.c.puts_failed++;
+    flush_copy(idx); /* an older copy must never come back */
+    disk_open();
+    if (pwrite(R.disk_fd, R.slots, PG, (off_t)(idx * PG)) != (ssize_t)PG)
+        die(EXIT_CONN, "writing page %" PRIu64 " to the backing file: %s", idx,
+            strerror(errno));
+    R.c.disk_writes++;
+    R.meta[idx].state = P_DISK;
+}
+
+static void uffd_copy(uint64_t idx, const unsigned char *src)
+{
+    struct uffdio_copy cp = {.dst = (uintptr_t)(R.arena + idx * PG), .src = (uintptr_t)src,
+                             .len = PG};
+    while (ioctl(R.uffd, UFFDIO_COPY, &cp) != 0) {
+        if (errno == EAGAIN) {
+            cp.copy = 0;
+            continue;
+        }
+        die(EXIT_CONN, "UFFDIO_COPY of page %" PRIu64 ": %s", idx, strerror(errno));
+    }
+}
+
+static void check(uint64_t idx, const unsigned char *p, const char *from)
+{
+    if (page_sum(p) != R.meta[idx].sum)
+        die(EXIT_INTEGRITY,
+            "integrity: page %" PRIu64 " came back from %s with content other than what was "
+            "evicted",
+            idx, from);
+    R.c.verified++;
+}
+
+static void serve_fault(uint64_t addr)
+{
+    if (!in_arena((void *)addr))
+        die(EXIT_CONN, "internal: fault at %#" PRIx64 " outside the arena", addr);
+    uint64_t idx = (addr - (uintptr_t)R.arena) / PG;
+    struct page_meta *m = &R.meta[idx];
+    if (m->state == P_RESIDENT) { /* two threads faulted on one page */
+        struct uffdio_range r = {.start = (uintptr_t)(R.arena + idx * PG), .len = PG};
+        if (ioctl(R.uffd, UFFDIO_WAKE, &r) != 0)
+            die(EXIT_CONN, "UFFDIO_WAKE: %s", strerror(errno));
+        R.c.races++;
+        return;
+    }
+    if (m->state == P_FREE)
+        die(EXIT_INTEGRITY, "access to managed memory at %p that is not allocated (freed or "
+            "unmapped)", (void *)addr);
+    R.c.faults++;
+    struct guest_op ops[2];
+    unsigned n = 0;
+    uint64_t victim = UINT64_MAX;
+    if (R.resident >= R.budget) {
+        victim = evict_begin();
+        if (victim != UINT64_MAX)
+            ops[n++] = key_op(GUEST_OP_PUT, victim, 0);
+    }
+    int get_at = -1;
+    if (m->state == P_TMEM) {
+        get_at = (int)n;
+        ops[n++] = key_op(GUEST_OP_GET, idx, 1);
+    }
+    if (n)
+        hv_exec(ops, n);
+    if (victim != UINT64_MAX)
+        evict_end(victim, ops[0].result);
+    static const unsigned char zero[PG];
+    if (m->state == P_UNTOUCHED) {
+        R.c.zero_fills++;
+        uffd_copy(idx, zero);
+    } else if (m->state == P_TMEM) {
+        int32_t r = ops[get_at].result;
+        if (r == HVX_EIO)
+            die(EXIT_VM_FAILED, "VM failed: get of page %" PRIu64 " returned EIO (persistent "
+                "data lost)", idx);
+        if (r != 0 && r != 1)
+            die(EXIT_INTEGRITY, "get of page %" PRIu64 " returned %d: tmem lost a persistent "
+                "page without failing the VM", idx, r);
+        R.c.gets++;
+        R.c.gets_remote += (uint64_t)r;
+        unsigned char *p = R.slots + PG;
+        check(idx, p, "tmem");
+        uffd_copy(idx, p);
+    } else if (m->state == P_DISK) {
+        unsigned char *p = R.slots + PG;
+        if (pread(R.disk_fd, p, PG, (off_t)(idx * PG)) != (ssize_t)PG)
+            die(EXIT_CONN, "reading page %" PRIu64 " from the backing file: %s", idx,
+                strerror(errno));
+        R.c.disk_reads++;
+        check(idx, p, "the backing file");
+        uffd_copy(idx, p);
+    }
+    ring_insert(idx);
+}
+
+static void *handler_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct pollfd pfd = {.fd = R.uffd, .events = POLLIN};
+        if (poll(&pfd, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            die(EXIT_CONN, "poll on the userfaultfd: %s", strerror(errno));
+        }
+        struct uffd_msg msgs[16];
+        ssize_t n = read(R.uffd, msgs, sizeof msgs);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            die(EXIT_CONN, "reading the userfaultfd: %s", strerror(errno));
+        }
+        pthread_mutex_lock(&R.lock);
+        for (size_t i = 0; i < (size_t)n / sizeof msgs[0]; i++) {
+            if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+                die(EXIT_CONN, "unexpected userfaultfd event %u", msgs[i].event);
+            serve_fault(msgs[i].arg.pagefault.address & ~(uint64_t)(PG - 1));
+        }
+        pthread_mutex_unlock(&R.lock);
+    }
+    return NULL;
+}
+
+/* ---- start-up ---- */
+
+static void *map_meta(size_t bytes)
+{
+    void *p = real_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        die(EXIT_CONN, "mmap of %zu bytes of metadata: %s", bytes, strerror(errno));
+    return p;
+}
+
+static void uffd_register(void *p, size_t len)
+{
+    struct uffdio_register reg = {.range = {.start = (uintptr_t)p, .len = len},
+                                  .mode = UFFDIO_REGISTER_MODE_MISSING};
+    if (ioctl(R.uffd, UFFDIO_REGISTER, &reg) != 0)
+        die(EXIT_CONN, "UFFDIO_REGISTER: %s", strerror(errno));
+}
+
+static uint64_t env_num(const char *name, uint64_t dflt)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return dflt;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        die(2, "environment %s='%s' is not a whole number", name, s);
+    return v;
+}
+
+static void start(void)
+{
+    R.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (R.uffd < 0 && errno == EPERM)
+        R.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (R.uffd < 0)
+        die(EXIT_CONN, "userfaultfd: %s (vm.unprivileged_userfaultfd?)", strerror(errno));
+    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_MOVE};
+    if (ioctl(R.uffd, UFFDIO_API, &api) != 0)
+        die(EXIT_CONN, "userfaultfd without UFFDIO_MOVE (Linux >= 6.8 needed): %s",
+            strerror(errno));
+    uint64_t arena_mib = env_num("VMCA_RUN_ARENA_MIB", 4096);
+    R.npages = arena_mib * (1u << 20) / PG;
+    R.arena = map_meta(R.npages * PG);
+    madvise(R.arena, R.npages * PG, MADV_NOHUGEPAGE);
+    uffd_register(R.arena, R.npages * PG);
+    R.staging = map_meta(PG);
+    uffd_register(R.staging, PG);
+    R.meta = map_meta(R.npages * sizeof *R.meta);
+    R.run_len = map_meta(R.npages * sizeof *R.run_len);
+    R.used = map_meta((R.npages + 63) / 64 * 8);
+    R.ring = map_meta(R.budget * sizeof *R.ring);
+    R.ref = map_meta(R.budget);
+    R.free_slots = map_meta(R.budget * sizeof *R.free_slots);
+    for (uint64_t s = 0; s < R.budget; s++) {
+        R.ring[s] = NO_SLOT;
+        R.free_slots[s] = (uint32_t)(R.budget - 1 - s);
+    }
+    R.n_free_slots = R.budget;
+    if (hv_connect() != 0)
+        _exit(EXIT_CONN);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int e = pthread_create(&R.handler, NULL, handler_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e != 0)
+        die(EXIT_CONN, "fault handler thread: %s", strerror(e));
+}
+
+/* True once the arena is up (started on the first large allocation). */
+static bool ensure_started(void)
+{
+    int st = atomic_load(&R.ready);
+    if (st != 0)
+        return st > 0;
+    if (!R.managed)
+        return false;
+    pthread_mutex_lock(&R.init_lock);
+    if (atomic_load(&R.ready) == 0) {
+        start();
+        atomic_store(&R.ready, 1);
+    }
+    pthread_mutex_unlock(&R.init_lock);
+    return true;
+}
+
+__attribute__((constructor)) static void preload_init(void)
+{
+    real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))dlsym(RTLD_NEXT, "mmap");
+    real_munmap = (int (*)(void *, size_t))dlsym(RTLD_NEXT, "munmap");
+    real_mremap = (void *(*)(void *, size_t, size_t, int, ...))dlsym(RTLD_NEXT, "mremap");
+    real_fork = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
+    real_usable = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    const char *pid = getenv("VMCA_RUN_PID");
+    const char *sock = getenv("VMCA_RUN_SOCKET");
+    /* Only the process vmca-run started (and the images it execs) is
+     * managed; children it forks before managing anything run plain. */
+    if (!pid || !sock || strtol(pid, NULL, 10) != (long)getpid())
+        return;
+    if (!real_mmap || !real_munmap || !real_mremap || !real_fork || !real_usable)
+        die(EXIT_CONN, "dlsym of libc's mmap/munmap/mremap/fork failed");
+    R.socket = sock;
+    R.vm = (uint32_t)env_num("VMCA_RUN_VM", 0);
+    R.budget = env_num("VMCA_RUN_BUDGET_PAGES", 0);
+    R.threshold = env_num("VMCA_RUN_THRESHOLD", 1u << 20);
+    if (R.budget == 0 || R.threshold < PG)
+        die(2, "VMCA_RUN_BUDGET_PAGES must be > 0 and VMCA_RUN_THRESHOLD >= %u", PG);
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
+    if (fd >= 0)
+        R.err_fd = fd;
+    R.managed = true;
+}
+
+__attribute__((destructor)) static void preload_fini(void)
+{
+    if (atomic_load(&R.ready) <= 0)
+        return;
+    /* Not torn down: a later destructor may still touch managed memory.
+     * The kernel closes the connection at exit, and vmca-hv then destroys
+     * the VM and its pool. */
+    pthread_mutex_lock(&R.lock);
+    struct counters c = R.c;
+    pthread_mutex_unlock(&R.lock);
+    say("vmca-run: pid=%d vm=%" PRIu32 " budget_pages=%" PRIu64 " faults=%" PRIu64
+        " zero_fills=%" PRIu64 " evictions=%" PRIu64 " puts=%" PRIu64 " puts_ok=%" PRIu64
+        " puts_remote=%" PRIu64 " puts_failed=%" PRIu64 " gets=%" PRIu64
+        " gets_remote=%" PRIu64 " disk_writes=%" PRIu64 " disk_reads=%" PRIu64
+        " verified=%" PRIu64 " flushes=%" PRIu64 " races=%" PRIu64 " resident_max=%" PRIu64
+        " managed_max=%" PRIu64 " regions=%" PRIu64,
+        (int)getpid(), R.vm, R.budget, c.faults, c.zero_fills, c.evictions, c.puts, c.puts_ok,
+        c.puts_remote, c.puts_failed, c.gets, c.gets_remote, c.disk_writes, c.disk_reads,
+        c.verified, c.flushes, c.races, c.resident_max, c.managed_max, c.regions);
+}
+
+/* ---- the arena's page allocator (first fit over a bitmap) ---- */
+
+static bool used_at(uint64_t i) { return R.used[i / 64] >> (i % 64) & 1; }
+
+static void *arena_alloc(size_t bytes)
+{
+    uint64_t n = (bytes + PG - 1) / PG;
+    if (n == 0 || n > UINT32_MAX)
+        return NULL;
+    pthread_mutex_lock(&R.lock);
+    uint64_t start = UINT64_MAX, run = 0;
+    for (uint64_t i = 0; i < R.top && start == UINT64_MAX;) {
+        if (i % 64 == 0 && R.used[i / 64] == UINT64_MAX) {
+            run = 0;
+            i += 64;
+            continue;
+        }
+        run = used_at(i) ? 0 : run + 1;
+        i++;
+        if (run == n)
+            start = i - n;
+    }
+    if (start == UINT64_MAX) {
+        uint64_t from = R.top - run; /* a free tail below top extends */
+        if (from + n > R.npages) {
+            pthread_mutex_unlock(&R.lock);
+            return NULL;
+        }
+        start = from;
+        R.top = from + n;
+    }
+    for (uint64_t i = start; i < start + n; i++) {
+        R.used[i / 64] |= UINT64_C(1) << (i % 64);
+        R.meta[i] = (struct page_meta){.state = P_UNTOUCHED, .ring = NO_SLOT};
+    }
+    R.run_len[start] = (uint32_t)n;
+    R.allocated += n;
+    if (R.allocated > R.c.managed_max)
+        R.c.managed_max = R.allocated;
+    R.c.regions++;
+    pthread_mutex_unlock(&R.lock);
+    return R.arena + start * PG;
+}
+
+/* Releases pages [idx, idx + n): dropped, their tmem copies flushed (in
+ * batches: a large free would otherwise cost one round trip per page). */
+static void arena_release(uint64_t idx, uint64_t n)
+{
+    struct guest_op ops[GUEST_MAX_BATCH];
+    unsigned k = 0, max = R.max_batch < GUEST_MAX_BATCH ? R.max_batch : GUEST_MAX_BATCH;
+    pthread_mutex_lock(&R.lock);
+    for (uint64_t i = idx; i < idx + n; i++) {
+        if (!used_at(i))
+            continue;
+        if (R.meta[i].state == P_RESIDENT)
+            ring_remove(i);
+        if (R.meta[i].in_tmem) {
+            ops[k++] = key_op(GUEST_OP_FLUSH_PAGE, i, 0);
+            R.meta[i].in_tmem = 0;
+            R.c.flushes++;
+            if (k == max) {
+                hv_exec(ops, k);
+                k = 0;
+            }
+        }
+        R.meta[i].state = P_FREE;
+        R.used[i / 64] &= ~(UINT64_C(1) << (i % 64));
+        R.allocated--;
+    }
+    if (k)
+        hv_exec(ops, k);
+    if (madvise(R.arena + idx * PG, n * PG, MADV_DONTNEED) != 0)
+        die(EXIT_CONN, "madvise(MADV_DONTNEED) of released pages: %s", strerror(errno));
+    R.run_len[idx] = 0;
+    pthread_mutex_unlock(&R.lock);
+}
+
+static size_t block_bytes(const void *p)
+{
+    uint64_t idx = (uint64_t)((const unsigned char *)p - R.arena) / PG;
+    return (size_t)R.run_len[idx] * PG;
+}
+
+static void arena_free(void *p)
+{
+    uint64_t off = (uint64_t)((unsigned char *)p - R.arena);
+    if (off % PG || R.run_len[off / PG] == 0)
+        die(EXIT_INTEGRITY, "free(%p): not the start of a managed block", p);
+    arena_release(off / PG, R.run_len[off / PG]);
+}
+
+/* ---- interposed allocator ---- */
+
+static bool big(size_t n) { return n >= R.threshold && R.managed && ensure_started(); }
+
+void *malloc(size_t n)
+{
+    if (big(n)) {
+        void *p = arena_alloc(n);
+        if (!p)
+            errno = ENOMEM;
+        return p;
+    }
+    return __libc_malloc(n);
+}
+
+void free(void *p)
+{
+    if (in_arena(p))
+        arena_free(p);
+    else
+        __libc_free(p);
+}
+
+void *calloc(size_t k, size_t n)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(k, n, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (big(bytes))
+        return malloc(bytes); /* fresh arena pages read as zeros */
+    return __libc_calloc(k, n);
+}
+
+void *realloc(void *p, size_t n)
+{
+    if (!p)
+        return malloc(n);
+    if (!in_arena(p) && !big(n))
+        return __libc_realloc(p, n);
+    if (n == 0) {
+        free(p);
+        return NULL;
+    }
+    size_t old = in_arena(p) ? block_bytes(p) : real_usable(p);
+    if (in_arena(p) && n <= old && big(n))
+        return p;
+    void *q = malloc(n);
+    if (!q)
+        return NULL;
+    memcpy(q, p, old < n ? old : n);
+    free(p);
+    return q;
+}
+
+int posix_memalign(void **out, size_t align, size_t n)
+{
+    if (align <= PG && big(n)) {
+        void *p = arena_alloc(n);
+        if (!p)
+            return ENOMEM;
+        *out = p;
+        return 0;
+    }
+    if (align < sizeof(void *) || (align & (align - 1)))
+        return EINVAL;
+    void *p = __libc_memalign(align, n);
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+void *aligned_alloc(size_t align, size_t n)
+{
+    if (align <= PG && big(n))
+        return malloc(n);
+    return __libc_memalign(align, n);
+}
+
+void *memalign(size_t align, size_t n)
+{
+    if (align <= PG && big(n))
+        return malloc(n);
+    return __libc_memalign(align, n);
+}
+
+size_t malloc_usable_size(void *p)
+{
+    if (in_arena(p))
+        return block_bytes(p);
+    return real_usable(p);
+}
+
+/* ---- interposed mappings ---- */
+
+static bool managed_mapping(void *addr, size_t len, int prot, int flags, int fd)
+{
+    return addr == NULL && fd == -1 && prot == (PROT_READ | PROT_WRITE) &&
+           (flags & (MAP_ANONYMOUS | MAP_PRIVATE | MAP_SHARED | MAP_FIXED | MAP_GROWSDOWN |
+                     MAP_STACK | MAP_HUGETLB)) == (MAP_ANONYMOUS | MAP_PRIVATE) &&
+           big(len);
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (managed_mapping(addr, len, prot, flags, fd)) {
+        void *p = arena_alloc(len);
+        if (!p) {
+            errno = ENOMEM;
+            return MAP_FAILED;
+        }
+        return p;
+    }
+    return real_mmap(addr, len, prot, flags, fd, off);
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+{
+    return mmap(addr, len, prot, flags, fd, (off_t)off);
+}
+
+int munmap(void *addr, size_t len)
+{
+    if (!in_arena(addr))
+        return real_munmap(addr, len);
+    uint64_t off = (uint64_t)((unsigned char *)addr - R.arena);
+    if (off % PG || len == 0 || off + len > R.npages * PG) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint64_t idx = off / PG, n = (len + PG - 1) / PG;
+    arena_release(idx, n);
+    return 0;
+}
+
+void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+    if (!in_arena(old)) {
+        va_list ap;
+        va_start(ap, flags);
+        void *na = (flags & MREMAP_FIXED) ? va_arg(ap, void *) : NULL;
+        va_end(ap);
+        return real_mremap(old, old_len, new_len, flags, na);
+    }
+    if (!(flags & MREMAP_MAYMOVE) || (flags & ~MREMAP_MAYMOVE)) {
+        errno = ENOMEM; /* cannot grow in place inside the arena */
+        return MAP_FAILED;
+    }
+    void *p = arena_alloc(new_len);
+    if (!p) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    memcpy(p, old, old_len < new_len ? old_len : new_len);
+    munmap(old, old_len);
+    return p;
+}
+
+/* A child would see the managed pages that are not resident as zeros (the
+ * userfaultfd registration does not follow it): refuse rather than let it
+ * read data nobody wrote. */
+pid_t fork(void)
+{
+    if (atomic_load(&R.ready) > 0) {
+        say("vmca-run: fork refused: pid %d has memory managed by vmca-run, which a child "
+            "cannot share (docs/run.md)", (int)getpid());
+        errno = ENOSYS;
+        return -1;
+    }
+    pid_t pid = real_fork();
+    if (pid == 0)
+        R.managed = false; /* the child is another VM id's business: unmanaged */
+    return pid;
+}
