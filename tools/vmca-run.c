@@ -40,6 +40,7 @@ static const char usage[] =
     "  -l, --local-mib N       resident budget of the managed memory, MiB (>= 1)\n"
     "      --threshold-kib K   smallest mapping or block managed, KiB (>= 4)\n"
     "  -h, --help              this text\n"
+    "  -V, --version           print the version\n"
     "\n"
     "At exit the program prints one line 'vmca-run: pid=.. faults=.. puts=..'\n"
     "on stderr. exit status: the program's; 2 bad usage, 1 vmca-hv unreachable or\n"
@@ -82,6 +83,7 @@ static const struct option longopts[] = {
     {"local-mib", required_argument, NULL, 'l'},
     {"threshold-kib", required_argument, NULL, 't'},
     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
@@ -114,7 +116,7 @@ int main(int argc, char **argv)
     opterr = 0;
     int ch;
     /* '+': options stop at PROGRAM, whose own options are its business. */
-    while ((ch = getopt_long(argc, argv, "+:c:n:v:l:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+:c:n:v:l:hV", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             config = optarg;
@@ -135,6 +137,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             fputs(usage, stdout);
+            return 0;
+        case 'V':
+            puts("vmca-run " VMCA_VERSION);
             return 0;
         case ':':
             usage_error("option %s needs an argument", argv[optind - 1]);
@@ -179,9 +184,15 @@ int main(int argc, char **argv)
         return 1;
     }
     self[n] = '\0';
-    snprintf(lib, sizeof lib, "%s/%s", dirname(self), PRELOAD_NAME);
+    /* The shim beside this program (the build tree), else where make
+     * install puts it (<prefix>/lib/vmca/ beside <prefix>/bin/). */
+    const char *dir = dirname(self);
+    snprintf(lib, sizeof lib, "%s/%s", dir, PRELOAD_NAME);
+    if (access(lib, R_OK) != 0)
+        snprintf(lib, sizeof lib, "%s/../lib/vmca/%s", dir, PRELOAD_NAME);
     if (access(lib, R_OK) != 0) {
-        fprintf(stderr, "vmca-run: the shim %s: %s\n", lib, strerror(errno));
+        fprintf(stderr, "vmca-run: the shim %s is missing: %s (looked beside %s too)\n", lib,
+                strerror(errno), dir);
         return 1;
     }
     const char *prev = getenv("LD_PRELOAD");

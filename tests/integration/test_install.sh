@@ -19,7 +19,7 @@ version=$(sed -n 's/^project(vmca VERSION \([0-9.]*\).*/\1/p' "$VMCA_SOURCE/CMak
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$VMCA_BUILD/CMakeCache.txt")
 [ -n "$prefix" ] || fail "no CMAKE_INSTALL_PREFIX in $VMCA_BUILD/CMakeCache.txt"
 DAEMONS=(vmca-master vmca-slave vmca-hv)
-TOOLS=(vmcactl vmca-guest vmca-tkm vmca-sim vmca-gen-certs)
+TOOLS=(vmcactl vmca-guest vmca-tkm vmca-sim vmca-run vmca-gen-certs)
 UNITS=(vmca-master.service vmca-hv@.service vmca-slave@.service)
 
 # ---- (a) the layout of a DESTDIR install
@@ -42,6 +42,8 @@ done
 for u in "${UNITS[@]}"; do
     [ -f "$root/lib/systemd/system/$u" ] || fail "unit lib/systemd/system/$u not installed"
 done
+# vmca-run's shim where the installed vmca-run looks for it.
+[ -f "$root/lib/vmca/libvmca-run-preload.so" ] || fail "lib/vmca/libvmca-run-preload.so not installed"
 for f in examples/demo.conf examples/demo4.conf install.md configuration.md README.md; do
     [ -f "$root/share/doc/vmca/$f" ] || fail "share/doc/vmca/$f not installed"
 done
