@@ -28,6 +28,7 @@ cleanup() {
     wait || true
     exec 2>&3 3>&-
     rm -f /dev/shm/vmca-$CLUSTER-*   # fabric segments of killed hypervisors
+    release_ports
     if [ "$rc" -ne 0 ]; then
         for f in "$T"/*.log; do
             [ -f "$f" ] || continue
@@ -53,21 +54,55 @@ expect() {
     grep -q -- "$pat" "$T/out.txt" || fail "'$*' did not say '$pat': $(cat "$T/out.txt")"
 }
 
-port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+# A port is free when no TCP socket uses it, listening or connected (a
+# connection's local port blocks a listener's bind as well).
+port_free() { ! ss -Htan "sport = :$1" 2>/dev/null | grep -q .; }
+
+# Ports are claimed (an atomic mkdir each, removed at cleanup; a dead
+# test's claims are taken back), so tests run in parallel never pick the
+# same, and chosen below the kernel's ephemeral range, where no outgoing
+# connection takes them meanwhile.
+PORT_CLAIMS=/tmp/vmca-it-ports
+CLAIMED=()
+claim_port() {
+    local d=$PORT_CLAIMS/$1 owner
+    mkdir -p "$PORT_CLAIMS"
+    if ! mkdir "$d" 2>/dev/null; then
+        owner=$(cat "$d/pid" 2>/dev/null || true)
+        [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && return 1
+        rm -rf "$d"                       # the claim of a test that died
+        mkdir "$d" 2>/dev/null || return 1
+    fi
+    echo $$ > "$d/pid"
+    CLAIMED+=("$d")
+}
+release_ports() { local d; for d in "${CLAIMED[@]}"; do rm -rf "$d"; done; CLAIMED=(); }
 
 # pick_ports N: sets PORTS to N consecutive free ports at a random base, so
 # two runs on one machine do not collide.
 pick_ports() {
-    local n=$1 tries=0 base ok i
-    while [ $tries -lt 50 ]; do
-        base=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    local n=$1 tries=0 base ok i low span
+    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    span=$((low - 10000 - n))
+    [ "$span" -gt 100 ] || { low=32768; span=$((low - 10000 - n)); }
+    while [ $tries -lt 100 ]; do
+        base=$((10000 + (RANDOM * 32768 + RANDOM) % span))
         ok=1
-        for ((i = 0; i < n; i++)); do port_free $((base + i)) || { ok=0; break; }; done
+        local mine=()
+        for ((i = 0; i < n; i++)); do
+            if port_free $((base + i)) && claim_port $((base + i)); then
+                mine+=($((base + i)))
+            else
+                ok=0
+                break
+            fi
+        done
         if [ $ok -eq 1 ]; then
-            PORTS=()
-            for ((i = 0; i < n; i++)); do PORTS+=($((base + i))); done
+            PORTS=("${mine[@]}")
             return 0
         fi
+        for i in "${mine[@]}"; do rm -rf "$PORT_CLAIMS/$i"; done
+        CLAIMED=("${CLAIMED[@]:0:${#CLAIMED[@]}-${#mine[@]}}")  # not ours any more
         tries=$((tries + 1))
     done
     fail "no free ports found"
