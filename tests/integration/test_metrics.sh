@@ -52,8 +52,10 @@ guest=$!
 PIDS+=($guest)
 wait_until 30 "node2 owning pages of another home" owns_remote node2
 # While the guest runs, its VM has figures on node2's page and the master's.
-page "${METRICS_OF[node2]}" | grep -q '^vmca_slave_vm_used_pages{node="node2",vm="1"} ' ||
-    fail "node2's page has no vmca_slave_vm_used_pages for vm 1"
+# (The slave's page shows the VMs of its last sample: wait for the one
+# after the guest connected.)
+wait_until 10 "node2's page showing vmca_slave_vm_used_pages for vm 1" \
+    sh -c "curl -sf http://127.0.0.1:${METRICS_OF[node2]}/metrics | grep -q '^vmca_slave_vm_used_pages{node=\"node2\",vm=\"1\"} '"
 wait_until 10 "the master's page showing node2's VM" \
     sh -c "curl -sf http://127.0.0.1:$MASTER_METRICS/metrics | grep -q '^vmca_vm_used_pages{node=\"node2\",vm=\"1\"} '"
 wait $guest || fail "the guest failed: $(cat "$T/guest.log")"
