@@ -245,11 +245,9 @@ int main(int argc, char **argv)
     struct vmca_listener *lst = vmca_conn_listen(&sh.params, &conn_cbs, &sh, self->address,
                                                  sh.cfg.master.port, err, sizeof err);
     if (!lst) {
-        char holder[160] = "";
-        if (strstr(err, "in use"))
-            vmca_port_holder(sh.cfg.master.port, holder, sizeof holder);
-        log_err("master.port = %u in %s: %s%s%s", sh.cfg.master.port, sh.cfg.path, err,
-                holder[0] ? ": " : "", holder);
+        char why[1200];
+        vmca_port_listen_error(sh.cfg.master.port, err, why, sizeof why);
+        log_err("master.port = %u in %s: %s", sh.cfg.master.port, sh.cfg.path, why);
         return 1;
     }
     struct vmca_admin *admin = vmca_admin_open(

@@ -685,15 +685,13 @@ int main(int argc, char **argv)
                                    listen_port ? listen_port : sh.self->port, err, sizeof err);
     if (!sh.listener) {
         uint16_t port = listen_port ? listen_port : sh.self->port;
-        char holder[160] = "";
-        if (strstr(err, "in use"))
-            vmca_port_holder(port, holder, sizeof holder);
+        char why[1200];
+        vmca_port_listen_error(port, err, why, sizeof why);
         if (listen_port)
-            log_err("--port %u: %s%s%s", port, err, holder[0] ? ": " : "", holder);
+            log_err("--port %u: %s", port, why);
         else
-            log_err("nodes.[%zu].port = %u (%s's peer port) in %s: %s%s%s",
-                    (size_t)(sh.self - sh.cfg.nodes), port, sh.self->name, sh.cfg.path, err,
-                    holder[0] ? ": " : "", holder);
+            log_err("nodes.[%zu].port = %u (%s's peer port) in %s: %s",
+                    (size_t)(sh.self - sh.cfg.nodes), port, sh.self->name, sh.cfg.path, why);
         return 1;
     }
     struct vmca_metrics_http *metrics = NULL;
