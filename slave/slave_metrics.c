@@ -65,7 +65,7 @@ static void sample(const struct slave_core *s, struct vmca_prom *out)
                 continue;
             snprintf(buf, sizeof buf, "%u", v->vm);
             struct vmca_prom_label l[] = {{"node", self}, {"vm", buf}};
-            uint64_t failed = v->puts_total > v->puts_succ ? v->puts_total - v->puts_succ : 0;
+            uint64_t failed = tkm_vm_failed_puts(v);
             vmca_prom_u64(out, fam[f].name, l, 2,
                           f == 0 ? v->target : f == 1 ? v->used : failed);
         }

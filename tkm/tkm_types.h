@@ -76,6 +76,12 @@ struct tkm_vm {
     uint64_t used, target, puts_total, puts_succ, gets, flushes;
 };
 
+/* The puts of VM v that failed in the period. */
+static inline uint64_t tkm_vm_failed_puts(const struct tkm_vm *v)
+{
+    return v->puts_total > v->puts_succ ? v->puts_total - v->puts_succ : 0;
+}
+
 /* A statistics sample of the node's hypervisor (TKM). Arrays are borrowed
  * by slave_core_on_hv_stats, which copies them. */
 struct tkm_sample {

@@ -6,13 +6,9 @@
 #include <string.h>
 
 #include "first_tier_policy.h"
+#include "vm_targets.h"
 
 __extension__ typedef unsigned __int128 ds_u128;
-
-static uint64_t mul_div(uint64_t a, uint64_t b, uint64_t c)
-{
-    return c ? (uint64_t)((ds_u128)a * b / c) : 0;
-}
 
 static const struct ds_vm *history_of(const struct ds_state *st, uint32_t vm)
 {
@@ -22,14 +18,9 @@ static const struct ds_vm *history_of(const struct ds_state *st, uint32_t vm)
     return NULL;
 }
 
-static uint64_t failed_of(const struct tkm_vm *v)
-{
-    return v->puts_total > v->puts_succ ? v->puts_total - v->puts_succ : 0;
-}
-
 struct ds_vm ds_step(const struct tkm_vm *v, const struct ds_vm *was)
 {
-    uint64_t f = failed_of(v), u = v->used;
+    uint64_t f = tkm_vm_failed_puts(v), u = v->used;
     uint64_t grew = was && u > was->used ? u - was->used : 0;
     struct ds_vm r = {v->vm, u, 0, u + grew};
     /* Under pressure: it failed puts, or it did before and is still within
@@ -46,7 +37,7 @@ struct ds_vm ds_step(const struct tkm_vm *v, const struct ds_vm *was)
     r.grow = grow > grew + f ? grow : grew + f;
     r.demand = u + r.grow;
     if (v->puts_succ) {
-        uint64_t cycle = mul_div(u, v->puts_total, v->puts_succ);
+        uint64_t cycle = vm_mul_div(u, v->puts_total, v->puts_succ);
         if (cycle > r.demand)
             r.demand = cycle;
     }
@@ -97,7 +88,7 @@ void ds_share(const uint64_t *d, const uint64_t *u, const uint32_t *w, size_t n,
     for (size_t i = met; i < n; i++)
         wshort += k[i].w;
     for (size_t i = met; i < n && wshort; i++) {
-        uint64_t give = mul_div(share_of, k[i].w, wshort);
+        uint64_t give = vm_mul_div(share_of, k[i].w, wshort);
         give = give < k[i].deficit ? give : k[i].deficit;
         t[k[i].i] += give;
         left -= give;
@@ -106,7 +97,7 @@ void ds_share(const uint64_t *d, const uint64_t *u, const uint32_t *w, size_t n,
      * faster finds room before its first failed put. */
     uint64_t spread = left;
     for (size_t i = 0; i < n && wsum; i++)
-        t[i] += mul_div(spread, w[i], wsum);
+        t[i] += vm_mul_div(spread, w[i], wsum);
 }
 
 static int parse(const struct policy_settings *in, struct ft_params *p)
