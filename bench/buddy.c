@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "buddy.h"
+#include "bench_clock.h"
 
 #define PAGE 4096u
 #define REPEATS 5
@@ -24,13 +25,6 @@ static uint64_t rng(void)
     rng_state ^= rng_state << 25;
     rng_state ^= rng_state >> 27;
     return rng_state * 0x2545f4914f6cdd1dull;
-}
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 static void die(const char *what)
@@ -50,13 +44,13 @@ static double bench_memcpy(unsigned char *pool, uint64_t npages, long iters)
     for (long i = 0; i < iters * 2; i++)
         idx[i] = rng() % npages;
     memset(buf, 0x5a, sizeof(buf));
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (long i = 0; i < iters; i++) {
         memcpy(pool + idx[2 * i] * PAGE, buf, PAGE);
         memcpy(buf, pool + idx[2 * i + 1] * PAGE, PAGE);
         __asm__ volatile("" : : "r"(buf) : "memory");
     }
-    double t = now_ns() - t0;
+    double t = bench_now_ns() - t0;
     free(idx);
     return t / (double)(iters * 2);
 }
@@ -92,7 +86,7 @@ static void fragment(struct hvx_buddy *b, uint64_t npages, uint64_t *used,
 static double bench_pairs(struct hvx_buddy *b, uint64_t *used, uint64_t nused,
                           long iters)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (long i = 0; i < iters; i++) {
         int64_t p = hvx_buddy_alloc(b, 0);
         uint64_t j = ((rng() >> 32) * nused) >> 32;   /* no division */
@@ -100,19 +94,19 @@ static double bench_pairs(struct hvx_buddy *b, uint64_t *used, uint64_t nused,
             die("pair failed");
         used[j] = (uint64_t)p;
     }
-    return (now_ns() - t0) / (double)iters;
+    return (bench_now_ns() - t0) / (double)iters;
 }
 
 /* The same pair on one page: the best case (everything in L1). */
 static double bench_pairs_hot(struct hvx_buddy *b, long iters)
 {
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (long i = 0; i < iters; i++) {
         int64_t p = hvx_buddy_alloc(b, 0);
         if (p < 0 || hvx_buddy_free(b, (uint64_t)p, 0) != 0)
             die("hot pair failed");
     }
-    return (now_ns() - t0) / (double)iters;
+    return (bench_now_ns() - t0) / (double)iters;
 }
 
 struct held {
@@ -136,7 +130,7 @@ static double bench_mixed(struct hvx_buddy *b, struct held *set, unsigned cap,
         n++;
     }
     long fails = 0;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     for (long i = 0; i < iters; i++) {
         uint64_t r = rng();
         if (((r & 1) && n < cap) || n == 0) {
@@ -156,7 +150,7 @@ static double bench_mixed(struct hvx_buddy *b, struct held *set, unsigned cap,
             set[j] = set[--n];
         }
     }
-    double t = now_ns() - t0;
+    double t = bench_now_ns() - t0;
     while (n > 0) {
         n--;
         if (hvx_buddy_free(b, set[n].idx, set[n].order) != 0)

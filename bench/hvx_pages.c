@@ -11,6 +11,7 @@
 
 #include "gfn.h"
 #include "hvx.h"
+#include "bench_clock.h"
 
 #define PAGE 4096u
 
@@ -22,13 +23,6 @@ static void env_free(void *arg, void *p, size_t n) { free(p); }
 static void *env_page(void *arg, uint64_t gfn, int *fault)
 {
     return pool_mem + vmca_gfn_index(gfn) * PAGE;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static uint64_t rng = 88172645463325252ull;
@@ -44,14 +38,14 @@ static uint64_t next_rand(void)
 static double run_memcpy(uint8_t *base, uint64_t pages, uint64_t ops, uint8_t *src,
                          uint8_t *dst)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint64_t i = 0; i < ops; i++) {
         uint8_t *p = base + (next_rand() % pages) * PAGE;
         src[i & 1023] = (uint8_t)i;
         memcpy(p, src, PAGE);
         memcpy(dst, p, PAGE);
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 /* hv-ext, as cold as the baseline: a ring of live entries fills half the
@@ -81,7 +75,7 @@ static void put_key(struct hvx *h, int pool, uint64_t k, uint8_t *src)
 
 static double run_hvx(struct hvx *h, int pool, uint64_t ops, uint8_t *src, uint8_t *dst)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint64_t i = 0; i < ops; i++) {
         uint64_t slot = i % ring_len, oid;
         uint32_t index;
@@ -100,7 +94,7 @@ static double run_hvx(struct hvx *h, int pool, uint64_t ops, uint8_t *src, uint8
             exit(1);
         }
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 /* hv-ext, hot: put, get and flush one new key per op (what the spec names
@@ -108,7 +102,7 @@ static double run_hvx(struct hvx *h, int pool, uint64_t ops, uint8_t *src, uint8
  * the cache-friendly best case. */
 static double run_hvx_hot(struct hvx *h, int pool, uint64_t ops, uint8_t *src, uint8_t *dst)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint64_t i = 0; i < ops; i++) {
         uint64_t k = next_key++, oid, got;
         uint32_t index;
@@ -121,7 +115,7 @@ static double run_hvx_hot(struct hvx *h, int pool, uint64_t ops, uint8_t *src, u
             exit(1);
         }
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 int main(int argc, char **argv)

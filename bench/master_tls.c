@@ -19,6 +19,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "tls.h"
+#include "bench_clock.h"
 
 struct fake {
     struct bench *b;
@@ -126,13 +127,6 @@ static double proc_cpu_s(pid_t pid)
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -180,8 +174,8 @@ int main(int argc, char **argv)
         f->c = vmca_conn_connect(&p, &cbs, f, mnode->address, b.cfg.master.port);
     }
     /* Connect everyone, then measure a window of 1 Hz Statistics. */
-    double t_end = wall_s() + 60;
-    while (b.ready < b.n && wall_s() < t_end)
+    double t_end = bench_now_s() + 60;
+    while (b.ready < b.n && bench_now_s() < t_end)
         event_base_loop(b.base, EVLOOP_ONCE);
     if (b.ready < b.n) {
         fprintf(stderr, "master_tls: only %zu of %zu slaves connected\n", b.ready, b.n);
@@ -191,11 +185,11 @@ int main(int argc, char **argv)
     struct timeval one = {1, 0};
     event_add(t, &one);
     tick(-1, 0, &b);
-    double m0 = proc_cpu_s(master), s0 = proc_cpu_s(getpid()), w0 = wall_s();
+    double m0 = proc_cpu_s(master), s0 = proc_cpu_s(getpid()), w0 = bench_now_s();
     struct timeval win = {seconds, 0};
     event_base_loopexit(b.base, &win);
     event_base_dispatch(b.base);
-    double m1 = proc_cpu_s(master), s1 = proc_cpu_s(getpid()), w1 = wall_s();
+    double m1 = proc_cpu_s(master), s1 = proc_cpu_s(getpid()), w1 = bench_now_s();
     double wall = w1 - w0;
     printf("master_tls: %zu slaves over mutual TLS, Statistics at 1 Hz, %.1f s window\n",
            b.n, wall);

@@ -12,17 +12,11 @@
 
 #include "config.h"
 #include "first_tier_policy.h"
+#include "bench_clock.h"
 
 #define REPEATS 5
 #define TARGET_PERCENT 0.1
 #define NODE_PAGES 262144u /* 1 GiB of 4 KiB pages, the thesis's tmem per node */
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -93,17 +87,17 @@ static double time_decide(const struct ft_policy *p, const struct ft_params *prm
                           struct sample *s)
 {
     struct ft_output out = {s->out, s->wanted, 0, NULL};
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     p->decide(prm, state, &s->in, &out);
-    long it = iterations(now_ns() - t0);
+    long it = iterations(bench_now_ns() - t0);
     double best = 1e300;
     for (int r = 0; r < REPEATS; r++) {
-        t0 = now_ns();
+        t0 = bench_now_ns();
         for (long i = 0; i < it; i++) {
             p->decide(prm, state, &s->in, &out);
             __asm__ volatile("" : : "r"(s->out) : "memory");
         }
-        double t = (now_ns() - t0) / (double)it;
+        double t = (bench_now_ns() - t0) / (double)it;
         best = t < best ? t : best;
     }
     return best;
@@ -119,13 +113,13 @@ static double time_copy(struct sample *s)
     long it = iterations(10.0 * (double)s->n);
     double best = 1e300;
     for (int r = 0; r < REPEATS; r++) {
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         for (long i = 0; i < it; i++) {
             memcpy(vms, s->vms, s->n * sizeof *vms);
             memcpy(t, s->targets, s->n * sizeof *t);
             __asm__ volatile("" : : "r"(vms), "r"(t) : "memory");
         }
-        double d = (now_ns() - t0) / (double)it;
+        double d = (bench_now_ns() - t0) / (double)it;
         best = d < best ? d : best;
     }
     free(vms);

@@ -9,15 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_clock.h"
 
 #define PAGE 4096u
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -39,12 +33,12 @@ int main(int argc, char **argv)
     memset(a, 1, 256 << 10);
     memset(b, 2, 256 << 10);
     uint64_t copies = 0;
-    double t0 = now_s(), t;
+    double t0 = bench_now_s(), t;
     do {
         for (unsigned i = 0; i < 64; i++, copies++)
             memcpy(b + (copies % 64) * PAGE, a + ((copies * 7) % 64) * PAGE, PAGE);
         a[copies % (256 << 10)] ^= b[(copies * 3) % (256 << 10)];
-        t = now_s();
+        t = bench_now_s();
     } while (t - t0 < 0.5);
     double raw = (double)copies / (t - t0);
 
@@ -55,14 +49,14 @@ int main(int argc, char **argv)
     }
     for (uint64_t p = 0; p < pages; p++)
         buf[p * (PAGE / 8)] = p * 0x9e3779b97f4a7c15u;
-    t0 = now_s();
+    t0 = bench_now_s();
     for (uint64_t k = 0; k < passes; k++)
         for (uint64_t p = 0; p < pages; p++)
             if (buf[p * (PAGE / 8)] != p * 0x9e3779b97f4a7c15u) {
                 fprintf(stderr, "bench_run_faults: page %" PRIu64 " holds wrong data\n", p);
                 return 1;
             }
-    t = now_s();
+    t = bench_now_s();
     printf("pages_per_s=%.0f raw_copy_pages_per_s=%.0f pages=%" PRIu64 " passes=%" PRIu64
            " seconds=%.3f sink=%u\n",
            (double)(pages * passes) / (t - t0), raw, pages, passes, t - t0, a[5] + b[7]);
