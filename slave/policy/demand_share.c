@@ -100,13 +100,6 @@ void ds_share(const uint64_t *d, const uint64_t *u, const uint32_t *w, size_t n,
         t[i] += vm_mul_div(spread, w[i], wsum);
 }
 
-static int parse(const struct policy_settings *in, struct ft_params *p)
-{
-    (void)in;
-    (void)p;
-    return 0;
-}
-
 static void decide(const struct ft_params *p, void *state, const struct ft_input *in,
                    struct ft_output *out)
 {
@@ -142,9 +135,8 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     out->why = "demand above the pages owned";
 }
 
-static const char *const settings[] = {NULL};
-
 const struct ft_policy ft_demand_share = {
-    .name = "demand-share", .sets_targets = true, .settings = settings, .parse = parse,
+    .name = "demand-share", .sets_targets = true, .settings = ft_no_settings,
+    .parse = ft_parse_none,
     .state_size = sizeof(struct ds_state), .decide = decide,
 };
