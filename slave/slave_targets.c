@@ -221,10 +221,11 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
     for (size_t i = 0; i < n; i++)
         ft->wanted[i] = (struct vm_target){s->hv.vms[i].vm, 0, true};
     ft->policy->decide(&s->cfg->policy.first_tier_params, ft->state, &in, &out);
+    bool wanted = n && !ft->wanted[0].provisional; /* the policy wrote them */
     if (ft->sets_targets) {
         /* Every policy honours the per-VM settings the same way. */
         targets_bound(out.targets, n, &in, limit);
-        if (out.wanted && n && !out.wanted[0].provisional) {
+        if (wanted) {
             targets_pass_on(out.wanted, n, &in);
             targets_bound(out.wanted, n, &in, UINT64_MAX);
             /* Pages no VM may take (above its max_pages) are not asked for. */
@@ -243,7 +244,7 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
         ft->cap_next = cap;
         ft->n_targets = n;
         /* only a shortfall is worth raising toward, and only what was wanted */
-        ft->n_wanted = out.ask && !ft->wanted[0].provisional ? n : 0;
+        ft->n_wanted = out.ask && wanted ? n : 0;
         slave_send_limits(s);
     }
     if (out.ask)
