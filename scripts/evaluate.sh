@@ -42,19 +42,25 @@ for f in ${EVAL_SCENARIOS:-$SRC/scenarios/*.conf}; do SCEN_FILES+=("$f"); done
 [ ${#SCEN_FILES[@]} -gt 0 ] || die "no scenario files"
 jobs=$OUT/jobs.txt
 : >"$jobs"
+# policy_jobs FILE SEED POLICY...: one job per first tier (tlp: one per P).
+policy_jobs() {
+    local f=$1 seed=$2 p pc
+    shift 2
+    for p in "$@"; do
+        if [ "$p" = tlp ]; then
+            for pc in $TLP_PCTS; do
+                echo "$f tlp-$pc $seed --policy tlp --set policy.tlp_percent=$pc"
+            done
+        else
+            echo "$f $p $seed --policy $p"
+        fi
+    done >>"$jobs"
+}
 for f in "${SCEN_FILES[@]}"; do
     s=$(basename "$f" .conf)
     multi=$(($(n_nodes "$f") > 1))
     for seed in $SEEDS; do
-        for p in "${FIRST[@]}"; do
-            if [ "$p" = tlp ]; then
-                for pc in $TLP_PCTS; do
-                    echo "$f tlp-$pc $seed --policy tlp --set policy.tlp_percent=$pc" >>"$jobs"
-                done
-            else
-                echo "$f $p $seed --policy $p" >>"$jobs"
-            fi
-        done
+        policy_jobs "$f" "$seed" "${FIRST[@]}"
         if [ $multi = 1 ]; then
             for t in "${SECOND[@]}"; do
                 for p in tlp greedy-remote demand-share; do
@@ -72,13 +78,7 @@ if [ "${EVAL_RANDOM:-10}" -gt 0 ]; then
     for f in "$OUT"/random/*.conf; do RAND_FILES+=("$f"); done
 fi
 for f in "${RAND_FILES[@]}"; do
-    for seed in $SEEDS; do
-        for pc in $TLP_PCTS; do
-            echo "$f tlp-$pc $seed --policy tlp --set policy.tlp_percent=$pc" >>"$jobs"
-        done
-        echo "$f greedy-remote $seed --policy greedy-remote" >>"$jobs"
-        echo "$f demand-share $seed --policy demand-share" >>"$jobs"
-    done
+    for seed in $SEEDS; do policy_jobs "$f" "$seed" tlp greedy-remote demand-share; done
 done
 TOTAL=$(wc -l <"$jobs")
 
