@@ -204,25 +204,31 @@ void slave_reply_owned(struct slave_core *s, const struct slave_pending *p,
         s->census.answered[idx] = p->round;
 }
 
+/* An answer to the census of our home. A block in it that is not of our
+ * home is refused alone (logged once per sender): the rest counts as the
+ * sender's answer and the round goes on to its end. Holding back the whole
+ * answer would stall the round until it is given up, for every round such
+ * a sender answers; and taking the rest is the safe side (what is reported
+ * held is not taken back; what a live holder's hypervisor holds is never
+ * taken back, whatever the answers say). */
 int slave_on_census_reply(struct slave_core *s, uint32_t from, const Vmca__CensusReply *cr)
 {
     struct slave_census *c = &s->census;
     if (!c->running || cr->home != s->self->id || cr->round != c->round)
         return VMCA_OK; /* late: ignore (amendments of answered peers are taken) */
-    for (size_t i = 0; i < cr->n_blocks; i++) {
-        struct vmca_block b = {cr->blocks[i]->gfn, cr->blocks[i]->order, 0};
+    for (size_t i = 0; i < cr->n_blocks && c->running; i++) {
+        struct vmca_block b = {cr->blocks[i]->gfn, cr->blocks[i]->order,
+                               cr->blocks[i]->generation};
         if (vmca_gfn_home(b.gfn) != s->self->id ||
             !vmca_block_valid(b.gfn, b.order, s->self->tmem_pages)) {
-            /* Refused alone: the round goes on (the sender may answer again). */
             slave_refused(s, from, VMCA__ENVELOPE__BODY_CENSUS_REPLY, SLAVE_REFUSE_INVALID,
-                          "refused census reply from node %u: block %zu is not of this home",
-                          from, i);
-            return VMCA_ERR_PROTO;
+                          "refused block %zu (gfn %#llx order %u) of a census reply from node "
+                          "%u: not of this home; the rest of the reply counts",
+                          i, (unsigned long long)b.gfn, b.order, from);
+            continue;
         }
+        slave_census_add(s, b, from);
     }
-    for (size_t i = 0; i < cr->n_blocks && c->running; i++)
-        slave_census_add(s, (struct vmca_block){cr->blocks[i]->gfn, cr->blocks[i]->order,
-                                                        cr->blocks[i]->generation}, from);
     vmca_bitmap_clear(&c->waiting, from);
     if (c->running && vmca_bitmap_count(&c->waiting) == 0)
         slave_census_finish(s);
