@@ -220,8 +220,15 @@ int hvx_pool_new(struct hvx *h, uint32_t vm, unsigned kind);
 int hvx_pool_destroy(struct hvx *h, uint32_t vm, unsigned pool);
 
 /* put: copies page_size bytes from src. Replaces an existing entry of the
- * key in place. Returns 0 when the page is local, 1 when it lives on another
- * node (remote access cost), HVX_ENOMEM at target or when no page is free. */
+ * key in place (the entry becomes the newest of its pool). Returns 0 when
+ * the page is local, 1 when it lives on another node (remote access cost),
+ * HVX_ENOMEM at target, or when no page is free and no ephemeral page of
+ * any VM can be evicted. Eviction (either pool kind may cause it; only
+ * ephemeral pages go): the oldest ephemeral page of the VM furthest above
+ * its target; when no VM with ephemeral pages is above its target, the
+ * putting VM's own oldest; else the oldest of the VM holding the most
+ * ephemeral pages (ties: the VM registered in the lower slot). An evicted
+ * page is gone: a later get of its key misses. */
 int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t index,
             const void *src);
 /* get: copies the page to dst; returns 0 (local page) or 1 (remote page) as
@@ -244,6 +251,8 @@ struct hvx_vm_stats {
     uint64_t tmem_used;      /* pages held now */
     uint64_t mm_target;      /* UINT64_MAX = unlimited */
     uint64_t puts_total, puts_succ, gets_total, gets_succ, flushes; /* this period */
+    uint64_t evictions;      /* this period: its ephemeral pages evicted */
+    uint64_t ephemeral;      /* of tmem_used, ephemeral pages (evictable) */
 };
 
 struct hvx_home_pages {
@@ -280,6 +289,20 @@ uint64_t hvx_targets_sum(const struct hvx *h, size_t *n_set);
  * ownership; for checkers that compare nodes a word at a time. */
 const uint64_t *hvx_owned_bitmap(const struct hvx *h, uint32_t home, uint64_t *pages,
                                  uint64_t *generation);
+
+/* Metadata by part, in bytes (their sum is hvx_node_stats.metadata_bytes):
+ * page records (struct hvx_rec in chunks of 512 pages), the hash buckets,
+ * the zones' maps (buddy bitmaps, ownership bitmap, chunk table, zone
+ * header) and the rest (instance, homes, node bitmaps, clients). */
+struct hvx_meta {
+    uint64_t records, buckets, zone_maps, rest;
+    uint64_t record_bytes;   /* sizeof one page record */
+};
+void hvx_metadata(const struct hvx *h, struct hvx_meta *m);
+
+/* Test hook: records visited so far by flush-object, destroy-pool and
+ * client-destroy (each walks only the list its records are on). */
+uint64_t hvx_walked(const struct hvx *h);
 
 /* Distance between two homes in the hardware tree: 0 for the same node,
  * else the number of tree levels below their lowest common parent. */

@@ -13,12 +13,24 @@
 #define HANDLE_ZONE_SHIFT 24u              /* handle = zone slot << 24 | index */
 #define NODE_IDS (UINT32_C(1) << 16)
 
-/* One record per owned page, 16 bytes. key == 0: the page holds no tmem
- * entry (free, or owned but unused). key = pool handle << 48 | object id. */
+/* One record per owned page, 24 bytes. key == 0: the page holds no tmem
+ * entry (free, or owned but unused). key = pool handle << 48 | object id.
+ * A used record is on exactly one age list (struct hvx_list): its VM's
+ * ephemeral list (oldest first: the eviction order) or its persistent
+ * pool's list; the lists are how flush-object, destroy-pool and
+ * client-destroy find their records without a scan. */
 struct hvx_rec {
     uint64_t key;
     uint32_t index;
     uint32_t next;      /* hash chain: next handle or HVX_NIL */
+    uint32_t older;     /* age list: neighbour put before this one, or HVX_NIL */
+    uint32_t newer;     /* neighbour put after it, or HVX_NIL */
+};
+
+/* A doubly linked age list of records: oldest at the head. */
+struct hvx_list {
+    uint32_t oldest, newest;  /* handles, HVX_NIL when empty */
+    uint64_t pages;
 };
 
 struct hvx_zone {
@@ -42,6 +54,7 @@ struct hvx_pool {
     bool in_use;
     uint8_t kind;                 /* HVX_POOL_PERSISTENT / _EPHEMERAL */
     uint64_t pages;
+    struct hvx_list list;         /* persistent pool: its records (age order) */
 };
 
 struct hvx_client {
@@ -50,6 +63,9 @@ struct hvx_client {
     uint64_t used;
     uint64_t target;
     uint64_t puts_total, puts_succ, gets_total, gets_succ, flushes;
+    uint64_t evicted;             /* this period: its ephemeral pages evicted */
+    uint64_t evicted_all;         /* since registration */
+    struct hvx_list ephemeral;    /* records of all its ephemeral pools, oldest first */
     struct hvx_pool pools[HVX_POOLS_PER_CLIENT];
 };
 
@@ -74,6 +90,7 @@ struct hvx {
     struct hvx_client *clients[HVX_CLIENTS]; /* allocated on registration */
     unsigned clients_hi;                     /* no client at this slot or above */
     uint64_t meta_bytes;
+    uint64_t walked;              /* records visited by list walks (test hook) */
 };
 
 /* hvx.c */

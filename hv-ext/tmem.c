@@ -1,7 +1,9 @@
 /* The tmem store: clients (VMs), pools, the key -> page hash, and
  * put/get/flush with per-VM targets (thesis Algorithm 7). No allocation on
  * put/get/flush: records live in the zones' chunks, chained from a bucket
- * array that grows only when ownership grows. */
+ * array that grows only when ownership grows, and linked in age lists (a
+ * VM's ephemeral pages, oldest first, are what a put evicts when no page is
+ * free). */
 #include <string.h>
 
 #include "hvx_int.h"
@@ -86,12 +88,50 @@ void hvx_tmem_rehash(struct hvx *h, uint32_t *buckets, uint32_t mask)
     }
 }
 
+/* The age list a used record is on: its VM's ephemeral list, or its
+ * persistent pool's. */
+static struct hvx_list *list_of(struct hvx *h, uint64_t key)
+{
+    struct hvx_client *c;
+    struct hvx_pool *pool = hvx_tmem_pool_of(h, key, &c);
+    return pool->kind == HVX_POOL_EPHEMERAL ? &c->ephemeral : &pool->list;
+}
+
+/* Appends record x as the newest of l. */
+static void list_append(struct hvx *h, struct hvx_list *l, uint32_t x)
+{
+    struct hvx_rec *r = rec_of(h, x);
+    r->older = l->newest;
+    r->newer = HVX_NIL;
+    if (l->newest != HVX_NIL)
+        rec_of(h, l->newest)->newer = x;
+    else
+        l->oldest = x;
+    l->newest = x;
+    l->pages++;
+}
+
+static void list_unlink(struct hvx *h, struct hvx_list *l, uint32_t x)
+{
+    struct hvx_rec *r = rec_of(h, x);
+    if (r->older != HVX_NIL)
+        rec_of(h, r->older)->newer = r->newer;
+    else
+        l->oldest = r->newer;
+    if (r->newer != HVX_NIL)
+        rec_of(h, r->newer)->older = r->older;
+    else
+        l->newest = r->older;
+    l->pages--;
+}
+
 void hvx_tmem_remove(struct hvx *h, uint32_t handle)
 {
     struct hvx_rec *r = rec_of(h, handle);
     struct hvx_client *c;
     struct hvx_pool *pool = hvx_tmem_pool_of(h, r->key, &c);
     hash_unlink(h, handle);
+    list_unlink(h, list_of(h, r->key), handle);
     r->key = 0;
     c->used--;
     pool->pages--;
@@ -100,18 +140,70 @@ void hvx_tmem_remove(struct hvx *h, uint32_t handle)
     hvx_buddy_free(&z->buddy, handle_index(handle), 0);
 }
 
+/* The entry moves to another page and keeps its place in its age list. */
 void hvx_tmem_move(struct hvx *h, uint32_t from, uint32_t to)
 {
     struct hvx_rec *src = rec_of(h, from), *dst = rec_of(h, to);
+    struct hvx_list *l = list_of(h, src->key);
     hash_unlink(h, from);
     dst->key = src->key;
     dst->index = src->index;
+    dst->older = src->older;
+    dst->newer = src->newer;
+    if (dst->older != HVX_NIL)
+        rec_of(h, dst->older)->newer = to;
+    else
+        l->oldest = to;
+    if (dst->newer != HVX_NIL)
+        rec_of(h, dst->newer)->older = to;
+    else
+        l->newest = to;
     hash_insert(h, h->buckets, h->bucket_mask, to);
     src->key = 0;
     struct hvx_zone *zf = zone_of(h, from);
     zf->used_pages--;
     zone_of(h, to)->used_pages++;
     hvx_buddy_free(&zf->buddy, handle_index(from), 0);
+}
+
+/* The VM whose ephemeral page goes when a put of `putter` finds no free
+ * page (docs/hypervisor.md, "Eviction"): the VM furthest above its target
+ * first; else the putter itself; else the VM with the most ephemeral
+ * pages. Ties: the lower client slot. NULL: nothing can be evicted. The
+ * scan is over clients (at most HVX_CLIENTS), never over pages. */
+static struct hvx_client *victim_of(struct hvx *h, struct hvx_client *putter)
+{
+    struct hvx_client *over = NULL, *big = NULL;
+    uint64_t over_by = 0;
+    for (unsigned i = 0; i < h->clients_hi; i++) {
+        struct hvx_client *c = h->clients[i];
+        if (!c || c->ephemeral.oldest == HVX_NIL)
+            continue;
+        if (c->target != UINT64_MAX && c->used > c->target && c->used - c->target > over_by) {
+            over = c;
+            over_by = c->used - c->target;
+        }
+        if (!big || c->ephemeral.pages > big->ephemeral.pages)
+            big = c;
+    }
+    if (over)
+        return over;
+    if (putter->ephemeral.oldest != HVX_NIL)
+        return putter;
+    return big;
+}
+
+/* Drops the oldest ephemeral page of the victim VM; false when no VM has
+ * one. The page is gone: a later get of its key misses. */
+static bool evict_one(struct hvx *h, struct hvx_client *putter)
+{
+    struct hvx_client *c = victim_of(h, putter);
+    if (!c)
+        return false;
+    hvx_tmem_remove(h, c->ephemeral.oldest);
+    c->evicted++;
+    c->evicted_all++;
+    return true;
 }
 
 bool hvx_client_known(struct hvx *h, uint32_t vm)
@@ -137,6 +229,9 @@ int hvx_client_new(struct hvx *h, uint32_t vm)
             return HVX_ENOMEM;
         c->vm = vm;
         c->target = UINT64_MAX;
+        c->ephemeral = (struct hvx_list){HVX_NIL, HVX_NIL, 0};
+        for (unsigned p = 0; p < HVX_POOLS_PER_CLIENT; p++)
+            c->pools[p].list = c->ephemeral;
         h->clients[i] = c;
         if (i >= h->clients_hi)
             h->clients_hi = i + 1;
@@ -145,26 +240,29 @@ int hvx_client_new(struct hvx *h, uint32_t vm)
     return HVX_ENOMEM;
 }
 
-/* Removes every entry whose key matches (key & mask) == want. */
-static uint64_t remove_matching(struct hvx *h, uint64_t want, uint64_t mask)
+/* Removes every entry of list l whose key matches (key & mask) == want,
+ * visiting only the records on l. */
+static uint64_t remove_matching(struct hvx *h, struct hvx_list *l, uint64_t want,
+                                uint64_t mask)
 {
     uint64_t n = 0;
-    for (unsigned k = 0; k < h->n_zones; k++) {
-        struct hvx_zone *z = h->zones[h->by_distance[k]];
-        for (size_t ch = 0; ch < z->n_chunks && z->used_pages; ch++) {
-            if (!z->chunks[ch])
-                continue;
-            for (uint32_t i = 0; i < REC_CHUNK; i++) {
-                uint64_t key = z->chunks[ch][i].key;
-                if (key && (key & mask) == want) {
-                    hvx_tmem_remove(h, ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) |
-                                           (uint32_t)((ch << REC_CHUNK_SHIFT) + i));
-                    n++;
-                }
-            }
+    for (uint32_t x = l->oldest; x != HVX_NIL;) {
+        struct hvx_rec *r = rec_of(h, x);
+        uint32_t next = r->newer; /* read before r may be freed */
+        h->walked++;
+        if ((r->key & mask) == want) {
+            hvx_tmem_remove(h, x);
+            n++;
         }
+        x = next;
     }
     return n;
+}
+
+/* The list holding the pages of the client's pool `pool`. */
+static struct hvx_list *pool_list(struct hvx_client *c, unsigned pool)
+{
+    return c->pools[pool].kind == HVX_POOL_EPHEMERAL ? &c->ephemeral : &c->pools[pool].list;
 }
 
 int hvx_client_destroy(struct hvx *h, uint32_t vm)
@@ -173,7 +271,9 @@ int hvx_client_destroy(struct hvx *h, uint32_t vm)
     struct hvx_client *c = client_find(h, vm, &slot);
     if (!c)
         return HVX_ENOENT;
-    remove_matching(h, (uint64_t)(slot + 1) << 52, UINT64_C(0xfff) << 52);
+    remove_matching(h, &c->ephemeral, 0, 0);
+    for (unsigned p = 0; p < HVX_POOLS_PER_CLIENT; p++)
+        remove_matching(h, &c->pools[p].list, 0, 0);
     h->clients[slot] = NULL;
     hvx_free(h, c, sizeof *c);
     return HVX_OK;
@@ -197,7 +297,8 @@ int hvx_pool_new(struct hvx *h, uint32_t vm, unsigned kind)
         return HVX_EINVAL;
     for (unsigned p = 0; p < HVX_POOLS_PER_CLIENT; p++) {
         if (!c->pools[p].in_use) {
-            c->pools[p] = (struct hvx_pool){.in_use = true, .kind = (uint8_t)kind};
+            c->pools[p] = (struct hvx_pool){.in_use = true, .kind = (uint8_t)kind,
+                                            .list = {HVX_NIL, HVX_NIL, 0}};
             return (int)p;
         }
     }
@@ -210,7 +311,7 @@ int hvx_pool_destroy(struct hvx *h, uint32_t vm, unsigned pool)
     struct hvx_client *c = client_find(h, vm, &slot);
     if (!c || pool >= HVX_POOLS_PER_CLIENT || !c->pools[pool].in_use)
         return HVX_ENOENT;
-    remove_matching(h, make_key(slot, pool, 0), UINT64_C(0xffff) << 48);
+    remove_matching(h, pool_list(c, pool), make_key(slot, pool, 0), UINT64_C(0xffff) << 48);
     c->pools[pool].in_use = false;
     return HVX_OK;
 }
@@ -258,6 +359,10 @@ int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
         if (!p)
             return entry_lost(h, c, pool, x);
         memcpy(p, src, h->page_size);
+        /* A put again is the page's newest use: it goes last in its list. */
+        struct hvx_list *l = list_of(h, key);
+        list_unlink(h, l, x);
+        list_append(h, l, x);
         c->puts_succ++;
         return zone_of(h, x)->home != h->self;
     }
@@ -265,6 +370,10 @@ int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
         return HVX_ENOMEM;
     void *p;
     x = hvx_zone_alloc_page(h, NULL, &p);
+    /* No free page: ephemeral pages make room, one at a time (a page freed
+     * on a home that has faulted is no use: the loop goes on). */
+    while (x == HVX_NIL && evict_one(h, c))
+        x = hvx_zone_alloc_page(h, NULL, &p);
     if (x == HVX_NIL)
         return HVX_ENOMEM;
     memcpy(p, src, h->page_size);
@@ -272,6 +381,7 @@ int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
     r->key = key;
     r->index = index;
     hash_insert(h, h->buckets, h->bucket_mask, x);
+    list_append(h, list_of(h, key), x);
     zone_of(h, x)->used_pages++;
     c->used++;
     c->pools[pool].pages++;
@@ -327,6 +437,7 @@ int64_t hvx_flush_object(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid
     if (rc != HVX_OK)
         return rc;
     c->flushes++;
-    /* A scan of the records: flush-object is rare next to put/get. */
-    return (int64_t)remove_matching(h, key, ~UINT64_C(0));
+    /* The pool's list (a persistent pool's own, or the VM's ephemeral one):
+     * never the records of other VMs or of the VM's persistent pools. */
+    return (int64_t)remove_matching(h, pool_list(c, pool), key, ~UINT64_C(0));
 }
