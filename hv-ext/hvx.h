@@ -11,6 +11,7 @@
  *    which of its own pages are lent, and how many to each borrower;
  *  - the tmem store: clients (VMs), persistent/ephemeral pools, keys
  *    (pool, object id, index) -> page, per-VM targets enforced on put,
+ *    ephemeral pages evicted (oldest first) when a put finds no free page,
  *    statistics per period.
  * Page data is reached through env->page(gfn), which the embedder backs
  * with the (emulated) global address space and which may fault.
@@ -240,7 +241,9 @@ int hvx_get(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
             void *dst);
 int hvx_flush_page(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid,
                    uint32_t index);
-/* Removes every page of the object; returns pages flushed or an error. */
+/* Removes every page of the object; returns pages flushed or an error.
+ * Walks the list the pool's records are on (a persistent pool's own, or
+ * the VM's ephemeral list), not every record. */
 int64_t hvx_flush_object(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid);
 
 /* ---- statistics ---- */
