@@ -188,7 +188,7 @@ int main(int argc, char **argv)
     printf("metadata: %.2f bytes per managed page (%llu bytes, %llu pages; goal <= 16: %s)\n",
            per, (unsigned long long)st.metadata_bytes, (unsigned long long)st.owned_pages,
            per <= 16.0 ? "PASS" : "MISS");
-    printf("  records %.2f (%llu-byte record: key, index, hash link, two age links), "
+    printf("  records %.2f (%llu bytes a page: 16-byte record of key, index, hash link; 8 bytes of age links), "
            "hash buckets %.2f, zone maps (buddy, ownership bitmap) %.2f, rest %.2f\n",
            (double)m.records / (double)st.owned_pages, (unsigned long long)m.record_bytes,
            (double)m.buckets / (double)st.owned_pages,

@@ -241,12 +241,12 @@ void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *
 
 void hvx_metadata(const struct hvx *h, struct hvx_meta *m)
 {
-    *m = (struct hvx_meta){.record_bytes = sizeof(struct hvx_rec)};
+    *m = (struct hvx_meta){.record_bytes = sizeof(struct hvx_rec) + sizeof(struct hvx_age)};
     for (unsigned k = 0; k < h->n_zones; k++) {
         const struct hvx_zone *z = h->zones[h->by_distance[k]];
         for (size_t c = 0; c < z->n_chunks; c++)
             if (z->chunks[c])
-                m->records += REC_CHUNK * sizeof(struct hvx_rec);
+                m->records += REC_CHUNK_BYTES;
         m->zone_maps += sizeof *z + z->buddy_bytes + ((z->pages + 63) / 64) * 8 +
                         z->n_chunks * sizeof *z->chunks;
     }

@@ -13,19 +13,27 @@
 #define HANDLE_ZONE_SHIFT 24u              /* handle = zone slot << 24 | index */
 #define NODE_IDS (UINT32_C(1) << 16)
 
-/* One record per owned page, 24 bytes. key == 0: the page holds no tmem
- * entry (free, or owned but unused). key = pool handle << 48 | object id.
- * A used record is on exactly one age list (struct hvx_list): its VM's
- * ephemeral list (oldest first: the eviction order) or its persistent
- * pool's list; the lists are how flush-object, destroy-pool and
- * client-destroy find their records without a scan. */
+/* One record per owned page, 16 bytes, and its age links, 8 bytes, in a
+ * parallel array of the same chunk (a hash lookup reads only records; list
+ * changes touch the links). key == 0: the page holds no tmem entry (free,
+ * or owned but unused). key = pool handle << 48 | object id. A used record
+ * is on exactly one age list (struct hvx_list): its VM's ephemeral list
+ * (oldest first: the eviction order) or its persistent pool's list; the
+ * lists are how flush-object, destroy-pool and client-destroy find their
+ * records without a scan. */
 struct hvx_rec {
     uint64_t key;
     uint32_t index;
     uint32_t next;      /* hash chain: next handle or HVX_NIL */
-    uint32_t older;     /* age list: neighbour put before this one, or HVX_NIL */
+};
+
+struct hvx_age {
+    uint32_t older;     /* neighbour put before this one, or HVX_NIL */
     uint32_t newer;     /* neighbour put after it, or HVX_NIL */
 };
+
+/* A chunk: REC_CHUNK records, then their REC_CHUNK age links. */
+#define REC_CHUNK_BYTES (REC_CHUNK * (sizeof(struct hvx_rec) + sizeof(struct hvx_age)))
 
 /* A doubly linked age list of records: oldest at the head. */
 struct hvx_list {
@@ -123,6 +131,13 @@ static inline struct hvx_rec *rec_of(struct hvx *h, uint32_t handle)
 {
     uint64_t i = handle_index(handle);
     return &zone_of(h, handle)->chunks[i >> REC_CHUNK_SHIFT][i & (REC_CHUNK - 1)];
+}
+
+static inline struct hvx_age *age_of(struct hvx *h, uint32_t handle)
+{
+    uint64_t i = handle_index(handle);
+    struct hvx_rec *chunk = zone_of(h, handle)->chunks[i >> REC_CHUNK_SHIFT];
+    return &((struct hvx_age *)(void *)(chunk + REC_CHUNK))[i & (REC_CHUNK - 1)];
 }
 
 static inline uint64_t handle_gfn(struct hvx *h, uint32_t handle)

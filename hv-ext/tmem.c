@@ -100,28 +100,35 @@ static struct hvx_list *list_of(struct hvx *h, uint64_t key)
 /* Appends record x as the newest of l. */
 static void list_append(struct hvx *h, struct hvx_list *l, uint32_t x)
 {
-    struct hvx_rec *r = rec_of(h, x);
-    r->older = l->newest;
-    r->newer = HVX_NIL;
+    struct hvx_age *a = age_of(h, x);
+    a->older = l->newest;
+    a->newer = HVX_NIL;
     if (l->newest != HVX_NIL)
-        rec_of(h, l->newest)->newer = x;
+        age_of(h, l->newest)->newer = x;
     else
         l->oldest = x;
     l->newest = x;
     l->pages++;
 }
 
+/* Points x's neighbours (or the list's ends) at `to` instead of x. */
+static void list_relink(struct hvx *h, struct hvx_list *l, const struct hvx_age *a,
+                        uint32_t older_to, uint32_t newer_to)
+{
+    if (a->older != HVX_NIL)
+        age_of(h, a->older)->newer = older_to;
+    else
+        l->oldest = older_to;
+    if (a->newer != HVX_NIL)
+        age_of(h, a->newer)->older = newer_to;
+    else
+        l->newest = newer_to;
+}
+
 static void list_unlink(struct hvx *h, struct hvx_list *l, uint32_t x)
 {
-    struct hvx_rec *r = rec_of(h, x);
-    if (r->older != HVX_NIL)
-        rec_of(h, r->older)->newer = r->newer;
-    else
-        l->oldest = r->newer;
-    if (r->newer != HVX_NIL)
-        rec_of(h, r->newer)->older = r->older;
-    else
-        l->newest = r->older;
+    const struct hvx_age *a = age_of(h, x);
+    list_relink(h, l, a, a->newer, a->older);
     l->pages--;
 }
 
@@ -148,16 +155,8 @@ void hvx_tmem_move(struct hvx *h, uint32_t from, uint32_t to)
     hash_unlink(h, from);
     dst->key = src->key;
     dst->index = src->index;
-    dst->older = src->older;
-    dst->newer = src->newer;
-    if (dst->older != HVX_NIL)
-        rec_of(h, dst->older)->newer = to;
-    else
-        l->oldest = to;
-    if (dst->newer != HVX_NIL)
-        rec_of(h, dst->newer)->older = to;
-    else
-        l->newest = to;
+    *age_of(h, to) = *age_of(h, from);
+    list_relink(h, l, age_of(h, to), to, to);
     hash_insert(h, h->buckets, h->bucket_mask, to);
     src->key = 0;
     struct hvx_zone *zf = zone_of(h, from);
@@ -248,7 +247,7 @@ static uint64_t remove_matching(struct hvx *h, struct hvx_list *l, uint64_t want
     uint64_t n = 0;
     for (uint32_t x = l->oldest; x != HVX_NIL;) {
         struct hvx_rec *r = rec_of(h, x);
-        uint32_t next = r->newer; /* read before r may be freed */
+        uint32_t next = age_of(h, x)->newer; /* read before x may be freed */
         h->walked++;
         if ((r->key & mask) == want) {
             hvx_tmem_remove(h, x);

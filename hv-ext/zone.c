@@ -76,7 +76,7 @@ static struct hvx_zone *zone_create(struct hvx *h, uint32_t home)
 void hvx_zone_delete(struct hvx *h, struct hvx_zone *z)
 {
     for (size_t c = 0; z->chunks && c < z->n_chunks; c++)
-        hvx_free(h, z->chunks[c], REC_CHUNK * sizeof(struct hvx_rec));
+        hvx_free(h, z->chunks[c], REC_CHUNK_BYTES);
     hvx_free(h, z->chunks, z->n_chunks * sizeof *z->chunks);
     hvx_free(h, z->owned, bitmap_bytes(z->pages));
     hvx_free(h, z->buddy_mem, z->buddy_bytes);
@@ -160,7 +160,7 @@ int hvx_zone_add_block(struct hvx *h, uint32_t home, uint64_t idx, unsigned orde
     for (uint64_t c = idx >> REC_CHUNK_SHIFT; c <= (idx + n - 1) >> REC_CHUNK_SHIFT; c++) {
         if (z->chunks[c])
             continue;
-        z->chunks[c] = hvx_alloc(h, REC_CHUNK * sizeof(struct hvx_rec));
+        z->chunks[c] = hvx_alloc(h, REC_CHUNK_BYTES);
         if (!z->chunks[c]) {
             if (z->owned_pages == 0 && home != h->self)
                 hvx_zone_delete(h, z);
