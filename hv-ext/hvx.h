@@ -299,7 +299,8 @@ const uint64_t *hvx_owned_bitmap(const struct hvx *h, uint32_t home, uint64_t *p
  * header) and the rest (instance, homes, node bitmaps, clients). */
 struct hvx_meta {
     uint64_t records, buckets, zone_maps, rest;
-    uint64_t record_bytes;   /* sizeof one page record */
+    uint64_t record_bytes;   /* sizeof one page record (14) */
+    uint64_t chunk_bytes;    /* one chunk: 512 records and two bits per client slot */
 };
 void hvx_metadata(const struct hvx *h, struct hvx_meta *m);
 

@@ -1,8 +1,10 @@
-/* libhvx: ephemeral eviction (oldest first, VMs above target first, then
- * the putter, then the biggest ephemeral holder; persistent pages never),
- * the metadata accounting, and flush-object / destroy-pool / client-destroy
- * visiting only the records of their own list. One home of 64 pages, so a
- * node is full after 64 puts. */
+/* libhvx: ephemeral eviction (oldest put epoch first, VMs above target
+ * first, then the putter, then the biggest ephemeral holder; persistent
+ * pages never), the metadata accounting, indices kept whole though records
+ * store only their high 16 bits, and flush-object / destroy-pool /
+ * client-destroy visiting only the chunks holding their VM's records of
+ * their kind. One home of 64 pages, so a node is full after 64 puts
+ * (bigger homes where a test says so). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,8 +122,9 @@ static int vm_with_pool(struct fx *x, uint32_t vm, unsigned kind)
     return p;
 }
 
-/* A full node: a new ephemeral put evicts the oldest page; a put again of
- * a key makes it the newest; an evicted key misses. */
+/* A full node: a new ephemeral put evicts a page of the oldest put epoch
+ * (keys 0..15: the first 16 puts), the first in page order; a put again of
+ * a key moves it to the current epoch; an evicted key misses. */
 static void test_oldest_first(void **state)
 {
     struct fx *x = *state;
@@ -263,10 +266,35 @@ static void test_get_after_eviction_misses(void **state)
     assert_int_equal(put(x, 1, e1, 7, 0), HVX_ENOMEM);
 }
 
+/* Put epochs, not page order, decide: pages of a newer epoch at lower
+ * pages than the oldest epoch's stay (fails when eviction follows the
+ * hand's page order alone). */
+static void test_epoch_before_page_order(void **state)
+{
+    struct fx *x = *state;
+    int e = vm_with_pool(x, 1, HVX_POOL_EPHEMERAL);
+    for (uint32_t i = 0; i < PAGES; i++)  /* epochs: 0..15, 16..31, 32..62, 63 */
+        assert_int_equal(put(x, 1, e, 1, i), 0);
+    for (uint32_t i = 0; i < 16; i++)     /* the first epoch is gone: pages 0..15 free */
+        assert_int_equal(hvx_flush_page(x->h, 1, (unsigned)e, 1, i), HVX_OK);
+    for (uint32_t i = 100; i < 116; i++)  /* newer, into pages 0..15 */
+        assert_int_equal(put(x, 1, e, 1, i), 0);
+    assert_int_equal(vm_stats(x, 1).evictions, 0);
+    assert_int_equal(put(x, 1, e, 1, 200), 0); /* evicts key 16 (page 16) */
+    assert_int_equal(put(x, 1, e, 1, 201), 0); /* evicts key 17 */
+    assert_int_equal(vm_stats(x, 1).evictions, 2);
+    assert_false(has(x, 1, e, 1, 16));
+    assert_false(has(x, 1, e, 1, 17));
+    for (uint32_t i = 100; i < 116; i++)
+        assert_true(has(x, 1, e, 1, i));
+    for (uint32_t i = 18; i < PAGES; i++)
+        assert_true(has(x, 1, e, 1, i));
+}
+
 /* The library's accounting: the parts add up to what it allocated; a page
- * costs one record and its share of buckets and zone maps (the layout of
- * docs/hypervisor.md). */
-#define META_PER_PAGE_MAX 26.0  /* 24-byte record + buckets + maps */
+ * costs one 14-byte record and its share of the chunk's client bits, the
+ * buckets and zone maps (the layout of docs/hypervisor.md). */
+#define META_PER_PAGE_MAX 16.0
 static void test_metadata_accounting(void **state)
 {
     struct fx *x = *state;
@@ -278,10 +306,12 @@ static void test_metadata_accounting(void **state)
     hvx_metadata(x->h, &m);
     assert_int_equal(st.metadata_bytes, x->live_bytes);
     assert_int_equal(m.records + m.buckets + m.zone_maps + m.rest, st.metadata_bytes);
-    assert_int_equal(m.record_bytes, 24);
+    assert_int_equal(m.record_bytes, 14);
+    assert_int_equal(m.chunk_bytes, 512 * 14 + 2 * 256 / 8); /* two bits per client slot */
     /* One record per page, in chunks of 512: 64 pages take one chunk. */
-    assert_int_equal(m.records, 512 * m.record_bytes);
-    /* Eviction and the age lists allocate nothing. */
+    assert_int_equal(m.records, m.chunk_bytes);
+    assert_int_equal(m.buckets, 65536 * 4);                  /* the smallest table */
+    /* Eviction and the epochs allocate nothing. */
     int e = vm_with_pool(x, 1, HVX_POOL_EPHEMERAL);
     size_t before = x->live_bytes;
     for (uint32_t i = 0; i < 3 * PAGES; i++)
@@ -289,60 +319,146 @@ static void test_metadata_accounting(void **state)
     assert_int_equal(x->live_bytes, before);
 }
 
-/* At scale: the budget per page holds with many pages (a bigger home). */
+/* At scale: the budget per page holds with many pages (the bench's 1 GiB
+ * home: below 2^16 buckets' worth of pages the smallest table dominates). */
 static void test_metadata_per_page(void **state)
 {
     (void)state;
     struct fx y = {0};
-    y.home = (struct hvx_home){.id = 1, .pages = 1u << 16};
+    y.home = (struct hvx_home){.id = 1, .pages = 1u << 18};
     struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = &y.home, .n_homes = 1};
     struct hvx_env env = {fx_alloc, fx_free, fx_page, NULL, &y, NULL, NULL, NULL};
     struct hvx *h = hvx_new(&p, &env);
     assert_non_null(h);
     struct hvx_meta m;
     hvx_metadata(h, &m);
-    double per = (double)(m.records + m.buckets + m.zone_maps + m.rest) / (double)(1u << 16);
+    double per = (double)(m.records + m.buckets + m.zone_maps + m.rest) / (double)(1u << 18);
     assert_true(per <= META_PER_PAGE_MAX);
-    assert_true((double)m.records / (double)(1u << 16) == (double)m.record_bytes);
+    assert_true(m.records == (uint64_t)(1u << 18) / 512 * m.chunk_bytes);
     hvx_destroy(h);
     assert_int_equal(y.live_bytes, 0);
 }
 
-/* flush-object, destroy-pool and client-destroy visit only the records of
- * their own list (hvx_walked): never other VMs', never the VM's other
- * persistent pools'. */
+/* A fixture of its own: homes 1 (2^16 pages) and 2 (2^19), only home 1's
+ * first 64 pages backed by memory. */
+static void *big_page(void *arg, uint64_t gfn, int *fault)
+{
+    struct fx *x = arg;
+    if (vmca_gfn_home(gfn) != 1 || vmca_gfn_index(gfn) >= PAGES) {
+        *fault = -1;
+        return NULL;
+    }
+    return x->mem + vmca_gfn_index(gfn) * PAGE;
+}
+
+/* Records store index >> 16; the rest follows from the bucket. Indices that
+ * differ only in their high or only in their low bits stay apart, through
+ * a rehash (ownership grows: 2^18 buckets), and flush-object finds them. */
+static void test_index_bits_and_rehash(void **state)
+{
+    (void)state;
+    struct fx y = {0};
+    y.mem = calloc(PAGES, PAGE);
+    struct hvx_home homes[2] = {{.id = 1, .pages = 1u << 16}, {.id = 2, .pages = 1u << 19}};
+    struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = homes, .n_homes = 2};
+    struct hvx_env env = {fx_alloc, fx_free, big_page, NULL, &y, NULL, NULL, NULL};
+    y.h = hvx_new(&p, &env);
+    assert_non_null(y.h);
+    int e = vm_with_pool(&y, 1, HVX_POOL_EPHEMERAL);
+    int q = vm_with_pool(&y, 1, HVX_POOL_PERSISTENT);
+    uint32_t idx[PAGES];
+    for (uint32_t i = 0; i < PAGES; i++) /* high bits only, low bits only, both */
+        idx[i] = i < 24 ? i << 16 | 5 : i < 48 ? (7u << 16) | (i * 2731u & 0xffff)
+                                               : UINT32_MAX - (i - 48) * 65537u;
+    for (uint32_t i = 0; i < PAGES; i++)
+        assert_int_equal(put(&y, 1, i & 1 ? e : q, 3, idx[i]), 0);
+    struct hvx_meta m0, m1;
+    hvx_metadata(y.h, &m0);
+    assert_int_equal(hvx_enable(y.h, 2, true), HVX_OK);
+    enum hvx_grant_result r[1];
+    struct hvx_block b = {vmca_gfn_make(2, 0), 19, 0};
+    assert_int_equal(hvx_grant(y.h, 2, &b, 1, r), 1 << 19);
+    hvx_metadata(y.h, &m1);
+    assert_true(m1.buckets > m0.buckets); /* rehashed */
+    for (uint32_t i = 0; i < PAGES; i += 2)
+        assert_true(has(&y, 1, q, 3, idx[i]));
+    for (uint32_t i = 0; i < PAGES; i += 2) /* a persistent get keeps it: again */
+        assert_true(has(&y, 1, q, 3, idx[i]));
+    assert_false(has(&y, 1, q, 3, 5 | 1u << 16 | 1u << 31));
+    for (uint32_t i = 1; i < 24; i += 2) /* flush_page by the whole index */
+        assert_int_equal(hvx_flush_page(y.h, 1, (unsigned)e, 3, idx[i]), HVX_OK);
+    assert_int_equal(hvx_flush_object(y.h, 1, (unsigned)e, 3), PAGES / 2 - 12);
+    assert_int_equal(hvx_flush_object(y.h, 1, (unsigned)q, 3), PAGES / 2);
+    assert_int_equal(vm_stats(&y, 1).tmem_used, 0);
+    hvx_destroy(y.h);
+    assert_int_equal(y.live_bytes, 0);
+    free(y.mem);
+}
+
+/* flush-object, destroy-pool and client-destroy visit (hvx_walked counts
+ * the used records they read) only the chunks that hold their VM's records
+ * of the pool's kind: never a chunk of other VMs' pages only, never the
+ * VM's ephemeral chunks for a persistent pool or the other way round. A
+ * home of 2048 pages (4 chunks): chunk 0 and 2 VM 2's, chunk 1 VM 1's
+ * persistent pages, chunk 3 VM 1's ephemeral ones. */
+#define WALK_PAGES 2048u
+static void *walk_page(void *arg, uint64_t gfn, int *fault)
+{
+    struct fx *x = arg;
+    if (vmca_gfn_home(gfn) != 1 || vmca_gfn_index(gfn) >= WALK_PAGES) {
+        *fault = -1;
+        return NULL;
+    }
+    return x->mem + vmca_gfn_index(gfn) * PAGE;
+}
+
 static void test_walks_own_records(void **state)
 {
-    struct fx *x = *state;
+    (void)state;
+    struct fx y = {0};
+    y.mem = calloc(WALK_PAGES, PAGE);
+    y.home = (struct hvx_home){.id = 1, .pages = WALK_PAGES};
+    struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = &y.home, .n_homes = 1};
+    struct hvx_env env = {fx_alloc, fx_free, walk_page, NULL, &y, NULL, NULL, NULL};
+    struct fx *x = &y;
+    x->h = hvx_new(&p, &env);
+    assert_non_null(x->h);
     int a = vm_with_pool(x, 1, HVX_POOL_PERSISTENT);
     int b = vm_with_pool(x, 1, HVX_POOL_PERSISTENT);
     int e = vm_with_pool(x, 1, HVX_POOL_EPHEMERAL);
     int o = vm_with_pool(x, 2, HVX_POOL_PERSISTENT);
-    for (uint32_t i = 0; i < 5; i++) {
+    for (uint32_t i = 0; i < 512; i++)            /* chunk 0 */
+        assert_int_equal(put(x, 2, o, 1, i), 0);
+    for (uint32_t i = 0; i < 5; i++) {            /* chunk 1 */
         assert_int_equal(put(x, 1, a, 1, i), 0);
         assert_int_equal(put(x, 1, a, 2, i), 0);
     }
     for (uint32_t i = 0; i < 12; i++)
         assert_int_equal(put(x, 1, b, 1, i), 0);
-    for (uint32_t i = 0; i < 7; i++)
-        assert_int_equal(put(x, 1, e, 1, i), 0);
-    for (uint32_t i = 0; i < 30; i++)
+    for (uint32_t i = 0; i < 512 - 22; i++)
+        assert_int_equal(put(x, 1, a, 3, i), 0);
+    for (uint32_t i = 512; i < 1024; i++)         /* chunk 2 */
         assert_int_equal(put(x, 2, o, 1, i), 0);
+    for (uint32_t i = 0; i < 7; i++)              /* chunk 3 */
+        assert_int_equal(put(x, 1, e, 1, i), 0);
     uint64_t w = hvx_walked(x->h);
     assert_int_equal(hvx_flush_object(x->h, 1, (unsigned)a, 1), 5);
-    assert_int_equal(hvx_walked(x->h) - w, 10); /* pool a's list */
+    assert_int_equal(hvx_walked(x->h) - w, 512); /* chunk 1 */
     w = hvx_walked(x->h);
     assert_int_equal(hvx_flush_object(x->h, 1, (unsigned)e, 1), 7);
-    assert_int_equal(hvx_walked(x->h) - w, 7);  /* VM 1's ephemeral list */
+    assert_int_equal(hvx_walked(x->h) - w, 7);   /* chunk 3 */
     w = hvx_walked(x->h);
     assert_int_equal(hvx_pool_destroy(x->h, 1, (unsigned)b), HVX_OK);
-    assert_int_equal(hvx_walked(x->h) - w, 12);
+    assert_int_equal(hvx_walked(x->h) - w, 507); /* chunk 1, 5 fewer */
     w = hvx_walked(x->h);
     assert_int_equal(hvx_client_destroy(x->h, 1), HVX_OK);
-    assert_int_equal(hvx_walked(x->h) - w, 5);  /* what was left: object 2 */
-    for (uint32_t i = 0; i < 30; i++)
+    assert_int_equal(hvx_walked(x->h) - w, 495); /* chunk 1 (chunk 3 is empty) */
+    for (uint32_t i = 0; i < 1024; i++)
         assert_true(has(x, 2, o, 1, i));
     assert_false(has(x, 2, o, 2, 0));
+    hvx_destroy(x->h);
+    assert_int_equal(y.live_bytes, 0);
+    free(y.mem);
 }
 
 int main(void)
@@ -350,8 +466,9 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_oldest_first), T(test_above_target_first), T(test_persistent_never_evicted),
-        T(test_get_after_eviction_misses), T(test_metadata_accounting),
-        cmocka_unit_test(test_metadata_per_page), T(test_walks_own_records),
+        T(test_get_after_eviction_misses), T(test_epoch_before_page_order),
+        T(test_metadata_accounting), cmocka_unit_test(test_metadata_per_page),
+        cmocka_unit_test(test_index_bits_and_rehash), cmocka_unit_test(test_walks_own_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
