@@ -188,9 +188,11 @@ int main(int argc, char **argv)
     printf("metadata: %.2f bytes per managed page (%llu bytes, %llu pages; goal <= 16: %s)\n",
            per, (unsigned long long)st.metadata_bytes, (unsigned long long)st.owned_pages,
            per <= 16.0 ? "PASS" : "MISS");
-    printf("  records %.2f (%llu bytes a page: 16-byte record of key, index, hash link; 8 bytes of age links), "
-           "hash buckets %.2f, zone maps (buddy, ownership bitmap) %.2f, rest %.2f\n",
+    printf("  records %.2f (%llu-byte records of key, hash link, index >> 16, in %llu-byte chunks "
+           "of 512 with two bits per client slot), hash buckets %.2f, zone maps (buddy, "
+           "ownership bitmap) %.2f, rest %.2f\n",
            (double)m.records / (double)st.owned_pages, (unsigned long long)m.record_bytes,
+           (unsigned long long)m.chunk_bytes,
            (double)m.buckets / (double)st.owned_pages,
            (double)m.zone_maps / (double)st.owned_pages,
            (double)m.rest / (double)st.owned_pages);

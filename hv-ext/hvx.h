@@ -11,7 +11,8 @@
  *    which of its own pages are lent, and how many to each borrower;
  *  - the tmem store: clients (VMs), persistent/ephemeral pools, keys
  *    (pool, object id, index) -> page, per-VM targets enforced on put,
- *    ephemeral pages evicted (oldest first) when a put finds no free page,
+ *    ephemeral pages evicted (oldest put epoch first) when a put finds no
+ *    free page,
  *    statistics per period.
  * Page data is reached through env->page(gfn), which the embedder backs
  * with the (emulated) global address space and which may fault.
@@ -221,15 +222,18 @@ int hvx_pool_new(struct hvx *h, uint32_t vm, unsigned kind);
 int hvx_pool_destroy(struct hvx *h, uint32_t vm, unsigned pool);
 
 /* put: copies page_size bytes from src. Replaces an existing entry of the
- * key in place (the entry becomes the newest of its pool). Returns 0 when
- * the page is local, 1 when it lives on another node (remote access cost),
- * HVX_ENOMEM at target, or when no page is free and no ephemeral page of
- * any VM can be evicted. Eviction (either pool kind may cause it; only
- * ephemeral pages go): the oldest ephemeral page of the VM furthest above
- * its target; when no VM with ephemeral pages is above its target, the
- * putting VM's own oldest; else the oldest of the VM holding the most
- * ephemeral pages (ties: the VM registered in the lower slot). An evicted
- * page is gone: a later get of its key misses. */
+ * key in place (an ephemeral entry moves to its VM's current put epoch).
+ * Returns 0 when the page is local, 1 when it lives on another node (remote
+ * access cost), HVX_ENOMEM at target, or when no page is free and no
+ * ephemeral page of any VM can be evicted. Eviction (either pool kind may
+ * cause it; only ephemeral pages go) takes from the VM furthest above its
+ * target; when no VM with ephemeral pages is above its target, the putting
+ * VM itself; else the VM holding the most ephemeral pages (ties: the VM
+ * registered in the lower slot). Within the VM it takes a page of its
+ * oldest put epoch (a run of at least 16 puts and at least half its
+ * ephemeral pages), the first its hand meets in page order: no page of an
+ * older epoch survives an evicted page of a younger one (docs/hypervisor.md,
+ * "Eviction"). An evicted page is gone: a later get of its key misses. */
 int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t index,
             const void *src);
 /* get: copies the page to dst; returns 0 (local page) or 1 (remote page) as
@@ -242,8 +246,8 @@ int hvx_get(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
 int hvx_flush_page(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid,
                    uint32_t index);
 /* Removes every page of the object; returns pages flushed or an error.
- * Walks the list the pool's records are on (a persistent pool's own, or
- * the VM's ephemeral list), not every record. */
+ * Reads only the chunks of 512 records that hold the VM's records of the
+ * pool's kind (ephemeral or persistent), not every record. */
 int64_t hvx_flush_object(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid);
 
 /* ---- statistics ---- */
@@ -294,7 +298,8 @@ const uint64_t *hvx_owned_bitmap(const struct hvx *h, uint32_t home, uint64_t *p
                                  uint64_t *generation);
 
 /* Metadata by part, in bytes (their sum is hvx_node_stats.metadata_bytes):
- * page records (struct hvx_rec in chunks of 512 pages), the hash buckets,
+ * page records (14-byte records in chunks of 512 pages, with two bits per
+ * client slot), the hash buckets (at least 2^16),
  * the zones' maps (buddy bitmaps, ownership bitmap, chunk table, zone
  * header) and the rest (instance, homes, node bitmaps, clients). */
 struct hvx_meta {
@@ -304,8 +309,9 @@ struct hvx_meta {
 };
 void hvx_metadata(const struct hvx *h, struct hvx_meta *m);
 
-/* Test hook: records visited so far by flush-object, destroy-pool and
- * client-destroy (each walks only the list its records are on). */
+/* Test hook: used records read so far by flush-object, destroy-pool and
+ * client-destroy (each reads only the chunks holding its VM's records of
+ * the kind it removes). */
 uint64_t hvx_walked(const struct hvx *h);
 
 /* Distance between two homes in the hardware tree: 0 for the same node,
