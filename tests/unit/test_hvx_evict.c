@@ -24,6 +24,7 @@ struct fx {
     size_t live_bytes;
     struct hvx_home home;
     struct hvx *h;
+    uint64_t backed;      /* pages of home 1 with memory behind them */
 };
 
 static void *fx_alloc(void *arg, size_t n)
@@ -41,33 +42,45 @@ static void fx_free(void *arg, void *p, size_t n)
 static void *fx_page(void *arg, uint64_t gfn, int *fault)
 {
     struct fx *x = arg;
-    if (vmca_gfn_home(gfn) != 1 || vmca_gfn_index(gfn) >= PAGES) {
+    if (vmca_gfn_home(gfn) != 1 || vmca_gfn_index(gfn) >= x->backed) {
         *fault = -1;
         return NULL;
     }
     return x->mem + vmca_gfn_index(gfn) * PAGE;
 }
 
+/* An instance over `homes` (node 1 first), `backed` pages of home 1 with
+ * memory, for the tests with a fixture of their own. */
+static void fx_start(struct fx *y, const struct hvx_home *homes, size_t n, uint64_t backed)
+{
+    y->backed = backed;
+    y->mem = backed ? calloc(backed, PAGE) : NULL;
+    struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = homes, .n_homes = n};
+    struct hvx_env env = {fx_alloc, fx_free, fx_page, NULL, y, NULL, NULL, NULL};
+    y->h = hvx_new(&p, &env);
+    assert_non_null(y->h);
+}
+
+static void fx_stop(struct fx *y)
+{
+    hvx_destroy(y->h);
+    assert_int_equal(y->live_bytes, 0);
+    free(y->mem);
+}
+
 static int setup(void **state)
 {
     struct fx *x = calloc(1, sizeof *x);
-    x->mem = calloc(PAGES, PAGE);
     x->home = (struct hvx_home){.id = 1, .pages = PAGES};
-    struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = &x->home, .n_homes = 1};
-    struct hvx_env env = {fx_alloc, fx_free, fx_page, NULL, x, NULL, NULL, NULL};
-    x->h = hvx_new(&p, &env);
-    assert_non_null(x->h);
+    fx_start(x, &x->home, 1, PAGES);
     *state = x;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fx *x = *state;
-    hvx_destroy(x->h);
-    assert_int_equal(x->live_bytes, 0);
-    free(x->mem);
-    free(x);
+    fx_stop(*state);
+    free(*state);
     return 0;
 }
 
@@ -192,7 +205,7 @@ static void test_above_target_first(void **state)
     assert_false(has(x, 1, e1, 1, 1));
     assert_true(has(x, 1, e1, 1, 2));
     /* VM 4 has no ephemeral page: its persistent put takes from the VM
-     * with the most ephemeral pages (VM 1 here), oldest first (key 3; the
+     * with the most ephemeral pages (VM 1 here), its oldest epoch first (key 3; the
      * get of key 2 freed a page first, so two puts). */
     int p4 = vm_with_pool(x, 4, HVX_POOL_PERSISTENT);
     assert_int_equal(put(x, 4, p4, 4, 0), 0);
@@ -326,29 +339,13 @@ static void test_metadata_per_page(void **state)
     (void)state;
     struct fx y = {0};
     y.home = (struct hvx_home){.id = 1, .pages = 1u << 18};
-    struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = &y.home, .n_homes = 1};
-    struct hvx_env env = {fx_alloc, fx_free, fx_page, NULL, &y, NULL, NULL, NULL};
-    struct hvx *h = hvx_new(&p, &env);
-    assert_non_null(h);
+    fx_start(&y, &y.home, 1, 0);
     struct hvx_meta m;
-    hvx_metadata(h, &m);
+    hvx_metadata(y.h, &m);
     double per = (double)(m.records + m.buckets + m.zone_maps + m.rest) / (double)(1u << 18);
     assert_true(per <= META_PER_PAGE_MAX);
     assert_true(m.records == (uint64_t)(1u << 18) / 512 * m.chunk_bytes);
-    hvx_destroy(h);
-    assert_int_equal(y.live_bytes, 0);
-}
-
-/* A fixture of its own: homes 1 (2^16 pages) and 2 (2^19), only home 1's
- * first 64 pages backed by memory. */
-static void *big_page(void *arg, uint64_t gfn, int *fault)
-{
-    struct fx *x = arg;
-    if (vmca_gfn_home(gfn) != 1 || vmca_gfn_index(gfn) >= PAGES) {
-        *fault = -1;
-        return NULL;
-    }
-    return x->mem + vmca_gfn_index(gfn) * PAGE;
+    fx_stop(&y);
 }
 
 /* Records store index >> 16; the rest follows from the bucket. Indices that
@@ -358,12 +355,8 @@ static void test_index_bits_and_rehash(void **state)
 {
     (void)state;
     struct fx y = {0};
-    y.mem = calloc(PAGES, PAGE);
     struct hvx_home homes[2] = {{.id = 1, .pages = 1u << 16}, {.id = 2, .pages = 1u << 19}};
-    struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = homes, .n_homes = 2};
-    struct hvx_env env = {fx_alloc, fx_free, big_page, NULL, &y, NULL, NULL, NULL};
-    y.h = hvx_new(&p, &env);
-    assert_non_null(y.h);
+    fx_start(&y, homes, 2, PAGES); /* home 1's first 64 pages backed */
     int e = vm_with_pool(&y, 1, HVX_POOL_EPHEMERAL);
     int q = vm_with_pool(&y, 1, HVX_POOL_PERSISTENT);
     uint32_t idx[PAGES];
@@ -390,9 +383,7 @@ static void test_index_bits_and_rehash(void **state)
     assert_int_equal(hvx_flush_object(y.h, 1, (unsigned)e, 3), PAGES / 2 - 12);
     assert_int_equal(hvx_flush_object(y.h, 1, (unsigned)q, 3), PAGES / 2);
     assert_int_equal(vm_stats(&y, 1).tmem_used, 0);
-    hvx_destroy(y.h);
-    assert_int_equal(y.live_bytes, 0);
-    free(y.mem);
+    fx_stop(&y);
 }
 
 /* flush-object, destroy-pool and client-destroy visit (hvx_walked counts
@@ -402,27 +393,13 @@ static void test_index_bits_and_rehash(void **state)
  * home of 2048 pages (4 chunks): chunk 0 and 2 VM 2's, chunk 1 VM 1's
  * persistent pages, chunk 3 VM 1's ephemeral ones. */
 #define WALK_PAGES 2048u
-static void *walk_page(void *arg, uint64_t gfn, int *fault)
-{
-    struct fx *x = arg;
-    if (vmca_gfn_home(gfn) != 1 || vmca_gfn_index(gfn) >= WALK_PAGES) {
-        *fault = -1;
-        return NULL;
-    }
-    return x->mem + vmca_gfn_index(gfn) * PAGE;
-}
-
 static void test_walks_own_records(void **state)
 {
     (void)state;
     struct fx y = {0};
-    y.mem = calloc(WALK_PAGES, PAGE);
     y.home = (struct hvx_home){.id = 1, .pages = WALK_PAGES};
-    struct hvx_params p = {.self = 1, .page_size = PAGE, .homes = &y.home, .n_homes = 1};
-    struct hvx_env env = {fx_alloc, fx_free, walk_page, NULL, &y, NULL, NULL, NULL};
+    fx_start(&y, &y.home, 1, WALK_PAGES);
     struct fx *x = &y;
-    x->h = hvx_new(&p, &env);
-    assert_non_null(x->h);
     int a = vm_with_pool(x, 1, HVX_POOL_PERSISTENT);
     int b = vm_with_pool(x, 1, HVX_POOL_PERSISTENT);
     int e = vm_with_pool(x, 1, HVX_POOL_EPHEMERAL);
@@ -456,9 +433,7 @@ static void test_walks_own_records(void **state)
     for (uint32_t i = 0; i < 1024; i++)
         assert_true(has(x, 2, o, 1, i));
     assert_false(has(x, 2, o, 2, 0));
-    hvx_destroy(x->h);
-    assert_int_equal(y.live_bytes, 0);
-    free(y.mem);
+    fx_stop(&y);
 }
 
 int main(void)
