@@ -15,6 +15,7 @@
 
 #include "gfn.h"
 #include "hvx.h"
+#include "hvx_int.h" /* hvx_bucket: to put many keys on one chain */
 
 #define PAGE 4096u
 #define PAGES 64u
@@ -386,6 +387,51 @@ static void test_index_bits_and_rehash(void **state)
     fx_stop(&y);
 }
 
+/* One long chain: 43 entries of one object in one bucket (indices chosen
+ * with the library's bucket function), taken off from its middle by
+ * flush-page, from wherever by eviction (which finds the bucket from the
+ * chain's end) and whole by flush-object; every other entry keeps its data
+ * (fails when an unlink loses or misplaces the rest of the chain). */
+static uint32_t chain_index(uint64_t key, uint32_t bucket, uint32_t hi)
+{
+    for (uint32_t lo = 0;; lo++) /* the low bits that put (key, hi:lo) there */
+        if (hvx_bucket(key, hi << 16 | lo, 0xffff) == bucket)
+            return hi << 16 | lo;
+}
+
+static void test_one_bucket_chain(void **state)
+{
+    struct fx *x = *state;
+    int e = vm_with_pool(x, 1, HVX_POOL_EPHEMERAL);
+    int q = vm_with_pool(x, 1, HVX_POOL_PERSISTENT);
+    /* VM 1 is client slot 0: key = (1 << 4 | pool) << 48 | oid. */
+    uint64_t key = ((uint64_t)(1u << 4 | (unsigned)e) << 48) | 5;
+    uint32_t idx[43];
+    for (uint32_t i = 0; i < 43; i++)
+        idx[i] = chain_index(key, 777, i * 3 + 1);
+    for (uint32_t i = 0; i < 40; i++)  /* pages 0..39, the chain's oldest epoch 0..15 */
+        assert_int_equal(put(x, 1, e, 5, idx[i]), 0);
+    for (uint32_t i = 0; i < PAGES - 40; i++)
+        assert_int_equal(put(x, 1, q, 6, i), 0);
+    assert_int_equal(hvx_flush_page(x->h, 1, (unsigned)e, 5, idx[10]), HVX_OK);
+    assert_int_equal(hvx_flush_page(x->h, 1, (unsigned)e, 5, idx[20]), HVX_OK);
+    for (uint32_t i = 40; i < 43; i++) /* two free pages, then one eviction */
+        assert_int_equal(put(x, 1, e, 5, idx[i]), 0);
+    assert_int_equal(vm_stats(x, 1).evictions, 1);
+    assert_false(has(x, 1, e, 5, idx[0]));  /* page 0: the hand's first */
+    for (uint32_t i = 1; i < 43; i++)
+        if (i != 10 && i != 20) {
+            uint8_t want[PAGE], got[PAGE];
+            fill(want, 1, 5, idx[i]);
+            assert_int_equal(hvx_get(x->h, 1, (unsigned)e, 5, idx[i], got), 0);
+            assert_memory_equal(got, want, PAGE);
+            assert_int_equal(put(x, 1, e, 5, idx[i]), 0); /* back (the get took it) */
+        }
+    assert_int_equal(hvx_flush_object(x->h, 1, (unsigned)e, 5), 40);
+    for (uint32_t i = 0; i < PAGES - 40; i++)
+        assert_true(has(x, 1, q, 6, i));
+}
+
 /* flush-object, destroy-pool and client-destroy visit (hvx_walked counts
  * the used records they read) only the chunks that hold their VM's records
  * of the pool's kind: never a chunk of other VMs' pages only, never the
@@ -443,7 +489,8 @@ int main(void)
         T(test_oldest_first), T(test_above_target_first), T(test_persistent_never_evicted),
         T(test_get_after_eviction_misses), T(test_epoch_before_page_order),
         T(test_metadata_accounting), cmocka_unit_test(test_metadata_per_page),
-        cmocka_unit_test(test_index_bits_and_rehash), cmocka_unit_test(test_walks_own_records),
+        cmocka_unit_test(test_index_bits_and_rehash), T(test_one_bucket_chain),
+        cmocka_unit_test(test_walks_own_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
