@@ -1,0 +1,572 @@
+/* vmca-faultproxy: a TCP relay with injectable faults, for scripts/vmca-chaos.
+ * It listens on one address, and for every connection it accepts opens one
+ * to the target and relays the bytes both ways unchanged (TLS stays end to
+ * end: the proxy never looks into them). Faults, read from a control file
+ * at start and again at each SIGHUP: a delay added to every chunk read
+ * (chunks leave in the order they came, so bytes are never reordered) and a
+ * throttle, a cap on the bytes relayed (both directions of every connection
+ * together) per accounting window. Every throttled window with traffic is
+ * printed with its bytes and its cap, so a test can check the cap held. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <inttypes.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static const char usage[] =
+    "usage: vmca-faultproxy --listen ADDR:PORT --to ADDR:PORT [options]\n"
+    "Relays every TCP connection accepted on ADDR:PORT to the target, bytes\n"
+    "unchanged both ways (TLS stays end to end), with faults read from the\n"
+    "control file at start and at every SIGHUP:\n"
+    "  delay_ms N      0..60000: every chunk read waits N ms before it is\n"
+    "                  relayed (chunks keep their order)\n"
+    "  throttle_bps N  0 (off) or 1..1000000000: at most N * W / 1000 bytes\n"
+    "                  (at least 1) relayed per window of W ms, both\n"
+    "                  directions of every connection together\n"
+    "one setting a line, '#' comments; a setting not given is 0. A bad file\n"
+    "is refused with its line and the faults stay as they were.\n"
+    "Prints to stdout: the settings when they change ('t=MS settings ...'),\n"
+    "every throttled window with traffic ('t=MS window START_MS bytes N cap\n"
+    "C'), connections opened and closed, and at SIGUSR1 and at exit a\n"
+    "'stats ...' line of its counters. SIGTERM/SIGINT: exit.\n"
+    "\n"
+    "  -l, --listen ADDR:PORT  where to listen (numeric IPv4, or [IPv6]:PORT)\n"
+    "  -t, --to ADDR:PORT      the target of every connection\n"
+    "  -c, --control FILE      the faults (default: none, a plain relay)\n"
+    "  -w, --window-ms W       the throttle's accounting window, 10..10000 ms\n"
+    "                          (default 100)\n"
+    "  -h, --help              this text\n"
+    "  -V, --version           print the version\n"
+    "\n"
+    "Exit status: 0 stopped by a signal; 1 cannot listen, or the control\n"
+    "file is bad at start; 2 a bad command line.\n";
+
+#define QUEUE_HIGH (1u << 20) /* bytes held per direction before reading stops */
+#define MAX_DELAY_MS 60000
+#define MAX_BPS 1000000000u
+
+struct faults {
+    uint32_t delay_ms;
+    uint32_t throttle_bps; /* 0: off */
+};
+
+struct chunk {
+    struct chunk *next;
+    int64_t arrived_ms, due_ms;
+    bool delayed;
+    size_t len, off;
+    unsigned char data[];
+};
+
+struct pair;
+
+/* One direction of a connection: chunks read from src, waiting for dst. */
+struct dir {
+    struct pair *p;
+    struct bufferevent *src, *dst;
+    struct chunk *head, *tail;
+    size_t queued;
+    struct event *timer;
+    bool src_eof;
+    uint64_t bytes;
+};
+
+struct proxy {
+    struct event_base *base;
+    struct pair *pairs;    /* open connections, freed at exit */
+    struct sockaddr_storage to;
+    int to_len;
+    const char *control;
+    struct faults f;
+    uint32_t window_ms;
+    int64_t t0_ms;
+    int64_t win_start_ms;  /* the current window: [start, start + window_ms) */
+    uint64_t win_bytes;
+    uint64_t win_cap;      /* 0: not throttled */
+    /* counters */
+    uint64_t conns, open, bytes, chunks, delayed_chunks, windows, windows_over;
+    int64_t min_hold_ms, max_hold_ms;
+    uint64_t max_win_bytes;
+};
+
+struct pair {
+    struct proxy *px;
+    struct pair *prev, *next;
+    uint64_t id;
+    struct dir up, down;   /* up: client -> target; down: target -> client */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t rel(const struct proxy *px, int64_t t) { return t - px->t0_ms; }
+
+/* ---- the throttle's windows ---- */
+
+static uint64_t cap_of(const struct proxy *px)
+{
+    if (!px->f.throttle_bps)
+        return 0;
+    uint64_t c = (uint64_t)px->f.throttle_bps * px->window_ms / 1000;
+    return c ? c : 1;
+}
+
+static void close_window(struct proxy *px)
+{
+    if (px->win_bytes && px->win_cap) {
+        printf("t=%" PRId64 " window %" PRId64 " bytes %" PRIu64 " cap %" PRIu64 "\n",
+               rel(px, now_ms()), rel(px, px->win_start_ms), px->win_bytes, px->win_cap);
+        px->windows++;
+        if (px->win_bytes > px->win_cap)
+            px->windows_over++;
+        if (px->win_bytes > px->max_win_bytes)
+            px->max_win_bytes = px->win_bytes;
+    }
+}
+
+/* A new window starts at now; a change of the settings starts one too, so
+ * no window mixes two caps. */
+static void new_window(struct proxy *px, int64_t now)
+{
+    close_window(px);
+    px->win_start_ms = now;
+    px->win_bytes = 0;
+    px->win_cap = cap_of(px);
+}
+
+/* How many bytes may be relayed now (UINT64_MAX: no throttle). */
+static uint64_t allowance(struct proxy *px, int64_t now)
+{
+    if (now >= px->win_start_ms + px->window_ms)
+        new_window(px, now);
+    if (!px->win_cap)
+        return UINT64_MAX;
+    return px->win_cap > px->win_bytes ? px->win_cap - px->win_bytes : 0;
+}
+
+/* ---- the control file ---- */
+
+static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* Reads FILE into *f; on error says which line and why and leaves *f. */
+static bool read_control(const char *path, struct faults *f)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        fprintf(stderr, "vmca-faultproxy: %s: cannot read: %s\n", path, strerror(errno));
+        return false;
+    }
+    struct faults nf = {0, 0};
+    char line[256];
+    unsigned no = 0;
+    bool ok = true;
+    while (ok && fgets(line, sizeof line, fp)) {
+        no++;
+        char key[64], val[64], extra[2];
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        int n = sscanf(line, "%63s %63s %1s", key, val, extra);
+        if (n <= 0)
+            continue;
+        if (n != 2) {
+            fprintf(stderr, "vmca-faultproxy: %s:%u: expected 'SETTING NUMBER', got '%s'\n",
+                    path, no, strtok(line, "\n"));
+            ok = false;
+        } else if (strcmp(key, "delay_ms") == 0) {
+            if (!parse_u32(val, MAX_DELAY_MS, &nf.delay_ms)) {
+                fprintf(stderr, "vmca-faultproxy: %s:%u: delay_ms: expected 0..%u, got '%s'\n",
+                        path, no, MAX_DELAY_MS, val);
+                ok = false;
+            }
+        } else if (strcmp(key, "throttle_bps") == 0) {
+            if (!parse_u32(val, MAX_BPS, &nf.throttle_bps)) {
+                fprintf(stderr, "vmca-faultproxy: %s:%u: throttle_bps: expected 0 (off) or "
+                        "1..%u, got '%s'\n", path, no, MAX_BPS, val);
+                ok = false;
+            }
+        } else {
+            fprintf(stderr, "vmca-faultproxy: %s:%u: unknown setting '%s' (expected delay_ms "
+                    "or throttle_bps)\n", path, no, key);
+            ok = false;
+        }
+    }
+    if (ok && ferror(fp)) {
+        fprintf(stderr, "vmca-faultproxy: %s: read error\n", path);
+        ok = false;
+    }
+    fclose(fp);
+    if (ok)
+        *f = nf;
+    return ok;
+}
+
+static void apply_control(struct proxy *px)
+{
+    struct faults f = px->f;
+    if (!read_control(px->control, &f)) {
+        fprintf(stderr, "vmca-faultproxy: the faults stay delay_ms=%u throttle_bps=%u\n",
+                px->f.delay_ms, px->f.throttle_bps);
+        return;
+    }
+    px->f = f;
+    int64_t now = now_ms();
+    new_window(px, now);
+    printf("t=%" PRId64 " settings delay_ms=%u throttle_bps=%u\n", rel(px, now), f.delay_ms,
+           f.throttle_bps);
+}
+
+/* ---- relaying ---- */
+
+static void pair_free(struct pair *p, const char *why);
+static void pump(struct dir *d);
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pump(arg);
+}
+
+static void wake_in(struct dir *d, int64_t ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    evtimer_add(d->timer, &tv);
+}
+
+/* Moves due chunks to dst, as far as the throttle and dst allow; closes
+ * the pair once src ended and everything it sent is out. */
+static void pump(struct dir *d)
+{
+    struct proxy *px = d->p->px;
+    struct evbuffer *out = bufferevent_get_output(d->dst);
+    int64_t now = now_ms();
+    while (d->head) {
+        struct chunk *c = d->head;
+        if (now < c->due_ms) {
+            wake_in(d, c->due_ms - now);
+            break;
+        }
+        if (evbuffer_get_length(out) >= QUEUE_HIGH)
+            break; /* the write callback pumps again */
+        uint64_t n = c->len - c->off, allow = allowance(px, now);
+        if (!allow) {
+            wake_in(d, px->win_start_ms + px->window_ms - now);
+            break;
+        }
+        if (n > allow)
+            n = allow;
+        if (evbuffer_add(out, c->data + c->off, n) < 0) {
+            pair_free(d->p, "out of memory");
+            return;
+        }
+        c->off += n;
+        d->queued -= n;
+        d->bytes += n;
+        px->bytes += n;
+        px->win_bytes += n;
+        if (c->off < c->len)
+            continue;
+        int64_t hold = now - c->arrived_ms;
+        px->chunks++;
+        if (c->delayed) {
+            px->delayed_chunks++;
+            if (px->min_hold_ms < 0 || hold < px->min_hold_ms)
+                px->min_hold_ms = hold;
+            if (hold > px->max_hold_ms)
+                px->max_hold_ms = hold;
+        }
+        d->head = c->next;
+        if (!d->head)
+            d->tail = NULL;
+        free(c);
+    }
+    if (d->queued < QUEUE_HIGH && !d->src_eof)
+        bufferevent_enable(d->src, EV_READ);
+    if (d->src_eof && !d->head && evbuffer_get_length(out) == 0)
+        pair_free(d->p, "closed by peer");
+}
+
+static struct dir *dir_from(struct pair *p, struct bufferevent *src)
+{
+    return src == p->up.src ? &p->up : &p->down;
+}
+
+static struct dir *dir_to(struct pair *p, struct bufferevent *dst)
+{
+    return dst == p->up.dst ? &p->up : &p->down;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    struct dir *d = dir_from(arg, bev);
+    struct proxy *px = d->p->px;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t len = evbuffer_get_length(in);
+    if (!len)
+        return;
+    struct chunk *c = malloc(sizeof *c + len);
+    if (!c) {
+        pair_free(d->p, "out of memory");
+        return;
+    }
+    int64_t now = now_ms();
+    *c = (struct chunk){.arrived_ms = now, .due_ms = now + px->f.delay_ms,
+                        .delayed = px->f.delay_ms > 0, .len = len};
+    evbuffer_remove(in, c->data, len);
+    if (d->tail)
+        d->tail->next = c;
+    else
+        d->head = c;
+    d->tail = c;
+    d->queued += len;
+    if (d->queued >= QUEUE_HIGH)
+        bufferevent_disable(bev, EV_READ);
+    if (d->head == c)
+        pump(d);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    pump(dir_to(arg, bev));
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct pair *p = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        bufferevent_enable(p->up.src, EV_READ); /* the client's bytes may go now */
+        bufferevent_enable(p->down.src, EV_READ);
+        return;
+    }
+    if (what & BEV_EVENT_ERROR) {
+        int err = EVUTIL_SOCKET_ERROR();
+        char why[160];
+        snprintf(why, sizeof why, "%s: %s", bev == p->up.src ? "client" : "target",
+                 evutil_socket_error_to_string(err));
+        pair_free(p, why);
+        return;
+    }
+    if (what & BEV_EVENT_EOF) {
+        struct dir *d = dir_from(p, bev);
+        d->src_eof = true;
+        bufferevent_disable(bev, EV_READ);
+        pump(d);
+    }
+}
+
+static void dir_clear(struct dir *d)
+{
+    while (d->head) {
+        struct chunk *c = d->head;
+        d->head = c->next;
+        free(c);
+    }
+    if (d->timer)
+        event_free(d->timer);
+}
+
+static void pair_free(struct pair *p, const char *why)
+{
+    struct proxy *px = p->px;
+    printf("t=%" PRId64 " conn %" PRIu64 " closed (%s): up %" PRIu64 " bytes, down %" PRIu64
+           " bytes\n", rel(px, now_ms()), p->id, why, p->up.bytes, p->down.bytes);
+    dir_clear(&p->up);
+    dir_clear(&p->down);
+    if (p->up.src)
+        bufferevent_free(p->up.src);
+    if (p->down.src)
+        bufferevent_free(p->down.src);
+    px->open--;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        px->pairs = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    free(p);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)salen;
+    struct proxy *px = arg;
+    struct pair *p = calloc(1, sizeof *p);
+    if (!p) {
+        evutil_closesocket(fd);
+        return;
+    }
+    p->px = px;
+    p->next = px->pairs;
+    if (p->next)
+        p->next->prev = p;
+    px->pairs = p;
+    p->id = ++px->conns;
+    px->open++;
+    struct bufferevent *a = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *b = bufferevent_socket_new(px->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    p->up = (struct dir){.p = p, .src = a, .dst = b};
+    p->down = (struct dir){.p = p, .src = b, .dst = a};
+    p->up.timer = evtimer_new(px->base, on_timer, &p->up);
+    p->down.timer = evtimer_new(px->base, on_timer, &p->down);
+    if (!a || !b || !p->up.timer || !p->down.timer) {
+        if (!a)
+            evutil_closesocket(fd);
+        pair_free(p, "out of memory");
+        return;
+    }
+    bufferevent_setcb(a, on_read, on_write, on_event, p);
+    bufferevent_setcb(b, on_read, on_write, on_event, p);
+    bufferevent_disable(a, EV_READ); /* until the target answers */
+    printf("t=%" PRId64 " conn %" PRIu64 " open\n", rel(px, now_ms()), p->id);
+    if (bufferevent_socket_connect(b, (struct sockaddr *)&px->to, px->to_len) < 0)
+        pair_free(p, "cannot connect to the target");
+}
+
+static void print_stats(struct proxy *px)
+{
+    printf("t=%" PRId64 " stats conns=%" PRIu64 " open=%" PRIu64 " bytes=%" PRIu64
+           " chunks=%" PRIu64 " delayed_chunks=%" PRIu64 " min_hold_ms=%" PRId64
+           " max_hold_ms=%" PRId64 " windows=%" PRIu64 " windows_over_cap=%" PRIu64
+           " max_window_bytes=%" PRIu64 "\n",
+           rel(px, now_ms()), px->conns, px->open, px->bytes, px->chunks, px->delayed_chunks,
+           px->min_hold_ms, px->max_hold_ms, px->windows, px->windows_over, px->max_win_bytes);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct proxy *px = arg;
+    if (sig == SIGHUP && px->control) {
+        apply_control(px);
+    } else if (sig == SIGUSR1) {
+        print_stats(px);
+    } else if (sig == SIGTERM || sig == SIGINT) {
+        new_window(px, now_ms()); /* prints the last window */
+        print_stats(px);
+        event_base_loopbreak(px->base);
+    }
+}
+
+static int bad(const char *opt, const char *val, const char *want)
+{
+    fprintf(stderr, "vmca-faultproxy: %s: expected %s, got '%s'\n", opt, want, val);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'}, {"to", required_argument, NULL, 't'},
+        {"control", required_argument, NULL, 'c'}, {"window-ms", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct proxy px = {.window_ms = 100, .min_hold_ms = -1};
+    struct sockaddr_storage listen_sa;
+    int listen_len = 0;
+    const char *listen_s = NULL, *to_s = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "l:t:c:w:hV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'l':
+            listen_s = optarg;
+            listen_len = sizeof listen_sa;
+            if (evutil_parse_sockaddr_port(optarg, (struct sockaddr *)&listen_sa, &listen_len) ||
+                !strchr(optarg, ':'))
+                return bad("--listen", optarg, "ADDR:PORT (numeric IPv4, or [IPv6]:PORT)");
+            break;
+        case 't':
+            to_s = optarg;
+            px.to_len = sizeof px.to;
+            if (evutil_parse_sockaddr_port(optarg, (struct sockaddr *)&px.to, &px.to_len) ||
+                !strchr(optarg, ':'))
+                return bad("--to", optarg, "ADDR:PORT (numeric IPv4, or [IPv6]:PORT)");
+            break;
+        case 'c': px.control = optarg; break;
+        case 'w':
+            if (!parse_u32(optarg, 10000, &px.window_ms) || px.window_ms < 10)
+                return bad("--window-ms", optarg, "milliseconds in 10..10000");
+            break;
+        case 'h': fputs(usage, stdout); return 0;
+        case 'V': puts("vmca-faultproxy " VMCA_VERSION); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vmca-faultproxy: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!listen_s || !to_s) {
+        fprintf(stderr, "vmca-faultproxy: --listen and --to are required\n%s", usage);
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN);
+    px.t0_ms = now_ms();
+    px.win_start_ms = px.t0_ms;
+    if (px.control && !read_control(px.control, &px.f))
+        return 1;
+    px.win_cap = cap_of(&px);
+    px.base = event_base_new();
+    if (!px.base) {
+        fprintf(stderr, "vmca-faultproxy: cannot make the event loop\n");
+        return 1;
+    }
+    struct evconnlistener *l = evconnlistener_new_bind(
+        px.base, on_accept, &px, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
+        (struct sockaddr *)&listen_sa, listen_len);
+    if (!l) {
+        fprintf(stderr, "vmca-faultproxy: --listen %s: %s\n", listen_s,
+                evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        event_base_free(px.base);
+        return 1;
+    }
+    int sigs[] = {SIGHUP, SIGUSR1, SIGTERM, SIGINT};
+    struct event *sev[4];
+    for (int i = 0; i < 4; i++) {
+        sev[i] = evsignal_new(px.base, sigs[i], on_signal, &px);
+        event_add(sev[i], NULL);
+    }
+    printf("t=0 listening on %s, relaying to %s, window %u ms\n", listen_s, to_s,
+           px.window_ms);
+    printf("t=0 settings delay_ms=%u throttle_bps=%u\n", px.f.delay_ms, px.f.throttle_bps);
+    event_base_dispatch(px.base);
+    while (px.pairs)
+        pair_free(px.pairs, "the proxy stops");
+    for (int i = 0; i < 4; i++)
+        event_free(sev[i]);
+    evconnlistener_free(l);
+    event_base_free(px.base);
+    return 0;
+}
