@@ -4,6 +4,7 @@
  * grants), talks to the node's hypervisor over TKM, feeds the core its
  * events and a periodic tick, and carries out the core's frames and
  * hypercalls. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -94,6 +95,12 @@ static const char usage[] =
     "      --cert FILE        override the node's certificate\n"
     "      --key FILE         override the node's private key\n"
     "      --port N           listen for peers on port N instead of the node's\n"
+    "                         (the node's own port can then be a relay's, such as\n"
+    "                         vmca-faultproxy's)\n"
+    "      --incarnation N    a test hook: start this life with incarnation N\n"
+    "                         (1..18446744073709551615) instead of the wall-clock\n"
+    "                         ns, as a node whose clock went back would\n"
+    "                         (scripts/vmca-chaos's stale-restart)\n"
     "      --tkm-backend B    how to reach the node's hypervisor: emu (default),\n"
     "                         vmca-hv's TKM socket; or xen, a stock Xen 4.17 host's\n"
     "                         libxenctrl and xenstore (run in dom0 as root; first\n"
@@ -513,7 +520,8 @@ static int open_xen(struct slave_shell *sh, char *err, size_t errlen)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_CERT = 256, OPT_KEY, OPT_TKM, OPT_PORT, OPT_LEAVE_TIMEOUT, OPT_BACKEND };
+    enum { OPT_CERT = 256, OPT_KEY, OPT_TKM, OPT_PORT, OPT_LEAVE_TIMEOUT, OPT_BACKEND,
+           OPT_INCARNATION };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"node", required_argument, NULL, 'n'},
@@ -522,6 +530,7 @@ int main(int argc, char **argv)
         {"tkm-socket", required_argument, NULL, OPT_TKM},
         {"tkm-backend", required_argument, NULL, OPT_BACKEND},
         {"port", required_argument, NULL, OPT_PORT},
+        {"incarnation", required_argument, NULL, OPT_INCARNATION},
         {"leave-timeout", required_argument, NULL, OPT_LEAVE_TIMEOUT},
         {"log-level", required_argument, NULL, 'l'},
         {"syslog", no_argument, NULL, 's'},
@@ -531,6 +540,7 @@ int main(int argc, char **argv)
     };
     const char *config = NULL, *node = NULL, *cert = NULL, *key = NULL, *tkm_path = NULL;
     uint16_t listen_port = 0;
+    uint64_t incarnation = 0; /* 0: a new one, from the clock */
     long leave_timeout = 60;
     enum vmca_log_level level = VMCA_LOG_INFO;
     bool use_syslog = false, xen = false;
@@ -568,6 +578,18 @@ int main(int argc, char **argv)
                 return 2;
             }
             listen_port = (uint16_t)v;
+            break;
+        }
+        case OPT_INCARNATION: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*optarg < '0' || *optarg > '9' || *end || errno || v == 0) {
+                fprintf(stderr, "vmca-slave: --incarnation: expected a number in "
+                        "1..18446744073709551615, got '%s'\n", optarg);
+                return 2;
+            }
+            incarnation = v;
             break;
         }
         case OPT_LEAVE_TIMEOUT: {
@@ -646,7 +668,9 @@ int main(int argc, char **argv)
         log_err("TLS: %s", err);
         return 1;
     }
-    uint64_t incarnation = vmca_new_incarnation();
+    bool given_inc = incarnation != 0;
+    if (!given_inc)
+        incarnation = vmca_new_incarnation();
     int rc = slave_core_init(&sh.core, &sh.cfg, sh.self, incarnation, vmca_log_sink, NULL);
     if (rc != VMCA_OK) {
         log_err("cannot start the memory manager's core: %s", vmca_strerror(rc));
@@ -672,8 +696,9 @@ int main(int argc, char **argv)
         log_err("cannot install signal handlers");
         return 1;
     }
-    log_info("node %u (%s) of cluster %s starting, incarnation %llu", sh.self->id,
-             sh.self->name, sh.cfg.cluster, (unsigned long long)incarnation);
+    log_info("node %u (%s) of cluster %s starting, incarnation %llu%s", sh.self->id,
+             sh.self->name, sh.cfg.cluster, (unsigned long long)incarnation,
+             given_inc ? " (given by --incarnation)" : "");
     sh.peers = calloc(sh.cfg.n_nodes, sizeof *sh.peers);
     if (!sh.peers) {
         log_err("out of memory");
