@@ -68,6 +68,8 @@ struct slave_shell {
     bool refused;                    /* the hypervisor has another memory manager */
     bool master_started;             /* the hypervisor took us: talk to the master */
     struct vmca_listener *listener;  /* peers connect here */
+    char master_addr[64];            /* --master-at, else the master node's */
+    uint16_t master_port;            /* --master-at, else master.port */
 };
 
 #ifdef VMCA_HAVE_XEN
@@ -97,6 +99,9 @@ static const char usage[] =
     "      --port N           listen for peers on port N instead of the node's\n"
     "                         (the node's own port can then be a relay's, such as\n"
     "                         vmca-faultproxy's)\n"
+    "      --master-at ADDR:PORT  reach the master at ADDR:PORT (IPv6: [ADDR]:PORT)\n"
+    "                         instead of master.node's address and master.port\n"
+    "                         (a relay in between, such as vmca-faultproxy's)\n"
     "      --incarnation N    a test hook: start this life with incarnation N\n"
     "                         (1..18446744073709551615) instead of the wall-clock\n"
     "                         ns, as a node whose clock went back would\n"
@@ -346,11 +351,10 @@ static const struct vmca_conn_cbs conn_cbs = {
 
 static void connect_master(struct slave_shell *sh)
 {
-    sh->master_conn = vmca_conn_connect(&sh->params, &conn_cbs, sh,
-                                        sh->master->address, sh->cfg.master.port);
+    sh->master_conn = vmca_conn_connect(&sh->params, &conn_cbs, sh, sh->master_addr,
+                                        sh->master_port);
     if (!sh->master_conn) {
-        log_warn("cannot start a connection to %s:%u", sh->master->address,
-                 sh->cfg.master.port);
+        log_warn("cannot start a connection to %s:%u", sh->master_addr, sh->master_port);
         schedule_reconnect(sh);
     }
 }
@@ -518,10 +522,42 @@ static int open_xen(struct slave_shell *sh, char *err, size_t errlen)
 #endif
 }
 
+/* "ADDR:PORT" or "[ADDR]:PORT" (IPv6): ADDR non-empty, no blanks, PORT
+ * 1..65535. Returns 0 when it parsed. */
+static int parse_addr_port(const char *s, char *addr, size_t addrlen, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return -1;
+    const char *a = s, *ae = colon;
+    if (*s == '[') {
+        if (colon[-1] != ']')
+            return -1;
+        a = s + 1;
+        ae = colon - 1;
+    } else if (memchr(s, ':', (size_t)(colon - s))) {
+        return -1; /* an IPv6 literal needs its brackets */
+    }
+    size_t n = (size_t)(ae - a);
+    if (n == 0 || n >= addrlen)
+        return -1;
+    for (const char *c = a; c < ae; c++)
+        if (*c == ' ' || *c == '\t' || *c == '[' || *c == ']')
+            return -1;
+    char *end;
+    long v = strtol(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end || v < 1 || v > 65535)
+        return -1;
+    memcpy(addr, a, n);
+    addr[n] = '\0';
+    *port = (uint16_t)v;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_CERT = 256, OPT_KEY, OPT_TKM, OPT_PORT, OPT_LEAVE_TIMEOUT, OPT_BACKEND,
-           OPT_INCARNATION };
+           OPT_INCARNATION, OPT_MASTER_AT };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"node", required_argument, NULL, 'n'},
@@ -531,6 +567,7 @@ int main(int argc, char **argv)
         {"tkm-backend", required_argument, NULL, OPT_BACKEND},
         {"port", required_argument, NULL, OPT_PORT},
         {"incarnation", required_argument, NULL, OPT_INCARNATION},
+        {"master-at", required_argument, NULL, OPT_MASTER_AT},
         {"leave-timeout", required_argument, NULL, OPT_LEAVE_TIMEOUT},
         {"log-level", required_argument, NULL, 'l'},
         {"syslog", no_argument, NULL, 's'},
@@ -541,6 +578,8 @@ int main(int argc, char **argv)
     const char *config = NULL, *node = NULL, *cert = NULL, *key = NULL, *tkm_path = NULL;
     uint16_t listen_port = 0;
     uint64_t incarnation = 0; /* 0: a new one, from the clock */
+    char master_addr[64] = "";
+    uint16_t master_port = 0;
     long leave_timeout = 60;
     enum vmca_log_level level = VMCA_LOG_INFO;
     bool use_syslog = false, xen = false;
@@ -580,6 +619,13 @@ int main(int argc, char **argv)
             listen_port = (uint16_t)v;
             break;
         }
+        case OPT_MASTER_AT:
+            if (parse_addr_port(optarg, master_addr, sizeof master_addr, &master_port)) {
+                fprintf(stderr, "vmca-slave: --master-at: expected ADDR:PORT (IPv6: [ADDR]:PORT) "
+                        "with PORT in 1..65535, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case OPT_INCARNATION: {
             char *end;
             errno = 0;
@@ -645,6 +691,13 @@ int main(int argc, char **argv)
         return 1;
     }
     sh.master = vmca_config_node_by_id(&sh.cfg, sh.cfg.master.node_id);
+    if (master_port) {
+        snprintf(sh.master_addr, sizeof sh.master_addr, "%s", master_addr);
+        sh.master_port = master_port;
+    } else {
+        snprintf(sh.master_addr, sizeof sh.master_addr, "%s", sh.master->address);
+        sh.master_port = sh.cfg.master.port;
+    }
     sh.xen = xen;
     if (xen) {
         if (open_xen(&sh, err, sizeof err) != VMCA_OK) {
