@@ -26,15 +26,17 @@
 #include <time.h>
 
 static const char usage[] =
-    "usage: vmca-faultproxy --listen ADDR:PORT --to ADDR:PORT [options]\n"
-    "Relays every TCP connection accepted on ADDR:PORT to the target, bytes\n"
+    "usage: vmca-faultproxy --listen ADDR:PORT --to ADDR:PORT [--listen ... --to ...]\n"
+    "                       [options]\n"
+    "Relays every TCP connection accepted on ADDR:PORT to the target (the\n"
+    "i-th --listen to the i-th --to, at most 8 pairs: one link's relays), bytes\n"
     "unchanged both ways (TLS stays end to end), with faults read from the\n"
     "control file at start and at every SIGHUP:\n"
     "  delay_ms N      0..60000: every chunk read waits N ms before it is\n"
     "                  relayed (chunks keep their order)\n"
     "  throttle_bps N  0 (off) or 1..1000000000: at most N * W / 1000 bytes\n"
     "                  (at least 1) relayed per window of W ms, both\n"
-    "                  directions of every connection together\n"
+    "                  directions of every connection of every pair together\n"
     "one setting a line, '#' comments; a setting not given is 0. A bad file\n"
     "is refused with its line and the faults stay as they were.\n"
     "Prints to stdout: the settings when they change ('t=MS settings ...'),\n"
@@ -43,7 +45,8 @@ static const char usage[] =
     "'stats ...' line of its counters. SIGTERM/SIGINT: exit.\n"
     "\n"
     "  -l, --listen ADDR:PORT  where to listen (numeric IPv4, or [IPv6]:PORT)\n"
-    "  -t, --to ADDR:PORT      the target of every connection\n"
+    "  -t, --to ADDR:PORT      the target of the connections of the --listen\n"
+    "                          of the same rank\n"
     "  -c, --control FILE      the faults (default: none, a plain relay)\n"
     "  -w, --window-ms W       the throttle's accounting window, 10..10000 ms\n"
     "                          (default 100)\n"
@@ -83,11 +86,20 @@ struct dir {
     uint64_t bytes;
 };
 
+#define MAX_LINKS 8
+
+/* One --listen and its --to. */
+struct relay {
+    struct proxy *px;
+    const char *listen_s, *to_s;
+    struct sockaddr_storage listen, to;
+    int listen_len, to_len;
+    struct evconnlistener *l;
+};
+
 struct proxy {
     struct event_base *base;
     struct pair *pairs;    /* open connections, freed at exit */
-    struct sockaddr_storage to;
-    int to_len;
     const char *control;
     struct faults f;
     uint32_t window_ms;
@@ -420,7 +432,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)l;
     (void)sa;
     (void)salen;
-    struct proxy *px = arg;
+    struct relay *r = arg;
+    struct proxy *px = r->px;
     struct pair *p = calloc(1, sizeof *p);
     if (!p) {
         evutil_closesocket(fd);
@@ -448,8 +461,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_setcb(a, on_read, on_write, on_event, p);
     bufferevent_setcb(b, on_read, on_write, on_event, p);
     bufferevent_disable(a, EV_READ); /* until the target answers */
-    printf("t=%" PRId64 " conn %" PRIu64 " open\n", rel(px, now_ms()), p->id);
-    if (bufferevent_socket_connect(b, (struct sockaddr *)&px->to, px->to_len) < 0)
+    printf("t=%" PRId64 " conn %" PRIu64 " open on %s to %s\n", rel(px, now_ms()), p->id,
+           r->listen_s, r->to_s);
+    if (bufferevent_socket_connect(b, (struct sockaddr *)&r->to, r->to_len) < 0)
         pair_free(p, "cannot connect to the target");
 }
 
@@ -493,25 +507,30 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct proxy px = {.window_ms = 100, .min_hold_ms = -1};
-    struct sockaddr_storage listen_sa;
-    int listen_len = 0;
-    const char *listen_s = NULL, *to_s = NULL;
+    struct relay rl[MAX_LINKS];
+    size_t n_listen = 0, n_to = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "l:t:c:w:hV", opts, NULL)) != -1) {
         switch (opt) {
         case 'l':
-            listen_s = optarg;
-            listen_len = sizeof listen_sa;
-            if (evutil_parse_sockaddr_port(optarg, (struct sockaddr *)&listen_sa, &listen_len) ||
-                !strchr(optarg, ':'))
+            if (n_listen == MAX_LINKS)
+                return bad("--listen", optarg, "at most 8 of them");
+            rl[n_listen].listen_s = optarg;
+            rl[n_listen].listen_len = sizeof rl[n_listen].listen;
+            if (evutil_parse_sockaddr_port(optarg, (struct sockaddr *)&rl[n_listen].listen,
+                                           &rl[n_listen].listen_len) || !strchr(optarg, ':'))
                 return bad("--listen", optarg, "ADDR:PORT (numeric IPv4, or [IPv6]:PORT)");
+            n_listen++;
             break;
         case 't':
-            to_s = optarg;
-            px.to_len = sizeof px.to;
-            if (evutil_parse_sockaddr_port(optarg, (struct sockaddr *)&px.to, &px.to_len) ||
-                !strchr(optarg, ':'))
+            if (n_to == MAX_LINKS)
+                return bad("--to", optarg, "at most 8 of them");
+            rl[n_to].to_s = optarg;
+            rl[n_to].to_len = sizeof rl[n_to].to;
+            if (evutil_parse_sockaddr_port(optarg, (struct sockaddr *)&rl[n_to].to,
+                                           &rl[n_to].to_len) || !strchr(optarg, ':'))
                 return bad("--to", optarg, "ADDR:PORT (numeric IPv4, or [IPv6]:PORT)");
+            n_to++;
             break;
         case 'c': px.control = optarg; break;
         case 'w':
@@ -527,8 +546,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "vmca-faultproxy: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (!listen_s || !to_s) {
+    if (!n_listen || !n_to) {
         fprintf(stderr, "vmca-faultproxy: --listen and --to are required\n%s", usage);
+        return 2;
+    }
+    if (n_listen != n_to) {
+        fprintf(stderr, "vmca-faultproxy: %zu --listen but %zu --to: give them in pairs\n",
+                n_listen, n_to);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -543,14 +567,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "vmca-faultproxy: cannot make the event loop\n");
         return 1;
     }
-    struct evconnlistener *l = evconnlistener_new_bind(
-        px.base, on_accept, &px, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
-        (struct sockaddr *)&listen_sa, listen_len);
-    if (!l) {
-        fprintf(stderr, "vmca-faultproxy: --listen %s: %s\n", listen_s,
-                evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        event_base_free(px.base);
-        return 1;
+    for (size_t i = 0; i < n_listen; i++) {
+        rl[i].px = &px;
+        rl[i].l = evconnlistener_new_bind(px.base, on_accept, &rl[i],
+                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
+                                          (struct sockaddr *)&rl[i].listen, rl[i].listen_len);
+        if (!rl[i].l) {
+            fprintf(stderr, "vmca-faultproxy: --listen %s: %s\n", rl[i].listen_s,
+                    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+            while (i--)
+                evconnlistener_free(rl[i].l);
+            event_base_free(px.base);
+            return 1;
+        }
     }
     int sigs[] = {SIGHUP, SIGUSR1, SIGTERM, SIGINT};
     struct event *sev[4];
@@ -558,15 +587,17 @@ int main(int argc, char **argv)
         sev[i] = evsignal_new(px.base, sigs[i], on_signal, &px);
         event_add(sev[i], NULL);
     }
-    printf("t=0 listening on %s, relaying to %s, window %u ms\n", listen_s, to_s,
-           px.window_ms);
+    for (size_t i = 0; i < n_listen; i++)
+        printf("t=0 listening on %s, relaying to %s\n", rl[i].listen_s, rl[i].to_s);
+    printf("t=0 window %u ms\n", px.window_ms);
     printf("t=0 settings delay_ms=%u throttle_bps=%u\n", px.f.delay_ms, px.f.throttle_bps);
     event_base_dispatch(px.base);
     while (px.pairs)
         pair_free(px.pairs, "the proxy stops");
     for (int i = 0; i < 4; i++)
         event_free(sev[i]);
-    evconnlistener_free(l);
+    for (size_t i = 0; i < n_listen; i++)
+        evconnlistener_free(rl[i].l);
     event_base_free(px.base);
     return 0;
 }

@@ -5,11 +5,12 @@
 # control file); under a throttle no accounting window relays more than its
 # cap (the proxy's own window lines, whose bytes must add up to what was
 # relayed); every delayed chunk was held at least the delay; a bad control
-# file or command line is refused precisely and changes nothing.
+# file or command line is refused precisely and changes nothing. Two
+# listen/target pairs (one link's relays) share one throttle.
 . "$(dirname "$0")/lib.sh"
 FP=$VMCA_BUILD/tools/vmca-faultproxy
-pick_ports 2
-ECHO_PORT=${PORTS[0]} PROXY_PORT=${PORTS[1]}
+pick_ports 3
+ECHO_PORT=${PORTS[0]} PROXY_PORT=${PORTS[1]} PROXY2_PORT=${PORTS[2]}
 
 # The target: echoes every byte back on each connection.
 python3 - "$ECHO_PORT" > "$T/echo.log" 2>&1 <<'PY' &
@@ -29,16 +30,16 @@ PIDS+=($!)
 
 : > "$T/control"
 "$FP" --listen "127.0.0.1:$PROXY_PORT" --to "127.0.0.1:$ECHO_PORT" --control "$T/control" \
-    --window-ms 50 > "$T/proxy.log" 2> "$T/proxy.err" &
+    --listen "127.0.0.1:$PROXY2_PORT" --to "127.0.0.1:$ECHO_PORT" --window-ms 50 > "$T/proxy.log" 2> "$T/proxy.err" &
 FP_PID=$!
 PIDS+=($FP_PID)
-wait_until 10 "the proxy listening" grep -q "listening on" "$T/proxy.log"
+wait_until 10 "the proxy listening" grep -q "listening on 127.0.0.1:$PROXY2_PORT" "$T/proxy.log"
 
-# roundtrip NAME BYTES: sends BYTES random bytes in chunks of random sizes
-# (while reading the echo), checks the echo is byte-identical.
+# roundtrip NAME BYTES [PORT]: sends BYTES random bytes in chunks of random
+# sizes (while reading the echo), checks the echo is byte-identical.
 roundtrip() {
     head -c "$2" /dev/urandom > "$T/$1.sent"
-    python3 - "$PROXY_PORT" "$T/$1.sent" "$T/$1.got" <<'PY' || fail "$1: the client failed"
+    python3 - "${3:-$PROXY_PORT}" "$T/$1.sent" "$T/$1.got" <<'PY' || fail "$1: the client failed"
 import random, socket, sys, threading
 data = open(sys.argv[2], "rb").read()
 c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -91,9 +92,12 @@ pass "delay 150 ms: $dc chunks each held >= 150 ms (least $mh ms), echo byte-ide
 
 setfaults "throttle_bps 200000"
 mark=$(wc -l < "$T/proxy.log")
-roundtrip throttled 150000
+roundtrip throttled 100000 &
+rt=$!
+roundtrip throttled2 50000 "$PROXY2_PORT"
+wait $rt || exit 1
 setfaults "throttle_bps 0"   # closes the last throttled window
-tail -n +"$((mark + 1))" "$T/proxy.log" | grep ' window ' > "$T/windows.txt" || fail "throttle: no window lines"
+tail -n +"$((mark + 1))" "$T/proxy.log" | grep '^t=[0-9]* window [0-9]* bytes ' > "$T/windows.txt" || fail "throttle: no window lines"
 # cap = 200000 B/s * 50 ms = 10000 bytes a window.
 awk '$5 > $7 { bad++ } $7 != 10000 { cap++ } { sum += $5; n++ }
      END { if (bad || cap) { print "over-cap " bad+0 " wrong-cap " cap+0; exit 1 }
@@ -103,7 +107,7 @@ read -r nwin wsum < "$T/wsum.txt"
 [ "$wsum" = 300000 ] || fail "throttle: the windows relayed $wsum bytes, expected 300000"
 [ "$nwin" -ge 30 ] || fail "throttle: 300000 bytes in $nwin windows of at most 10000 bytes"
 [ "$(stats windows_over_cap)" = 0 ] || fail "the proxy counts windows over their cap"
-pass "throttle 200000 B/s: $nwin windows of 50 ms, none above 10000 bytes, together all 300000 bytes"
+pass "throttle 200000 B/s over two relays at once: $nwin windows of 50 ms, none above 10000 bytes, together all 300000 bytes"
 
 # A bad control file: refused with its line, faults unchanged.
 printf 'delay_ms 10\nthrotle_bps 5\n' > "$T/control"
@@ -121,12 +125,13 @@ pass "bad control files refused with their line; the faults stay"
 
 kill -TERM $FP_PID
 wait $FP_PID || fail "the proxy exited $? at SIGTERM"
-grep -q " stats conns=4 " "$T/proxy.log" || fail "the proxy did not count 4 connections: $(tail -n 1 "$T/proxy.log")"
+grep -q " stats conns=5 " "$T/proxy.log" || fail "the proxy did not count 5 connections: $(tail -n 1 "$T/proxy.log")"
 
 expect 2 "--listen: expected ADDR:PORT" "$FP" --listen nowhere --to "127.0.0.1:$ECHO_PORT"
 expect 2 "--to: expected ADDR:PORT" "$FP" --listen "127.0.0.1:$PROXY_PORT" --to 127.0.0.1
 expect 2 "--window-ms: expected milliseconds in 10..10000, got '5'" "$FP" --listen "127.0.0.1:$PROXY_PORT" --to "127.0.0.1:$ECHO_PORT" --window-ms 5
 expect 2 "--listen and --to are required" "$FP" --to "127.0.0.1:$ECHO_PORT"
+expect 2 "2 --listen but 1 --to: give them in pairs" "$FP" --listen "127.0.0.1:$PROXY_PORT" --listen "127.0.0.1:$PROXY2_PORT" --to "127.0.0.1:$ECHO_PORT"
 printf 'delay_ms -1\n' > "$T/control"
 expect 1 "control:1: delay_ms: expected 0..60000, got '-1'" "$FP" --listen "127.0.0.1:$PROXY_PORT" --to "127.0.0.1:$ECHO_PORT" --control "$T/control"
 expect 1 "cannot read" "$FP" --listen "127.0.0.1:$PROXY_PORT" --to "127.0.0.1:$ECHO_PORT" --control "$T/nope"
