@@ -39,6 +39,16 @@ struct peer {
     struct vmca_conn *out;
     bool out_ready;
     struct vmca_conn *in;        /* ready (registered after Hello) */
+    const char *addr;            /* where we connect: the node's, or --peer-at */
+    uint16_t port;
+};
+
+/* --peer-at NAME=ADDR:PORT, resolved once the configuration is read. */
+#define MAX_PEER_AT 64
+struct peer_at {
+    char name[64];
+    char addr[64];
+    uint16_t port;
 };
 
 struct slave_shell {
@@ -102,6 +112,8 @@ static const char usage[] =
     "      --master-at ADDR:PORT  reach the master at ADDR:PORT (IPv6: [ADDR]:PORT)\n"
     "                         instead of master.node's address and master.port\n"
     "                         (a relay in between, such as vmca-faultproxy's)\n"
+    "      --peer-at NAME=ADDR:PORT  reach peer node NAME at ADDR:PORT instead of\n"
+    "                         its address and port (a relay in between); repeatable\n"
     "      --incarnation N    a test hook: start this life with incarnation N\n"
     "                         (1..18446744073709551615) instead of the wall-clock\n"
     "                         ns, as a node whose clock went back would\n"
@@ -310,11 +322,10 @@ static void connect_peer(struct peer *p)
 {
     if (p->out)
         return; /* already connecting */
-    p->out = vmca_conn_connect(&p->sh->params, &peer_out_cbs, p, p->node->address,
-                               p->node->port);
+    p->out = vmca_conn_connect(&p->sh->params, &peer_out_cbs, p, p->addr, p->port);
     if (!p->out)
         log_warn("cannot start a connection to peer node %u at %s:%u", p->node->id,
-                 p->node->address, p->node->port);
+                 p->addr, p->port);
 }
 
 /* ---- hypercalls ---- */
@@ -557,7 +568,7 @@ static int parse_addr_port(const char *s, char *addr, size_t addrlen, uint16_t *
 int main(int argc, char **argv)
 {
     enum { OPT_CERT = 256, OPT_KEY, OPT_TKM, OPT_PORT, OPT_LEAVE_TIMEOUT, OPT_BACKEND,
-           OPT_INCARNATION, OPT_MASTER_AT };
+           OPT_INCARNATION, OPT_MASTER_AT, OPT_PEER_AT };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"node", required_argument, NULL, 'n'},
@@ -568,6 +579,7 @@ int main(int argc, char **argv)
         {"port", required_argument, NULL, OPT_PORT},
         {"incarnation", required_argument, NULL, OPT_INCARNATION},
         {"master-at", required_argument, NULL, OPT_MASTER_AT},
+        {"peer-at", required_argument, NULL, OPT_PEER_AT},
         {"leave-timeout", required_argument, NULL, OPT_LEAVE_TIMEOUT},
         {"log-level", required_argument, NULL, 'l'},
         {"syslog", no_argument, NULL, 's'},
@@ -580,6 +592,8 @@ int main(int argc, char **argv)
     uint64_t incarnation = 0; /* 0: a new one, from the clock */
     char master_addr[64] = "";
     uint16_t master_port = 0;
+    static struct peer_at peer_at[MAX_PEER_AT];
+    size_t n_peer_at = 0;
     long leave_timeout = 60;
     enum vmca_log_level level = VMCA_LOG_INFO;
     bool use_syslog = false, xen = false;
@@ -626,6 +640,24 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_PEER_AT: {
+            const char *eq = strchr(optarg, '=');
+            struct peer_at *pa = &peer_at[n_peer_at];
+            if (n_peer_at == MAX_PEER_AT) {
+                fprintf(stderr, "vmca-slave: --peer-at: at most %d of them\n", MAX_PEER_AT);
+                return 2;
+            }
+            if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof pa->name ||
+                parse_addr_port(eq + 1, pa->addr, sizeof pa->addr, &pa->port)) {
+                fprintf(stderr, "vmca-slave: --peer-at: expected NAME=ADDR:PORT (IPv6: "
+                        "NAME=[ADDR]:PORT) with PORT in 1..65535, got '%s'\n", optarg);
+                return 2;
+            }
+            memcpy(pa->name, optarg, (size_t)(eq - optarg));
+            pa->name[eq - optarg] = '\0';
+            n_peer_at++;
+            break;
+        }
         case OPT_INCARNATION: {
             char *end;
             errno = 0;
@@ -683,6 +715,14 @@ int main(int argc, char **argv)
     if (!sh.self) {
         fprintf(stderr, "vmca-slave: --node: no node named '%s' in %s\n", node, sh.cfg.path);
         return 1;
+    }
+    for (size_t i = 0; i < n_peer_at; i++) {
+        const struct vmca_node_cfg *n = vmca_config_node_by_name(&sh.cfg, peer_at[i].name);
+        if (!n || n == sh.self) {
+            fprintf(stderr, "vmca-slave: --peer-at %s=...: %s\n", peer_at[i].name,
+                    n ? "that is this node (--node), not a peer" : "no node of that name");
+            return 1;
+        }
     }
     /* A second memory manager for this node would share its hypervisor and
      * replace the first at the master, back and forth. */
@@ -757,8 +797,15 @@ int main(int argc, char **argv)
         log_err("out of memory");
         return 1;
     }
-    for (size_t i = 0; i < sh.cfg.n_nodes; i++)
-        sh.peers[i] = (struct peer){.sh = &sh, .node = &sh.cfg.nodes[i]};
+    for (size_t i = 0; i < sh.cfg.n_nodes; i++) {
+        const struct vmca_node_cfg *n = &sh.cfg.nodes[i];
+        sh.peers[i] = (struct peer){.sh = &sh, .node = n, .addr = n->address, .port = n->port};
+        for (size_t j = 0; j < n_peer_at; j++)
+            if (strcmp(peer_at[j].name, n->name) == 0) {
+                sh.peers[i].addr = peer_at[j].addr;
+                sh.peers[i].port = peer_at[j].port;
+            }
+    }
     sh.listener = vmca_conn_listen(&sh.params, &peer_in_cbs, &sh, sh.self->address,
                                    listen_port ? listen_port : sh.self->port, err, sizeof err);
     if (!sh.listener) {

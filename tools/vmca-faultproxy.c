@@ -29,7 +29,7 @@ static const char usage[] =
     "usage: vmca-faultproxy --listen ADDR:PORT --to ADDR:PORT [--listen ... --to ...]\n"
     "                       [options]\n"
     "Relays every TCP connection accepted on ADDR:PORT to the target (the\n"
-    "i-th --listen to the i-th --to, at most 8 pairs: one link's relays), bytes\n"
+    "i-th --listen to the i-th --to, at most 64 pairs: one link's relays), bytes\n"
     "unchanged both ways (TLS stays end to end), with faults read from the\n"
     "control file at start and at every SIGHUP:\n"
     "  delay_ms N      0..60000: every chunk read waits N ms before it is\n"
@@ -86,14 +86,18 @@ struct dir {
     uint64_t bytes;
 };
 
-#define MAX_LINKS 8
+#define MAX_LINKS 64
+
+struct endpoint {
+    const char *s; /* as given */
+    struct sockaddr_storage sa;
+    int len;
+};
 
 /* One --listen and its --to. */
 struct relay {
     struct proxy *px;
-    const char *listen_s, *to_s;
-    struct sockaddr_storage listen, to;
-    int listen_len, to_len;
+    struct endpoint listen, to;
     struct evconnlistener *l;
 };
 
@@ -462,8 +466,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_setcb(b, on_read, on_write, on_event, p);
     bufferevent_disable(a, EV_READ); /* until the target answers */
     printf("t=%" PRId64 " conn %" PRIu64 " open on %s to %s\n", rel(px, now_ms()), p->id,
-           r->listen_s, r->to_s);
-    if (bufferevent_socket_connect(b, (struct sockaddr *)&r->to, r->to_len) < 0)
+           r->listen.s, r->to.s);
+    if (bufferevent_socket_connect(b, (struct sockaddr *)&r->to.sa, r->to.len) < 0)
         pair_free(p, "cannot connect to the target");
 }
 
@@ -513,25 +517,19 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "l:t:c:w:hV", opts, NULL)) != -1) {
         switch (opt) {
         case 'l':
-            if (n_listen == MAX_LINKS)
-                return bad("--listen", optarg, "at most 8 of them");
-            rl[n_listen].listen_s = optarg;
-            rl[n_listen].listen_len = sizeof rl[n_listen].listen;
-            if (evutil_parse_sockaddr_port(optarg, (struct sockaddr *)&rl[n_listen].listen,
-                                           &rl[n_listen].listen_len) || !strchr(optarg, ':'))
-                return bad("--listen", optarg, "ADDR:PORT (numeric IPv4, or [IPv6]:PORT)");
-            n_listen++;
+        case 't': {
+            const char *name = opt == 'l' ? "--listen" : "--to";
+            size_t *n = opt == 'l' ? &n_listen : &n_to;
+            if (*n == MAX_LINKS)
+                return bad(name, optarg, "at most 64 of them");
+            struct endpoint *e = opt == 'l' ? &rl[*n].listen : &rl[*n].to;
+            *e = (struct endpoint){.s = optarg, .len = sizeof e->sa};
+            if (evutil_parse_sockaddr_port(optarg, (struct sockaddr *)&e->sa, &e->len) ||
+                !strchr(optarg, ':'))
+                return bad(name, optarg, "ADDR:PORT (numeric IPv4, or [IPv6]:PORT)");
+            (*n)++;
             break;
-        case 't':
-            if (n_to == MAX_LINKS)
-                return bad("--to", optarg, "at most 8 of them");
-            rl[n_to].to_s = optarg;
-            rl[n_to].to_len = sizeof rl[n_to].to;
-            if (evutil_parse_sockaddr_port(optarg, (struct sockaddr *)&rl[n_to].to,
-                                           &rl[n_to].to_len) || !strchr(optarg, ':'))
-                return bad("--to", optarg, "ADDR:PORT (numeric IPv4, or [IPv6]:PORT)");
-            n_to++;
-            break;
+        }
         case 'c': px.control = optarg; break;
         case 'w':
             if (!parse_u32(optarg, 10000, &px.window_ms) || px.window_ms < 10)
@@ -571,9 +569,9 @@ int main(int argc, char **argv)
         rl[i].px = &px;
         rl[i].l = evconnlistener_new_bind(px.base, on_accept, &rl[i],
                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
-                                          (struct sockaddr *)&rl[i].listen, rl[i].listen_len);
+                                          (struct sockaddr *)&rl[i].listen.sa, rl[i].listen.len);
         if (!rl[i].l) {
-            fprintf(stderr, "vmca-faultproxy: --listen %s: %s\n", rl[i].listen_s,
+            fprintf(stderr, "vmca-faultproxy: --listen %s: %s\n", rl[i].listen.s,
                     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
             while (i--)
                 evconnlistener_free(rl[i].l);
@@ -588,7 +586,7 @@ int main(int argc, char **argv)
         event_add(sev[i], NULL);
     }
     for (size_t i = 0; i < n_listen; i++)
-        printf("t=0 listening on %s, relaying to %s\n", rl[i].listen_s, rl[i].to_s);
+        printf("t=0 listening on %s, relaying to %s\n", rl[i].listen.s, rl[i].to.s);
     printf("t=0 window %u ms\n", px.window_ms);
     printf("t=0 settings delay_ms=%u throttle_bps=%u\n", px.f.delay_ms, px.f.throttle_bps);
     event_base_dispatch(px.base);

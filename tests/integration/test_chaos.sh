@@ -42,8 +42,8 @@ for what in "every node active again" "guest runs" "vmcactl audit balanced" "cle
             "stale-restart node[0-9] .*registered" "link proxy of node[0-9]: .* [1-9][0-9]* chunks held .* [1-9][0-9]* windows, none above its cap"; do
     grep -q "^verified: .*$what" "$T/chaos.txt" || fail "the run did not verify: $what"
 done
-grep -q '^t=[0-9]* delay node[0-9]: [0-9]* ms on its links' "$T/chaos.txt" || fail "no delay injected"
-grep -q '^t=[0-9]* throttle node[0-9]: [0-9]* bytes/s on its links' "$T/chaos.txt" || fail "no throttle injected"
+grep -q '^t=[0-9]* delay node[0-9]: [0-9]* ms on all its links' "$T/chaos.txt" || fail "no delay injected"
+grep -q '^t=[0-9]* throttle node[0-9]: [0-9]* bytes/s on all its links' "$T/chaos.txt" || fail "no throttle injected"
 grep -q '^t=[0-9]* stale-restart node[0-9]: .* with the stale incarnation [0-9]*' "$T/chaos.txt" || fail "no stale restart"
 grep -q VIOLATION "$T/chaos.txt" && fail "a violation was reported with exit 0"
 expect 2 "--seed: expected a non-negative integer" "$CHAOS" --config "$CONF" --seed x --duration 30

@@ -4,8 +4,8 @@
 # must not take it for the life it knows. With nothing of the node out, the
 # Register from a member with another incarnation recovers the node
 # ("restarted without leaving", docs/protocol.md); the node then registers
-# a new life and is Active; the audit is balanced. A bad --incarnation is
-# refused before anything starts.
+# a new life and is Active; the audit is balanced. A bad --incarnation,
+# --master-at or --peer-at is refused before anything starts.
 . "$(dirname "$0")/lib.sh"
 make_cluster 2
 start_master
@@ -38,4 +38,8 @@ expect 2 "got '18446744073709551616'" "$SLAVE_BIN" --config "$CONF" --node node2
 expect 2 "got '12x'" "$SLAVE_BIN" --config "$CONF" --node node2 --incarnation 12x
 expect 2 "--master-at: expected ADDR:PORT (IPv6: \[ADDR\]:PORT) with PORT in 1..65535, got '::1:80'" "$SLAVE_BIN" --config "$CONF" --node node2 --master-at ::1:80
 expect 2 "got '127.0.0.1'" "$SLAVE_BIN" --config "$CONF" --node node2 --master-at 127.0.0.1
-pass "bad --incarnation and --master-at refused"
+expect 2 "--peer-at: expected NAME=ADDR:PORT" "$SLAVE_BIN" --config "$CONF" --node node2 --peer-at node1:127.0.0.1:80
+expect 2 "--peer-at: expected NAME=ADDR:PORT" "$SLAVE_BIN" --config "$CONF" --node node2 --peer-at =127.0.0.1:80
+expect 1 "--peer-at node9=...: no node of that name" "$SLAVE_BIN" --config "$CONF" --node node2 --peer-at node9=127.0.0.1:80
+expect 1 "--peer-at node2=...: that is this node (--node), not a peer" "$SLAVE_BIN" --config "$CONF" --node node2 --peer-at node2=127.0.0.1:80
+pass "bad --incarnation, --master-at and --peer-at refused"
