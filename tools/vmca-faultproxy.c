@@ -25,6 +25,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "vmca-faultproxy-core.h"
+
 static const char usage[] =
     "usage: vmca-faultproxy --listen ADDR:PORT --to ADDR:PORT [--listen ... --to ...]\n"
     "                       [options]\n"
@@ -57,21 +59,6 @@ static const char usage[] =
     "file is bad at start; 2 a bad command line.\n";
 
 #define QUEUE_HIGH (1u << 20) /* bytes held per direction before reading stops */
-#define MAX_DELAY_MS 60000
-#define MAX_BPS 1000000000u
-
-struct faults {
-    uint32_t delay_ms;
-    uint32_t throttle_bps; /* 0: off */
-};
-
-struct chunk {
-    struct chunk *next;
-    int64_t arrived_ms, due_ms;
-    bool delayed;
-    size_t len, off;
-    unsigned char data[];
-};
 
 struct pair;
 
@@ -79,8 +66,7 @@ struct pair;
 struct dir {
     struct pair *p;
     struct bufferevent *src, *dst;
-    struct chunk *head, *tail;
-    size_t queued;
+    struct fp_queue q;
     struct event *timer;
     bool src_eof;
     uint64_t bytes;
@@ -105,16 +91,11 @@ struct proxy {
     struct event_base *base;
     struct pair *pairs;    /* open connections, freed at exit */
     const char *control;
-    struct faults f;
-    uint32_t window_ms;
+    struct fp_faults f;
+    struct fp_throttle th; /* one budget for every pair: the link's */
+    struct fp_holds holds;
     int64_t t0_ms;
-    int64_t win_start_ms;  /* the current window: [start, start + window_ms) */
-    uint64_t win_bytes;
-    uint64_t win_cap;      /* 0: not throttled */
-    /* counters */
-    uint64_t conns, open, bytes, chunks, delayed_chunks, windows, windows_over;
-    int64_t min_hold_ms, max_hold_ms;
-    uint64_t max_win_bytes;
+    uint64_t conns, open, bytes;
 };
 
 struct pair {
@@ -133,120 +114,42 @@ static int64_t now_ms(void)
 
 static int64_t rel(const struct proxy *px, int64_t t) { return t - px->t0_ms; }
 
-/* ---- the throttle's windows ---- */
-
-static uint64_t cap_of(const struct proxy *px)
+static void report_window(const struct proxy *px, const struct fp_window *w)
 {
-    if (!px->f.throttle_bps)
-        return 0;
-    uint64_t c = (uint64_t)px->f.throttle_bps * px->window_ms / 1000;
-    return c ? c : 1;
+    printf("t=%" PRId64 " window %" PRId64 " bytes %" PRIu64 " cap %" PRIu64 "\n",
+           rel(px, now_ms()), rel(px, w->start_ms), w->bytes, w->cap);
 }
 
-static void close_window(struct proxy *px)
+/* Reads the control file into *f; on error says which line and why and
+ * leaves *f. */
+static bool read_control(const char *path, struct fp_faults *f)
 {
-    if (px->win_bytes && px->win_cap) {
-        printf("t=%" PRId64 " window %" PRId64 " bytes %" PRIu64 " cap %" PRIu64 "\n",
-               rel(px, now_ms()), rel(px, px->win_start_ms), px->win_bytes, px->win_cap);
-        px->windows++;
-        if (px->win_bytes > px->win_cap)
-            px->windows_over++;
-        if (px->win_bytes > px->max_win_bytes)
-            px->max_win_bytes = px->win_bytes;
-    }
-}
-
-/* A new window starts at now; a change of the settings starts one too, so
- * no window mixes two caps. */
-static void new_window(struct proxy *px, int64_t now)
-{
-    close_window(px);
-    px->win_start_ms = now;
-    px->win_bytes = 0;
-    px->win_cap = cap_of(px);
-}
-
-/* How many bytes may be relayed now (UINT64_MAX: no throttle). */
-static uint64_t allowance(struct proxy *px, int64_t now)
-{
-    if (now >= px->win_start_ms + px->window_ms)
-        new_window(px, now);
-    if (!px->win_cap)
-        return UINT64_MAX;
-    return px->win_cap > px->win_bytes ? px->win_cap - px->win_bytes : 0;
-}
-
-/* ---- the control file ---- */
-
-static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    if (*s < '0' || *s > '9')
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return false;
-    *out = (uint32_t)v;
-    return true;
-}
-
-/* Reads FILE into *f; on error says which line and why and leaves *f. */
-static bool read_control(const char *path, struct faults *f)
-{
+    static char text[65536];
     FILE *fp = fopen(path, "r");
     if (!fp) {
         fprintf(stderr, "vmca-faultproxy: %s: cannot read: %s\n", path, strerror(errno));
         return false;
     }
-    struct faults nf = {0, 0};
-    char line[256];
-    unsigned no = 0;
-    bool ok = true;
-    while (ok && fgets(line, sizeof line, fp)) {
-        no++;
-        char key[64], val[64], extra[2];
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
-        int n = sscanf(line, "%63s %63s %1s", key, val, extra);
-        if (n <= 0)
-            continue;
-        if (n != 2) {
-            fprintf(stderr, "vmca-faultproxy: %s:%u: expected 'SETTING NUMBER', got '%s'\n",
-                    path, no, strtok(line, "\n"));
-            ok = false;
-        } else if (strcmp(key, "delay_ms") == 0) {
-            if (!parse_u32(val, MAX_DELAY_MS, &nf.delay_ms)) {
-                fprintf(stderr, "vmca-faultproxy: %s:%u: delay_ms: expected 0..%u, got '%s'\n",
-                        path, no, MAX_DELAY_MS, val);
-                ok = false;
-            }
-        } else if (strcmp(key, "throttle_bps") == 0) {
-            if (!parse_u32(val, MAX_BPS, &nf.throttle_bps)) {
-                fprintf(stderr, "vmca-faultproxy: %s:%u: throttle_bps: expected 0 (off) or "
-                        "1..%u, got '%s'\n", path, no, MAX_BPS, val);
-                ok = false;
-            }
-        } else {
-            fprintf(stderr, "vmca-faultproxy: %s:%u: unknown setting '%s' (expected delay_ms "
-                    "or throttle_bps)\n", path, no, key);
-            ok = false;
-        }
-    }
-    if (ok && ferror(fp)) {
-        fprintf(stderr, "vmca-faultproxy: %s: read error\n", path);
-        ok = false;
-    }
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    bool bad = ferror(fp) || !feof(fp);
     fclose(fp);
-    if (ok)
-        *f = nf;
-    return ok;
+    if (bad) {
+        fprintf(stderr, "vmca-faultproxy: %s: read error, or longer than %zu bytes\n", path,
+                sizeof text - 1);
+        return false;
+    }
+    text[n] = '\0';
+    char err[512];
+    if (fp_parse_control(text, f, err, sizeof err)) {
+        fprintf(stderr, "vmca-faultproxy: %s:%s\n", path, err);
+        return false;
+    }
+    return true;
 }
 
 static void apply_control(struct proxy *px)
 {
-    struct faults f = px->f;
+    struct fp_faults f = px->f;
     if (!read_control(px->control, &f)) {
         fprintf(stderr, "vmca-faultproxy: the faults stay delay_ms=%u throttle_bps=%u\n",
                 px->f.delay_ms, px->f.throttle_bps);
@@ -254,7 +157,9 @@ static void apply_control(struct proxy *px)
     }
     px->f = f;
     int64_t now = now_ms();
-    new_window(px, now);
+    struct fp_window done;
+    if (fp_throttle_restart(&px->th, f.throttle_bps, now, &done))
+        report_window(px, &done);
     printf("t=%" PRId64 " settings delay_ms=%u throttle_bps=%u\n", rel(px, now), f.delay_ms,
            f.throttle_bps);
 }
@@ -283,50 +188,37 @@ static void pump(struct dir *d)
 {
     struct proxy *px = d->p->px;
     struct evbuffer *out = bufferevent_get_output(d->dst);
-    int64_t now = now_ms();
-    while (d->head) {
-        struct chunk *c = d->head;
-        if (now < c->due_ms) {
-            wake_in(d, c->due_ms - now);
-            break;
-        }
+    int64_t now = now_ms(), due;
+    const unsigned char *data;
+    size_t n;
+    while ((n = fp_queue_due(&d->q, now, &data, &due)) > 0) {
         if (evbuffer_get_length(out) >= QUEUE_HIGH)
             break; /* the write callback pumps again */
-        uint64_t n = c->len - c->off, allow = allowance(px, now);
+        struct fp_window done;
+        bool ended;
+        uint64_t allow = fp_throttle_allow(&px->th, now, &done, &ended);
+        if (ended)
+            report_window(px, &done);
         if (!allow) {
-            wake_in(d, px->win_start_ms + px->window_ms - now);
+            wake_in(d, fp_throttle_next_ms(&px->th) - now);
             break;
         }
         if (n > allow)
-            n = allow;
-        if (evbuffer_add(out, c->data + c->off, n) < 0) {
+            n = (size_t)allow;
+        if (evbuffer_add(out, data, n) < 0) {
             pair_free(d->p, "out of memory");
             return;
         }
-        c->off += n;
-        d->queued -= n;
+        fp_throttle_take(&px->th, n);
+        fp_queue_consume(&d->q, n, now, &px->holds);
         d->bytes += n;
         px->bytes += n;
-        px->win_bytes += n;
-        if (c->off < c->len)
-            continue;
-        int64_t hold = now - c->arrived_ms;
-        px->chunks++;
-        if (c->delayed) {
-            px->delayed_chunks++;
-            if (px->min_hold_ms < 0 || hold < px->min_hold_ms)
-                px->min_hold_ms = hold;
-            if (hold > px->max_hold_ms)
-                px->max_hold_ms = hold;
-        }
-        d->head = c->next;
-        if (!d->head)
-            d->tail = NULL;
-        free(c);
     }
-    if (d->queued < QUEUE_HIGH && !d->src_eof)
+    if (!n && due >= 0)
+        wake_in(d, due - now); /* the head is not due yet */
+    if (d->q.queued < QUEUE_HIGH && !d->src_eof)
         bufferevent_enable(d->src, EV_READ);
-    if (d->src_eof && !d->head && evbuffer_get_length(out) == 0)
+    if (d->src_eof && !d->q.head && evbuffer_get_length(out) == 0)
         pair_free(d->p, "closed by peer");
 }
 
@@ -348,24 +240,16 @@ static void on_read(struct bufferevent *bev, void *arg)
     size_t len = evbuffer_get_length(in);
     if (!len)
         return;
-    struct chunk *c = malloc(sizeof *c + len);
-    if (!c) {
+    const unsigned char *data = evbuffer_pullup(in, -1);
+    bool first = !d->q.head;
+    if (!data || fp_queue_push(&d->q, data, len, now_ms(), px->f.delay_ms)) {
         pair_free(d->p, "out of memory");
         return;
     }
-    int64_t now = now_ms();
-    *c = (struct chunk){.arrived_ms = now, .due_ms = now + px->f.delay_ms,
-                        .delayed = px->f.delay_ms > 0, .len = len};
-    evbuffer_remove(in, c->data, len);
-    if (d->tail)
-        d->tail->next = c;
-    else
-        d->head = c;
-    d->tail = c;
-    d->queued += len;
-    if (d->queued >= QUEUE_HIGH)
+    evbuffer_drain(in, len);
+    if (d->q.queued >= QUEUE_HIGH)
         bufferevent_disable(bev, EV_READ);
-    if (d->head == c)
+    if (first)
         pump(d);
 }
 
@@ -400,11 +284,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 static void dir_clear(struct dir *d)
 {
-    while (d->head) {
-        struct chunk *c = d->head;
-        d->head = c->next;
-        free(c);
-    }
+    fp_queue_clear(&d->q);
     if (d->timer)
         event_free(d->timer);
 }
@@ -473,12 +353,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 static void print_stats(struct proxy *px)
 {
+    const struct fp_holds *h = &px->holds;
     printf("t=%" PRId64 " stats conns=%" PRIu64 " open=%" PRIu64 " bytes=%" PRIu64
            " chunks=%" PRIu64 " delayed_chunks=%" PRIu64 " min_hold_ms=%" PRId64
            " max_hold_ms=%" PRId64 " windows=%" PRIu64 " windows_over_cap=%" PRIu64
            " max_window_bytes=%" PRIu64 "\n",
-           rel(px, now_ms()), px->conns, px->open, px->bytes, px->chunks, px->delayed_chunks,
-           px->min_hold_ms, px->max_hold_ms, px->windows, px->windows_over, px->max_win_bytes);
+           rel(px, now_ms()), px->conns, px->open, px->bytes, h->chunks, h->delayed, h->min_ms,
+           h->max_ms, px->th.windows, px->th.windows_over, px->th.max_bytes);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -490,10 +371,26 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     } else if (sig == SIGUSR1) {
         print_stats(px);
     } else if (sig == SIGTERM || sig == SIGINT) {
-        new_window(px, now_ms()); /* prints the last window */
+        struct fp_window done; /* the last window, to report and count */
+        if (fp_throttle_restart(&px->th, px->f.throttle_bps, now_ms(), &done))
+            report_window(px, &done);
         print_stats(px);
         event_base_loopbreak(px->base);
     }
+}
+
+/* --window-ms: 10..10000. */
+static bool parse_ms(const char *s, uint32_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v < 10 || v > 10000)
+        return false;
+    *out = (uint32_t)v;
+    return true;
 }
 
 static int bad(const char *opt, const char *val, const char *want)
@@ -510,7 +407,8 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    struct proxy px = {.window_ms = 100, .min_hold_ms = -1};
+    struct proxy px = {.holds = {.min_ms = -1, .max_ms = -1}};
+    uint32_t window_ms = 100;
     struct relay rl[MAX_LINKS];
     size_t n_listen = 0, n_to = 0;
     int opt;
@@ -532,7 +430,7 @@ int main(int argc, char **argv)
         }
         case 'c': px.control = optarg; break;
         case 'w':
-            if (!parse_u32(optarg, 10000, &px.window_ms) || px.window_ms < 10)
+            if (!parse_ms(optarg, &window_ms))
                 return bad("--window-ms", optarg, "milliseconds in 10..10000");
             break;
         case 'h': fputs(usage, stdout); return 0;
@@ -556,10 +454,9 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
     px.t0_ms = now_ms();
-    px.win_start_ms = px.t0_ms;
     if (px.control && !read_control(px.control, &px.f))
         return 1;
-    px.win_cap = cap_of(&px);
+    fp_throttle_init(&px.th, window_ms, px.f.throttle_bps, px.t0_ms);
     px.base = event_base_new();
     if (!px.base) {
         fprintf(stderr, "vmca-faultproxy: cannot make the event loop\n");
@@ -587,7 +484,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < n_listen; i++)
         printf("t=0 listening on %s, relaying to %s\n", rl[i].listen.s, rl[i].to.s);
-    printf("t=0 window %u ms\n", px.window_ms);
+    printf("t=0 window %u ms\n", window_ms);
     printf("t=0 settings delay_ms=%u throttle_bps=%u\n", px.f.delay_ms, px.f.throttle_bps);
     event_base_dispatch(px.base);
     while (px.pairs)
