@@ -231,10 +231,11 @@ void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *
                 .mm_target = c->target, .puts_total = c->puts_total,
                 .puts_succ = c->puts_succ, .gets_total = c->gets_total,
                 .gets_succ = c->gets_succ, .flushes = c->flushes,
-                .evictions = c->evicted, .ephemeral = c->ephemeral};
+                .evictions = c->evicted, .ephemeral = c->ephemeral,
+                .puts_evicting = c->puts_evicting};
         if (reset_period)
             c->puts_total = c->puts_succ = c->gets_total = c->gets_succ = c->flushes =
-                c->evicted = 0;
+                c->evicted = c->puts_evicting = 0;
     }
     st->metadata_bytes = h->meta_bytes;
 }

@@ -259,6 +259,7 @@ struct hvx_vm_stats {
     uint64_t mm_target;      /* UINT64_MAX = unlimited */
     uint64_t puts_total, puts_succ, gets_total, gets_succ, flushes; /* this period */
     uint64_t evictions;      /* this period: its ephemeral pages evicted */
+    uint64_t puts_evicting;  /* this period: of puts_succ, those that evicted to find a page */
     uint64_t ephemeral;      /* of tmem_used, ephemeral pages (evictable) */
 };
 

@@ -159,6 +159,7 @@ struct hvx_client {
     uint64_t target;
     uint64_t puts_total, puts_succ, gets_total, gets_succ, flushes;
     uint64_t evicted;             /* this period: its ephemeral pages evicted */
+    uint64_t puts_evicting;       /* this period: puts that evicted to find a page */
     uint64_t evicted_all;         /* since registration */
     uint64_t ephemeral;           /* its ephemeral pages now */
     /* Eviction (docs/hypervisor.md): put epochs, the live ones distinct mod 4. */

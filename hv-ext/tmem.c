@@ -484,13 +484,17 @@ int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
     x = hvx_zone_alloc_page(h, NULL, &p);
     /* No free page: ephemeral pages make room, one at a time (a page freed
      * on a home that has faulted is no use: the loop goes on). */
-    while (x == HVX_NIL && evict_one(h, c))
+    bool evicted = false;
+    while (x == HVX_NIL && evict_one(h, c)) {
+        evicted = true;
         x = hvx_zone_alloc_page(h, NULL, &p);
+    }
     if (x == HVX_NIL)
         return HVX_ENOMEM;
     memcpy(p, src, h->page_size);
     hvx_tmem_insert(h, x, key, index);
     c->puts_succ++;
+    c->puts_evicting += evicted; /* the policies read it as pressure */
     return zone_of(h, x)->home != h->self;
 }
 

@@ -149,6 +149,10 @@ static void test_oldest_first(void **state)
     assert_int_equal(put(x, 1, e, 9, 100), 0); /* evicts key 1 */
     assert_int_equal(put(x, 1, e, 9, 101), 0); /* evicts key 2 */
     assert_int_equal(vm_stats(x, 1).evictions, 2);
+    /* the two puts that made room are counted (the policies' pressure);
+     * the fills and the put again found room */
+    assert_int_equal(vm_stats(x, 1).puts_evicting, 2);
+    assert_int_equal(vm_stats(x, 1).puts_succ, PAGES + 3);
     assert_int_equal(vm_stats(x, 1).tmem_used, PAGES);
     assert_false(has(x, 1, e, 9, 1));
     assert_false(has(x, 1, e, 9, 2));
