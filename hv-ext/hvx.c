@@ -230,7 +230,11 @@ void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *
                 .vm = c->vm, .failed = c->failed, .tmem_used = c->used,
                 .mm_target = c->target, .puts_total = c->puts_total,
                 .puts_succ = c->puts_succ, .gets_total = c->gets_total,
-                .gets_succ = c->gets_succ, .flushes = c->flushes};
+                .gets_succ = c->gets_succ, .flushes = c->flushes,
+                .replicas = c->replicas ? c->replicas : 1u,
+                .replica_pages = c->replica_pages, .under_replicated = c->under};
+        st->replica_pages += c->replica_pages;
+        st->under_replicated += c->under;
         if (reset_period)
             c->puts_total = c->puts_succ = c->gets_total = c->gets_succ = c->flushes = 0;
     }

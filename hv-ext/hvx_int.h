@@ -15,6 +15,10 @@
 
 /* One record per owned page, 16 bytes. key == 0: the page holds no tmem
  * entry (free, or owned but unused). key = pool handle << 48 | object id. */
+/* A replica (second copy) of a persistent page: an ordinary record whose
+ * key is the page's with this bit set (pool handles use 13 bits). */
+#define HVX_REPLICA_BIT (UINT64_C(1) << 63)
+
 struct hvx_rec {
     uint64_t key;
     uint32_t index;
@@ -50,6 +54,9 @@ struct hvx_client {
     uint64_t used;
     uint64_t target;
     uint64_t puts_total, puts_succ, gets_total, gets_succ, flushes;
+    uint8_t replicas;             /* 0 or 1: one copy; 2: replica.c */
+    uint64_t replica_pages;       /* records with HVX_REPLICA_BIT */
+    uint64_t under;               /* under-replicated pages (replica.c) */
     struct hvx_pool pools[HVX_POOLS_PER_CLIENT];
 };
 
@@ -74,6 +81,8 @@ struct hvx {
     struct hvx_client *clients[HVX_CLIENTS]; /* allocated on registration */
     unsigned clients_hi;                     /* no client at this slot or above */
     uint64_t meta_bytes;
+    unsigned repair_slot;         /* hvx_repair's cursor: zone slot, page */
+    uint64_t repair_idx;
 };
 
 /* hvx.c */
@@ -91,6 +100,9 @@ void hvx_grow_buckets(struct hvx *h);
 /* Allocates one page from the closest zone that has one, skipping `avoid`
  * (NULL: none). Returns its handle or HVX_NIL; *page gets its address. */
 uint32_t hvx_zone_alloc_page(struct hvx *h, const struct hvx_zone *avoid, void **page);
+/* One page of zone z (it has a free one); HVX_NIL and z marked faulted
+ * when its memory cannot be reached. */
+uint32_t hvx_zone_alloc_in(struct hvx *h, struct hvx_zone *z, void **page);
 
 static inline struct hvx_zone *zone_of(struct hvx *h, uint32_t handle)
 {
@@ -139,5 +151,29 @@ void hvx_tmem_remove(struct hvx *h, uint32_t handle);    /* entry -> free page *
 void hvx_tmem_move(struct hvx *h, uint32_t from, uint32_t to);
 void hvx_tmem_rehash(struct hvx *h, uint32_t *buckets, uint32_t mask);
 struct hvx_pool *hvx_tmem_pool_of(struct hvx *h, uint64_t key, struct hvx_client **c);
+uint32_t hvx_tmem_lookup(struct hvx *h, uint64_t key, uint32_t index);
+/* A used record for the key at free page x (taken from its buddy). */
+void hvx_tmem_insert(struct hvx *h, uint32_t x, uint64_t key, uint32_t index);
+/* Gives record x another key (a replica becoming the page's only copy). */
+void hvx_tmem_rekey(struct hvx *h, uint32_t x, uint64_t key);
+
+/* replica.c: the hooks tmem.c and zone.c call. */
+/* -1 when the key's page is not tracked (one copy wanted), else whether it
+ * is under-replicated now; hvx_replica_settle adds the change since. */
+int hvx_replica_state(struct hvx *h, uint64_t key, uint32_t index);
+void hvx_replica_settle(struct hvx *h, uint64_t key, uint32_t index, int before);
+/* Whether puts of this client's pool keep two copies. */
+bool hvx_replica_wanted(const struct hvx_client *c, unsigned pool);
+/* A new page of a replicated pool: both copies or nothing. */
+int hvx_replica_put_new(struct hvx *h, struct hvx_client *c, uint64_t key, uint32_t index,
+                        const void *src);
+/* The copy of the page of record x to read first (the nearer one). */
+uint32_t hvx_replica_nearest(struct hvx *h, uint32_t x);
+/* Record x's page is lost: removes it; returns the page's other copy (now
+ * its only one) or HVX_NIL when none is left. */
+uint32_t hvx_replica_drop(struct hvx *h, uint32_t x);
+/* Writes src to the second copy of the page of primary record x, if any
+ * (a copy that faults is dropped). */
+void hvx_replica_write(struct hvx *h, uint32_t x, const void *src);
 
 #endif

@@ -37,12 +37,12 @@ static uint64_t make_key(unsigned slot, unsigned pool, uint64_t oid)
 
 struct hvx_pool *hvx_tmem_pool_of(struct hvx *h, uint64_t key, struct hvx_client **c)
 {
-    unsigned ph = (unsigned)(key >> 48);
+    unsigned ph = (unsigned)(key >> 48) & 0x7fffu; /* a replica's key too */
     *c = h->clients[(ph >> 4) - 1];
     return &(*c)->pools[ph & 15];
 }
 
-static uint32_t lookup(struct hvx *h, uint64_t key, uint32_t index)
+uint32_t hvx_tmem_lookup(struct hvx *h, uint64_t key, uint32_t index)
 {
     for (uint32_t x = h->buckets[hash_key(key, index, h->bucket_mask)]; x != HVX_NIL;) {
         struct hvx_rec *r = rec_of(h, x);
@@ -86,23 +86,58 @@ void hvx_tmem_rehash(struct hvx *h, uint32_t *buckets, uint32_t mask)
     }
 }
 
+void hvx_tmem_insert(struct hvx *h, uint32_t x, uint64_t key, uint32_t index)
+{
+    int before = hvx_replica_state(h, key, index);
+    struct hvx_rec *r = rec_of(h, x);
+    struct hvx_client *c;
+    struct hvx_pool *pool = hvx_tmem_pool_of(h, key, &c);
+    r->key = key;
+    r->index = index;
+    hash_insert(h, h->buckets, h->bucket_mask, x);
+    zone_of(h, x)->used_pages++;
+    c->used++;
+    c->replica_pages += (key & HVX_REPLICA_BIT) != 0;
+    pool->pages++;
+    hvx_replica_settle(h, key, index, before);
+}
+
+void hvx_tmem_rekey(struct hvx *h, uint32_t x, uint64_t key)
+{
+    struct hvx_rec *r = rec_of(h, x);
+    int before = hvx_replica_state(h, key, r->index);
+    struct hvx_client *c;
+    hvx_tmem_pool_of(h, key, &c);
+    c->replica_pages -= (r->key & HVX_REPLICA_BIT) != 0;
+    c->replica_pages += (key & HVX_REPLICA_BIT) != 0;
+    hash_unlink(h, x);
+    r->key = key;
+    hash_insert(h, h->buckets, h->bucket_mask, x);
+    hvx_replica_settle(h, key, r->index, before);
+}
+
 void hvx_tmem_remove(struct hvx *h, uint32_t handle)
 {
     struct hvx_rec *r = rec_of(h, handle);
+    uint64_t key = r->key;
+    int before = hvx_replica_state(h, key, r->index);
     struct hvx_client *c;
     struct hvx_pool *pool = hvx_tmem_pool_of(h, r->key, &c);
     hash_unlink(h, handle);
     r->key = 0;
     c->used--;
+    c->replica_pages -= (key & HVX_REPLICA_BIT) != 0;
     pool->pages--;
     struct hvx_zone *z = zone_of(h, handle);
     z->used_pages--;
     hvx_buddy_free(&z->buddy, handle_index(handle), 0);
+    hvx_replica_settle(h, key, r->index, before);
 }
 
 void hvx_tmem_move(struct hvx *h, uint32_t from, uint32_t to)
 {
     struct hvx_rec *src = rec_of(h, from), *dst = rec_of(h, to);
+    int before = hvx_replica_state(h, src->key, src->index);
     hash_unlink(h, from);
     dst->key = src->key;
     dst->index = src->index;
@@ -112,6 +147,7 @@ void hvx_tmem_move(struct hvx *h, uint32_t from, uint32_t to)
     zf->used_pages--;
     zone_of(h, to)->used_pages++;
     hvx_buddy_free(&zf->buddy, handle_index(from), 0);
+    hvx_replica_settle(h, dst->key, dst->index, before); /* both copies may share a domain now */
 }
 
 bool hvx_client_known(struct hvx *h, uint32_t vm)
@@ -159,7 +195,7 @@ static uint64_t remove_matching(struct hvx *h, uint64_t want, uint64_t mask)
                 if (key && (key & mask) == want) {
                     hvx_tmem_remove(h, ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) |
                                            (uint32_t)((ch << REC_CHUNK_SHIFT) + i));
-                    n++;
+                    n += !(key & HVX_REPLICA_BIT); /* pages, not copies */
                 }
             }
         }
@@ -173,7 +209,7 @@ int hvx_client_destroy(struct hvx *h, uint32_t vm)
     struct hvx_client *c = client_find(h, vm, &slot);
     if (!c)
         return HVX_ENOENT;
-    remove_matching(h, (uint64_t)(slot + 1) << 52, UINT64_C(0xfff) << 52);
+    remove_matching(h, (uint64_t)(slot + 1) << 52, UINT64_C(0x7ff) << 52); /* replicas too */
     h->clients[slot] = NULL;
     hvx_free(h, c, sizeof *c);
     return HVX_OK;
@@ -210,7 +246,7 @@ int hvx_pool_destroy(struct hvx *h, uint32_t vm, unsigned pool)
     struct hvx_client *c = client_find(h, vm, &slot);
     if (!c || pool >= HVX_POOLS_PER_CLIENT || !c->pools[pool].in_use)
         return HVX_ENOENT;
-    remove_matching(h, make_key(slot, pool, 0), UINT64_C(0xffff) << 48);
+    remove_matching(h, make_key(slot, pool, 0), UINT64_C(0x7fff) << 48);
     c->pools[pool].in_use = false;
     return HVX_OK;
 }
@@ -231,10 +267,10 @@ static int resolve(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid,
     return HVX_OK;
 }
 
-/* The page of an entry faulted: drop it; a persistent loss fails the VM. */
-static int entry_lost(struct hvx *h, struct hvx_client *c, unsigned pool, uint32_t x)
+/* The page of an entry faulted and it has no other copy (hvx_replica_drop
+ * removed it): a persistent loss fails the VM. */
+static int entry_lost(struct hvx_client *c, unsigned pool)
 {
-    hvx_tmem_remove(h, x);
     if (c->pools[pool].kind == HVX_POOL_PERSISTENT) {
         c->failed = true;
         return HVX_EIO;
@@ -251,16 +287,20 @@ int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
     if (rc != HVX_OK)
         return rc;
     c->puts_total++;
-    uint32_t x = lookup(h, key, index);
+    uint32_t x = hvx_tmem_lookup(h, key, index);
     int fault = 0;
     if (x != HVX_NIL) {
-        void *p = h->env.page(h->env.arg, handle_gfn(h, x), &fault);
-        if (!p)
-            return entry_lost(h, c, pool, x);
+        void *p;
+        while (!(p = h->env.page(h->env.arg, handle_gfn(h, x), &fault)))
+            if ((x = hvx_replica_drop(h, x)) == HVX_NIL) /* else: the other copy */
+                return entry_lost(c, pool);
         memcpy(p, src, h->page_size);
+        hvx_replica_write(h, x, src);
         c->puts_succ++;
         return zone_of(h, x)->home != h->self;
     }
+    if (hvx_replica_wanted(c, pool))
+        return hvx_replica_put_new(h, c, key, index, src);
     if (c->used >= c->target)
         return HVX_ENOMEM;
     void *p;
@@ -268,13 +308,7 @@ int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
     if (x == HVX_NIL)
         return HVX_ENOMEM;
     memcpy(p, src, h->page_size);
-    struct hvx_rec *r = rec_of(h, x);
-    r->key = key;
-    r->index = index;
-    hash_insert(h, h->buckets, h->bucket_mask, x);
-    zone_of(h, x)->used_pages++;
-    c->used++;
-    c->pools[pool].pages++;
+    hvx_tmem_insert(h, x, key, index);
     c->puts_succ++;
     return zone_of(h, x)->home != h->self;
 }
@@ -288,13 +322,15 @@ int hvx_get(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
     if (rc != HVX_OK)
         return rc;
     c->gets_total++;
-    uint32_t x = lookup(h, key, index);
+    uint32_t x = hvx_tmem_lookup(h, key, index);
     if (x == HVX_NIL)
         return HVX_ENOENT;
+    x = hvx_replica_nearest(h, x);
     int fault = 0;
-    const void *p = h->env.page(h->env.arg, handle_gfn(h, x), &fault);
-    if (!p)
-        return entry_lost(h, c, pool, x);
+    const void *p;
+    while (!(p = h->env.page(h->env.arg, handle_gfn(h, x), &fault)))
+        if ((x = hvx_replica_drop(h, x)) == HVX_NIL) /* else: the other copy */
+            return entry_lost(c, pool);
     memcpy(dst, p, h->page_size);
     int remote = zone_of(h, x)->home != h->self;
     if (c->pools[pool].kind == HVX_POOL_EPHEMERAL)
@@ -312,10 +348,13 @@ int hvx_flush_page(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid,
     if (rc != HVX_OK)
         return rc;
     c->flushes++;
-    uint32_t x = lookup(h, key, index);
+    uint32_t x = hvx_tmem_lookup(h, key, index);
     if (x == HVX_NIL)
         return HVX_ENOENT;
+    uint32_t second = hvx_tmem_lookup(h, key | HVX_REPLICA_BIT, index);
     hvx_tmem_remove(h, x);
+    if (second != HVX_NIL)
+        hvx_tmem_remove(h, second);
     return HVX_OK;
 }
 
@@ -328,5 +367,5 @@ int64_t hvx_flush_object(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid
         return rc;
     c->flushes++;
     /* A scan of the records: flush-object is rare next to put/get. */
-    return (int64_t)remove_matching(h, key, ~UINT64_C(0));
+    return (int64_t)remove_matching(h, key, ~HVX_REPLICA_BIT); /* with the replicas */
 }
