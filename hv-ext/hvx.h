@@ -252,6 +252,10 @@ int hvx_set_replicas(struct hvx *h, uint32_t vm, unsigned replicas);
  * page copies and a bounded scan per call, resuming where the last call
  * stopped. Returns the copies made. Called periodically by the embedder. */
 uint64_t hvx_repair(struct hvx *h, unsigned max_copies);
+/* Recounts, by a scan of every record (for checkers, not hot paths), the
+ * second copies held and the under-replicated pages, all VMs; they must
+ * equal hvx_stats' replica_pages and under_replicated. */
+void hvx_replica_recount(struct hvx *h, uint64_t *replica_pages, uint64_t *under);
 /* Whether homes a and b are in one failure domain (see hvx_set_replicas). */
 bool hvx_same_domain(const struct hvx *h, uint32_t a, uint32_t b);
 

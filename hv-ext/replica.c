@@ -151,6 +151,52 @@ void hvx_replica_write(struct hvx *h, uint32_t x, const void *src)
         hvx_tmem_remove(h, y); /* its home is gone: the page is under-replicated */
 }
 
+/* Calls fn on every used record (a scan: set-up and checkers only). */
+static void for_each_record(struct hvx *h, void (*fn)(struct hvx *, const struct hvx_rec *, void *),
+                            void *arg)
+{
+    for (unsigned k = 0; k < h->n_zones; k++) {
+        struct hvx_zone *z = h->zones[h->by_distance[k]];
+        for (size_t ch = 0; ch < z->n_chunks && z->used_pages; ch++)
+            for (uint32_t i = 0; z->chunks[ch] && i < REC_CHUNK; i++)
+                if (z->chunks[ch][i].key)
+                    fn(h, &z->chunks[ch][i], arg);
+    }
+}
+
+/* Counts into its client's `under` a primary of the client `*arg` (the
+ * client bits of its keys) that is under-replicated. */
+static void count_under(struct hvx *h, const struct hvx_rec *r, void *arg)
+{
+    uint64_t mine = *(const uint64_t *)arg;
+    struct hvx_client *c;
+    hvx_tmem_pool_of(h, r->key, &c);
+    if (!(r->key & HVX_REPLICA_BIT) && (r->key & (UINT64_C(0x7ff) << 52)) == mine &&
+        hvx_replica_state(h, r->key, r->index) == 1)
+        c->under++;
+}
+
+struct recount {
+    uint64_t replicas, under;
+};
+
+static void recount_one(struct hvx *h, const struct hvx_rec *r, void *arg)
+{
+    struct recount *n = arg;
+    if (r->key & HVX_REPLICA_BIT)
+        n->replicas++;
+    else if (hvx_replica_state(h, r->key, r->index) == 1)
+        n->under++;
+}
+
+void hvx_replica_recount(struct hvx *h, uint64_t *replica_pages, uint64_t *under)
+{
+    struct recount n = {0, 0};
+    for_each_record(h, recount_one, &n);
+    *replica_pages = n.replicas;
+    *under = n.under;
+}
+
 int hvx_set_replicas(struct hvx *h, uint32_t vm, unsigned replicas)
 {
     if (replicas != 1 && replicas != 2)
@@ -171,18 +217,7 @@ int hvx_set_replicas(struct hvx *h, uint32_t vm, unsigned replicas)
      * change to 1 stay until flushed; they are counted replica pages. */
     c->under = 0;
     uint64_t mine = (uint64_t)(slot + 1) << 52; /* as in the keys (tmem.c) */
-    for (unsigned k = 0; k < h->n_zones && replicas == 2; k++) {
-        struct hvx_zone *z = h->zones[h->by_distance[k]];
-        for (size_t ch = 0; ch < z->n_chunks && z->used_pages; ch++) {
-            for (uint32_t i = 0; z->chunks[ch] && i < REC_CHUNK; i++) {
-                const struct hvx_rec *r = &z->chunks[ch][i];
-                if (r->key && !(r->key & HVX_REPLICA_BIT) &&
-                    (r->key & (UINT64_C(0x7ff) << 52)) == mine &&
-                    hvx_replica_state(h, r->key, r->index) == 1)
-                    c->under++;
-            }
-        }
-    }
+    for_each_record(h, count_under, &mine);
     return HVX_OK;
 }
 

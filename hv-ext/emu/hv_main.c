@@ -273,14 +273,16 @@ static int guest_hello(struct guest *g, const uint8_t *msg, size_t len, const in
         return -1;
     }
     /* Copies of its remote persistent pages: the configuration's (1 or 2). */
-    hvx_set_replicas(hv->hvx, hello.vm, vmca_config_replicas(&hv->cfg, hv->self, hello.vm));
+    unsigned copies = vmca_config_replicas(&hv->cfg, hv->self, hello.vm);
+    hvx_set_replicas(hv->hvx, hello.vm, copies);
     g->registered = true;
     g->vm = hello.vm;
     if (!hello_reply(g, HVX_OK)) {
         snprintf(why, whylen, "cannot answer the hello: %s", strerror(errno));
         return -1;
     }
-    log_info("VM %u connected (%u-page buffer)", g->vm, g->slots);
+    log_info("VM %u connected (%u-page buffer, %u %s of remote persistent pages)", g->vm,
+             g->slots, copies, copies == 1 ? "copy" : "copies");
     /* The memory manager sets the new VM's target now, not next period. */
     push_stats(hv, NULL, false);
     return 0;

@@ -354,6 +354,86 @@ static void test_overwrite_and_local(void **state)
     assert_int_equal(vm_stats(x, NULL).replica_pages, reps);
 }
 
+/* The incremental figures equal a recount from the records. */
+static void check_counts(struct fx *x)
+{
+    struct hvx_node_stats st;
+    struct hvx_vm_stats vms[4];
+    hvx_stats(x->h, &st, NULL, 0, NULL, 0, vms, 4, false);
+    uint64_t reps, under;
+    hvx_replica_recount(x->h, &reps, &under);
+    assert_int_equal(st.replica_pages, reps);
+    assert_int_equal(st.under_replicated, under);
+}
+
+/* Random puts, overwrites, flushes, gets, home failures (a new memory
+ * generation, only when every page has two copies: at most one failure
+ * since the last full repair), re-grants and bounded repairs: the VM never
+ * fails, every get returns the last data put, and the counts stay exact. */
+static void test_random_single_failures(void **state)
+{
+    struct fx *x = *state;
+    for (uint32_t home = 2; home <= NH; home++)
+        grant(x, home, 0, 6);
+    enum { KEYS = 80 };
+    uint64_t model[KEYS] = {0}; /* 0: not stored, else the data's seed */
+    uint64_t rng = 0x9e3779b97f4a7c15u;
+    uint8_t buf[PAGE], want[PAGE];
+    unsigned failures = 0;
+    for (unsigned step = 0; step < 3000; step++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        uint32_t k = (uint32_t)(rng >> 8) % KEYS;
+        unsigned op = (unsigned)(rng >> 40) % 100;
+        if (op < 45) {
+            uint64_t seed = step + 1;
+            fill(buf, seed);
+            int rc = hvx_put(x->h, VM, (unsigned)x->pool, 5, k, buf);
+            assert_true(rc == 1 || rc == HVX_ENOMEM);
+            if (rc == 1)
+                model[k] = seed;
+        } else if (op < 55) {
+            int rc = hvx_flush_page(x->h, VM, (unsigned)x->pool, 5, k);
+            assert_int_equal(rc, model[k] ? HVX_OK : HVX_ENOENT);
+            model[k] = 0;
+        } else if (op < 85) {
+            int rc = hvx_get(x->h, VM, (unsigned)x->pool, 5, k, buf);
+            if (!model[k]) {
+                assert_int_equal(rc, HVX_ENOENT);
+            } else {
+                assert_true(rc >= 0);
+                fill(want, model[k]);
+                assert_memory_equal(want, buf, PAGE);
+            }
+        } else if (op < 88) {
+            struct hvx_vm_stats v = vm_stats(x, NULL);
+            if (v.under_replicated == 0) {
+                uint32_t home = 2 + (uint32_t)(rng >> 20) % (NH - 1);
+                x->gen[home]++; /* its memory restarts: every claim there void */
+                vm_stats(x, NULL); /* purges */
+                failures++;
+            }
+        } else if (op < 92) {
+            for (uint32_t home = 2; home <= NH; home++)
+                if (hvx_owned_of(x->h, home) == 0)
+                    grant(x, home, 0, 6); /* its new memory, lent again */
+        } else {
+            hvx_repair(x->h, 1 + (unsigned)(rng >> 50) % 8);
+        }
+        assert_false(hvx_client_failed(x->h, VM));
+        check_counts(x);
+    }
+    assert_true(failures > 5); /* the run did test failures */
+    check_pages(x, 0, 0);
+    for (uint32_t k = 0; k < KEYS; k++)
+        if (model[k]) {
+            fill(want, model[k]);
+            assert_true(hvx_get(x->h, VM, (unsigned)x->pool, 5, k, buf) >= 0);
+            assert_memory_equal(want, buf, PAGE);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +446,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flush_removes_both, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_without_second_page_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overwrite_and_local, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_single_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
