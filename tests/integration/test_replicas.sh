@@ -33,11 +33,7 @@ echo "12 3" > "$T/phases"
 owns() { tkm --node node2 stats | grep -Eq "^owned_home $1 [1-9]"; }
 wait_until 10 "node2 borrowed from node1, node3 and node4" sh -c \
     "$(declare -f tkm owns); TKM_BIN='$TKM_BIN' CONF='$CONF'; owns 1 && owns 3 && owns 4"
-"$GUEST_BIN" --socket "$gsock" --vm 2 --ram 1 --workload hold:1500 --pool persistent \
-    > "$T/hold.out" 2> "$T/hold.log" &
-G=$!
-PIDS+=($G)
-wait_until 30 "guest holding" grep -q holding "$T/hold.out" "$T/hold.log"
+hold_guest node2 2 1500 persistent
 replication() { grep 'replication:' "$T/hv-node2.log" | tail -n 1; }
 wait_until 10 "node2 keeps replica pages" \
     sh -c "grep 'replication:' '$T/hv-node2.log' | tail -n 1 | grep -Eq ' [1-9][0-9]* replica pages, 0 under'"
@@ -54,14 +50,9 @@ sed -n '/invalidated node 3/,$p' "$T/hv-node2.log" | grep 'replication:' |
 wait_until 30 "two copies of every page again" \
     sh -c "grep 'replication:' '$T/hv-node2.log' | tail -n 1 | grep -Eq ' [1-9][0-9]* replica pages, 0 under'"
 after=$(replication)
-kill -0 $G 2>/dev/null || fail "the guest stopped: $(tail -n 3 "$T/hold.log")"
+kill -0 "$HOLD_PID" 2>/dev/null || fail "the guest stopped: $(tail -n 3 "$T/hold.log")"
 
-kill -USR1 $G
-grc=0
-wait $G || grc=$?
-cat "$T/hold.out"
-[ "$grc" -eq 0 ] || fail "the guest exited $grc: $(tail -n 3 "$T/hold.log")"
-grep -q 'mismatches=0' "$T/hold.out" || fail "the guest read wrong data"
+hold_check
 grep -q 'gets_miss=0 ' "$T/hold.out" || fail "the guest missed pages"
 grep -q 'gets_lost=0 ' "$T/hold.out" || fail "the guest lost pages"
 ctl_audit 20
