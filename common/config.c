@@ -33,16 +33,6 @@
 #define SUN_PATH_SIZE (sizeof(((struct sockaddr_un *)0)->sun_path))
 #define SPATH_MAX 128                        /* "nodes.[4095].location.[7]" */
 
-/* An integer literal libconfig 1.5 silently truncated to 32 bits (it reads
- * plain literals with atoi/strtoul; only an L suffix gives 64 bits). */
-struct big_literal {
-    unsigned line;
-    uint32_t truncated;      /* the low 32 bits libconfig kept */
-    int index;               /* element index inside [ ], else -1 */
-    char name[VMCA_NAME_MAX]; /* the setting it was assigned to */
-    char text[32];
-};
-
 struct node_aux {
     const config_setting_t *group, *id, *name, *address, *port, *cert, *key, *metrics;
 };
@@ -52,8 +42,7 @@ struct ctx {
     const char *dir;         /* its directory, resolved */
     char *err;
     size_t errlen;
-    struct big_literal *bigs;
-    size_t n_bigs;
+    struct vmca_cfg_bigs bigs;
 };
 
 /* ---------------------------------------------------------------- errors */
@@ -94,197 +83,6 @@ fail(struct ctx *x, const config_setting_t *s, const char *spath, const char *fm
     return VMCA_ERR_CONFIG;
 }
 
-/* -------------------------------------------- 32-bit truncation detection */
-
-static int is_ident_start(char c)
-{
-    return isalpha((unsigned char)c) || c == '*' || c == '@';
-}
-
-static int is_ident_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '*';
-}
-
-static int is_float_char(char c)
-{
-    return isdigit((unsigned char)c) || c == '.' || c == 'e' || c == 'E' ||
-           c == '+' || c == '-';
-}
-
-static int add_big(struct ctx *x, unsigned line, uint32_t truncated, int index,
-                   const char *name, size_t name_len, const char *text, size_t len)
-{
-    struct big_literal *nb = realloc(x->bigs, (x->n_bigs + 1) * sizeof(*nb));
-    if (!nb)
-        return VMCA_ERR_NOMEM;
-    x->bigs = nb;
-    struct big_literal *b = &x->bigs[x->n_bigs++];
-    b->line = line;
-    b->truncated = truncated;
-    b->index = index;
-    if (name_len >= sizeof(b->name))
-        name_len = sizeof(b->name) - 1;
-    memcpy(b->name, name, name_len);
-    b->name[name_len] = '\0';
-    if (len >= sizeof(b->text))
-        len = sizeof(b->text) - 1;
-    memcpy(b->text, text, len);
-    b->text[len] = '\0';
-    return 0;
-}
-
-/* Finds integer literals (outside strings and comments) without an L suffix
- * that do not fit an int: libconfig 1.5 keeps only their low 32 bits. Each is
- * recorded with its line, the name of the setting it is assigned to and its
- * index in an array, so the setting can be matched later. Also notes the
- * line of the first @directive (@include), which we refuse: one file holds
- * the whole configuration. */
-static int scan_big_literals(struct ctx *x, const char *buf, size_t len, unsigned *include_line)
-{
-    unsigned line = 1;
-    size_t i = 0;
-    const char *ident = "", *name = "";
-    size_t ident_len = 0, name_len = 0;
-    int in_array = 0, index = 0;
-    while (i < len) {
-        char c = buf[i];
-        if (c == '\n') {
-            line++;
-            i++;
-        } else if (c == '#' || (c == '/' && i + 1 < len && buf[i + 1] == '/')) {
-            while (i < len && buf[i] != '\n')
-                i++;
-        } else if (c == '/' && i + 1 < len && buf[i + 1] == '*') {
-            i += 2;
-            while (i < len && !(buf[i] == '*' && i + 1 < len && buf[i + 1] == '/')) {
-                if (buf[i] == '\n')
-                    line++;
-                i++;
-            }
-            i = i + 2 < len ? i + 2 : len;
-        } else if (c == '"') {
-            i++;
-            while (i < len && buf[i] != '"') {
-                if (buf[i] == '\\' && i + 1 < len)
-                    i++;
-                if (buf[i] == '\n')
-                    line++;
-                i++;
-            }
-            i++;
-        } else if (is_ident_start(c)) {
-            ident = buf + i++;
-            while (i < len && is_ident_char(buf[i]))
-                i++;
-            ident_len = (size_t)(buf + i - ident);
-            if (ident_len == 8 && memcmp(ident, "@include", 8) == 0 && !*include_line)
-                *include_line = line;
-        } else if (c == '=' || c == ':') {
-            name = ident;
-            name_len = ident_len;
-            i++;
-        } else if (c == '[' || c == ']' || (c == ',' && in_array)) {
-            index = c == ',' ? index + 1 : 0;
-            in_array = c != ']';
-            i++;
-        } else if (c == '.' && i + 1 < len && isdigit((unsigned char)buf[i + 1])) {
-            while (i < len && is_float_char(buf[i]))
-                i++;
-        } else if (isdigit((unsigned char)c) ||
-                   ((c == '-' || c == '+') && i + 1 < len &&
-                    isdigit((unsigned char)buf[i + 1]))) {
-            size_t start = i;
-            int neg = c == '-';
-            if (c == '-' || c == '+')
-                i++;
-            int hex = buf[i] == '0' && i + 2 < len && (buf[i + 1] == 'x' || buf[i + 1] == 'X') &&
-                      isxdigit((unsigned char)buf[i + 2]);
-            /* value saturated like strtol/strtoul would */
-            unsigned long long v = 0;
-            int sat = 0;
-            if (hex) {
-                i += 2;
-                for (; i < len && isxdigit((unsigned char)buf[i]); i++) {
-                    char d = buf[i];
-                    unsigned dv = isdigit((unsigned char)d) ? (unsigned)(d - '0')
-                                                            : (unsigned)(tolower((unsigned char)d) - 'a' + 10);
-                    if (v > (ULLONG_MAX - dv) / 16)
-                        sat = 1;
-                    else
-                        v = v * 16 + dv;
-                }
-            } else {
-                for (; i < len && isdigit((unsigned char)buf[i]); i++) {
-                    unsigned dv = (unsigned)(buf[i] - '0');
-                    if (v > (ULLONG_MAX - dv) / 10)
-                        sat = 1;
-                    else
-                        v = v * 10 + dv;
-                }
-            }
-            if (i < len && buf[i] == 'L') {
-                while (i < len && buf[i] == 'L')
-                    i++;
-                continue;
-            }
-            if (!hex && i < len && (buf[i] == '.' || buf[i] == 'e' || buf[i] == 'E')) {
-                while (i < len && is_float_char(buf[i]))
-                    i++;
-                continue;
-            }
-            uint32_t kept;
-            int big;
-            if (hex) {
-                /* strtoul: saturates at ULONG_MAX, a leading '-' negates */
-                if (sat)
-                    v = ULLONG_MAX;
-                big = v > (unsigned long long)INT_MAX;
-                kept = (uint32_t)(neg ? 0u - v : v);
-            } else {
-                /* strtol: saturates at LLONG_MIN/LLONG_MAX (64-bit long) */
-                unsigned long long lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
-                if (sat || v > lim)
-                    v = lim;
-                big = neg ? v > (unsigned long long)INT_MAX + 1 : v > (unsigned long long)INT_MAX;
-                kept = (uint32_t)(neg ? 0u - v : v);
-            }
-            if (big && add_big(x, line, kept, in_array ? index : -1, name, name_len,
-                               buf + start, i - start) != 0)
-                return VMCA_ERR_NOMEM;
-        } else {
-            i++;
-        }
-    }
-    return 0;
-}
-
-/* The literal libconfig truncated to give the INT setting s, if any. */
-static const struct big_literal *find_big(const struct ctx *x, const config_setting_t *s)
-{
-    unsigned line = vmca_cfg_line(s);
-    uint32_t kept = (uint32_t)config_setting_get_int(s);
-    const char *name = config_setting_name(s);
-    int index = -1;
-    if (!name) { /* an element: its aggregate's name */
-        const config_setting_t *p = config_setting_parent(s);
-        name = p ? config_setting_name(p) : NULL;
-        if (p && config_setting_type(p) == CONFIG_TYPE_ARRAY)
-            index = config_setting_index(s);
-    }
-    if (!name)
-        name = "";
-    const struct big_literal *best = NULL;
-    for (size_t i = 0; i < x->n_bigs; i++) {
-        const struct big_literal *b = &x->bigs[i];
-        if (b->truncated == kept && b->line >= line && strcmp(b->name, name) == 0 &&
-            (index < 0 || b->index < 0 || b->index == index) &&
-            (!best || b->line < best->line))
-            best = b;
-    }
-    return best;
-}
-
 /* ----------------------------------------------------------- value access */
 
 static int check_int(struct ctx *x, const config_setting_t *s, const char *spath,
@@ -294,7 +92,7 @@ static int check_int(struct ctx *x, const config_setting_t *s, const char *spath
     if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
         return fail(x, s, spath, "expected an integer, got %s", vmca_cfg_type_name(s));
     if (t == CONFIG_TYPE_INT) {
-        const struct big_literal *b = find_big(x, s);
+        const struct vmca_cfg_big *b = vmca_cfg_bigs_find(&x->bigs, s);
         if (b)
             return fail(x, s, spath,
                         "expected an integer in %lld..%lld, got %s (too big for a "
@@ -1245,7 +1043,7 @@ int vmca_config_load(const char *path, int check_files, struct vmca_config *cfg,
     }
 
     unsigned include_line = 0;
-    if (scan_big_literals(&x, buf, len, &include_line) != 0) {
+    if (vmca_cfg_bigs_scan(&x.bigs, buf, len, &include_line) != 0) {
         raw_error(&x, "%s: out of memory", x.file);
         rc = VMCA_ERR_NOMEM;
         goto out;
@@ -1286,7 +1084,7 @@ out:
     free(buf);
     free(rdir);
     free(dcopy);
-    free(x.bigs);
+    vmca_cfg_bigs_free(&x.bigs);
     return rc;
 }
 

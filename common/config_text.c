@@ -1,6 +1,9 @@
 /* libconfig helpers of config_text.h: moved out of config.c so that
  * vmca-sim's scenario loader names settings as the configuration does. */
+#include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config_text.h"
@@ -72,4 +75,221 @@ const config_setting_t *vmca_cfg_unknown(const config_setting_t *g, const char *
         return s;
     }
     return NULL;
+}
+
+/* ---------------------------------------- 32-bit truncation detection */
+
+
+static int is_ident_start(char c)
+{
+    return isalpha((unsigned char)c) || c == '*' || c == '@';
+}
+
+static int is_ident_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '*';
+}
+
+static int is_float_char(char c)
+{
+    return isdigit((unsigned char)c) || c == '.' || c == 'e' || c == 'E' ||
+           c == '+' || c == '-';
+}
+
+static int add_big(struct vmca_cfg_bigs *x, unsigned line, uint32_t truncated, int index,
+                   const char *name, size_t name_len, const char *text, size_t len)
+{
+    struct vmca_cfg_big *nb = realloc(x->v, (x->n + 1) * sizeof(*nb));
+    if (!nb)
+        return -1;
+    x->v = nb;
+    struct vmca_cfg_big *b = &x->v[x->n++];
+    b->line = line;
+    b->truncated = truncated;
+    b->index = index;
+    if (name_len >= sizeof(b->name))
+        name_len = sizeof(b->name) - 1;
+    memcpy(b->name, name, name_len);
+    b->name[name_len] = '\0';
+    if (len >= sizeof(b->text))
+        len = sizeof(b->text) - 1;
+    memcpy(b->text, text, len);
+    b->text[len] = '\0';
+    return 0;
+}
+
+/* Finds integer literals (outside strings and comments) without an L suffix
+ * that do not fit an int: libconfig 1.5 keeps only their low 32 bits. Each is
+ * recorded with its line, the name of the setting it is assigned to and its
+ * index in an array, so the setting can be matched later. Also notes the
+ * line of the first @directive (@include), which we refuse: one file holds
+ * the whole configuration. */
+int vmca_cfg_bigs_scan(struct vmca_cfg_bigs *x, const char *buf, size_t len, unsigned *include_line)
+{
+    unsigned line = 1;
+    size_t i = 0;
+    const char *ident = "", *name = "";
+    size_t ident_len = 0, name_len = 0;
+    int in_array = 0, index = 0;
+    while (i < len) {
+        char c = buf[i];
+        if (c == '\n') {
+            line++;
+            i++;
+        } else if (c == '#' || (c == '/' && i + 1 < len && buf[i + 1] == '/')) {
+            while (i < len && buf[i] != '\n')
+                i++;
+        } else if (c == '/' && i + 1 < len && buf[i + 1] == '*') {
+            i += 2;
+            while (i < len && !(buf[i] == '*' && i + 1 < len && buf[i + 1] == '/')) {
+                if (buf[i] == '\n')
+                    line++;
+                i++;
+            }
+            i = i + 2 < len ? i + 2 : len;
+        } else if (c == '"') {
+            i++;
+            while (i < len && buf[i] != '"') {
+                if (buf[i] == '\\' && i + 1 < len)
+                    i++;
+                if (buf[i] == '\n')
+                    line++;
+                i++;
+            }
+            i++;
+        } else if (is_ident_start(c)) {
+            ident = buf + i++;
+            while (i < len && is_ident_char(buf[i]))
+                i++;
+            ident_len = (size_t)(buf + i - ident);
+            if (ident_len == 8 && memcmp(ident, "@include", 8) == 0 && !*include_line)
+                *include_line = line;
+        } else if (c == '=' || c == ':') {
+            name = ident;
+            name_len = ident_len;
+            i++;
+        } else if (c == '[' || c == ']' || (c == ',' && in_array)) {
+            index = c == ',' ? index + 1 : 0;
+            in_array = c != ']';
+            i++;
+        } else if (c == '.' && i + 1 < len && isdigit((unsigned char)buf[i + 1])) {
+            while (i < len && is_float_char(buf[i]))
+                i++;
+        } else if (isdigit((unsigned char)c) ||
+                   ((c == '-' || c == '+') && i + 1 < len &&
+                    isdigit((unsigned char)buf[i + 1]))) {
+            size_t start = i;
+            int neg = c == '-';
+            if (c == '-' || c == '+')
+                i++;
+            int hex = buf[i] == '0' && i + 2 < len && (buf[i + 1] == 'x' || buf[i + 1] == 'X') &&
+                      isxdigit((unsigned char)buf[i + 2]);
+            /* value saturated like strtol/strtoul would */
+            unsigned long long v = 0;
+            int sat = 0;
+            if (hex) {
+                i += 2;
+                for (; i < len && isxdigit((unsigned char)buf[i]); i++) {
+                    char d = buf[i];
+                    unsigned dv = isdigit((unsigned char)d) ? (unsigned)(d - '0')
+                                                            : (unsigned)(tolower((unsigned char)d) - 'a' + 10);
+                    if (v > (ULLONG_MAX - dv) / 16)
+                        sat = 1;
+                    else
+                        v = v * 16 + dv;
+                }
+            } else {
+                for (; i < len && isdigit((unsigned char)buf[i]); i++) {
+                    unsigned dv = (unsigned)(buf[i] - '0');
+                    if (v > (ULLONG_MAX - dv) / 10)
+                        sat = 1;
+                    else
+                        v = v * 10 + dv;
+                }
+            }
+            if (i < len && buf[i] == 'L') {
+                while (i < len && buf[i] == 'L')
+                    i++;
+                continue;
+            }
+            if (!hex && i < len && (buf[i] == '.' || buf[i] == 'e' || buf[i] == 'E')) {
+                while (i < len && is_float_char(buf[i]))
+                    i++;
+                continue;
+            }
+            uint32_t kept;
+            int big;
+            if (hex) {
+                /* strtoul: saturates at ULONG_MAX, a leading '-' negates */
+                if (sat)
+                    v = ULLONG_MAX;
+                big = v > (unsigned long long)INT_MAX;
+                kept = (uint32_t)(neg ? 0u - v : v);
+            } else {
+                /* strtol: saturates at LLONG_MIN/LLONG_MAX (64-bit long) */
+                unsigned long long lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
+                if (sat || v > lim)
+                    v = lim;
+                big = neg ? v > (unsigned long long)INT_MAX + 1 : v > (unsigned long long)INT_MAX;
+                kept = (uint32_t)(neg ? 0u - v : v);
+            }
+            if (big && add_big(x, line, kept, in_array ? index : -1, name, name_len,
+                               buf + start, i - start) != 0)
+                return -1;
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* The literal libconfig truncated to give the INT setting s, if any. */
+/* The line of the setting after s in the file (its next sibling, or its
+ * parent's, ...), UINT_MAX at the end: a literal of s lies before it. */
+static unsigned line_after(const config_setting_t *s)
+{
+    for (; s; s = config_setting_parent(s)) {
+        const config_setting_t *p = config_setting_parent(s);
+        if (!p)
+            break;
+        const config_setting_t *n = config_setting_get_elem(p, (unsigned)config_setting_index(s) + 1);
+        if (n)
+            return vmca_cfg_line(n);
+    }
+    return UINT_MAX;
+}
+
+const struct vmca_cfg_big *vmca_cfg_bigs_find(const struct vmca_cfg_bigs *x, const config_setting_t *s)
+{
+    unsigned line = vmca_cfg_line(s), after = line_after(s);
+    uint32_t kept = (uint32_t)config_setting_get_int(s);
+    const char *name = config_setting_name(s);
+    int index = -1;
+    if (!name) { /* an element: its aggregate's name */
+        const config_setting_t *p = config_setting_parent(s);
+        name = p ? config_setting_name(p) : NULL;
+        if (p && config_setting_type(p) == CONFIG_TYPE_ARRAY)
+            index = config_setting_index(s);
+    }
+    if (!name)
+        name = "";
+    const struct vmca_cfg_big *best = NULL;
+    for (size_t i = 0; i < x->n; i++) {
+        const struct vmca_cfg_big *b = &x->v[i];
+        /* the value may sit on a later line than its name, not past the
+         * next setting (a same-named setting further on is another one) */
+        if (b->truncated == kept && b->line >= line && (b->line == line || b->line < after) &&
+            strcmp(b->name, name) == 0 &&
+            (index < 0 || b->index < 0 || b->index == index) &&
+            (!best || b->line < best->line))
+            best = b;
+    }
+    return best;
+}
+
+void vmca_cfg_bigs_free(struct vmca_cfg_bigs *b)
+{
+    free(b->v);
+    b->v = NULL;
+    b->n = 0;
 }

@@ -7,6 +7,7 @@
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* "FILE:LINE: SPATH: message" into err (errlen > 0), at the line of s. */
 void vmca_cfg_verror(char *err, size_t errlen, const char *file, const config_setting_t *s,
@@ -21,5 +22,30 @@ void vmca_cfg_path_join(char *out, size_t outsz, const char *parent, const char 
  * or NULL; the known names, ", "-separated, into list (truncated). */
 const config_setting_t *vmca_cfg_unknown(const config_setting_t *g, const char *const *known,
                                          char *list, size_t listsz);
+
+/* An integer literal libconfig 1.5 silently truncated to 32 bits (it reads
+ * plain literals with atoi/strtoul; only an L suffix gives 64 bits). */
+struct vmca_cfg_big {
+    unsigned line;
+    uint32_t truncated;      /* the low 32 bits libconfig kept */
+    int index;               /* element index inside [ ], else -1 */
+    char name[64];           /* the setting it was assigned to */
+    char text[32];
+};
+
+struct vmca_cfg_bigs {
+    struct vmca_cfg_big *v;
+    size_t n;
+};
+
+/* Records the literals of the file text buf that libconfig will truncate
+ * (outside strings and comments, without L, beyond an int), and the line of
+ * the first @directive into *include_line (0: none). 0, or -1 out of memory. */
+int vmca_cfg_bigs_scan(struct vmca_cfg_bigs *b, const char *buf, size_t len,
+                       unsigned *include_line);
+/* The literal libconfig truncated to give the INT setting s, or NULL. */
+const struct vmca_cfg_big *vmca_cfg_bigs_find(const struct vmca_cfg_bigs *b,
+                                              const config_setting_t *s);
+void vmca_cfg_bigs_free(struct vmca_cfg_bigs *b);
 
 #endif

@@ -1,7 +1,7 @@
 /* Replicated persistent pages (docs/hypervisor.md, "Replication"): a VM
  * with replicas = 2 keeps every persistent page that lives outside this
  * node twice, the second copy (replica) on a home in another failure
- * domain. A replica is an ordinary record whose key has HVX_REPLICA_BIT
+ * domain. A replica is an ordinary record whose key has HVX_KEY_REPLICA
  * set, so ownership, the census and the audit see it as any used page.
  * The under-replicated count is kept exact by tmem.c calling
  * hvx_replica_state before and hvx_replica_settle after every change of a
@@ -43,7 +43,7 @@ static bool under(struct hvx *h, uint64_t base, uint32_t index)
     uint32_t p = hvx_tmem_lookup(h, base, index);
     if (p == HVX_NIL || home_of(h, p) == h->self)
         return false; /* no page, or a local one: one copy is enough */
-    uint32_t r = hvx_tmem_lookup(h, base | HVX_REPLICA_BIT, index);
+    uint32_t r = hvx_tmem_lookup(h, base | HVX_KEY_REPLICA, index);
     return r == HVX_NIL || hvx_same_domain(h, home_of(h, p), home_of(h, r));
 }
 
@@ -54,7 +54,7 @@ int hvx_replica_state(struct hvx *h, uint64_t key, uint32_t index)
     hvx_tmem_pool_of(h, key, &c);
     if (!hvx_replica_wanted(c, pool))
         return -1;
-    return under(h, key & ~HVX_REPLICA_BIT, index);
+    return under(h, key & ~HVX_KEY_REPLICA, index);
 }
 
 void hvx_replica_settle(struct hvx *h, uint64_t key, uint32_t index, int before)
@@ -63,7 +63,7 @@ void hvx_replica_settle(struct hvx *h, uint64_t key, uint32_t index, int before)
         return;
     struct hvx_client *c;
     hvx_tmem_pool_of(h, key, &c);
-    if (under(h, key & ~HVX_REPLICA_BIT, index))
+    if (under(h, key & ~HVX_KEY_REPLICA, index))
         c->under += !before;
     else
         c->under -= (uint64_t)before;
@@ -109,7 +109,7 @@ int hvx_replica_put_new(struct hvx *h, struct hvx_client *c, uint64_t key, uint3
     hvx_tmem_insert(h, x, key, index);
     if (remote) {
         memcpy(q, src, h->page_size);
-        hvx_tmem_insert(h, y, key | HVX_REPLICA_BIT, index);
+        hvx_tmem_insert(h, y, key | HVX_KEY_REPLICA, index);
     }
     c->puts_succ++;
     return remote;
@@ -118,8 +118,7 @@ int hvx_replica_put_new(struct hvx *h, struct hvx_client *c, uint64_t key, uint3
 /* The page's other copy of record x, or HVX_NIL. */
 static uint32_t other_copy(struct hvx *h, uint32_t x)
 {
-    const struct hvx_rec *r = rec_of(h, x);
-    return hvx_tmem_lookup(h, r->key ^ HVX_REPLICA_BIT, r->index);
+    return hvx_tmem_lookup(h, rec_key(rec_of(h, x)) ^ HVX_KEY_REPLICA, hvx_rec_index(h, x));
 }
 
 uint32_t hvx_replica_nearest(struct hvx *h, uint32_t x)
@@ -132,10 +131,10 @@ uint32_t hvx_replica_nearest(struct hvx *h, uint32_t x)
 
 uint32_t hvx_replica_drop(struct hvx *h, uint32_t x)
 {
-    uint64_t key = rec_of(h, x)->key;
+    uint64_t key = rec_key(rec_of(h, x));
     uint32_t y = other_copy(h, x);
     hvx_tmem_remove(h, x);
-    if (y != HVX_NIL && (key & HVX_REPLICA_BIT) == 0)
+    if (y != HVX_NIL && (key & HVX_KEY_REPLICA) == 0)
         hvx_tmem_rekey(h, y, key); /* the replica is the page now */
     return y;
 }
@@ -152,27 +151,27 @@ void hvx_replica_write(struct hvx *h, uint32_t x, const void *src)
 }
 
 /* Calls fn on every used record (a scan: set-up and checkers only). */
-static void for_each_record(struct hvx *h, void (*fn)(struct hvx *, const struct hvx_rec *, void *),
-                            void *arg)
+static void for_each_record(struct hvx *h, void (*fn)(struct hvx *, uint32_t, void *), void *arg)
 {
     for (unsigned k = 0; k < h->n_zones; k++) {
         struct hvx_zone *z = h->zones[h->by_distance[k]];
         for (size_t ch = 0; ch < z->n_chunks && z->used_pages; ch++)
             for (uint32_t i = 0; z->chunks[ch] && i < REC_CHUNK; i++)
-                if (z->chunks[ch][i].key)
-                    fn(h, &z->chunks[ch][i], arg);
+                if (rec_key(&z->chunks[ch]->rec[i]))
+                    fn(h, (uint32_t)z->slot << HANDLE_ZONE_SHIFT |
+                              (uint32_t)((ch << REC_CHUNK_SHIFT) + i), arg);
     }
 }
 
 /* Counts into its client's `under` a primary of the client `*arg` (the
  * client bits of its keys) that is under-replicated. */
-static void count_under(struct hvx *h, const struct hvx_rec *r, void *arg)
+static void count_under(struct hvx *h, uint32_t x, void *arg)
 {
-    uint64_t mine = *(const uint64_t *)arg;
+    uint64_t mine = *(const uint64_t *)arg, key = rec_key(rec_of(h, x));
     struct hvx_client *c;
-    hvx_tmem_pool_of(h, r->key, &c);
-    if (!(r->key & HVX_REPLICA_BIT) && (r->key & (UINT64_C(0x7ff) << 52)) == mine &&
-        hvx_replica_state(h, r->key, r->index) == 1)
+    hvx_tmem_pool_of(h, key, &c);
+    if (!(key & HVX_KEY_REPLICA) && (key & (UINT64_C(0x1ff) << 52)) == mine &&
+        hvx_replica_state(h, key, hvx_rec_index(h, x)) == 1)
         c->under++;
 }
 
@@ -180,12 +179,13 @@ struct recount {
     uint64_t replicas, under;
 };
 
-static void recount_one(struct hvx *h, const struct hvx_rec *r, void *arg)
+static void recount_one(struct hvx *h, uint32_t x, void *arg)
 {
     struct recount *n = arg;
-    if (r->key & HVX_REPLICA_BIT)
+    uint64_t key = rec_key(rec_of(h, x));
+    if (key & HVX_KEY_REPLICA)
         n->replicas++;
-    else if (hvx_replica_state(h, r->key, r->index) == 1)
+    else if (hvx_replica_state(h, key, hvx_rec_index(h, x)) == 1)
         n->under++;
 }
 
@@ -226,9 +226,8 @@ int hvx_set_replicas(struct hvx *h, uint32_t vm, unsigned replicas)
  * itself faulted (dropped: its other copy, if any, is the page now). */
 static int repair_one(struct hvx *h, uint32_t x)
 {
-    const struct hvx_rec *r = rec_of(h, x);
-    uint64_t key = r->key;
-    uint32_t index = r->index;
+    uint64_t key = rec_key(rec_of(h, x));
+    uint32_t index = hvx_rec_index(h, x);
     int fault = 0;
     const void *src = h->env.page(h->env.arg, handle_gfn(h, x), &fault);
     if (!src) {
@@ -244,10 +243,10 @@ static int repair_one(struct hvx *h, uint32_t x)
     if (y == HVX_NIL)
         return 0;
     memcpy(q, src, h->page_size);
-    uint32_t old = hvx_tmem_lookup(h, key | HVX_REPLICA_BIT, index);
+    uint32_t old = hvx_tmem_lookup(h, key | HVX_KEY_REPLICA, index);
     if (old != HVX_NIL)
         hvx_tmem_remove(h, old); /* in the primary's domain: no use */
-    hvx_tmem_insert(h, y, key | HVX_REPLICA_BIT, index);
+    hvx_tmem_insert(h, y, key | HVX_KEY_REPLICA, index);
     return 1;
 }
 
@@ -269,13 +268,12 @@ uint64_t hvx_repair(struct hvx *h, unsigned max_copies)
         }
         uint64_t i = h->repair_idx++;
         budget--;
-        const struct hvx_rec *r = z->chunks[i >> REC_CHUNK_SHIFT]
-                                      ? &z->chunks[i >> REC_CHUNK_SHIFT][i & (REC_CHUNK - 1)]
-                                      : NULL;
-        if (!r || !r->key || (r->key & HVX_REPLICA_BIT) ||
-            hvx_replica_state(h, r->key, r->index) != 1)
-            continue;
+        const struct hvx_chunk *ch = z->chunks[i >> REC_CHUNK_SHIFT];
+        uint64_t key = ch ? rec_key(&ch->rec[i & (REC_CHUNK - 1)]) : 0;
         uint32_t x = ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)i;
+        if (!key || (key & HVX_KEY_REPLICA) ||
+            hvx_replica_state(h, key, hvx_rec_index(h, x)) != 1)
+            continue;
         int rc = repair_one(h, x); /* 0: nothing free outside its domain now */
         copies += rc > 0;
         want -= rc > 0;

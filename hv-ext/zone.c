@@ -76,7 +76,7 @@ static struct hvx_zone *zone_create(struct hvx *h, uint32_t home)
 void hvx_zone_delete(struct hvx *h, struct hvx_zone *z)
 {
     for (size_t c = 0; z->chunks && c < z->n_chunks; c++)
-        hvx_free(h, z->chunks[c], REC_CHUNK * sizeof(struct hvx_rec));
+        hvx_free(h, z->chunks[c], sizeof *z->chunks[c]);
     hvx_free(h, z->chunks, z->n_chunks * sizeof *z->chunks);
     hvx_free(h, z->owned, bitmap_bytes(z->pages));
     hvx_free(h, z->buddy_mem, z->buddy_bytes);
@@ -160,7 +160,7 @@ int hvx_zone_add_block(struct hvx *h, uint32_t home, uint64_t idx, unsigned orde
     for (uint64_t c = idx >> REC_CHUNK_SHIFT; c <= (idx + n - 1) >> REC_CHUNK_SHIFT; c++) {
         if (z->chunks[c])
             continue;
-        z->chunks[c] = hvx_alloc(h, REC_CHUNK * sizeof(struct hvx_rec));
+        z->chunks[c] = hvx_alloc(h, sizeof *z->chunks[c]);
         if (!z->chunks[c]) {
             if (z->owned_pages == 0 && home != h->self)
                 hvx_zone_delete(h, z);
@@ -456,15 +456,15 @@ int hvx_return(struct hvx *h, uint32_t home, unsigned max_migrate,
         if (!bit_test(z->owned, i) || hvx_buddy_is_free(&z->buddy, i))
             continue;
         uint32_t from = ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)i;
-        struct hvx_rec *r = rec_of(h, from);
-        if (!r->key)
+        uint64_t key = rec_key(rec_of(h, from));
+        if (!key)
             continue;
         void *dst;
         uint32_t to = hvx_zone_alloc_page(h, z, &dst);
         int fault = 0;
         void *src = h->env.page(h->env.arg, handle_gfn(h, from), &fault);
         struct hvx_client *c;
-        struct hvx_pool *pool = hvx_tmem_pool_of(h, r->key, &c);
+        struct hvx_pool *pool = hvx_tmem_pool_of(h, key, &c);
         if (to == HVX_NIL || !src) {
             if (to != HVX_NIL)
                 hvx_buddy_free(&zone_of(h, to)->buddy, handle_index(to), 0);
@@ -518,11 +518,11 @@ uint64_t hvx_invalidate(struct hvx *h, uint32_t home)
         if (!bit_test(z->owned, i))
             continue;
         uint32_t handle = ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)i;
-        struct hvx_rec *r = rec_of(h, handle);
-        if (!r->key)
+        uint64_t key = rec_key(rec_of(h, handle));
+        if (!key)
             continue;
         struct hvx_client *c;
-        struct hvx_pool *pool = hvx_tmem_pool_of(h, r->key, &c);
+        struct hvx_pool *pool = hvx_tmem_pool_of(h, key, &c);
         /* Lost unless the page has a second copy elsewhere (replica.c). */
         if (hvx_replica_drop(h, handle) == HVX_NIL && pool->kind == HVX_POOL_PERSISTENT)
             c->failed = true;

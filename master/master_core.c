@@ -399,12 +399,14 @@ static void census_ask(struct master_core *m, struct master_node *h, int64_t now
     }
 }
 
-/* A home whose Statistics say it still owes a census since a recovery
- * (its trigger was lost, say with a master crash, or its census was given
- * up) is asked again, once no recovery is in progress (so every member has
- * applied every Invalidate), and only after a slave would have given a
- * census up (5 intervals): asking sooner would restart a census that
- * cannot finish before it ends, and keep the home's pages frozen. */
+/* A home whose Statistics say it owes a census (a recovery's whose
+ * trigger was lost, say with a master crash; one given up; or the
+ * follow-up of one) is asked, with every member: the home runs none by
+ * itself, since its enabled set lacks leaving nodes. Asked once no
+ * recovery is in progress (so every member has applied every
+ * Invalidate), and only after a slave would have given a census up (5
+ * intervals): asking sooner would restart a census that cannot finish
+ * before it ends, and keep the home's pages frozen. */
 static void census_owed(struct master_core *m, struct master_node *h, int64_t now_ms)
 {
     int64_t patience = 10 * (int64_t)m->cfg->timing.stats_interval_ms;
@@ -416,7 +418,8 @@ static void census_owed(struct master_core *m, struct master_node *h, int64_t no
         if (m->nodes[i].state == VMCA__NODE_STATE__NODE_RECOVERY)
             return;
     vmca_log_to(m->log, m->log_arg, h->census_owed_logged ? VMCA_LOG_DEBUG : VMCA_LOG_INFO,
-                "node %u (%s) owes a census since a recovery: asking for it",
+                "node %u (%s) owes a census (a recovery's, a given-up one or a "
+                "follow-up): asking for it",
                 h->cfg->id, h->cfg->name);
     h->census_owed_logged = true;
     census_ask(m, h, now_ms);

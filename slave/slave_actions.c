@@ -138,6 +138,7 @@ void slave_core_on_hv_reply(struct slave_core *s, const struct tkm_reply *r,
             s->register_after_hc = UINT64_MAX;
         } else if (p.id == s->register_after_hc) {
             s->register_after_hc = 0; /* our claims are dropped, our pages back */
+            slave_census_paid(s);      /* so nothing of ours is out to census */
             if (s->state == VMCA__NODE_STATE__NODE_INACTIVE && s->master_up && !s->left)
                 slave_send_register(s);
         }

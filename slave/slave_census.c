@@ -87,13 +87,20 @@ void slave_census_finish(struct slave_core *s)
         return;
     /* Recent handovers are reported conservatively (the receiver may have
      * lost them since): one more census once they are forgotten takes back
-     * what this one had to leave. */
-    if (!c->followup)
-        s->census.retry_ms = c->started_ms + 20 * (int64_t)s->cfg->timing.stats_interval_ms;
+     * what this one had to leave. A census that began once its follow-up
+     * was due, with no Invalidate since the last one, is that follow-up.
+     * The master asks for it (census_owed), with every member: we do not
+     * run it on our own, since our enabled set lacks leaving nodes, which
+     * may still own pages of ours. */
+    bool followup = c->followup_ms && c->started_ms >= c->followup_ms;
+    if (followup && c->invalidates_at_start <= c->covered)
+        c->followup_ms = 0;
+    else
+        c->followup_ms = c->started_ms + 20 * (int64_t)s->cfg->timing.stats_interval_ms;
     slave_queue_hcall(s, TKM_CALL_RECLAIM, s->self->id, 0, false, c->held, c->n);
     slave_hcall_owners(s, c->owners, c->n);
-    if (c->invalidates_at_start > s->census.covered)
-        s->census.covered = c->invalidates_at_start;
+    if (c->invalidates_at_start > c->covered)
+        c->covered = c->invalidates_at_start;
     slave_census_end(s); /* after the reclaim: hypercalls run in order */
     vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                 "census %llu: %zu blocks of ours held by live nodes; taking back the rest",
@@ -102,15 +109,14 @@ void slave_census_finish(struct slave_core *s)
 
 /* The master says: run the census of our home, asking `members` (or, when
  * it names none, every node we have enabled). */
-void slave_census_start(struct slave_core *s, const uint32_t *members, size_t n_members,
-                        bool followup, int64_t now_ms)
+static void census_start(struct slave_core *s, const uint32_t *members, size_t n_members,
+                         int64_t now_ms)
 {
     struct slave_census *c = &s->census;
     c->round++;
     s->counters.census_rounds++;
     c->running = true;
     c->invalidates_at_start = s->census.invalidates;
-    c->followup = followup;
     c->finish_waits = false;
     c->started_ms = now_ms;
     c->n = 0;
@@ -147,7 +153,7 @@ int slave_on_census(struct slave_core *s, uint32_t from, bool from_master,
     if (from_master) {
         if (c->home != s->self->id || !vmca_state_member(s->state))
             return VMCA_ERR_STATE;
-        slave_census_start(s, c->members, c->n_members, false, now_ms);
+        census_start(s, c->members, c->n_members, now_ms);
         return VMCA_OK;
     }
     if (c->home != from) {
@@ -198,49 +204,69 @@ void slave_reply_owned(struct slave_core *s, const struct slave_pending *p,
         s->census.answered[idx] = p->round;
 }
 
+/* An answer to the census of our home. A block in it that is not of our
+ * home is refused alone (logged once per sender): the rest counts as the
+ * sender's answer and the round goes on to its end. Holding back the whole
+ * answer would stall the round until it is given up, for every round such
+ * a sender answers; and taking the rest is the safe side (what is reported
+ * held is not taken back; what a live holder's hypervisor holds is never
+ * taken back, whatever the answers say). */
 int slave_on_census_reply(struct slave_core *s, uint32_t from, const Vmca__CensusReply *cr)
 {
     struct slave_census *c = &s->census;
     if (!c->running || cr->home != s->self->id || cr->round != c->round)
         return VMCA_OK; /* late: ignore (amendments of answered peers are taken) */
-    for (size_t i = 0; i < cr->n_blocks; i++) {
-        struct vmca_block b = {cr->blocks[i]->gfn, cr->blocks[i]->order, 0};
+    for (size_t i = 0; i < cr->n_blocks && c->running; i++) {
+        struct vmca_block b = {cr->blocks[i]->gfn, cr->blocks[i]->order,
+                               cr->blocks[i]->generation};
         if (vmca_gfn_home(b.gfn) != s->self->id ||
             !vmca_block_valid(b.gfn, b.order, s->self->tmem_pages)) {
-            /* Refused alone: the round goes on (the sender may answer again). */
             slave_refused(s, from, VMCA__ENVELOPE__BODY_CENSUS_REPLY, SLAVE_REFUSE_INVALID,
-                          "refused census reply from node %u: block %zu is not of this home",
-                          from, i);
-            return VMCA_ERR_PROTO;
+                          "refused block %zu (gfn %#llx order %u) of a census reply from node "
+                          "%u: not of this home; the rest of the reply counts",
+                          i, (unsigned long long)b.gfn, b.order, from);
+            continue;
         }
+        slave_census_add(s, b, from);
     }
-    for (size_t i = 0; i < cr->n_blocks && c->running; i++)
-        slave_census_add(s, (struct vmca_block){cr->blocks[i]->gfn, cr->blocks[i]->order,
-                                                        cr->blocks[i]->generation}, from);
     vmca_bitmap_clear(&c->waiting, from);
     if (c->running && vmca_bitmap_count(&c->waiting) == 0)
         slave_census_finish(s);
     return VMCA_OK;
 }
 
-/* Timer: a census of ours that waited too long is given up (and runs
- * again later), a given-up one runs again, freezes of dead homes lapse. */
+/* Whether a census of our home is owed: an Invalidate(x) applied since
+ * the last census that began before it ran to its end (x may own pages of
+ * ours), or a follow-up or a given-up census that is due. */
+bool slave_census_owed(const struct slave_core *s, int64_t now_ms)
+{
+    const struct slave_census *c = &s->census;
+    return c->invalidates > c->covered || (c->followup_ms && now_ms >= c->followup_ms);
+}
+
+/* All our own pages are back (the reclaim after a recovery): nothing of
+ * ours is out, so no census is owed. */
+void slave_census_paid(struct slave_core *s)
+{
+    s->census.covered = s->census.invalidates;
+    s->census.followup_ms = 0;
+}
+
+/* Timer: a census of ours that waited too long is given up (it stays
+ * owed: the master asks again), freezes of dead homes lapse. */
 void slave_census_tick(struct slave_core *s, int64_t now_ms)
 {
+    struct slave_census *c = &s->census;
     int64_t patience = 5 * (int64_t)s->cfg->timing.stats_interval_ms;
-    if (s->census.running && now_ms - s->census.started_ms > patience) {
+    if (c->running && now_ms - c->started_ms > patience) {
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_WARN,
                     "census %llu given up: %zu peers did not answer",
-                    (unsigned long long)s->census.round, vmca_bitmap_count(&s->census.waiting));
+                    (unsigned long long)c->round, vmca_bitmap_count(&c->waiting));
         slave_census_end(s);
-        s->census.retry_ms = now_ms + patience; /* leaks stay until a census succeeds */
-    }
-    if (s->census.retry_ms && now_ms >= s->census.retry_ms && !s->census.running) {
-        s->census.retry_ms = 0;
-        if (vmca_state_member(s->state))
-            slave_census_start(s, NULL, 0, true, now_ms);
+        if (!c->followup_ms || c->followup_ms > now_ms)
+            c->followup_ms = now_ms; /* leaks stay until a census succeeds */
     }
     for (size_t i = 0; i < s->cfg->n_nodes; i++)
-        if (s->census.frozen_until[i] && now_ms >= s->census.frozen_until[i])
+        if (c->frozen_until[i] && now_ms >= c->frozen_until[i])
             slave_freeze_home(s, s->cfg->nodes[i].id, 0);
 }

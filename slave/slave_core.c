@@ -139,7 +139,7 @@ const struct xfer_table *slave_core_transfers(const struct slave_core *s)
 void slave_core_census_view(const struct slave_core *s, struct slave_census_view *v)
 {
     *v = (struct slave_census_view){s->census.round, s->census.running,
-                                    s->census.retry_ms != 0};
+                                    s->census.followup_ms != 0};
 }
 
 bool slave_core_census_waits_for(const struct slave_core *s, uint32_t peer)

@@ -37,7 +37,6 @@ struct slave_census {
     uint64_t round;
     bool running;
     uint64_t invalidates_at_start;     /* invalidates when this round began */
-    bool followup;                     /* this round is the follow-up of another */
     bool finish_waits;                 /* every answer is in, but a Request hypercall
                                           made before the freeze is unanswered */
     int64_t started_ms;
@@ -45,7 +44,9 @@ struct slave_census {
     struct vmca_block *held;
     uint32_t *owners;
     size_t n, cap, cap_owners;         /* held and owners: n entries each */
-    int64_t retry_ms;                  /* a given-up census runs again then */
+    /* A census is owed from then on (0: none): the follow-up of one that
+     * ended, or one given up. The master asks for it (census_owed). */
+    int64_t followup_ms;
     /* Invalidate(x) applied, and how many of them the last census that
      * ran to its end began after: while fewer, a census is owed. */
     uint64_t invalidates, covered;
@@ -296,7 +297,7 @@ const struct xfer_table *slave_core_transfers(const struct slave_core *s);
 struct slave_census_view {
     uint64_t round;        /* the last round started, 0 none */
     bool running;
-    bool retry_due;        /* a given-up census will run again */
+    bool retry_due;        /* a census is still owed: given up, or its follow-up */
 };
 void slave_core_census_view(const struct slave_core *s, struct slave_census_view *v);
 /* Whether the running census still waits for `peer`'s answer. */

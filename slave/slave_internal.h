@@ -112,14 +112,14 @@ void slave_send_census(struct slave_core *s, uint32_t to, uint32_t home, uint64_
                         const struct vmca_block *blocks, size_t n, bool reply);
 void slave_census_end(struct slave_core *s);
 void slave_census_finish(struct slave_core *s);
-void slave_census_start(struct slave_core *s, const uint32_t *members, size_t n_members,
-                         bool followup, int64_t now_ms);
 int slave_on_census(struct slave_core *s, uint32_t from, bool from_master,
                      const Vmca__Census *c, int64_t now_ms);
 void slave_reply_owned(struct slave_core *s, const struct slave_pending *p,
                         const struct tkm_reply *r);
 int slave_on_census_reply(struct slave_core *s, uint32_t from, const Vmca__CensusReply *cr);
 void slave_census_tick(struct slave_core *s, int64_t now_ms);
+bool slave_census_owed(const struct slave_core *s, int64_t now_ms);
+void slave_census_paid(struct slave_core *s);
 
 /* slave_targets.c */
 void slave_adopt_targets(struct slave_core *s);

@@ -111,7 +111,7 @@ static bool hv_answers(const struct slave_core *s, int64_t now_ms)
                            now_ms - s->hv_heard_ms <= slave_core_hv_silence_ms(s->cfg)));
 }
 
-static void send_statistics(struct slave_core *s)
+static void send_statistics(struct slave_core *s, int64_t now_ms)
 {
     const struct tkm_sample *hv = &s->hv;
     struct slave_report_room *r = &s->room;
@@ -159,7 +159,7 @@ static void send_statistics(struct slave_core *s)
     st.state = s->state;
     st.pending_transfers = (uint32_t)s->xfers.n_out;
     st.unsettled = s->ft.unsettled;
-    st.census_owed = s->census.invalidates > s->census.covered;
+    st.census_owed = slave_census_owed(s, now_ms);
     st.period = ++s->period;
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_STATISTICS;
@@ -185,5 +185,5 @@ void slave_vouch_statistics(struct slave_core *s, int64_t now_ms)
         vmca_log_to(s->log, s->log_arg, VMCA_LOG_INFO,
                     "hypervisor answers again: statistics resume");
     s->hv_silent_logged = false;
-    send_statistics(s);
+    send_statistics(s, now_ms);
 }

@@ -56,6 +56,10 @@ wait_until 15 "a home took back pages node3 held" \
 # node3 reboots: a fresh registration.
 start_node node3
 wait_until 20 "4 nodes active again" all_active 4
+# The census's follow-up (20 statistics intervals later) is the master's to
+# ask, with every member; no home runs it by itself.
+wait_until 15 "the master asks a home for its follow-up census" \
+    grep -q "owes a census (a recovery's, a given-up one or a follow-up)" "$T/master.log"
 
 kill -USR1 $G
 grc=0

@@ -25,11 +25,12 @@ for n in node1 node2 node3 node4; do start_node $n; done
 wait_until 20 "4 nodes active" all_active 4
 
 gsock=$T/$CLUSTER-node2-guest.sock
-# A warm-up guest makes node2 borrow (greedy-remote grants on demand) before
-# the persistent guest puts its pages.
+# A warm-up guest makes node2 borrow (greedy-remote grants on failed puts;
+# persistent ones, since ephemeral puts evict instead of failing) before
+# the guest under test puts its pages.
 echo "12 3" > "$T/phases"
 "$GUEST_BIN" --socket "$gsock" --vm 1 --ram 1 --workload "phases:$T/phases" --seed 5 \
-    --pool ephemeral > "$T/warm.out" 2> "$T/warm.log" || fail "warm-up guest failed"
+    --pool persistent > "$T/warm.out" 2> "$T/warm.log" || fail "warm-up guest failed"
 owns() { tkm --node node2 stats | grep -Eq "^owned_home $1 [1-9]"; }
 wait_until 10 "node2 borrowed from node1, node3 and node4" sh -c \
     "$(declare -f tkm owns); TKM_BIN='$TKM_BIN' CONF='$CONF'; owns 1 && owns 3 && owns 4"

@@ -52,6 +52,13 @@ bad unknown-setting 's/^period_ms = 500;/period_ms = 500; speed = 3;/' "speed: e
 bad unknown-vm-setting 's/weight = 2;/weight = 2; colour = 1;/' "nodes.[0].vms.[1].colour"
 bad duplicate-vm 's/id = 2; ram_mb = 64;/id = 1; ram_mb = 64;/' "nodes.[0].vms.[1].id: expected an id not used"
 bad wrong-name 's/^name = "wrong-name";/name = "other";/' "name: expected \"wrong-name\""
+# libconfig keeps the low 32 bits of a plain literal past an int: 4294967360
+# would load as 64 MB, 4294967297 in a location as 1.
+bad truncated 's/tmem_mb = 512;/tmem_mb = 4294967360;/' "nodes.[1].tmem_mb: expected an integer in 0.."
+grep -qF 'write 4294967360L' "$tmp/err" ||
+    { echo "FAIL truncated: the fix not suggested: $(cat "$tmp/err")"; failures=$((failures + 1)); }
+bad truncated-elem 's/location = \[0, 1\];/location = [0, 4294967297];/' "nodes.[1].location.[1]: expected an integer in 0..4294967295, got 4294967297 (too big"
+bad include 's/^period_ms = 500;/period_ms = 500;\n@include "other.conf"/' "@include: expected settings"
 # A message gives the line of the bad setting.
 line=$(grep -n 'profile = "usemem"' "$good" | cut -d: -f1)
 sed -e 's/^name = "small";/name = "line";/' -e 's/profile = "usemem"/profile = "x"/' "$good" >"$tmp/line.conf"
@@ -68,6 +75,8 @@ refused no-policy "expected --policy NAME" -- --scenario "$good"
 refused second-tier "--second-tier: expected" -- --scenario "$good" --policy tlp --second-tier no-such-tier
 refused scale "--scale: expected a power of two" -- --scenario "$good" --policy tlp --scale 3
 refused no-file "cannot read the scenario file" -- --scenario "$tmp/absent.conf" --policy tlp
+{ sed 's/^name = "small";/name = "nul";/' "$good"; printf 'x\0y\n'; } >"$tmp/nul.conf"
+refused nul-byte "nul.conf: expected text, got a NUL byte" -- --scenario "$tmp/nul.conf" --policy tlp
 refused faults "do not apply" -- --scenario "$good" --policy tlp --faults crash
 
 # A --set the policy accepts changes the run (tlp's P: 1 % against 50 %).

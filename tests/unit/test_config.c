@@ -652,6 +652,12 @@ static void test_tmem_pages_too_big(void **state)
     expect_bad(state, HEAD MASTER NODES_OPEN "  { id = 1; name = \"a\"; address = \"h\"; "
                       "port = 1; tmem_pages = 1; location = [1, 4294967297]; } " MARK "\n);\n",
                "nodes.[0].location.[1]", "got 4294967297 (too big");
+    /* ... not to an earlier setting of the same name whose value is the
+     * literal's low 32 bits (node a's 1 is legal; node b's is not) */
+    expect_bad(state, HEAD MASTER NODES_OPEN "  { id = 1; name = \"a\"; address = \"h\"; "
+                      "port = 1; tmem_pages = 1; },\n  { id = 2; name = \"b\"; address = \"h\"; "
+                      "port = 2; tmem_pages = 4294967297; } " MARK "\n);\n",
+               "nodes.[1].tmem_pages", "got 4294967297 (too big");
     /* ... and not fooled by strings and comments */
     struct tmp *t = *state;
     write_file(t->file, "# 99999999999\n/* 99999999999 */ cluster = \"t\"; // 99999999999\n"

@@ -769,8 +769,9 @@ static void test_census_owed_until_done(void **state)
     assert_true(owes_census(&x->recv, t + 4));
 }
 
-/* A census reply that names a block not of the home is refused alone: the
- * round goes on and the sender's good answer still counts. */
+/* A census reply that names a block not of the home: that block is
+ * refused alone (counted, logged), the rest of the reply counts as the
+ * sender's answer and the round goes on to its end. */
 static void test_census_bad_reply_refused_alone(void **state)
 {
     struct fx *x = *state;
@@ -778,23 +779,23 @@ static void test_census_bad_reply_refused_alone(void **state)
     census_from_master(&x->recv, members, 1, 100);
     drop_hcalls(&x->recv);
     assert_true(x->recv.census.running);
-    Vmca__Block bad = VMCA__BLOCK__INIT, *pb = &bad;
+    Vmca__Block bad = VMCA__BLOCK__INIT, good = VMCA__BLOCK__INIT, *pb[] = {&bad, &good};
     bad.gfn = vmca_gfn_make(2, 0); /* node 2's, not home 3's */
     bad.order = 1;
+    good.gfn = vmca_gfn_make(3, 8);
+    good.order = 1;
     Vmca__CensusReply cr = VMCA__CENSUS_REPLY__INIT;
     cr.home = 3;
     cr.round = x->recv.census.round;
-    cr.blocks = &pb;
-    cr.n_blocks = 1;
+    cr.blocks = pb;
+    cr.n_blocks = 2;
     Vmca__Envelope reply = VMCA__ENVELOPE__INIT;
     reply.body_case = VMCA__ENVELOPE__BODY_CENSUS_REPLY;
     reply.census_reply = &cr;
-    assert_int_equal(slave_core_on_message(&x->recv, 1, false, &reply, 101), VMCA_ERR_PROTO);
-    assert_true(x->recv.census.running);          /* not given up */
-    assert_true(vmca_bitmap_test(&x->recv.census.waiting, 1)); /* still asked */
-    bad.gfn = vmca_gfn_make(3, 8);
-    assert_int_equal(slave_core_on_message(&x->recv, 1, false, &reply, 102), 0);
-    assert_false(x->recv.census.running);         /* ran to its end */
+    uint64_t refused = x->recv.counters.refused[SLAVE_REFUSE_INVALID];
+    assert_int_equal(slave_core_on_message(&x->recv, 1, false, &reply, 101), 0);
+    assert_int_equal(x->recv.counters.refused[SLAVE_REFUSE_INVALID], refused + 1);
+    assert_false(x->recv.census.running); /* ran to its end */
     size_t nh;
     struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &nh);
     size_t held = 0;
@@ -805,6 +806,144 @@ static void test_census_bad_reply_refused_alone(void **state)
             held++;
         }
     assert_int_equal(held, 1);
+}
+
+/* Whatever s sent since: how many Census frames, to anyone. */
+static size_t census_sent(struct slave_core *s)
+{
+    struct sent out[64];
+    size_t n = take_sent(&s->out, out, 64), k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += out[i].env->body_case == VMCA__ENVELOPE__BODY_CENSUS;
+    free_sent(out, n);
+    return k;
+}
+
+/* How many queued hypercalls of that kind (the queue is emptied). */
+static size_t hcalls_of(struct slave_core *s, enum tkm_call_kind kind)
+{
+    size_t n, k = 0;
+    struct tkm_call *hc = slave_core_take_hcalls(s, &n);
+    for (size_t i = 0; i < n; i++)
+        k += hc[i].kind == kind;
+    return k;
+}
+
+static void master_says(struct slave_core *s, int body, void *msg, int64_t now)
+{
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = body;
+    if (body == VMCA__ENVELOPE__BODY_INVALIDATE_NODE)
+        env.invalidate_node = msg;
+    else if (body == VMCA__ENVELOPE__BODY_FORCE_RETURN)
+        env.force_return = msg;
+    else
+        env.invalidate_notify = msg;
+    assert_int_equal(slave_core_on_message(s, 1, true, &env, now), 0);
+}
+
+/* An empty answer of `from` to home s's running census. */
+static void census_answer(struct slave_core *s, uint32_t from, int64_t now)
+{
+    Vmca__CensusReply cr = VMCA__CENSUS_REPLY__INIT;
+    cr.home = s->self->id;
+    cr.round = s->census.round;
+    Vmca__Envelope env = VMCA__ENVELOPE__INIT;
+    env.body_case = VMCA__ENVELOPE__BODY_CENSUS_REPLY;
+    env.census_reply = &cr;
+    assert_int_equal(slave_core_on_message(s, from, false, &env, now), 0);
+}
+
+/* The follow-up of a census is driven by the master, with every member:
+ * the home's own enabled set lacks a leaving node (Force-Return disabled
+ * it there), which may still own pages of the home. So the home does not
+ * run it on its own; it says it owes one, and the master's census asks
+ * the leaving node. */
+static void test_census_followup_asks_leaving_node(void **state)
+{
+    struct fx *x = *state;
+    Vmca__ForceReturn fr = VMCA__FORCE_RETURN__INIT;
+    fr.node = 2; /* node 2 leaves: disabled here, still a member */
+    master_says(&x->recv, VMCA__ENVELOPE__BODY_FORCE_RETURN, &fr, 10);
+    Vmca__InvalidateNode in = VMCA__INVALIDATE_NODE__INIT;
+    in.node = 1; /* node 1 failed and was recovered */
+    master_says(&x->recv, VMCA__ENVELOPE__BODY_INVALIDATE_NODE, &in, 20);
+    drop_hcalls(&x->recv);
+    uint32_t members[] = {2, 3};
+    census_from_master(&x->recv, members, 2, 100);
+    assert_int_equal(census_sent(&x->recv), 1); /* to node 2 */
+    census_answer(&x->recv, 2, 110);
+    assert_false(x->recv.census.running);
+    drop_hcalls(&x->recv);
+    assert_false(owes_census(&x->recv, 120));
+    /* The follow-up is due: nothing run on our own (it would ask nobody
+     * and take back what node 2 holds), but it is owed. */
+    int64_t due = 100 + 20 * (int64_t)x->cfg.timing.stats_interval_ms;
+    uint64_t round = x->recv.census.round;
+    slave_core_on_tick(&x->recv, due + 1);
+    assert_int_equal(census_sent(&x->recv), 0);
+    assert_int_equal(hcalls_of(&x->recv, TKM_CALL_RECLAIM), 0);
+    assert_int_equal(x->recv.census.round, round);
+    assert_true(owes_census(&x->recv, due + 2));
+    /* The master's census asks the leaving node; its end pays the debt,
+     * with no further follow-up. */
+    census_from_master(&x->recv, members, 2, due + 3);
+    assert_int_equal(census_sent(&x->recv), 1);
+    census_answer(&x->recv, 2, due + 4);
+    assert_false(x->recv.census.running);
+    drop_hcalls(&x->recv);
+    assert_false(owes_census(&x->recv, due + 5));
+    assert_false(owes_census(&x->recv, 2 * due));
+}
+
+/* A given-up census is not run again on our own (with only the enabled
+ * set): it stays owed and the master asks for it with every member. */
+static void test_census_given_up_stays_owed(void **state)
+{
+    struct fx *x = *state;
+    uint32_t members[] = {1, 2, 3};
+    census_from_master(&x->recv, members, 3, 100);
+    assert_int_equal(census_sent(&x->recv), 2);
+    drop_hcalls(&x->recv);
+    int64_t patience = 5 * (int64_t)x->cfg.timing.stats_interval_ms;
+    slave_core_on_tick(&x->recv, 100 + patience + 1);
+    assert_false(x->recv.census.running); /* given up */
+    drop_hcalls(&x->recv);
+    census_sent(&x->recv); /* the give-up's Census done */
+    for (int64_t t = 2; t < 40; t++)
+        slave_core_on_tick(&x->recv, 100 + t * patience);
+    assert_int_equal(census_sent(&x->recv), 0);
+    assert_int_equal(hcalls_of(&x->recv, TKM_CALL_RECLAIM), 0);
+    assert_true(owes_census(&x->recv, 100 + 40 * patience));
+}
+
+/* A node that took all its own pages back (after being declared failed)
+ * has nothing out: it owes no census, whatever it owed before. */
+static void test_census_paid_by_own_reclaim(void **state)
+{
+    struct fx *x = *state;
+    Vmca__InvalidateNode in = VMCA__INVALIDATE_NODE__INIT;
+    in.node = 2;
+    master_says(&x->recv, VMCA__ENVELOPE__BODY_INVALIDATE_NODE, &in, 20);
+    drop_hcalls(&x->recv);
+    assert_true(owes_census(&x->recv, 30));
+    struct tkm_sample fenced = {.generation = 1, .fenced = true};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &fenced), 0);
+    assert_int_equal(x->recv.state, VMCA__NODE_STATE__NODE_RECOVERY);
+    drop_hcalls(&x->recv);
+    Vmca__InvalidateNotify done = VMCA__INVALIDATE_NOTIFY__INIT;
+    master_says(&x->recv, VMCA__ENVELOPE__BODY_INVALIDATE_NOTIFY, &done, 40);
+    size_t n;
+    struct tkm_call *hc = slave_core_take_hcalls(&x->recv, &n);
+    uint64_t id = 0;
+    for (size_t i = 0; i < n; i++)
+        if (hc[i].kind == TKM_CALL_RECLAIM && hc[i].node == 3)
+            id = hc[i].id;
+    assert_int_not_equal(id, 0);
+    assert_true(slave_census_owed(&x->recv, 50)); /* not before it is answered */
+    struct tkm_reply ok = {.id = id};
+    slave_core_on_hv_reply(&x->recv, &ok, 50);
+    assert_false(slave_census_owed(&x->recv, 60));
 }
 
 static void test_greedy_remote_asks_once(void **state)
@@ -1166,6 +1305,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_limits_sent_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_census_owed_until_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_census_bad_reply_refused_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_census_followup_asks_leaving_node, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_census_given_up_stays_owed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_census_paid_by_own_reclaim, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

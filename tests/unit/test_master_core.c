@@ -768,6 +768,18 @@ static void test_census_owed(void **state)
     n = take_sent(&f->m.out, s, 16);
     assert_int_equal(count_body(s, n, VMCA__ENVELOPE__BODY_CENSUS, 1), 1);
     free_sent(s, n);
+    /* ... and a leaving node is asked in every home's census: it may still
+     * own pages of the home (in use, not moved yet). */
+    st.state = VMCA__NODE_STATE__NODE_ACTIVE;
+    assert_int_equal(send_stats(f, 3, &st, settled + 2 * patience + 2), 0);
+    n = take_sent(&f->m.out, s, 16);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].env->census->home, 3);
+    bool leaving_asked = false;
+    for (size_t i = 0; i < s[0].env->census->n_members; i++)
+        leaving_asked |= s[0].env->census->members[i] == 1;
+    assert_true(leaving_asked);
+    free_sent(s, n);
     /* Node 2 is being recovered: the Invalidate may not be applied
      * everywhere yet, so no census now. */
     assert_int_equal(do_register(f, 2, 2, 99), 0);

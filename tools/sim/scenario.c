@@ -16,6 +16,7 @@ struct sctx {
     const char *file;
     char *err;
     size_t errlen;
+    struct vmca_cfg_bigs bigs; /* literals libconfig truncates to 32 bits */
 };
 
 /* "FILE:LINE: SPATH: message"; returns -1. */
@@ -56,6 +57,18 @@ static int member(struct sctx *x, const config_setting_t *g, const char *gpath,
                            want) : 0;
 }
 
+/* A plain literal libconfig cut to its low 32 bits is refused, as the
+ * cluster configuration does (docs/configuration.md). */
+static int too_big(struct sctx *x, const config_setting_t *s, const char *sp, const char *want)
+{
+    const struct vmca_cfg_big *b =
+        config_setting_type(s) == CONFIG_TYPE_INT ? vmca_cfg_bigs_find(&x->bigs, s) : NULL;
+    if (!b)
+        return 0;
+    return fail(x, s, sp, "expected %s, got %s (too big for a plain integer, libconfig "
+                "keeps 32 bits: write %sL)", want, b->text, b->text);
+}
+
 static bool is_int(const config_setting_t *s)
 {
     return config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64;
@@ -73,6 +86,8 @@ static int get_int(struct sctx *x, const config_setting_t *g, const char *gpath,
         return r;
     if (!is_int(s))
         return fail(x, s, sp, "expected %s, got %s", want, vmca_cfg_type_name(s));
+    if (too_big(x, s, sp, want))
+        return -1;
     long long val = config_setting_get_int64(s);
     if (val < lo || val > hi)
         return fail(x, s, sp, "expected %s, got %lld", want, val);
@@ -91,6 +106,8 @@ static int get_num(struct sctx *x, const config_setting_t *g, const char *gpath,
     if (r <= 0)
         return r;
     double val;
+    if (is_int(s) && too_big(x, s, sp, want))
+        return -1;
     if (is_int(s))
         val = (double)config_setting_get_int64(s);
     else if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
@@ -260,6 +277,10 @@ static int parse_node(struct sctx *x, const config_setting_t *g, const char *npa
         if (!is_int(e))
             return fail(x, e, ep, "expected an integer in 0..%u, got %s", UINT32_MAX,
                         vmca_cfg_type_name(e));
+        char want[48];
+        snprintf(want, sizeof want, "an integer in 0..%u", UINT32_MAX);
+        if (too_big(x, e, ep, want))
+            return -1;
         long long lv = config_setting_get_int64(e);
         if (lv < 0 || lv > UINT32_MAX)
             return fail(x, e, ep, "expected an integer in 0..%u, got %lld", UINT32_MAX, lv);
@@ -409,6 +430,40 @@ static int parse_root(struct sctx *x, const config_setting_t *root, size_t max_n
     return 0;
 }
 
+/* The whole file, NUL-terminated: 0, or -1 unreadable, -2 larger than
+ * 64 MiB, -3 holds a NUL byte (libconfig would not see the text after it). */
+static int read_text(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1 || cap >= (64u << 20))
+            break;
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int rc = ferror(f) || !buf ? -1 : n >= (64u << 20) - 1 ? -2 : memchr(buf, 0, n) ? -3 : 0;
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 int scenario_load(const char *path, size_t max_nodes, struct scenario *sc, char *err,
                   size_t errlen)
 {
@@ -416,11 +471,28 @@ int scenario_load(const char *path, size_t max_nodes, struct scenario *sc, char 
     memset(sc, 0, sizeof *sc);
     sc->scale = scale;
     snprintf(sc->path, sizeof sc->path, "%s", path);
-    struct sctx x = {path, err, errlen};
+    struct sctx x = {path, err, errlen, {NULL, 0}};
     config_t lc;
     config_init(&lc);
     int rc;
-    if (!config_read_file(&lc, path)) {
+    unsigned include_line = 0;
+    char *text = NULL;
+    size_t len = 0;
+    int tr = read_text(path, &text, &len);
+    if (tr != 0) {
+        snprintf(err, errlen, "%s: %s", path,
+                 tr == -2 ? "expected a scenario file of at most 64 MiB, got a larger one"
+                 : tr == -3 ? "expected text, got a NUL byte in the file"
+                            : "cannot read the scenario file");
+        rc = -1;
+    } else if (vmca_cfg_bigs_scan(&x.bigs, text, len, &include_line) != 0) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        rc = -1;
+    } else if (include_line) {
+        snprintf(err, errlen, "%s:%u: @include: expected settings, got an @include directive "
+                 "(not supported: one file holds the whole scenario)", path, include_line);
+        rc = -1;
+    } else if (!config_read_string(&lc, text)) {
         if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
             snprintf(err, errlen, "%s: cannot read the scenario file", path);
         else
@@ -431,6 +503,8 @@ int scenario_load(const char *path, size_t max_nodes, struct scenario *sc, char 
         rc = parse_root(&x, config_root_setting(&lc), max_nodes, sc);
     }
     config_destroy(&lc);
+    vmca_cfg_bigs_free(&x.bigs);
+    free(text);
     if (rc != 0)
         scenario_free(sc);
     return rc;
