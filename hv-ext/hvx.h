@@ -258,7 +258,9 @@ int64_t hvx_flush_object(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid
  * on a home in another failure domain (another board of the hardware tree:
  * a home's location without its last element; this node is a domain of its
  * own, and a node without a board in its location is one too), or fails
- * with HVX_ENOMEM, changing nothing, when no page for it is free. HVX_EINVAL
+ * with HVX_ENOMEM, changing nothing, when no page for it is free (such a
+ * put evicts no ephemeral page: an evicted page may not be in the domain
+ * the second copy needs). HVX_EINVAL
  * for any other count, HVX_ENOENT for an unknown VM. */
 int hvx_set_replicas(struct hvx *h, uint32_t vm, unsigned replicas);
 /* Restores the second copy of under-replicated pages (a home of one copy
