@@ -232,7 +232,11 @@ void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *
                 .puts_succ = c->puts_succ, .gets_total = c->gets_total,
                 .gets_succ = c->gets_succ, .flushes = c->flushes,
                 .evictions = c->evicted, .ephemeral = c->ephemeral,
-                .puts_evicting = c->puts_evicting};
+                .puts_evicting = c->puts_evicting,
+                .replicas = c->replicas ? c->replicas : 1u,
+                .replica_pages = c->replica_pages, .under_replicated = c->under};
+        st->replica_pages += c->replica_pages;
+        st->under_replicated += c->under;
         if (reset_period)
             c->puts_total = c->puts_succ = c->gets_total = c->gets_succ = c->flushes =
                 c->evicted = c->puts_evicting = 0;

@@ -169,7 +169,8 @@ int hvx_return(struct hvx *h, uint32_t home, unsigned max_migrate,
                struct hvx_block *out, size_t cap, size_t *n_out);
 
 /* Drops every page homed at `home`, free or in use. In-use persistent
- * pages fail their VM; ephemeral ones simply vanish. Returns pages dropped. */
+ * pages whose second copy lives elsewhere keep that copy (replica.c), the
+ * others fail their VM; ephemeral ones simply vanish. Returns pages dropped. */
 uint64_t hvx_invalidate(struct hvx *h, uint32_t home);
 
 /* Accept (true) or reject pages homed at `home` from now on. */
@@ -250,6 +251,30 @@ int hvx_flush_page(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid,
  * pool's kind (ephemeral or persistent), not every record. */
 int64_t hvx_flush_object(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid);
 
+/* ---- replicated persistent pages (replica.c, docs/hypervisor.md) ---- */
+
+/* Copies kept of each persistent page of VM `vm` that lives outside this
+ * node: 1 (default) or 2. With 2, a put of such a page places a second copy
+ * on a home in another failure domain (another board of the hardware tree:
+ * a home's location without its last element; this node is a domain of its
+ * own, and a node without a board in its location is one too), or fails
+ * with HVX_ENOMEM, changing nothing, when no page for it is free (such a
+ * put evicts no ephemeral page: an evicted page may not be in the domain
+ * the second copy needs). HVX_EINVAL
+ * for any other count, HVX_ENOENT for an unknown VM. */
+int hvx_set_replicas(struct hvx *h, uint32_t vm, unsigned replicas);
+/* Restores the second copy of under-replicated pages (a home of one copy
+ * failed, or a migration put both copies in one domain), at most max_copies
+ * page copies and a bounded scan per call, resuming where the last call
+ * stopped. Returns the copies made. Called periodically by the embedder. */
+uint64_t hvx_repair(struct hvx *h, unsigned max_copies);
+/* Recounts, by a scan of every record (for checkers, not hot paths), the
+ * second copies held and the under-replicated pages, all VMs; they must
+ * equal hvx_stats' replica_pages and under_replicated. */
+void hvx_replica_recount(struct hvx *h, uint64_t *replica_pages, uint64_t *under);
+/* Whether homes a and b are in one failure domain (see hvx_set_replicas). */
+bool hvx_same_domain(const struct hvx *h, uint32_t a, uint32_t b);
+
 /* ---- statistics ---- */
 
 struct hvx_vm_stats {
@@ -261,6 +286,9 @@ struct hvx_vm_stats {
     uint64_t evictions;      /* this period: its ephemeral pages evicted */
     uint64_t puts_evicting;  /* this period: of puts_succ, those that evicted to find a page */
     uint64_t ephemeral;      /* of tmem_used, ephemeral pages (evictable) */
+    unsigned replicas;          /* hvx_set_replicas */
+    uint64_t replica_pages;     /* second copies held (in tmem_used too) */
+    uint64_t under_replicated;  /* pages that want a second copy and lack one */
 };
 
 struct hvx_home_pages {
@@ -273,6 +301,8 @@ struct hvx_node_stats {
     uint64_t free_pages;
     uint64_t used_pages;
     uint64_t metadata_bytes; /* everything hvx allocated */
+    uint64_t replica_pages;  /* second copies, all VMs (in used_pages too) */
+    uint64_t under_replicated; /* all VMs */
     size_t n_homes;          /* entries written to owned[] */
     size_t n_lent;           /* entries written to lent[] */
     size_t n_vms;            /* entries written to vms[] */

@@ -166,6 +166,9 @@ struct hvx_client {
     uint32_t epoch, epoch_puts;   /* the current one, puts into it so far */
     uint64_t per_epoch[4];        /* its ephemeral pages by epoch mod 4 */
     uint32_t hand;                /* the next handle its hand looks at */
+    uint8_t replicas;             /* 0 or 1: one copy; 2: replica.c */
+    uint64_t replica_pages;       /* records with HVX_KEY_REPLICA */
+    uint64_t under;               /* under-replicated pages (replica.c) */
     struct hvx_pool pools[HVX_POOLS_PER_CLIENT];
 };
 
@@ -189,6 +192,8 @@ struct hvx {
     unsigned clients_hi;                     /* no client at this slot or above */
     uint64_t meta_bytes;
     uint64_t walked;              /* used records visited by walks (test hook) */
+    unsigned repair_slot;         /* hvx_repair's cursor: zone slot, page */
+    uint64_t repair_idx;
 };
 
 /* hvx.c */
@@ -206,6 +211,9 @@ void hvx_grow_buckets(struct hvx *h);
 /* Allocates one page from the closest zone that has one, skipping `avoid`
  * (NULL: none). Returns its handle or HVX_NIL; *page gets its address. */
 uint32_t hvx_zone_alloc_page(struct hvx *h, const struct hvx_zone *avoid, void **page);
+/* One page of zone z (it has a free one); HVX_NIL and z marked faulted
+ * when its memory cannot be reached. */
+uint32_t hvx_zone_alloc_in(struct hvx *h, struct hvx_zone *z, void **page);
 
 static inline struct hvx_zone *zone_of(struct hvx *h, uint32_t handle)
 {
@@ -266,5 +274,27 @@ void hvx_tmem_rehash(struct hvx *h, uint32_t *buckets, uint32_t mask);
 struct hvx_pool *hvx_tmem_pool_of(struct hvx *h, uint64_t key, struct hvx_client **c);
 /* The whole index of a used record found by handle (follows its chain). */
 uint32_t hvx_rec_index(struct hvx *h, uint32_t handle);
+/* Gives persistent record x another key (a replica becoming the page's only
+ * copy). */
+void hvx_tmem_rekey(struct hvx *h, uint32_t x, uint64_t key);
+
+/* replica.c: the hooks tmem.c and zone.c call. Keys: no flags. */
+/* -1 when the key's page is not tracked (one copy wanted), else whether it
+ * is under-replicated now; hvx_replica_settle adds the change since. */
+int hvx_replica_state(struct hvx *h, uint64_t key, uint32_t index);
+void hvx_replica_settle(struct hvx *h, uint64_t key, uint32_t index, int before);
+/* Whether puts of this client's pool keep two copies. */
+bool hvx_replica_wanted(const struct hvx_client *c, unsigned pool);
+/* A new page of a replicated pool: both copies or nothing. */
+int hvx_replica_put_new(struct hvx *h, struct hvx_client *c, uint64_t key, uint32_t index,
+                        const void *src);
+/* The copy of the page of record x to read first (the nearer one). */
+uint32_t hvx_replica_nearest(struct hvx *h, uint32_t x);
+/* Record x's page is lost: removes it; returns the page's other copy (now
+ * its only one) or HVX_NIL when none is left. */
+uint32_t hvx_replica_drop(struct hvx *h, uint32_t x);
+/* Writes src to the second copy of the page of primary record x, if any
+ * (a copy that faults is dropped). */
+void hvx_replica_write(struct hvx *h, uint32_t x, const void *src);
 
 #endif

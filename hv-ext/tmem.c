@@ -144,6 +144,7 @@ static unsigned epoch_of(uint64_t raw)
 
 void hvx_tmem_insert(struct hvx *h, uint32_t handle, uint64_t key, uint32_t index)
 {
+    int before = hvx_replica_state(h, key, index);
     struct hvx_rec *r = rec_of(h, handle);
     struct hvx_client *c;
     struct hvx_pool *pool = hvx_tmem_pool_of(h, key, &c);
@@ -155,15 +156,36 @@ void hvx_tmem_insert(struct hvx *h, uint32_t handle, uint64_t key, uint32_t inde
     zone_of(h, handle)->used_pages++;
     c->used++;
     c->ephemeral += pool->kind == HVX_POOL_EPHEMERAL;
+    c->replica_pages += (key & HVX_KEY_REPLICA) != 0;
     pool->pages++;
+    hvx_replica_settle(h, key, index, before);
+}
+
+void hvx_tmem_rekey(struct hvx *h, uint32_t x, uint64_t key)
+{
+    struct hvx_rec *r = rec_of(h, x);
+    uint64_t old = rec_key(r);
+    uint32_t index = hvx_rec_index(h, x);
+    int before = hvx_replica_state(h, key, index);
+    struct hvx_client *c;
+    hvx_tmem_pool_of(h, key, &c);
+    c->replica_pages -= (old & HVX_KEY_REPLICA) != 0;
+    c->replica_pages += (key & HVX_KEY_REPLICA) != 0;
+    hash_unlink(h, x, hvx_bucket(old, index, h->bucket_mask));
+    rec_set_raw(r, key); /* persistent: no epoch bits */
+    hash_insert(h, h->buckets, hvx_bucket(key, index, h->bucket_mask), x);
+    hvx_replica_settle(h, key, index, before);
 }
 
 /* Frees the entry at `handle`, which is on the chain of bucket b. */
 static void remove_at(struct hvx *h, uint32_t handle, uint32_t b)
 {
     struct hvx_rec *r = rec_of(h, handle);
+    uint64_t key = rec_key(r);
+    uint32_t index = index_in_bucket(key, rec_index_hi(r), b);
+    int before = hvx_replica_state(h, key, index);
     struct hvx_client *c;
-    struct hvx_pool *pool = hvx_tmem_pool_of(h, rec_key(r), &c);
+    struct hvx_pool *pool = hvx_tmem_pool_of(h, key, &c);
     hash_unlink(h, handle, b);
     if (pool->kind == HVX_POOL_EPHEMERAL) {
         c->per_epoch[epoch_of(rec_raw(r))]--;
@@ -171,10 +193,12 @@ static void remove_at(struct hvx *h, uint32_t handle, uint32_t b)
     }
     rec_set_raw(r, 0);
     c->used--;
+    c->replica_pages -= (key & HVX_KEY_REPLICA) != 0;
     pool->pages--;
     struct hvx_zone *z = zone_of(h, handle);
     z->used_pages--;
     hvx_buddy_free(&z->buddy, handle_index(handle), 0);
+    hvx_replica_settle(h, key, index, before);
 }
 
 void hvx_tmem_remove(struct hvx *h, uint32_t handle)
@@ -189,7 +213,9 @@ void hvx_tmem_move(struct hvx *h, uint32_t from, uint32_t to)
     struct hvx_rec *src = rec_of(h, from), *dst = rec_of(h, to);
     uint64_t raw = rec_raw(src);
     uint32_t index = hvx_rec_index(h, from);
-    uint32_t b = hvx_bucket(rec_key(src), index, h->bucket_mask);
+    uint64_t key = rec_key(src);
+    int before = hvx_replica_state(h, key, index);
+    uint32_t b = hvx_bucket(key, index, h->bucket_mask);
     hash_unlink(h, from, b);
     rec_set_raw(dst, raw);
     rec_set_index_hi(dst, index);
@@ -203,6 +229,7 @@ void hvx_tmem_move(struct hvx *h, uint32_t from, uint32_t to)
     zf->used_pages--;
     zone_of(h, to)->used_pages++;
     hvx_buddy_free(&zf->buddy, handle_index(from), 0);
+    hvx_replica_settle(h, key, index, before); /* both copies may share a domain now */
 }
 
 /* The VM whose ephemeral page goes when a put of `putter` finds no free
@@ -364,7 +391,7 @@ static uint64_t remove_matching(struct hvx *h, struct hvx_client *c, bool epheme
                 if ((k & mask) == want) {
                     hvx_tmem_remove(h, (uint32_t)zs << HANDLE_ZONE_SHIFT |
                                            (uint32_t)((ci << REC_CHUNK_SHIFT) + j));
-                    n++;
+                    n += !(k & HVX_KEY_REPLICA); /* pages, not copies */
                 } else {
                     left = true;
                 }
@@ -442,10 +469,10 @@ static int resolve(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid,
     return HVX_OK;
 }
 
-/* The page of an entry faulted: drop it; a persistent loss fails the VM. */
-static int entry_lost(struct hvx *h, struct hvx_client *c, unsigned pool, uint32_t x)
+/* The page of an entry faulted and it has no other copy (hvx_replica_drop
+ * removed it): a persistent loss fails the VM. */
+static int entry_lost(struct hvx_client *c, unsigned pool)
 {
-    hvx_tmem_remove(h, x);
     if (c->pools[pool].kind == HVX_POOL_PERSISTENT) {
         c->failed = true;
         return HVX_EIO;
@@ -465,10 +492,12 @@ int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
     uint32_t x = hvx_tmem_lookup(h, key, index);
     int fault = 0;
     if (x != HVX_NIL) {
-        void *p = h->env.page(h->env.arg, handle_gfn(h, x), &fault);
-        if (!p)
-            return entry_lost(h, c, pool, x);
+        void *p;
+        while (!(p = h->env.page(h->env.arg, handle_gfn(h, x), &fault)))
+            if ((x = hvx_replica_drop(h, x)) == HVX_NIL) /* else: the other copy */
+                return entry_lost(c, pool);
         memcpy(p, src, h->page_size);
+        hvx_replica_write(h, x, src);
         /* A put again is the page's newest use: it joins the current epoch. */
         if (c->pools[pool].kind == HVX_POOL_EPHEMERAL) {
             struct hvx_rec *r = rec_of(h, x);
@@ -478,6 +507,8 @@ int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
         c->puts_succ++;
         return zone_of(h, x)->home != h->self;
     }
+    if (hvx_replica_wanted(c, pool))
+        return hvx_replica_put_new(h, c, key, index, src);
     if (c->used >= c->target)
         return HVX_ENOMEM;
     void *p;
@@ -511,10 +542,12 @@ int hvx_get(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
     uint32_t x = lookup_in(h, key, index, b);
     if (x == HVX_NIL)
         return HVX_ENOENT;
+    x = hvx_replica_nearest(h, x);
     int fault = 0;
-    const void *p = h->env.page(h->env.arg, handle_gfn(h, x), &fault);
-    if (!p)
-        return entry_lost(h, c, pool, x);
+    const void *p;
+    while (!(p = h->env.page(h->env.arg, handle_gfn(h, x), &fault)))
+        if ((x = hvx_replica_drop(h, x)) == HVX_NIL) /* else: the other copy */
+            return entry_lost(c, pool);
     memcpy(dst, p, h->page_size);
     int remote = zone_of(h, x)->home != h->self;
     if (c->pools[pool].kind == HVX_POOL_EPHEMERAL)
@@ -536,7 +569,10 @@ int hvx_flush_page(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid,
     uint32_t x = lookup_in(h, key, index, b);
     if (x == HVX_NIL)
         return HVX_ENOENT;
+    uint32_t second = hvx_tmem_lookup(h, key | HVX_KEY_REPLICA, index);
     remove_at(h, x, b);
+    if (second != HVX_NIL)
+        hvx_tmem_remove(h, second);
     return HVX_OK;
 }
 

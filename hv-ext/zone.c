@@ -413,23 +413,30 @@ uint64_t hvx_give_home(struct hvx *h, uint32_t home, uint64_t n, struct hvx_bloc
     return given;
 }
 
+uint32_t hvx_zone_alloc_in(struct hvx *h, struct hvx_zone *z, void **page)
+{
+    int64_t idx = hvx_buddy_alloc(&z->buddy, 0);
+    int fault = 0;
+    void *p = h->env.page(h->env.arg, vmca_gfn_make(z->home, (uint64_t)idx), &fault);
+    if (!p) {
+        /* The home's memory is gone: stop allocating there. */
+        hvx_buddy_free(&z->buddy, (uint64_t)idx, 0);
+        z->faulted = true;
+        return HVX_NIL;
+    }
+    *page = p;
+    return ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)idx;
+}
+
 uint32_t hvx_zone_alloc_page(struct hvx *h, const struct hvx_zone *avoid, void **page)
 {
     for (unsigned k = 0; k < h->n_zones; k++) {
         struct hvx_zone *z = h->zones[h->by_distance[k]];
         if (z == avoid || z->faulted || z->buddy.free_pages == 0)
             continue;
-        int64_t idx = hvx_buddy_alloc(&z->buddy, 0);
-        int fault = 0;
-        void *p = h->env.page(h->env.arg, vmca_gfn_make(z->home, (uint64_t)idx), &fault);
-        if (!p) {
-            /* The home's memory is gone: stop allocating there. */
-            hvx_buddy_free(&z->buddy, (uint64_t)idx, 0);
-            z->faulted = true;
-            continue;
-        }
-        *page = p;
-        return ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)idx;
+        uint32_t x = hvx_zone_alloc_in(h, z, page);
+        if (x != HVX_NIL)
+            return x;
     }
     return HVX_NIL;
 }
@@ -465,9 +472,10 @@ int hvx_return(struct hvx *h, uint32_t home, unsigned max_migrate,
                 stuck = true; /* nowhere to put it: try again later */
                 break;
             }
-            if (!src && pool->kind == HVX_POOL_PERSISTENT)
+            /* Lost unless the page has a second copy (replica.c). */
+            if (hvx_replica_drop(h, from) == HVX_NIL && !src &&
+                pool->kind == HVX_POOL_PERSISTENT)
                 c->failed = true;
-            hvx_tmem_remove(h, from);
         } else {
             memcpy(dst, src, h->page_size);
             hvx_tmem_move(h, from, to);
@@ -515,9 +523,9 @@ uint64_t hvx_invalidate(struct hvx *h, uint32_t home)
             continue;
         struct hvx_client *c;
         struct hvx_pool *pool = hvx_tmem_pool_of(h, key, &c);
-        if (pool->kind == HVX_POOL_PERSISTENT)
+        /* Lost unless the page has a second copy elsewhere (replica.c). */
+        if (hvx_replica_drop(h, handle) == HVX_NIL && pool->kind == HVX_POOL_PERSISTENT)
             c->failed = true;
-        hvx_tmem_remove(h, handle);
     }
     hvx_zone_delete(h, z);
     return dropped;
