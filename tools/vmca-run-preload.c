@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -111,6 +112,7 @@ static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 static int (*real_munmap)(void *, size_t);
 static void *(*real_mremap)(void *, size_t, size_t, int, ...);
 static pid_t (*real_fork)(void);
+static int (*real_madvise)(void *, size_t, int);
 /* The allocator underneath for blocks below the threshold: the next one in
  * the search order, glibc's or the program's own (redis links libjemalloc,
  * whose chunks then come from the interposed mmap and are managed too). */
@@ -383,7 +385,7 @@ static uint64_t evict_begin(void)
         ring_remove(idx);
         R.meta[idx].sum = page_sum(R.staging);
         memcpy(R.slots, R.staging, PG);
-        if (madvise(R.staging, PG, MADV_DONTNEED) != 0)
+        if (real_madvise(R.staging, PG, MADV_DONTNEED) != 0)
             die(EXIT_CONN, "madvise of the staging page: %s", strerror(errno));
         R.c.evictions++;
         return idx;
@@ -598,7 +600,11 @@ static void start(void)
     uint64_t arena_mib = env_num("VMCA_RUN_ARENA_MIB", 4096);
     R.npages = arena_mib * (1u << 20) / PG;
     R.arena = map_meta(R.npages * PG);
-    madvise(R.arena, R.npages * PG, MADV_NOHUGEPAGE);
+    real_madvise(R.arena, R.npages * PG, MADV_NOHUGEPAGE);
+    /* Named, so that /proc/PID/smaps shows its pieces (the program's
+     * madvise may split it) as [anon:vmca-run-arena]; best effort. */
+    prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)R.arena, R.npages * PG,
+          (unsigned long)"vmca-run-arena");
     uffd_register(R.arena, R.npages * PG);
     R.staging = map_meta(PG);
     uffd_register(R.staging, PG);
@@ -688,15 +694,16 @@ static void resolve(void)
     real_munmap = (int (*)(void *, size_t))dlsym(RTLD_NEXT, "munmap");
     real_mremap = (void *(*)(void *, size_t, size_t, int, ...))dlsym(RTLD_NEXT, "mremap");
     real_fork = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
+    real_madvise = (int (*)(void *, size_t, int))dlsym(RTLD_NEXT, "madvise");
     next_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
     next_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
     next_calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
     next_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
     next_memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
     size_t (*usable)(void *) = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
-    if (!real_mmap || !real_munmap || !real_mremap || !real_fork || !next_malloc ||
+    if (!real_mmap || !real_munmap || !real_mremap || !real_fork || !real_madvise || !next_malloc ||
         !next_free || !next_calloc || !next_realloc || !next_memalign || !usable)
-        die(EXIT_CONN, "dlsym of the next mmap/munmap/mremap/fork/malloc family failed");
+        die(EXIT_CONN, "dlsym of the next mmap/munmap/mremap/madvise/fork/malloc family failed");
     next_usable = usable; /* last: it says all are set */
     atomic_fetch_sub(&resolving, 1);
 }
@@ -723,7 +730,11 @@ __attribute__((constructor)) static void preload_init(void)
      * managed; children it forks before managing anything run plain. */
     if (!pid || (!sock && !file_store) || strtol(pid, NULL, 10) != (long)getpid())
         return;
-    R.socket = sock ? sock : "(none: --store file)";
+    /* A copy: programs that set their process title (redis) overwrite the
+     * environment strings in place. */
+    static char sock_path[sizeof(struct sockaddr_un) + 1];
+    snprintf(sock_path, sizeof sock_path, "%s", sock ? sock : "(none: --store file)");
+    R.socket = sock_path;
     R.file_store = file_store;
     R.vm = (uint32_t)env_num("VMCA_RUN_VM", 0);
     R.budget = env_num("VMCA_RUN_BUDGET_PAGES", 0);
@@ -803,13 +814,14 @@ static void *arena_alloc(size_t bytes, bool from_malloc)
     return R.arena + start * PG;
 }
 
-/* Releases pages [idx, idx + n): dropped, their tmem copies flushed (in
- * batches: a large free would otherwise cost one round trip per page). */
-static void arena_release(uint64_t idx, uint64_t n)
+/* Drops pages [idx, idx + n) under R.lock: out of the clock and the address
+ * space, their tmem copies flushed (in batches: a large free would
+ * otherwise cost one round trip per page); allocated pages become
+ * P_UNTOUCHED (they read as zeros again) or, when release, P_FREE. */
+static void drop_pages(uint64_t idx, uint64_t n, bool release)
 {
     struct guest_op ops[GUEST_MAX_BATCH];
     unsigned k = 0, max = R.max_batch < GUEST_MAX_BATCH ? R.max_batch : GUEST_MAX_BATCH;
-    pthread_mutex_lock(&R.lock);
     for (uint64_t i = idx; i < idx + n; i++) {
         if (!used_at(i))
             continue;
@@ -824,14 +836,22 @@ static void arena_release(uint64_t idx, uint64_t n)
                 k = 0;
             }
         }
-        R.meta[i].state = P_FREE;
-        R.used[i / 64] &= ~(UINT64_C(1) << (i % 64));
-        R.allocated--;
+        R.meta[i].state = release ? P_FREE : P_UNTOUCHED;
+        if (release) {
+            R.used[i / 64] &= ~(UINT64_C(1) << (i % 64));
+            R.allocated--;
+        }
     }
     if (k)
         hv_exec(ops, k);
-    if (madvise(R.arena + idx * PG, n * PG, MADV_DONTNEED) != 0)
-        die(EXIT_CONN, "madvise(MADV_DONTNEED) of released pages: %s", strerror(errno));
+    if (real_madvise(R.arena + idx * PG, n * PG, MADV_DONTNEED) != 0)
+        die(EXIT_CONN, "madvise(MADV_DONTNEED) of arena pages: %s", strerror(errno));
+}
+
+static void arena_release(uint64_t idx, uint64_t n)
+{
+    pthread_mutex_lock(&R.lock);
+    drop_pages(idx, n, true);
     R.run_len[idx] = 0;
     pthread_mutex_unlock(&R.lock);
 }
@@ -1045,6 +1065,26 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
     memcpy(p, old, old_len < new_len ? old_len : new_len);
     munmap(old, old_len);
     return p;
+}
+
+/* The program drops arena pages itself (jemalloc purges with MADV_DONTNEED
+ * and MADV_FREE and then counts on zeros): they must not come back from tmem
+ * or the file with their old content. Both are made MADV_DONTNEED (zeros are
+ * allowed after MADV_FREE too); the pages read as never touched again. */
+int madvise(void *addr, size_t len, int advice)
+{
+    resolve();
+    if (!in_arena(addr) || (advice != MADV_DONTNEED && advice != MADV_FREE))
+        return real_madvise(addr, len, advice);
+    uint64_t off = (uint64_t)((unsigned char *)addr - R.arena);
+    if (off % PG || off + len > R.npages * PG) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&R.lock);
+    drop_pages(off / PG, (len + PG - 1) / PG, false);
+    pthread_mutex_unlock(&R.lock);
+    return 0;
 }
 
 /* A child would see the managed pages that are not resident as zeros (the

@@ -87,7 +87,7 @@ tkm --node node1 stats > "$T/stats.txt"
 used=$(awk '$1 == "vm" && $2 == 4242 { sub("used=", "", $3); print $3 }' "$T/stats.txt")
 [ -n "$used" ] && [ "$used" -gt 0 ] || fail "vmca-hv shows no tmem pages of VM 4242: $(cat "$T/stats.txt")"
 # The kernel's view: the arena (the 4 GiB mapping) holds at most the budget.
-rss=$(awk '/^Size:/ { big = ($2 == 4194304) } big && /^Rss:/ { print $2; exit }' "/proc/$PY_PID/smaps")
+rss=$(arena_rss "$PY_PID")
 [ -n "$rss" ] || fail "no 4 GiB arena in /proc/$PY_PID/smaps"
 [ "$rss" -le 4096 ] || fail "the arena's Rss is $rss KiB, above the 4 MiB budget"
 touch "$T/go"

@@ -1,0 +1,49 @@
+# Sourced by the vmca-run tests and bench/run_programs.sh: the resident
+# size of vmca-run's arena (the shim's one 4 GiB mapping, named
+# [anon:vmca-run-arena] when the kernel lets it be; the program's madvise
+# may split it into pieces) as the kernel sees it in /proc/PID/smaps. The walk of smaps is not atomic: while the
+# program faults, a page counted low in the arena may be evicted and a page
+# above filled before the walk gets there, counted twice. So the process is
+# stopped (all its threads, the fault handler too) for each reading.
+
+# arena_rss PID: the arena's Rss in KiB (empty when PID is gone or has no arena).
+arena_rss() {
+    local pid=$1 t st all r
+    kill -STOP "$pid" 2> /dev/null || return 0
+    for _ in $(seq 200); do   # group stop reaches every thread
+        all=1
+        for t in /proc/"$pid"/task/*/stat; do
+            st=$(sed 's/.*) \(.\).*/\1/' "$t" 2> /dev/null) || continue
+            case $st in T | t | Z | X) ;; *) all=0 ;; esac
+        done
+        [ "$all" = 1 ] && break
+        sleep 0.001
+    done
+    # The named pieces; where naming failed (it does in redis-server, for
+    # reasons not understood) the one 4 GiB mapping.
+    r=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { named = /\[anon:vmca-run-arena\]$/; n += named }
+             /^Size:/ { whole = ($2 == 4194304) }
+             named && /^Rss:/ { kib += $2 }
+             whole && /^Rss:/ { whole_kib += $2; w++ }
+             END { if (n) print kib; else if (w == 1) print whole_kib }' \
+        "/proc/$pid/smaps" 2> /dev/null) || r=
+    kill -CONT "$pid" 2> /dev/null || true
+    echo "$r"
+}
+
+# sample_arena_rss PID FILE: every 50 ms until PID ends, the largest
+# arena Rss so far in FILE (as "max_kib samples").
+sample_arena_rss() {
+    local pid=$1 file=$2 max=0 n=0 r
+    # Killed between stop and continue, the program must not stay stopped.
+    trap 'kill -CONT "$pid" 2> /dev/null; exit 0' TERM
+    while kill -0 "$pid" 2> /dev/null; do
+        r=$(arena_rss "$pid")
+        if [ -n "$r" ]; then
+            n=$((n + 1))
+            [ "$r" -gt "$max" ] && max=$r
+            echo "$max $n" > "$file"
+        fi
+        sleep 0.05
+    done
+}
