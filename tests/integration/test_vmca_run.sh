@@ -5,6 +5,7 @@
 # memory is managed, bad command lines and a node without a hypervisor are
 # refused.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/vmca_run_rss.sh"
 
 RUN=$VMCA_BUILD/tools/vmca-run
 make_cluster 3
@@ -38,24 +39,25 @@ check_counters() {
     [ "$resident_max" -le "$budget" ] || fail "resident pages above the budget: $(grep pid= "$f")"
 }
 
-# ---- sort: 6 MiB of input (about 12 MiB touched), 4 MiB resident, also with 2 threads ----
+# ---- sort: 12 MiB of input (3 times the budget) with 2 threads, 5 MiB with one ----
 python3 -c '
 import random
 r = random.Random(7)
-for i in range(160000):
+for i in range(320000):
     print("%016x %s" % (r.getrandbits(64), "x" * r.randint(0, 40)))
 ' > "$T/in.txt"
-sort -S 64M "$T/in.txt" > "$T/sort.plain"
-vrun --local-mib 4 -- sort -S 64M "$T/in.txt" > "$T/sort.run" 2> "$T/sort.err" ||
-    fail "sort under vmca-run exited $?: $(cat "$T/sort.err")"
-cmp -s "$T/sort.plain" "$T/sort.run" || fail "sort under vmca-run gave other output"
+head -n 140000 "$T/in.txt" > "$T/in-small.txt"
+for f in in in-small; do sort -S 64M "$T/$f.txt" > "$T/$f.plain"; done
+vrun --local-mib 4 -- sort --parallel=2 -S 64M "$T/in.txt" > "$T/sort.run" 2> "$T/sort.err" ||
+    fail "sort --parallel=2 under vmca-run exited $?: $(cat "$T/sort.err")"
+cmp -s "$T/in.plain" "$T/sort.run" || fail "sort --parallel=2 under vmca-run gave other output"
 check_counters "$T/sort.err"
 grep 'pid=' "$T/sort.err"
-vrun --local-mib 4 -- sort --parallel=2 -S 64M "$T/in.txt" > "$T/sort2.run" 2> "$T/sort2.err" ||
-    fail "sort --parallel=2 under vmca-run exited $?: $(cat "$T/sort2.err")"
-cmp -s "$T/sort.plain" "$T/sort2.run" || fail "sort --parallel=2 under vmca-run gave other output"
-check_counters "$T/sort2.err"
-pass "sort of $(($(stat -c %s "$T/in.txt") >> 20)) MiB with 4 MiB resident: output identical (1 and 2 threads)"
+vrun --local-mib 2 -- sort --parallel=1 -S 64M "$T/in-small.txt" > "$T/sort1.run" 2> "$T/sort1.err" ||
+    fail "sort under vmca-run exited $?: $(cat "$T/sort1.err")"
+cmp -s "$T/in-small.plain" "$T/sort1.run" || fail "sort under vmca-run gave other output"
+check_counters "$T/sort1.err"
+pass "sort of $(($(stat -c %s "$T/in.txt") >> 20)) MiB with 4 MiB resident (2 threads) and of $(($(stat -c %s "$T/in-small.txt") >> 20)) MiB with 2 MiB resident (1 thread): output identical"
 
 # ---- python3: 18 MiB of bytearrays, 4 MiB resident, VM pages seen in tmem ----
 cat > "$T/fill.py" <<'EOF'
@@ -160,6 +162,16 @@ cmp -s "$T/exec.plain" "$T/exec.run" || fail "exec under vmca-run gave other out
 check_counters "$T/exec.err"
 pass "exec of a managed program: the new image is managed again (VM 4343), output identical"
 
+# ---- --store file: the disk baseline, no vmca-hv involved ----
+"$RUN" --store file --local-mib 4 -- python3 "$T/exec.py" again > "$T/file.run" 2> "$T/file.err" ||
+    fail "--store file exited $?: $(cat "$T/file.err")"
+head -n 1 "$T/exec.plain" | cmp -s - "$T/file.run" || fail "--store file gave other output"
+[ "$(counter disk_reads "$T/file.err")" -gt 0 ] && [ "$(counter puts "$T/file.err")" -eq 0 ] ||
+    fail "--store file: pages did not go to the file alone: $(cat "$T/file.err")"
+[ "$(counter verified "$T/file.err")" -eq "$(counter disk_reads "$T/file.err")" ] ||
+    fail "--store file: not every page read back was verified"
+pass "--store file: evicted pages to the local file only, output identical"
+
 # ---- refusals ----
 expect 2 "--local-mib N is required" "$RUN" --config "$CONF" --node node1 -- true
 expect 2 "--local-mib: expected a whole number" "$RUN" --config "$CONF" --node node1 --local-mib 0 -- true
@@ -168,5 +180,7 @@ expect 2 "no PROGRAM to run" "$RUN" --config "$CONF" --node node1 --local-mib 4
 expect 2 "no node named 'nodeX'" "$RUN" --config "$CONF" --node nodeX --local-mib 4 -- true
 expect 2 "unknown option '--bogus'" "$RUN" --bogus
 expect 1 "no hypervisor on node node3" "$RUN" --config "$CONF" --node node3 --local-mib 4 -- true
+expect 2 "--store file uses no node" "$RUN" --store file --config "$CONF" --local-mib 4 -- true
+expect 2 "--store: expected 'tmem' or 'file', got 'disk'" "$RUN" --store disk --local-mib 4 -- true
 expect 127 "cannot run" "$RUN" --config "$CONF" --node node1 --local-mib 4 -- /nonexistent/prog
 pass "bad command lines (exit 2), a node without a hypervisor (exit 1) and a missing program (127) refused"
