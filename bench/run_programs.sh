@@ -8,7 +8,8 @@
 # a program touches (its zero fills with a budget that holds everything).
 # Every run's output is compared with the plain run's, and the arena's
 # resident size is sampled from /proc (the process stopped for each
-# reading) and printed beside the budget.
+# reading) and printed beside the budget. Each time is the best of REPEAT
+# runs (default 2).
 #   bench/run_programs.sh [BUILD_DIR] [PROGRAMS...]   (default: sort python3 sqlite3 redis)
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -105,6 +106,18 @@ measure() {
     [ "$tag" = plain ] || cmp -s "$dir/plain.out" "$dir/$tag.out" ||
         { echo "run_programs: $prog ($tag) gave other output than the plain run" >&2; exit 1; }
 }
+# best PROG TAG [options...]: measure REPEAT times (default 2; this machine
+# is shared and noisy), the fastest in $secs, the largest Rss in $rss.
+REPEAT=${REPEAT:-2}
+best() {
+    local b= r=0 i
+    for ((i = 0; i < REPEAT; i++)); do
+        measure "$@"
+        [ -n "$b" ] && awk -v a="$secs" -v b="$b" 'BEGIN { exit !(a >= b) }' || b=$secs
+        [ "$rss" -le "$r" ] || r=$rss
+    done
+    secs=$b rss=$r
+}
 counter() { sed -n "s/.*vmca-run: pid=.* $1=\([0-9]*\).*/\1/p" "$dir/$2.err" | tail -n 1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
@@ -120,7 +133,7 @@ for prog in "${progs[@]}"; do
     if [ "$prog" = redis ] && ! command -v redis-server > /dev/null; then
         echo "  redis: redis-server not installed (scripts/install-deps.sh)"; continue
     fi
-    measure "$prog" plain
+    best "$prog" plain
     plain=$secs
     measure "$prog" foot --store file --local-mib 1024 "${thr[@]}"
     foot=$(counter zero_fills foot) managed=$(counter managed_max foot)
@@ -128,11 +141,11 @@ for prog in "${progs[@]}"; do
     for pct in 25 50; do
         mib=$(( (foot * pct / 100 + 255) / 256 ))
         [ "$mib" -ge 1 ] || mib=1
-        measure "$prog" tmem --config "$dir/c.conf" --node n1 --local-mib "$mib" "${thr[@]}"
+        best "$prog" tmem --config "$dir/c.conf" --node n1 --local-mib "$mib" "${thr[@]}"
         t_tmem=$secs rss_tmem=$rss faults=$(counter faults tmem)
         [ "$(counter puts_failed tmem)" -eq 0 ] ||
             echo "  ($prog: $(counter puts_failed tmem) puts refused by tmem went to the file)"
-        measure "$prog" file --store file --local-mib "$mib" "${thr[@]}"
+        best "$prog" file --store file --local-mib "$mib" "${thr[@]}"
         t_file=$secs rss_file=$rss
         max_rss=$((rss_tmem > rss_file ? rss_tmem : rss_file))
         printf '  %-8s %6s %5s%% %8s %9s %9s %9s %10s %10s %8s\n' "$prog" "$((foot / 256))" "$pct" \

@@ -3,8 +3,9 @@
 # (GETs over the keys, SETs of other keys, 20 clients, 2 I/O threads);
 # every value read back equals what was written and what a plain redis-server
 # gives, the arena's Rss (from /proc) never exceeds the budget, and the VM's
-# pages are in tmem. redis listens on a unix socket in the test directory
-# only (--port 0) and persists nothing (no RDB, no AOF: no fork).
+# pages are in tmem; a BGSAVE (a fork) is refused with a message and redis
+# goes on serving. redis listens on a unix socket in the test directory
+# only (--port 0) and persists nothing (no RDB, no AOF).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/vmca_run_rss.sh"
 
@@ -73,6 +74,11 @@ redis_session() {
         fail "redis-benchmark GET ($tag): $(cat "$T/$tag.bench")"
     redis-benchmark -s "$sock" -q -c 20 -n 10000 -r 10000 SET 'bench:__rand_int__' "$BENCH_VALUE" \
         >> "$T/$tag.bench" 2>&1 || fail "redis-benchmark SET ($tag): $(cat "$T/$tag.bench")"
+    if [ $# -gt 0 ]; then   # a save would fork: refused, redis goes on serving
+        "${cli[@]}" bgsave > "$T/$tag.bgsave" 2>&1 || true
+        grep -q ERR "$T/$tag.bgsave" || fail "BGSAVE under vmca-run did not fail: $(cat "$T/$tag.bgsave")"
+        grep -q 'vmca-run: fork refused' "$T/$tag.err" || fail "no fork refusal message: $(cat "$T/$tag.err")"
+    fi
     "${cli[@]}" < "$T/mget.txt" > "$T/$tag.values" || fail "reading the values back ($tag) failed"
     local res nbench bad
     res=$("${cli[@]}" eval "$CHECK_BENCH" 0 "$BENCH_VALUE")
@@ -109,4 +115,4 @@ read -r rss samples < "$T/rss.max"
 [ "$rss" -le 8192 ] || fail "the arena's Rss reached $rss KiB, above the 8 MiB budget"
 used=$(awk '$1 == "vm" && $2 == 5151 { sub("used=", "", $3); print $3 }' "$T/run.stats")
 [ -n "$used" ] && [ "$used" -gt 0 ] || fail "vmca-hv shows no tmem pages of VM 5151: $(cat "$T/run.stats")"
-pass "redis-server, $KEYS keys ($(cut -d: -f2 "$T/run.mem") bytes used, $managed pages managed) with 8 MiB resident, redis-benchmark GET+SET with 20 clients and 2 I/O threads: every value as written and as plain redis; arena Rss at most $rss KiB in $samples samples; VM 5151 held $used pages in tmem"
+pass "redis-server, $KEYS keys ($(cut -d: -f2 "$T/run.mem") bytes used, $managed pages managed) with 8 MiB resident, redis-benchmark GET+SET with 20 clients and 2 I/O threads: every value as written and as plain redis; BGSAVE's fork refused; arena Rss at most $rss KiB in $samples samples; VM 5151 held $used pages in tmem"
