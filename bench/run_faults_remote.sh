@@ -13,15 +13,8 @@ export VMCA_SOURCE=$(cd "$(dirname "$0")/.." && pwd)
 export VMCA_LOG_LEVEL=info
 MIB=${2:-32} LOCAL=${3:-8}
 . "$VMCA_SOURCE/tests/integration/lib.sh"
-
-make_cluster 2
-sed -i 's/tmem_pages = 2048;/tmem_pages = 32768L;/' "$CONF"
-echo 'policy = { first_tier = "greedy-remote"; reserve_pages = 256; grant_batch = 1024;
-  surplus_quiet_periods = 0; };' >> "$CONF"
-start_master
-start_node node1
-start_node node2
-wait_until 20 "2 nodes active" all_active 2
+. "$VMCA_SOURCE/tests/integration/vmca_run_lib.sh"
+lending_cluster 32768L
 line=$("$VMCA_BUILD/tools/vmca-run" --config "$CONF" --node node1 --local-mib "$LOCAL" -- \
        "$VMCA_BUILD/bench/bench_run_faults" "$MIB" 3 3 2> "$T/run.err")
 counters=$(grep 'vmca-run: pid=' "$T/run.err")

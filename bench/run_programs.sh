@@ -19,7 +19,7 @@ progs=("$@")
 src=$(cd "$(dirname "$0")/.." && pwd)
 POOL=131072
 . "$src/bench/standalone_hv.sh"
-. "$src/tests/integration/vmca_run_rss.sh"
+. "$src/tests/integration/vmca_run_lib.sh"
 RUN=$build/tools/vmca-run
 
 # ---- the workloads ----
@@ -41,15 +41,7 @@ for _ in range(2):
         h.update(b)
 print(h.hexdigest())
 EOF
-cat > "$dir/q.sql" <<'EOF'
-PRAGMA cache_size = -32768;
-CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT);
-WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 120000)
-INSERT INTO t SELECT x, printf('%08x-%s', (x * 2654435761) % 4294967296, substr('abcdefghijklmnopqrstuvwxyz', 1 + x % 26)) FROM c;
-CREATE INDEX tv ON t(v);
-SELECT count(*), sum(length(v)), min(v), max(v) FROM t;
-SELECT k, v FROM t ORDER BY v LIMIT 5;
-EOF
+cp "$src/tests/integration/vmca_run_sqlite.sql" "$dir/q.sql"
 python3 - "$dir" <<'EOF'
 import sys
 d = sys.argv[1]

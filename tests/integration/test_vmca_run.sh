@@ -5,7 +5,7 @@
 # memory is managed, bad command lines and a node without a hypervisor are
 # refused.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/vmca_run_rss.sh"
+source "$(dirname "$0")/vmca_run_lib.sh"
 
 RUN=$VMCA_BUILD/tools/vmca-run
 make_cluster 3
@@ -103,24 +103,15 @@ grep 'pid=' "$T/py.err"
 pass "python3 with 18 MiB of bytearrays (3 threads), 4 MiB resident: output identical, VM 4242 held $used pages in tmem, arena Rss $rss KiB"
 
 # ---- sqlite3 with a page cache larger than the budget ----
-if command -v sqlite3 > /dev/null; then
-    cat > "$T/q.sql" <<'EOF'
-PRAGMA cache_size = -32768;
-CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT);
-WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 120000)
-INSERT INTO t SELECT x, printf('%08x-%s', (x * 2654435761) % 4294967296, substr('abcdefghijklmnopqrstuvwxyz', 1 + x % 26)) FROM c;
-CREATE INDEX tv ON t(v);
-SELECT count(*), sum(length(v)), min(v), max(v) FROM t;
-SELECT k, v FROM t ORDER BY v LIMIT 5;
-EOF
-    rm -f "$T/plain.db" "$T/run.db"
-    sqlite3 "$T/plain.db" < "$T/q.sql" > "$T/sql.plain"
-    vrun --local-mib 4 --threshold-kib 64 -- sqlite3 "$T/run.db" < "$T/q.sql" > "$T/sql.run" 2> "$T/sql.err" ||
-        fail "sqlite3 under vmca-run exited $?: $(cat "$T/sql.err")"
-    cmp -s "$T/sql.plain" "$T/sql.run" || fail "sqlite3 under vmca-run gave other output"
-    grep 'pid=' "$T/sql.err" || fail "sqlite3: no vmca-run counters: $(cat "$T/sql.err")"
-    pass "sqlite3 with a 32 MiB page cache (about 12 MiB used), 4 MiB resident: output identical"
-fi
+command -v sqlite3 > /dev/null || fail "sqlite3 missing (scripts/install-deps.sh installs it)"
+rm -f "$T/plain.db" "$T/run.db"
+sqlite3 "$T/plain.db" < "$(dirname "$0")/vmca_run_sqlite.sql" > "$T/sql.plain"
+vrun --local-mib 4 --threshold-kib 64 -- sqlite3 "$T/run.db" < "$(dirname "$0")/vmca_run_sqlite.sql" \
+    > "$T/sql.run" 2> "$T/sql.err" || fail "sqlite3 under vmca-run exited $?: $(cat "$T/sql.err")"
+cmp -s "$T/sql.plain" "$T/sql.run" || fail "sqlite3 under vmca-run gave other output"
+check_counters "$T/sql.err"
+grep 'pid=' "$T/sql.err"
+pass "sqlite3 with a 32 MiB page cache (about 12 MiB used), 4 MiB resident: output identical"
 
 # ---- fork: refused once memory is managed; a program managing nothing forks ----
 # python3's allocator takes 1 MiB arenas from its start: managed at once.

@@ -7,7 +7,7 @@
 # goes on serving. redis listens on a unix socket in the test directory
 # only (--port 0) and persists nothing (no RDB, no AOF).
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/vmca_run_rss.sh"
+source "$(dirname "$0")/vmca_run_lib.sh"
 
 command -v redis-server > /dev/null && command -v redis-benchmark > /dev/null ||
     fail "redis-server/redis-benchmark missing (scripts/install-deps.sh installs them)"

@@ -1,4 +1,21 @@
-# Sourced by the vmca-run tests and bench/run_programs.sh: the resident
+# Sourced by the vmca-run tests and benches (after lib.sh or
+# standalone_hv.sh). The sqlite3 workload is vmca_run_sqlite.sql beside it.
+
+# lending_cluster PAGES: lib.sh's two nodes, node1 with its own 1024 pages
+# of tmem, node2 lending PAGES, the greedy-remote policy; all started and
+# active.
+lending_cluster() {
+    make_cluster 2
+    sed -i "s/tmem_pages = 2048;/tmem_pages = $1;/" "$CONF"
+    echo 'policy = { first_tier = "greedy-remote"; reserve_pages = 256; grant_batch = 1024;
+  surplus_quiet_periods = 0; };' >> "$CONF"
+    start_master
+    start_node node1
+    start_node node2
+    wait_until 20 "2 nodes active" all_active 2
+}
+
+# The resident
 # size of vmca-run's arena (the shim's one 4 GiB mapping, named
 # [anon:vmca-run-arena] when the kernel lets it be; the program's madvise
 # may split it into pieces) as the kernel sees it in /proc/PID/smaps. The walk of smaps is not atomic: while the
