@@ -36,8 +36,8 @@ arena_rss() {
         [ "$all" = 1 ] && break
         sleep 0.001
     done
-    # The named pieces; where naming failed (it does in redis-server, for
-    # reasons not understood) the one 4 GiB mapping.
+    # The named pieces; where the kernel cannot name mappings (built
+    # without CONFIG_ANON_VMA_NAME, as here: EINVAL) the one 4 GiB mapping.
     r=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { named = /\[anon:vmca-run-arena\]$/; n += named }
              /^Size:/ { whole = ($2 == 4194304) }
              named && /^Rss:/ { kib += $2 }
