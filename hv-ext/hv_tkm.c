@@ -382,6 +382,7 @@ void hv_tkm_sample(struct hv_tkm *d, bool period_end, struct tkm_hv_stats *out)
             .total_pages = st.owned_pages, .free_pages = st.free_pages,
             .owned = d->owned, .n_owned = st.n_homes, .lent = d->lent, .n_lent = st.n_lent,
             .vms = d->vms, .n_vms = st.n_vms, .period = d->period,
+            .replica_pages = st.replica_pages, .under_replicated = st.under_replicated,
         },
         .used_pages = st.used_pages, .metadata_bytes = st.metadata_bytes,
         .failed_vms = d->failed, .n_failed_vms = n_failed,

@@ -32,6 +32,12 @@ static void sample(const struct slave_core *s, struct vmca_prom *out)
         vmca_prom_one(out, "vmca_slave_free_pages", "gauge",
                       "Free pages among those the node owns, by the hypervisor's last sample",
                       node, 1, hv->free_pages);
+        vmca_prom_one(out, "vmca_slave_replica_pages", "gauge",
+                      "Second copies of the node's VMs' replicated pages (replicas = 2), by the "
+                      "hypervisor's last sample", node, 1, hv->replica_pages);
+        vmca_prom_one(out, "vmca_slave_under_replicated_pages", "gauge",
+                      "Replicated pages of the node's VMs lacking their second copy, by the "
+                      "hypervisor's last sample", node, 1, hv->under_replicated);
     }
     vmca_prom_family(out, "vmca_slave_home_pages", "gauge",
                      "Pages of home `home` the node owns, by the hypervisor's last sample");

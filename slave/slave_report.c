@@ -49,6 +49,7 @@ static void keep_period_counts(struct tkm_sample *now, const struct tkm_sample *
                 now->vms[v].puts_succ = ended->vms[e].puts_succ;
                 now->vms[v].gets = ended->vms[e].gets;
                 now->vms[v].flushes = ended->vms[e].flushes;
+                now->vms[v].puts_evicting = ended->vms[e].puts_evicting;
                 break;
             }
 }

@@ -242,6 +242,7 @@ int tkm_pb_sample_decode(struct tkm_pb *pb, const Vmca__TkmStats *in, struct tkm
         .total_pages = in->owned_pages, .free_pages = in->free_pages,
         .owned = owned, .n_owned = in->n_owned, .lent = lent, .n_lent = in->n_lent,
         .vms = vms, .n_vms = in->n_vms, .period = in->period,
+        .replica_pages = in->replica_pages, .under_replicated = in->under_replicated,
     };
     return VMCA_OK;
 }
@@ -365,6 +366,8 @@ int tkm_pb_sample_encode(struct tkm_pb *pb, const struct tkm_hv_stats *hs, Vmca_
     out->metadata_bytes = hs->metadata_bytes;
     out->generation = in->generation;
     out->fenced = in->fenced;
+    out->replica_pages = in->replica_pages;
+    out->under_replicated = in->under_replicated;
     out->owned = ppo;
     out->n_owned = in->n_owned;
     out->lent = ppl;

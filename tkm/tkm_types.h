@@ -109,6 +109,8 @@ struct tkm_sample {
      * the same period again (pushed when a VM connects) runs no policy.
      * 0: unknown, every sample is a new period. */
     uint64_t period;
+    uint64_t replica_pages;    /* second copies of replicated pages held here */
+    uint64_t under_replicated; /* replicated pages lacking their second copy */
 };
 
 /* A sample as the hypervisor pushes it: with the figures only operators

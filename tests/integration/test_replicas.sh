@@ -18,6 +18,13 @@ sed -i 's/location = \[0, [01], \([0-9]\)\]/location = [0, \1, \1]/
         s/tmem_pages = 3072;/tmem_pages = 4608;/' "$CONF"
 grep -q 'tmem_pages = 5120; location = \[0, 1, 1\]' "$CONF" || fail "test set-up: node1 not changed"
 echo 'replicas = 2;' >> "$CONF"
+# node2's metrics page, on a port the cluster does not use.
+cluster_ports=" ${PORTS[*]} "
+while pick_ports 1 && [[ $cluster_ports == *" ${PORTS[0]} "* ]]; do :; done
+METRICS=${PORTS[0]}
+sed -i "s/\(name = \"node2\"; address = \"127.0.0.1\"; port = [0-9]*;\)/\1 metrics_port = $METRICS;/" "$CONF"
+grep -q "metrics_port = $METRICS" "$CONF" || fail "test set-up: node2 got no metrics port"
+gauge() { curl -sf "http://127.0.0.1:$METRICS/metrics" | awk -v m="$1" '$1 == m "{node=\"node2\"}" { print $2 }'; }
 echo 'policy = { first_tier = "greedy-remote"; reserve_pages = 256; grant_batch = 1024;
   surplus_quiet_periods = 0; };' >> "$CONF"
 start_master
@@ -51,6 +58,10 @@ sed -n '/invalidated node 3/,$p' "$T/hv-node2.log" | grep 'replication:' |
 wait_until 30 "two copies of every page again" \
     sh -c "grep 'replication:' '$T/hv-node2.log' | tail -n 1 | grep -Eq ' [1-9][0-9]* replica pages, 0 under'"
 after=$(replication)
+# The slave's metrics page says the same, once its next sample is in.
+wait_until 10 "node2's metrics: replica pages, none under-replicated" sh -c \
+    "$(declare -f gauge); METRICS=$METRICS; [ \"\$(gauge vmca_slave_replica_pages)\" -gt 0 ] 2>/dev/null &&
+     [ \"\$(gauge vmca_slave_under_replicated_pages)\" = 0 ]"
 kill -0 "$HOLD_PID" 2>/dev/null || fail "the guest stopped: $(tail -n 3 "$T/hold.log")"
 
 hold_check

@@ -73,7 +73,7 @@ static void test_register_then_active(void **state)
     /* The hypervisor's figures go into Statistics (copied, not borrowed). */
     struct tkm_pages owned[2] = {{2, 400}, {1, 100}}, lent[1] = {{3, 50}};
     struct tkm_vm vms[1] = {{7, 20, 30, 5, 4, 3, 2, 0}};
-    struct tkm_sample hv = {0, false, 500, 300, owned, 2, lent, 1, vms, 1, 0};
+    struct tkm_sample hv = {0, false, 500, 300, owned, 2, lent, 1, vms, 1, 0, 0, 0};
     assert_int_equal(slave_core_on_hv_stats(&f->s, &hv), 0);
     owned[0].pages = 1;
     vms[0].used = 999;
@@ -286,7 +286,7 @@ static void test_restart_on_running_hypervisor(void **state)
     assert_int_equal(slave_core_init(&later, &f->cfg, vmca_config_node_by_name(&f->cfg, "node3"),
                                      7, NULL, NULL), 0);
     struct tkm_pages owned[2] = {{3, 65536 - 510}, {1, 64}}, lent[1] = {{2, 510}};
-    struct tkm_sample hv = {1, false, 65536 - 510 + 64, 0, owned, 2, lent, 1, NULL, 0, 3};
+    struct tkm_sample hv = {1, false, 65536 - 510 + 64, 0, owned, 2, lent, 1, NULL, 0, 3, 0, 0};
     assert_int_equal(slave_core_on_hv_stats(&later, &hv), 0);
     size_t nh;
     struct tkm_call *hc = slave_core_take_hcalls(&later, &nh);
@@ -332,7 +332,7 @@ static void test_restart_on_running_hypervisor(void **state)
     assert_int_equal(slave_core_init(&later, &f->cfg, vmca_config_node_by_name(&f->cfg, "node3"),
                                      8, NULL, NULL), 0);
     struct tkm_pages all[1] = {{3, 65536}};
-    struct tkm_sample clean = {1, false, 65536, 65536, all, 1, NULL, 0, NULL, 0, 3};
+    struct tkm_sample clean = {1, false, 65536, 65536, all, 1, NULL, 0, NULL, 0, 3, 0, 0};
     assert_int_equal(slave_core_on_hv_stats(&later, &clean), 0);
     slave_core_on_master_up(&later, 0);
     n = take_sent(&later.out, s, 4);
