@@ -18,9 +18,30 @@ static int pick_cb(void *arg, struct hvx_block b)
     return 0;
 }
 
+/* The first block r owns of a home other than `not`, if any (no draw of
+ * the run's generator: adding it changed no seed's schedule). */
+static bool foreign_block(struct sim *s, struct sim_node *r, uint32_t not, struct vmca_block *b)
+{
+    if (!r->hv)
+        return false;
+    for (uint32_t h = 1; h <= s->n; h++) {
+        struct pick p = {s, {0, 0, 0}, 0, 0};
+        if (h == not || !hvx_owned_of(r->hv, h))
+            continue;
+        hvx_owned_blocks(r->hv, h, pick_cb, &p);
+        if (p.seen) {
+            *b = p.b;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* A Byzantine member answers a running census of another home before its
  * own hypervisor does, saying it holds none of the home's pages (it may
- * hold many): the home must not take back pages a live holder uses. */
+ * hold many): the home must not take back pages a live holder uses. In odd
+ * rounds the reply also names a block of another home, which the home
+ * refuses alone (the rest is the member's answer; the round goes on). */
 bool forge_census_reply(struct sim *s, struct sim_node *r, struct sim_node *home)
 {
     if (home == r || !r->up || !r->core_live || r->slave_stopped || !home->up ||
@@ -32,12 +53,27 @@ bool forge_census_reply(struct sim *s, struct sim_node *r, struct sim_node *home
     struct slave_census_view cv;
     slave_core_census_view(&home->sc, &cv);
     cr.round = cv.round;
+    struct vmca_block fb;
+    struct vmca_pb_blocks pb = {0};
+    bool foreign = cv.round % 2 && foreign_block(s, r, home->id, &fb) &&
+                   vmca_pb_blocks_make(&pb, &fb, 1) == VMCA_OK;
+    if (foreign) {
+        cr.blocks = pb.ptrs;
+        cr.n_blocks = pb.n;
+    }
     Vmca__Envelope env = VMCA__ENVELOPE__INIT;
     env.body_case = VMCA__ENVELOPE__BODY_CENSUS_REPLY;
     env.census_reply = &cr;
     vmca_outbox_send(slave_core_outbox(&r->sc), home->id, &env);
-    trace(s, "node %u forges an empty census reply to home %u (it holds %" PRIu64 " pages)",
-          r->id, home->id, r->hv ? hvx_owned_of(r->hv, home->id) : 0);
+    if (foreign) {
+        trace(s, "node %u forges a census reply to home %u naming only %u:%" PRIu64
+              " of another home (it holds %" PRIu64 " of the home's pages)", r->id, home->id,
+              vmca_gfn_home(fb.gfn), vmca_gfn_index(fb.gfn), hvx_owned_of(r->hv, home->id));
+        vmca_pb_blocks_free(&pb);
+    } else {
+        trace(s, "node %u forges an empty census reply to home %u (it holds %" PRIu64 " pages)",
+              r->id, home->id, r->hv ? hvx_owned_of(r->hv, home->id) : 0);
+    }
     drain_slave(s, r);
     return true;
 }
