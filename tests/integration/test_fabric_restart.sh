@@ -62,6 +62,11 @@ tkm --node node2 enable 2 1
 gen_after=$(tkm --node node2 stats | sed -n 's/.*generation=\([0-9]*\).*/\1/p')
 [ "$gen_after" -gt "$gen_before" ] || fail "B's generation did not change ($gen_before -> $gen_after)"
 
+# A drops what lived in B's earlier life and keeps the rest: the ephemeral
+# guest's 256 pages in A's own memory are still there.
+wait_until 10 "A holding only the ephemeral guest's 256 pages of its own memory" \
+    bash -c "$(declare -f tkm); TKM_BIN='$TKM_BIN' CONF='$CONF'; tkm --node node1 stats | grep -q '^vm 2 used=256 '"
+
 # The guests read everything back.
 kill -USR1 $G1 $G2
 rc1=0; wait $G1 || rc1=$?
@@ -71,8 +76,9 @@ grep -q 'mismatches=0' "$T/guest2.out" || fail "ephemeral guest saw wrong data"
 [ "$rc2" -eq 0 ] || fail "ephemeral guest exited $rc2"
 misses=$(sed -n 's/.*gets_miss=\([0-9]*\).*/\1/p' "$T/guest2.out")
 [ "$misses" -gt 0 ] || fail "ephemeral guest had no misses although B restarted"
-verified=$(sed -n 's/.* verified=\([0-9]*\).*/\1/p' "$T/guest2.out")
-[ "$verified" -gt 0 ] || fail "ephemeral guest verified nothing"
+# (With ephemeral eviction its read-back may verify nothing: each page it
+# puts while reading in order evicts its oldest, the next one it reads. Its
+# local pages surviving is checked above, before the read-back.)
 [ "$rc1" -eq 3 ] || fail "persistent guest exited $rc1, expected 3 (VM failed)"
 grep -qi "fail" "$T/guest1.log" || fail "persistent guest did not say it failed"
 grep -q 'mismatches=[1-9]' "$T/guest1.out" "$T/guest1.log" && fail "persistent guest saw wrong data"

@@ -17,6 +17,7 @@ python3 - "$ECHO_PORT" > "$T/echo.log" 2>&1 <<'PY' &
 import socket, sys, threading
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+print("listening", flush=True)
 def serve(c):
     while True:
         b = c.recv(65536)
@@ -27,6 +28,7 @@ while True:
     c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
 PIDS+=($!)
+wait_until 10 "the echo server listening" grep -q "^listening" "$T/echo.log"
 
 : > "$T/control"
 "$FP" --listen "127.0.0.1:$PROXY_PORT" --to "127.0.0.1:$ECHO_PORT" --control "$T/control" \
