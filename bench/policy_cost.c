@@ -56,7 +56,7 @@ static void make_sample(struct sample *s, size_t n)
         uint64_t used = each / 2 + (each / 2) * (i % 5) / 5;
         bool failing = i % 4 == 0;
         s->vms[i] = (struct tkm_vm){(uint32_t)(i + 1), used, used + each / 8, 1000,
-                                    failing ? 700 : 1000, 200, 10};
+                                    failing ? 700 : 1000, 200, 10, 0};
         s->targets[i] = (struct vm_target){(uint32_t)(i + 1), used + each / 8, false};
         if (i % 8 == 0)
             s->settings[s->n_settings++] =

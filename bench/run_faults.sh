@@ -24,3 +24,5 @@ echo "  fault service (tmem get + put per page): $fault_rate pages/s"
 echo "  raw 4 KiB page copy, same run:            $raw pages/s  (faults at $(awk -v a="$fault_rate" -v b="$raw" 'BEGIN{printf "%.4f", a / b}') of it)"
 echo "  the same reads, all memory local:        $all_local pages/s"
 echo "  $counters"
+# The same with the pages in another node's memory (a cluster of its own).
+bash "$(dirname "$0")/run_faults_remote.sh" "$build"

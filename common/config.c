@@ -272,7 +272,7 @@ static void format_endpoint(char *out, size_t outsz, const char *address, unsign
 
 static const char *const top_known[] = {
     "cluster", "page_size", "max_frame", "certs_dir", "ca", "master", "nodes",
-    "policy", "timing", NULL,
+    "policy", "timing", "replicas", NULL,
 };
 static const char *const master_known[] = { "node", "port", "admin_socket", "metrics_port",
                                              NULL };
@@ -280,7 +280,8 @@ static const char *const node_known[] = {
     "id", "name", "address", "port", "tmem_pages", "location", "cert", "key", "vms",
     "metrics_port", NULL,
 };
-static const char *const vm_known[] = { "id", "min_pages", "max_pages", "weight", NULL };
+static const char *const vm_known[] = { "id", "min_pages", "max_pages", "weight", "replicas",
+                                        NULL };
 static const char *const policy_known[] = {
     "first_tier", "surplus_quiet_periods", NULL,
 };
@@ -319,7 +320,7 @@ static int parse_location(struct ctx *x, const config_setting_t *node, const cha
 /* One entry of nodes.[i].vms (first_tier_policy.h, struct ft_vm_settings).
  * VM ids are the hypervisor's (uint32_t, as vmca-guest --vm takes them). */
 static int parse_vm(struct ctx *x, const config_setting_t *g, const char *vpath,
-                    struct ft_vm_settings *v)
+                    struct ft_vm_settings *v, uint8_t *replicas)
 {
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return fail(x, g, vpath, "expected a group, got %s", vmca_cfg_type_name(g));
@@ -333,6 +334,10 @@ static int parse_vm(struct ctx *x, const config_setting_t *g, const char *vpath,
         (has_max = get_int(x, g, vpath, "max_pages", 0, 0, POLICY_PAGES_MAX, &max, &max_s)) < 0 ||
         get_int(x, g, vpath, "weight", 0, 1, FT_WEIGHT_MAX, &weight, NULL) < 0)
         return VMCA_ERR_CONFIG;
+    long long reps = 0; /* 0: the cluster's */
+    if (get_int(x, g, vpath, "replicas", 0, 1, 2, &reps, NULL) < 0)
+        return VMCA_ERR_CONFIG;
+    *replicas = (uint8_t)reps;
     if (has_max && min > max) {
         char sp[SPATH_MAX];
         vmca_cfg_path_join(sp, sizeof(sp), vpath, "min_pages");
@@ -360,7 +365,10 @@ static int parse_vms(struct ctx *x, const config_setting_t *node, const char *np
     if (len == 0)
         return 0;
     struct ft_vm_settings *vms = calloc((size_t)len, sizeof(*vms));
-    if (!vms) {
+    uint8_t *reps = calloc((size_t)len, 1);
+    if (!vms || !reps) {
+        free(vms);
+        free(reps);
         raw_error(x, "%s: out of memory", x->file);
         return VMCA_ERR_NOMEM;
     }
@@ -368,7 +376,7 @@ static int parse_vms(struct ctx *x, const config_setting_t *node, const char *np
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         char vp[SPATH_MAX + 16];
         snprintf(vp, sizeof(vp), "%s.[%d]", sp, i);
-        int rc = parse_vm(x, e, vp, &vms[i]);
+        int rc = parse_vm(x, e, vp, &vms[i], &reps[i]);
         for (int j = 0; rc == 0 && j < i; j++)
             if (vms[j].vm == vms[i].vm) {
                 char ip[SPATH_MAX + 24];
@@ -380,10 +388,12 @@ static int parse_vms(struct ctx *x, const config_setting_t *node, const char *np
             }
         if (rc != 0) {
             free(vms);
+            free(reps);
             return rc;
         }
     }
     n->vms = vms;
+    n->vm_replicas = reps;
     n->n_vms = (size_t)len;
     return 0;
 }
@@ -824,6 +834,11 @@ static int parse_root(struct ctx *x, const config_setting_t *root, int check_fil
         return VMCA_ERR_CONFIG;
     c->max_frame = (uint32_t)v;
 
+    v = 1;
+    if (get_int(x, root, "", "replicas", 0, 1, 2, &v, NULL) < 0)
+        return VMCA_ERR_CONFIG;
+    c->replicas = (unsigned)v;
+
     const config_setting_t *certs_s = NULL;
     str = "certs";
     if (get_string(x, root, "", "certs_dir", 0, &str, &certs_s) < 0 ||
@@ -959,8 +974,10 @@ static int read_all(struct ctx *x, char **out, size_t *lenp)
 /* The nodes and what each owns. */
 static void free_nodes(struct vmca_node_cfg *nodes, size_t n)
 {
-    for (size_t i = 0; nodes && i < n; i++)
+    for (size_t i = 0; nodes && i < n; i++) {
         free(nodes[i].vms);
+        free(nodes[i].vm_replicas);
+    }
     free(nodes);
 }
 
@@ -1127,4 +1144,13 @@ int vmca_config_socket_path(const struct vmca_config *cfg, const char *node,
         vmca_config_node_file(cfg, node, name, out, outlen) != VMCA_OK || strlen(out) >= 108)
         return VMCA_ERR_INVAL;
     return VMCA_OK;
+}
+
+unsigned vmca_config_replicas(const struct vmca_config *cfg, const struct vmca_node_cfg *node,
+                              uint32_t vm)
+{
+    for (size_t i = 0; node && i < node->n_vms; i++)
+        if (node->vms[i].vm == vm && node->vm_replicas && node->vm_replicas[i])
+            return node->vm_replicas[i];
+    return cfg->replicas ? cfg->replicas : 1;
 }

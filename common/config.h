@@ -33,6 +33,8 @@ struct vmca_node_cfg {
     uint32_t location[VMCA_LOCATION_MAX]; /* hardware tree path, root first */
     unsigned location_len;
     struct ft_vm_settings *vms;         /* per-VM settings (nodes.[i].vms), owned */
+    uint8_t *vm_replicas;               /* per vms[] entry: its replicas, 0 = the
+                                           cluster's; owned */
     size_t n_vms;
 };
 
@@ -68,6 +70,7 @@ struct vmca_config {
     char cluster[VMCA_NAME_MAX];        /* names shm segments etc. */
     uint32_t page_size;                 /* power of two, 4096 by default */
     uint32_t max_frame;                 /* bytes; default 1 MiB */
+    unsigned replicas;                  /* copies of remote persistent pages, 1|2 */
     char ca[VMCA_PATH_MAX];             /* cluster CA certificate */
     struct vmca_master_cfg master;
     struct vmca_node_cfg *nodes;        /* owned; n_nodes entries */
@@ -83,6 +86,11 @@ struct vmca_config {
  * requires the CA, certificate and key files to exist and be readable. */
 int vmca_config_load(const char *path, int check_files, struct vmca_config *cfg,
                      char *err, size_t errlen);
+/* The copies the hypervisor keeps of VM `vm`'s remote persistent pages on
+ * `node` (NULL: none of its own): its nodes.[i].vms entry's `replicas`,
+ * else the cluster's (1 when unset). */
+unsigned vmca_config_replicas(const struct vmca_config *cfg, const struct vmca_node_cfg *node,
+                              uint32_t vm);
 void vmca_config_free(struct vmca_config *cfg);
 
 /* Lookups; NULL when absent. */

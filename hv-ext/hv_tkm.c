@@ -370,7 +370,8 @@ void hv_tkm_sample(struct hv_tkm *d, bool period_end, struct tkm_hv_stats *out)
     for (size_t i = 0; i < st.n_vms; i++) {
         const struct hvx_vm_stats *v = &d->h_vms[i];
         d->vms[i] = (struct tkm_vm){v->vm, v->tmem_used, v->mm_target, v->puts_total,
-                                    v->puts_succ, v->gets_total, v->flushes};
+                                    v->puts_succ, v->gets_total, v->flushes,
+                                    v->puts_evicting};
         if (v->failed)
             d->failed[n_failed++] = v->vm;
     }

@@ -78,7 +78,7 @@ struct hvx *hvx_new(const struct hvx_params *p, const struct hvx_env *env)
     h->lent_to = hvx_alloc(h, p->n_homes * sizeof *h->lent_to);
     h->enabled = hvx_alloc(h, NODE_IDS / 8);
     h->frozen = hvx_alloc(h, NODE_IDS / 8);
-    h->bucket_mask = 1023;
+    h->bucket_mask = HVX_BUCKETS_MIN - 1;
     h->buckets = hvx_alloc(h, (h->bucket_mask + 1) * sizeof *h->buckets);
     const struct hvx_home *me = NULL;
     if (h->homes) {
@@ -230,9 +230,37 @@ void hvx_stats(struct hvx *h, struct hvx_node_stats *st, struct hvx_home_pages *
                 .vm = c->vm, .failed = c->failed, .tmem_used = c->used,
                 .mm_target = c->target, .puts_total = c->puts_total,
                 .puts_succ = c->puts_succ, .gets_total = c->gets_total,
-                .gets_succ = c->gets_succ, .flushes = c->flushes};
+                .gets_succ = c->gets_succ, .flushes = c->flushes,
+                .evictions = c->evicted, .ephemeral = c->ephemeral,
+                .puts_evicting = c->puts_evicting,
+                .replicas = c->replicas ? c->replicas : 1u,
+                .replica_pages = c->replica_pages, .under_replicated = c->under};
+        st->replica_pages += c->replica_pages;
+        st->under_replicated += c->under;
         if (reset_period)
-            c->puts_total = c->puts_succ = c->gets_total = c->gets_succ = c->flushes = 0;
+            c->puts_total = c->puts_succ = c->gets_total = c->gets_succ = c->flushes =
+                c->evicted = c->puts_evicting = 0;
     }
     st->metadata_bytes = h->meta_bytes;
+}
+
+void hvx_metadata(const struct hvx *h, struct hvx_meta *m)
+{
+    *m = (struct hvx_meta){.record_bytes = sizeof(struct hvx_rec),
+                           .chunk_bytes = sizeof(struct hvx_chunk)};
+    for (unsigned k = 0; k < h->n_zones; k++) {
+        const struct hvx_zone *z = h->zones[h->by_distance[k]];
+        for (size_t c = 0; c < z->n_chunks; c++)
+            if (z->chunks[c])
+                m->records += sizeof(struct hvx_chunk);
+        m->zone_maps += sizeof *z + z->buddy_bytes + ((z->pages + 63) / 64) * 8 +
+                        z->n_chunks * sizeof *z->chunks;
+    }
+    m->buckets = (uint64_t)(h->bucket_mask + 1) * sizeof *h->buckets;
+    m->rest = h->meta_bytes - m->records - m->buckets - m->zone_maps;
+}
+
+uint64_t hvx_walked(const struct hvx *h)
+{
+    return h->walked;
 }

@@ -11,6 +11,8 @@
  *    which of its own pages are lent, and how many to each borrower;
  *  - the tmem store: clients (VMs), persistent/ephemeral pools, keys
  *    (pool, object id, index) -> page, per-VM targets enforced on put,
+ *    ephemeral pages evicted (oldest put epoch first) when a put finds no
+ *    free page,
  *    statistics per period.
  * Page data is reached through env->page(gfn), which the embedder backs
  * with the (emulated) global address space and which may fault.
@@ -167,7 +169,8 @@ int hvx_return(struct hvx *h, uint32_t home, unsigned max_migrate,
                struct hvx_block *out, size_t cap, size_t *n_out);
 
 /* Drops every page homed at `home`, free or in use. In-use persistent
- * pages fail their VM; ephemeral ones simply vanish. Returns pages dropped. */
+ * pages whose second copy lives elsewhere keep that copy (replica.c), the
+ * others fail their VM; ephemeral ones simply vanish. Returns pages dropped. */
 uint64_t hvx_invalidate(struct hvx *h, uint32_t home);
 
 /* Accept (true) or reject pages homed at `home` from now on. */
@@ -220,8 +223,18 @@ int hvx_pool_new(struct hvx *h, uint32_t vm, unsigned kind);
 int hvx_pool_destroy(struct hvx *h, uint32_t vm, unsigned pool);
 
 /* put: copies page_size bytes from src. Replaces an existing entry of the
- * key in place. Returns 0 when the page is local, 1 when it lives on another
- * node (remote access cost), HVX_ENOMEM at target or when no page is free. */
+ * key in place (an ephemeral entry moves to its VM's current put epoch).
+ * Returns 0 when the page is local, 1 when it lives on another node (remote
+ * access cost), HVX_ENOMEM at target, or when no page is free and no
+ * ephemeral page of any VM can be evicted. Eviction (either pool kind may
+ * cause it; only ephemeral pages go) takes from the VM furthest above its
+ * target; when no VM with ephemeral pages is above its target, the putting
+ * VM itself; else the VM holding the most ephemeral pages (ties: the VM
+ * registered in the lower slot). Within the VM it takes a page of its
+ * oldest put epoch (a run of at least 16 puts and at least half its
+ * ephemeral pages), the first its hand meets in page order: no page of an
+ * older epoch survives an evicted page of a younger one (docs/hypervisor.md,
+ * "Eviction"). An evicted page is gone: a later get of its key misses. */
 int hvx_put(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t index,
             const void *src);
 /* get: copies the page to dst; returns 0 (local page) or 1 (remote page) as
@@ -233,8 +246,34 @@ int hvx_get(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid, uint32_t in
             void *dst);
 int hvx_flush_page(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid,
                    uint32_t index);
-/* Removes every page of the object; returns pages flushed or an error. */
+/* Removes every page of the object; returns pages flushed or an error.
+ * Reads only the chunks of 512 records that hold the VM's records of the
+ * pool's kind (ephemeral or persistent), not every record. */
 int64_t hvx_flush_object(struct hvx *h, uint32_t vm, unsigned pool, uint64_t oid);
+
+/* ---- replicated persistent pages (replica.c, docs/hypervisor.md) ---- */
+
+/* Copies kept of each persistent page of VM `vm` that lives outside this
+ * node: 1 (default) or 2. With 2, a put of such a page places a second copy
+ * on a home in another failure domain (another board of the hardware tree:
+ * a home's location without its last element; this node is a domain of its
+ * own, and a node without a board in its location is one too), or fails
+ * with HVX_ENOMEM, changing nothing, when no page for it is free (such a
+ * put evicts no ephemeral page: an evicted page may not be in the domain
+ * the second copy needs). HVX_EINVAL
+ * for any other count, HVX_ENOENT for an unknown VM. */
+int hvx_set_replicas(struct hvx *h, uint32_t vm, unsigned replicas);
+/* Restores the second copy of under-replicated pages (a home of one copy
+ * failed, or a migration put both copies in one domain), at most max_copies
+ * page copies and a bounded scan per call, resuming where the last call
+ * stopped. Returns the copies made. Called periodically by the embedder. */
+uint64_t hvx_repair(struct hvx *h, unsigned max_copies);
+/* Recounts, by a scan of every record (for checkers, not hot paths), the
+ * second copies held and the under-replicated pages, all VMs; they must
+ * equal hvx_stats' replica_pages and under_replicated. */
+void hvx_replica_recount(struct hvx *h, uint64_t *replica_pages, uint64_t *under);
+/* Whether homes a and b are in one failure domain (see hvx_set_replicas). */
+bool hvx_same_domain(const struct hvx *h, uint32_t a, uint32_t b);
 
 /* ---- statistics ---- */
 
@@ -244,6 +283,12 @@ struct hvx_vm_stats {
     uint64_t tmem_used;      /* pages held now */
     uint64_t mm_target;      /* UINT64_MAX = unlimited */
     uint64_t puts_total, puts_succ, gets_total, gets_succ, flushes; /* this period */
+    uint64_t evictions;      /* this period: its ephemeral pages evicted */
+    uint64_t puts_evicting;  /* this period: of puts_succ, those that evicted to find a page */
+    uint64_t ephemeral;      /* of tmem_used, ephemeral pages (evictable) */
+    unsigned replicas;          /* hvx_set_replicas */
+    uint64_t replica_pages;     /* second copies held (in tmem_used too) */
+    uint64_t under_replicated;  /* pages that want a second copy and lack one */
 };
 
 struct hvx_home_pages {
@@ -256,6 +301,8 @@ struct hvx_node_stats {
     uint64_t free_pages;
     uint64_t used_pages;
     uint64_t metadata_bytes; /* everything hvx allocated */
+    uint64_t replica_pages;  /* second copies, all VMs (in used_pages too) */
+    uint64_t under_replicated; /* all VMs */
     size_t n_homes;          /* entries written to owned[] */
     size_t n_lent;           /* entries written to lent[] */
     size_t n_vms;            /* entries written to vms[] */
@@ -280,6 +327,23 @@ uint64_t hvx_targets_sum(const struct hvx *h, size_t *n_set);
  * ownership; for checkers that compare nodes a word at a time. */
 const uint64_t *hvx_owned_bitmap(const struct hvx *h, uint32_t home, uint64_t *pages,
                                  uint64_t *generation);
+
+/* Metadata by part, in bytes (their sum is hvx_node_stats.metadata_bytes):
+ * page records (14-byte records in chunks of 512 pages, with two bits per
+ * client slot), the hash buckets (at least 2^16),
+ * the zones' maps (buddy bitmaps, ownership bitmap, chunk table, zone
+ * header) and the rest (instance, homes, node bitmaps, clients). */
+struct hvx_meta {
+    uint64_t records, buckets, zone_maps, rest;
+    uint64_t record_bytes;   /* sizeof one page record (14) */
+    uint64_t chunk_bytes;    /* one chunk: 512 records and two bits per client slot */
+};
+void hvx_metadata(const struct hvx *h, struct hvx_meta *m);
+
+/* Test hook: used records read so far by flush-object, destroy-pool and
+ * client-destroy (each reads only the chunks holding its VM's records of
+ * the kind it removes). */
+uint64_t hvx_walked(const struct hvx *h);
 
 /* Distance between two homes in the hardware tree: 0 for the same node,
  * else the number of tree levels below their lowest common parent. */

@@ -76,7 +76,7 @@ static struct hvx_zone *zone_create(struct hvx *h, uint32_t home)
 void hvx_zone_delete(struct hvx *h, struct hvx_zone *z)
 {
     for (size_t c = 0; z->chunks && c < z->n_chunks; c++)
-        hvx_free(h, z->chunks[c], REC_CHUNK * sizeof(struct hvx_rec));
+        hvx_free(h, z->chunks[c], sizeof *z->chunks[c]);
     hvx_free(h, z->chunks, z->n_chunks * sizeof *z->chunks);
     hvx_free(h, z->owned, bitmap_bytes(z->pages));
     hvx_free(h, z->buddy_mem, z->buddy_bytes);
@@ -160,7 +160,7 @@ int hvx_zone_add_block(struct hvx *h, uint32_t home, uint64_t idx, unsigned orde
     for (uint64_t c = idx >> REC_CHUNK_SHIFT; c <= (idx + n - 1) >> REC_CHUNK_SHIFT; c++) {
         if (z->chunks[c])
             continue;
-        z->chunks[c] = hvx_alloc(h, REC_CHUNK * sizeof(struct hvx_rec));
+        z->chunks[c] = hvx_alloc(h, sizeof *z->chunks[c]);
         if (!z->chunks[c]) {
             if (z->owned_pages == 0 && home != h->self)
                 hvx_zone_delete(h, z);
@@ -413,23 +413,30 @@ uint64_t hvx_give_home(struct hvx *h, uint32_t home, uint64_t n, struct hvx_bloc
     return given;
 }
 
+uint32_t hvx_zone_alloc_in(struct hvx *h, struct hvx_zone *z, void **page)
+{
+    int64_t idx = hvx_buddy_alloc(&z->buddy, 0);
+    int fault = 0;
+    void *p = h->env.page(h->env.arg, vmca_gfn_make(z->home, (uint64_t)idx), &fault);
+    if (!p) {
+        /* The home's memory is gone: stop allocating there. */
+        hvx_buddy_free(&z->buddy, (uint64_t)idx, 0);
+        z->faulted = true;
+        return HVX_NIL;
+    }
+    *page = p;
+    return ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)idx;
+}
+
 uint32_t hvx_zone_alloc_page(struct hvx *h, const struct hvx_zone *avoid, void **page)
 {
     for (unsigned k = 0; k < h->n_zones; k++) {
         struct hvx_zone *z = h->zones[h->by_distance[k]];
         if (z == avoid || z->faulted || z->buddy.free_pages == 0)
             continue;
-        int64_t idx = hvx_buddy_alloc(&z->buddy, 0);
-        int fault = 0;
-        void *p = h->env.page(h->env.arg, vmca_gfn_make(z->home, (uint64_t)idx), &fault);
-        if (!p) {
-            /* The home's memory is gone: stop allocating there. */
-            hvx_buddy_free(&z->buddy, (uint64_t)idx, 0);
-            z->faulted = true;
-            continue;
-        }
-        *page = p;
-        return ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)idx;
+        uint32_t x = hvx_zone_alloc_in(h, z, page);
+        if (x != HVX_NIL)
+            return x;
     }
     return HVX_NIL;
 }
@@ -449,15 +456,15 @@ int hvx_return(struct hvx *h, uint32_t home, unsigned max_migrate,
         if (!bit_test(z->owned, i) || hvx_buddy_is_free(&z->buddy, i))
             continue;
         uint32_t from = ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)i;
-        struct hvx_rec *r = rec_of(h, from);
-        if (!r->key)
+        uint64_t key = rec_key(rec_of(h, from));
+        if (!key)
             continue;
         void *dst;
         uint32_t to = hvx_zone_alloc_page(h, z, &dst);
         int fault = 0;
         void *src = h->env.page(h->env.arg, handle_gfn(h, from), &fault);
         struct hvx_client *c;
-        struct hvx_pool *pool = hvx_tmem_pool_of(h, r->key, &c);
+        struct hvx_pool *pool = hvx_tmem_pool_of(h, key, &c);
         if (to == HVX_NIL || !src) {
             if (to != HVX_NIL)
                 hvx_buddy_free(&zone_of(h, to)->buddy, handle_index(to), 0);
@@ -465,9 +472,10 @@ int hvx_return(struct hvx *h, uint32_t home, unsigned max_migrate,
                 stuck = true; /* nowhere to put it: try again later */
                 break;
             }
-            if (!src && pool->kind == HVX_POOL_PERSISTENT)
+            /* Lost unless the page has a second copy (replica.c). */
+            if (hvx_replica_drop(h, from) == HVX_NIL && !src &&
+                pool->kind == HVX_POOL_PERSISTENT)
                 c->failed = true;
-            hvx_tmem_remove(h, from);
         } else {
             memcpy(dst, src, h->page_size);
             hvx_tmem_move(h, from, to);
@@ -510,14 +518,14 @@ uint64_t hvx_invalidate(struct hvx *h, uint32_t home)
         if (!bit_test(z->owned, i))
             continue;
         uint32_t handle = ((uint32_t)z->slot << HANDLE_ZONE_SHIFT) | (uint32_t)i;
-        struct hvx_rec *r = rec_of(h, handle);
-        if (!r->key)
+        uint64_t key = rec_key(rec_of(h, handle));
+        if (!key)
             continue;
         struct hvx_client *c;
-        struct hvx_pool *pool = hvx_tmem_pool_of(h, r->key, &c);
-        if (pool->kind == HVX_POOL_PERSISTENT)
+        struct hvx_pool *pool = hvx_tmem_pool_of(h, key, &c);
+        /* Lost unless the page has a second copy elsewhere (replica.c). */
+        if (hvx_replica_drop(h, handle) == HVX_NIL && pool->kind == HVX_POOL_PERSISTENT)
             c->failed = true;
-        hvx_tmem_remove(h, handle);
     }
     hvx_zone_delete(h, z);
     return dropped;

@@ -20,3 +20,5 @@ if [ -x "$src/bench/guest_path.sh" ]; then
 fi
 echo "== run_faults"
 bash "$src/bench/run_faults.sh" "$build"
+echo "== run_programs (sort, python3, sqlite3, redis at 25 % and 50 % of their footprint)"
+bash "$src/bench/run_programs.sh" "$build"

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(gcc make cmake pkg-config openssl libssl-dev libevent-dev
       libprotobuf-c-dev protobuf-c-compiler libconfig-dev libxen-dev
       libcmocka-dev iproute2 procps python3 gnuplot-nox curl prometheus
-      groff-base man-db)
+      groff-base man-db sqlite3 redis-server redis-tools)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -73,20 +73,27 @@ lc_prog() { case $1 in master) echo vmca-master ;; hv-*) echo "vmca-hv of ${1#hv
 lc_tags() { local n; echo master; for n in "${LC_NODES[@]}"; do echo "hv-$n" "slave-$n"; done; }
 lc_sock() { echo "$(dirname "$RCONF")/$LC_CLUSTER-$1-$2.sock"; }  # NODE tkm|guest
 
-# lc_start master|hv-NODE|slave-NODE: starts the daemon detached (setsid),
-# in the node's namespace with --netns; a wrapper shell keeps its pid in
-# RUN/TAG.pid and its exit status in RUN/TAG.rc; output appends to
-# RUN/TAG.log. Returns once the pid is known.
+# lc_start master|hv-NODE|slave-NODE [ARG...]: starts the daemon detached
+# (setsid), with the ARGs added to its command line, in the node's
+# namespace with --netns; a wrapper shell keeps its pid in RUN/TAG.pid and
+# its exit status in RUN/TAG.rc; output appends to RUN/TAG.log. Returns
+# once the pid is known. $VMCA_LC_SLAVE_ARGS ("NODE:ARG ...", words without
+# blanks; scripts/vmca-chaos's link proxy sets it) adds each ARG to NODE's
+# slave, at every start.
 lc_start() {
-    local tag=$1 node cmd=() i
+    local tag=$1 node cmd=() i np
+    shift
     node=$(lc_tag_node "$tag")
     case $tag in
         master) cmd=("$MASTER_BIN" --config "$RCONF") ;;
         hv-*) cmd=("$HV_BIN" --config "$RCONF" --node "$node")
               rm -f "$(lc_sock "$node" tkm)" "$(lc_sock "$node" guest)" ;;  # a killed one's
-        slave-*) cmd=("$SLAVE_BIN" --config "$RCONF" --node "$node" --leave-timeout "$LEAVE_TIMEOUT") ;;
+        slave-*) cmd=("$SLAVE_BIN" --config "$RCONF" --node "$node" --leave-timeout "$LEAVE_TIMEOUT")
+                 for np in ${VMCA_LC_SLAVE_ARGS:-}; do
+                     [ "${np%%:*}" = "$node" ] && cmd+=("${np#*:}")
+                 done ;;
     esac
-    cmd+=(--log-level "$LOG_LEVEL")
+    cmd+=(--log-level "$LOG_LEVEL" "$@")
     [ "$NETNS" = 1 ] && cmd=(ip netns exec "$(lc_ns "$node")" "${cmd[@]}")
     rm -f "$LC_RUN/$tag.pid" "$LC_RUN/$tag.rc"
     echo "=== $(date '+%F %T') $LC_PROG: starting ${cmd[*]}" >> "$LC_RUN/$tag.log"

@@ -222,7 +222,7 @@ void slave_give_surplus(struct slave_core *s)
         return; /* policy.surplus_quiet_periods = 0: lent pages come back only on leave */
     bool failed = false;
     for (size_t i = 0; i < s->hv.n_vms; i++)
-        failed |= ft_vm_failed(&s->hv.vms[i]);
+        failed |= ft_vm_short(&s->hv.vms[i]);
     if (failed || s->tr.grant_any_req) {
         /* Asking again soon after giving back: the demand comes and goes
          * on a longer rhythm than the quiet periods; wait longer next time

@@ -4,6 +4,7 @@
  * grants), talks to the node's hypervisor over TKM, feeds the core its
  * events and a periodic tick, and carries out the core's frames and
  * hypercalls. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,16 @@ struct peer {
     struct vmca_conn *out;
     bool out_ready;
     struct vmca_conn *in;        /* ready (registered after Hello) */
+    const char *addr;            /* where we connect: the node's, or --peer-at */
+    uint16_t port;
+};
+
+/* --peer-at NAME=ADDR:PORT, resolved once the configuration is read. */
+#define MAX_PEER_AT 64
+struct peer_at {
+    char name[64];
+    char addr[64];
+    uint16_t port;
 };
 
 struct slave_shell {
@@ -67,6 +78,8 @@ struct slave_shell {
     bool refused;                    /* the hypervisor has another memory manager */
     bool master_started;             /* the hypervisor took us: talk to the master */
     struct vmca_listener *listener;  /* peers connect here */
+    char master_addr[64];            /* --master-at, else the master node's */
+    uint16_t master_port;            /* --master-at, else master.port */
 };
 
 #ifdef VMCA_HAVE_XEN
@@ -94,6 +107,17 @@ static const char usage[] =
     "      --cert FILE        override the node's certificate\n"
     "      --key FILE         override the node's private key\n"
     "      --port N           listen for peers on port N instead of the node's\n"
+    "                         (the node's own port can then be a relay's, such as\n"
+    "                         vmca-faultproxy's)\n"
+    "      --master-at ADDR:PORT  reach the master at ADDR:PORT (IPv6: [ADDR]:PORT)\n"
+    "                         instead of master.node's address and master.port\n"
+    "                         (a relay in between, such as vmca-faultproxy's)\n"
+    "      --peer-at NAME=ADDR:PORT  reach peer node NAME at ADDR:PORT instead of\n"
+    "                         its address and port (a relay in between); repeatable\n"
+    "      --incarnation N    a test hook: start this life with incarnation N\n"
+    "                         (1..18446744073709551615) instead of the wall-clock\n"
+    "                         ns, as a node whose clock went back would\n"
+    "                         (scripts/vmca-chaos's stale-restart)\n"
     "      --tkm-backend B    how to reach the node's hypervisor: emu (default),\n"
     "                         vmca-hv's TKM socket; or xen, a stock Xen 4.17 host's\n"
     "                         libxenctrl and xenstore (run in dom0 as root; first\n"
@@ -298,11 +322,10 @@ static void connect_peer(struct peer *p)
 {
     if (p->out)
         return; /* already connecting */
-    p->out = vmca_conn_connect(&p->sh->params, &peer_out_cbs, p, p->node->address,
-                               p->node->port);
+    p->out = vmca_conn_connect(&p->sh->params, &peer_out_cbs, p, p->addr, p->port);
     if (!p->out)
         log_warn("cannot start a connection to peer node %u at %s:%u", p->node->id,
-                 p->node->address, p->node->port);
+                 p->addr, p->port);
 }
 
 /* ---- hypercalls ---- */
@@ -339,11 +362,10 @@ static const struct vmca_conn_cbs conn_cbs = {
 
 static void connect_master(struct slave_shell *sh)
 {
-    sh->master_conn = vmca_conn_connect(&sh->params, &conn_cbs, sh,
-                                        sh->master->address, sh->cfg.master.port);
+    sh->master_conn = vmca_conn_connect(&sh->params, &conn_cbs, sh, sh->master_addr,
+                                        sh->master_port);
     if (!sh->master_conn) {
-        log_warn("cannot start a connection to %s:%u", sh->master->address,
-                 sh->cfg.master.port);
+        log_warn("cannot start a connection to %s:%u", sh->master_addr, sh->master_port);
         schedule_reconnect(sh);
     }
 }
@@ -511,9 +533,42 @@ static int open_xen(struct slave_shell *sh, char *err, size_t errlen)
 #endif
 }
 
+/* "ADDR:PORT" or "[ADDR]:PORT" (IPv6): ADDR non-empty, no blanks, PORT
+ * 1..65535. Returns 0 when it parsed. */
+static int parse_addr_port(const char *s, char *addr, size_t addrlen, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return -1;
+    const char *a = s, *ae = colon;
+    if (*s == '[') {
+        if (colon[-1] != ']')
+            return -1;
+        a = s + 1;
+        ae = colon - 1;
+    } else if (memchr(s, ':', (size_t)(colon - s))) {
+        return -1; /* an IPv6 literal needs its brackets */
+    }
+    size_t n = (size_t)(ae - a);
+    if (n == 0 || n >= addrlen)
+        return -1;
+    for (const char *c = a; c < ae; c++)
+        if (*c == ' ' || *c == '\t' || *c == '[' || *c == ']')
+            return -1;
+    char *end;
+    long v = strtol(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end || v < 1 || v > 65535)
+        return -1;
+    memcpy(addr, a, n);
+    addr[n] = '\0';
+    *port = (uint16_t)v;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    enum { OPT_CERT = 256, OPT_KEY, OPT_TKM, OPT_PORT, OPT_LEAVE_TIMEOUT, OPT_BACKEND };
+    enum { OPT_CERT = 256, OPT_KEY, OPT_TKM, OPT_PORT, OPT_LEAVE_TIMEOUT, OPT_BACKEND,
+           OPT_INCARNATION, OPT_MASTER_AT, OPT_PEER_AT };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"node", required_argument, NULL, 'n'},
@@ -522,6 +577,9 @@ int main(int argc, char **argv)
         {"tkm-socket", required_argument, NULL, OPT_TKM},
         {"tkm-backend", required_argument, NULL, OPT_BACKEND},
         {"port", required_argument, NULL, OPT_PORT},
+        {"incarnation", required_argument, NULL, OPT_INCARNATION},
+        {"master-at", required_argument, NULL, OPT_MASTER_AT},
+        {"peer-at", required_argument, NULL, OPT_PEER_AT},
         {"leave-timeout", required_argument, NULL, OPT_LEAVE_TIMEOUT},
         {"log-level", required_argument, NULL, 'l'},
         {"syslog", no_argument, NULL, 's'},
@@ -531,6 +589,11 @@ int main(int argc, char **argv)
     };
     const char *config = NULL, *node = NULL, *cert = NULL, *key = NULL, *tkm_path = NULL;
     uint16_t listen_port = 0;
+    uint64_t incarnation = 0; /* 0: a new one, from the clock */
+    char master_addr[64] = "";
+    uint16_t master_port = 0;
+    static struct peer_at peer_at[MAX_PEER_AT];
+    size_t n_peer_at = 0;
     long leave_timeout = 60;
     enum vmca_log_level level = VMCA_LOG_INFO;
     bool use_syslog = false, xen = false;
@@ -568,6 +631,43 @@ int main(int argc, char **argv)
                 return 2;
             }
             listen_port = (uint16_t)v;
+            break;
+        }
+        case OPT_MASTER_AT:
+            if (parse_addr_port(optarg, master_addr, sizeof master_addr, &master_port)) {
+                fprintf(stderr, "vmca-slave: --master-at: expected ADDR:PORT (IPv6: [ADDR]:PORT) "
+                        "with PORT in 1..65535, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_PEER_AT: {
+            const char *eq = strchr(optarg, '=');
+            struct peer_at *pa = &peer_at[n_peer_at];
+            if (n_peer_at == MAX_PEER_AT) {
+                fprintf(stderr, "vmca-slave: --peer-at: at most %d of them\n", MAX_PEER_AT);
+                return 2;
+            }
+            if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof pa->name ||
+                parse_addr_port(eq + 1, pa->addr, sizeof pa->addr, &pa->port)) {
+                fprintf(stderr, "vmca-slave: --peer-at: expected NAME=ADDR:PORT (IPv6: "
+                        "NAME=[ADDR]:PORT) with PORT in 1..65535, got '%s'\n", optarg);
+                return 2;
+            }
+            memcpy(pa->name, optarg, (size_t)(eq - optarg));
+            pa->name[eq - optarg] = '\0';
+            n_peer_at++;
+            break;
+        }
+        case OPT_INCARNATION: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*optarg < '0' || *optarg > '9' || *end || errno || v == 0) {
+                fprintf(stderr, "vmca-slave: --incarnation: expected a number in "
+                        "1..18446744073709551615, got '%s'\n", optarg);
+                return 2;
+            }
+            incarnation = v;
             break;
         }
         case OPT_LEAVE_TIMEOUT: {
@@ -616,6 +716,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "vmca-slave: --node: no node named '%s' in %s\n", node, sh.cfg.path);
         return 1;
     }
+    for (size_t i = 0; i < n_peer_at; i++) {
+        const struct vmca_node_cfg *n = vmca_config_node_by_name(&sh.cfg, peer_at[i].name);
+        if (!n || n == sh.self) {
+            fprintf(stderr, "vmca-slave: --peer-at %s=...: %s\n", peer_at[i].name,
+                    n ? "that is this node (--node), not a peer" : "no node of that name");
+            return 1;
+        }
+    }
     /* A second memory manager for this node would share its hypervisor and
      * replace the first at the master, back and forth. */
     if (vmca_node_lock(&sh.cfg, node, "slave", "vmca-slave", err, sizeof err) != 0) {
@@ -623,6 +731,13 @@ int main(int argc, char **argv)
         return 1;
     }
     sh.master = vmca_config_node_by_id(&sh.cfg, sh.cfg.master.node_id);
+    if (master_port) {
+        snprintf(sh.master_addr, sizeof sh.master_addr, "%s", master_addr);
+        sh.master_port = master_port;
+    } else {
+        snprintf(sh.master_addr, sizeof sh.master_addr, "%s", sh.master->address);
+        sh.master_port = sh.cfg.master.port;
+    }
     sh.xen = xen;
     if (xen) {
         if (open_xen(&sh, err, sizeof err) != VMCA_OK) {
@@ -646,7 +761,9 @@ int main(int argc, char **argv)
         log_err("TLS: %s", err);
         return 1;
     }
-    uint64_t incarnation = vmca_new_incarnation();
+    bool given_inc = incarnation != 0;
+    if (!given_inc)
+        incarnation = vmca_new_incarnation();
     int rc = slave_core_init(&sh.core, &sh.cfg, sh.self, incarnation, vmca_log_sink, NULL);
     if (rc != VMCA_OK) {
         log_err("cannot start the memory manager's core: %s", vmca_strerror(rc));
@@ -672,15 +789,23 @@ int main(int argc, char **argv)
         log_err("cannot install signal handlers");
         return 1;
     }
-    log_info("node %u (%s) of cluster %s starting, incarnation %llu", sh.self->id,
-             sh.self->name, sh.cfg.cluster, (unsigned long long)incarnation);
+    log_info("node %u (%s) of cluster %s starting, incarnation %llu%s", sh.self->id,
+             sh.self->name, sh.cfg.cluster, (unsigned long long)incarnation,
+             given_inc ? " (given by --incarnation)" : "");
     sh.peers = calloc(sh.cfg.n_nodes, sizeof *sh.peers);
     if (!sh.peers) {
         log_err("out of memory");
         return 1;
     }
-    for (size_t i = 0; i < sh.cfg.n_nodes; i++)
-        sh.peers[i] = (struct peer){.sh = &sh, .node = &sh.cfg.nodes[i]};
+    for (size_t i = 0; i < sh.cfg.n_nodes; i++) {
+        const struct vmca_node_cfg *n = &sh.cfg.nodes[i];
+        sh.peers[i] = (struct peer){.sh = &sh, .node = n, .addr = n->address, .port = n->port};
+        for (size_t j = 0; j < n_peer_at; j++)
+            if (strcmp(peer_at[j].name, n->name) == 0) {
+                sh.peers[i].addr = peer_at[j].addr;
+                sh.peers[i].port = peer_at[j].port;
+            }
+    }
     sh.listener = vmca_conn_listen(&sh.params, &peer_in_cbs, &sh, sh.self->address,
                                    listen_port ? listen_port : sh.self->port, err, sizeof err);
     if (!sh.listener) {

@@ -96,13 +96,19 @@ int slave_on_grant(struct slave_core *s, uint32_t from, uint64_t inc, const Vmca
     bool all_own = g->n_blocks > 0;
     for (size_t i = 0; all_own && i < g->n_blocks; i++)
         all_own = vmca_gfn_home(g->blocks[i]->gfn) == s->self->id;
-    if (s->state == VMCA__NODE_STATE__NODE_INACTIVE ||
+    /* Recovering (our memory restarted): the master invalidates us at every
+     * peer, which drops the transfers in transit to us; a grant sent before
+     * that must not land in the new memory, or we would register again
+     * holding pages of homes we no longer have enabled. */
+    bool recovering = s->state == VMCA__NODE_STATE__NODE_RECOVERY;
+    if (s->state == VMCA__NODE_STATE__NODE_INACTIVE || recovering ||
         (!all_own && !vmca_bitmap_test(&s->enabled, from) &&
          !vmca_bitmap_test(&s->tr.leaving_peers, from))) {
         slave_refused(s, from, VMCA__ENVELOPE__BODY_GRANT, SLAVE_REFUSE_STATE,
                       "refused grant %llu from node %u: %s", (unsigned long long)g->xfer, from,
                           s->state == VMCA__NODE_STATE__NODE_INACTIVE ? "not active yet"
-                                                                      : "sender not enabled");
+                          : recovering                                 ? "recovering"
+                                                                       : "sender not enabled");
         return VMCA_ERR_STATE;
     }
     if (g->n_blocks == 0 || g->n_blocks > 8192) {

@@ -235,7 +235,7 @@ int tkm_pb_sample_decode(struct tkm_pb *pb, const Vmca__TkmStats *in, struct tkm
     for (size_t i = 0; i < in->n_vms; i++) {
         const Vmca__VmStats *v = in->vms[i];
         vms[i] = (struct tkm_vm){v->vm, v->tmem_used, v->mm_target, v->puts_total,
-                                 v->puts_succ, v->gets, v->flushes};
+                                 v->puts_succ, v->gets, v->flushes, v->puts_evicting};
     }
     *out = (struct tkm_sample){
         .generation = in->generation, .fenced = in->fenced,
@@ -355,6 +355,7 @@ int tkm_pb_sample_encode(struct tkm_pb *pb, const struct tkm_hv_stats *hs, Vmca_
         pv[i].puts_succ = v->puts_succ;
         pv[i].gets = v->gets;
         pv[i].flushes = v->flushes;
+        pv[i].puts_evicting = v->puts_evicting;
         ppv[i] = &pv[i];
     }
     out->period = in->period;

@@ -74,12 +74,22 @@ struct tkm_pages {
 struct tkm_vm {
     uint32_t vm;
     uint64_t used, target, puts_total, puts_succ, gets, flushes;
+    uint64_t puts_evicting;    /* of puts_succ: made room by evicting an ephemeral page */
 };
 
 /* The puts of VM v that failed in the period. */
 static inline uint64_t tkm_vm_failed_puts(const struct tkm_vm *v)
 {
     return v->puts_total > v->puts_succ ? v->puts_total - v->puts_succ : 0;
+}
+
+/* The puts of VM v that found no room in the period: failed, or made room
+ * by evicting an ephemeral page (the node had no free page). The policies'
+ * sign of pressure: with eviction an ephemeral put under pressure does not
+ * fail, and more pages would have kept what it evicted. */
+static inline uint64_t tkm_vm_short_puts(const struct tkm_vm *v)
+{
+    return tkm_vm_failed_puts(v) + v->puts_evicting;
 }
 
 /* A statistics sample of the node's hypervisor (TKM). Arrays are borrowed

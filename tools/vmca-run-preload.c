@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -53,12 +54,6 @@ struct uffdio_move {
 #define EXIT_VM_FAILED 3
 #define EXIT_INTEGRITY 4
 
-/* Exported by glibc: the allocator underneath, without dlsym at start-up. */
-extern void *__libc_malloc(size_t);
-extern void __libc_free(void *);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
 
 enum page_state { P_FREE = 0, P_UNTOUCHED, P_RESIDENT, P_TMEM, P_DISK };
 
@@ -67,19 +62,21 @@ struct page_meta {
     uint32_t ring;     /* clock slot while resident */
     uint8_t state;     /* enum page_state */
     uint8_t in_tmem;   /* tmem holds a copy (maybe of an older content) */
-    uint16_t pad;
+    uint8_t malloc_block; /* at a block's first page: handed out by malloc, not mmap */
+    uint8_t pad;
 };
 
 #define NO_SLOT UINT32_MAX
 
 struct counters {
     uint64_t faults, zero_fills, gets, gets_remote, puts, puts_ok, puts_remote,
-        puts_failed, disk_writes, disk_reads, verified, flushes, evictions, races,
+        puts_failed, disk_writes, disk_reads, verified, flushes, evictions, races, refills,
         resident_max, managed_max, regions;
 };
 
 static struct {
     bool managed;            /* this process is the one vmca-run started */
+    bool file_store;         /* --store file: evictions go to the backing file only */
     _Atomic int ready;       /* 0 not yet, 1 up, -1 init failed */
     pthread_mutex_t init_lock;
     pthread_mutex_t lock;    /* everything below; taken by the handler per fault */
@@ -115,7 +112,17 @@ static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 static int (*real_munmap)(void *, size_t);
 static void *(*real_mremap)(void *, size_t, size_t, int, ...);
 static pid_t (*real_fork)(void);
-static size_t (*real_usable)(void *);
+static int (*real_madvise)(void *, size_t, int);
+/* The allocator underneath for blocks below the threshold: the next one in
+ * the search order, glibc's or the program's own (redis links libjemalloc,
+ * whose chunks then come from the interposed mmap and are managed too). */
+static void *(*next_malloc)(size_t);
+static void (*next_free)(void *);
+static void *(*next_calloc)(size_t, size_t);
+static void *(*next_realloc)(void *, size_t);
+static void *(*next_memalign)(size_t, size_t);
+static size_t (*next_usable)(void *);
+static _Atomic int resolving;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -378,12 +385,23 @@ static uint64_t evict_begin(void)
         ring_remove(idx);
         R.meta[idx].sum = page_sum(R.staging);
         memcpy(R.slots, R.staging, PG);
-        if (madvise(R.staging, PG, MADV_DONTNEED) != 0)
+        if (real_madvise(R.staging, PG, MADV_DONTNEED) != 0)
             die(EXIT_CONN, "madvise of the staging page: %s", strerror(errno));
         R.c.evictions++;
         return idx;
     }
     die(EXIT_CONN, "no page could be evicted (all pinned?)");
+}
+
+/* The victim's content (slot 0) to the backing file at the page's offset. */
+static void disk_put(uint64_t idx)
+{
+    disk_open();
+    if (pwrite(R.disk_fd, R.slots, PG, (off_t)(idx * PG)) != (ssize_t)PG)
+        die(EXIT_CONN, "writing page %" PRIu64 " to the backing file: %s", idx,
+            strerror(errno));
+    R.c.disk_writes++;
+    R.meta[idx].state = P_DISK;
 }
 
 /* Where the victim's put went: tmem, or the backing file when refused. */
@@ -401,12 +419,7 @@ static void evict_end(uint64_t idx, int32_t result)
         die(EXIT_VM_FAILED, "VM failed: put of page %" PRIu64 " returned EIO", idx);
     R.c.puts_failed++;
     flush_copy(idx); /* an older copy must never come back */
-    disk_open();
-    if (pwrite(R.disk_fd, R.slots, PG, (off_t)(idx * PG)) != (ssize_t)PG)
-        die(EXIT_CONN, "writing page %" PRIu64 " to the backing file: %s", idx,
-            strerror(errno));
-    R.c.disk_writes++;
-    R.meta[idx].state = P_DISK;
+    disk_put(idx);
 }
 
 static void uffd_copy(uint64_t idx, const unsigned char *src)
@@ -438,7 +451,21 @@ static void serve_fault(uint64_t addr)
         die(EXIT_CONN, "internal: fault at %#" PRIx64 " outside the arena", addr);
     uint64_t idx = (addr - (uintptr_t)R.arena) / PG;
     struct page_meta *m = &R.meta[idx];
-    if (m->state == P_RESIDENT) { /* two threads faulted on one page */
+    static const unsigned char zero[PG];
+    if (m->state == P_RESIDENT) {
+        /* Either two threads faulted on one page (it is there: EEXIST, wake
+         * the other), or the program dropped the page itself
+         * (MADV_DONTNEED/MADV_FREE, as jemalloc purges) and touched it
+         * again: Linux says it reads as zeros. */
+        struct uffdio_copy cp = {.dst = (uintptr_t)(R.arena + idx * PG),
+                                 .src = (uintptr_t)zero, .len = PG};
+        if (ioctl(R.uffd, UFFDIO_COPY, &cp) == 0) {
+            R.c.zero_fills++;
+            R.c.refills++;
+            return;
+        }
+        if (errno != EEXIST && errno != EAGAIN)
+            die(EXIT_CONN, "UFFDIO_COPY of dropped page %" PRIu64 ": %s", idx, strerror(errno));
         struct uffdio_range r = {.start = (uintptr_t)(R.arena + idx * PG), .len = PG};
         if (ioctl(R.uffd, UFFDIO_WAKE, &r) != 0)
             die(EXIT_CONN, "UFFDIO_WAKE: %s", strerror(errno));
@@ -462,11 +489,15 @@ static void serve_fault(uint64_t addr)
         get_at = (int)n;
         ops[n++] = key_op(GUEST_OP_GET, idx, 1);
     }
-    if (n)
-        hv_exec(ops, n);
-    if (victim != UINT64_MAX)
-        evict_end(victim, ops[0].result);
-    static const unsigned char zero[PG];
+    if (R.file_store) { /* the disk baseline: no tmem at all */
+        if (victim != UINT64_MAX)
+            disk_put(victim);
+    } else {
+        if (n)
+            hv_exec(ops, n);
+        if (victim != UINT64_MAX)
+            evict_end(victim, ops[0].result);
+    }
     if (m->state == P_UNTOUCHED) {
         R.c.zero_fills++;
         uffd_copy(idx, zero);
@@ -569,7 +600,11 @@ static void start(void)
     uint64_t arena_mib = env_num("VMCA_RUN_ARENA_MIB", 4096);
     R.npages = arena_mib * (1u << 20) / PG;
     R.arena = map_meta(R.npages * PG);
-    madvise(R.arena, R.npages * PG, MADV_NOHUGEPAGE);
+    real_madvise(R.arena, R.npages * PG, MADV_NOHUGEPAGE);
+    /* Named, so that /proc/PID/smaps shows its pieces (the program's
+     * madvise may split it) as [anon:vmca-run-arena]; best effort. */
+    prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)R.arena, R.npages * PG,
+          (unsigned long)"vmca-run-arena");
     uffd_register(R.arena, R.npages * PG);
     R.staging = map_meta(PG);
     uffd_register(R.staging, PG);
@@ -584,7 +619,9 @@ static void start(void)
         R.free_slots[s] = (uint32_t)(R.budget - 1 - s);
     }
     R.n_free_slots = R.budget;
-    if (hv_connect() != 0)
+    if (R.file_store)
+        R.slots = map_meta(SLOTS * PG); /* the staging copies, private */
+    else if (hv_connect() != 0)
         _exit(EXIT_CONN);
     sigset_t all, old;
     sigfillset(&all);
@@ -601,33 +638,104 @@ static bool ensure_started(void)
     int st = atomic_load(&R.ready);
     if (st != 0)
         return st > 0;
-    if (!R.managed)
+    /* start() itself allocates (pthread_create): an allocator underneath
+     * that mmaps a large chunk for it (jemalloc) gets plain memory. */
+    static __thread bool starting;
+    if (!R.managed || starting)
         return false;
     pthread_mutex_lock(&R.init_lock);
     if (atomic_load(&R.ready) == 0) {
+        starting = true;
         start();
+        starting = false;
         atomic_store(&R.ready, 1);
     }
     pthread_mutex_unlock(&R.init_lock);
     return true;
 }
 
-__attribute__((constructor)) static void preload_init(void)
+/* dlsym may allocate before the allocator underneath is known: those few
+ * blocks come from here and are never freed (8-byte size header each). */
+static _Alignas(16) unsigned char boot[64 << 10];
+static _Atomic size_t boot_used;
+
+static bool in_boot(const void *p)
 {
+    return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + sizeof boot;
+}
+
+static void *boot_alloc(size_t n)
+{
+    size_t need = (n + 16 + 15) & ~(size_t)15;
+    size_t at = atomic_fetch_add(&boot_used, need);
+    if (at + need > sizeof boot)
+        return NULL;
+    memcpy(boot + at, &n, sizeof n);
+    return boot + at + 16; /* zeroed: static storage */
+}
+
+static size_t boot_size(const void *p)
+{
+    size_t n;
+    memcpy(&n, (const unsigned char *)p - 16, sizeof n);
+    return n;
+}
+
+/* The functions underneath. Called by every wrapper that needs one, not
+ * only by the constructor: other libraries' constructors (libjemalloc's,
+ * libsystemd's) may run before ours and already allocate or mmap. Plain
+ * stores of the same values, so two threads racing here are harmless. */
+static void resolve(void)
+{
+    if (next_usable)
+        return;
+    atomic_fetch_add(&resolving, 1);
     real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))dlsym(RTLD_NEXT, "mmap");
     real_munmap = (int (*)(void *, size_t))dlsym(RTLD_NEXT, "munmap");
     real_mremap = (void *(*)(void *, size_t, size_t, int, ...))dlsym(RTLD_NEXT, "mremap");
     real_fork = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
-    real_usable = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    real_madvise = (int (*)(void *, size_t, int))dlsym(RTLD_NEXT, "madvise");
+    next_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+    next_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+    next_calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+    next_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+    next_memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
+    size_t (*usable)(void *) = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    if (!real_mmap || !real_munmap || !real_mremap || !real_fork || !real_madvise || !next_malloc ||
+        !next_free || !next_calloc || !next_realloc || !next_memalign || !usable)
+        die(EXIT_CONN, "dlsym of the next mmap/munmap/mremap/madvise/fork/malloc family failed");
+    next_usable = usable; /* last: it says all are set */
+    atomic_fetch_sub(&resolving, 1);
+}
+
+/* True while resolve() runs (its dlsym's allocations go to boot). */
+static bool bootstrapping(void)
+{
+    if (next_usable)
+        return false;
+    if (atomic_load(&resolving))
+        return true;
+    resolve();
+    return false;
+}
+
+__attribute__((constructor)) static void preload_init(void)
+{
+    resolve();
     const char *pid = getenv("VMCA_RUN_PID");
     const char *sock = getenv("VMCA_RUN_SOCKET");
+    const char *store = getenv("VMCA_RUN_STORE");
+    bool file_store = store && strcmp(store, "file") == 0;
     /* Only the process vmca-run started (and the images it execs) is
      * managed; children it forks before managing anything run plain. */
-    if (!pid || !sock || strtol(pid, NULL, 10) != (long)getpid())
+    if (!pid || (!sock && !file_store) || strtol(pid, NULL, 10) != (long)getpid())
         return;
-    if (!real_mmap || !real_munmap || !real_mremap || !real_fork || !real_usable)
-        die(EXIT_CONN, "dlsym of libc's mmap/munmap/mremap/fork failed");
-    R.socket = sock;
+    /* A copy: programs that set their process title (redis) overwrite the
+     * environment strings in place. */
+    static char sock_path[sizeof(struct sockaddr_un) + 1];
+    snprintf(sock_path, sizeof sock_path, "%s", sock ? sock : "(none: --store file)");
+    R.socket = sock_path;
+    R.file_store = file_store;
     R.vm = (uint32_t)env_num("VMCA_RUN_VM", 0);
     R.budget = env_num("VMCA_RUN_BUDGET_PAGES", 0);
     R.threshold = env_num("VMCA_RUN_THRESHOLD", 1u << 20);
@@ -653,18 +761,19 @@ __attribute__((destructor)) static void preload_fini(void)
         " zero_fills=%" PRIu64 " evictions=%" PRIu64 " puts=%" PRIu64 " puts_ok=%" PRIu64
         " puts_remote=%" PRIu64 " puts_failed=%" PRIu64 " gets=%" PRIu64
         " gets_remote=%" PRIu64 " disk_writes=%" PRIu64 " disk_reads=%" PRIu64
-        " verified=%" PRIu64 " flushes=%" PRIu64 " races=%" PRIu64 " resident_max=%" PRIu64
+        " verified=%" PRIu64 " flushes=%" PRIu64 " races=%" PRIu64 " refills=%" PRIu64
+        " resident_max=%" PRIu64
         " managed_max=%" PRIu64 " regions=%" PRIu64,
         (int)getpid(), R.vm, R.budget, c.faults, c.zero_fills, c.evictions, c.puts, c.puts_ok,
         c.puts_remote, c.puts_failed, c.gets, c.gets_remote, c.disk_writes, c.disk_reads,
-        c.verified, c.flushes, c.races, c.resident_max, c.managed_max, c.regions);
+        c.verified, c.flushes, c.races, c.refills, c.resident_max, c.managed_max, c.regions);
 }
 
 /* ---- the arena's page allocator (first fit over a bitmap) ---- */
 
 static bool used_at(uint64_t i) { return R.used[i / 64] >> (i % 64) & 1; }
 
-static void *arena_alloc(size_t bytes)
+static void *arena_alloc(size_t bytes, bool from_malloc)
 {
     uint64_t n = (bytes + PG - 1) / PG;
     if (n == 0 || n > UINT32_MAX)
@@ -696,6 +805,7 @@ static void *arena_alloc(size_t bytes)
         R.meta[i] = (struct page_meta){.state = P_UNTOUCHED, .ring = NO_SLOT};
     }
     R.run_len[start] = (uint32_t)n;
+    R.meta[start].malloc_block = from_malloc;
     R.allocated += n;
     if (R.allocated > R.c.managed_max)
         R.c.managed_max = R.allocated;
@@ -704,13 +814,14 @@ static void *arena_alloc(size_t bytes)
     return R.arena + start * PG;
 }
 
-/* Releases pages [idx, idx + n): dropped, their tmem copies flushed (in
- * batches: a large free would otherwise cost one round trip per page). */
-static void arena_release(uint64_t idx, uint64_t n)
+/* Drops pages [idx, idx + n) under R.lock: out of the clock and the address
+ * space, their tmem copies flushed (in batches: a large free would
+ * otherwise cost one round trip per page); allocated pages become
+ * P_UNTOUCHED (they read as zeros again) or, when release, P_FREE. */
+static void drop_pages(uint64_t idx, uint64_t n, bool release)
 {
     struct guest_op ops[GUEST_MAX_BATCH];
     unsigned k = 0, max = R.max_batch < GUEST_MAX_BATCH ? R.max_batch : GUEST_MAX_BATCH;
-    pthread_mutex_lock(&R.lock);
     for (uint64_t i = idx; i < idx + n; i++) {
         if (!used_at(i))
             continue;
@@ -725,14 +836,22 @@ static void arena_release(uint64_t idx, uint64_t n)
                 k = 0;
             }
         }
-        R.meta[i].state = P_FREE;
-        R.used[i / 64] &= ~(UINT64_C(1) << (i % 64));
-        R.allocated--;
+        R.meta[i].state = release ? P_FREE : P_UNTOUCHED;
+        if (release) {
+            R.used[i / 64] &= ~(UINT64_C(1) << (i % 64));
+            R.allocated--;
+        }
     }
     if (k)
         hv_exec(ops, k);
-    if (madvise(R.arena + idx * PG, n * PG, MADV_DONTNEED) != 0)
-        die(EXIT_CONN, "madvise(MADV_DONTNEED) of released pages: %s", strerror(errno));
+    if (real_madvise(R.arena + idx * PG, n * PG, MADV_DONTNEED) != 0)
+        die(EXIT_CONN, "madvise(MADV_DONTNEED) of arena pages: %s", strerror(errno));
+}
+
+static void arena_release(uint64_t idx, uint64_t n)
+{
+    pthread_mutex_lock(&R.lock);
+    drop_pages(idx, n, true);
     R.run_len[idx] = 0;
     pthread_mutex_unlock(&R.lock);
 }
@@ -745,33 +864,46 @@ static size_t block_bytes(const void *p)
 
 static void arena_free(void *p)
 {
-    uint64_t off = (uint64_t)((unsigned char *)p - R.arena);
-    if (off % PG || R.run_len[off / PG] == 0)
-        die(EXIT_INTEGRITY, "free(%p): not the start of a managed block", p);
-    arena_release(off / PG, R.run_len[off / PG]);
+    uint64_t idx = (uint64_t)((unsigned char *)p - R.arena) / PG;
+    arena_release(idx, R.run_len[idx]);
 }
 
 /* ---- interposed allocator ---- */
+
+/* A block our malloc handed out. Other pointers into the arena belong to
+ * the allocator underneath (jemalloc carves its objects out of chunks it
+ * mmapped, which are arena pages too). */
+static bool malloc_block(const void *p)
+{
+    if (!in_arena(p))
+        return false;
+    uint64_t off = (uint64_t)((const unsigned char *)p - R.arena);
+    return off % PG == 0 && R.run_len[off / PG] != 0 && R.meta[off / PG].malloc_block;
+}
 
 static bool big(size_t n) { return n >= R.threshold && R.managed && ensure_started(); }
 
 void *malloc(size_t n)
 {
+    if (bootstrapping())
+        return boot_alloc(n);
     if (big(n)) {
-        void *p = arena_alloc(n);
+        void *p = arena_alloc(n, true);
         if (!p)
             errno = ENOMEM;
         return p;
     }
-    return __libc_malloc(n);
+    return next_malloc(n);
 }
 
 void free(void *p)
 {
-    if (in_arena(p))
+    if (malloc_block(p))
         arena_free(p);
-    else
-        __libc_free(p);
+    else if (p && !in_boot(p)) {
+        resolve();
+        next_free(p);
+    }
 }
 
 void *calloc(size_t k, size_t n)
@@ -781,23 +913,32 @@ void *calloc(size_t k, size_t n)
         errno = ENOMEM;
         return NULL;
     }
+    if (bootstrapping())
+        return boot_alloc(bytes);
     if (big(bytes))
         return malloc(bytes); /* fresh arena pages read as zeros */
-    return __libc_calloc(k, n);
+    return next_calloc(k, n);
 }
 
 void *realloc(void *p, size_t n)
 {
     if (!p)
         return malloc(n);
-    if (!in_arena(p) && !big(n))
-        return __libc_realloc(p, n);
+    if (bootstrapping() || in_boot(p)) { /* moves out of boot, never back */
+        void *q = malloc(n);
+        if (q && in_boot(p))
+            memcpy(q, p, boot_size(p) < n ? boot_size(p) : n);
+        return q;
+    }
+    bool ours = malloc_block(p);
+    if (!ours && !big(n))
+        return next_realloc(p, n);
     if (n == 0) {
         free(p);
         return NULL;
     }
-    size_t old = in_arena(p) ? block_bytes(p) : real_usable(p);
-    if (in_arena(p) && n <= old && big(n))
+    size_t old = ours ? block_bytes(p) : next_usable(p);
+    if (ours && n <= old && big(n))
         return p;
     void *q = malloc(n);
     if (!q)
@@ -809,41 +950,53 @@ void *realloc(void *p, size_t n)
 
 int posix_memalign(void **out, size_t align, size_t n)
 {
+    if (align < sizeof(void *) || (align & (align - 1)))
+        return EINVAL;
+    if (bootstrapping())
+        return align <= 16 && (*out = boot_alloc(n)) ? 0 : ENOMEM;
     if (align <= PG && big(n)) {
-        void *p = arena_alloc(n);
+        void *p = arena_alloc(n, true);
         if (!p)
             return ENOMEM;
         *out = p;
         return 0;
     }
-    if (align < sizeof(void *) || (align & (align - 1)))
-        return EINVAL;
-    void *p = __libc_memalign(align, n);
+    void *p = next_memalign(align, n);
     if (!p)
         return ENOMEM;
     *out = p;
     return 0;
 }
 
-void *aligned_alloc(size_t align, size_t n)
-{
-    if (align <= PG && big(n))
-        return malloc(n);
-    return __libc_memalign(align, n);
-}
-
 void *memalign(size_t align, size_t n)
 {
+    if (bootstrapping())
+        return align <= 16 ? boot_alloc(n) : NULL;
     if (align <= PG && big(n))
         return malloc(n);
-    return __libc_memalign(align, n);
+    return next_memalign(align, n);
+}
+
+void *aligned_alloc(size_t align, size_t n) { return memalign(align, n); }
+
+void *reallocarray(void *p, size_t k, size_t n)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(k, n, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, bytes);
 }
 
 size_t malloc_usable_size(void *p)
 {
-    if (in_arena(p))
+    if (malloc_block(p))
         return block_bytes(p);
-    return real_usable(p);
+    if (in_boot(p))
+        return boot_size(p);
+    resolve();
+    return p ? next_usable(p) : 0;
 }
 
 /* ---- interposed mappings ---- */
@@ -858,8 +1011,9 @@ static bool managed_mapping(void *addr, size_t len, int prot, int flags, int fd)
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+    resolve();
     if (managed_mapping(addr, len, prot, flags, fd)) {
-        void *p = arena_alloc(len);
+        void *p = arena_alloc(len, false);
         if (!p) {
             errno = ENOMEM;
             return MAP_FAILED;
@@ -876,6 +1030,7 @@ void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 
 int munmap(void *addr, size_t len)
 {
+    resolve();
     if (!in_arena(addr))
         return real_munmap(addr, len);
     uint64_t off = (uint64_t)((unsigned char *)addr - R.arena);
@@ -890,6 +1045,7 @@ int munmap(void *addr, size_t len)
 
 void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
+    resolve();
     if (!in_arena(old)) {
         va_list ap;
         va_start(ap, flags);
@@ -901,7 +1057,7 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
         errno = ENOMEM; /* cannot grow in place inside the arena */
         return MAP_FAILED;
     }
-    void *p = arena_alloc(new_len);
+    void *p = arena_alloc(new_len, false);
     if (!p) {
         errno = ENOMEM;
         return MAP_FAILED;
@@ -911,11 +1067,32 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
     return p;
 }
 
+/* The program drops arena pages itself (jemalloc purges with MADV_DONTNEED
+ * and MADV_FREE and then counts on zeros): they must not come back from tmem
+ * or the file with their old content. Both are made MADV_DONTNEED (zeros are
+ * allowed after MADV_FREE too); the pages read as never touched again. */
+int madvise(void *addr, size_t len, int advice)
+{
+    resolve();
+    if (!in_arena(addr) || (advice != MADV_DONTNEED && advice != MADV_FREE))
+        return real_madvise(addr, len, advice);
+    uint64_t off = (uint64_t)((unsigned char *)addr - R.arena);
+    if (off % PG || off + len > R.npages * PG) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&R.lock);
+    drop_pages(off / PG, (len + PG - 1) / PG, false);
+    pthread_mutex_unlock(&R.lock);
+    return 0;
+}
+
 /* A child would see the managed pages that are not resident as zeros (the
  * userfaultfd registration does not follow it): refuse rather than let it
  * read data nobody wrote. */
 pid_t fork(void)
 {
+    resolve();
     if (atomic_load(&R.ready) > 0) {
         say("vmca-run: fork refused: pid %d has memory managed by vmca-run, which a child "
             "cannot share (docs/run.md)", (int)getpid());

@@ -29,6 +29,7 @@
 static const char usage[] =
     "usage: vmca-run --config FILE --node NAME [--vm ID] --local-mib N\n"
     "                [--threshold-kib K] -- PROGRAM [ARGS...]\n"
+    "       vmca-run --store file --local-mib N [--threshold-kib K] -- PROGRAM [ARGS...]\n"
     "Runs PROGRAM with at most N MiB of its large anonymous memory (mmaps and\n"
     "malloc blocks of at least K KiB, default 1024) resident; the rest goes to\n"
     "the node's tmem as a persistent pool, or to a local backing file when tmem\n"
@@ -39,6 +40,10 @@ static const char usage[] =
     "  -v, --vm ID             VM id on the node (default 1000000 + pid)\n"
     "  -l, --local-mib N       resident budget of the managed memory, MiB (>= 1)\n"
     "      --threshold-kib K   smallest mapping or block managed, KiB (>= 4)\n"
+    "      --store WHERE       where evicted pages go: tmem (default: the node's\n"
+    "                          tmem, the file when refused) or file (only the\n"
+    "                          local backing file in $TMPDIR, no vmca-hv: the disk\n"
+    "                          baseline; --config/--node/--vm not allowed)\n"
     "  -h, --help              this text\n"
     "  -V, --version           print the version\n"
     "\n"
@@ -82,6 +87,7 @@ static const struct option longopts[] = {
     {"vm", required_argument, NULL, 'v'},
     {"local-mib", required_argument, NULL, 'l'},
     {"threshold-kib", required_argument, NULL, 't'},
+    {"store", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -108,10 +114,35 @@ static int probe(const char *path)
     return 0;
 }
 
+/* The node exists in the configuration and its vmca-hv answers; its guest
+ * socket and the cluster's page size out. Exits 2 on a bad configuration or
+ * node; returns -1 (said why) when vmca-hv is unreachable. */
+static int check_node(const char *config, const char *node, char *sock, size_t cap,
+                      uint32_t *page_size)
+{
+    struct vmca_config cfg;
+    char err[1024];
+    if (vmca_config_load(config, 0, &cfg, err, sizeof err) != VMCA_OK)
+        usage_error("%s", err);
+    int bad = !vmca_config_node_by_name(&cfg, node) ||
+              vmca_config_socket_path(&cfg, node, "guest", sock, cap);
+    *page_size = cfg.page_size;
+    vmca_config_free(&cfg);
+    if (bad)
+        usage_error("--node: no node named '%s' in %s (or its socket path is too long)", node,
+                    config);
+    if (probe(sock) != 0) {
+        fprintf(stderr, "vmca-run: no hypervisor on node %s: cannot reach vmca-hv at %s: %s\n",
+                node, sock, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL, *node = NULL;
-    bool have_vm = false, have_budget = false;
+    bool have_vm = false, have_budget = false, file_store = false;
     uint64_t vm = 0, mib = 0, threshold_kib = 1024;
     opterr = 0;
     int ch;
@@ -135,6 +166,11 @@ int main(int argc, char **argv)
         case 't':
             threshold_kib = opt_num("--threshold-kib", optarg, 4, UINT64_C(1) << 30);
             break;
+        case 's':
+            if (strcmp(optarg, "tmem") != 0 && strcmp(optarg, "file") != 0)
+                usage_error("--store: expected 'tmem' or 'file', got '%s'", optarg);
+            file_store = strcmp(optarg, "file") == 0;
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -147,33 +183,22 @@ int main(int argc, char **argv)
             usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (!config || !node)
+    if (file_store && (config || node || have_vm))
+        usage_error("--store file uses no node: --config, --node and --vm are not allowed");
+    if (!file_store && (!config || !node))
         usage_error("--config FILE and --node NAME are required");
     if (!have_budget)
         usage_error("--local-mib N is required");
     if (optind >= argc)
         usage_error("no PROGRAM to run (give it after --)");
-
-    struct vmca_config cfg;
-    char err[1024], sock[VMCA_PATH_MAX];
-    if (vmca_config_load(config, 0, &cfg, err, sizeof err) != VMCA_OK)
-        usage_error("%s", err);
-    int bad = !vmca_config_node_by_name(&cfg, node) ||
-              vmca_config_socket_path(&cfg, node, "guest", sock, sizeof sock);
-    uint32_t page_size = cfg.page_size;
-    vmca_config_free(&cfg);
-    if (bad)
-        usage_error("--node: no node named '%s' in %s (or its socket path is too long)", node,
-                    config);
-    if (page_size != (uint32_t)sysconf(_SC_PAGESIZE)) {
-        fprintf(stderr, "vmca-run: the cluster's page size is %" PRIu32
-                        ", this machine's %ld: not supported\n",
-                page_size, sysconf(_SC_PAGESIZE));
+    char sock[VMCA_PATH_MAX] = "";
+    uint32_t page_size = 4096;
+    if (!file_store && check_node(config, node, sock, sizeof sock, &page_size) != 0)
         return 1;
-    }
-    if (probe(sock) != 0) {
-        fprintf(stderr, "vmca-run: no hypervisor on node %s: cannot reach vmca-hv at %s: %s\n",
-                node, sock, strerror(errno));
+    if (page_size != (uint32_t)sysconf(_SC_PAGESIZE)) {
+        fprintf(stderr, "vmca-run: the %s page size is %" PRIu32
+                        ", this machine's %ld: not supported\n",
+                file_store ? "shim's" : "cluster's", page_size, sysconf(_SC_PAGESIZE));
         return 1;
     }
 
@@ -200,7 +225,9 @@ int main(int argc, char **argv)
     if (asprintf(&preload, "%s%s%s", lib, prev && *prev ? ":" : "", prev ? prev : "") < 0)
         return 1;
     char num[32];
-    int ok = setenv("LD_PRELOAD", preload, 1) == 0 && setenv("VMCA_RUN_SOCKET", sock, 1) == 0;
+    int ok = setenv("LD_PRELOAD", preload, 1) == 0 &&
+             (file_store ? unsetenv("VMCA_RUN_SOCKET") == 0 && setenv("VMCA_RUN_STORE", "file", 1) == 0
+                         : setenv("VMCA_RUN_SOCKET", sock, 1) == 0 && unsetenv("VMCA_RUN_STORE") == 0);
     snprintf(num, sizeof num, "%ld", (long)getpid());
     ok = ok && setenv("VMCA_RUN_PID", num, 1) == 0;
     snprintf(num, sizeof num, "%" PRIu64, have_vm ? vm : VM_PID_BASE + (uint64_t)getpid());

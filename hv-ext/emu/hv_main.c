@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ struct hv {
     struct tkm_client *calling;  /* whose call the dispatcher is answering */
     int guest_lfd, tkm_lfd;
     struct event *guest_lev, *tkm_lev, *stats_ev;
+    uint64_t replica_pages, under; /* last logged (repair_replicas) */
     char guest_path[108], tkm_path[108];
     struct guest *guests;
     size_t n_guests, max_guests;  /* connections, registered or not */
@@ -270,13 +272,17 @@ static int guest_hello(struct guest *g, const uint8_t *msg, size_t len, const in
                  status == HVX_EEXIST ? "a VM with that id is connected" : "no room");
         return -1;
     }
+    /* Copies of its remote persistent pages: the configuration's (1 or 2). */
+    unsigned copies = vmca_config_replicas(&hv->cfg, hv->self, hello.vm);
+    hvx_set_replicas(hv->hvx, hello.vm, copies);
     g->registered = true;
     g->vm = hello.vm;
     if (!hello_reply(g, HVX_OK)) {
         snprintf(why, whylen, "cannot answer the hello: %s", strerror(errno));
         return -1;
     }
-    log_info("VM %u connected (%u-page buffer)", g->vm, g->slots);
+    log_info("VM %u connected (%u-page buffer, %u %s of remote persistent pages)", g->vm,
+             g->slots, copies, copies == 1 ? "copy" : "copies");
     /* The memory manager sets the new VM's target now, not next period. */
     push_stats(hv, NULL, false);
     return 0;
@@ -614,10 +620,29 @@ static void push_stats(struct hv *hv, struct tkm_client *only, bool new_period)
     send_sample(hv, only, &s);
 }
 
+/* Second copies restored per statistics period (hvx_repair's bound). */
+#define REPAIR_COPIES_PER_PERIOD 4096u
+
+/* Restores second copies of under-replicated pages, and says in the log
+ * when the replication figures change (tests and operators read them). */
+static void repair_replicas(struct hv *hv)
+{
+    uint64_t copies = hvx_repair(hv->hvx, REPAIR_COPIES_PER_PERIOD);
+    struct hvx_node_stats st;
+    hvx_stats(hv->hvx, &st, NULL, 0, NULL, 0, NULL, 0, false);
+    if (copies || st.replica_pages != hv->replica_pages || st.under_replicated != hv->under)
+        log_info("replication: %" PRIu64 " replica pages, %" PRIu64
+                 " under-replicated, %" PRIu64 " copies restored",
+                 st.replica_pages, st.under_replicated, copies);
+    hv->replica_pages = st.replica_pages;
+    hv->under = st.under_replicated;
+}
+
 static void on_stats_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct hv *hv = arg;
     push_stats(hv, NULL, true);
+    repair_replicas(hv);
 }
 
 static int parse_u32(const char *opt, const char *s, uint32_t max, uint32_t *out)

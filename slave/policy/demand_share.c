@@ -20,7 +20,7 @@ static const struct ds_vm *history_of(const struct ds_state *st, uint32_t vm)
 
 struct ds_vm ds_step(const struct tkm_vm *v, const struct ds_vm *was)
 {
-    uint64_t f = tkm_vm_failed_puts(v), u = v->used;
+    uint64_t f = tkm_vm_short_puts(v), u = v->used;
     uint64_t grew = was && u > was->used ? u - was->used : 0;
     struct ds_vm r = {v->vm, u, 0, u + grew};
     /* Under pressure: it failed puts, or it did before and is still within

@@ -100,10 +100,11 @@ bool ft_policy_sets_targets(const struct ft_policy *p, size_t n_vm_settings);
 extern const char *const ft_no_settings[];
 int ft_parse_none(const struct policy_settings *in, struct ft_params *p);
 
-/* Whether VM v's puts failed in the period. */
-static inline bool ft_vm_failed(const struct tkm_vm *v)
+/* Whether VM v's puts found no room in the period (tkm_vm_short_puts:
+ * failed, or evicted an ephemeral page to succeed). */
+static inline bool ft_vm_short(const struct tkm_vm *v)
 {
-    return v->puts_total > v->puts_succ;
+    return tkm_vm_short_puts(v) > 0;
 }
 
 /* The policy built under `name`, or NULL. */

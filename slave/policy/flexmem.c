@@ -15,7 +15,7 @@ int flex_parse_none(const struct policy_settings *in, struct ft_params *p)
 
 uint64_t flex_demand(const struct tkm_vm *v)
 {
-    uint64_t failed = tkm_vm_failed_puts(v);
+    uint64_t failed = tkm_vm_short_puts(v);
     return v->used > UINT64_MAX - failed ? UINT64_MAX : v->used + failed;
 }
 

@@ -22,7 +22,7 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     (void)state;
     bool failed = false;
     for (size_t i = 0; i < in->n_vms; i++)
-        failed |= ft_vm_failed(&in->vms[i]);
+        failed |= ft_vm_short(&in->vms[i]);
     out->ask = failed ? p->greedy_remote.batch : 0;
     out->why = "puts failed";
     if (!ft_input_has_vm_settings(in))

@@ -12,7 +12,7 @@ static struct share_rule rule(const void *arg, size_t i)
 {
     const struct greedy_share *g = arg;
     struct share_rule r = share_by_settings(g->in, i);
-    if (g->failed_only && !ft_vm_failed(&g->in->vms[i]))
+    if (g->failed_only && !ft_vm_short(&g->in->vms[i]))
         r.weight = 0;
     return r;
 }
@@ -26,7 +26,7 @@ void greedy_targets(const struct ft_input *in, uint64_t limit, struct vm_target 
         uint64_t keep = in->vms[i].used < cap ? in->vms[i].used : cap;
         out[i] = (struct vm_target){in->vms[i].vm, keep, false};
         used += keep;
-        g.failed_only |= ft_vm_failed(&in->vms[i]);
+        g.failed_only |= ft_vm_short(&in->vms[i]);
     }
     uint64_t left = used < limit ? targets_share(out, in->n_vms, limit - used, rule, &g) : 0;
     if (left && g.failed_only) { /* the failing VMs are at their caps: the others */

@@ -32,7 +32,7 @@ static int parse(const struct policy_settings *in, struct ft_params *p)
 static uint64_t preference(const struct ft_params *p, const struct ft_input *in, size_t i)
 {
     const struct tkm_vm *v = &in->vms[i];
-    uint64_t failed = tkm_vm_failed_puts(v);
+    uint64_t failed = tkm_vm_short_puts(v);
     uint64_t demand = v->used + failed;
     if (demand > POLICY_PAGES_MAX)
         demand = POLICY_PAGES_MAX; /* keeps the products below 2^64 */

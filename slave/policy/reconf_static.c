@@ -42,7 +42,7 @@ struct reconf_share {
 
 static bool has_failed(const struct reconf_share *r, size_t i)
 {
-    return ft_vm_failed(&r->in->vms[i]) || remembered(r->st, r->in->vms[i].vm);
+    return ft_vm_short(&r->in->vms[i]) || remembered(r->st, r->in->vms[i].vm);
 }
 
 static struct share_rule rule(const void *arg, size_t i)
@@ -65,7 +65,7 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
             st->vm[k++] = st->vm[i];
     st->n = k;
     for (size_t i = 0; i < in->n_vms; i++)
-        if (ft_vm_failed(&in->vms[i]) && !remembered(st, in->vms[i].vm) &&
+        if (ft_vm_short(&in->vms[i]) && !remembered(st, in->vms[i].vm) &&
             st->n < RECONF_FAILED_MAX)
             st->vm[st->n++] = in->vms[i].vm;
     struct reconf_share r = {in, st};

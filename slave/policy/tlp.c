@@ -38,7 +38,7 @@ void tlp_wanted(const struct vm_target *prev, size_t n_prev, const struct tkm_vm
     uint64_t claimed = 0;
     size_t pressed = 0;
     for (size_t i = 0; i < n_vms; i++) {
-        if (ft_vm_failed(&vms[i]))
+        if (ft_vm_short(&vms[i]))
             pressed++;
         else
             claimed += start_of(targets_find(prev, n_prev, vms[i].vm), &vms[i]);
@@ -47,7 +47,7 @@ void tlp_wanted(const struct vm_target *prev, size_t n_prev, const struct tkm_vm
     for (size_t i = 0; i < n_vms; i++) {
         const struct tkm_vm *v = &vms[i];
         uint64_t t = start_of(targets_find(prev, n_prev, v->vm), v);
-        if (ft_vm_failed(v)) {
+        if (ft_vm_short(v)) {
             t = (t > share ? t : share) + step;
         } else if (t > v->used && t - v->used > p->threshold) {
             uint64_t give = t * p->percent / 100;

@@ -138,12 +138,12 @@ void targets_pass_on(struct vm_target *t, size_t n, const struct ft_input *in)
         struct ft_vm_settings v = ft_vm_settings_of(in, t[i].vm);
         if (t[i].pages > v.max_pages)
             freed += t[i].pages - v.max_pages;
-        else if (i < in->n_vms && ft_vm_failed(&in->vms[i]) && t[i].pages < v.max_pages)
+        else if (i < in->n_vms && ft_vm_short(&in->vms[i]) && t[i].pages < v.max_pages)
             open += t[i].pages;
     }
     for (size_t i = 0; freed && open && i < n; i++) {
         struct ft_vm_settings v = ft_vm_settings_of(in, t[i].vm);
-        if (i >= in->n_vms || !ft_vm_failed(&in->vms[i]) || t[i].pages >= v.max_pages)
+        if (i >= in->n_vms || !ft_vm_short(&in->vms[i]) || t[i].pages >= v.max_pages)
             continue;
         uint64_t more = vm_mul_div(freed, t[i].pages, open), room = v.max_pages - t[i].pages;
         t[i].pages += more < room ? more : room;

@@ -19,7 +19,7 @@ version=$(sed -n 's/^project(vmca VERSION \([0-9.]*\).*/\1/p' "$VMCA_SOURCE/CMak
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$VMCA_BUILD/CMakeCache.txt")
 [ -n "$prefix" ] || fail "no CMAKE_INSTALL_PREFIX in $VMCA_BUILD/CMakeCache.txt"
 DAEMONS=(vmca-master vmca-slave vmca-hv)
-TOOLS=(vmcactl vmca-guest vmca-tkm vmca-sim vmca-run vmca-gen-certs)
+TOOLS=(vmcactl vmca-guest vmca-tkm vmca-sim vmca-run vmca-gen-certs vmca-faultproxy)
 UNITS=(vmca-master.service vmca-hv@.service vmca-slave@.service)
 
 # ---- (a) the layout of a DESTDIR install

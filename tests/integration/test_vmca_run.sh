@@ -5,6 +5,7 @@
 # memory is managed, bad command lines and a node without a hypervisor are
 # refused.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/vmca_run_lib.sh"
 
 RUN=$VMCA_BUILD/tools/vmca-run
 make_cluster 3
@@ -38,24 +39,25 @@ check_counters() {
     [ "$resident_max" -le "$budget" ] || fail "resident pages above the budget: $(grep pid= "$f")"
 }
 
-# ---- sort: 6 MiB of input (about 12 MiB touched), 4 MiB resident, also with 2 threads ----
+# ---- sort: 8 MiB of input (nearly 3 times the budget) with 2 threads, 3 MiB with one ----
 python3 -c '
 import random
 r = random.Random(7)
-for i in range(160000):
+for i in range(240000):
     print("%016x %s" % (r.getrandbits(64), "x" * r.randint(0, 40)))
 ' > "$T/in.txt"
-sort -S 64M "$T/in.txt" > "$T/sort.plain"
-vrun --local-mib 4 -- sort -S 64M "$T/in.txt" > "$T/sort.run" 2> "$T/sort.err" ||
-    fail "sort under vmca-run exited $?: $(cat "$T/sort.err")"
-cmp -s "$T/sort.plain" "$T/sort.run" || fail "sort under vmca-run gave other output"
+head -n 90000 "$T/in.txt" > "$T/in-small.txt"
+for f in in in-small; do sort -S 64M "$T/$f.txt" > "$T/$f.plain"; done
+vrun --local-mib 3 -- sort --parallel=2 -S 64M "$T/in.txt" > "$T/sort.run" 2> "$T/sort.err" ||
+    fail "sort --parallel=2 under vmca-run exited $?: $(cat "$T/sort.err")"
+cmp -s "$T/in.plain" "$T/sort.run" || fail "sort --parallel=2 under vmca-run gave other output"
 check_counters "$T/sort.err"
 grep 'pid=' "$T/sort.err"
-vrun --local-mib 4 -- sort --parallel=2 -S 64M "$T/in.txt" > "$T/sort2.run" 2> "$T/sort2.err" ||
-    fail "sort --parallel=2 under vmca-run exited $?: $(cat "$T/sort2.err")"
-cmp -s "$T/sort.plain" "$T/sort2.run" || fail "sort --parallel=2 under vmca-run gave other output"
-check_counters "$T/sort2.err"
-pass "sort of $(($(stat -c %s "$T/in.txt") >> 20)) MiB with 4 MiB resident: output identical (1 and 2 threads)"
+vrun --local-mib 1 -- sort --parallel=1 -S 64M "$T/in-small.txt" > "$T/sort1.run" 2> "$T/sort1.err" ||
+    fail "sort under vmca-run exited $?: $(cat "$T/sort1.err")"
+cmp -s "$T/in-small.plain" "$T/sort1.run" || fail "sort under vmca-run gave other output"
+check_counters "$T/sort1.err"
+pass "sort of $(($(stat -c %s "$T/in.txt") >> 20)) MiB with 3 MiB resident (2 threads) and of $(($(stat -c %s "$T/in-small.txt") >> 20)) MiB with 1 MiB resident (1 thread): output identical"
 
 # ---- python3: 18 MiB of bytearrays, 4 MiB resident, VM pages seen in tmem ----
 cat > "$T/fill.py" <<'EOF'
@@ -87,7 +89,7 @@ tkm --node node1 stats > "$T/stats.txt"
 used=$(awk '$1 == "vm" && $2 == 4242 { sub("used=", "", $3); print $3 }' "$T/stats.txt")
 [ -n "$used" ] && [ "$used" -gt 0 ] || fail "vmca-hv shows no tmem pages of VM 4242: $(cat "$T/stats.txt")"
 # The kernel's view: the arena (the 4 GiB mapping) holds at most the budget.
-rss=$(awk '/^Size:/ { big = ($2 == 4194304) } big && /^Rss:/ { print $2; exit }' "/proc/$PY_PID/smaps")
+rss=$(arena_rss "$PY_PID")
 [ -n "$rss" ] || fail "no 4 GiB arena in /proc/$PY_PID/smaps"
 [ "$rss" -le 4096 ] || fail "the arena's Rss is $rss KiB, above the 4 MiB budget"
 touch "$T/go"
@@ -101,24 +103,15 @@ grep 'pid=' "$T/py.err"
 pass "python3 with 18 MiB of bytearrays (3 threads), 4 MiB resident: output identical, VM 4242 held $used pages in tmem, arena Rss $rss KiB"
 
 # ---- sqlite3 with a page cache larger than the budget ----
-if command -v sqlite3 > /dev/null; then
-    cat > "$T/q.sql" <<'EOF'
-PRAGMA cache_size = -32768;
-CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT);
-WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 120000)
-INSERT INTO t SELECT x, printf('%08x-%s', (x * 2654435761) % 4294967296, substr('abcdefghijklmnopqrstuvwxyz', 1 + x % 26)) FROM c;
-CREATE INDEX tv ON t(v);
-SELECT count(*), sum(length(v)), min(v), max(v) FROM t;
-SELECT k, v FROM t ORDER BY v LIMIT 5;
-EOF
-    rm -f "$T/plain.db" "$T/run.db"
-    sqlite3 "$T/plain.db" < "$T/q.sql" > "$T/sql.plain"
-    vrun --local-mib 2 --threshold-kib 64 -- sqlite3 "$T/run.db" < "$T/q.sql" > "$T/sql.run" 2> "$T/sql.err" ||
-        fail "sqlite3 under vmca-run exited $?: $(cat "$T/sql.err")"
-    cmp -s "$T/sql.plain" "$T/sql.run" || fail "sqlite3 under vmca-run gave other output"
-    grep 'pid=' "$T/sql.err" || fail "sqlite3: no vmca-run counters: $(cat "$T/sql.err")"
-    pass "sqlite3 with a 32 MiB page cache, 2 MiB resident: output identical"
-fi
+command -v sqlite3 > /dev/null || fail "sqlite3 missing (scripts/install-deps.sh installs it)"
+rm -f "$T/plain.db" "$T/run.db"
+sqlite3 "$T/plain.db" < "$(dirname "$0")/vmca_run_sqlite.sql" > "$T/sql.plain"
+vrun --local-mib 4 --threshold-kib 64 -- sqlite3 "$T/run.db" < "$(dirname "$0")/vmca_run_sqlite.sql" \
+    > "$T/sql.run" 2> "$T/sql.err" || fail "sqlite3 under vmca-run exited $?: $(cat "$T/sql.err")"
+cmp -s "$T/sql.plain" "$T/sql.run" || fail "sqlite3 under vmca-run gave other output"
+check_counters "$T/sql.err"
+grep 'pid=' "$T/sql.err"
+pass "sqlite3 with a 32 MiB page cache (about 12 MiB used), 4 MiB resident: output identical"
 
 # ---- fork: refused once memory is managed; a program managing nothing forks ----
 # python3's allocator takes 1 MiB arenas from its start: managed at once.
@@ -160,6 +153,16 @@ cmp -s "$T/exec.plain" "$T/exec.run" || fail "exec under vmca-run gave other out
 check_counters "$T/exec.err"
 pass "exec of a managed program: the new image is managed again (VM 4343), output identical"
 
+# ---- --store file: the disk baseline, no vmca-hv involved ----
+"$RUN" --store file --local-mib 4 -- python3 "$T/exec.py" again > "$T/file.run" 2> "$T/file.err" ||
+    fail "--store file exited $?: $(cat "$T/file.err")"
+head -n 1 "$T/exec.plain" | cmp -s - "$T/file.run" || fail "--store file gave other output"
+[ "$(counter disk_reads "$T/file.err")" -gt 0 ] && [ "$(counter puts "$T/file.err")" -eq 0 ] ||
+    fail "--store file: pages did not go to the file alone: $(cat "$T/file.err")"
+[ "$(counter verified "$T/file.err")" -eq "$(counter disk_reads "$T/file.err")" ] ||
+    fail "--store file: not every page read back was verified"
+pass "--store file: evicted pages to the local file only, output identical"
+
 # ---- refusals ----
 expect 2 "--local-mib N is required" "$RUN" --config "$CONF" --node node1 -- true
 expect 2 "--local-mib: expected a whole number" "$RUN" --config "$CONF" --node node1 --local-mib 0 -- true
@@ -168,5 +171,7 @@ expect 2 "no PROGRAM to run" "$RUN" --config "$CONF" --node node1 --local-mib 4
 expect 2 "no node named 'nodeX'" "$RUN" --config "$CONF" --node nodeX --local-mib 4 -- true
 expect 2 "unknown option '--bogus'" "$RUN" --bogus
 expect 1 "no hypervisor on node node3" "$RUN" --config "$CONF" --node node3 --local-mib 4 -- true
+expect 2 "--store file uses no node" "$RUN" --store file --config "$CONF" --local-mib 4 -- true
+expect 2 "--store: expected 'tmem' or 'file', got 'disk'" "$RUN" --store disk --local-mib 4 -- true
 expect 127 "cannot run" "$RUN" --config "$CONF" --node node1 --local-mib 4 -- /nonexistent/prog
 pass "bad command lines (exit 2), a node without a hypervisor (exit 1) and a missing program (127) refused"

@@ -3,17 +3,10 @@
 # loses that node; vmca-hv fails the VM and the program is stopped with a
 # clear message (status 3) instead of ever reading data it did not write.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/vmca_run_lib.sh"
 
 RUN=$VMCA_BUILD/tools/vmca-run
-make_cluster 2
-# node1 has 1024 pages of its own; node2 lends (16384 pages).
-sed -i 's/tmem_pages = 2048;/tmem_pages = 16384;/' "$CONF"
-echo 'policy = { first_tier = "greedy-remote"; reserve_pages = 256; grant_batch = 1024;
-  surplus_quiet_periods = 0; };' >> "$CONF"
-start_master
-start_node node1
-start_node node2
-wait_until 20 "2 nodes active" all_active 2
+lending_cluster 16384   # node1 has 1024 pages of its own; node2 lends
 
 cat > "$T/hold.py" <<'EOF'
 import os, sys, time

@@ -876,6 +876,37 @@ static void test_vms_settings(void **state)
     unlink(t->file);
 }
 
+/* replicas: the cluster's (1 when unset) unless a VM entry says otherwise. */
+static void test_replicas(void **state)
+{
+    struct tmp *t = *state;
+    write_file(t->file, HEAD "replicas = 2;\n" MASTER NODES_OPEN NODE_A_VMS_OPEN
+               "      { id = 1; replicas = 1; },\n      { id = 2; }" VMS_CLOSE);
+    struct vmca_config cfg;
+    char err[1024] = "";
+    if (vmca_config_load(t->file, 0, &cfg, err, sizeof(err)) != VMCA_OK)
+        fail_msg("%s", err);
+    assert_int_equal(cfg.replicas, 2);
+    assert_int_equal(vmca_config_replicas(&cfg, &cfg.nodes[0], 1), 1);
+    assert_int_equal(vmca_config_replicas(&cfg, &cfg.nodes[0], 2), 2);
+    assert_int_equal(vmca_config_replicas(&cfg, &cfg.nodes[0], 3), 2);
+    assert_int_equal(vmca_config_replicas(&cfg, &cfg.nodes[1], 1), 2);
+    vmca_config_free(&cfg);
+    write_file(t->file, HEAD MASTER NODES_OPEN NODE_A_VMS_OPEN
+               "      { id = 1; replicas = 2; }" VMS_CLOSE);
+    if (vmca_config_load(t->file, 0, &cfg, err, sizeof(err)) != VMCA_OK)
+        fail_msg("%s", err);
+    assert_int_equal(cfg.replicas, 1);
+    assert_int_equal(vmca_config_replicas(&cfg, &cfg.nodes[0], 1), 2);
+    assert_int_equal(vmca_config_replicas(&cfg, &cfg.nodes[0], 5), 1);
+    vmca_config_free(&cfg);
+    unlink(t->file);
+    expect_bad(state, HEAD "replicas = 3; " MARK "\n" MASTER NODES, "replicas",
+               "expected an integer in 1..2, got 3");
+    expect_bad(state, HEAD "replicas = 0; " MARK "\n" MASTER NODES, "replicas",
+               "expected an integer in 1..2, got 0");
+}
+
 /* vms: the line of entry [1] (the bad one) holds MARK. */
 static void expect_bad_vm(void **state, const char *entry, const char *spath,
                           const char *expected)
@@ -897,8 +928,11 @@ static void test_vms_bad(void **state)
                "port = 1; tmem_pages = 1; vms = [1, 2]; } " MARK "\n);\n",
                "nodes.[0].vms", "expected a list of VM groups, got an array");
     expect_bad_vm(state, "5", "nodes.[0].vms.[1]", "expected a group, got an integer");
+    expect_bad_vm(state, "{ id = 2; replicas = 3; }", "nodes.[0].vms.[1].replicas",
+                  "expected an integer in 1..2, got 3");
     expect_bad_vm(state, "{ id = 2; max = 3; }", "nodes.[0].vms.[1].max",
-                  "unknown setting 'max' (expected one of: id, min_pages, max_pages, weight)");
+                  "unknown setting 'max' (expected one of: id, min_pages, max_pages, weight, "
+                  "replicas)");
     expect_bad_vm(state, "{ weight = 2; }", "nodes.[0].vms.[1].id", "missing required setting");
     expect_bad_vm(state, "{ id = -1; }", "nodes.[0].vms.[1].id",
                   "expected an integer in 0..4294967295, got -1");
@@ -1020,6 +1054,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_good_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vms_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replicas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vms_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_ports, setup, teardown),
     };

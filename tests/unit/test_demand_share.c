@@ -18,7 +18,7 @@ static void test_demand_estimate(void **state)
 {
     (void)state;
     /* Not under pressure: what it uses, plus what it grew by. */
-    struct tkm_vm v = {1, 800, 1000, 50, 50, 0, 0};
+    struct tkm_vm v = {1, 800, 1000, 50, 50, 0, 0, 0};
     struct ds_vm r = ds_step(&v, NULL);
     assert_int_equal(r.demand, 800);
     assert_int_equal(r.grow, 0);
@@ -29,14 +29,14 @@ static void test_demand_estimate(void **state)
 
     /* First failed puts (50 of 100): its pace is what it failed to add;
      * the cycle says 600 * 100 / 50. */
-    v = (struct tkm_vm){1, 600, 600, 100, 50, 0, 0};
+    v = (struct tkm_vm){1, 600, 600, 100, 50, 0, 0, 0};
     r = ds_step(&v, NULL);
     assert_int_equal(r.grow, 50);
     assert_int_equal(r.demand, 1200);
     /* Given its estimate and failing again: the pace doubles when that is
      * more than it added and failed to add. */
     was = (struct ds_vm){1, 600, 500, 1200};
-    v = (struct tkm_vm){1, 700, 1200, 100, 60, 0, 0};
+    v = (struct tkm_vm){1, 700, 1200, 100, 60, 0, 0, 0};
     r = ds_step(&v, &was);
     assert_int_equal(r.grow, 1000);
     assert_int_equal(r.demand, 700 + 1000);
@@ -55,17 +55,17 @@ static void test_demand_estimate(void **state)
     /* A period without a failed put within one pace of its target: still
      * under pressure, its pace kept (not doubled). */
     was = (struct ds_vm){1, 900, 100, 1100};
-    v = (struct tkm_vm){1, 950, 1000, 20, 20, 0, 0};
+    v = (struct tkm_vm){1, 950, 1000, 20, 20, 0, 0, 0};
     r = ds_step(&v, &was);
     assert_int_equal(r.grow, 100);
     assert_int_equal(r.demand, 950 + 100);
     /* Room to spare (900 + 100 < 1100): the pressure is over. */
-    v = (struct tkm_vm){1, 900, 1100, 20, 20, 0, 0};
+    v = (struct tkm_vm){1, 900, 1100, 20, 20, 0, 0, 0};
     r = ds_step(&v, &was);
     assert_int_equal(r.grow, 0);
     assert_int_equal(r.demand, 900);
     /* No put succeeded: no cycle, the pace alone. */
-    v = (struct tkm_vm){1, 0, 0, 70, 0, 0, 0};
+    v = (struct tkm_vm){1, 0, 0, 70, 0, 0, 0, 0};
     assert_int_equal(ds_step(&v, NULL).demand, 70);
 }
 
@@ -150,7 +150,7 @@ static void test_policy(void **state)
     struct ft_params params;
     memset(&params, 0, sizeof params);
     /* VM 1 holds 600 and failed half its puts: it wants 1200; VM 2 idles. */
-    struct tkm_vm vms[2] = {{1, 600, 600, 100, 50, 0, 0}, {2, 200, 400, 10, 10, 0, 0}};
+    struct tkm_vm vms[2] = {{1, 600, 600, 100, 50, 0, 0, 0}, {2, 200, 400, 10, 10, 0, 0, 0}};
     struct vm_target t[2], wanted[2];
     struct ft_input in = {vms, 2, NULL, 0, 1000, 1000, NULL, 0, 1000};
     struct ft_output out = {t, wanted, 0, NULL};
@@ -164,8 +164,8 @@ static void test_policy(void **state)
     assert_true(targets_sum(t, 2) <= 1000);
     assert_int_equal(st->n, 2);
     /* The pages came (2000 owned): both demands met, the rest spread. */
-    vms[0] = (struct tkm_vm){1, 1100, 1100, 100, 100, 0, 0};
-    vms[1] = (struct tkm_vm){2, 300, 300, 10, 10, 0, 0};
+    vms[0] = (struct tkm_vm){1, 1100, 1100, 100, 100, 0, 0, 0};
+    vms[1] = (struct tkm_vm){2, 300, 300, 10, 10, 0, 0, 0};
     in.owned = 2000;
     p->decide(&params, st, &in, &out);
     assert_int_equal(out.ask, 0);

@@ -19,9 +19,9 @@ static void test_grow_shrink_keep(void **state)
     (void)state;
     struct vm_target prev[3] = {{1, 1000, false}, {2, 1000, false}, {3, 1000, false}};
     struct tkm_vm vms[3] = {
-        {1, 900, 1000, 10, 4, 0, 0},   /* puts failed: + 2 % of 65536 = 1310 */
-        {2, 100, 1000, 5, 5, 0, 0},    /* 900 unused > 256: - 2 % of 1000 */
-        {3, 744, 1000, 5, 5, 0, 0},    /* 256 unused: not above the threshold, kept */
+        {1, 900, 1000, 10, 4, 0, 0, 0},   /* puts failed: + 2 % of 65536 = 1310 */
+        {2, 100, 1000, 5, 5, 0, 0, 0},    /* 900 unused > 256: - 2 % of 1000 */
+        {3, 744, 1000, 5, 5, 0, 0, 0},    /* 256 unused: not above the threshold, kept */
     };
     struct vm_target out[3];
     uint64_t ask = 99;
@@ -42,13 +42,36 @@ static void test_grow_shrink_keep(void **state)
     assert_int_equal(ask, 98000 + 1310 + 980 + 1000 - 100000);
 }
 
+/* A put that succeeded only by evicting an ephemeral page is pressure as a
+ * failed one is: tlp grows that VM's target (without it, an ephemeral VM
+ * under pressure never fails a put and never gets a page more). */
+static void test_evicting_puts_are_pressure(void **state)
+{
+    (void)state;
+    struct vm_target prev[2] = {{1, 1000, false}, {2, 1000, false}};
+    struct tkm_vm vms[2] = {
+        {1, 1000, 1000, 10, 10, 0, 0, 3},   /* every put succeeded, 3 by evicting */
+        {2, 1000, 1000, 10, 10, 0, 0, 0},   /* every put found a free page */
+    };
+    assert_true(ft_vm_short(&vms[0]));
+    assert_false(ft_vm_short(&vms[1]));
+    assert_int_equal(tkm_vm_short_puts(&vms[0]), 3);
+    assert_int_equal(tkm_vm_failed_puts(&vms[0]), 0);
+    struct vm_target out[2];
+    uint64_t ask = 0;
+    tlp_targets(prev, 2, vms, 2, &P, 2000, out, &ask);
+    tlp_wanted(prev, 2, vms, 2, &P, 2000, out);
+    assert_int_equal(out[0].pages, 1000 + 1310); /* + 2 % of 65536 */
+    assert_int_equal(out[1].pages, 1000);
+}
+
 static void test_new_and_gone_vms(void **state)
 {
     (void)state;
     struct vm_target prev[1] = {{9, 5000, false}};              /* VM 9 is gone */
     struct tkm_vm vms[2] = {
-        {4, 300, VM_TARGET_UNLIMITED, 1, 1, 0, 0},            /* new, no target: starts at use */
-        {5, 50, 700, 1, 1, 0, 0},                             /* new, target set: starts there */
+        {4, 300, VM_TARGET_UNLIMITED, 1, 1, 0, 0, 0},            /* new, no target: starts at use */
+        {5, 50, 700, 1, 1, 0, 0, 0},                             /* new, target set: starts there */
     };
     struct vm_target out[2];
     uint64_t ask;
@@ -66,7 +89,7 @@ static void test_provisional_starts_at_use(void **state)
 {
     (void)state;
     struct vm_target prev[2] = {{4, 500, true}, {5, 500, false}};
-    struct tkm_vm vms[2] = {{4, 100, 500, 1, 1, 0, 0}, {5, 100, 500, 1, 1, 0, 0}};
+    struct tkm_vm vms[2] = {{4, 100, 500, 1, 1, 0, 0, 0}, {5, 100, 500, 1, 1, 0, 0, 0}};
     struct vm_target out[2];
     uint64_t ask;
     tlp_targets(prev, 2, vms, 2, &P, 100000, out, &ask);
@@ -79,8 +102,8 @@ static void test_provisional_starts_at_use(void **state)
 static void test_above_owned_asks_and_scales(void **state)
 {
     (void)state;
-    struct tkm_vm vms[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0},
-                               {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0}};
+    struct tkm_vm vms[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0, 0},
+                               {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0, 0}};
     struct vm_target out[2];
     uint64_t ask;
     tlp_targets(NULL, 0, vms, 2, &P, 1000, out, &ask);
@@ -102,10 +125,10 @@ static void test_new_vm_under_pressure_starts_at_free_share(void **state)
     (void)state;
     struct vm_target prev[1] = {{7, 5000, false}};
     struct tkm_vm vms[4] = {
-        {7, 4000, 5000, 3, 3, 0, 0},                      /* a target of its own */
-        {8, 100, VM_TARGET_UNLIMITED, 9, 2, 0, 0},       /* new, puts failed */
-        {9, 50, VM_TARGET_UNLIMITED, 9, 1, 0, 0},        /* new, puts failed */
-        {10, 500, VM_TARGET_UNLIMITED, 4, 4, 0, 0},      /* new, idle: at its use */
+        {7, 4000, 5000, 3, 3, 0, 0, 0},                      /* a target of its own */
+        {8, 100, VM_TARGET_UNLIMITED, 9, 2, 0, 0, 0},       /* new, puts failed */
+        {9, 50, VM_TARGET_UNLIMITED, 9, 1, 0, 0, 0},        /* new, puts failed */
+        {10, 500, VM_TARGET_UNLIMITED, 4, 4, 0, 0, 0},      /* new, idle: at its use */
     };
     struct vm_target out[4];
     uint64_t ask;
@@ -235,8 +258,8 @@ static void test_greedy_policies(void **state)
 {
     (void)state;
     struct ft_params p = params();
-    struct tkm_vm vms[2] = {{1, 10, VM_TARGET_UNLIMITED, 5, 5, 0, 0},
-                            {2, 10, VM_TARGET_UNLIMITED, 9, 3, 0, 0}};
+    struct tkm_vm vms[2] = {{1, 10, VM_TARGET_UNLIMITED, 5, 5, 0, 0, 0},
+                            {2, 10, VM_TARGET_UNLIMITED, 9, 3, 0, 0, 0}};
     struct ft_input in = {vms, 2, NULL, 0, 100, 1000, NULL, 0, 1000};
     struct ft_output out = {NULL, NULL, 99, NULL};
     ft_policy_find("greedy-remote")->decide(&p, NULL, &in, &out);
@@ -256,8 +279,8 @@ static void test_tlp_policy(void **state)
 {
     (void)state;
     struct ft_params p = params();
-    struct tkm_vm vms[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0},
-                            {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0}};
+    struct tkm_vm vms[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0, 0},
+                            {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0, 0}};
     struct vm_target out_t[2];
     struct ft_input in = {vms, 2, NULL, 0, 1000, 65536, NULL, 0, 1000};
     struct ft_output out = {out_t, NULL, 0, NULL};
@@ -272,6 +295,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grow_shrink_keep),
+        cmocka_unit_test(test_evicting_puts_are_pressure),
         cmocka_unit_test(test_new_vm_under_pressure_starts_at_free_share),
         cmocka_unit_test(test_new_and_gone_vms),
         cmocka_unit_test(test_provisional_starts_at_use),

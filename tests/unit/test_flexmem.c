@@ -20,7 +20,7 @@
 /* A VM of a sample: its use and the puts it was refused this period. */
 static struct tkm_vm vm(uint32_t id, uint64_t used, uint64_t failed)
 {
-    return (struct tkm_vm){id, used, VM_TARGET_UNLIMITED, failed + 10, 10, 0, 0};
+    return (struct tkm_vm){id, used, VM_TARGET_UNLIMITED, failed + 10, 10, 0, 0, 0};
 }
 
 static struct ft_vm_settings set(uint32_t id, uint64_t min, uint64_t max, uint32_t weight)

@@ -946,6 +946,25 @@ static void test_census_paid_by_own_reclaim(void **state)
     assert_false(slave_census_owed(&x->recv, 60));
 }
 
+/* A grant that arrives while the node recovers (its memory restarted) is
+ * refused, not applied: the master's invalidation drops it at the donor,
+ * and the node must not register again holding another home's pages. */
+static void test_grant_refused_while_recovering(void **state)
+{
+    struct fx *x = *state;
+    struct tkm_sample was = {.generation = 1}, now = {.generation = 2};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &was), 0);
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &now), 0); /* memory restarted */
+    assert_int_equal(x->recv.state, VMCA__NODE_STATE__NODE_RECOVERY);
+    assert_true(vmca_bitmap_test(&x->recv.enabled, 2)); /* node 2 still enabled */
+    drop_hcalls(&x->recv);
+    struct grant_msg m;
+    grant_msg(&m, 5, vmca_gfn_make(2, 0), 1);
+    m.env.incarnation = 222;
+    assert_int_equal(slave_core_on_message(&x->recv, 2, false, &m.env, 20), VMCA_ERR_STATE);
+    assert_int_equal(hcalls_of(&x->recv, TKM_CALL_GRANT), 0);
+}
+
 static void test_greedy_remote_asks_once(void **state)
 {
     struct fx *x = *state;
@@ -1289,6 +1308,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tlp_granted_pages_raise_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlp_raise_any_vm_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wanted_mark_is_no_vm_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grant_refused_while_recovering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_greedy_remote_asks_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_surplus_goes_home_keeps_need, setup, teardown),
         cmocka_unit_test_setup_teardown(test_surplus_waits_for_quiet, setup, teardown),

@@ -72,7 +72,7 @@ static void test_register_then_active(void **state)
 
     /* The hypervisor's figures go into Statistics (copied, not borrowed). */
     struct tkm_pages owned[2] = {{2, 400}, {1, 100}}, lent[1] = {{3, 50}};
-    struct tkm_vm vms[1] = {{7, 20, 30, 5, 4, 3, 2}};
+    struct tkm_vm vms[1] = {{7, 20, 30, 5, 4, 3, 2, 0}};
     struct tkm_sample hv = {0, false, 500, 300, owned, 2, lent, 1, vms, 1, 0};
     assert_int_equal(slave_core_on_hv_stats(&f->s, &hv), 0);
     owned[0].pages = 1;
@@ -456,8 +456,8 @@ static void test_targets_bounded_by_vm_settings(void **state)
     struct fixture *f = *state;
     struct slave_core c;
     vm_settings_core(f, "tlp", &c);
-    struct tkm_vm vm[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0},
-                           {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0}};
+    struct tkm_vm vm[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0, 0},
+                           {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0, 0}};
     struct tkm_sample hv = {.generation = 1, .total_pages = 1000, .vms = vm, .n_vms = 2};
     assert_int_equal(slave_core_on_hv_stats(&c, &hv), 0);
     const struct tkm_call *ml = mem_limit(&c);   /* the stopgaps: 500 each, VM 1 capped */
@@ -480,8 +480,8 @@ static void test_greedy_targets_with_vm_settings(void **state)
     struct slave_core c;
     vm_settings_core(f, "greedy-local", &c);
     assert_true(c.ft.sets_targets);
-    struct tkm_vm vm[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0},
-                           {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0}};
+    struct tkm_vm vm[2] = {{1, 600, VM_TARGET_UNLIMITED, 10, 4, 0, 0, 0},
+                           {2, 300, VM_TARGET_UNLIMITED, 5, 5, 0, 0, 0}};
     struct tkm_sample hv = {.generation = 1, .total_pages = 1000, .vms = vm, .n_vms = 2};
     assert_int_equal(slave_core_on_hv_stats(&c, &hv), 0);
     mem_limit(&c);

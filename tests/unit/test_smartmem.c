@@ -67,7 +67,7 @@ static void test_pass_on(void **state)
     (void)state;
     /* {vm, used, target, puts_total, puts_succ, gets, flushes}: all under
      * pressure but VM 3 in the last case. */
-    struct tkm_vm vms[3] = {{1, 0, 0, 9, 1, 0, 0}, {2, 0, 0, 9, 1, 0, 0}, {3, 0, 0, 9, 1, 0, 0}};
+    struct tkm_vm vms[3] = {{1, 0, 0, 9, 1, 0, 0, 0}, {2, 0, 0, 9, 1, 0, 0, 0}, {3, 0, 0, 9, 1, 0, 0, 0}};
     struct ft_input in = {.vms = vms, .n_vms = 3, .vm_settings = SET3, .n_vm_settings = 2};
     struct vm_target t[3];
     set(t, 800, 100, 200);        /* VM 1 capped at 500: 300 go on */
@@ -173,9 +173,9 @@ static void test_greedy_with_vm_settings(void **state)
     (void)state;
     struct ft_params p = params();
     static const struct ft_vm_settings s[] = {{1, 0, 300, 1}};
-    struct tkm_vm vms[3] = {{1, 100, UNL, 9, 5, 0, 0},     /* failing, capped at 300 */
-                            {2, 50, UNL, 4, 4, 0, 0},      /* idle */
-                            {3, 20, UNL, 9, 1, 0, 0}};     /* failing */
+    struct tkm_vm vms[3] = {{1, 100, UNL, 9, 5, 0, 0, 0},     /* failing, capped at 300 */
+                            {2, 50, UNL, 4, 4, 0, 0, 0},      /* idle */
+                            {3, 20, UNL, 9, 1, 0, 0, 0}};     /* failing */
     struct vm_target t[3], w[3];
     struct ft_input in = {vms, 3, NULL, 0, 1000, 1000, s, 1, 1000};
     struct ft_output out = {t, w, 0, NULL};
@@ -217,8 +217,8 @@ static void test_static_split_by_weight(void **state)
     (void)state;
     struct ft_params p = params();
     static const struct ft_vm_settings s[] = {{1, 0, UNL, 2}, {2, 0, 100, 1}};
-    struct tkm_vm vms[3] = {{1, 900, UNL, 9, 1, 0, 0}, {2, 0, UNL, 0, 0, 0, 0},
-                            {3, 5, UNL, 1, 1, 0, 0}};
+    struct tkm_vm vms[3] = {{1, 900, UNL, 9, 1, 0, 0, 0}, {2, 0, UNL, 0, 0, 0, 0, 0},
+                            {3, 5, UNL, 1, 1, 0, 0, 0}};
     struct vm_target t[3];
     struct ft_input in = {vms, 3, NULL, 0, 1000, 1000, s, 2, 1000};
     struct ft_output out = {t, NULL, 0, NULL};
@@ -246,9 +246,9 @@ static void test_reconf_static_remembers_who_failed(void **state)
     assert_true(rs->state_size > 0);
     unsigned char st[rs->state_size];
     memset(st, 0, sizeof st);
-    struct tkm_vm vms[3] = {{1, 200, UNL, 9, 1, 0, 0},     /* failing */
-                            {2, 100, UNL, 3, 3, 0, 0},
-                            {3, 50, UNL, 3, 3, 0, 0}};
+    struct tkm_vm vms[3] = {{1, 200, UNL, 9, 1, 0, 0, 0},     /* failing */
+                            {2, 100, UNL, 3, 3, 0, 0, 0},
+                            {3, 50, UNL, 3, 3, 0, 0, 0}};
     struct vm_target t[3];
     struct ft_input in = {vms, 3, NULL, 0, 1000, 1000, NULL, 0, 1000};
     struct ft_output out = {t, NULL, 0, NULL};
@@ -280,7 +280,7 @@ static void test_smart_alloc_is_tlp_without_asking(void **state)
 {
     (void)state;
     struct ft_params p = params();
-    struct tkm_vm vms[2] = {{1, 600, UNL, 10, 4, 0, 0}, {2, 300, UNL, 5, 5, 0, 0}};
+    struct tkm_vm vms[2] = {{1, 600, UNL, 10, 4, 0, 0, 0}, {2, 300, UNL, 5, 5, 0, 0, 0}};
     struct vm_target t[2], want[2];
     struct ft_input in = {vms, 2, NULL, 0, 1000, 65536, NULL, 0, 1000};
     struct ft_output out = {t, NULL, 99, NULL};
@@ -301,8 +301,8 @@ static void test_qmemman_enough_and_low(void **state)
     assert_int_equal(p.qmemman.min_pages, 256);
     p.qmemman.min_pages = 0;
     /* Preferences 1300, (300 + 100 failed) x 1.3 = 520, 130: 1950. */
-    struct tkm_vm vms[3] = {{1, 1000, UNL, 5, 5, 0, 0}, {2, 300, UNL, 150, 50, 0, 0},
-                            {3, 100, UNL, 1, 1, 0, 0}};
+    struct tkm_vm vms[3] = {{1, 1000, UNL, 5, 5, 0, 0, 0}, {2, 300, UNL, 150, 50, 0, 0, 0},
+                            {3, 100, UNL, 1, 1, 0, 0, 0}};
     struct vm_target t[3], w[3];
     struct ft_input in = {vms, 3, NULL, 0, 3900, 65536, NULL, 0, 1000};
     struct ft_output out = {t, w, 0, NULL};

@@ -164,6 +164,8 @@ static void fault_leave(struct sim *s)
     if (n->up && n->core_live && !n->leaving && slave_core_state(&n->sc) == VMCA__NODE_STATE__NODE_ACTIVE) {
         trace(s, "node %u leaves", n->id);
         n->leaving = true;
+        n->leave_ms = s->now;
+        replica_failure(s, n->id); /* a leave that times out drops what others keep */
         slave_core_leave(&n->sc, s->now);
         drain_slave(s, n);
     }
@@ -178,10 +180,6 @@ static void fault_vm(struct sim *s)
     if (n->up && n->hv && !n->hv_stopped) { /* a stopped hypervisor takes no VM */
         trace(s, "node %u: VM %u reconnects", n->id, vi + 1);
         guest_reconnect(s, n, vi);
-        if (n->core_live && !n->slave_stopped) { /* else: a sample at resume */
-            hv_stats(s, n, false);
-            drain_slave(s, n);
-        }
     }
 }
 

@@ -72,7 +72,10 @@ static uint64_t env_own_generation(void *arg)
 
 static void env_set_remote(void *arg, bool open)
 {
-    ((struct sim_node *)arg)->remote_on = open;
+    struct sim_node *n = arg;
+    if (n->remote_on && !open)
+        replica_failure(n->sim, n->id); /* copies others keep here are out of reach */
+    n->remote_on = open;
 }
 
 static void env_forget_mapping(void *arg, uint32_t home)
@@ -133,9 +136,10 @@ void run_hcalls(struct sim *s, struct sim_node *n)
  * connects. */
 void hv_stats(struct sim *s, struct sim_node *n, bool period_end)
 {
-    (void)s;
     if (!n->hv)
         return; /* crashed: it says nothing */
+    if (period_end && s->persistent)
+        replica_repair(s, n); /* as vmca-hv, each period (nothing to do without replicas) */
     struct tkm_hv_stats st;
     hv_tkm_sample(n->tkm, period_end, &st);
     slave_core_on_hv_stats(&n->sc, &st.sample);

@@ -459,9 +459,16 @@ void reserve_check(struct sim *s, uint32_t to, const uint8_t *frame, size_t len)
 
 void after_step(struct sim *s, const struct event *e)
 {
-    for (unsigned i = 1; i <= s->n; i++)
-        if (s->node[i].leaving && s->node[i].core_live && slave_core_left(&s->node[i].sc, NULL))
-            slave_exit(s, &s->node[i]);
+    for (unsigned i = 1; i <= s->n; i++) {
+        struct sim_node *n = &s->node[i];
+        if (n->leaving && n->core_live && slave_core_left(&n->sc, NULL)) {
+            slave_exit(s, n);
+        } else if (n->leaving && n->core_live && s->persistent &&
+                   s->now - n->leave_ms > SIM_LEAVE_GIVE_UP_MS) {
+            trace(s, "node %u gives up its leave (persistent pages cannot move)", n->id);
+            slave_crash(s, n);
+        }
+    }
     if (s->opts->watch_home)
         watch_page(s);
     check_states(s); /* cheap, and edges must not be skipped */

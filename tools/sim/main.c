@@ -132,16 +132,23 @@ void sim_step(struct sim *s, struct event *e)
 static int generate_config(struct sim *s, FILE *f)
 {
     unsigned k = s->opts->nodes;
-    fprintf(f, "# vmca-sim --seed %" PRIu64 " --nodes %u\n"
+    fprintf(f, "# vmca-sim --seed %" PRIu64 " --nodes %u%s\n"
                "cluster = \"sim\";\npage_size = 4096;\n"
                "master = { node = \"n1\"; port = 7400; };\nnodes = (\n",
-            s->seed, k);
+            s->seed, k, s->opts->replicas == 2 ? " --replicas 2" : "");
+    /* Replicated runs: boards of two nodes, so that a second copy has other
+     * boards to go to and a board-mate to avoid, and nodes smaller than a
+     * VM's keys, so that its persistent pages spill to other nodes. */
+    bool rep = s->opts->replicas == 2;
     for (unsigned i = 0; i < k; i++)
         fprintf(f, "  { id = %u; name = \"n%u\"; address = \"127.0.0.1\"; port = %u;\n"
                    "    tmem_pages = %" PRIu64 "; location = [%u, %u]; }%s\n",
-                i + 1, i + 1, 7401 + i, rnd_range(s, 64, 512), i / 4, i, i + 1 < k ? "," : "");
+                i + 1, i + 1, 7401 + i, rep ? rnd_range(s, 48, 160) : rnd_range(s, 64, 512),
+                rep ? i / 2 : i / 4, i,
+                i + 1 < k ? "," : "");
+    fprintf(f, ");\n%s", rep ? "replicas = 2;\n" : "");
     /* Small nodes: tlp's targets move a few pages a period. */
-    fprintf(f, ");\npolicy = { first_tier = \"%s\"; second_tier = \"sorted\"; "
+    fprintf(f, "policy = { first_tier = \"%s\"; second_tier = \"sorted\"; "
                "reserve_pages = 16;\n  tlp_percent = 5; tlp_threshold = 16; grant_batch = 64; };\n"
                "timing = { stats_interval_ms = 200; failure_timeout_ms = 1000;\n"
                "  reconnect_min_ms = 1; reconnect_max_ms = 1; };\n",
@@ -373,10 +380,13 @@ static int run(uint64_t seed, const struct sim_opts *o, uint64_t *events)
     if (o->verbose || s->failed)
         printf("seed %" PRIu64 ": %s after %" PRIu64 " steps (%" PRIu64 " protocol events, "
                "%" PRIu64 " node crashes, %" PRIu64 " master crashes, %" PRIu64
-               " drops, %" PRIu64 " verified gets, I2 in %.0f%% of checks)\n",
+               " drops, %" PRIu64 " verified gets, I2 in %.0f%% of checks, %" PRIu64
+               " second copies restored, at most %" PRIu64 " held, %" PRIu64
+               " replicated VMs lost after two failures)\n",
                seed, s->failed ? "VIOLATION" : "ok", s->steps, s->events, s->stat_crashes,
                s->stat_master_crashes, s->stat_drops, s->stat_gets_ok,
-               s->stat_checks ? 100.0 * (double)s->stat_i2 / (double)s->stat_checks : 0.0);
+               s->stat_checks ? 100.0 * (double)s->stat_i2 / (double)s->stat_checks : 0.0,
+               s->stat_repairs, s->stat_rep_peak, s->stat_rep_losses);
     *events += s->events;
     int rc = s->failed;
     sim_teardown(s);
@@ -386,7 +396,8 @@ static int run(uint64_t seed, const struct sim_opts *o, uint64_t *events)
 
 static const char usage[] =
     "usage: vmca-sim [--seed S | --seeds A..B] [--steps N] [--faults LIST]\n"
-    "                [--config FILE | --nodes K --policy NAME] [--print-config]\n"
+    "                [--config FILE | --nodes K --policy NAME --replicas R]\n"
+    "                [--print-config]\n"
     "                [--check-every N] [--verbose] [--trace] [--watch H:I]\n"
     "       vmca-sim --scenario FILE --policy NAME [--second-tier NAME] [--seed S]\n"
     "                [--set policy.SETTING=VALUE]... [--series FILE] [--scale N]\n"
@@ -424,6 +435,11 @@ static const char usage[] =
     "                    (default crash,master,drop)\n"
     "  --policy NAME     the generated configuration's first tier: greedy-remote (default),\n"
     "                    greedy-local or tlp (per-VM targets)\n"
+    "  --replicas R      the generated configuration's replicas, 1 (default) or 2: with\n"
+    "                    2, boards of two nodes and every VM on a persistent pool,\n"
+    "                    checked for P1 (no page lost while at most one other node\n"
+    "                    failed since the VM's last full repair; with --config, the\n"
+    "                    file's replicas say which VMs)\n"
     "  --check-every N   check I1, I2 and I6 every N such steps (default 1)\n"
     "  --verbose         a line per seed\n"
     "  --trace           print every event and the cores' log lines (to stderr)\n"
@@ -492,6 +508,7 @@ int main(int argc, char **argv)
         {"set", required_argument, NULL, 'E'},      {"series", required_argument, NULL, 'F'},
         {"scale", required_argument, NULL, 'X'},    {"list", required_argument, NULL, 'L'},
         {"corrupt-at", required_argument, NULL, 'K'},
+        {"replicas", required_argument, NULL, 'R'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -596,6 +613,11 @@ int main(int argc, char **argv)
             o.corrupt_ms = (int64_t)(t * 1000.0 + 0.5);
             break;
         }
+        case 'R':
+            if (strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0)
+                return bad("--replicas", optarg, "1 or 2");
+            o.replicas = (unsigned)(optarg[0] - '0');
+            break;
         case 'C': o.config = optarg; break;
         case 'P': print_config = true; break;
         case 'v': o.verbose = true; break;
@@ -638,9 +660,10 @@ int main(int argc, char **argv)
                         "--scenario runs\n");
         return 2;
     }
-    if (o.config && (o.policy || nodes_given || print_config)) {
+    if (o.config && (o.policy || nodes_given || print_config || o.replicas)) {
         fprintf(stderr, "vmca-sim: --config: the file gives the nodes and the policy; "
-                        "--nodes, --policy and --print-config apply to the generated one\n");
+                        "--nodes, --policy, --replicas and --print-config apply to the "
+                        "generated one\n");
         return 2;
     }
     if (print_config) {

@@ -48,6 +48,7 @@ void drain_master(struct sim *s)
     for (size_t i = 0; i < n; i++)
         if (f[i].node >= 1 && f[i].node <= s->n) {
             if (f[i].fenced && !s->fenced[f[i].node]) {
+                replica_failure(s, f[i].node);
                 s->failures++;
                 s->node[f[i].node].recovering = 1;
             }

@@ -77,6 +77,7 @@ void slave_exit(struct sim *s, struct sim_node *n)
 static void node_fails(struct sim *s, struct sim_node *n)
 {
     gather_ghost(s, n->id);
+    replica_failure(s, n->id);
     s->failures++;
     n->recovering = 1;
     s->stat_crashes++;

@@ -21,6 +21,9 @@
  *   R (the donor reserve): the Grant-Fwds the master sends a donor since
  *      the donor's Statistics before last reached it never exceed the free
  *      pages above policy.reserve_pages of its last Statistics;
+ *   P1 replicated pages (replicas = 2): a VM whose pages have two copies
+ *      loses none (no EIO, no miss of a page it put) while at most one
+ *      other node has failed since its last repair (guests.c);
  * and at the end, after a quiet period with every node up, I3 (no leak at
  * rest: every page of every home owned exactly once, nothing in transit).
  * The same seed replays the same run; the first violation stops it with the
@@ -53,6 +56,10 @@
 #define MASTER_EP 0u            /* endpoint 0 = the master; 1..N = slaves */
 #define TRACE_LEN 32u
 #define SIM_MAX_SETS 64u        /* --set options */
+/* A leave that cannot finish (persistent pages with nowhere to go) is given
+ * up after this long, as vmca-slave's --leave-timeout does (scaled as the
+ * simulated timings are): the slave exits as if it had crashed. */
+#define SIM_LEAVE_GIVE_UP_MS 10000
 
 /* What the command line chose for every run of a sweep (read-only). */
 struct sim_opts {
@@ -73,6 +80,7 @@ struct sim_opts {
     const char *series;         /* --series FILE, or NULL */
     int64_t corrupt_ms;         /* --corrupt-at: every home's memory is damaged then
                                    (tests the content check); 0 never */
+    unsigned replicas;          /* --replicas: the generated config's; 0 unset */
 };
 
 /* The faults --faults may inject (faults.c has what each does). */
@@ -116,6 +124,11 @@ struct sim_node {
     uint64_t mapped[SIM_MAX_NODES + 1];  /* generation of each home as mapped */
     uint32_t version[SIM_MAX_VMS][SIM_KEYS]; /* guests: version held in tmem, 0 none */
     int pool[SIM_MAX_VMS];
+    /* P1: VMs with replicas = 2 (persistent pools), and per VM the nodes
+     * (bit id) that failed since its last full repair; bit 0: its own. */
+    bool replicated[SIM_MAX_VMS];
+    int64_t leave_ms;           /* when its slave started leaving */
+    uint32_t rep_failed[SIM_MAX_VMS];
     uint64_t incarnation;
     bool remote_on;             /* members may reach this memory */
     /* I2: the census of this home last seen starting, the failure count
@@ -183,6 +196,10 @@ struct sim {
         uint64_t free, recent, older;
     } donor[SIM_MAX_NODES + 1];
     uint64_t stat_frames;       /* frames the master and the slaves sent */
+    uint64_t stat_rep_losses;   /* replicated VMs' losses after two failures (allowed) */
+    uint64_t stat_repairs;      /* second copies restored */
+    uint64_t stat_rep_peak;     /* most second copies one node held */
+    bool persistent;            /* some VM keeps persistent pages (replicas = 2) */
     uint64_t stat_granted;      /* pages in the Grants delivered between nodes */
     /* ---- scenario runs (vm.c) ---- */
     struct svm *svm;            /* every node's VMs, in scenario order */
@@ -273,9 +290,17 @@ bool forge_census_reply(struct sim *s, struct sim_node *r, struct sim_node *home
 /* ---- guests.c ---- */
 /* The node's VMs start (its hypervisor booted): empty pools. */
 void guests_boot(struct sim *s, struct sim_node *n);
-/* VM vi goes away and comes back under its id with no data. */
+/* VM vi goes away and comes back under its id with no data; its hypervisor
+ * pushes a sample of the same period. */
 void guest_reconnect(struct sim *s, struct sim_node *n, unsigned vi);
 void guest_op(struct sim *s, struct sim_node *n);
+/* P1: node `failed` failed (crash, fence, its memory closed, leave): copies
+ * on it may be gone for every replicated VM of the other nodes. */
+void replica_failure(struct sim *s, uint32_t failed);
+/* P1, at a statistics period's end: the node's repair step, and a VM whose
+ * pages all have two copies again, with every failed node since settled,
+ * starts counting failures afresh. */
+void replica_repair(struct sim *s, struct sim_node *n);
 
 /* ---- main.c: the pieces of a run that scenario.c's runs share ---- */
 void sim_step(struct sim *s, struct event *e);
