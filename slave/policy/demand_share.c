@@ -47,7 +47,7 @@ struct ds_vm ds_step(const struct tkm_vm *v, const struct ds_vm *was)
 uint64_t ds_hold(const struct tkm_vm *v, uint64_t demand)
 {
     uint64_t h = v->used;
-    if (!tkm_vm_failed_puts(v) || v->target == VM_TARGET_UNLIMITED || v->target <= h)
+    if (!tkm_vm_short_puts(v) || v->target == VM_TARGET_UNLIMITED || v->target <= h)
         return h;
     uint64_t up_to = demand > h ? demand : h;
     return v->target < up_to ? v->target : up_to;

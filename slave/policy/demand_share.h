@@ -44,8 +44,9 @@ struct ds_state {
 struct ds_vm ds_step(const struct tkm_vm *v, const struct ds_vm *was);
 
 /* The pages VM v (its figures, its estimate `demand`) holds on to this
- * period: what it uses; and, when its puts failed, the target it had too,
- * up to its estimate. A VM under pressure that read back more than it put
+ * period: what it uses; and, when its puts found no room (failed, or
+ * evicted: tkm_vm_short_puts), the target it had too, up to its
+ * estimate. A VM under pressure that read back more than it put
  * in a period uses less than its target by chance; were the gap handed on,
  * it would fail puts to win back pages it needs (the pages would go, one
  * period at a time, to VMs that merely asked first). */

@@ -75,8 +75,12 @@ static void test_hold(void **state)
 {
     (void)state;
     /* No failed put: what it uses, whatever its target. */
-    struct tkm_vm v = {1, 500, 800, 10, 10, 0, 0};
+    struct tkm_vm v = {1, 500, 800, 10, 10, 0, 0, 0};
     assert_int_equal(ds_hold(&v, 1000), 500);
+    /* Puts that made room by evicting are pressure too. */
+    v.puts_evicting = 3;
+    assert_int_equal(ds_hold(&v, 1000), 800);
+    v.puts_evicting = 0;
     /* Failed puts, below its target: the target, as its estimate is more. */
     v.puts_succ = 5;
     assert_int_equal(ds_hold(&v, 1000), 800);
@@ -176,8 +180,8 @@ static void test_policy(void **state)
      * target 900): it holds its 900, and VM 2's small shortfall (it wants
      * 200) does not take the 200 (it would, were only uses kept). */
     memset(st, 0, p->state_size);
-    vms[0] = (struct tkm_vm){1, 700, 900, 100, 50, 0, 0};
-    vms[1] = (struct tkm_vm){2, 100, 100, 20, 10, 0, 0};
+    vms[0] = (struct tkm_vm){1, 700, 900, 100, 50, 0, 0, 0};
+    vms[1] = (struct tkm_vm){2, 100, 100, 20, 10, 0, 0, 0};
     in.owned = 1000;
     p->decide(&params, st, &in, &out);
     assert_int_equal(wanted[0].pages, 1400);
