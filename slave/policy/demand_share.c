@@ -44,6 +44,15 @@ struct ds_vm ds_step(const struct tkm_vm *v, const struct ds_vm *was)
     return r;
 }
 
+uint64_t ds_hold(const struct tkm_vm *v, uint64_t demand)
+{
+    uint64_t h = v->used;
+    if (!tkm_vm_short_puts(v) || v->target == VM_TARGET_UNLIMITED || v->target <= h)
+        return h;
+    uint64_t up_to = demand > h ? demand : h;
+    return v->target < up_to ? v->target : up_to;
+}
+
 /* For the order of filling: VM indices by deficit / weight, ascending. */
 struct ds_key {
     uint64_t deficit;
@@ -58,15 +67,15 @@ static int by_deficit(const void *a, const void *b)
     return l < r ? -1 : l > r ? 1 : (x->i > y->i) - (x->i < y->i);
 }
 
-void ds_share(const uint64_t *d, const uint64_t *u, const uint32_t *w, size_t n,
+void ds_share(const uint64_t *d, const uint64_t *h, const uint32_t *w, size_t n,
               uint64_t owned, uint64_t *t)
 {
-    /* Every VM keeps what it uses (taking pages a VM holds only makes its
+    /* Every VM keeps what it holds (taking pages a VM uses only makes its
      * puts fail until its reads give them up). */
     uint64_t left = owned, wsum = 0;
     struct ds_key k[DS_MAX_VMS];
     for (size_t i = 0; i < n; i++) {
-        t[i] = u[i] < left ? u[i] : left;
+        t[i] = h[i] < left ? h[i] : left;
         left -= t[i];
         wsum += w[i];
         k[i] = (struct ds_key){d[i] > t[i] ? d[i] - t[i] : 0, w[i], (uint32_t)i};
@@ -108,7 +117,7 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     struct ds_vm next[DS_MAX_VMS];
     uint64_t d[DS_MAX_VMS], t[DS_MAX_VMS], sum = 0;
     uint32_t w[DS_MAX_VMS];
-    uint64_t used[DS_MAX_VMS];
+    uint64_t hold[DS_MAX_VMS];
     size_t n = in->n_vms < DS_MAX_VMS ? in->n_vms : DS_MAX_VMS;
     out->ask = 0;
     if (!n) {
@@ -118,11 +127,11 @@ static void decide(const struct ft_params *p, void *state, const struct ft_input
     for (size_t i = 0; i < n; i++) {
         next[i] = ds_step(&in->vms[i], history_of(st, in->vms[i].vm));
         d[i] = next[i].demand;
-        used[i] = in->vms[i].used;
+        hold[i] = ds_hold(&in->vms[i], d[i]);
         w[i] = ft_vm_settings_of(in, in->vms[i].vm).weight;
         sum += d[i];
     }
-    ds_share(d, used, w, n, in->owned, t);
+    ds_share(d, hold, w, n, in->owned, t);
     for (size_t i = 0; i < in->n_vms; i++) {
         uint64_t ti = i < n ? t[i] : 0; /* past the hypervisor's VMs: none */
         out->targets[i] = (struct vm_target){in->vms[i].vm, ti, false};

@@ -43,12 +43,21 @@ struct ds_state {
  * (v->target: the target it had) and its last record (NULL: none). */
 struct ds_vm ds_step(const struct tkm_vm *v, const struct ds_vm *was);
 
-/* Targets for demands d[] (one per VM, using u[], weights w[]) within
- * `owned` pages: each keeps what it uses; the free pages meet whole the
- * smallest shortfalls (by weight) first, as many as they can; the
- * shortfalls they cannot meet whole share what is left by weight; and
+/* The pages VM v (its figures, its estimate `demand`) holds on to this
+ * period: what it uses; and, when its puts found no room (failed, or
+ * evicted: tkm_vm_short_puts), the target it had too, up to its
+ * estimate. A VM under pressure that read back more than it put
+ * in a period uses less than its target by chance; were the gap handed on,
+ * it would fail puts to win back pages it needs (the pages would go, one
+ * period at a time, to VMs that merely asked first). */
+uint64_t ds_hold(const struct tkm_vm *v, uint64_t demand);
+
+/* Targets for demands d[] (one per VM, holding h[] (ds_hold), weights
+ * w[]) within `owned` pages: each keeps what it holds; the free pages meet
+ * whole the smallest shortfalls (by weight) first, as many as they can;
+ * the shortfalls they cannot meet whole share what is left by weight; and
  * what then remains is spread over every VM by weight. */
-void ds_share(const uint64_t *d, const uint64_t *u, const uint32_t *w, size_t n,
+void ds_share(const uint64_t *d, const uint64_t *h, const uint32_t *w, size_t n,
               uint64_t owned, uint64_t *t);
 
 #endif

@@ -69,6 +69,32 @@ static void test_demand_estimate(void **state)
     assert_int_equal(ds_step(&v, NULL).demand, 70);
 }
 
+/* What a VM holds on to: its use; its target too when its puts failed,
+ * up to its estimate. */
+static void test_hold(void **state)
+{
+    (void)state;
+    /* No failed put: what it uses, whatever its target. */
+    struct tkm_vm v = {1, 500, 800, 10, 10, 0, 0, 0};
+    assert_int_equal(ds_hold(&v, 1000), 500);
+    /* Puts that made room by evicting are pressure too. */
+    v.puts_evicting = 3;
+    assert_int_equal(ds_hold(&v, 1000), 800);
+    v.puts_evicting = 0;
+    /* Failed puts, below its target: the target, as its estimate is more. */
+    v.puts_succ = 5;
+    assert_int_equal(ds_hold(&v, 1000), 800);
+    /* ... and no more than its estimate when that is less. */
+    assert_int_equal(ds_hold(&v, 600), 600);
+    /* Never less than it uses. */
+    assert_int_equal(ds_hold(&v, 100), 500);
+    /* A target below its use, or none set: its use. */
+    v.target = 300;
+    assert_int_equal(ds_hold(&v, 1000), 500);
+    v.target = VM_TARGET_UNLIMITED;
+    assert_int_equal(ds_hold(&v, 1000), 500);
+}
+
 static void test_share(void **state)
 {
     (void)state;
@@ -150,6 +176,19 @@ static void test_policy(void **state)
     assert_int_equal(wanted[1].pages, 300 + 100);   /* it grew by 100 */
     assert_true(targets_sum(t, 2) <= 2000);
     assert_true(t[0].pages >= wanted[0].pages && t[1].pages >= wanted[1].pages);
+    /* VM 1's puts failed and it read back 200 more than it put (700 used,
+     * target 900): it holds its 900, and VM 2's small shortfall (it wants
+     * 200) does not take the 200 (it would, were only uses kept). */
+    memset(st, 0, p->state_size);
+    vms[0] = (struct tkm_vm){1, 700, 900, 100, 50, 0, 0, 0};
+    vms[1] = (struct tkm_vm){2, 100, 100, 20, 10, 0, 0, 0};
+    in.owned = 1000;
+    p->decide(&params, st, &in, &out);
+    assert_int_equal(wanted[0].pages, 1400);
+    assert_int_equal(wanted[1].pages, 200);
+    assert_int_equal(t[0].pages, 900);
+    assert_int_equal(t[1].pages, 100);
+    in.owned = 2000;
     /* VM 2 is gone (forgotten); weights from the per-VM settings. */
     struct ft_vm_settings vs[1] = {{1, 0, VM_TARGET_UNLIMITED, 3}};
     in.vm_settings = vs;
@@ -166,6 +205,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_demand_estimate),
+        cmocka_unit_test(test_hold),
         cmocka_unit_test(test_share),
         cmocka_unit_test(test_policy),
     };
