@@ -85,9 +85,10 @@ struct counters {
 
 /* A sequential stream the read-ahead follows (ra_stream). */
 struct stream {
-    uint64_t next; /* the page just past the run fetched last */
-    uint64_t used; /* R.stream_clock at the last fault: LRU replacement */
-    uint32_t win;  /* pages to fetch at the next hit; 0: unused */
+    uint64_t lo, hi; /* the run fetched last: pages [lo, hi) */
+    uint64_t used;   /* R.stream_clock at the last fault: LRU replacement */
+    uint32_t win;    /* pages to fetch at the next hit; 0: unused */
+    int dir;         /* +1 ascending, -1 descending, 0 not known yet */
 };
 
 static struct {
@@ -498,30 +499,46 @@ static bool evicted(uint64_t idx)
     return R.meta[idx].state == P_TMEM || R.meta[idx].state == P_DISK;
 }
 
-/* The read-ahead window for a fault on page idx. A fault on the page just
- * past the run a stream fetched last means the program used that whole run
- * without faulting (a hit): the stream's window doubles, up to ra_max. Any
- * other fault starts a stream (least recently used one replaced) with a
- * window of 1, so random access fetches only the page it needs. Several
- * streams: sort merges runs, python3 hashes three arrays in turn. */
-static struct stream *ra_stream(uint64_t idx, uint32_t *win)
+/* The read-ahead run for a fault on evicted page idx, [*lo, *lo + return).
+ * A fault on the page just past the run a stream fetched last (hi), or
+ * just before it (lo - 1: GNU sort walks its line array downwards), means
+ * the program used that whole run without faulting: a hit, and the
+ * stream's window doubles in that direction, up to ra_max. Any other fault
+ * starts a stream (the least recently used one replaced) with a window of
+ * 1, so random access fetches only the page it needs. Several streams:
+ * sort merges runs, python3 hashes three arrays in turn. The run covers
+ * only evicted pages, contiguous, the faulting one included. */
+static uint64_t ra_run(uint64_t idx, uint64_t *lo)
 {
-    struct stream *lru = &R.streams[0];
-    for (unsigned i = 0; i < STREAMS; i++) {
-        struct stream *st = &R.streams[i];
-        if (st->win && st->next == idx) {
-            st->win = st->win * 2 > R.ra_max ? R.ra_max : st->win * 2;
-            st->used = ++R.stream_clock;
-            R.c.ra_hits++;
-            *win = st->win;
-            return st;
-        }
-        if (st->used < lru->used)
-            lru = st;
+    struct stream *st = NULL, *lru = &R.streams[0];
+    int dir = 0;
+    for (unsigned i = 0; i < STREAMS && !st; i++) {
+        struct stream *s = &R.streams[i];
+        if (s->win && s->dir >= 0 && idx == s->hi)
+            st = s, dir = 1;
+        else if (s->win && s->dir <= 0 && idx + 1 == s->lo)
+            st = s, dir = -1;
+        else if (s->used < lru->used)
+            lru = s;
     }
-    *lru = (struct stream){.win = 1, .used = ++R.stream_clock};
-    *win = 1;
-    return lru;
+    if (st) {
+        st->win = st->win * 2 > R.ra_max ? R.ra_max : st->win * 2;
+        st->dir = dir;
+        R.c.ra_hits++;
+    } else {
+        st = lru;
+        *st = (struct stream){.win = 1};
+    }
+    st->used = ++R.stream_clock;
+    uint64_t a = idx, b = idx + 1;
+    while (b - a < st->win && st->dir > 0 && b < R.top && evicted(b))
+        b++;
+    while (b - a < st->win && st->dir < 0 && a > 0 && evicted(a - 1))
+        a--;
+    st->lo = a;
+    st->hi = b;
+    *lo = a;
+    return b - a;
 }
 
 static void serve_fault(uint64_t addr)
@@ -558,13 +575,9 @@ static void serve_fault(uint64_t addr)
     R.c.faults++;
     /* The run to install: the page, and when it was evicted, the evicted
      * pages right after it, as far as the stream's window reaches. */
-    uint64_t run = 1;
+    uint64_t lo = idx, run = 1;
     if (evicted(idx)) {
-        uint32_t win;
-        struct stream *st = ra_stream(idx, &win);
-        while (run < win && idx + run < R.top && evicted(idx + run))
-            run++;
-        st->next = idx + run;
+        run = ra_run(idx, &lo);
         R.c.readahead += run - 1;
     }
     /* Room for the run: when the budget is short, one sweep evicts at least
@@ -595,8 +608,8 @@ static void serve_fault(uint64_t addr)
             queue_op(key_op(GUEST_OP_PUT, victims[k], k));
         first_get = R.n_ops;
         for (uint64_t j = 0; j < run; j++)
-            if (R.meta[idx + j].state == P_TMEM)
-                queue_op(key_op(GUEST_OP_GET, idx + j, EVICT_MAX + (uint32_t)j));
+            if (R.meta[lo + j].state == P_TMEM)
+                queue_op(key_op(GUEST_OP_GET, lo + j, EVICT_MAX + (uint32_t)j));
         if (R.n_ops)
             hv_send();
     }
@@ -604,7 +617,7 @@ static void serve_fault(uint64_t addr)
      * be in the run: the run was not resident). */
     unsigned g = first_get;
     for (uint64_t j = 0; j < run; j++) {
-        uint64_t p = idx + j;
+        uint64_t p = lo + j;
         if (R.meta[p].state == P_TMEM) {
             int32_t r = R.ops[g++].result;
             if (r == HVX_EIO)
@@ -644,10 +657,10 @@ static void serve_fault(uint64_t addr)
         R.c.zero_fills++;
         uffd_copy(idx, zero, PG);
     } else {
-        uffd_copy(idx, in, run * PG);
+        uffd_copy(lo, in, run * PG);
     }
     for (uint64_t j = 0; j < run; j++)
-        ring_insert(idx + j, j == 0);
+        ring_insert(lo + j, lo + j == idx);
 }
 
 static void *handler_main(void *arg)
