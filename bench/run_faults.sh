@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run_faults: vmca-run's fault service rate (pages per second fetched
-# back from the node's tmem through userfaultfd, each fault also putting a
-# victim) beside the raw 4 KiB page-copy rate and the same reads with all
+# back from the node's tmem through userfaultfd, their victims put and the
+# pages read ahead got in batches) beside the raw 4 KiB page-copy rate and the same reads with all
 # memory local, all measured in the same run. A standalone vmca-hv (no
 # master: its VMs have no target), so every put succeeds locally.
 #   bench/run_faults.sh [BUILD_DIR] [MIB] [LOCAL_MIB]
@@ -20,7 +20,7 @@ fault_rate=$(field "$run_line" pages_per_s)
 raw=$(field "$run_line" raw_copy_pages_per_s)
 all_local=$(field "$local_line" pages_per_s)
 echo "run_faults: ${MIB} MiB read $PASSES times with $LOCAL MiB resident"
-echo "  fault service (tmem get + put per page): $fault_rate pages/s"
+echo "  fault service (tmem, batched gets+puts): $fault_rate pages/s"
 echo "  raw 4 KiB page copy, same run:            $raw pages/s  (faults at $(awk -v a="$fault_rate" -v b="$raw" 'BEGIN{printf "%.4f", a / b}') of it)"
 echo "  the same reads, all memory local:        $all_local pages/s"
 echo "  $counters"
