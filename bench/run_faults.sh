@@ -2,7 +2,8 @@
 # bench/run_faults: vmca-run's fault service rate (pages per second fetched
 # back from the node's tmem through userfaultfd, their victims put and the
 # pages read ahead got in batches) beside the raw 4 KiB page-copy rate and the same reads with all
-# memory local, all measured in the same run. A standalone vmca-hv (no
+# memory local and with the evicted pages in a local file (--store file),
+# all measured in the same run. A standalone vmca-hv (no
 # master: its VMs have no target), so every put succeeds locally.
 #   bench/run_faults.sh [BUILD_DIR] [MIB] [LOCAL_MIB]
 set -euo pipefail
@@ -15,6 +16,8 @@ local_line=$("$build/bench/bench_run_faults" "$MIB" "$PASSES")
 run_line=$("$build/tools/vmca-run" --config "$dir/c.conf" --node n1 --local-mib "$LOCAL" -- \
            "$build/bench/bench_run_faults" "$MIB" "$PASSES" 2> "$dir/run.err")
 counters=$(grep 'vmca-run: pid=' "$dir/run.err")
+file_line=$("$build/tools/vmca-run" --store file --local-mib "$LOCAL" -- \
+            "$build/bench/bench_run_faults" "$MIB" "$PASSES" 2> "$dir/file.err")
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 fault_rate=$(field "$run_line" pages_per_s)
 raw=$(field "$run_line" raw_copy_pages_per_s)
@@ -22,6 +25,8 @@ all_local=$(field "$local_line" pages_per_s)
 echo "run_faults: ${MIB} MiB read $PASSES times with $LOCAL MiB resident"
 echo "  fault service (tmem, batched gets+puts): $fault_rate pages/s"
 echo "  raw 4 KiB page copy, same run:            $raw pages/s  (faults at $(awk -v a="$fault_rate" -v b="$raw" 'BEGIN{printf "%.4f", a / b}') of it)"
+file_rate=$(field "$file_line" pages_per_s)
+echo "  the same faults, local file store:        $file_rate pages/s  (tmem at $(awk -v a="$fault_rate" -v b="$file_rate" 'BEGIN{printf "%.2f", a / b}') of it)"
 echo "  the same reads, all memory local:        $all_local pages/s"
 echo "  $counters"
 # The same with the pages in another node's memory (a cluster of its own).
