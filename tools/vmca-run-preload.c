@@ -195,14 +195,16 @@ static bool in_arena(const void *p)
 
 /* ---- the guest channel (one op batch at a time, under R.lock) ---- */
 
-static void hv_exec(struct guest_op *ops, unsigned count)
+/* Sends one batch; its answer is read by hv_collect, in order (several
+ * batches may be in flight: the socket keeps their order, vmca-hv answers
+ * them in turn). */
+static void hv_post(const struct guest_op *ops, unsigned count)
 {
-    /* Static: only ever used under R.lock, and too big for a small stack. */
     static unsigned char buf[sizeof(struct guest_ops_hdr) +
                              GUEST_MAX_BATCH * sizeof(struct guest_op)];
     struct guest_ops_hdr h = {.magic = GUEST_MAGIC, .type = GUEST_MSG_OPS, .count = count};
     size_t len = sizeof h + (size_t)count * sizeof *ops;
-    if (len > sizeof buf)
+    if (count == 0 || len > sizeof buf)
         die(EXIT_CONN, "internal: batch of %u ops", count);
     memcpy(buf, &h, sizeof h);
     memcpy(buf + sizeof h, ops, (size_t)count * sizeof *ops);
@@ -214,6 +216,15 @@ static void hv_exec(struct guest_op *ops, unsigned count)
     if (n != (ssize_t)len)
         die(EXIT_CONN, "sending to vmca-hv at %s: %s", R.socket,
             n < 0 ? strerror(errno) : "short send");
+}
+
+/* The answer to the oldest batch in flight, which must be ops[0..count). */
+static void hv_collect(struct guest_op *ops, unsigned count)
+{
+    static unsigned char buf[sizeof(struct guest_ops_hdr) +
+                             GUEST_MAX_BATCH * sizeof(struct guest_op)];
+    size_t len = sizeof(struct guest_ops_hdr) + (size_t)count * sizeof *ops;
+    ssize_t n;
     do
         n = recv(R.sock, buf, sizeof buf, MSG_TRUNC);
     while (n < 0 && errno == EINTR);
@@ -224,12 +235,19 @@ static void hv_exec(struct guest_op *ops, unsigned count)
         die(EXIT_CONN, "protocol: reply of %zd bytes to a batch of %zu", n, len);
     for (unsigned i = 0; i < count; i++) {
         struct guest_op r;
-        memcpy(&r, buf + sizeof h + (size_t)i * sizeof r, sizeof r);
+        memcpy(&r, buf + sizeof(struct guest_ops_hdr) + (size_t)i * sizeof r, sizeof r);
         if (r.op != ops[i].op || r.index != ops[i].index || r.oid != ops[i].oid ||
             r.slot != ops[i].slot)
             die(EXIT_CONN, "protocol: op %u of a reply does not echo the request", i);
         ops[i].result = r.result;
     }
+}
+
+/* One batch out and its answer back (under R.lock, as every use). */
+static void hv_exec(struct guest_op *ops, unsigned count)
+{
+    hv_post(ops, count);
+    hv_collect(ops, count);
 }
 
 static struct guest_op key_op(uint8_t code, uint64_t idx, uint32_t slot)
@@ -374,14 +392,25 @@ static void queue_op(struct guest_op op)
     R.ops[R.n_ops++] = op;
 }
 
-/* Sends the queued ops in batches of at most max_batch, in order. */
+/* Queued ops [from, to) out in batches of at most max_batch, in order;
+ * ops_collect with the same range reads their answers. */
+static void ops_post(unsigned from, unsigned to)
+{
+    for (unsigned at = from; at < to; at += R.max_batch)
+        hv_post(R.ops + at, to - at < R.max_batch ? to - at : R.max_batch);
+}
+
+static void ops_collect(unsigned from, unsigned to)
+{
+    for (unsigned at = from; at < to; at += R.max_batch)
+        hv_collect(R.ops + at, to - at < R.max_batch ? to - at : R.max_batch);
+}
+
+/* All queued ops out and back. */
 static void hv_send(void)
 {
-    for (unsigned at = 0; at < R.n_ops;) {
-        unsigned k = R.n_ops - at < R.max_batch ? R.n_ops - at : R.max_batch;
-        hv_exec(R.ops + at, k);
-        at += k;
-    }
+    ops_post(0, R.n_ops);
+    ops_collect(0, R.n_ops);
 }
 
 /* Chooses a victim by CLOCK (reference bits are set at fault time only:
@@ -599,6 +628,10 @@ static void serve_fault(uint64_t addr)
             die(EXIT_CONN, "madvise of the staging pages: %s", strerror(errno));
     }
     unsigned char *in = R.slots + (size_t)EVICT_MAX * PG; /* the run's slots */
+    /* Ops [0, first_get): the sweep's (holes' flushes, then the puts);
+     * [first_get, n_ops): the run's gets. The gets go first and their
+     * answer is awaited alone: the program runs again while vmca-hv stores
+     * the victims (their answer is read after the install). */
     unsigned first_get = 0;
     if (R.file_store) { /* the disk baseline: no tmem at all */
         for (unsigned k = 0; k < nv; k++)
@@ -610,8 +643,9 @@ static void serve_fault(uint64_t addr)
         for (uint64_t j = 0; j < run; j++)
             if (R.meta[lo + j].state == P_TMEM)
                 queue_op(key_op(GUEST_OP_GET, lo + j, EVICT_MAX + (uint32_t)j));
-        if (R.n_ops)
-            hv_send();
+        ops_post(first_get, R.n_ops);
+        ops_post(0, first_get);
+        ops_collect(first_get, R.n_ops);
     }
     /* The run's pages, before the victims' states change (a victim cannot
      * be in the run: the run was not resident). */
@@ -643,7 +677,16 @@ static void serve_fault(uint64_t addr)
             j += k - 1;
         }
     }
-    if (!R.file_store) {
+    if (m->state == P_UNTOUCHED) {
+        R.c.zero_fills++;
+        uffd_copy(idx, zero, PG);
+    } else {
+        uffd_copy(lo, in, run * PG);
+    }
+    for (uint64_t j = 0; j < run; j++)
+        ring_insert(lo + j, lo + j == idx);
+    if (!R.file_store && first_get) {
+        ops_collect(0, first_get);
         int32_t put_result[EVICT_MAX];
         for (unsigned k = 0; k < nv; k++) /* the puts follow the holes' flushes */
             put_result[k] = R.ops[first_get - nv + k].result;
@@ -653,14 +696,6 @@ static void serve_fault(uint64_t addr)
         if (R.n_ops)
             hv_send();
     }
-    if (m->state == P_UNTOUCHED) {
-        R.c.zero_fills++;
-        uffd_copy(idx, zero, PG);
-    } else {
-        uffd_copy(lo, in, run * PG);
-    }
-    for (uint64_t j = 0; j < run; j++)
-        ring_insert(lo + j, lo + j == idx);
 }
 
 static void *handler_main(void *arg)
