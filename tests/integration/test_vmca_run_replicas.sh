@@ -8,6 +8,7 @@
 # Without replication the same loss stops the program with status 3
 # (test_vmca_run_failure.sh).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/vmca_run_lib.sh"
 
 RUN=$VMCA_BUILD/tools/vmca-run
 make_cluster 4
@@ -18,31 +19,13 @@ sed -i 's/location = \[0, [01], \([0-9]\)\]/location = [0, \1, \1]/
         s/tmem_pages = \(2048\|3072\|4096\);/tmem_pages = 4608;/' "$CONF"
 [ "$(grep -c 'tmem_pages = 4608;' "$CONF")" -eq 3 ] || fail "test set-up: nodes 2-4 not changed"
 echo 'replicas = 2;' >> "$CONF"
-echo 'policy = { first_tier = "greedy-remote"; reserve_pages = 256; grant_batch = 1024;
-  surplus_quiet_periods = 0; };' >> "$CONF"
+greedy_remote
 start_master
 for n in node1 node2 node3 node4; do start_node $n; done
 wait_until 20 "4 nodes active" all_active 4
 
-# Three 6 MiB arrays (4608 pages, 4 MiB resident), a checksum of all of
-# them per pass; each pass waits for its file.
-cat > "$T/hold.py" <<'EOF2'
-import os, sys, time
-def wait(name):
-    print(name, flush=True)
-    while not os.path.exists(os.path.join(sys.argv[1], name)):
-        time.sleep(0.05)
-bufs = [bytearray(6 << 20) for _ in range(3)]
-for k, b in enumerate(bufs):
-    for i in range(0, len(b), 512):
-        b[i] = (i // 512 * 7 + k) % 251
-for p in range(1, 7):
-    wait("pass%d" % p)
-    print(p, sum(sum(b[::512]) for b in bufs), flush=True)
-    for k, b in enumerate(bufs):   # rewrite, so that later passes read new data
-        for i in range(256, len(b), 4096):
-            b[i] = (b[i] + p) % 251
-EOF2
+# Three 6 MiB arrays (4608 pages, 4 MiB resident), six passes over them.
+hold_program "$T/hold.py" 6
 mkdir "$T/plain"
 for p in 1 2 3 4 5 6; do touch "$T/plain/pass$p"; done
 python3 "$T/hold.py" "$T/plain" > "$T/plain.out" || fail "the plain run failed"
