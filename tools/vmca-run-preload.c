@@ -30,6 +30,7 @@
 
 #include "../hv-ext/emu/guest_proto.h"
 #include "../hv-ext/hvx.h"
+#include "vmca-run-readahead.h"
 
 /* UFFDIO_MOVE (Linux 6.8) is newer than some distributions' headers; the
  * values are the kernel's ABI. */
@@ -58,7 +59,6 @@ struct uffdio_move {
 #define RA_MAX 64u
 #define SLOTS (EVICT_MAX + RA_MAX)
 #define OPS_MAX (EVICT_MAX + RA_MAX) /* holes' flushes + puts <= EVICT_MAX */
-#define STREAMS 8u
 #define EXIT_CONN 1
 #define EXIT_VM_FAILED 3
 #define EXIT_INTEGRITY 4
@@ -83,13 +83,6 @@ struct counters {
         readahead, ra_hits, round_trips, resident_max, managed_max, regions;
 };
 
-/* A sequential stream the read-ahead follows (ra_stream). */
-struct stream {
-    uint64_t lo, hi; /* the run fetched last: pages [lo, hi) */
-    uint64_t used;   /* R.stream_clock at the last fault: LRU replacement */
-    uint32_t win;    /* pages to fetch at the next hit; 0: unused */
-    int dir;         /* +1 ascending, -1 descending, 0 not known yet */
-};
 
 static struct {
     bool managed;            /* this process is the one vmca-run started */
@@ -119,9 +112,7 @@ static struct {
     struct guest_op ops[OPS_MAX]; /* queued for hv_send */
     unsigned n_ops;
     uint64_t evict_batch;    /* pages a sweep evicts at least */
-    uint32_t ra_max;         /* read-ahead window at most */
-    struct stream streams[STREAMS];
-    uint64_t stream_clock;
+    struct ra ra;            /* the read-ahead streams */
     unsigned char *slots;    /* shared with vmca-hv */
     int uffd, sock, disk_fd;
     uint8_t pool;
@@ -528,44 +519,20 @@ static bool evicted(uint64_t idx)
     return R.meta[idx].state == P_TMEM || R.meta[idx].state == P_DISK;
 }
 
-/* The read-ahead run for a fault on evicted page idx, [*lo, *lo + return).
- * A fault on the page just past the run a stream fetched last (hi), or
- * just before it (lo - 1: GNU sort walks its line array downwards), means
- * the program used that whole run without faulting: a hit, and the
- * stream's window doubles in that direction, up to ra_max. Any other fault
- * starts a stream (the least recently used one replaced) with a window of
- * 1, so random access fetches only the page it needs. Several streams:
- * sort merges runs, python3 hashes three arrays in turn. The run covers
- * only evicted pages, contiguous, the faulting one included. */
+/* The read-ahead run for a fault on evicted page idx, [*lo, *lo + return):
+ * as far as the stream's window reaches (vmca-run-readahead.h), evicted
+ * pages only, contiguous, the faulting one included. */
 static uint64_t ra_run(uint64_t idx, uint64_t *lo)
 {
-    struct stream *st = NULL, *lru = &R.streams[0];
-    int dir = 0;
-    for (unsigned i = 0; i < STREAMS && !st; i++) {
-        struct stream *s = &R.streams[i];
-        if (s->win && s->dir >= 0 && idx == s->hi)
-            st = s, dir = 1;
-        else if (s->win && s->dir <= 0 && idx + 1 == s->lo)
-            st = s, dir = -1;
-        else if (s->used < lru->used)
-            lru = s;
-    }
-    if (st) {
-        st->win = st->win * 2 > R.ra_max ? R.ra_max : st->win * 2;
-        st->dir = dir;
-        R.c.ra_hits++;
-    } else {
-        st = lru;
-        *st = (struct stream){.win = 1};
-    }
-    st->used = ++R.stream_clock;
+    bool hit;
+    struct ra_stream *st = ra_fault(&R.ra, idx, &hit);
+    R.c.ra_hits += hit;
     uint64_t a = idx, b = idx + 1;
     while (b - a < st->win && st->dir > 0 && b < R.top && evicted(b))
         b++;
     while (b - a < st->win && st->dir < 0 && a > 0 && evicted(a - 1))
         a--;
-    st->lo = a;
-    st->hi = b;
+    ra_fetched(st, a, b);
     *lo = a;
     return b - a;
 }
@@ -784,7 +751,7 @@ static void start(void)
      * it; a read-ahead run is at most 1/8 of it, so a wasted one pushes
      * out at most that many pages of the program's. */
     R.evict_batch = R.budget / 16 < 1 ? 1 : R.budget / 16 > EVICT_MAX ? EVICT_MAX : R.budget / 16;
-    R.ra_max = R.budget / 8 < 1 ? 1 : R.budget / 8 > RA_MAX ? RA_MAX : (uint32_t)(R.budget / 8);
+    R.ra.max = R.budget / 8 < 1 ? 1 : R.budget / 8 > RA_MAX ? RA_MAX : (uint32_t)(R.budget / 8);
     R.meta = map_meta(R.npages * sizeof *R.meta);
     R.run_len = map_meta(R.npages * sizeof *R.run_len);
     R.used = map_meta((R.npages + 63) / 64 * 8);
