@@ -1,7 +1,10 @@
-/* bench_run_faults MIB PASSES [WARM]: the workload of bench/run_faults.sh.
- * Writes a MIB MiB malloc block (managed when run under vmca-run), reads
- * one word per page WARM times untimed (remote grants arrive meanwhile),
- * then PASSES times timed, checking each; prints the timed passes' page
+/* bench_run_faults MIB PASSES [WARM [ORDER]]: the workload of
+ * bench/run_faults.sh. Writes a MIB MiB malloc block (managed when run
+ * under vmca-run), reads one word per page WARM times untimed (remote
+ * grants arrive meanwhile), then PASSES times timed, checking each, in
+ * ascending page order (ORDER "seq", the default) or in a fixed scattered
+ * order ("random": page p * 1000003 mod pages, a prime step, so every page
+ * once per pass and no two neighbours in a row); prints the timed passes' page
  * rate beside the rate of a raw 4 KiB page copy between two small
  * (unmanaged) buffers measured in the same process. */
 #include <inttypes.h>
@@ -16,12 +19,14 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: bench_run_faults MIB PASSES [WARM]\n");
+    if (argc < 3 || argc > 5 ||
+        (argc == 5 && strcmp(argv[4], "seq") != 0 && strcmp(argv[4], "random") != 0)) {
+        fprintf(stderr, "usage: bench_run_faults MIB PASSES [WARM [seq|random]]\n");
         return 2;
     }
     uint64_t mib = strtoull(argv[1], NULL, 10), passes = strtoull(argv[2], NULL, 10);
-    uint64_t warm = argc == 4 ? strtoull(argv[3], NULL, 10) : 0;
+    uint64_t warm = argc >= 4 ? strtoull(argv[3], NULL, 10) : 0;
+    uint64_t step = argc == 5 && strcmp(argv[4], "random") == 0 ? 1000003 : 1;
     uint64_t pages = mib * 256;
     if (pages == 0 || passes == 0) {
         fprintf(stderr, "bench_run_faults: MIB and PASSES must be > 0\n");
@@ -54,11 +59,13 @@ int main(int argc, char **argv)
     for (uint64_t k = 0; k < warm + passes; k++) {
         if (k == warm)
             t0 = bench_now_s();
-        for (uint64_t p = 0; p < pages; p++)
+        for (uint64_t q = 0; q < pages; q++) {
+            uint64_t p = q * step % pages; /* step prime, larger than pages */
             if (buf[p * (PAGE / 8)] != p * 0x9e3779b97f4a7c15u) {
                 fprintf(stderr, "bench_run_faults: page %" PRIu64 " holds wrong data\n", p);
                 return 1;
             }
+        }
     }
     t = bench_now_s();
     printf("pages_per_s=%.0f raw_copy_pages_per_s=%.0f pages=%" PRIu64 " passes=%" PRIu64

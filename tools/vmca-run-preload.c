@@ -30,6 +30,7 @@
 
 #include "../hv-ext/emu/guest_proto.h"
 #include "../hv-ext/hvx.h"
+#include "vmca-run-readahead.h"
 
 /* UFFDIO_MOVE (Linux 6.8) is newer than some distributions' headers; the
  * values are the kernel's ABI. */
@@ -49,7 +50,15 @@ struct uffdio_move {
 
 #define PG 4096u
 #define HELLO_PAGE_SIZE_MAX 65536u
-#define SLOTS 2u /* slot 0: the victim's put, slot 1: the fault's get */
+/* One fault's round trip to vmca-hv carries the puts of a sweep's victims
+ * (slots 0..EVICT_MAX-1) and the gets of a read-ahead run (slots EVICT_MAX
+ * on, in page order, so the run is installed with one UFFDIO_COPY). 64 of
+ * each: a round trip then costs 1/64 of what it costs per page, and 128
+ * slots of 4 KiB are 512 KiB of shared buffer. */
+#define EVICT_MAX 64u
+#define RA_MAX 64u
+#define SLOTS (EVICT_MAX + RA_MAX)
+#define OPS_MAX (EVICT_MAX + RA_MAX) /* holes' flushes + puts <= EVICT_MAX */
 #define EXIT_CONN 1
 #define EXIT_VM_FAILED 3
 #define EXIT_INTEGRITY 4
@@ -71,8 +80,9 @@ struct page_meta {
 struct counters {
     uint64_t faults, zero_fills, gets, gets_remote, puts, puts_ok, puts_remote,
         puts_failed, disk_writes, disk_reads, verified, flushes, evictions, races, refills,
-        resident_max, managed_max, regions;
+        readahead, ra_hits, round_trips, resident_max, managed_max, regions;
 };
+
 
 static struct {
     bool managed;            /* this process is the one vmca-run started */
@@ -98,7 +108,11 @@ static struct {
     uint32_t *free_slots;
     uint64_t n_free_slots, hand, resident;
 
-    unsigned char *staging;  /* one page, registered: UFFDIO_MOVE's target */
+    unsigned char *staging;  /* EVICT_MAX pages, registered: UFFDIO_MOVE's target */
+    struct guest_op ops[OPS_MAX]; /* queued for hv_send */
+    unsigned n_ops;
+    uint64_t evict_batch;    /* pages a sweep evicts at least */
+    struct ra ra;            /* the read-ahead streams */
     unsigned char *slots;    /* shared with vmca-hv */
     int uffd, sock, disk_fd;
     uint8_t pool;
@@ -172,17 +186,20 @@ static bool in_arena(const void *p)
 
 /* ---- the guest channel (one op batch at a time, under R.lock) ---- */
 
-static void hv_exec(struct guest_op *ops, unsigned count)
+/* Sends one batch; its answer is read by hv_collect, in order (several
+ * batches may be in flight: the socket keeps their order, vmca-hv answers
+ * them in turn). */
+static void hv_post(const struct guest_op *ops, unsigned count)
 {
-    /* Static: only ever used under R.lock, and too big for a small stack. */
     static unsigned char buf[sizeof(struct guest_ops_hdr) +
                              GUEST_MAX_BATCH * sizeof(struct guest_op)];
     struct guest_ops_hdr h = {.magic = GUEST_MAGIC, .type = GUEST_MSG_OPS, .count = count};
     size_t len = sizeof h + (size_t)count * sizeof *ops;
-    if (len > sizeof buf)
+    if (count == 0 || len > sizeof buf)
         die(EXIT_CONN, "internal: batch of %u ops", count);
     memcpy(buf, &h, sizeof h);
     memcpy(buf + sizeof h, ops, (size_t)count * sizeof *ops);
+    R.c.round_trips++;
     ssize_t n;
     do
         n = send(R.sock, buf, len, MSG_NOSIGNAL);
@@ -190,6 +207,15 @@ static void hv_exec(struct guest_op *ops, unsigned count)
     if (n != (ssize_t)len)
         die(EXIT_CONN, "sending to vmca-hv at %s: %s", R.socket,
             n < 0 ? strerror(errno) : "short send");
+}
+
+/* The answer to the oldest batch in flight, which must be ops[0..count). */
+static void hv_collect(struct guest_op *ops, unsigned count)
+{
+    static unsigned char buf[sizeof(struct guest_ops_hdr) +
+                             GUEST_MAX_BATCH * sizeof(struct guest_op)];
+    size_t len = sizeof(struct guest_ops_hdr) + (size_t)count * sizeof *ops;
+    ssize_t n;
     do
         n = recv(R.sock, buf, sizeof buf, MSG_TRUNC);
     while (n < 0 && errno == EINTR);
@@ -200,12 +226,19 @@ static void hv_exec(struct guest_op *ops, unsigned count)
         die(EXIT_CONN, "protocol: reply of %zd bytes to a batch of %zu", n, len);
     for (unsigned i = 0; i < count; i++) {
         struct guest_op r;
-        memcpy(&r, buf + sizeof h + (size_t)i * sizeof r, sizeof r);
+        memcpy(&r, buf + sizeof(struct guest_ops_hdr) + (size_t)i * sizeof r, sizeof r);
         if (r.op != ops[i].op || r.index != ops[i].index || r.oid != ops[i].oid ||
             r.slot != ops[i].slot)
             die(EXIT_CONN, "protocol: op %u of a reply does not echo the request", i);
         ops[i].result = r.result;
     }
+}
+
+/* One batch out and its answer back (under R.lock, as every use). */
+static void hv_exec(struct guest_op *ops, unsigned count)
+{
+    hv_post(ops, count);
+    hv_collect(ops, count);
 }
 
 static struct guest_op key_op(uint8_t code, uint64_t idx, uint32_t slot)
@@ -304,13 +337,15 @@ static int hv_connect(void)
 
 /* ---- the clock over resident pages ---- */
 
-static void ring_insert(uint64_t idx)
+/* ref: the faulting page is referenced; read-ahead pages are not yet (if
+ * the program does not use them they are the first to go). */
+static void ring_insert(uint64_t idx, bool ref)
 {
     if (R.n_free_slots == 0)
         die(EXIT_INTEGRITY, "internal: no clock slot free");
     uint32_t s = R.free_slots[--R.n_free_slots];
     R.ring[s] = (uint32_t)idx;
-    R.ref[s] = 1;
+    R.ref[s] = ref;
     R.meta[idx].ring = s;
     R.meta[idx].state = P_RESIDENT;
     if (++R.resident > R.c.resident_max)
@@ -326,16 +361,6 @@ static void ring_remove(uint64_t idx)
     R.resident--;
 }
 
-static void flush_copy(uint64_t idx)
-{
-    if (!R.meta[idx].in_tmem)
-        return;
-    struct guest_op op = key_op(GUEST_OP_FLUSH_PAGE, idx, 0);
-    hv_exec(&op, 1);
-    R.meta[idx].in_tmem = 0;
-    R.c.flushes++;
-}
-
 static void disk_open(void)
 {
     if (R.disk_fd >= 0)
@@ -349,14 +374,45 @@ static void disk_open(void)
     unlink(path);
 }
 
+/* Queues an op for the next hv_send (flushes found during a sweep ride
+ * along with its puts). */
+static void queue_op(struct guest_op op)
+{
+    if (R.n_ops == OPS_MAX)
+        die(EXIT_CONN, "internal: op queue full");
+    R.ops[R.n_ops++] = op;
+}
+
+/* Queued ops [from, to) out in batches of at most max_batch, in order;
+ * ops_collect with the same range reads their answers. */
+static void ops_post(unsigned from, unsigned to)
+{
+    for (unsigned at = from; at < to; at += R.max_batch)
+        hv_post(R.ops + at, to - at < R.max_batch ? to - at : R.max_batch);
+}
+
+static void ops_collect(unsigned from, unsigned to)
+{
+    for (unsigned at = from; at < to; at += R.max_batch)
+        hv_collect(R.ops + at, to - at < R.max_batch ? to - at : R.max_batch);
+}
+
+/* All queued ops out and back. */
+static void hv_send(void)
+{
+    ops_post(0, R.n_ops);
+    ops_collect(0, R.n_ops);
+}
+
 /* Chooses a victim by CLOCK (reference bits are set at fault time only:
  * user space sees no access bits), moves it out of the program's address
  * space atomically (UFFDIO_MOVE: another thread touching it now faults and
- * waits for the handler) and leaves its content in slot 0. Returns the page,
- * or UINT64_MAX when the victim was a hole (the program dropped it itself:
- * it reads as zeros again). */
-static uint64_t evict_begin(void)
+ * waits for the handler) into staging page k and leaves its content in put
+ * slot k. Returns the page, or UINT64_MAX when the victim was a hole (the
+ * program dropped it itself: it reads as zeros again). */
+static uint64_t evict_one(unsigned k)
 {
+    unsigned char *stage = R.staging + (size_t)k * PG;
     for (uint64_t steps = 0; steps < 4 * R.budget + 4; steps++) {
         uint64_t s = R.hand;
         R.hand = (R.hand + 1) % R.budget;
@@ -367,13 +423,17 @@ static uint64_t evict_begin(void)
             R.ref[s] = 0;
             continue;
         }
-        struct uffdio_move mv = {.dst = (uintptr_t)R.staging,
+        struct uffdio_move mv = {.dst = (uintptr_t)stage,
                                  .src = (uintptr_t)(R.arena + (uint64_t)idx * PG), .len = PG};
         if (ioctl(R.uffd, UFFDIO_MOVE, &mv) != 0 || mv.move != PG) {
             if (errno == ENOENT) {
                 ring_remove(idx);
                 R.meta[idx].state = P_UNTOUCHED;
-                flush_copy(idx);
+                if (R.meta[idx].in_tmem) {
+                    queue_op(key_op(GUEST_OP_FLUSH_PAGE, idx, 0));
+                    R.meta[idx].in_tmem = 0;
+                    R.c.flushes++;
+                }
                 return UINT64_MAX;
             }
             if (errno == EBUSY || errno == EAGAIN) { /* pinned: try another */
@@ -383,29 +443,29 @@ static uint64_t evict_begin(void)
             die(EXIT_CONN, "UFFDIO_MOVE of page %u: %s", idx, strerror(errno));
         }
         ring_remove(idx);
-        R.meta[idx].sum = page_sum(R.staging);
-        memcpy(R.slots, R.staging, PG);
-        if (real_madvise(R.staging, PG, MADV_DONTNEED) != 0)
-            die(EXIT_CONN, "madvise of the staging page: %s", strerror(errno));
+        unsigned char *slot = R.slots + (size_t)k * PG;
+        memcpy(slot, stage, PG);
+        R.meta[idx].sum = page_sum(slot);
         R.c.evictions++;
         return idx;
     }
     die(EXIT_CONN, "no page could be evicted (all pinned?)");
 }
 
-/* The victim's content (slot 0) to the backing file at the page's offset. */
-static void disk_put(uint64_t idx)
+/* Put slot k (page idx's content) to the backing file at the page's offset. */
+static void disk_put(uint64_t idx, unsigned k)
 {
     disk_open();
-    if (pwrite(R.disk_fd, R.slots, PG, (off_t)(idx * PG)) != (ssize_t)PG)
+    if (pwrite(R.disk_fd, R.slots + (size_t)k * PG, PG, (off_t)(idx * PG)) != (ssize_t)PG)
         die(EXIT_CONN, "writing page %" PRIu64 " to the backing file: %s", idx,
             strerror(errno));
     R.c.disk_writes++;
     R.meta[idx].state = P_DISK;
 }
 
-/* Where the victim's put went: tmem, or the backing file when refused. */
-static void evict_end(uint64_t idx, int32_t result)
+/* Where a victim's put went: tmem, or the backing file when refused (its
+ * older tmem copy then flushed: queued for the next hv_send). */
+static void evict_end(uint64_t idx, unsigned k, int32_t result)
 {
     R.c.puts++;
     if (result == 0 || result == 1) {
@@ -418,20 +478,29 @@ static void evict_end(uint64_t idx, int32_t result)
     if (result == HVX_EIO)
         die(EXIT_VM_FAILED, "VM failed: put of page %" PRIu64 " returned EIO", idx);
     R.c.puts_failed++;
-    flush_copy(idx); /* an older copy must never come back */
-    disk_put(idx);
+    if (R.meta[idx].in_tmem) { /* an older copy must never come back */
+        queue_op(key_op(GUEST_OP_FLUSH_PAGE, idx, 0));
+        R.meta[idx].in_tmem = 0;
+        R.c.flushes++;
+    }
+    disk_put(idx, k);
 }
 
-static void uffd_copy(uint64_t idx, const unsigned char *src)
+/* Installs len bytes at page idx from src in one UFFDIO_COPY (a range:
+ * one syscall for a whole read-ahead run), waking the faulting threads. */
+static void uffd_copy(uint64_t idx, const unsigned char *src, uint64_t len)
 {
-    struct uffdio_copy cp = {.dst = (uintptr_t)(R.arena + idx * PG), .src = (uintptr_t)src,
-                             .len = PG};
-    while (ioctl(R.uffd, UFFDIO_COPY, &cp) != 0) {
-        if (errno == EAGAIN) {
-            cp.copy = 0;
-            continue;
-        }
-        die(EXIT_CONN, "UFFDIO_COPY of page %" PRIu64 ": %s", idx, strerror(errno));
+    uint64_t done = 0;
+    while (done < len) {
+        struct uffdio_copy cp = {.dst = (uintptr_t)(R.arena + idx * PG) + done,
+                                 .src = (uintptr_t)src + done, .len = len - done};
+        if (ioctl(R.uffd, UFFDIO_COPY, &cp) == 0)
+            break;
+        if (errno != EAGAIN)
+            die(EXIT_CONN, "UFFDIO_COPY of page %" PRIu64 ": %s", idx + done / PG,
+                strerror(errno));
+        if (cp.copy > 0) /* partly done: go on after what was copied */
+            done += (uint64_t)cp.copy;
     }
 }
 
@@ -445,6 +514,29 @@ static void check(uint64_t idx, const unsigned char *p, const char *from)
     R.c.verified++;
 }
 
+static bool evicted(uint64_t idx)
+{
+    return R.meta[idx].state == P_TMEM || R.meta[idx].state == P_DISK;
+}
+
+/* The read-ahead run for a fault on evicted page idx, [*lo, *lo + return):
+ * as far as the stream's window reaches (vmca-run-readahead.h), evicted
+ * pages only, contiguous, the faulting one included. */
+static uint64_t ra_run(uint64_t idx, uint64_t *lo)
+{
+    bool hit;
+    struct ra_stream *st = ra_fault(&R.ra, idx, &hit);
+    R.c.ra_hits += hit;
+    uint64_t a = idx, b = idx + 1;
+    while (b - a < st->win && st->dir > 0 && b < R.top && evicted(b))
+        b++;
+    while (b - a < st->win && st->dir < 0 && a > 0 && evicted(a - 1))
+        a--;
+    ra_fetched(st, a, b);
+    *lo = a;
+    return b - a;
+}
+
 static void serve_fault(uint64_t addr)
 {
     if (!in_arena((void *)addr))
@@ -454,9 +546,10 @@ static void serve_fault(uint64_t addr)
     static const unsigned char zero[PG];
     if (m->state == P_RESIDENT) {
         /* Either two threads faulted on one page (it is there: EEXIST, wake
-         * the other), or the program dropped the page itself
-         * (MADV_DONTNEED/MADV_FREE, as jemalloc purges) and touched it
-         * again: Linux says it reads as zeros. */
+         * the other; read-ahead may have installed it meanwhile), or the
+         * program dropped the page itself (MADV_DONTNEED/MADV_FREE, as
+         * jemalloc purges) and touched it again: Linux says it reads as
+         * zeros. */
         struct uffdio_copy cp = {.dst = (uintptr_t)(R.arena + idx * PG),
                                  .src = (uintptr_t)zero, .len = PG};
         if (ioctl(R.uffd, UFFDIO_COPY, &cp) == 0) {
@@ -476,54 +569,100 @@ static void serve_fault(uint64_t addr)
         die(EXIT_INTEGRITY, "access to managed memory at %p that is not allocated (freed or "
             "unmapped)", (void *)addr);
     R.c.faults++;
-    struct guest_op ops[2];
-    unsigned n = 0;
-    uint64_t victim = UINT64_MAX;
-    if (R.resident >= R.budget) {
-        victim = evict_begin();
-        if (victim != UINT64_MAX)
-            ops[n++] = key_op(GUEST_OP_PUT, victim, 0);
+    /* The run to install: the page, and when it was evicted, the evicted
+     * pages right after it, as far as the stream's window reaches. */
+    uint64_t lo = idx, run = 1;
+    if (evicted(idx)) {
+        run = ra_run(idx, &lo);
+        R.c.readahead += run - 1;
     }
-    int get_at = -1;
-    if (m->state == P_TMEM) {
-        get_at = (int)n;
-        ops[n++] = key_op(GUEST_OP_GET, idx, 1);
+    /* Room for the run: when the budget is short, one sweep evicts at least
+     * evict_batch pages (one round trip for all their puts), so the next
+     * faults find free slots and cost only their gets. */
+    R.n_ops = 0;
+    uint64_t victims[EVICT_MAX];
+    unsigned nv = 0;
+    if (R.resident + run > R.budget) {
+        uint64_t goal = R.budget - run;
+        if (R.resident - goal < R.evict_batch)
+            goal = R.resident > R.evict_batch ? R.resident - R.evict_batch : 0;
+        while (R.resident > goal) {
+            uint64_t v = evict_one(nv);
+            if (v != UINT64_MAX)
+                victims[nv++] = v;
+        }
+        if (nv && real_madvise(R.staging, (size_t)nv * PG, MADV_DONTNEED) != 0)
+            die(EXIT_CONN, "madvise of the staging pages: %s", strerror(errno));
     }
+    unsigned char *in = R.slots + (size_t)EVICT_MAX * PG; /* the run's slots */
+    /* Ops [0, first_get): the sweep's (holes' flushes, then the puts);
+     * [first_get, n_ops): the run's gets. The gets go first and their
+     * answer is awaited alone: the program runs again while vmca-hv stores
+     * the victims (their answer is read after the install). */
+    unsigned first_get = 0;
     if (R.file_store) { /* the disk baseline: no tmem at all */
-        if (victim != UINT64_MAX)
-            disk_put(victim);
+        for (unsigned k = 0; k < nv; k++)
+            disk_put(victims[k], k);
     } else {
-        if (n)
-            hv_exec(ops, n);
-        if (victim != UINT64_MAX)
-            evict_end(victim, ops[0].result);
+        for (unsigned k = 0; k < nv; k++)
+            queue_op(key_op(GUEST_OP_PUT, victims[k], k));
+        first_get = R.n_ops;
+        for (uint64_t j = 0; j < run; j++)
+            if (R.meta[lo + j].state == P_TMEM)
+                queue_op(key_op(GUEST_OP_GET, lo + j, EVICT_MAX + (uint32_t)j));
+        ops_post(first_get, R.n_ops);
+        ops_post(0, first_get);
+        ops_collect(first_get, R.n_ops);
+    }
+    /* The run's pages, before the victims' states change (a victim cannot
+     * be in the run: the run was not resident). */
+    unsigned g = first_get;
+    for (uint64_t j = 0; j < run; j++) {
+        uint64_t p = lo + j;
+        if (R.meta[p].state == P_TMEM) {
+            int32_t r = R.ops[g++].result;
+            if (r == HVX_EIO)
+                die(EXIT_VM_FAILED, "VM failed: get of page %" PRIu64 " returned EIO "
+                    "(persistent data lost)", p);
+            if (r != 0 && r != 1)
+                die(EXIT_INTEGRITY, "get of page %" PRIu64 " returned %d: tmem lost a "
+                    "persistent page without failing the VM", p, r);
+            R.c.gets++;
+            R.c.gets_remote += (uint64_t)r;
+            check(p, in + j * PG, "tmem");
+        } else if (R.meta[p].state == P_DISK) {
+            uint64_t k = 1; /* adjacent file pages: one pread */
+            while (j + k < run && R.meta[p + k].state == P_DISK)
+                k++;
+            if (pread(R.disk_fd, in + j * PG, k * PG, (off_t)(p * PG)) != (ssize_t)(k * PG))
+                die(EXIT_CONN, "reading pages %" PRIu64 "+%" PRIu64 " from the backing "
+                    "file: %s", p, k, strerror(errno));
+            for (uint64_t q = 0; q < k; q++) {
+                R.c.disk_reads++;
+                check(p + q, in + (j + q) * PG, "the backing file");
+            }
+            j += k - 1;
+        }
     }
     if (m->state == P_UNTOUCHED) {
         R.c.zero_fills++;
-        uffd_copy(idx, zero);
-    } else if (m->state == P_TMEM) {
-        int32_t r = ops[get_at].result;
-        if (r == HVX_EIO)
-            die(EXIT_VM_FAILED, "VM failed: get of page %" PRIu64 " returned EIO (persistent "
-                "data lost)", idx);
-        if (r != 0 && r != 1)
-            die(EXIT_INTEGRITY, "get of page %" PRIu64 " returned %d: tmem lost a persistent "
-                "page without failing the VM", idx, r);
-        R.c.gets++;
-        R.c.gets_remote += (uint64_t)r;
-        unsigned char *p = R.slots + PG;
-        check(idx, p, "tmem");
-        uffd_copy(idx, p);
-    } else if (m->state == P_DISK) {
-        unsigned char *p = R.slots + PG;
-        if (pread(R.disk_fd, p, PG, (off_t)(idx * PG)) != (ssize_t)PG)
-            die(EXIT_CONN, "reading page %" PRIu64 " from the backing file: %s", idx,
-                strerror(errno));
-        R.c.disk_reads++;
-        check(idx, p, "the backing file");
-        uffd_copy(idx, p);
+        uffd_copy(idx, zero, PG);
+    } else {
+        uffd_copy(lo, in, run * PG);
     }
-    ring_insert(idx);
+    for (uint64_t j = 0; j < run; j++)
+        ring_insert(lo + j, lo + j == idx);
+    if (!R.file_store && first_get) {
+        ops_collect(0, first_get);
+        int32_t put_result[EVICT_MAX];
+        for (unsigned k = 0; k < nv; k++) /* the puts follow the holes' flushes */
+            put_result[k] = R.ops[first_get - nv + k].result;
+        R.n_ops = 0; /* failed puts queue their flushes anew */
+        for (unsigned k = 0; k < nv; k++)
+            evict_end(victims[k], k, put_result[k]);
+        if (R.n_ops)
+            hv_send();
+    }
 }
 
 static void *handler_main(void *arg)
@@ -606,8 +745,13 @@ static void start(void)
     prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)R.arena, R.npages * PG,
           (unsigned long)"vmca-run-arena");
     uffd_register(R.arena, R.npages * PG);
-    R.staging = map_meta(PG);
-    uffd_register(R.staging, PG);
+    R.staging = map_meta((size_t)EVICT_MAX * PG);
+    uffd_register(R.staging, (size_t)EVICT_MAX * PG);
+    /* A sweep leaves at most 1/16 of the budget unused until faults fill
+     * it; a read-ahead run is at most 1/8 of it, so a wasted one pushes
+     * out at most that many pages of the program's. */
+    R.evict_batch = R.budget / 16 < 1 ? 1 : R.budget / 16 > EVICT_MAX ? EVICT_MAX : R.budget / 16;
+    R.ra.max = R.budget / 8 < 1 ? 1 : R.budget / 8 > RA_MAX ? RA_MAX : (uint32_t)(R.budget / 8);
     R.meta = map_meta(R.npages * sizeof *R.meta);
     R.run_len = map_meta(R.npages * sizeof *R.run_len);
     R.used = map_meta((R.npages + 63) / 64 * 8);
@@ -762,11 +906,12 @@ __attribute__((destructor)) static void preload_fini(void)
         " puts_remote=%" PRIu64 " puts_failed=%" PRIu64 " gets=%" PRIu64
         " gets_remote=%" PRIu64 " disk_writes=%" PRIu64 " disk_reads=%" PRIu64
         " verified=%" PRIu64 " flushes=%" PRIu64 " races=%" PRIu64 " refills=%" PRIu64
-        " resident_max=%" PRIu64
+        " readahead=%" PRIu64 " ra_hits=%" PRIu64 " round_trips=%" PRIu64 " resident_max=%" PRIu64
         " managed_max=%" PRIu64 " regions=%" PRIu64,
         (int)getpid(), R.vm, R.budget, c.faults, c.zero_fills, c.evictions, c.puts, c.puts_ok,
         c.puts_remote, c.puts_failed, c.gets, c.gets_remote, c.disk_writes, c.disk_reads,
-        c.verified, c.flushes, c.races, c.refills, c.resident_max, c.managed_max, c.regions);
+        c.verified, c.flushes, c.races, c.refills, c.readahead, c.ra_hits, c.round_trips,
+        c.resident_max, c.managed_max, c.regions);
 }
 
 /* ---- the arena's page allocator (first fit over a bitmap) ---- */

@@ -8,20 +8,7 @@ source "$(dirname "$0")/vmca_run_lib.sh"
 RUN=$VMCA_BUILD/tools/vmca-run
 lending_cluster 16384   # node1 has 1024 pages of its own; node2 lends
 
-cat > "$T/hold.py" <<'EOF'
-import os, sys, time
-def wait(name):
-    print(name, flush=True)
-    while not os.path.exists(os.path.join(sys.argv[1], name)):
-        time.sleep(0.05)
-bufs = [bytearray(6 << 20) for _ in range(3)]
-for k, b in enumerate(bufs):
-    for i in range(0, len(b), 4096):
-        b[i] = (i // 4096 + k) % 251
-for p in ("pass1", "pass2", "pass3"):
-    wait(p)
-    print(p, sum(sum(b[::4096]) for b in bufs), flush=True)
-EOF
+hold_program "$T/hold.py" 3
 "$RUN" --config "$CONF" --node node1 --vm 77 --local-mib 4 -- python3 "$T/hold.py" "$T" \
     > "$T/hold.out" 2> "$T/hold.err" &
 P=$!

@@ -1,14 +1,45 @@
 # Sourced by the vmca-run tests and benches (after lib.sh or
 # standalone_hv.sh). The sqlite3 workload is vmca_run_sqlite.sql beside it.
 
+# greedy_remote: into $CONF, the first tier that borrows on every failed
+# put, grants of 1024 pages.
+greedy_remote() {
+    echo 'policy = { first_tier = "greedy-remote"; reserve_pages = 256; grant_batch = 1024;
+  surplus_quiet_periods = 0; };' >> "$CONF"
+}
+
+# hold_program FILE PASSES: a python3 program (run as `python3 FILE DIR`)
+# that fills three 6 MiB bytearrays (4608 pages), then PASSES times prints
+# "passP", waits for the file DIR/passP, prints "P SUM" (a sum over every
+# array) and changes a byte of every page, so that later passes read new
+# data.
+hold_program() {
+    cat > "$1" <<EOF
+import os, sys, time
+def wait(name):
+    print(name, flush=True)
+    while not os.path.exists(os.path.join(sys.argv[1], name)):
+        time.sleep(0.05)
+bufs = [bytearray(6 << 20) for _ in range(3)]
+for k, b in enumerate(bufs):
+    for i in range(0, len(b), 512):
+        b[i] = (i // 512 * 7 + k) % 251
+for p in range(1, $2 + 1):
+    wait("pass%d" % p)
+    print(p, sum(sum(b[::512]) for b in bufs), flush=True)
+    for b in bufs:
+        for i in range(256, len(b), 4096):
+            b[i] = (b[i] + p) % 251
+EOF
+}
+
 # lending_cluster PAGES: lib.sh's two nodes, node1 with its own 1024 pages
 # of tmem, node2 lending PAGES, the greedy-remote policy; all started and
 # active.
 lending_cluster() {
     make_cluster 2
     sed -i "s/tmem_pages = 2048;/tmem_pages = $1;/" "$CONF"
-    echo 'policy = { first_tier = "greedy-remote"; reserve_pages = 256; grant_batch = 1024;
-  surplus_quiet_periods = 0; };' >> "$CONF"
+    greedy_remote
     start_master
     start_node node1
     start_node node2
