@@ -144,6 +144,7 @@ static void send_statistics(struct slave_core *s, int64_t now_ms)
         vs[i].puts_succ = hv->vms[i].puts_succ;
         vs[i].gets = hv->vms[i].gets;
         vs[i].flushes = hv->vms[i].flushes;
+        vs[i].puts_evicting = hv->vms[i].puts_evicting;
         vsp[i] = &vs[i];
     }
     Vmca__Statistics st = VMCA__STATISTICS__INIT;
