@@ -655,13 +655,11 @@ static bool keep_vms(struct master_node *n, const Vmca__Statistics *st)
         n->vms = v;
         n->cap_vms = st->n_vms;
     }
-    n->pressed = false;
     for (size_t i = 0; i < st->n_vms; i++) {
         const Vmca__VmStats *x = st->vms[i];
         n->vms[n->n_vms++] = (struct master_vm){
             x->vm, x->tmem_used, x->mm_target, x->puts_total,
             x->puts_total > x->puts_succ ? x->puts_total - x->puts_succ : 0};
-        n->pressed |= x->puts_total > x->puts_succ || x->puts_evicting > 0;
     }
     return true;
 }
@@ -1001,13 +999,11 @@ static int on_statistics(struct master_core *m, struct master_node *n,
 /* Whether d may give to requester r: another Active node (not Leaving,
  * Recovering, or fenced: a fenced node is in Recovery until it registers
  * anew), connected, that has sent Statistics (so its figures are this
- * life's), and not under pressure itself: a node whose VMs found no room in
- * its last period needs its free pages (pages just granted to it would go
- * straight back out, and two such nodes trade the same pages for ever). */
+ * life's). */
 static bool donor_eligible(const struct master_node *r, const struct master_node *d)
 {
     return d != r && d->state == VMCA__NODE_STATE__NODE_ACTIVE && d->connected &&
-           d->last_stats_ms >= 0 && !d->pressed;
+           d->last_stats_ms >= 0;
 }
 
 /* d's free pages as the second tier sees them: reported minus spoken for. */

@@ -99,9 +99,6 @@ struct master_node {
     uint64_t borrowed_pages;          /* pages of other homes it owns */
     struct master_vm *vms;
     size_t n_vms, cap_vms;
-    /* A VM of its last Statistics found no room for some puts (failed, or
-     * evicted to succeed): it needs its free pages itself, no donor. */
-    bool pressed;
     /* The operator's per-VM caps: sent (VmLimits, the whole set) now and
      * whenever the node registers or reconnects, like mem_cap. */
     struct master_vm_cap vm_caps[MASTER_VM_CAPS];

@@ -284,46 +284,6 @@ static void test_grant_any_forwards(void **state)
     assert_int_equal(take_sent(&f->m.out, s, 8), 0);
 }
 
-/* A node whose VMs found no room in its last period (failed puts, or puts
- * that evicted) is no donor, however much it has free: pages just granted
- * to it would go straight back out (two such nodes traded the same pages
- * for ever: vmca-sim, 12 nodes, demand-share, seed 70059). */
-static void test_pressed_node_is_no_donor(void **state)
-{
-    struct fixture *f = *state;
-    struct sent s[8];
-    for (uint32_t n = 1; n <= 3; n++) {
-        assert_int_equal(do_register(f, n, n, n), 0);
-        master_core_on_connect(&f->m, n, n, 0);
-    }
-    free_sent(s, take_sent(&f->m.out, s, 8));
-    uint8_t bits = 0x0e;
-    Vmca__VmStats vm = VMCA__VM_STATS__INIT, *vmp = &vm;
-    vm.vm = 1;
-    vm.puts_total = vm.puts_succ = 10;
-    vm.puts_evicting = 3; /* every put succeeded, three by evicting */
-    for (uint32_t n = 1; n <= 3; n++) {
-        Vmca__Statistics st = VMCA__STATISTICS__INIT;
-        st.state = VMCA__NODE_STATE__NODE_ACTIVE;
-        st.total_pages = 8192;
-        st.free_pages = n == 2 ? 6000 : 3000; /* node2 the richest */
-        st.enabled_bitmap.data = &bits;
-        st.enabled_bitmap.len = 1;
-        if (n == 2) {
-            st.vms = &vmp;
-            st.n_vms = 1;
-        }
-        assert_int_equal(send_stats(f, n, &st, 1000), 0);
-    }
-    assert_true(master_core_node(&f->m, 2)->pressed);
-    assert_false(master_core_node(&f->m, 3)->pressed);
-    assert_int_equal(do_grant_any(f, 1, 1, 500), 0);
-    size_t n = take_sent(&f->m.out, s, 8);
-    assert_int_equal(n, 1);
-    assert_int_equal(s[0].env->grant_fwd->donor, 3);
-    free_sent(s, n);
-}
-
 static size_t count_body(struct sent *s, size_t n, int body, uint32_t to)
 {
     size_t k = 0;
@@ -1371,7 +1331,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rebuild_from_statistics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_tracking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grant_any_forwards, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pressed_node_is_no_donor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forwards_are_spoken_for, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_forward_is_released, setup, teardown),
         cmocka_unit_test_setup_teardown(test_donors_are_active_members, setup, teardown),
