@@ -913,62 +913,20 @@ static int parse_root(struct ctx *x, const config_setting_t *root, int check_fil
 /* Reads the whole file (NUL-terminated) into *out. */
 static int read_all(struct ctx *x, char **out, size_t *lenp)
 {
-    int fd = open(x->file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        raw_error(x, "%s: cannot read: %s", x->file, strerror(errno));
+    int err_no = 0;
+    switch (vmca_cfg_read_text(x->file, FILE_SIZE_MAX, out, lenp, &err_no)) {
+    case VMCA_CFG_READ_OK:
+        return 0;
+    case VMCA_CFG_READ_BIG:
+        raw_error(x, "%s: cannot read: file larger than %u bytes", x->file, FILE_SIZE_MAX);
         return VMCA_ERR_CONFIG;
-    }
-    struct stat st;
-    int bad = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
-    if (bad) {
-        raw_error(x, "%s: cannot read: %s", x->file, strerror(bad));
-        close(fd);
-        return VMCA_ERR_CONFIG;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        close(fd);
+    case VMCA_CFG_READ_NOMEM:
         raw_error(x, "%s: out of memory", x->file);
         return VMCA_ERR_NOMEM;
+    default:
+        raw_error(x, "%s: cannot read: %s", x->file, strerror(err_no));
+        return VMCA_ERR_CONFIG;
     }
-    for (;;) {
-        if (len + 1 >= cap) {
-            if (cap >= FILE_SIZE_MAX) {
-                raw_error(x, "%s: cannot read: file larger than %u bytes", x->file,
-                          FILE_SIZE_MAX);
-                free(buf);
-                close(fd);
-                return VMCA_ERR_CONFIG;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                close(fd);
-                raw_error(x, "%s: out of memory", x->file);
-                return VMCA_ERR_NOMEM;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + len, cap - 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            raw_error(x, "%s: cannot read: %s", x->file, strerror(errno));
-            free(buf);
-            close(fd);
-            return VMCA_ERR_CONFIG;
-        }
-        if (r == 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    buf[len] = '\0';
-    *out = buf;
-    *lenp = len;
-    return 0;
 }
 
 /* The nodes and what each owns. */
@@ -1033,12 +991,9 @@ int vmca_config_load(const char *path, int check_files, struct vmca_config *cfg,
     if (rc != 0)
         goto out;
     rc = VMCA_ERR_CONFIG;
-    const char *nul = memchr(buf, '\0', len);
-    if (nul) {
-        unsigned line = 1;
-        for (const char *p = buf; p < nul; p++)
-            line += *p == '\n';
-        raw_error(&x, "%s:%u: syntax error: NUL byte in the file", x.file, line);
+    unsigned nul_line = vmca_cfg_nul_line(buf, len);
+    if (nul_line) {
+        raw_error(&x, "%s:%u: syntax error: NUL byte in the file", x.file, nul_line);
         goto out;
     }
 

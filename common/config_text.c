@@ -1,10 +1,14 @@
 /* libconfig helpers of config_text.h: moved out of config.c so that
  * vmca-sim's scenario loader names settings as the configuration does. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config_text.h"
 
@@ -75,6 +79,70 @@ const config_setting_t *vmca_cfg_unknown(const config_setting_t *g, const char *
         return s;
     }
     return NULL;
+}
+
+/* ------------------------------------------------------------- the file */
+
+enum vmca_cfg_read vmca_cfg_read_text(const char *path, size_t max, char **out, size_t *lenp,
+                                      int *err_no)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *err_no = errno;
+        return VMCA_CFG_READ_IO;
+    }
+    struct stat st;
+    int bad = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (bad) {
+        *err_no = bad;
+        close(fd);
+        return VMCA_CFG_READ_IO;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    enum vmca_cfg_read rc = buf ? VMCA_CFG_READ_OK : VMCA_CFG_READ_NOMEM;
+    while (rc == VMCA_CFG_READ_OK) {
+        if (len + 1 >= cap) {
+            char *nb = cap >= max ? NULL : realloc(buf, cap * 2);
+            if (!nb) {
+                rc = cap >= max ? VMCA_CFG_READ_BIG : VMCA_CFG_READ_NOMEM;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + len, cap - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            *err_no = errno;
+            rc = VMCA_CFG_READ_IO;
+        } else if (r == 0) {
+            break;
+        } else {
+            len += (size_t)r;
+        }
+    }
+    close(fd);
+    if (rc != VMCA_CFG_READ_OK) {
+        free(buf);
+        return rc;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *lenp = len;
+    return VMCA_CFG_READ_OK;
+}
+
+unsigned vmca_cfg_nul_line(const char *buf, size_t len)
+{
+    const char *nul = memchr(buf, '\0', len);
+    if (!nul)
+        return 0;
+    unsigned line = 1;
+    for (const char *p = buf; p < nul; p++)
+        line += *p == '\n';
+    return line;
 }
 
 /* ---------------------------------------- 32-bit truncation detection */

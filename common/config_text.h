@@ -23,6 +23,16 @@ void vmca_cfg_path_join(char *out, size_t outsz, const char *parent, const char 
 const config_setting_t *vmca_cfg_unknown(const config_setting_t *g, const char *const *known,
                                          char *list, size_t listsz);
 
+/* The whole file at path, NUL-terminated, into *buf (*len bytes before the
+ * NUL; the caller frees it): VMCA_CFG_READ_OK, or _IO (errno in *err_no; a
+ * directory is EISDIR), _BIG (max bytes or more), _NOMEM. */
+enum vmca_cfg_read { VMCA_CFG_READ_OK, VMCA_CFG_READ_IO, VMCA_CFG_READ_BIG, VMCA_CFG_READ_NOMEM };
+enum vmca_cfg_read vmca_cfg_read_text(const char *path, size_t max, char **buf, size_t *len,
+                                      int *err_no);
+/* The line of the first NUL byte in buf[0..len), 0 when there is none
+ * (libconfig would not see the text after it). */
+unsigned vmca_cfg_nul_line(const char *buf, size_t len);
+
 /* An integer literal libconfig 1.5 silently truncated to 32 bits (it reads
  * plain literals with atoi/strtoul; only an L suffix gives 64 bits). */
 struct vmca_cfg_big {

@@ -430,40 +430,6 @@ static int parse_root(struct sctx *x, const config_setting_t *root, size_t max_n
     return 0;
 }
 
-/* The whole file, NUL-terminated: 0, or -1 unreadable, -2 larger than
- * 64 MiB, -3 holds a NUL byte (libconfig would not see the text after it). */
-static int read_text(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1 || cap >= (64u << 20))
-            break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int rc = ferror(f) || !buf ? -1 : n >= (64u << 20) - 1 ? -2 : memchr(buf, 0, n) ? -3 : 0;
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 int scenario_load(const char *path, size_t max_nodes, struct scenario *sc, char *err,
                   size_t errlen)
 {
@@ -478,12 +444,17 @@ int scenario_load(const char *path, size_t max_nodes, struct scenario *sc, char 
     unsigned include_line = 0;
     char *text = NULL;
     size_t len = 0;
-    int tr = read_text(path, &text, &len);
-    if (tr != 0) {
+    int err_no = 0;
+    enum vmca_cfg_read tr = vmca_cfg_read_text(path, 64u << 20, &text, &len, &err_no);
+    if (tr != VMCA_CFG_READ_OK) {
         snprintf(err, errlen, "%s: %s", path,
-                 tr == -2 ? "expected a scenario file of at most 64 MiB, got a larger one"
-                 : tr == -3 ? "expected text, got a NUL byte in the file"
-                            : "cannot read the scenario file");
+                 tr == VMCA_CFG_READ_BIG ? "expected a scenario file of at most 64 MiB, got a "
+                                           "larger one"
+                 : tr == VMCA_CFG_READ_NOMEM ? "out of memory"
+                                             : "cannot read the scenario file");
+        rc = -1;
+    } else if (vmca_cfg_nul_line(text, len)) {
+        snprintf(err, errlen, "%s: expected text, got a NUL byte in the file", path);
         rc = -1;
     } else if (vmca_cfg_bigs_scan(&x.bigs, text, len, &include_line) != 0) {
         snprintf(err, errlen, "%s: out of memory", path);
@@ -492,12 +463,9 @@ int scenario_load(const char *path, size_t max_nodes, struct scenario *sc, char 
         snprintf(err, errlen, "%s:%u: @include: expected settings, got an @include directive "
                  "(not supported: one file holds the whole scenario)", path, include_line);
         rc = -1;
-    } else if (!config_read_string(&lc, text)) {
-        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-            snprintf(err, errlen, "%s: cannot read the scenario file", path);
-        else
-            snprintf(err, errlen, "%s:%d: expected libconfig syntax, got an error: %s", path,
-                     config_error_line(&lc), config_error_text(&lc));
+    } else if (!config_read_string(&lc, text)) { /* the text is read: a syntax error */
+        snprintf(err, errlen, "%s:%d: expected libconfig syntax, got an error: %s", path,
+                 config_error_line(&lc), config_error_text(&lc));
         rc = -1;
     } else {
         rc = parse_root(&x, config_root_setting(&lc), max_nodes, sc);
