@@ -95,8 +95,7 @@ static int check_int(struct ctx *x, const config_setting_t *s, const char *spath
         const struct vmca_cfg_big *b = vmca_cfg_bigs_find(&x->bigs, s);
         if (b)
             return fail(x, s, spath,
-                        "expected an integer in %lld..%lld, got %s (too big for a "
-                        "plain integer, libconfig keeps 32 bits: write %sL)",
+                        "expected an integer in %lld..%lld, got %s (" VMCA_CFG_BIG_HINT ")",
                         lo, hi, b->text, b->text);
     }
     long long v = config_setting_get_int64(s);

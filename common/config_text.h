@@ -48,6 +48,10 @@ struct vmca_cfg_bigs {
     size_t n;
 };
 
+/* The words after "got TEXT" for a refused big literal; its one %s is the
+ * literal again (both loaders say the same). */
+#define VMCA_CFG_BIG_HINT "too big for a plain integer, libconfig keeps 32 bits: write %sL"
+
 /* Records the literals of the file text buf that libconfig will truncate
  * (outside strings and comments, without L, beyond an int), and the line of
  * the first @directive into *include_line (0: none). 0, or -1 out of memory. */

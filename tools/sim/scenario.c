@@ -65,8 +65,8 @@ static int too_big(struct sctx *x, const config_setting_t *s, const char *sp, co
         config_setting_type(s) == CONFIG_TYPE_INT ? vmca_cfg_bigs_find(&x->bigs, s) : NULL;
     if (!b)
         return 0;
-    return fail(x, s, sp, "expected %s, got %s (too big for a plain integer, libconfig "
-                "keeps 32 bits: write %sL)", want, b->text, b->text);
+    return fail(x, s, sp, "expected %s, got %s (" VMCA_CFG_BIG_HINT ")", want, b->text,
+                b->text);
 }
 
 static bool is_int(const config_setting_t *s)
