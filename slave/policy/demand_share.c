@@ -23,10 +23,13 @@ struct ds_vm ds_step(const struct tkm_vm *v, const struct ds_vm *was)
     uint64_t f = tkm_vm_short_puts(v), u = v->used;
     uint64_t grew = was && u > was->used ? u - was->used : 0;
     struct ds_vm r = {v->vm, u, 0, u + grew};
-    /* Under pressure: it failed puts, or it did before and is still within
-     * one pace of its target (a period without a failed put by chance does
-     * not end it: its pages would go and come back). */
-    bool near = was && was->grow && v->target != VM_TARGET_UNLIMITED &&
+    /* Under pressure: it failed puts, or it did before, still puts and is
+     * within one pace of its target (a period without a failed put by
+     * chance does not end it: its pages would go and come back). A period
+     * with no put at all does: an idle VM's estimate kept its node asking
+     * for pages it then lent as free, and two such nodes traded the same
+     * pages for ever (vmca-sim 12 nodes, demand-share, seed 70059). */
+    bool near = was && was->grow && v->puts_total && v->target != VM_TARGET_UNLIMITED &&
                 u + was->grow >= v->target;
     if (!f && !near)
         return r;

@@ -59,6 +59,13 @@ static void test_demand_estimate(void **state)
     r = ds_step(&v, &was);
     assert_int_equal(r.grow, 100);
     assert_int_equal(r.demand, 950 + 100);
+    /* ... but no put at all in the period: the pressure is over (else
+     * the estimate keeps its node asking while it lends the same pages as
+     * free). */
+    v = (struct tkm_vm){1, 900, 1000, 0, 0, 0, 0, 0};
+    r = ds_step(&v, &was);
+    assert_int_equal(r.grow, 0);
+    assert_int_equal(r.demand, 900);
     /* Room to spare (900 + 100 < 1100): the pressure is over. */
     v = (struct tkm_vm){1, 900, 1100, 20, 20, 0, 0, 0};
     r = ds_step(&v, &was);
