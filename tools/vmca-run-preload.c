@@ -80,7 +80,7 @@ struct page_meta {
 struct counters {
     uint64_t faults, zero_fills, gets, gets_remote, puts, puts_ok, puts_remote,
         puts_failed, disk_writes, disk_reads, verified, flushes, evictions, races, refills,
-        readahead, ra_hits, round_trips, resident_max, managed_max, regions;
+        readahead, ra_hits, round_trips, resident_max, managed_max, regions, move_busy;
 };
 
 
@@ -435,6 +435,17 @@ static uint64_t evict_one(unsigned k)
                     R.c.flushes++;
                 }
                 return UINT64_MAX;
+            }
+            if (errno == EEXIST) {
+                /* The kernel found the staging page (or its page table)
+                 * taken: seen once in CI under sort --parallel=2. Nothing
+                 * moved; the staging page is dropped again and this
+                 * victim waits for the next round of the hand. */
+                R.c.move_busy++;
+                if (real_madvise(stage, PG, MADV_DONTNEED) != 0)
+                    die(EXIT_CONN, "madvise of staging page %u: %s", k, strerror(errno));
+                R.ref[s] = 1;
+                continue;
             }
             if (errno == EBUSY || errno == EAGAIN) { /* pinned: try another */
                 R.ref[s] = 1;
@@ -907,11 +918,11 @@ __attribute__((destructor)) static void preload_fini(void)
         " gets_remote=%" PRIu64 " disk_writes=%" PRIu64 " disk_reads=%" PRIu64
         " verified=%" PRIu64 " flushes=%" PRIu64 " races=%" PRIu64 " refills=%" PRIu64
         " readahead=%" PRIu64 " ra_hits=%" PRIu64 " round_trips=%" PRIu64 " resident_max=%" PRIu64
-        " managed_max=%" PRIu64 " regions=%" PRIu64,
+        " managed_max=%" PRIu64 " regions=%" PRIu64 " move_busy=%" PRIu64,
         (int)getpid(), R.vm, R.budget, c.faults, c.zero_fills, c.evictions, c.puts, c.puts_ok,
         c.puts_remote, c.puts_failed, c.gets, c.gets_remote, c.disk_writes, c.disk_reads,
         c.verified, c.flushes, c.races, c.refills, c.readahead, c.ra_hits, c.round_trips,
-        c.resident_max, c.managed_max, c.regions);
+        c.resident_max, c.managed_max, c.regions, c.move_busy);
 }
 
 /* ---- the arena's page allocator (first fit over a bitmap) ---- */
