@@ -221,6 +221,16 @@ void slave_first_tier(struct slave_core *s, int64_t now_ms)
     for (size_t i = 0; i < n; i++)
         ft->wanted[i] = (struct vm_target){s->hv.vms[i].vm, 0, true};
     ft->policy->decide(&s->cfg->policy.first_tier_params, ft->state, &in, &out);
+    /* A node whose VMs put nothing this period asks for nothing, whatever
+     * the policy's estimate: idle, it would lend its free pages (the
+     * master sees them free) and ask for others' at once, and two such
+     * nodes traded the same pages for ever (vmca-sim qmemman, 6 nodes,
+     * seed 90053, no faults). */
+    bool any_put = false;
+    for (size_t i = 0; i < n && !any_put; i++)
+        any_put = s->hv.vms[i].puts_total != 0;
+    if (!any_put)
+        out.ask = 0;
     bool wanted = n && !ft->wanted[0].provisional; /* the policy wrote them */
     if (ft->sets_targets) {
         /* Every policy honours the per-VM settings the same way. */

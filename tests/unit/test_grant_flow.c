@@ -995,6 +995,32 @@ static void test_greedy_remote_asks_once(void **state)
     assert_no_grant_any(&x->recv);
 }
 
+/* A node whose VMs put nothing in the period asks for nothing, whatever
+ * the policy estimates (qmemman: 900 used x 1.3 is above the 1000 owned):
+ * idle, it lends its free pages and would ask for others' at once (two
+ * such nodes traded the same pages for ever, vmca-sim seed 90053). Once
+ * its VM puts again it asks for the preference's shortfall. */
+static void test_idle_node_asks_nothing(void **state)
+{
+    struct fx *x = *state;
+    snprintf(x->cfg.policy.first_tier, sizeof x->cfg.policy.first_tier, "qmemman");
+    x->cfg.policy.first_tier_params.qmemman.ratio_percent = 130;
+    x->cfg.policy.first_tier_params.qmemman.min_pages = 0;
+    x->recv.ft.policy = ft_policy_find("qmemman");
+    x->recv.ft.sets_targets = true;
+    struct tkm_vm vm = {.vm = 1, .used = 900, .target = VM_TARGET_UNLIMITED};
+    struct tkm_sample hv = {.total_pages = 1000, .vms = &vm, .n_vms = 1};
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 100);
+    assert_no_grant_any(&x->recv);
+    vm.puts_total = vm.puts_succ = 5;
+    assert_int_equal(slave_core_on_hv_stats(&x->recv, &hv), 0);
+    slave_core_on_tick(&x->recv, 100 + (int64_t)x->cfg.timing.stats_interval_ms);
+    Vmca__Envelope *ga = one(&x->recv, 1, VMCA__ENVELOPE__BODY_GRANT_ANY);
+    assert_int_equal(ga->grant_any->pages, 1170 - 1000);
+    vmca_envelope_free(ga);
+}
+
 /* One statistics period of `s`: the sample, then the tick that runs the
  * policy. The Surplus hypercalls it queued go to out (others dropped);
  * returns their count. Frames sent are kept for the caller. */
@@ -1310,6 +1336,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wanted_mark_is_no_vm_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grant_refused_while_recovering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_greedy_remote_asks_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_node_asks_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_surplus_goes_home_keeps_need, setup, teardown),
         cmocka_unit_test_setup_teardown(test_surplus_waits_for_quiet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_surplus_backs_off_after_asking_again, setup,
