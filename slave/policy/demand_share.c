@@ -26,9 +26,10 @@ struct ds_vm ds_step(const struct tkm_vm *v, const struct ds_vm *was)
     /* Under pressure: it failed puts, or it did before, still puts and is
      * within one pace of its target (a period without a failed put by
      * chance does not end it: its pages would go and come back). A period
-     * with no put at all does: an idle VM's estimate kept its node asking
-     * for pages it then lent as free, and two such nodes traded the same
-     * pages for ever (vmca-sim 12 nodes, demand-share, seed 70059). */
+     * with no put at all does: an idle VM would keep its pace in its
+     * estimate and could be met ahead of its node's VMs that put. (That it
+     * made its node ask the master, seed 70059, the core's idle rule in
+     * slave_first_tier now stops for every policy.) */
     bool near = was && was->grow && v->puts_total && v->target != VM_TARGET_UNLIMITED &&
                 u + was->grow >= v->target;
     if (!f && !near)
