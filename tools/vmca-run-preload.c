@@ -436,22 +436,21 @@ static uint64_t evict_one(unsigned k)
                 }
                 return UINT64_MAX;
             }
-            if (errno == EEXIST) {
+            int e = errno; /* the madvise below may change errno */
+            if (e == EEXIST) {
                 /* The kernel found the staging page (or its page table)
-                 * taken: seen once in CI under sort --parallel=2. Nothing
-                 * moved; the staging page is dropped again and this
-                 * victim waits for the next round of the hand. */
+                 * taken: seen once under sort --parallel=2. Nothing moved;
+                 * the staging page is dropped again and, as a pinned one,
+                 * this victim waits for the next round of the hand. */
                 R.c.move_busy++;
                 if (real_madvise(stage, PG, MADV_DONTNEED) != 0)
                     die(EXIT_CONN, "madvise of staging page %u: %s", k, strerror(errno));
+            }
+            if (e == EEXIST || e == EBUSY || e == EAGAIN) { /* pinned: try another */
                 R.ref[s] = 1;
                 continue;
             }
-            if (errno == EBUSY || errno == EAGAIN) { /* pinned: try another */
-                R.ref[s] = 1;
-                continue;
-            }
-            die(EXIT_CONN, "UFFDIO_MOVE of page %u: %s", idx, strerror(errno));
+            die(EXIT_CONN, "UFFDIO_MOVE of page %u: %s", idx, strerror(e));
         }
         ring_remove(idx);
         unsigned char *slot = R.slots + (size_t)k * PG;
