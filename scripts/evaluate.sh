@@ -6,7 +6,7 @@
 # writes docs/evaluation.md and the PNG plots under docs/eval/ (gnuplot).
 # Raw run outputs stay under BUILD/eval/. Usage: scripts/evaluate.sh [BUILD]
 # Then EVAL_RANDOM (default 10) random mixes (scripts/gen-scenarios.py, seed
-# EVAL_RANDOM_SEED, default 1) under greedy-remote, tlp-P and demand-share:
+# EVAL_RANDOM_SEED, default 1) under every first tier (tlp at each P):
 # the held-out check of our own policy (reported in a table of their own).
 # Environment: EVAL_SEEDS (default "1 2 3 4 5"), EVAL_JOBS (default 2),
 # EVAL_SCENARIOS (a glob, default scenarios/*.conf), VMCA_SIM (the binary).
@@ -78,7 +78,7 @@ if [ "${EVAL_RANDOM:-10}" -gt 0 ]; then
     for f in "$OUT"/random/*.conf; do RAND_FILES+=("$f"); done
 fi
 for f in "${RAND_FILES[@]}"; do
-    for seed in $SEEDS; do policy_jobs "$f" "$seed" tlp greedy-remote demand-share; done
+    for seed in $SEEDS; do policy_jobs "$f" "$seed" "${FIRST[@]}"; done
 done
 TOTAL=$(wc -l <"$jobs")
 
