@@ -122,9 +122,15 @@ for f in "$@"; do
         END {
             if (of == "" || fp == "" || grt == "") { printf "| %s | - | - | - | no runs | - |\n", s; exit }
             wf = of < fp || (of == 0 && fp == 0); wj = oj > j || (oj == 1 && j == 1); wr = ort <= grt
-            others = ""
+            nm = 0
             for (i = 1; i <= no; i++)
-                if (meets(ofp[i], oja[i], ort_[i])) others = others (others == "" ? "" : ", ") ol[i]
+                if (meets(ofp[i], oja[i], ort_[i])) {
+                    x = ol[i]  # kept in name order
+                    for (k = ++nm; k > 1 && m[k - 1] > x; k--) m[k] = m[k - 1]
+                    m[k] = x
+                }
+            others = ""
+            for (k = 1; k <= nm; k++) others = others (k > 1 ? ", " : "") m[k]
             printf "| %s | %d / %d (%s %%) | %.4f / %.4f (%s %%) | %.1f / %.1f | %s%s%s | %s |\n",
                 s, of, fp, fpp, oj, j, jp, ort, grt,
                 wf ? "fewer" : "MORE failed puts", wj ? ", fairer" : ", LESS FAIR",
