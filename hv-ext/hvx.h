@@ -28,7 +28,9 @@
 
 #define HVX_MAX_ZONES 255u
 #define HVX_HOME_PAGES_MAX (UINT64_C(1) << 24)
-#define HVX_MAX_CLIENTS 1024u
+/* VMs registered at once: a record key holds (client slot + 1) << 4 | pool
+ * in 13 bits (hvx_int.h), and each record chunk a bit per slot. */
+#define HVX_MAX_CLIENTS 256u
 #define HVX_POOLS_PER_CLIENT 16u
 #define HVX_OID_MAX ((UINT64_C(1) << 48) - 1)
 #define HVX_LOCATION_MAX 8u

@@ -14,7 +14,9 @@
 #define REC_CHUNK (1u << REC_CHUNK_SHIFT)
 #define HANDLE_ZONE_SHIFT 24u              /* handle = zone slot << 24 | index */
 #define NODE_IDS (UINT32_C(1) << 16)
-#define HVX_CLIENTS 256u
+#define HVX_CLIENTS HVX_MAX_CLIENTS
+_Static_assert(((HVX_CLIENTS + 1) << 4) - 1 <= 0x1fffu && HVX_CLIENTS % 64 == 0,
+               "client slots must fit the 13-bit pool handle of a key and whole bitmap words");
 
 /* A record's 64-bit key is the exact identity of its entry with the index:
  * pool handle << 48 | object id, pool handle = (client slot + 1) << 4 | pool

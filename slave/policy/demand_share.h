@@ -24,7 +24,7 @@
 
 #include "tkm_types.h"
 
-#define DS_MAX_VMS 1024u        /* VMs with a history (the hypervisor's HVX_MAX_CLIENTS) */
+#define DS_MAX_VMS 1024u        /* VMs with a history (FLEX_MAX_VMS: above HVX_MAX_CLIENTS) */
 
 struct ds_vm {
     uint32_t vm;

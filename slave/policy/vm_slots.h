@@ -12,7 +12,8 @@
 
 #include "tkm_types.h"
 
-/* The most VMs a sample carries (HVX_MAX_CLIENTS, hv-ext/hvx.h, which
+/* The most VMs the policies keep state for: above what a sample of the
+ * emulated hypervisor carries (HVX_MAX_CLIENTS, 256, hv-ext/hvx.h, which
  * this leaf library cannot include). */
 #define FLEX_MAX_VMS 1024u
 

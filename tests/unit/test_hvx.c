@@ -201,6 +201,26 @@ static void test_request_prefers_large_close(void **state)
     assert_int_equal(stats(x->h).owned_pages, 0);
 }
 
+/* HVX_MAX_CLIENTS VMs at once, each with a pool whose pages work; one more
+ * is refused, and a slot freed by a destroy is taken again. */
+static void test_client_limit(void **state)
+{
+    struct fx *x = *state;
+    uint8_t buf[PAGE], out[PAGE];
+    for (uint32_t vm = 1; vm <= HVX_MAX_CLIENTS; vm++) {
+        assert_int_equal(hvx_client_new(x->h, vm * 3), HVX_OK);
+        assert_true(hvx_pool_new(x->h, vm * 3, HVX_POOL_PERSISTENT) >= 0);
+    }
+    assert_int_equal(hvx_client_new(x->h, 1), HVX_ENOMEM);
+    assert_false(hvx_client_known(x->h, 1));
+    fill(buf, 77);
+    assert_int_equal(hvx_put(x->h, HVX_MAX_CLIENTS * 3, 0, 1, 2, buf), HVX_OK);
+    assert_int_equal(hvx_get(x->h, HVX_MAX_CLIENTS * 3, 0, 1, 2, out), HVX_OK);
+    assert_memory_equal(buf, out, PAGE);
+    assert_int_equal(hvx_client_destroy(x->h, 6), HVX_OK);
+    assert_int_equal(hvx_client_new(x->h, 1), HVX_OK);
+}
+
 static void test_targets_and_semantics(void **state)
 {
     struct fx *x = *state;
@@ -715,7 +735,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_initial_state), T(test_grant_rules), T(test_request_prefers_large_close),
-        T(test_targets_and_semantics), T(test_no_free_page), T(test_return_migrates), T(test_return_keeps_age),
+        T(test_targets_and_semantics), T(test_client_limit), T(test_no_free_page), T(test_return_migrates), T(test_return_keeps_age),
         T(test_invalidate_and_faults), T(test_census_listing_and_metadata),
         T(test_reclaim_after_census),
         cmocka_unit_test_setup_teardown(test_give_home_free_only, owned_setup,
