@@ -666,8 +666,13 @@ static int check_policy_known(struct ctx *x, const config_setting_t *g)
     for (const char *const *k = policy_known; *k && n < 63; k++)
         known[n++] = *k;
     for (const struct ft_policy *const *q = ft_policies(); *q; q++)
-        for (const char *const *k = (*q)->settings; *k && n < 63; k++)
-            known[n++] = *k;
+        for (const char *const *k = (*q)->settings; *k && n < 63; k++) {
+            size_t j = 0; /* policies may share a setting (tlp, smart-alloc): once */
+            while (j < n && strcmp(known[j], *k) != 0)
+                j++;
+            if (j == n)
+                known[n++] = *k;
+        }
     n += tier2_setting_names(known + n, 63 - n);
     known[n < 63 ? n : 63] = NULL;
     return check_known(x, g, "policy", known);
@@ -1017,7 +1022,8 @@ int vmca_config_load(const char *path, int check_files, struct vmca_config *cfg,
         if (strcmp(et, "syntax error") == 0)
             raw_error(&x, "%s:%d: syntax error", x.file, config_error_line(&lc));
         else
-            raw_error(&x, "%s:%d: syntax error: %s", x.file, config_error_line(&lc), et);
+            raw_error(&x, "%s:%d: syntax error: %s%s", x.file, config_error_line(&lc), et,
+                      vmca_cfg_syntax_hint(et));
         goto out;
     }
     int r = parse_root(&x, config_root_setting(&lc), check_files, c);

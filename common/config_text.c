@@ -134,6 +134,13 @@ enum vmca_cfg_read vmca_cfg_read_text(const char *path, size_t max, char **out, 
     return VMCA_CFG_READ_OK;
 }
 
+const char *vmca_cfg_syntax_hint(const char *et)
+{
+    return et && strcmp(et, "mismatched element type in array") == 0
+               ? " (the integers of an array must all be plain or all end in L)"
+               : "";
+}
+
 unsigned vmca_cfg_nul_line(const char *buf, size_t len)
 {
     const char *nul = memchr(buf, '\0', len);

@@ -50,7 +50,11 @@ struct vmca_cfg_bigs {
 
 /* The words after "got TEXT" for a refused big literal; its one %s is the
  * literal again (both loaders say the same). */
-#define VMCA_CFG_BIG_HINT "too big for a plain integer, libconfig keeps 32 bits: write %sL"
+#define VMCA_CFG_BIG_HINT "too big for a plain integer: libconfig keeps only its low 32 bits unless it is written %sL"
+
+/* What to add to libconfig's syntax error et, "" for most: an array that
+ * mixes plain and L integers (as the L fix above can make it) is one. */
+const char *vmca_cfg_syntax_hint(const char *et);
 
 /* Records the literals of the file text buf that libconfig will truncate
  * (outside strings and comments, without L, beyond an int), and the line of

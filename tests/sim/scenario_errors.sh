@@ -45,7 +45,7 @@ grep -qF 'nodes.[0].vms.[0].profile: expected one of' "$tmp/err" ||
 bad missing-master 's/ master = true;//' "nodes.[].master: expected exactly one node with master = true, got none"
 bad two-masters 's/location = \[0, 1\];/location = [0, 1]; master = true;/' "nodes.[2].master: expected exactly one"
 bad bad-number 's/tmem_mb = 512;/tmem_mb = "lots";/' "nodes.[1].tmem_mb: expected an integer"
-bad negative 's/tmem_mb = 512;/tmem_mb = -5;/' "nodes.[1].tmem_mb: expected an integer in 0.."
+bad negative 's/tmem_mb = 512;/tmem_mb = -5;/' "nodes.[1].tmem_mb: expected an integer in 1.."
 bad bad-scale 's/^scale = 64;/scale = 48;/' "scale: expected a power of two"
 bad bad-latency 's/disk_us = 2000.0;/disk_us = "slow";/' "latency.disk_us: expected a number"
 bad unknown-setting 's/^period_ms = 500;/period_ms = 500; speed = 3;/' "speed: expected one of"
@@ -54,8 +54,8 @@ bad duplicate-vm 's/id = 2; ram_mb = 64;/id = 1; ram_mb = 64;/' "nodes.[0].vms.[
 bad wrong-name 's/^name = "wrong-name";/name = "other";/' "name: expected \"wrong-name\""
 # libconfig keeps the low 32 bits of a plain literal past an int: 4294967360
 # would load as 64 MB, 4294967297 in a location as 1.
-bad truncated 's/tmem_mb = 512;/tmem_mb = 4294967360;/' "nodes.[1].tmem_mb: expected an integer in 0.."
-grep -qF 'write 4294967360L' "$tmp/err" ||
+bad truncated 's/tmem_mb = 512;/tmem_mb = 4294967360;/' "nodes.[1].tmem_mb: expected an integer in 1.."
+grep -qF 'written 4294967360L' "$tmp/err" ||
     { echo "FAIL truncated: the fix not suggested: $(cat "$tmp/err")"; failures=$((failures + 1)); }
 bad truncated-elem 's/location = \[0, 1\];/location = [0, 4294967297];/' "nodes.[1].location.[1]: expected an integer in 0..4294967295, got 4294967297 (too big"
 bad include 's/^period_ms = 500;/period_ms = 500;\n@include "other.conf"/' "@include: expected settings"
@@ -74,7 +74,7 @@ refused policy "--policy: expected" -- --scenario "$good" --policy no-such-polic
 refused no-policy "expected --policy NAME" -- --scenario "$good"
 refused second-tier "--second-tier: expected" -- --scenario "$good" --policy tlp --second-tier no-such-tier
 refused scale "--scale: expected a power of two" -- --scenario "$good" --policy tlp --scale 3
-refused no-file "cannot read the scenario file" -- --scenario "$tmp/absent.conf" --policy tlp
+refused no-file "cannot read the scenario file: No such file or directory" -- --scenario "$tmp/absent.conf" --policy tlp
 { sed 's/^name = "small";/name = "nul";/' "$good"; printf 'x\0y\n'; } >"$tmp/nul.conf"
 refused nul-byte "nul.conf: expected text, got a NUL byte" -- --scenario "$tmp/nul.conf" --policy tlp
 refused faults "do not apply" -- --scenario "$good" --policy tlp --faults crash
@@ -102,7 +102,49 @@ done
 for n in greedy-local greedy-remote tlp; do
     "$sim" --list first-tiers | grep -qx "$n" || { echo "FAIL --list first-tiers lacks $n"; failures=$((failures + 1)); }
 done
-refused list "--list: expected first-tiers or second-tiers" -- --list policies
+refused list "--list: expected first-tiers, second-tiers or profiles" -- --list policies
+# --list profiles: every profile the file's parser accepts, with what it assumes.
+profs=$("$sim" --list profiles | cut -f1)
+want=$(sed "s/^name = \"small\";/name = \"prof\";/; s/profile = \"usemem\"/profile = \"?\"/" "$good" >"$tmp/prof.conf";
+       "$sim" --scenario "$tmp/prof.conf" --policy tlp 2>&1 | sed 's/.*expected one of \(.*\), got.*/\1/' | tr -d ',')
+if [ -z "$profs" ] || [ "$(echo $profs)" != "$(echo $want)" ] ||
+    "$sim" --list profiles | awk -F'\t' 'NF != 2 || $2 == "" || $2 == "(null)"' | grep -q .; then
+    echo "FAIL --list profiles: '$(echo $profs)' against the parser's '$(echo $want)'"; failures=$((failures + 1))
+else
+    echo "ok --list profiles: $(echo $profs)"
+fi
+
+# Limits the parser must hold, or the run fails later: more VMs on a node
+# than the hypervisor has clients; a file name longer than a name.
+{ sed -n '1,/^nodes = (/p' "$good" | sed 's/^name = "small";/name = "vms257";/'
+  printf '  { name = "n1"; tmem_mb = 64; location = [0]; master = true; vms = (\n'
+  for i in $(seq 1 257); do printf '    { id = %d; ram_mb = 1; profile = "constant"; }%s\n' $i "$([ $i -lt 257 ] && echo ,)"; done
+  printf '  ); }\n);\n'; } >"$tmp/vms257.conf"
+refused vms257 "nodes.[0].vms: expected at most 256 VMs" -- --scenario "$tmp/vms257.conf" --policy greedy-local
+sed -e 's/^name = "vms257";/name = "vms256";/' -e '/id = 257;/d' -e 's/\(id = 256;.*}\),/\1/' "$tmp/vms257.conf" >"$tmp/vms256.conf"
+if "$sim" --scenario "$tmp/vms256.conf" --policy greedy-local >"$tmp/out" 2>"$tmp/err" &&
+    [ "$(grep -c '^vm' "$tmp/out")" = 256 ]; then
+    echo "ok vms256: runs, 256 VM lines"
+else
+    echo "FAIL vms256: $(head -2 "$tmp/err")"; failures=$((failures + 1))
+fi
+long=$(printf 'x%.0s' $(seq 70))
+sed "s/^name = \"small\";/name = \"$(printf 'x%.0s' $(seq 63))\";/" "$good" >"$tmp/$long.conf"
+refused long-name "name: expected the file name without .conf, which is longer" -- --scenario "$tmp/$long.conf" --policy tlp
+# A location past 2^31 written with L is taken whole, as the file says
+# (all of an array's integers with L: libconfig refuses a mix, and says so).
+bad mixed-array 's/location = \[0, 1\];/location = [0, 4294967295L];/' "must all be plain or all end in L"
+sed -e 's/^name = "small";/name = "bigloc";/' -e 's/location = \[0, 1\];/location = [0L, 4294967295L];/' "$good" >"$tmp/bigloc.conf"
+if "$sim" --scenario "$tmp/bigloc.conf" --policy greedy-remote --second-tier topology >/dev/null 2>"$tmp/err"; then
+    echo "ok bigloc: a location of 4294967295L runs"
+else
+    echo "FAIL bigloc: $(head -2 "$tmp/err")"; failures=$((failures + 1))
+fi
+refused dir-file "cannot read the scenario file: Is a directory" -- --scenario "$tmp" --policy tlp
+refused set-overflow "policy.tlp_percent: expected a 64-bit integer, got 99999999999999999999999" -- --scenario "$good" --policy tlp --set policy.tlp_percent=99999999999999999999999
+refused replicas "--replicas do not apply" -- --scenario "$good" --policy tlp --replicas 2
+refused seed-negative "--seed: expected a number" -- --scenario "$good" --policy tlp --seed -1
+refused seeds-negative "--seeds: expected A..B" -- --seeds 1..-2
 
 # The content check: with every home's memory damaged at 10 s, the next
 # get of a page must stop the run with a violation (exit 1), no results.

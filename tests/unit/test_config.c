@@ -481,6 +481,10 @@ static void test_syntax_error(void **state)
     expect_bad(state, HEAD "page_size = ; " MARK "\n" MASTER NODES, NULL, "syntax error");
     expect_bad(state, HEAD "cluster = \"u\"; " MARK "\n" MASTER NODES, NULL,
                "syntax error: duplicate setting name");
+    /* a plain and an L integer in one array (the L fix half applied) */
+    expect_bad(state, HEAD "x = [0, 5000000000L]; " MARK "\n" MASTER NODES, NULL,
+               "syntax error: mismatched element type in array (the integers of an array must "
+               "all be plain or all end in L)");
     /* one file holds everything: @include is refused */
     expect_bad(state, HEAD MASTER "/* \"*/ @include \"nodes.conf\" " MARK "\n", "@include",
                "expected settings, got an @include directive");
@@ -641,7 +645,7 @@ static void test_tmem_pages_too_big(void **state)
                "nodes.[0].tmem_pages", "got 68719476737 (too big for a plain integer");
     expect_bad(state, HEAD MASTER NODES_OPEN "  { id = 1; name = \"a\"; address = \"h\"; "
                       "port = 1;\n    tmem_pages = " MARK "\n      5000000000; }\n);\n",
-               "nodes.[0].tmem_pages", "write 5000000000L");
+               "nodes.[0].tmem_pages", "written 5000000000L");
     expect_bad(state, HEAD MASTER NODES_OPEN "  { id = 1; name = \"a\"; address = \"h\"; "
                       "port = 1; tmem_pages = 0x100000001; } " MARK "\n);\n",
                "nodes.[0].tmem_pages", "got 0x100000001 (too big");
@@ -949,7 +953,7 @@ static void test_vms_bad(void **state)
     expect_bad_vm(state, "{ id = 2; max_pages = 68719476737L; }", "nodes.[0].vms.[1].max_pages",
                   "expected an integer in 0..68719476736, got 68719476737");
     expect_bad_vm(state, "{ id = 2; max_pages = 5000000000; }", "nodes.[0].vms.[1].max_pages",
-                  "write 5000000000L");
+                  "written 5000000000L");
     expect_bad_vm(state, "{ id = 2; weight = 0; }", "nodes.[0].vms.[1].weight",
                   "expected an integer in 1..1000, got 0");
     expect_bad_vm(state, "{ id = 2; weight = 1001; }", "nodes.[0].vms.[1].weight",

@@ -9,6 +9,7 @@
 
 #include "second_tier.h"
 #include "sim.h"
+#include "workload.h"
 
 
 
@@ -401,7 +402,7 @@ static const char usage[] =
     "                [--check-every N] [--verbose] [--trace] [--watch H:I]\n"
     "       vmca-sim --scenario FILE --policy NAME [--second-tier NAME] [--seed S]\n"
     "                [--set policy.SETTING=VALUE]... [--series FILE] [--scale N]\n"
-    "       vmca-sim --list first-tiers | second-tiers\n"
+    "       vmca-sim --list first-tiers | second-tiers | profiles\n"
     "Runs K nodes' real slave cores and libhvx, and the real master core, under a\n"
     "seeded scheduler with simulated network, clock and faults. After every step\n"
     "that can change ownership it checks I1 (single owner), I2 (conservation, the\n"
@@ -456,7 +457,8 @@ static const char usage[] =
     "                    failed puts\n"
     "  --scale N         real 4 KiB pages per simulated page (overrides the file)\n"
     "  --corrupt-at T    damage every home's memory at T s (tests the content check)\n"
-    "  --list WHAT       first-tiers or second-tiers: the built names, one a line\n"
+    "  --list WHAT       first-tiers or second-tiers: the built names, one a line;\n"
+    "                    profiles: each workload profile and what it assumes\n"
     "  -h, --help        this text\n"
     "  -V, --version     print the version\n"
     "exit status: 0 no violation, 1 a violation (printed with seed, step, trace),\n"
@@ -476,7 +478,31 @@ static int not_built(const char *opt, const char *arg, void (*names)(char *, siz
     return bad(opt, arg, built);
 }
 
-/* --list first-tiers | second-tiers: the built names, one a line. */
+/* --list first-tiers | second-tiers | profiles: the built names, one a line
+ * (a profile with what it assumes). */
+/* A decimal count: digits only (strtoull would take "-1" as 2^64 - 1), no
+ * overflow. */
+static bool parse_count(const char *t, unsigned long long *out)
+{
+    if (*t < '0' || *t > '9')
+        return false;
+    char *end;
+    errno = 0;
+    *out = strtoull(t, &end, 10);
+    return !errno && !*end;
+}
+
+/* A..B, both counts. */
+static bool parse_range(const char *t, unsigned long long *a, unsigned long long *b)
+{
+    const char *dots = strstr(t, "..");
+    char first[32];
+    if (!dots || (size_t)(dots - t) >= sizeof first)
+        return false;
+    snprintf(first, sizeof first, "%.*s", (int)(dots - t), t);
+    return parse_count(first, a) && parse_count(dots + 2, b);
+}
+
 static int list_policies(const char *what)
 {
     if (strcmp(what, "first-tiers") == 0) {
@@ -491,7 +517,14 @@ static int list_policies(const char *what)
             printf("%s\n", tok);
         return 0;
     }
-    return bad("--list", what, "first-tiers or second-tiers");
+    if (strcmp(what, "profiles") == 0) { /* the workloads a scenario's VM may run */
+        char names[256];
+        snprintf(names, sizeof names, "%s", wl_profile_names());
+        for (char *tok = strtok(names, ", "); tok; tok = strtok(NULL, ", "))
+            printf("%s\t%s\n", tok, wl_assumes(tok));
+        return 0;
+    }
+    return bad("--list", what, "first-tiers, second-tiers or profiles");
 }
 
 int main(int argc, char **argv)
@@ -528,29 +561,25 @@ int main(int argc, char **argv)
         unsigned long long a, b;
         switch (opt) {
         case 's':
-            errno = 0;
-            a = strtoull(optarg, &end, 10);
-            if (errno || *end || !*optarg)
-                return bad("--seed", optarg, "a number");
+            if (!parse_count(optarg, &a))
+                return bad("--seed", optarg, "a number in 0..18446744073709551615");
             first = last = a;
             break;
         case 'S':
-            if (sscanf(optarg, "%llu..%llu", &a, &b) != 2 || b < a)
+            if (!parse_range(optarg, &a, &b) || b < a)
                 return bad("--seeds", optarg, "A..B with A <= B");
             first = a;
             last = b;
             seeds_given = true;
             break;
         case 'n':
-            a = strtoull(optarg, &end, 10);
-            if (*end || !*optarg || a == 0)
+            if (!parse_count(optarg, &a) || a == 0)
                 return bad("--steps", optarg, "a positive number");
             o.steps = a;
             steps_given = true;
             break;
         case 'k':
-            a = strtoull(optarg, &end, 10);
-            if (*end || a < 3 || a > SIM_MAX_NODES)
+            if (!parse_count(optarg, &a) || a < 3 || a > SIM_MAX_NODES)
                 return bad("--nodes", optarg, "a number in 3..16");
             o.nodes = (unsigned)a;
             nodes_given = true;
@@ -567,9 +596,8 @@ int main(int argc, char **argv)
             }
             break;
         case 'c':
-            a = strtoull(optarg, &end, 10);
-            if (*end || a == 0)
-                return bad("--check-every", optarg, "a positive number");
+            if (!parse_count(optarg, &a) || a == 0 || a > UINT32_MAX)
+                return bad("--check-every", optarg, "a number in 1..4294967295");
             o.check_every = (unsigned)a;
             check_given = true;
             break;
@@ -632,10 +660,11 @@ int main(int argc, char **argv)
     o.sets = sets;
     if (scenario_path) {
         if (o.config || nodes_given || print_config || faults_given || seeds_given ||
-            steps_given) {
+            steps_given || o.replicas) {
             fprintf(stderr, "vmca-sim: --scenario: the file gives the cluster and its VMs, and "
                             "runs without faults until they are done; --config, --nodes, "
-                            "--print-config, --faults, --seeds and --steps do not apply\n");
+                            "--print-config, --faults, --seeds, --steps and --replicas do not "
+                            "apply\n");
             return 2;
         }
         if (!o.policy) {

@@ -249,7 +249,7 @@ static int parse_node(struct sctx *x, const config_setting_t *g, const char *npa
                     "expected a name from [A-Za-z0-9._-], got \"%s\"", n->name);
     }
     long long v = 0;
-    if (get_int(x, g, npath, "tmem_mb", true, 0, (long long)SCEN_MB_MAX, &v) < 0)
+    if (get_int(x, g, npath, "tmem_mb", true, 1, (long long)SCEN_MB_MAX, &v) < 0)
         return -1;
     n->tmem_mb = (uint64_t)v;
     uint64_t pages = scen_pages(n->tmem_mb, sc->scale);
@@ -303,7 +303,8 @@ static int parse_node(struct sctx *x, const config_setting_t *g, const char *npa
         return fail(x, vms, sp, "expected a list of VM groups, got %s", vmca_cfg_type_name(vms));
     int nv = config_setting_length(vms);
     if (nv > (int)HVX_MAX_CLIENTS)
-        return fail(x, vms, sp, "expected at most %u VMs, got %d", HVX_MAX_CLIENTS, nv);
+        return fail(x, vms, sp, "expected at most %u VMs (the hypervisor's clients at once), got %d",
+                    HVX_MAX_CLIENTS, nv);
     n->vms = calloc((size_t)nv + 1, sizeof *n->vms);
     if (!n->vms)
         return fail(x, vms, sp, "out of memory");
@@ -327,14 +328,16 @@ static int parse_node(struct sctx *x, const config_setting_t *g, const char *npa
 }
 
 /* The file's base name without ".conf". */
-static void base_name(const char *path, char *out, size_t outsz)
+/* The file name without directory and .conf; false when it does not fit
+ * out (a longer name could not equal the scenario's name). */
+static bool base_name(const char *path, char *out, size_t outsz)
 {
     const char *b = strrchr(path, '/');
     b = b ? b + 1 : path;
     size_t len = strlen(b);
     if (len > 5 && strcmp(b + len - 5, ".conf") == 0)
         len -= 5;
-    snprintf(out, outsz, "%.*s", (int)len, b);
+    return snprintf(out, outsz, "%.*s", (int)len, b) < (int)outsz;
 }
 
 static int parse_root(struct sctx *x, const config_setting_t *root, size_t max_nodes,
@@ -345,7 +348,10 @@ static int parse_root(struct sctx *x, const config_setting_t *root, size_t max_n
     if (get_str(x, root, "", "name", true, sc->name, sizeof sc->name) < 0)
         return -1;
     char want[VMCA_NAME_MAX];
-    base_name(x->file, want, sizeof want);
+    if (!base_name(x->file, want, sizeof want))
+        return fail(x, config_setting_get_member(root, "name"), "name",
+                    "expected the file name without .conf, which is longer than a name may "
+                    "be (%d characters): rename the file", VMCA_NAME_MAX - 1);
     if (strcmp(want, sc->name) != 0)
         return fail(x, config_setting_get_member(root, "name"), "name",
                     "expected \"%s\" (the file name without .conf), got \"%s\"", want, sc->name);
@@ -447,11 +453,12 @@ int scenario_load(const char *path, size_t max_nodes, struct scenario *sc, char 
     int err_no = 0;
     enum vmca_cfg_read tr = vmca_cfg_read_text(path, 64u << 20, &text, &len, &err_no);
     if (tr != VMCA_CFG_READ_OK) {
-        snprintf(err, errlen, "%s: %s", path,
+        snprintf(err, errlen, "%s: %s%s", path,
                  tr == VMCA_CFG_READ_BIG ? "expected a scenario file of at most 64 MiB, got a "
                                            "larger one"
                  : tr == VMCA_CFG_READ_NOMEM ? "out of memory"
-                                             : "cannot read the scenario file");
+                                             : "cannot read the scenario file: ",
+                 tr == VMCA_CFG_READ_IO ? strerror(err_no) : "");
         rc = -1;
     } else if (vmca_cfg_nul_line(text, len)) {
         snprintf(err, errlen, "%s: expected text, got a NUL byte in the file", path);
@@ -464,8 +471,9 @@ int scenario_load(const char *path, size_t max_nodes, struct scenario *sc, char 
                  "(not supported: one file holds the whole scenario)", path, include_line);
         rc = -1;
     } else if (!config_read_string(&lc, text)) { /* the text is read: a syntax error */
-        snprintf(err, errlen, "%s:%d: expected libconfig syntax, got an error: %s", path,
-                 config_error_line(&lc), config_error_text(&lc));
+        snprintf(err, errlen, "%s:%d: expected libconfig syntax, got an error: %s%s", path,
+                 config_error_line(&lc), config_error_text(&lc),
+                 vmca_cfg_syntax_hint(config_error_text(&lc)));
         rc = -1;
     } else {
         rc = parse_root(&x, config_root_setting(&lc), max_nodes, sc);

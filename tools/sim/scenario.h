@@ -1,5 +1,5 @@
-/* A scenario file (libconfig, scenarios/NAME.conf; the contract is
- * /work/spec/eval.md section 1): the cluster, its VMs and their workloads,
+/* A scenario file (libconfig, scenarios/NAME.conf; the format is
+ * docs/testing.md, "Scenario files"): the cluster, its VMs and their workloads,
  * in real sizes (MB of 4 KiB pages) that the engine divides by `scale`.
  * Loading checks everything and names file, line and setting on the first
  * error; the run does not start. Pure parsing: no simulator state. */

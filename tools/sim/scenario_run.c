@@ -1,8 +1,10 @@
 /* vmca-sim --scenario: one run of a scenario file (scenario.h) with no
  * faults: the real master and slave cores and libhvx under the seeded
  * scheduler, the scenario's VMs (vm.c) on their own clocks between the
- * scheduler's events, and the measures of /work/spec/eval.md section 4. */
+ * scheduler's events, and the measures (docs/testing.md, "Output"). */
 #define _GNU_SOURCE /* memfd_create */
+#include <errno.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,8 +79,8 @@ static int write_config(const struct sim_opts *o, FILE *f, struct origin *org, s
                 scen_pages(n->tmem_mb, sc->scale));
         if (n->location_len) {
             fprintf(f, " location = [");
-            for (unsigned k = 0; k < n->location_len; k++)
-                fprintf(f, "%s%u", k ? ", " : "", n->location[k]);
+            for (unsigned k = 0; k < n->location_len; k++) /* L: one type, any 32 bits */
+                fprintf(f, "%s%uL", k ? ", " : "", n->location[k]);
             fprintf(f, "];");
         }
         fprintf(f, " }%s\n", i + 1 < sc->n_nodes ? "," : "");
@@ -110,6 +112,15 @@ static int write_config(const struct sim_opts *o, FILE *f, struct origin *org, s
                      "policy.%s (give it with --%s)", o->sets[i], name,
                      name[0] == 'f' ? "policy" : "second-tier");
             return -1;
+        }
+        if (!quoted) { /* libconfig saturates an L literal past 64 bits */
+            errno = 0;
+            (void)strtoll(v, NULL, 10);
+            if (errno == ERANGE) {
+                snprintf(err, errlen, "--set %s: policy.%s: expected a 64-bit integer, got %s",
+                         o->sets[i], name, v);
+                return -1;
+            }
         }
         if (set_later(o, i, name))
             continue; /* the last one given wins */

@@ -1,4 +1,4 @@
-/* Scenario VMs (vmca-sim --scenario; /work/spec/eval.md section 3): each VM
+/* Scenario VMs (vmca-sim --scenario; docs/testing.md, "Guest model"): each VM
  * has ram_pages frames managed by CLOCK and a workload (workload.h) that
  * names the pages it touches. A page evicted goes to the VM's persistent
  * tmem pool (frontswap), or to disk when the put fails; a page coming back
