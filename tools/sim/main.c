@@ -478,8 +478,6 @@ static int not_built(const char *opt, const char *arg, void (*names)(char *, siz
     return bad(opt, arg, built);
 }
 
-/* --list first-tiers | second-tiers | profiles: the built names, one a line
- * (a profile with what it assumes). */
 /* A decimal count: digits only (strtoull would take "-1" as 2^64 - 1), no
  * overflow. */
 static bool parse_count(const char *t, unsigned long long *out)
@@ -503,6 +501,8 @@ static bool parse_range(const char *t, unsigned long long *a, unsigned long long
     return parse_count(first, a) && parse_count(dots + 2, b);
 }
 
+/* --list first-tiers | second-tiers | profiles: the built names, one a line
+ * (a profile with what it assumes). */
 static int list_policies(const char *what)
 {
     if (strcmp(what, "first-tiers") == 0) {

@@ -327,7 +327,6 @@ static int parse_node(struct sctx *x, const config_setting_t *g, const char *npa
     return 0;
 }
 
-/* The file's base name without ".conf". */
 /* The file name without directory and .conf; false when it does not fit
  * out (a longer name could not equal the scenario's name). */
 static bool base_name(const char *path, char *out, size_t outsz)

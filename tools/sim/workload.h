@@ -1,8 +1,9 @@
 /* Guest workload profiles for vmca-sim --scenario (docs/testing.md,
- * "Scenario files"; vmca-sim --list profiles). A workload is a deterministic stream of page accesses over
- * 0..wl_footprint()-1, in simulated pages (one simulated page = scale real
- * 4 KiB pages). Pure C11: no libhvx, no globals, no clocks; every random
- * choice comes from the spec's seed. */
+ * "Scenario files"; vmca-sim --list profiles). A workload is a
+ * deterministic stream of page accesses over 0..wl_footprint()-1, in
+ * simulated pages (one simulated page = scale real 4 KiB pages). Pure C11:
+ * no libhvx, no globals, no clocks; every random choice comes from the
+ * spec's seed. */
 #ifndef VMCA_SIM_WORKLOAD_H
 #define VMCA_SIM_WORKLOAD_H
 
